@@ -1,0 +1,61 @@
+"""Command line: ``python -m toolkit setup [PATH]`` and ``python -m toolkit serve``.
+
+``setup`` applies the migrations to a workspace file; for the demo workspace (the default,
+``data/demo.db``) it builds the file from ``data/`` when it does not exist yet.
+``serve`` starts Voilà on the apps in ``apps/`` with the settings of ``voila.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = Path(__file__).resolve().parent / "widgets" / "jupyter"
+
+
+def setup(path: str | None, rebuild: bool) -> None:
+    from toolkit.store import connect, migrate
+    from toolkit.store import demo
+
+    target = Path(path) if path else demo.DEFAULT_PATH
+    if target == demo.DEFAULT_PATH and (rebuild or not target.exists()):
+        def progress(done: int, total: int, label: str) -> None:
+            print(f"\r  building demo workspace: {done}/{total} {label:<12}", end="", flush=True)
+
+        demo.build(target, progress=progress)
+        print()
+    db = connect(target)
+    applied = migrate(db)
+    db.close()
+    print(f"workspace {target}: {len(applied)} migration(s) applied, up to date")
+
+
+def serve(port: int, host: str) -> None:
+    os.chdir(ROOT)  # voila.json is read from the working directory
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(  # where the `toolkit` Voilà template lives
+        filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))
+    args = [sys.executable, "-m", "voila", "apps", f"--port={port}", f"--Voila.ip={host}", "--no-browser"]
+    os.execvp(args[0], args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m toolkit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_setup = sub.add_parser("setup", help="apply migrations; build the demo workspace if missing")
+    p_setup.add_argument("path", nargs="?", help="workspace file (default: data/demo.db)")
+    p_setup.add_argument("--rebuild", action="store_true", help="rebuild the demo workspace from data/")
+    p_serve = sub.add_parser("serve", help="serve the Voilà apps")
+    p_serve.add_argument("--port", type=int, default=8866)
+    p_serve.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    if args.command == "setup":
+        setup(args.path, args.rebuild)
+    else:
+        serve(args.port, args.host)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Exchange calendars (``exchange_calendars``) for the instruments' MICs."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pandas as pd
+
+#: calendar used when an instrument has no MIC, or one without a published calendar
+DEFAULT_MIC = "XNYS"
+
+
+@lru_cache(maxsize=16)
+def calendar(mic: str | None):
+    """The trading calendar of a MIC (e.g. XNYS, XNAS, BATS), falling back to :data:`DEFAULT_MIC`."""
+    import exchange_calendars as xc
+
+    names = set(xc.get_calendar_names())
+    return xc.get_calendar(mic if mic in names else DEFAULT_MIC, start="1985-01-02")
+
+
+def next_session(mic: str | None, after: pd.Timestamp) -> pd.Timestamp:
+    """The first trading session strictly after ``after`` on the MIC's calendar."""
+    cal = calendar(mic)
+    day = pd.Timestamp(after).normalize()
+    if day >= cal.last_session:
+        return day + pd.offsets.BDay(1)
+    return cal.date_to_session(day + pd.Timedelta(days=1), direction="next")

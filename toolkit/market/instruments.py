@@ -1,0 +1,152 @@
+"""Instruments: identifiers, their validation, and search over a registry table.
+
+The registry is a ``pandas.DataFrame`` with one row per price series (the columns of
+:data:`COLUMNS` plus ``n_records``); search is a pure function over it, so it works on the
+workspace's table and on any table a user builds.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import pandas as pd
+import pycountry
+from stdnum import isin as stdnum_isin
+from stdnum.exceptions import ValidationError as StdnumError
+
+from toolkit.errors import Problems
+
+#: namespace of the toolkit's deterministic instrument ids (uuid5 of source and symbol)
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "portfolio-toolkit/instrument")
+
+_MIC = re.compile(r"^[A-Z0-9]{4}$")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One price series of a security: the security's identifiers and where the series comes from."""
+
+    instrument_id: str
+    symbol: str
+    name: str
+    isin: str
+    mic: str | None
+    currency: str
+    asset_class: str
+    instrument_type: str
+    sector: str | None
+    country: str | None
+    tradable: bool
+    source: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Instrument":
+        names = {f.name for f in fields(cls)}
+        values = {k: (None if _missing(v) else v) for k, v in row.items() if k in names}
+        values["tradable"] = bool(values.get("tradable"))
+        return cls(**values)
+
+
+COLUMNS = tuple(f.name for f in fields(Instrument))
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def instrument_id(source: str, symbol: str, isin: str) -> str:
+    """The deterministic id of a series: uuid5 over source, symbol and ISIN."""
+    return str(uuid.uuid5(NAMESPACE, f"{source}/{symbol}/{isin}"))
+
+
+def check_isin(value: object, path: str, problems: Problems) -> str | None:
+    """Validate an ISIN (ISO 6166) with python-stdnum; add a problem and return None if invalid."""
+    if not isinstance(value, str):
+        problems.add(path, f"expected an ISIN string, got {type(value).__name__}")
+        return None
+    try:
+        return stdnum_isin.validate(value)
+    except StdnumError as exc:
+        problems.add(path, f"{value!r} is not a valid ISIN ({exc.message.rstrip('.').lower()})")
+        return None
+
+
+def is_isin(value: object) -> bool:
+    return isinstance(value, str) and stdnum_isin.is_valid(value)
+
+
+def check_currency(value: object, path: str, problems: Problems) -> str | None:
+    """Validate an ISO 4217 currency code with pycountry."""
+    if not isinstance(value, str):
+        problems.add(path, f"expected a three-letter currency code, got {type(value).__name__}")
+        return None
+    code = value.strip().upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        problems.add(path, f"{value!r} is not an ISO 4217 currency code")
+        return None
+    return code
+
+
+def check_country(value: object, path: str, problems: Problems) -> str | None:
+    """Validate an ISO 3166 alpha-2 country code with pycountry."""
+    if not isinstance(value, str) or pycountry.countries.get(alpha_2=value.upper()) is None:
+        problems.add(path, f"{value!r} is not an ISO 3166 alpha-2 country code")
+        return None
+    return value.upper()
+
+
+def check_mic(value: object, path: str, problems: Problems) -> str | None:
+    """Validate the form of an ISO 10383 market identifier code (four letters or digits)."""
+    if not isinstance(value, str) or not _MIC.match(value.upper()):
+        problems.add(path, f"{value!r} is not an ISO 10383 MIC (four letters or digits)")
+        return None
+    return value.upper()
+
+
+def search(
+    table: pd.DataFrame,
+    text: str | None = None,
+    *,
+    symbol: str | None = None,
+    isin: str | None = None,
+    mic: str | None = None,
+    currency: str | None = None,
+    limit: int = 50,
+) -> pd.DataFrame:
+    """Search a registry table; the most likely match comes first.
+
+    ``symbol``, ``isin``, ``mic`` and ``currency`` are exact filters (case-insensitive).
+    ``text`` is free text matched against symbol, ISIN and name; each word must match
+    somewhere. Score per word: exact symbol or ISIN 100, symbol prefix 50, a name word
+    starting with it 30, anywhere in the name 10. Ties go to the longer history
+    (``n_records``), then the symbol.
+    """
+    keep = pd.Series(True, index=table.index)
+    for column, wanted in (("symbol", symbol), ("isin", isin), ("mic", mic), ("currency", currency)):
+        if wanted:
+            keep &= table[column].fillna("").str.upper() == wanted.strip().upper()
+    score = pd.Series(0.0, index=table.index)
+    if text and text.strip():
+        sym = table["symbol"].fillna("").str.upper()
+        code = table["isin"].fillna("").str.upper()
+        name = table["name"].fillna("").str.upper()
+        for word in text.upper().split():
+            escaped = re.escape(word)
+            word_score = (
+                100 * ((sym == word) | (code == word))
+                + 50 * sym.str.startswith(word)
+                + 30 * name.str.contains(rf"\b{escaped}", regex=True)
+                + 10 * name.str.contains(word, regex=False)
+                + 10 * code.str.startswith(word)
+            )
+            keep &= word_score > 0
+            score += word_score
+    order = pd.DataFrame({"score": score, "n": table.get("n_records", 0), "symbol": table["symbol"]})
+    order = order[keep].sort_values(["score", "n", "symbol"], ascending=[False, False, True])
+    return table.loc[order.index[:limit]].assign(score=order["score"].iloc[:limit])

@@ -1,0 +1,1 @@
+"""Reporting: tables and charts over the toolkit's xarray objects."""

@@ -1,0 +1,79 @@
+"""Schema migrations (``sqlite_utils.migrations``), applied by ``python -m toolkit setup``."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from toolkit.store.db import write
+
+MIGRATIONS = Migrations("toolkit")
+
+
+@MIGRATIONS()
+def m001_market(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE instruments (
+        instrument_id TEXT PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        name TEXT NOT NULL,
+        isin TEXT NOT NULL,
+        mic TEXT,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        asset_class TEXT NOT NULL,
+        instrument_type TEXT NOT NULL,
+        sector TEXT,
+        country TEXT,
+        tradable INTEGER NOT NULL CHECK (tradable IN (0, 1)),
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX instruments_isin ON instruments (isin, currency);
+    CREATE INDEX instruments_symbol ON instruments (symbol);
+    CREATE TABLE prices (
+        instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        timeframe INTEGER NOT NULL CHECK (timeframe BETWEEN 0 AND 4),
+        time TEXT NOT NULL,
+        open REAL CHECK (open > 0),
+        high REAL CHECK (high > 0),
+        low REAL CHECK (low > 0),
+        close REAL NOT NULL CHECK (close > 0),
+        volume REAL CHECK (volume >= 0),
+        PRIMARY KEY (instrument_id, timeframe, time)
+    ) WITHOUT ROWID;
+    CREATE TABLE history_uploads (
+        id INTEGER PRIMARY KEY,
+        instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        timeframe INTEGER NOT NULL,
+        n_records INTEGER NOT NULL,
+        first_time TEXT NOT NULL,
+        last_time TEXT NOT NULL,
+        uploaded_at TEXT NOT NULL
+    );
+    CREATE INDEX history_uploads_series ON history_uploads (instrument_id, timeframe);
+    CREATE TABLE fx_rates (
+        currency TEXT NOT NULL,
+        time TEXT NOT NULL,
+        rate REAL NOT NULL CHECK (rate > 0),
+        PRIMARY KEY (currency, time)
+    ) WITHOUT ROWID;
+    """)
+
+
+def _run(db: sqlite_utils.Database, script: str) -> None:
+    # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
+    for statement in script.split(";"):
+        if statement.strip():
+            db.conn.execute(statement)
+
+
+def pending(db: sqlite_utils.Database) -> list[str]:
+    return [m.name for m in MIGRATIONS.pending(db)]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations inside one ``BEGIN IMMEDIATE`` transaction; return their names."""
+    with write(db):
+        names = pending(db)
+        MIGRATIONS.apply(db)
+    return names

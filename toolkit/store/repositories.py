@@ -1,0 +1,119 @@
+"""Reads and writes of the market tables. Parameterised SQL only; writes inside ``write()``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from toolkit.market.instruments import COLUMNS
+from toolkit.schema import OHLCV, Timeframe
+
+_PRICE_COLUMNS = ("instrument_id", "timeframe", "time", *OHLCV)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _frame(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    cursor = db.conn.execute(sql, tuple(params))
+    return pd.DataFrame.from_records(cursor.fetchall(), columns=[c[0] for c in cursor.description])
+
+
+def format_times(index: pd.DatetimeIndex, timeframe: Timeframe) -> np.ndarray:
+    """ISO text for storage: a date for daily and weekly bars, date and time for intraday bars."""
+    fmt = "%Y-%m-%d" if timeframe in (Timeframe.DAY, Timeframe.WEEK) else "%Y-%m-%dT%H:%M:%S"
+    return index.strftime(fmt).to_numpy()
+
+
+class InstrumentRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def insert(self, rows: pd.DataFrame) -> None:
+        """Insert instruments (a frame indexed by ``instrument_id`` with :data:`COLUMNS`)."""
+        rows = rows.reset_index()[list(COLUMNS)].astype(object)
+        rows = rows.where(rows.notna(), None).assign(tradable=rows["tradable"].astype(bool).astype(int))
+        columns = (*COLUMNS, "created_at")
+        sql = f"INSERT INTO instruments ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        stamp = now()
+        self.db.conn.executemany(sql, [(*r, stamp) for r in rows.itertuples(index=False)])
+
+    def table(self, timeframe: Timeframe = Timeframe.DAY) -> pd.DataFrame:
+        """Every instrument with ``n_records``, ``history_start`` and ``history_end`` for a timeframe."""
+        return _frame(self.db, f"""
+            SELECT {', '.join('i.' + c for c in COLUMNS)},
+                   coalesce(s.n, 0) AS n_records, s.first AS history_start, s.last AS history_end
+            FROM instruments i LEFT JOIN (
+                SELECT instrument_id, count(*) AS n, min(time) AS first, max(time) AS last
+                FROM prices WHERE timeframe = ? GROUP BY instrument_id
+            ) s USING (instrument_id)
+            ORDER BY i.symbol, n_records DESC""", [int(timeframe)]).astype({"tradable": bool})
+
+    def by_isin(self, isin: str, currency: str) -> pd.DataFrame:
+        return _frame(self.db, "SELECT * FROM instruments WHERE isin = ? AND currency = ?", [isin, currency])
+
+    def by_id(self, ids: Sequence[str]) -> pd.DataFrame:
+        marks = ", ".join("?" * len(ids))
+        return _frame(self.db, f"SELECT * FROM instruments WHERE instrument_id IN ({marks})", list(ids))
+
+
+class PriceRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def upsert(self, instrument_id: str, timeframe: Timeframe, frame: pd.DataFrame) -> int:
+        """Write bars (indexed by time); a bar at an existing timestamp replaces it. Returns the count."""
+        values = frame.reindex(columns=list(OHLCV)).astype(object)
+        values = values.where(values.notna(), None)
+        times = format_times(pd.DatetimeIndex(frame.index), timeframe)
+        rows = [(instrument_id, int(timeframe), t, *v) for t, v in zip(times, values.itertuples(index=False))]
+        sql = (f"INSERT OR REPLACE INTO prices ({', '.join(_PRICE_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(_PRICE_COLUMNS))})")
+        self.db.conn.executemany(sql, rows)
+        self.db.conn.execute(
+            "INSERT INTO history_uploads (instrument_id, timeframe, n_records, first_time, last_time, uploaded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (instrument_id, int(timeframe), len(rows), times[0], times[-1], now()))
+        return len(rows)
+
+    def read(self, ids: Sequence[str], timeframe: Timeframe, start: str | None, end: str | None) -> pd.DataFrame:
+        """Bars of the given series as a long table ``instrument, time, open … volume``."""
+        marks = ", ".join("?" * len(ids))
+        sql = (f"SELECT instrument_id AS instrument, time, {', '.join(OHLCV)} FROM prices "
+               f"WHERE timeframe = ? AND instrument_id IN ({marks}) AND time >= ? AND time <= ? "
+               "ORDER BY instrument_id, time")
+        frame = _frame(self.db, sql, [int(timeframe), *ids, start or "", end or "9999"])
+        frame["time"] = pd.to_datetime(frame["time"], format="ISO8601")
+        return frame.astype({c: "float64" for c in OHLCV})
+
+    def status(self) -> pd.DataFrame:
+        """Per series and timeframe: ``n_records``, first and last bar, ``last_updated``."""
+        return _frame(self.db, """
+            SELECT p.instrument_id, p.timeframe, p.n_records, p.first_time, p.last_time, u.last_updated
+            FROM (SELECT instrument_id, timeframe, count(*) AS n_records, min(time) AS first_time,
+                         max(time) AS last_time FROM prices GROUP BY instrument_id, timeframe) p
+            LEFT JOIN (SELECT instrument_id, timeframe, max(uploaded_at) AS last_updated
+                       FROM history_uploads GROUP BY instrument_id, timeframe) u
+            USING (instrument_id, timeframe)""")
+
+
+class FxRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def insert(self, table: pd.DataFrame) -> None:
+        rows = table[["currency", "time", "rate"]].itertuples(index=False)
+        self.db.conn.executemany("INSERT OR REPLACE INTO fx_rates (currency, time, rate) VALUES (?, ?, ?)",
+                                 [tuple(r) for r in rows])
+
+    def read(self) -> pd.DataFrame:
+        return _frame(self.db, "SELECT currency, time, rate FROM fx_rates ORDER BY time")
+
+    def summary(self) -> dict:
+        row = self.db.conn.execute(
+            "SELECT count(DISTINCT currency), min(time), max(time), count(*) FROM fx_rates").fetchone()
+        return {"currencies": row[0], "first": row[1], "last": row[2], "n_records": row[3]}

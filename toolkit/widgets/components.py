@@ -1,0 +1,55 @@
+"""Small ipywidgets building blocks shared by the apps (no business logic here)."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import pandas as pd
+
+from toolkit.errors import ToolkitError, ValidationError
+
+#: the apps' look: a plain sans-serif page with a readable table and error box
+STYLE = """
+<style>
+.tk-app { font-family: system-ui, sans-serif; max-width: 1280px; }
+.tk-title h2 { margin: 4px 0; }
+.tk-muted { color: #555; font-size: 0.9em; }
+.tk-table table { border-collapse: collapse; font-size: 0.85em; }
+.tk-table th, .tk-table td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+.tk-table th { background: #f3f5f7; }
+.tk-table td:first-child, .tk-table th:first-child { text-align: left; }
+.tk-error { background: #fdecea; border-left: 4px solid #c62828; padding: 6px 10px; }
+.tk-ok { background: #e8f5e9; border-left: 4px solid #2e7d32; padding: 6px 10px; }
+</style>
+"""
+
+
+def styled(widget: widgets.Widget, *classes: str) -> widgets.Widget:
+    """Add stable CSS classes (``tk-…``) so pages can be styled and browser tests can find widgets."""
+    for name in classes:
+        widget.add_class(name)
+    return widget
+
+
+def table_html(frame: pd.DataFrame, empty: str = "Nothing to show.") -> str:
+    """A DataFrame as an escaped HTML table (values from the database are untrusted)."""
+    if frame.empty:
+        return f"<p class='tk-muted'>{html.escape(empty)}</p>"
+    return frame.to_html(index=False, escape=True, na_rep="–", border=0)
+
+
+def error_html(exc: Exception) -> str:
+    """A readable message for an error: the sentence, then each problem with its field path."""
+    if isinstance(exc, ValidationError):
+        items = "".join(f"<li><code>{html.escape(p.path or '(payload)')}</code> {html.escape(p.message)}</li>"
+                        for p in exc.problems)
+        head = f"{len(exc.problems)} problem(s) found in the {html.escape(exc.what)}; nothing was saved."
+        return f"<div class='tk-error'><b>{head}</b><ul>{items}</ul></div>"
+    if isinstance(exc, ToolkitError):
+        return f"<div class='tk-error'>{html.escape(str(exc))}</div>"
+    return f"<div class='tk-error'>Unexpected error: {html.escape(type(exc).__name__)}: {html.escape(str(exc))}</div>"
+
+
+def ok_html(text: str) -> str:
+    return f"<div class='tk-ok'>{html.escape(text)}</div>"

@@ -1,0 +1,265 @@
+"""The façade: one object per workspace file, with one attribute per resource of the seed APIs.
+
+    ws = Workspace.demo()                      # data/demo.db, built from data/ on first use
+    ws.instruments.search("apple")             # the instrument registry
+    ws.instruments.coverage([{"isin": "US0378331005", "currency": "USD"}])
+    ws.history.upload(payload)                 # the risk platform's history upload, verbatim
+    ws.history.status()                        # n_records, last_updated, fill_from per timeframe
+    ws.history.prices(["AAPL", "MSFT"], currency="EUR", horizon="month")  # xr.Dataset
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from toolkit.errors import NotFoundError, Problems, ToolkitError
+from toolkit.market import coverage as coverage_check
+from toolkit.market import fx, history
+from toolkit.market.calendars import calendar
+from toolkit.market.instruments import COLUMNS, Instrument, instrument_id, search
+from toolkit.schema import INSTRUMENT, TIME, Timeframe
+from toolkit.store import connect, migrate, pending, write
+from toolkit.store import demo as demo_store
+from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now
+
+#: environment variable naming the workspace file the apps open
+ENV_VAR = "TOOLKIT_WORKSPACE"
+
+#: instrument metadata carried as coordinates on ``instrument`` by ``prices()``
+PRICE_COORDS = ("symbol", "name", "isin", "mic", "currency", "asset_class", "sector", "country", "source")
+
+
+class Workspace:
+    """A workspace file: the instrument registry, price history and FX rates, and later the book."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = connect(self.path)
+        self.instruments = Instruments(self)
+        self.history = History(self)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Workspace":
+        """Open an existing, set-up workspace file."""
+        path = Path(path)
+        if not path.exists():
+            raise NotFoundError(f"No workspace at {path}; create it with `python -m toolkit setup {path}`.")
+        ws = cls(path)
+        todo = pending(ws.db)
+        if todo:
+            ws.close()
+            raise ToolkitError(f"The workspace at {path} needs {len(todo)} migration(s) ({', '.join(todo)}); "
+                               f"run `python -m toolkit setup {path}`.")
+        return ws
+
+    @classmethod
+    def create(cls, path: str | Path) -> "Workspace":
+        """Create (or bring up to date) an empty workspace file and open it."""
+        ws = cls(path)
+        migrate(ws.db)
+        return ws
+
+    @classmethod
+    def demo(cls, path: str | Path | None = None) -> "Workspace":
+        """The demo workspace built from the shipped data (``data/demo.db``), built on first use."""
+        path = Path(path or demo_store.DEFAULT_PATH)
+        if not path.exists():
+            demo_store.build(path)
+        return cls.open(path)
+
+    @classmethod
+    def from_env(cls) -> "Workspace":
+        """The workspace named by ``$TOOLKIT_WORKSPACE``, else the demo workspace (what apps open)."""
+        path = os.environ.get(ENV_VAR)
+        return cls.open(path) if path else cls.demo()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    def status(self) -> dict:
+        """Counts, data coverage and last updates (in place of the platform's account status)."""
+        series = self.history.status()
+        rates = FxRepository(self.db).summary()
+        table = self.instruments.table()
+        by_timeframe = {
+            Timeframe(tf).label: {"series": int(len(g)), "n_records": int(g["n_records"].sum()),
+                                  "history_start": g["history_start"].min(), "history_end": g["history_end"].max()}
+            for tf, g in series.groupby("timeframe")
+        }
+        return {
+            "path": str(self.path),
+            "instruments": int(len(table)),
+            "tradable_instruments": int(table["tradable"].sum()),
+            "instruments_with_history": int(series["instrument_id"].nunique()),
+            "price_records": int(series["n_records"].sum()),
+            "timeframes": by_timeframe,
+            "fx": rates,
+            "last_updated": series["last_updated"].max() if len(series) else None,
+        }
+
+
+class Instruments:
+    """The instrument registry: search, get, coverage."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._repo = InstrumentRepository(ws.db)
+
+    def table(self, timeframe: int = Timeframe.DAY) -> pd.DataFrame:
+        """Every series with its identifiers and ``n_records``, ``history_start``, ``history_end``."""
+        return self._repo.table(Timeframe(timeframe))
+
+    def search(self, text: str | None = None, *, symbol: str | None = None, isin: str | None = None,
+               mic: str | None = None, currency: str | None = None, limit: int = 50) -> pd.DataFrame:
+        """Search by free text, symbol, ISIN, MIC or currency; most likely match first."""
+        return search(self.table(), text, symbol=symbol, isin=isin, mic=mic, currency=currency, limit=limit)
+
+    def get(self, instrument_id: str) -> Instrument:
+        rows = self._repo.by_id([instrument_id])
+        if rows.empty:
+            raise NotFoundError(f"No instrument with id {instrument_id!r}; search for it with instruments.search().")
+        return Instrument.from_row(rows.iloc[0].to_dict())
+
+    def resolve(self, keys: Sequence[str] | str) -> list[str]:
+        """Instrument ids for ids, ISINs or symbols; an ISIN or symbol names its longest series."""
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        table = self.table().sort_values("n_records", ascending=False, kind="stable")
+        lookup: dict[str, str] = {}
+        for column in ("symbol", "isin"):
+            firsts = table.drop_duplicates(column)
+            lookup.update(zip(firsts[column].str.upper(), firsts["instrument_id"]))
+        lookup.update(zip(table["instrument_id"], table["instrument_id"]))
+        unknown = [k for k in keys if not isinstance(k, str) or k.strip().upper() not in lookup
+                   and k.strip() not in lookup]
+        if unknown or not keys:
+            raise NotFoundError(f"Unknown instrument(s): {', '.join(map(repr, unknown)) or 'none given'}; "
+                                "name instruments by id, ISIN or symbol (see instruments.search()).")
+        return list(dict.fromkeys(lookup.get(k.strip(), lookup.get(k.strip().upper())) for k in keys))
+
+    def coverage(self, request: object, fmt: str = "json", answer: str | None = None) -> list[dict] | str:
+        """Coverage of ISIN + currency pairs (JSON list/text or CSV); answer as dicts, ``"json"`` or ``"csv"``."""
+        answers = coverage_check.check(coverage_check.parse_request(request, fmt), self.table())
+        if answer == "csv":
+            return coverage_check.to_csv(answers)
+        if answer == "json":
+            return coverage_check.to_json(answers)
+        return answers
+
+
+class History:
+    """Price history: upload, status per timeframe, prices as xarray."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._prices = PriceRepository(ws.db)
+
+    def upload(self, payload: dict) -> dict:
+        """Store an OHLCV history upload (see :mod:`toolkit.market.history` for the payload).
+
+        The series is the payload's ``instrument_id`` if given, else the longest series with the
+        payload's ISIN and currency, else a new instrument (``symbol`` and ``name`` default to the
+        ISIN). Bars at existing timestamps are replaced. Validation happens before any write;
+        the write is one transaction, so a refused or failed upload changes nothing.
+        """
+        upload = history.parse_history(payload)
+        repo = InstrumentRepository(self._ws.db)
+        with write(self._ws.db):
+            iid = self._target(upload, repo)
+            n = self._prices.upsert(iid, upload.timeframe, upload.frame)
+        return {"instrument_id": iid, "timeframe": int(upload.timeframe), "n_records_uploaded": n,
+                **self.status(iid, upload.timeframe).iloc[0][["n_records", "last_updated", "fill_from"]].to_dict()}
+
+    def _target(self, upload: history.HistoryUpload, repo: InstrumentRepository) -> str:
+        if upload.instrument_id:
+            rows = repo.by_id([upload.instrument_id])
+            problems = Problems()
+            if rows.empty:
+                raise NotFoundError(f"No instrument with id {upload.instrument_id!r}.")
+            row = rows.iloc[0]
+            if (row["isin"], row["currency"]) != (upload.isin, upload.currency):
+                problems.add("instrument_id", f"names {row['isin']}/{row['currency']}, not "
+                                              f"{upload.isin}/{upload.currency}")
+            problems.raise_if_any("history upload")
+            return upload.instrument_id
+        existing = self._ws.instruments.table().query("isin == @upload.isin and currency == @upload.currency")
+        if len(existing):
+            return existing.sort_values("n_records", ascending=False).iloc[0]["instrument_id"]
+        symbol = upload.symbol or upload.isin
+        row = {"instrument_id": instrument_id("upload", symbol, upload.isin), "symbol": symbol,
+               "name": upload.name or upload.isin, "isin": upload.isin, "mic": upload.mic,
+               "currency": upload.currency, "asset_class": "Equity", "instrument_type": "Stock",
+               "sector": None, "country": upload.isin[:2], "tradable": True, "source": "upload"}
+        repo.insert(pd.DataFrame([row]).set_index("instrument_id"))
+        return row["instrument_id"]
+
+    def status(self, instrument: str | None = None, timeframe: int | None = None) -> pd.DataFrame:
+        """Per series and timeframe: ``n_records``, ``history_start/end``, ``last_updated``, ``fill_from``.
+
+        ``fill_from`` is where the next upload should start: the first trading session after the
+        last daily bar on the instrument's exchange calendar (``exchange_calendars``), the next week
+        for weekly bars, and last bar + one step for intraday bars.
+        """
+        status = self._prices.status()
+        meta = self._ws.instruments.table()[["instrument_id", "symbol", "name", "mic", "source"]]
+        status = meta.merge(status, on="instrument_id")
+        if instrument is not None:
+            status = status[status["instrument_id"].isin(self._ws.instruments.resolve(instrument))]
+        if timeframe is not None:
+            status = status[status["timeframe"] == int(Timeframe(timeframe))]
+        status = status.rename(columns={"first_time": "history_start", "last_time": "history_end"})
+        status["timeframe_label"] = status["timeframe"].map(lambda t: Timeframe(t).label)
+        status["fill_from"] = _fill_from(status)
+        return status.reset_index(drop=True)
+
+    def prices(self, instruments: Sequence[str] | str | None = None, start: str | None = None,
+               end: str | None = None, currency: str | None = None, horizon: str = "day",
+               timeframe: int = Timeframe.DAY) -> xr.Dataset:
+        """OHLCV as ``xr.Dataset (instrument, time)`` with metadata coordinates on ``instrument``.
+
+        ``instruments`` are ids, ISINs or symbols (all series when None). ``currency`` converts
+        prices at the ECB reference rates (see :func:`toolkit.market.fx.convert`); ``horizon``
+        ``week``/``month`` resamples daily bars (see :func:`toolkit.market.history.resample`).
+        """
+        table = self._ws.instruments.table()
+        ids = self._ws.instruments.resolve(instruments) if instruments is not None else list(table["instrument_id"])
+        long = self._prices.read(ids, Timeframe(timeframe), start, end)
+        meta = table.set_index("instrument_id").loc[ids, list(PRICE_COORDS)]
+        ds = history.to_dataset(long, meta)
+        if currency:
+            ds = fx.convert(ds, currency, self.rates)
+        return history.resample(ds, horizon)
+
+    @cached_property
+    def rates(self) -> xr.DataArray:
+        """ECB euro reference rates ``(time, currency)``, units per 1 EUR."""
+        return fx.rates_from_table(FxRepository(self._ws.db).read())
+
+
+def _fill_from(status: pd.DataFrame) -> pd.Series:
+    last = pd.to_datetime(status["history_end"], format="ISO8601")
+    steps = status["timeframe"].map(lambda t: pd.Timedelta(Timeframe(t).step))
+    out = last + steps
+    daily = status["timeframe"] == Timeframe.DAY
+    for mic, rows in status[daily].groupby(status["mic"].fillna("")):
+        sessions = calendar(mic or None).sessions
+        after = np.searchsorted(sessions.values, last[rows.index].values, side="right")
+        known = after < len(sessions)
+        out.loc[rows.index[known]] = sessions.values[after[known]]
+    fmt = np.where(status["timeframe"].isin([Timeframe.DAY, Timeframe.WEEK]), "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S")
+    return pd.Series([t.strftime(f) for t, f in zip(out, fmt)], index=status.index, dtype=object)
