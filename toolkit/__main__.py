@@ -33,11 +33,11 @@ def setup(path: str | None, rebuild: bool) -> None:
     print(f"workspace {target}: {len(applied)} migration(s) applied, up to date")
 
 
-def serve(port: int, host: str) -> None:
+def serve(port: int, host: str, extra: list[str]) -> None:
     os.chdir(ROOT)  # voila.json is read from the working directory
     os.environ["JUPYTER_PATH"] = os.pathsep.join(  # where the `toolkit` Voilà template lives
         filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))
-    args = [sys.executable, "-m", "voila", "apps", f"--port={port}", f"--Voila.ip={host}", "--no-browser"]
+    args = [sys.executable, "-m", "voila", "apps", f"--port={port}", f"--Voila.ip={host}", "--no-browser", *extra]
     os.execvp(args[0], args)
 
 
@@ -47,14 +47,16 @@ def main(argv: list[str] | None = None) -> None:
     p_setup = sub.add_parser("setup", help="apply migrations; build the demo workspace if missing")
     p_setup.add_argument("path", nargs="?", help="workspace file (default: data/demo.db)")
     p_setup.add_argument("--rebuild", action="store_true", help="rebuild the demo workspace from data/")
-    p_serve = sub.add_parser("serve", help="serve the Voilà apps")
+    p_serve = sub.add_parser("serve", help="serve the Voilà apps (other options go to Voilà)")
     p_serve.add_argument("--port", type=int, default=8866)
     p_serve.add_argument("--host", default="127.0.0.1")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "setup":
         setup(args.path, args.rebuild)
     else:
-        serve(args.port, args.host)
+        serve(args.port, args.host, extra)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ given, it is given on every row. Timestamps are ISO 8601, UTC when they carry no
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,9 +62,16 @@ def parse_history(payload: object) -> HistoryUpload:
         if payload.get(key) is not None and not isinstance(payload[key], str):
             problems.add(key, f"expected a string, got {type(payload[key]).__name__}")
     frame = _check_records(payload.get("history"), timeframe, problems)
+    problems.items.sort(key=_row_order)
     problems.raise_if_any("history upload")
     return HistoryUpload(isin, currency, timeframe, frame, payload.get("symbol"),
                          payload.get("name"), mic, payload.get("instrument_id"))
+
+
+def _row_order(problem) -> tuple[int, int]:
+    """Payload fields first, then row problems in row order."""
+    match = re.match(r"history\[(\d+)", problem.path)
+    return (1, int(match.group(1))) if match else (0, 0)
 
 
 def _check_timeframe(value: object, problems: Problems) -> Timeframe | None:

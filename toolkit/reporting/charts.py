@@ -8,7 +8,7 @@ import xarray as xr
 from toolkit.market.history import rebase as rebase_prices
 from toolkit.schema import INSTRUMENT, TIME
 
-LAYOUT = dict(height=420, margin={"l": 55, "r": 20, "t": 50, "b": 40}, hovermode="x unified",
+LAYOUT = dict(height=420, showlegend=True, margin={"l": 55, "r": 20, "t": 50, "b": 40}, hovermode="x unified",
               legend={"orientation": "h", "y": -0.12}, template="plotly_white")
 
 

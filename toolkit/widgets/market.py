@@ -71,12 +71,15 @@ class MarketExplorer:
         known = {v for _, v in options}
         options += [(_label(r), r["instrument_id"]) for _, r in self._table().iterrows()
                     if r["instrument_id"] in keep and r["instrument_id"] not in known]
+        before = tuple(self.results.value)
         self._quiet = True
-        self.results.value = ()
-        self.results.options = options
-        self.results.value = tuple(keep)
+        with self.results.hold_sync():  # one message to the page: options and selection together
+            self.results.value = ()
+            self.results.options = options
+            self.results.value = tuple(keep)
         self._quiet = False
-        self._on_view()
+        if tuple(keep) != before or preselect:  # a new search alone leaves the chart as it is
+            self._on_view()
 
     def _table(self) -> pd.DataFrame:
         return self.ws.instruments.table()

@@ -1,0 +1,35 @@
+"""Shared fixtures: the demo workspace built once per session, and writable copies of it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from toolkit.store import demo
+from toolkit.workspace import Workspace
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo workspace file built from data/ once for the whole session (read-only use)."""
+    return demo.build(tmp_path_factory.mktemp("demo") / "demo.db")
+
+
+@pytest.fixture(scope="session")
+def demo_ws(demo_path: Path) -> Workspace:
+    """The session's demo workspace; tests must not write to it (use ``ws``)."""
+    ws = Workspace.open(demo_path)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def ws(demo_path: Path, tmp_path: Path) -> Workspace:
+    """A private, writable copy of the demo workspace."""
+    path = tmp_path / "ws.db"
+    shutil.copy(demo_path, path)
+    ws = Workspace.open(path)
+    yield ws
+    ws.close()

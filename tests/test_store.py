@@ -1,0 +1,378 @@
+"""The SQLite store: connection pragmas, ``BEGIN IMMEDIATE`` writes, migrations, setup, demo build."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from toolkit.errors import NotFoundError, ToolkitError
+from toolkit.market import sources
+from toolkit.store import connect, demo, migrate, pending, write
+from toolkit.store.migrations import MIGRATIONS
+from toolkit.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A fresh, migrated workspace database."""
+    database = connect(tmp_path / "store.db")
+    migrate(database)
+    yield database
+    database.close()
+
+
+def count(conn: sqlite3.Connection, table: str = "fx_rates") -> int:
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def add_rate(database, day: str, rate: float = 1.1) -> None:
+    database.conn.execute("INSERT INTO fx_rates (currency, time, rate) VALUES ('USD', ?, ?)", (day, rate))
+
+
+def other_connection(path: Path, timeout: float = 0.05) -> sqlite3.Connection:
+    """Another process's view of the file (plain sqlite3, short busy timeout, autocommit)."""
+    return sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+
+
+def db_path(database) -> Path:
+    return Path(database.conn.execute("PRAGMA database_list").fetchone()[2])
+
+
+# =========================================================================== connection
+
+
+@pytest.mark.parametrize("pragma, value", [("journal_mode", "wal"), ("foreign_keys", 1), ("busy_timeout", 30000)])
+def test_connection_pragmas(db, pragma, value):
+    assert db.conn.execute(f"PRAGMA {pragma}").fetchone()[0] == value
+
+
+def test_workspace_connection_has_the_same_pragmas(demo_ws):
+    conn = demo_ws.db.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+
+
+def test_foreign_keys_are_enforced(db):
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        with write(db):
+            db.conn.execute("INSERT INTO prices (instrument_id, timeframe, time, close) "
+                            "VALUES ('no-such-instrument', 1, '2024-01-02', 10.0)")
+    assert count(db.conn, "prices") == 0
+
+
+# =========================================================================== write()
+
+
+def test_write_takes_the_write_lock_at_begin(db):
+    path = db_path(db)
+    other = other_connection(path)
+    try:
+        with write(db):
+            # nothing written yet: a deferred BEGIN would not hold the lock at this point
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+            add_rate(db, "2024-01-02")
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+            # WAL: a reader is not blocked, and sees only committed data
+            assert count(other) == 0
+        assert count(other) == 1
+        other.execute("BEGIN IMMEDIATE")  # the lock is released at commit
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def test_write_commits_on_success(db):
+    with write(db):
+        add_rate(db, "2024-01-02")
+        add_rate(db, "2024-01-03")
+    assert not db.conn.in_transaction
+    other = other_connection(db_path(db))
+    try:
+        assert count(other) == 2
+    finally:
+        other.close()
+
+
+def test_write_rolls_back_on_exception(db):
+    add_one = lambda: add_rate(db, "2024-01-01")  # noqa: E731
+    with write(db):
+        add_one()
+    with pytest.raises(RuntimeError, match="boom"):
+        with write(db):
+            add_rate(db, "2024-01-02")
+            db["fx_rates"].insert({"currency": "GBP", "time": "2024-01-02", "rate": 0.86})  # sqlite-utils too
+            raise RuntimeError("boom")
+    assert not db.conn.in_transaction
+    assert count(db.conn) == 1
+
+
+def test_write_rolls_back_on_a_failing_statement(db):
+    with pytest.raises(sqlite3.IntegrityError):
+        with write(db):
+            add_rate(db, "2024-01-02")
+            add_rate(db, "2024-01-03", rate=-1.0)  # CHECK (rate > 0)
+    assert count(db.conn) == 0
+    assert not db.conn.in_transaction
+
+
+def test_nested_write_joins_the_outer_transaction(db):
+    other = other_connection(db_path(db))
+    try:
+        with pytest.raises(RuntimeError):
+            with write(db):
+                add_rate(db, "2024-01-02")
+                with write(db):
+                    add_rate(db, "2024-01-03")
+                # the inner block did not commit: nobody else sees its row yet
+                assert db.conn.in_transaction
+                assert count(other) == 0
+                raise RuntimeError("outer fails after the inner block finished")
+        assert count(db.conn) == 0 and count(other) == 0
+        with write(db):
+            add_rate(db, "2024-01-02")
+            with write(db):
+                add_rate(db, "2024-01-03")
+            assert count(other) == 0
+        assert count(other) == 2
+    finally:
+        other.close()
+
+
+def test_failure_inside_a_nested_write_rolls_back_the_whole_transaction(db):
+    with pytest.raises(ValueError):
+        with write(db):
+            add_rate(db, "2024-01-02")
+            with write(db):
+                add_rate(db, "2024-01-03")
+                raise ValueError("inner fails")
+    assert count(db.conn) == 0
+    assert not db.conn.in_transaction
+
+
+def test_a_second_writer_waits_on_the_busy_timeout_and_then_succeeds(db):
+    """With a generous timeout the second writer queues instead of failing (no timing asserted)."""
+    import threading
+
+    path = db_path(db)
+    started = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_the_lock():
+        try:
+            with write(db):
+                add_rate(db, "2024-01-02")
+                started.set()
+                release.wait(5)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    started.wait(5)
+    second = connect(path)
+    try:
+        timer = threading.Timer(0.2, release.set)
+        timer.start()
+        with write(second):  # blocks until the holder commits, within the 30 s busy timeout
+            add_rate(second, "2024-01-03")
+        holder.join(5)
+        timer.join()
+        assert not errors
+        assert count(second.conn) == 2
+    finally:
+        release.set()
+        holder.join(5)
+        second.close()
+
+
+# =========================================================================== migrations
+
+
+def test_open_of_a_fresh_empty_file_says_to_run_setup(tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(ToolkitError) as info:
+        Workspace.open(path)
+    message = str(info.value)
+    assert f"python -m toolkit setup {path}" in message
+    assert "m001_market" in message
+
+
+def test_open_of_a_missing_file_says_to_run_setup_and_creates_nothing(tmp_path):
+    path = tmp_path / "missing.db"
+    with pytest.raises(NotFoundError) as info:
+        Workspace.open(path)
+    assert isinstance(info.value, ToolkitError)
+    assert "python -m toolkit setup" in str(info.value)
+    assert not path.exists()
+
+
+def test_create_then_open(tmp_path):
+    path = tmp_path / "new.db"
+    with Workspace.create(path) as created:
+        assert set(created.db.table_names()) >= {"instruments", "prices", "history_uploads", "fx_rates"}
+        assert pending(created.db) == []
+    with Workspace.open(path) as ws:
+        assert ws.instruments.table().empty
+        assert ws.status()["instruments"] == 0
+
+
+def test_migrate_is_idempotent(tmp_path):
+    database = connect(tmp_path / "m.db")
+    try:
+        assert pending(database) == [m.name for m in MIGRATIONS.pending(database)] == ["m001_market"]
+        assert migrate(database) == ["m001_market"]
+        schema = database.conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+        applied = database.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+        assert migrate(database) == []
+        assert migrate(database) == []
+        assert database.conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
+        assert database.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == applied
+        assert pending(database) == []
+        assert not database.conn.in_transaction
+    finally:
+        database.close()
+
+
+def test_create_on_an_existing_workspace_keeps_its_data(ws):
+    before = ws.status()
+    path = ws.path
+    ws.close()
+    with Workspace.create(path) as again:
+        after = again.status()
+    assert {k: v for k, v in after.items() if k != "path"} == {k: v for k, v in before.items() if k != "path"}
+
+
+def _setup(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "toolkit", "setup", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_setup_command_on_a_new_path(tmp_path):
+    path = tmp_path / "sub" / "ws.db"
+    path.parent.mkdir()
+    first = _setup(path)
+    assert first.returncode == 0, first.stderr
+    assert "1 migration(s) applied" in first.stdout
+    with Workspace.open(path) as ws:
+        assert ws.status()["price_records"] == 0
+    second = _setup(path)
+    assert second.returncode == 0, second.stderr
+    assert "0 migration(s) applied" in second.stdout
+    # and it turns the empty-file case into a usable workspace
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert _setup(empty).returncode == 0
+    Workspace.open(empty).close()
+
+
+# =========================================================================== demo build
+
+
+@pytest.fixture
+def small_data(tmp_path) -> Path:
+    """A small data/ folder: the five factor ETFs and the ECB rates, so a build takes a moment."""
+    data = tmp_path / "data"
+    data.mkdir()
+    table = pd.read_csv(sources.DATA / "instruments.csv", dtype=str, keep_default_na=False)
+    table[table["file"] == "factor_etfs.csv"].to_csv(data / "instruments.csv", index=False)
+    for name in ("factor_etfs.csv", "ecb_fx.csv"):
+        (data / name).write_bytes((sources.DATA / name).read_bytes())
+    return data
+
+
+def test_demo_build_failure_leaves_no_file(tmp_path, small_data, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("ECB file unreadable")
+
+    monkeypatch.setattr(sources, "fx_rates", broken)
+    target = tmp_path / "demo" / "demo.db"
+    with pytest.raises(OSError, match="ECB file unreadable"):
+        demo.build(target, data=small_data)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []  # no temporary file or WAL left behind either
+
+
+def test_demo_build_failure_keeps_the_existing_file(tmp_path, small_data, monkeypatch):
+    data = small_data
+    target = tmp_path / "out" / "demo.db"
+    demo.build(target, data=data)
+    with Workspace.open(target) as ws:
+        good = ws.status()
+    assert good["instruments"] == 5 and good["fx"]["n_records"] > 0
+    original = target.read_bytes()
+
+    monkeypatch.setattr(sources, "fx_rates", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        demo.build(target, data=data)
+    assert target.read_bytes() == original
+    assert sorted(p.name for p in target.parent.iterdir()) == ["demo.db"]
+    with Workspace.open(target) as ws:
+        assert ws.status() == good
+
+
+def test_demo_build_reports_progress(tmp_path, small_data):
+    calls = []
+    demo.build(tmp_path / "p.db", data=small_data, progress=lambda *a: calls.append(a))
+    assert [c[0] for c in calls] == [1, 2, 3, 4, 5, 6]
+    assert all(c[1] == 6 for c in calls)
+    assert calls[-1][2] == "ECB rates"
+
+
+# =========================================================================== status
+
+
+def _status_against_tables(ws) -> None:
+    status = ws.status()
+    conn = ws.db.conn
+    one = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
+    assert status["instruments"] == one("SELECT count(*) FROM instruments")[0]
+    assert status["tradable_instruments"] == one("SELECT count(*) FROM instruments WHERE tradable = 1")[0]
+    assert status["price_records"] == one("SELECT count(*) FROM prices")[0]
+    assert status["instruments_with_history"] == one("SELECT count(DISTINCT instrument_id) FROM prices")[0]
+    assert status["last_updated"] == one("SELECT max(uploaded_at) FROM history_uploads")[0]
+    rows = conn.execute("SELECT timeframe, count(DISTINCT instrument_id), count(*), min(time), max(time) "
+                        "FROM prices GROUP BY timeframe").fetchall()
+    labels = {0: "week", 1: "day", 2: "two hours", 3: "one hour", 4: "fifteen minutes"}
+    assert status["timeframes"] == {labels[tf]: {"series": s, "n_records": n, "history_start": a, "history_end": b}
+                                    for tf, s, n, a, b in rows}
+    currencies, first, last, n = one("SELECT count(DISTINCT currency), min(time), max(time), count(*) FROM fx_rates")
+    assert status["fx"] == {"currencies": currencies, "first": first, "last": last, "n_records": n}
+
+
+def test_status_of_the_demo_matches_the_tables(demo_ws):
+    _status_against_tables(demo_ws)
+    status = demo_ws.status()
+    assert status["instruments"] == 33
+    assert status["fx"]["first"] == "1999-01-04"
+    assert status["timeframes"]["day"]["history_start"] == "1986-03-13"  # pmdarima's MSFT
+
+
+def test_status_after_uploads_in_two_timeframes_matches_the_tables(ws):
+    ws.history.upload({"isin": "DE0007164600", "currency": "EUR", "timeframe": 0, "symbol": "SAP",
+                       "history": [{"timestamp": "2024-12-13", "close": 230.0},
+                                   {"timestamp": "2024-12-20", "close": 235.3}]})
+    ws.history.upload({"isin": "US0378331005", "currency": "USD", "timeframe": 1,
+                       "history": [{"timestamp": "2022-12-29", "close": 126.0}]})
+    _status_against_tables(ws)
+    status = ws.status()
+    assert status["timeframes"]["week"] == {"series": 1, "n_records": 2, "history_start": "2024-12-13",
+                                            "history_end": "2024-12-20"}
+    assert status["instruments"] == 34
+
+
+def test_status_of_an_empty_workspace(tmp_path):
+    with Workspace.create(tmp_path / "e.db") as ws:
+        _status_against_tables(ws)
+        assert ws.status()["timeframes"] == {} and ws.status()["last_updated"] is None
