@@ -523,7 +523,7 @@ HYPOTHESIS = dict(deadline=None, database=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@settings(max_examples=150, **HYPOTHESIS)
+@settings(max_examples=60, **HYPOTHESIS)
 @given(ohlcv_payloads())
 def test_any_valid_frame_is_accepted(payload):
     upload = parse_history(payload)
@@ -531,7 +531,7 @@ def test_any_valid_frame_is_accepted(payload):
     np.testing.assert_array_equal(upload.frame["close"].to_numpy(), [r["close"] for r in payload["history"]])
 
 
-@settings(max_examples=25, **HYPOTHESIS)
+@settings(max_examples=15, **HYPOTHESIS)
 @given(ohlcv_payloads(max_rows=12))
 def test_any_valid_frame_round_trips_exactly_through_upload_and_prices(payload):
     with tempfile.TemporaryDirectory() as tmp:
@@ -606,7 +606,7 @@ def _assert_reported_at(payload: dict, row: int) -> None:
     assert paths and all(p.startswith(f"history[{row}].") for p in paths), (row, paths)
 
 
-@settings(max_examples=200, **FAST)
+@settings(max_examples=100, **FAST)
 @given(corrupted_payloads(VALUE_CORRUPTIONS))
 def test_one_bad_value_is_reported_at_its_row(case):
     _assert_reported_at(*case)
@@ -617,7 +617,7 @@ def _one_record(**record) -> tuple[dict, int]:
             "history": [{"timestamp": "2000-01-03", **record}]}, 0
 
 
-@settings(max_examples=200, **FAST)
+@settings(max_examples=100, **FAST)
 @given(corrupted_payloads(TYPE_CORRUPTIONS))
 @example(_one_record(close="abc"))            # text where a price belongs, in a one-record upload
 @example(_one_record(close=1.0, volume=True))  # a bool volume, in a one-record upload

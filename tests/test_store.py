@@ -270,10 +270,15 @@ def test_setup_command_on_a_new_path(tmp_path):
     second = _setup(path)
     assert second.returncode == 0, second.stderr
     assert "0 migration(s) applied" in second.stdout
-    # and it turns the empty-file case into a usable workspace
+
+
+def test_setup_turns_an_empty_file_into_a_workspace(tmp_path, capsys):
+    from toolkit.__main__ import main
+
     empty = tmp_path / "empty.db"
     empty.touch()
-    assert _setup(empty).returncode == 0
+    main(["setup", str(empty)])
+    assert "1 migration(s) applied" in capsys.readouterr().out
     Workspace.open(empty).close()
 
 
@@ -282,13 +287,14 @@ def test_setup_command_on_a_new_path(tmp_path):
 
 @pytest.fixture
 def small_data(tmp_path) -> Path:
-    """A small data/ folder: the five factor ETFs and the ECB rates, so a build takes a moment."""
+    """A small data/ folder: the five factor ETFs and a year of ECB rates, so a build takes a moment."""
     data = tmp_path / "data"
     data.mkdir()
     table = pd.read_csv(sources.DATA / "instruments.csv", dtype=str, keep_default_na=False)
     table[table["file"] == "factor_etfs.csv"].to_csv(data / "instruments.csv", index=False)
-    for name in ("factor_etfs.csv", "ecb_fx.csv"):
-        (data / name).write_bytes((sources.DATA / name).read_bytes())
+    (data / "factor_etfs.csv").write_bytes((sources.DATA / "factor_etfs.csv").read_bytes())
+    ecb = (sources.DATA / "ecb_fx.csv").read_text().splitlines(keepends=True)
+    (data / "ecb_fx.csv").write_text("".join(ecb[:261]))  # 1999 only
     return data
 
 

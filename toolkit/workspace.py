@@ -201,7 +201,7 @@ class History:
         if len(existing):
             return existing.sort_values("n_records", ascending=False).iloc[0]["instrument_id"]
         symbol = upload.symbol or upload.isin
-        row = {"instrument_id": instrument_id("upload", symbol, upload.isin), "symbol": symbol,
+        row = {"instrument_id": instrument_id("upload", symbol, upload.isin, upload.currency), "symbol": symbol,
                "name": upload.name or upload.isin, "isin": upload.isin, "mic": upload.mic,
                "currency": upload.currency, "asset_class": "Equity", "instrument_type": "Stock",
                "sector": None, "country": upload.isin[:2], "tradable": True, "source": "upload"}
@@ -223,7 +223,7 @@ class History:
         if timeframe is not None:
             status = status[status["timeframe"] == int(Timeframe(timeframe))]
         status = status.rename(columns={"first_time": "history_start", "last_time": "history_end"})
-        status["timeframe_label"] = status["timeframe"].map(lambda t: Timeframe(t).label)
+        status["timeframe_label"] = status["timeframe"].map({int(t): t.label for t in Timeframe})
         status["fill_from"] = _fill_from(status)
         return status.reset_index(drop=True)
 
@@ -253,7 +253,7 @@ class History:
 
 def _fill_from(status: pd.DataFrame) -> pd.Series:
     last = pd.to_datetime(status["history_end"], format="ISO8601")
-    steps = status["timeframe"].map(lambda t: pd.Timedelta(Timeframe(t).step))
+    steps = pd.to_timedelta(status["timeframe"].map({int(t): pd.Timedelta(t.step) for t in Timeframe}))
     out = last + steps
     daily = status["timeframe"] == Timeframe.DAY
     for mic, rows in status[daily].groupby(status["mic"].fillna("")):

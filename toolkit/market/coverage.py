@@ -31,15 +31,11 @@ ANSWER_FIELDS = ("isin", "currency", "coverage_status", "history_start", "histor
 def parse_request(data: object, fmt: str = "json") -> pd.DataFrame:
     """Read a coverage request (JSON text, bytes, a list/dict, or CSV text) into ``isin, currency``."""
     problems = Problems()
-    if fmt == "csv":
-        text = data.decode("utf-8-sig") if isinstance(data, bytes) else str(data)
-        rows = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        rows.columns = [c.strip().lower() for c in rows.columns]
-        rows = rows.to_dict("records")
-    else:
-        rows = json.loads(data) if isinstance(data, (str, bytes)) else data
-        if isinstance(rows, dict):
-            rows = rows.get("instruments")
+    try:
+        rows = _read(data, fmt)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:  # JSONDecodeError is a ValueError
+        problems.add("instruments", f"is not readable {fmt.upper()}: {exc}")
+        problems.raise_if_any("coverage request")
     if not isinstance(rows, list) or not rows:
         problems.add("instruments", "expected a non-empty list of {isin, currency} pairs")
         problems.raise_if_any("coverage request")
@@ -53,6 +49,18 @@ def parse_request(data: object, fmt: str = "json") -> pd.DataFrame:
     problems.raise_if_any("coverage request")
     return pd.DataFrame({"isin": [r["isin"].strip().upper() for r in rows],
                          "currency": [r["currency"].strip().upper() for r in rows]})
+
+
+def _read(data: object, fmt: str) -> object:
+    if fmt == "csv":
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else str(data)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        frame.columns = [c.strip().lower() for c in frame.columns]
+        return frame.to_dict("records")
+    if fmt != "json":
+        raise ValueError(f"the format must be 'json' or 'csv', not {fmt!r}")
+    rows = json.loads(data) if isinstance(data, (str, bytes)) else data
+    return rows.get("instruments") if isinstance(rows, dict) else rows
 
 
 def check(request: pd.DataFrame, registry: pd.DataFrame) -> list[dict]:

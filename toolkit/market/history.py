@@ -83,10 +83,11 @@ def _check_timeframe(value: object, problems: Problems) -> Timeframe | None:
 
 
 def _report(problems: Problems, rows: np.ndarray, field: str, message: str) -> None:
+    suffix = f".{field}" if field else ""
     for row in rows[:_MAX_ROWS]:
-        problems.add(f"history[{row}].{field}", message)
+        problems.add(f"history[{row}]{suffix}", message)
     if len(rows) > _MAX_ROWS:
-        problems.add(f"history[{rows[_MAX_ROWS]}:].{field}", f"{len(rows) - _MAX_ROWS} more rows: {message}")
+        problems.add(f"history[{rows[_MAX_ROWS]}:]{suffix}", f"{len(rows) - _MAX_ROWS} more rows: {message}")
 
 
 def _check_records(records: object, timeframe: Timeframe | None, problems: Problems) -> pd.DataFrame:
@@ -134,17 +135,19 @@ def _check_times(column: pd.Series, timeframe: Timeframe | None, problems: Probl
 
 def _check_numbers(column: pd.Series, name: str, problems: Problems) -> pd.Series:
     missing = column.isna()
-    if column.dtype == object:
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         numeric = column.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)))
         wrong = ~numeric.astype(bool) & ~missing
         _report(problems, np.flatnonzero(wrong), name, "expected a number")
         column = column.where(~wrong)
     _report(problems, np.flatnonzero(missing), name, "is missing or NaN")
     values = pd.to_numeric(column, errors="coerce").astype("float64")
+    infinite = np.isinf(values)
+    _report(problems, np.flatnonzero(infinite), name, "is not a finite number")
     if name == "volume":
-        _report(problems, np.flatnonzero(values < 0), name, "is negative; volume must be >= 0")
+        _report(problems, np.flatnonzero((values < 0) & ~infinite), name, "is negative; volume must be >= 0")
     else:
-        _report(problems, np.flatnonzero(values <= 0), name, "is not positive; prices must be > 0")
+        _report(problems, np.flatnonzero((values <= 0) & ~infinite), name, "is not positive; prices must be > 0")
     return values
 
 
@@ -228,7 +231,9 @@ def resample(ds: xr.Dataset, horizon: str) -> xr.Dataset:
     how = {"open": groups.first, "high": groups.max, "low": groups.min, "close": groups.last,
            "volume": lambda: groups.sum(min_count=1)}
     out = xr.Dataset({name: how[name]()[name] for name in OHLCV if name in ds}, attrs=ds.attrs)
-    out = out.dropna(TIME, how="all", subset=["close"])
+    # drop periods without a single timestamp, from the index alone (the data stay lazy)
+    counts = ds.indexes[TIME].to_series().resample(HORIZONS[horizon]).size()
+    out = out.sel({TIME: counts.index[counts.to_numpy() > 0]})
     out = out.assign_coords({k: v for k, v in ds.coords.items() if TIME not in v.dims})
     return out.transpose(INSTRUMENT, TIME, ...)
 

@@ -60,9 +60,9 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def instrument_id(source: str, symbol: str, isin: str) -> str:
-    """The deterministic id of a series: uuid5 over source, symbol and ISIN."""
-    return str(uuid.uuid5(NAMESPACE, f"{source}/{symbol}/{isin}"))
+def instrument_id(source: str, symbol: str, isin: str, currency: str) -> str:
+    """The deterministic id of a series: uuid5 over source, symbol, ISIN and currency."""
+    return str(uuid.uuid5(NAMESPACE, f"{source}/{symbol}/{isin}/{currency}"))
 
 
 def check_isin(value: object, path: str, problems: Problems) -> str | None:

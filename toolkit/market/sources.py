@@ -22,8 +22,8 @@ def instruments(data: Path = DATA) -> pd.DataFrame:
     table = pd.read_csv(data / "instruments.csv", dtype=str, keep_default_na=False)
     table = table.mask(table.eq(""))
     table["tradable"] = table["tradable"].eq("true")
-    table["instrument_id"] = [instrument_id(s, y, i) for s, y, i in
-                              zip(table["source"], table["symbol"], table["isin"])]
+    table["instrument_id"] = [instrument_id(s, y, i, c) for s, y, i, c in
+                              zip(table["source"], table["symbol"], table["isin"], table["currency"])]
     return table.set_index("instrument_id")
 
 

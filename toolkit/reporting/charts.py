@@ -12,12 +12,11 @@ LAYOUT = dict(height=420, showlegend=True, margin={"l": 55, "r": 20, "t": 50, "b
               legend={"orientation": "h", "y": -0.12}, template="plotly_white")
 
 
-def price_chart(ds: xr.Dataset, rebase: bool = True, title: str | None = None, log: bool = False,
-                figure: type[go.Figure] = go.Figure) -> go.Figure:
+def price_chart(ds: xr.Dataset, rebase: bool = True, title: str | None = None,
+                log: bool = False) -> go.Figure:
     """Close prices of every instrument in ``ds`` as lines, optionally rebased to 100 and on a log axis.
 
     Series are labelled ``symbol (source)``; the y axis names the unit (currency or index).
-    ``figure`` may be ``go.FigureWidget`` for a live widget.
     """
     close = rebase_prices(ds["close"]) if rebase else ds["close"]
     currencies = sorted(set(ds["currency"].values.tolist())) if "currency" in ds.coords else []
@@ -30,4 +29,4 @@ def price_chart(ds: xr.Dataset, rebase: bool = True, title: str | None = None, l
             name += f" ({ds['source'].values[i]})"
         traces.append(go.Scatter(x=line.indexes[TIME].strftime("%Y-%m-%d").tolist(), y=line.values,
                                  mode="lines", name=name))
-    return figure(data=traces, layout={**LAYOUT, "title": title or "Close", "yaxis": {"title": unit, "type": "log" if log else "linear"}})
+    return go.Figure(data=traces, layout={**LAYOUT, "title": title or "Close", "yaxis": {"title": unit, "type": "log" if log else "linear"}})

@@ -39,20 +39,22 @@ class VoilaServer:
 
     def __init__(self, url: str, process: subprocess.Popen) -> None:
         self.url, self.process, self.log = url, process, []
-        self._pool = threading.Event()
+        self.pool_fills = 0  # how often Voilà said its preheated kernel pool is full
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
             self.log.append(line)
             if "is filled with" in line:
-                self._pool.set()
+                self.pool_fills += 1
 
-    def wait_pool(self, timeout: float = 120) -> None:
-        """Wait until the preheated kernel pool is full again."""
-        self._pool.clear()
-        if not self._pool.wait(timeout):
-            raise TimeoutError("Voilà did not preheat a kernel in time:\n" + "".join(self.log[-30:]))
+    def wait_pool(self, fills: int = 1, timeout: float = 120) -> None:
+        """Wait until Voilà has filled its preheated kernel pool ``fills`` times in all."""
+        deadline = time.monotonic() + timeout
+        while self.pool_fills < fills:
+            if time.monotonic() > deadline:
+                raise TimeoutError("Voilà did not preheat a kernel in time:\n" + "".join(self.log[-30:]))
+            time.sleep(0.1)
 
     def wait_http(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -83,7 +85,7 @@ def voila_server(workspace: str | Path | None = None, preheat: bool = True,
     try:
         server.wait_http()
         if preheat:
-            server._pool.wait(120)
+            server.wait_pool(1)
         yield server
     finally:
         process.terminate()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import pandas as pd
-import plotly.graph_objects as go
 
 from toolkit.errors import ToolkitError
 from toolkit.market.history import read_csv_history
 from toolkit.reporting.charts import price_chart
 from toolkit.schema import Timeframe
-from toolkit.widgets.components import STYLE, error_html, ok_html, styled, table_html
+from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
 from toolkit.workspace import Workspace
 
 CURRENCIES = ("local", "EUR", "USD", "GBP", "CHF", "JPY")
@@ -26,7 +25,8 @@ def _label(row: pd.Series) -> str:
 class MarketExplorer:
     """The page's state and callbacks; ``.widget`` is what the app displays."""
 
-    def __init__(self, ws: Workspace, selected: tuple[str, ...] = ("AAPL", "MSFT")) -> None:
+    def __init__(self, ws: Workspace, selected: tuple[str, ...] = ("AAPL", "MSFT"),
+                 horizon: str = "week") -> None:
         self.ws = ws
         self._quiet = False
         self.search = styled(widgets.Text(placeholder="Search name, symbol, ISIN…", description="Search",
@@ -36,12 +36,12 @@ class MarketExplorer:
                                                      layout={"width": "100%"}), "tk-results")
         self.currency = styled(widgets.Dropdown(options=CURRENCIES, value="local", description="Currency"),
                                "tk-currency")
-        self.horizon = styled(widgets.ToggleButtons(options=["day", "week", "month"], value="day",
+        self.horizon = styled(widgets.ToggleButtons(options=["day", "week", "month"], value=horizon,
                                                     description="Horizon"), "tk-horizon")
         self.rebase = styled(widgets.Checkbox(value=True, description="Rebase to 100"), "tk-rebase")
         self.log = styled(widgets.Checkbox(value=True, description="Log scale"), "tk-log")
         self.note = styled(widgets.HTML(), "tk-note", "tk-muted")
-        self.chart = styled(widgets.Box(layout={"width": "100%", "min_height": "420px"}), "tk-chart")
+        self.chart = styled(Chart(layout={"width": "100%", "min_height": "420px"}), "tk-chart")
         self.status_table = styled(widgets.HTML(), "tk-status-table", "tk-table")
         self.summary = styled(widgets.HTML(), "tk-summary", "tk-muted")
         self._build_upload()
@@ -95,7 +95,8 @@ class MarketExplorer:
         if ids:
             self._draw(ids)
         else:
-            self.chart.children, self.note.value = [], "Select one or more series to chart them."
+            self.chart.clear()
+            self.note.value = "Select one or more series to chart them."
         status = self.ws.history.status() if ids else pd.DataFrame(columns=["instrument_id", *STATUS_COLUMNS])
         status = status[status["instrument_id"].isin(ids)][STATUS_COLUMNS]
         self.status_table.value = table_html(status.rename(columns={"timeframe_label": "timeframe"}),
@@ -115,10 +116,8 @@ class MarketExplorer:
             self.note.value = error_html(exc)
             return
         bars = {"day": "daily", "week": "weekly", "month": "monthly"}[self.horizon.value]
-        # a new figure each time: a FigureWidget built with its data renders on any page load
-        self.chart.children = [price_chart(ds, rebase=self.rebase.value, title=f"Close, {bars} bars",
-                                           log=self.log.value,
-                                           figure=go.FigureWidget)]
+        self.chart.show(price_chart(ds, rebase=self.rebase.value, title=f"Close, {bars} bars",
+                                    log=self.log.value))
         self.note.value = " ".join(notes)
 
     def _refresh_summary(self) -> None:
