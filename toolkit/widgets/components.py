@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
+import json
 
 import ipywidgets as widgets
 import pandas as pd
-from IPython.display import display
+from IPython.display import HTML, display
 
 from toolkit.errors import ToolkitError, ValidationError
 
@@ -59,17 +60,36 @@ def ok_html(text: str) -> str:
 class Chart(widgets.Output):
     """A plotly chart area. Figures go to the page as plotly JSON and are drawn by the
     ``jupyterlab-plotly`` renderer that the server serves itself (no CDN, no 5 MB widget module
-    per redraw); hover, zoom and pan run in the browser."""
+    per redraw); hover, zoom and pan run in the browser.
+
+    The first figure is sent once a page shows the chart (ipywidgets' ``_view_count``), so a
+    preheated page renders its controls at once and loads plotly.js after, not before them.
+    """
 
     MIMETYPE = "application/vnd.plotly.v1+json"
 
-    def show(self, figure) -> None:
-        import json
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._pending = None
+        self._view_count = 0  # ask the page to count its views of this widget
+        self.observe(self._on_views, "_view_count")
+        with self:
+            display(HTML("<p class='tk-muted'>Drawing the chart…</p>"))
 
+    def show(self, figure) -> None:
+        if not self._view_count:
+            self._pending = figure
+            return
         payload = {self.MIMETYPE: json.loads(figure.to_json()), "text/plain": "<plotly figure>"}
         with self:
             self.clear_output(wait=True)
             display(payload, raw=True)
 
     def clear(self) -> None:
+        self._pending = None
         self.clear_output()
+
+    def _on_views(self, change: dict) -> None:
+        if change["new"] and self._pending is not None:
+            figure, self._pending = self._pending, None
+            self.show(figure)

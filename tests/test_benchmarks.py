@@ -1,0 +1,28 @@
+"""Smoke runs of the benchmark scripts (their --quick size): they run, agree and write their rows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_app_load_benchmark_runs(tmp_path: Path) -> None:
+    out = tmp_path / "app_load.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "app_load.py"), "--quick", "--results", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [r["name"] for r in rows] == ["page load to controls answering", "page load to chart drawn",
+                                         "search to match listed", "select to chart redrawn"]
+    for row in rows:
+        assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
+        assert row["ours_s"] > 0 and row["peer_s"] > 0 and row["peak_rss_mb"] > 0
+    assert "page load to controls answering" in done.stdout
