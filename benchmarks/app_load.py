@@ -69,7 +69,9 @@ def run(runs: int) -> list[dict]:
                 timings[preheat] = []
                 for i in range(runs + 1):  # the first load warms the browser cache and is not counted
                     if preheat:
-                        server.wait_pool(i + 1)  # a fresh preheated kernel, as a new visitor gets
+                        server.ready(i + 1)  # a fresh preheated kernel that has run the app
+                    else:
+                        server.wait_idle()
                     result = _load(browser, server)
                     if i:
                         timings[preheat].append(result)

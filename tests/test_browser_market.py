@@ -55,21 +55,21 @@ def app(demo_path: Path, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("browser") / "ws.db"
     shutil.copy(demo_path, path)
     with voila_server(workspace=path) as server, chromium() as browser:
-        blocked: list[str] = []
-        page = open_page(browser, server.url + "/voila/render/market.ipynb", blocked)
+        outside: list[str] = []
+        page = open_page(browser, server.url + "/voila/render/market.ipynb", outside)
         page.wait_for_selector(".tk-chart .main-svg", timeout=90_000)
         page.wait_for_selector(".tk-status-table table")
-        yield page, path, blocked
+        yield page, path, outside
 
 
 def test_page_shows_real_data_and_loads_nothing_from_outside(app) -> None:
-    page, _, blocked = app
+    page, _, outside = app
     assert _legend(page) == ["AAPL (skfolio)", "MSFT (skfolio)"]
     table = page.locator(".tk-status-table").inner_text()
     assert "8313" in table and "1990-01-02" in table and "2022-12-28" in table
     assert "215,896 price records" in page.locator(".tk-summary").inner_text()
     assert CELL_ERROR not in page.content()
-    assert blocked == []
+    assert outside == []
 
 
 def test_search_and_select_change_chart_and_table(app) -> None:

@@ -4,8 +4,8 @@
         page = open_app(browser, url, "market")
 
 The server is ``python -m toolkit serve`` (the README's command) on a free port of
-127.0.0.1; the browser is Debian's ``/usr/bin/chromium`` driven by Playwright, with every
-request that is not to 127.0.0.1 blocked, so a page that needs the internet shows it.
+127.0.0.1; the browser is Debian's ``/usr/bin/chromium`` driven by Playwright, resolving no
+host but 127.0.0.1, so a page that needs the internet shows it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 # every host but this machine fails to resolve: a page that needs the internet shows it
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 #: shown by Voilà when a cell raises
 CELL_ERROR = "There was an error when executing cell"
 
@@ -55,6 +57,36 @@ class VoilaServer:
             if time.monotonic() > deadline:
                 raise TimeoutError("Voilà did not preheat a kernel in time:\n" + "".join(self.log[-30:]))
             time.sleep(0.1)
+
+    def wait_idle(self, quiet: float = 1.0, timeout: float = 120) -> None:
+        """Wait until the server and its kernels have used almost no CPU for ``quiet`` seconds.
+
+        Voilà reports a pool as filled when the kernel starts, before it has run the notebook;
+        a page that takes the kernel earlier waits for the rest of the run. This waits for the
+        run to end, as a visitor who comes a little later would find it.
+        """
+        import psutil
+
+        root = psutil.Process(self.process.pid)
+        deadline, calm_since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            procs = [root, *root.children(recursive=True)]
+            for p in procs:
+                p.cpu_percent(interval=None)  # the first reading only starts the measurement
+            time.sleep(0.25)
+            busy = sum(p.cpu_percent(interval=None) for p in procs if p.is_running())
+            if busy < 5:
+                calm_since = calm_since or time.monotonic()
+                if time.monotonic() - calm_since >= quiet:
+                    return
+            else:
+                calm_since = None
+        raise TimeoutError("Voilà's kernels did not come to rest in time")
+
+    def ready(self, fills: int) -> None:
+        """A preheated kernel that has run the app, as the next visitor gets it."""
+        self.wait_pool(fills)
+        self.wait_idle()
 
     def wait_http(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -108,18 +140,13 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
-def open_page(browser: object, url: str, blocked: list[str] | None = None) -> object:
-    """A new page that refuses every request not to 127.0.0.1 (recorded in ``blocked``)."""
+def open_page(browser: object, url: str, outside: list[str] | None = None) -> object:
+    """A new page at ``url``; requests to any host but 127.0.0.1 fail (see :data:`CHROMIUM_ARGS`)
+    and are recorded in ``outside``."""
     page = browser.new_page(viewport={"width": 1360, "height": 1000})
-    blocked = blocked if blocked is not None else []
-
-    def route(request_route) -> None:
-        if request_route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            request_route.continue_()
-        else:
-            blocked.append(request_route.request.url)
-            request_route.abort()
-
-    page.route("**/*", route)
+    if outside is not None:
+        local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+        page.on("request", lambda request: None if request.url.startswith(local)
+                else outside.append(request.url))
     page.goto(url)
     return page
