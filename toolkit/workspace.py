@@ -140,17 +140,17 @@ class Instruments:
         """Instrument ids for ids, ISINs or symbols; an ISIN or symbol names its longest series."""
         keys = [keys] if isinstance(keys, str) else list(keys)
         table = self.table().sort_values("n_records", ascending=False, kind="stable")
-        lookup: dict[str, str] = {}
+        lookup = dict(zip(table["instrument_id"], table["instrument_id"]))
         for column in ("symbol", "isin"):
             firsts = table.drop_duplicates(column)
             lookup.update(zip(firsts[column].str.upper(), firsts["instrument_id"]))
-        lookup.update(zip(table["instrument_id"], table["instrument_id"]))
-        unknown = [k for k in keys if not isinstance(k, str) or k.strip().upper() not in lookup
-                   and k.strip() not in lookup]
+        found = [(k, lookup.get(k.strip()) or lookup.get(k.strip().upper()) if isinstance(k, str) else None)
+                 for k in keys]
+        unknown = [repr(k) for k, iid in found if iid is None]
         if unknown or not keys:
-            raise NotFoundError(f"Unknown instrument(s): {', '.join(map(repr, unknown)) or 'none given'}; "
+            raise NotFoundError(f"Unknown instrument(s): {', '.join(unknown) or 'none given'}; "
                                 "name instruments by id, ISIN or symbol (see instruments.search()).")
-        return list(dict.fromkeys(lookup.get(k.strip(), lookup.get(k.strip().upper())) for k in keys))
+        return list(dict.fromkeys(iid for _, iid in found))
 
     def coverage(self, request: object, fmt: str = "json", answer: str | None = None) -> list[dict] | str:
         """Coverage of ISIN + currency pairs (JSON list/text or CSV); answer as dicts, ``"json"`` or ``"csv"``."""
