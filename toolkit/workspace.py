@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -23,11 +24,14 @@ from toolkit.errors import NotFoundError, Problems, ToolkitError
 from toolkit.market import coverage as coverage_check
 from toolkit.market import fx, history
 from toolkit.market.calendars import calendar
-from toolkit.market.instruments import COLUMNS, Instrument, instrument_id, search
+from toolkit.market.instruments import Instrument, instrument_id, is_isin, search
 from toolkit.schema import INSTRUMENT, TIME, Timeframe
 from toolkit.store import connect, migrate, pending, write
 from toolkit.store import demo as demo_store
+from toolkit.store.allocations import AllocationRepository
+from toolkit.store.events import EventRepository
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now
+from toolkit.trading.allocations import Allocation, parse_allocation
 
 #: environment variable naming the workspace file the apps open
 ENV_VAR = "TOOLKIT_WORKSPACE"
@@ -44,6 +48,8 @@ class Workspace:
         self.db = connect(self.path)
         self.instruments = Instruments(self)
         self.history = History(self)
+        self.allocations = Allocations(self)
+        self.events = Events(self)
 
     @classmethod
     def open(cls, path: str | Path) -> "Workspace":
@@ -249,6 +255,118 @@ class History:
     def rates(self) -> xr.DataArray:
         """ECB euro reference rates ``(time, currency)``, units per 1 EUR."""
         return fx.rates_from_table(FxRepository(self._ws.db).read())
+
+
+class Allocations:
+    """Model portfolios: create, get (as of a date), list with filters, replace (a new version)."""
+
+    #: the seed's list limits
+    DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._repo = AllocationRepository(ws.db)
+
+    def create(self, payload: dict) -> Allocation:
+        """Create an allocation from the seed's payload; ``PORTFOLIO_ALLOCATION.CREATED`` is recorded."""
+        request = parse_allocation(payload, self._ws.instruments.table())
+        allocation_id, stamp = str(uuid.uuid4()), now(precise=True)
+        with write(self._ws.db):
+            self._repo.insert(allocation_id, request, stamp)
+            allocation = self.get(allocation_id)
+            EventRepository(self._ws.db).record("PORTFOLIO_ALLOCATION.CREATED", allocation_id,
+                                                allocation.to_dict(), stamp)
+        return allocation
+
+    def replace(self, allocation_id: str, payload: dict) -> Allocation:
+        """Replace an allocation by a complete new one (no deltas); the old one stays readable as of its dates."""
+        request = parse_allocation(payload, self._ws.instruments.table())
+        stamp = now(precise=True)
+        with write(self._ws.db):
+            self._require(allocation_id)
+            self._repo.add_version(allocation_id, request, stamp)
+            allocation = self.get(allocation_id)
+            EventRepository(self._ws.db).record("PORTFOLIO_ALLOCATION.UPDATED", allocation_id,
+                                                allocation.to_dict(), stamp)
+        return allocation
+
+    def get(self, allocation_id: str, as_of: str | None = None) -> Allocation:
+        """The allocation, or its version valid at ``as_of`` (an ISO date or timestamp)."""
+        self._require(allocation_id)
+        found = self._repo.get([allocation_id], _end_of(as_of) if as_of else None)
+        if not found:
+            raise NotFoundError(f"Allocation {allocation_id} did not exist yet on {as_of}.")
+        return found[0]
+
+    def list(self, instrument_ids: Sequence[str] | None = None, start_date: str | None = None,
+             end_date: str | None = None, limit: int = DEFAULT_LIMIT) -> list[Allocation]:
+        """Allocations created between ``start_date`` and ``end_date`` (inclusive) holding any of
+        ``instrument_ids`` (ISINs or UUIDs), newest first, at most ``limit`` (1 to 1,000)."""
+        problems = Problems()
+        ids = self._filter_ids(instrument_ids, problems)
+        start = _check_date(start_date, "start_date", problems)
+        end = _check_date(end_date, "end_date", problems)
+        if start and end and start > end:
+            problems.add("end_date", f"{end} is before start_date {start}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= self.MAX_LIMIT:
+            problems.add("limit", f"{limit!r} is not a whole number from 1 to {self.MAX_LIMIT}")
+        problems.raise_if_any("allocation list request")
+        return self._repo.get(self._repo.search(ids, start, end, limit))
+
+    def table(self, **filters: object) -> pd.DataFrame:
+        """The listed allocations as one row per (allocation, instrument)."""
+        rows = [{"allocation_id": a.id, "name": a.name, "version": a.version, "created_at": a.created_at,
+                 **item.to_dict()} for a in self.list(**filters) for item in a.items]
+        return pd.DataFrame(rows).drop(columns="instrument_id_type", errors="ignore")
+
+    def _require(self, allocation_id: str) -> None:
+        if not isinstance(allocation_id, str) or not self._repo.exists(allocation_id):
+            raise NotFoundError(f"No allocation with id {allocation_id!r}.")
+
+    def _filter_ids(self, keys: Sequence[str] | None, problems: Problems) -> list[str] | None:
+        if keys is None:
+            return None
+        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+            problems.add("instrument_ids", "expected a list of ISINs or UUIDs")
+            return None
+        table = self._ws.instruments.table()
+        ids = []
+        for i, key in enumerate(keys):
+            if is_isin(key):
+                ids += table.loc[table["isin"] == key, "instrument_id"].tolist()
+            else:
+                try:
+                    ids.append(str(uuid.UUID(key)))
+                except ValueError:
+                    problems.add(f"instrument_ids[{i}]", f"{key!r} is neither an ISIN nor a UUID")
+        return ids
+
+
+class Events:
+    """The events written by every create, update and state change."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._repo = EventRepository(ws.db)
+
+    def list(self, resource_id: str | None = None, type: str | None = None, after: int = 0,
+             limit: int = 1000) -> pd.DataFrame:
+        return self._repo.list(resource_id, type, after, limit)
+
+
+def _check_date(value: object, path: str, problems: Problems) -> str | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value).date().isoformat() if isinstance(value, str) else None
+    except ValueError:
+        pass
+    problems.add(path, f"{value!r} is not an ISO date (YYYY-MM-DD)")
+    return None
+
+
+def _end_of(as_of: str) -> str:
+    """An ``as_of`` date means the end of that day; a timestamp is taken as it is."""
+    return f"{as_of}T23:59:59.999999+00:00" if len(as_of) == 10 else as_of
 
 
 def _fill_from(status: pd.DataFrame) -> pd.Series:

@@ -60,6 +60,42 @@ def m001_market(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m002_allocations_events(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE allocations (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1)
+    );
+    CREATE TABLE allocation_versions (
+        allocation_id TEXT NOT NULL REFERENCES allocations (id),
+        version INTEGER NOT NULL,
+        name TEXT,
+        valid_from TEXT NOT NULL,
+        PRIMARY KEY (allocation_id, version)
+    );
+    CREATE TABLE allocation_weights (
+        allocation_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        weight TEXT NOT NULL,
+        PRIMARY KEY (allocation_id, version, instrument_id),
+        FOREIGN KEY (allocation_id, version) REFERENCES allocation_versions (allocation_id, version)
+    );
+    CREATE INDEX allocation_weights_instrument ON allocation_weights (instrument_id);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX events_resource ON events (resource_id);
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

@@ -15,8 +15,9 @@ from toolkit.schema import OHLCV, Timeframe
 _PRICE_COLUMNS = ("instrument_id", "timeframe", "time", *OHLCV)
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def now(precise: bool = False) -> str:
+    """UTC now as ISO 8601, to the second (or the microsecond, for version stamps)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds" if precise else "seconds")
 
 
 def _frame(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> pd.DataFrame:

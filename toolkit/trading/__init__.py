@@ -1,0 +1,1 @@
+"""Trading: allocations (model portfolios), the vectorised order engine, events."""
