@@ -10,6 +10,8 @@ import pytest
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.workspace import Workspace
 
+from helpers import dump
+
 AAPL, MSFT, JPM, SPX = "US0378331005", "US5949181045", "US46625H1005", "US78378X1072"
 
 
@@ -19,23 +21,6 @@ def item(key: str, weight: str, kind: str = "ISIN") -> dict:
 
 def balanced() -> dict:
     return {"name": "Balanced US equity", "allocation": [item(AAPL, "0.40"), item(MSFT, "0.35"), item(JPM, "0.25")]}
-
-
-#: the bulk market tables are compared by count and checksum, every other table row by row
-BULK = {"prices": "total(close) + total(volume)", "fx_rates": "total(rate)"}
-
-
-def dump(ws: Workspace) -> list[str]:
-    """The database's schema and rows (bulk tables summarised): equal dumps mean nothing changed."""
-    with sqlite3.connect(ws.path) as conn:
-        lines = [r[0] or "" for r in conn.execute("SELECT sql FROM sqlite_master ORDER BY name")]
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        for table in tables:
-            if table in BULK:
-                lines.append(f"{table}: {conn.execute(f'SELECT count(*), {BULK[table]} FROM {table}').fetchone()}")
-            else:
-                lines += [f"{table}: {row!r}" for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY 1, 2')]
-    return lines
 
 
 def test_create_answers_in_the_seed_shape(ws: Workspace) -> None:

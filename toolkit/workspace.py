@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from toolkit.errors import NotFoundError, Problems, ToolkitError
+from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ToolkitError, ValidationError
 from toolkit.market import coverage as coverage_check
 from toolkit.market import fx, history
 from toolkit.market.calendars import calendar
@@ -28,9 +28,11 @@ from toolkit.market.instruments import Instrument, instrument_id, is_isin, searc
 from toolkit.schema import INSTRUMENT, TIME, Timeframe
 from toolkit.store import connect, migrate, pending, write
 from toolkit.store import demo as demo_store
+from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now
+from toolkit.trading.accounts import STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
 
 #: environment variable naming the workspace file the apps open
@@ -49,6 +51,8 @@ class Workspace:
         self.instruments = Instruments(self)
         self.history = History(self)
         self.allocations = Allocations(self)
+        self.accounts = Accounts(self)
+        self.configurations = Configurations(self)
         self.events = Events(self)
 
     @classmethod
@@ -340,6 +344,123 @@ class Allocations:
                 except ValueError:
                     problems.add(f"instrument_ids[{i}]", f"{key!r} is neither an ISIN nor a UUID")
         return ids
+
+
+class Accounts:
+    """PORTFOLIO and TRADING accounts with a status and a cash ledger (deposits, withdrawals)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._repo = AccountRepository(ws.db)
+        self._events = EventRepository(ws.db)
+
+    def create(self, payload: dict) -> Account:
+        request = parse_account(payload)
+        account_id, stamp = str(uuid.uuid4()), now(precise=True)
+        with write(self._ws.db):
+            self._repo.insert(account_id, request, stamp)
+            account = self.get(account_id)
+            self._events.record("ACCOUNT.CREATED", account_id, account.to_dict(), stamp)
+        return account
+
+    def get(self, account_id: str) -> Account:
+        account = self._repo.get(account_id) if isinstance(account_id, str) else None
+        if account is None:
+            raise NotFoundError(f"No account with id {account_id!r}.")
+        return account
+
+    def deposit(self, account_id: str, payload: dict) -> Account:
+        """Book a deposit (``{"amount": "1000.00", "currency": "USD"}``) on an ACTIVE account."""
+        return self._move(account_id, payload, "DEPOSIT", "deposit")
+
+    def withdraw(self, account_id: str, payload: dict) -> Account:
+        """Book a withdrawal; the cash balance may not go below zero."""
+        return self._move(account_id, payload, "WITHDRAWAL", "withdrawal")
+
+    def _move(self, account_id: str, payload: dict, kind: str, what: str) -> Account:
+        stamp = now(precise=True)
+        with write(self._ws.db):
+            account = self.get(account_id)
+            amount = parse_money(payload, what, account.currency)
+            if account.status != "ACTIVE":
+                raise ConflictError(f"Account {account_id} is {account.status}; only ACTIVE accounts move cash.")
+            if kind == "WITHDRAWAL" and amount > account.cash:
+                raise ConflictError(f"A withdrawal of {amount} {account.currency} would overdraw account "
+                                    f"{account_id} (cash {account.cash}).")
+            self._repo.book(account_id, kind, amount if kind == "DEPOSIT" else -amount, stamp)
+            self._events.record(f"ACCOUNT.{kind}_BOOKED", account_id,
+                                {"amount": format(amount, "f"), "currency": account.currency}, stamp)
+            return self.get(account_id)
+
+    def set_status(self, account_id: str, status: str) -> Account:
+        if status not in STATUSES:
+            raise ValidationError([Problem("status", f"{status!r} is not one of {', '.join(STATUSES)}")],
+                                  "status change")
+        stamp = now(precise=True)
+        with write(self._ws.db):
+            before = self.get(account_id)
+            self._repo.set_status(account_id, status)
+            self._events.record("ACCOUNT.STATUS_CHANGED", account_id,
+                                {"from": before.status, "to": status}, stamp)
+            return self.get(account_id)
+
+    def ledger(self, account_id: str) -> pd.DataFrame:
+        self.get(account_id)
+        return self._repo.ledger(account_id)
+
+
+class Configurations:
+    """Links a PORTFOLIO account to the allocation it tracks; switching changes only the target."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._repo = ConfigurationRepository(ws.db)
+        self._events = EventRepository(ws.db)
+
+    def create(self, payload: dict) -> Configuration:
+        """``{"account_id": ..., "allocation_id": ...}``; an account has at most one configuration."""
+        return self._save(payload, create=True)
+
+    def switch(self, account_id: str, allocation_id: str) -> Configuration:
+        """Point the account at another allocation; the reallocation happens at the next rebalancing."""
+        return self._save({"account_id": account_id, "allocation_id": allocation_id}, create=False)
+
+    def get(self, account_id: str) -> Configuration:
+        found = self._repo.for_account(account_id) if isinstance(account_id, str) else None
+        if found is None:
+            raise NotFoundError(f"Account {account_id!r} has no configuration.")
+        return found
+
+    def _save(self, payload: dict, create: bool) -> Configuration:
+        problems = Problems()
+        if not isinstance(payload, dict):
+            problems.add("", f"expected a JSON object, got {type(payload).__name__}")
+            problems.raise_if_any("configuration")
+        for key in sorted(set(payload) - {"account_id", "allocation_id"}):
+            problems.add(key, "unknown field; a configuration has account_id and allocation_id")
+        account_id = check_id(payload.get("account_id"), "account_id", problems)
+        allocation_id = check_id(payload.get("allocation_id"), "allocation_id", problems)
+        stamp = now(precise=True)
+        with write(self._ws.db):
+            account = AccountRepository(self._ws.db).get(account_id) if account_id else None
+            if account_id and account is None:
+                problems.add("account_id", f"no account with id {account_id}")
+            elif account is not None and account.type != "PORTFOLIO":
+                problems.add("account_id", f"is a {account.type} account; configurations link PORTFOLIO accounts")
+            if allocation_id and not AllocationRepository(self._ws.db).exists(allocation_id):
+                problems.add("allocation_id", f"no allocation with id {allocation_id}")
+            problems.raise_if_any("configuration")
+            existing = self._repo.for_account(account_id)
+            if create and existing is not None:
+                raise ConflictError(f"Account {account_id} already has a configuration; switch its allocation "
+                                    "with configurations.switch().")
+            if not create and existing is None:
+                raise NotFoundError(f"Account {account_id} has no configuration to switch; create one first.")
+            self._repo.upsert(str(uuid.uuid4()), account_id, allocation_id, stamp)
+            saved = self._repo.for_account(account_id)
+            self._events.record("CONFIGURATION.CREATED" if create else "CONFIGURATION.UPDATED",
+                                saved.id, saved.to_dict(), stamp)
+        return saved
 
 
 class Events:

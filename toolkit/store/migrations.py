@@ -96,6 +96,37 @@ def m002_allocations_events(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m003_accounts(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL CHECK (type IN ('PORTFOLIO', 'TRADING')),
+        status TEXT NOT NULL,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        name TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE cash_ledger (
+        id INTEGER PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        kind TEXT NOT NULL,
+        amount TEXT NOT NULL,
+        reference TEXT,
+        booked_at TEXT NOT NULL
+    );
+    CREATE INDEX cash_ledger_account ON cash_ledger (account_id);
+    CREATE TABLE configurations (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL UNIQUE REFERENCES accounts (id),
+        allocation_id TEXT NOT NULL REFERENCES allocations (id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX configurations_allocation ON configurations (allocation_id);
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

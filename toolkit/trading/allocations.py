@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import pandas as pd
 import xarray as xr
 
 from toolkit.errors import Problems
 from toolkit.market.instruments import is_isin
-from toolkit.schema import INSTRUMENT
+from toolkit.schema import INSTRUMENT, read_decimal
 
 ID_TYPES = ("ISIN", "UUID")
 #: decimals a weight may carry (the order engine's weight unit is 1e-8)
@@ -147,15 +147,10 @@ def _check_items(rows: list, registry: pd.DataFrame, problems: Problems) -> list
 
 
 def _check_weight(value: object, path: str, problems: Problems) -> Decimal | None:
-    if not isinstance(value, str):
-        problems.add(path, f"expected a decimal string such as \"0.25\", got {type(value).__name__}")
+    weight = read_decimal(value, path, problems, "0.25")
+    if weight is None:
         return None
-    try:
-        weight = Decimal(value.strip())
-    except InvalidOperation:
-        problems.add(path, f"{value!r} is not a decimal number")
-        return None
-    if not weight.is_finite() or weight <= 0 or weight > 1:
+    if weight <= 0 or weight > 1:
         problems.add(path, f"{value} is not in (0, 1]; every weight must be greater than 0")
         return None
     if -weight.as_tuple().exponent > WEIGHT_DECIMALS:

@@ -1,0 +1,62 @@
+"""Reads and writes of accounts, their cash ledger and configurations (decimal strings for money)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlite_utils
+
+from toolkit.store.repositories import _frame
+from toolkit.trading.accounts import Account, AccountRequest, Configuration
+
+
+class AccountRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def insert(self, account_id: str, request: AccountRequest, stamp: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO accounts (id, type, status, currency, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (account_id, request.type, request.status, request.currency, request.name, stamp))
+
+    def get(self, account_id: str) -> Account | None:
+        row = self.db.conn.execute(
+            "SELECT id, type, status, currency, name, created_at FROM accounts WHERE id = ?",
+            (account_id,)).fetchone()
+        return Account(*row, cash=self.cash(account_id)) if row else None
+
+    def set_status(self, account_id: str, status: str) -> None:
+        self.db.conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))
+
+    def cash(self, account_id: str) -> Decimal:
+        """The balance: the exact sum of the ledger's decimal strings."""
+        amounts = self.db.conn.execute("SELECT amount FROM cash_ledger WHERE account_id = ?", (account_id,))
+        return sum((Decimal(a) for (a,) in amounts), Decimal("0.00"))
+
+    def book(self, account_id: str, kind: str, amount: Decimal, stamp: str, reference: str | None = None) -> None:
+        """Book a signed cash movement (positive in, negative out)."""
+        self.db.conn.execute(
+            "INSERT INTO cash_ledger (account_id, kind, amount, reference, booked_at) VALUES (?, ?, ?, ?, ?)",
+            (account_id, kind, format(amount, "f"), reference, stamp))
+
+    def ledger(self, account_id: str):
+        return _frame(self.db, "SELECT id, kind, amount, reference, booked_at FROM cash_ledger "
+                               "WHERE account_id = ? ORDER BY id", [account_id])
+
+
+class ConfigurationRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def upsert(self, config_id: str, account_id: str, allocation_id: str, stamp: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO configurations (id, account_id, allocation_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
+            "allocation_id = excluded.allocation_id, updated_at = excluded.updated_at",
+            (config_id, account_id, allocation_id, stamp, stamp))
+
+    def for_account(self, account_id: str) -> Configuration | None:
+        row = self.db.conn.execute(
+            "SELECT id, account_id, allocation_id, created_at, updated_at FROM configurations "
+            "WHERE account_id = ?", (account_id,)).fetchone()
+        return Configuration(*row) if row else None

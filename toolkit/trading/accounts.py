@@ -1,0 +1,124 @@
+"""Accounts, their cash ledger, and configurations (account → allocation): the seed's payloads.
+
+Account request::  {"type": "PORTFOLIO", "currency": "USD", "name": "Jane Doe ISA"}   # name optional
+Cash movement::    {"amount": "10000.00", "currency": "USD"}      # a decimal string, to the cent
+Configuration::    {"account_id": "<uuid>", "allocation_id": "<uuid>"}
+
+Amounts that are booked are exact: ``Decimal`` here, decimal strings in the database, cash to the
+cent. A configuration links one PORTFOLIO account to one allocation; many accounts may share an
+allocation, and switching it changes only the target (the trades wait for the next rebalancing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from toolkit.errors import Problems
+from toolkit.market.instruments import check_currency
+from toolkit.schema import read_decimal
+from toolkit.trading.allocations import _check_name
+
+ACCOUNT_TYPES = ("PORTFOLIO", "TRADING")
+#: the statuses a broker uses; only ACTIVE accounts trade
+STATUSES = ("ACTIVE", "PENDING", "SUSPENDED", "BLOCKED", "CLOSED")
+CENT = Decimal("0.01")
+#: the largest single cash movement accepted (a guard against typos and overflow)
+MAX_AMOUNT = Decimal("1000000000000")
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    type: str
+    status: str
+    currency: str
+    name: str | None
+    created_at: str
+    cash: Decimal = Decimal("0.00")
+
+    def to_dict(self) -> dict:
+        body = asdict(self)
+        body["cash"] = format(self.cash, "f")
+        return body
+
+
+@dataclass(frozen=True)
+class Configuration:
+    id: str
+    account_id: str
+    allocation_id: str
+    created_at: str
+    updated_at: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AccountRequest:
+    type: str
+    currency: str
+    name: str | None
+    status: str
+
+
+def parse_account(payload: object) -> AccountRequest:
+    problems = Problems()
+    if not isinstance(payload, dict):
+        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
+        problems.raise_if_any("account")
+    for key in sorted(set(payload) - {"type", "currency", "name", "status"}):
+        problems.add(key, "unknown field; an account has type, currency, name and status")
+    kind = payload.get("type")
+    if kind not in ACCOUNT_TYPES:
+        problems.add("type", f"{kind!r} is not one of {', '.join(ACCOUNT_TYPES)}")
+    status = payload.get("status", "ACTIVE")
+    if status not in STATUSES:
+        problems.add("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+    currency = check_currency(payload.get("currency"), "currency", problems)
+    name = _check_name(payload.get("name"), problems)
+    problems.raise_if_any("account")
+    return AccountRequest(kind, currency, name, status)
+
+
+def parse_money(payload: object, what: str, currency: str) -> Decimal:
+    """Validate ``{"amount": "123.45", "currency": ...}``: a positive decimal string to the cent, in
+    the account's currency."""
+    problems = Problems()
+    if not isinstance(payload, dict):
+        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
+        problems.raise_if_any(what)
+    amount = check_amount(payload.get("amount"), "amount", problems)
+    code = check_currency(payload.get("currency"), "currency", problems)
+    if code and code != currency:
+        problems.add("currency", f"{code} is not the account's currency {currency}")
+    problems.raise_if_any(what)
+    return amount
+
+
+def check_amount(value: object, path: str, problems: Problems) -> Decimal | None:
+    """A positive amount given as a decimal string with at most two decimals."""
+    amount = read_decimal(value, path, problems, "1000.00")
+    if amount is None:
+        return None
+    if amount <= 0:
+        problems.add(path, f"{value} is not a positive amount")
+    elif amount > MAX_AMOUNT:
+        problems.add(path, f"{value} is above the limit of {MAX_AMOUNT}")
+    elif amount != amount.quantize(CENT):
+        problems.add(path, f"{value} has fractions of a cent; amounts are booked to the cent")
+    else:
+        return amount.quantize(CENT)
+    return None
+
+
+def check_id(value: object, path: str, problems: Problems) -> str | None:
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    problems.add(path, f"{value!r} is not a UUID")
+    return None
