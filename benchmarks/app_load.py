@@ -11,9 +11,6 @@ shows the new series). Each figure is the median over the loads, after one warm-
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import shutil
 import statistics
 import tempfile
@@ -23,9 +20,8 @@ from pathlib import Path
 import psutil
 
 from toolkit.store import demo
+from common import arguments, machine, report
 from toolkit.widgets.browser import chromium, open_page, voila_server
-
-RESULTS = Path(__file__).parent / "results" / "app_load.json"
 APP = "/voila/render/market.ipynb"
 
 
@@ -77,7 +73,6 @@ def run(runs: int) -> list[dict]:
                         timings[preheat].append(result)
                 rss[preheat] = _rss_mb(server.process.pid)
     shutil.rmtree(tmp, ignore_errors=True)
-    machine = f"{platform.machine()} {psutil.cpu_count()} cpu {psutil.virtual_memory().total / 2**30:.0f} GiB"
     rows = []
     names = ("page load to controls answering", "page load to chart drawn", "search to match listed",
              "select to chart redrawn")
@@ -86,21 +81,13 @@ def run(runs: int) -> list[dict]:
         peer = statistics.median(t[index] for t in timings[False])
         rows.append({"name": name, "size": f"{runs} loads, 33 series", "ours_s": round(ours, 3),
                      "peer": "Voilà without preheated kernels", "peer_s": round(peer, 3),
-                     "ratio": round(ours / peer, 3), "peak_rss_mb": round(rss[True], 1), "machine": machine})
+                     "ratio": round(ours / peer, 3), "peak_rss_mb": round(rss[True], 1), "machine": machine()})
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 counted load each instead of 5 (smoke run)")
-    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where to write the JSON rows ({RESULTS})")
-    args = parser.parse_args()
-    rows = run(1 if args.quick else 5)
-    print(f"{'benchmark':<34}{'ours s':>9}{'peer s':>9}{'ratio':>8}  peer")
-    for r in rows:
-        print(f"{r['name']:<34}{r['ours_s']:>9.3f}{r['peer_s']:>9.3f}{r['ratio']:>8.3f}  {r['peer']}")
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(rows, indent=2) + "\n")
+    args = arguments(__doc__, "app_load", "1 counted load each instead of 5 (smoke run)")
+    report(run(1 if args.quick else 5), args.results)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -25,15 +27,19 @@ from toolkit.market import coverage as coverage_check
 from toolkit.market import fx, history
 from toolkit.market.calendars import calendar
 from toolkit.market.instruments import Instrument, instrument_id, is_isin, search
-from toolkit.schema import INSTRUMENT, TIME, Timeframe
+from toolkit.schema import Timeframe
 from toolkit.store import connect, migrate, pending, write
 from toolkit.store import demo as demo_store
 from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
+from toolkit.store.orders import OrderRepository
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now
-from toolkit.trading.accounts import STATUSES, Account, Configuration, check_id, parse_account, parse_money
+from toolkit.trading import engine
+from toolkit.trading.accounts import CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
+from toolkit.trading.orders import (MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text, child_orders,
+                                    parse_order, quantity_text)
 
 #: environment variable naming the workspace file the apps open
 ENV_VAR = "TOOLKIT_WORKSPACE"
@@ -53,6 +59,7 @@ class Workspace:
         self.allocations = Allocations(self)
         self.accounts = Accounts(self)
         self.configurations = Configurations(self)
+        self.orders = Orders(self)
         self.events = Events(self)
 
     @classmethod
@@ -461,6 +468,167 @@ class Configurations:
             self._events.record("CONFIGURATION.CREATED" if create else "CONFIGURATION.UPDATED",
                                 saved.id, saved.to_dict(), stamp)
         return saved
+
+
+@dataclass(frozen=True)
+class PortfolioOrder:
+    """A portfolio order with its child orders and state transitions, as stored."""
+
+    id: str
+    account_id: str
+    side: str
+    cash_amount: str
+    currency: str
+    state: str
+    idempotency_key: str | None
+    execution_date: str
+    created_at: str
+    children: pd.DataFrame
+    transitions: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        """The seed's response shape: the order, its child orders and its state history."""
+        body = {k: getattr(self, k) for k in ("id", "account_id", "side", "cash_amount", "currency", "state",
+                                             "idempotency_key", "execution_date", "created_at")}
+        body["child_orders"] = self.children.to_dict("records")
+        body["state_history"] = self.transitions.to_dict("records")
+        return body
+
+
+class Orders:
+    """Portfolio orders: BUY by target weights, SELL by current weights (at most 90% of the NAV),
+    split into child orders to the cent, filled at the workspace's closes, fees per
+    :class:`~toolkit.trading.orders.FeeSchedule` (``orders.fees``), no overdraft, idempotent."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._repo = OrderRepository(ws.db)
+        self._events = EventRepository(ws.db)
+        self.fees = FeeSchedule()
+
+    def place(self, account_id: str, payload: dict, execute: bool = True) -> PortfolioOrder:
+        """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once."""
+        stamp = now(precise=True)
+        with write(self._ws.db):
+            account = self._ws.accounts.get(account_id)
+            request = parse_order(payload, account.currency)
+            if request.idempotency_key:
+                existing = self._repo.by_key(account_id, request.idempotency_key)
+                if existing:
+                    return self._replay(existing, request)
+            if account.status != "ACTIVE" or account.type != "PORTFOLIO":
+                raise ConflictError(f"Account {account_id} is a {account.status} {account.type} account; "
+                                    "orders go to ACTIVE PORTFOLIO accounts only.")
+            ids, weights, held = self._split_basis(account, request)
+            date, closes = self._repo.closes(ids, request.execution_date)
+            missing = [i for i in ids if i not in closes]
+            if missing:
+                raise ValidationError([Problem("execution_date", f"no close on {date} for "
+                                               f"{len(missing)} of the order's instruments")], "portfolio order")
+            prices = np.array([closes[i] for i in ids])
+            if request.side == "SELL":
+                weights = self._sell_weights(account, request, held, prices)
+            parts = child_orders(request.amount, weights, prices, self.fees)
+            if request.side == "SELL":
+                parts["qty"] = np.minimum(parts["qty"], held)
+            elif Decimal(int(parts["cents"].sum() + parts["fee"].sum())) * CENT > account.cash:
+                raise ConflictError(f"A BUY of {request.amount} {account.currency} plus fees would overdraw "
+                                    f"account {account_id} (cash {account.cash}).")
+            order_id = str(uuid.uuid4())
+            self._repo.insert(
+                {"id": order_id, "account_id": account_id, "side": request.side,
+                 "cash_amount": format(request.amount, "f"), "currency": request.currency, "state": "NEW",
+                 "idempotency_key": request.idempotency_key, "execution_date": date, "created_at": stamp},
+                [(str(uuid.uuid4()), order_id, n, iid, cents_text(c), quantity_text(q), float(p), cents_text(f))
+                 for n, (iid, c, q, p, f) in enumerate(zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]))
+                 if c > 0])
+            self._move(order_id, None, "NEW", stamp)
+            if execute:
+                self._fill(order_id, stamp)
+            return self.get(order_id)
+
+    def execute(self, order_id: str) -> PortfolioOrder:
+        """Process and fill a NEW order."""
+        with write(self._ws.db):
+            self._fill(order_id, now(precise=True))
+            return self.get(order_id)
+
+    def settle(self, order_id: str) -> PortfolioOrder:
+        with write(self._ws.db):
+            self._move(order_id, self._state(order_id), "SETTLED", now(precise=True))
+            return self.get(order_id)
+
+    def cancel(self, order_id: str) -> PortfolioOrder:
+        with write(self._ws.db):
+            self._move(order_id, self._state(order_id), "CANCELLED", now(precise=True))
+            return self.get(order_id)
+
+    def get(self, order_id: str) -> PortfolioOrder:
+        row = self._repo.order(order_id) if isinstance(order_id, str) else None
+        if row is None:
+            raise NotFoundError(f"No portfolio order with id {order_id!r}.")
+        return PortfolioOrder(**{k: row[k] for k in ("id", "account_id", "side", "cash_amount", "currency", "state",
+                                                     "idempotency_key", "execution_date", "created_at")},
+                              children=self._repo.children(order_id), transitions=self._repo.transitions(order_id))
+
+    def positions(self, account_id: str) -> dict[str, Decimal]:
+        """Quantities held per instrument id, exact (from the fills)."""
+        self._ws.accounts.get(account_id)
+        return self._repo.positions(account_id)
+
+    def _split_basis(self, account: Account, request) -> tuple[list[str], np.ndarray, np.ndarray]:
+        held = self._repo.positions(account.id)
+        if request.side == "BUY":
+            config = ConfigurationRepository(self._ws.db).for_account(account.id)
+            if config is None:
+                raise ConflictError(f"Account {account.id} has no configuration; link it to an allocation first.")
+            target = AllocationRepository(self._ws.db).get([config.allocation_id])[0]
+            ids = [i.instrument_id for i in target.items]
+            return ids, engine.weights_to_units([i.weight for i in target.items]), np.zeros(len(ids), np.int64)
+        if not held:
+            raise ConflictError(f"Account {account.id} holds nothing to sell.")
+        ids = list(held)
+        return ids, np.zeros(len(ids), np.int64), np.array([int(held[i].scaleb(10)) for i in ids], np.int64)
+
+    def _sell_weights(self, account: Account, request, held: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        values = engine.values_cents(held, prices)
+        nav = Decimal(int(values.sum())) * CENT + account.cash
+        if request.amount > MAX_SELL_SHARE * nav:
+            raise ValidationError([Problem("cash_amount", f"{request.amount} is more than 90% of the NAV "
+                                           f"({nav} {account.currency})")], "portfolio order")
+        return engine.apportion(engine.WEIGHT_SCALE, values)
+
+    def _fill(self, order_id: str, stamp: str) -> None:
+        order = self.get(order_id)
+        self._move(order_id, order.state, "PROCESSING", stamp)
+        sign = Decimal(1) if order.side == "BUY" else Decimal(-1)
+        accounts = AccountRepository(self._ws.db)
+        fills = []
+        for child in order.children.itertuples(index=False):
+            fills.append((child.id, order.account_id, child.instrument_id, format(sign * Decimal(child.quantity), "f"),
+                          child.price, order.execution_date))
+            accounts.book(order.account_id, order.side, -sign * Decimal(child.amount), stamp, child.id)
+            if Decimal(child.fee):
+                accounts.book(order.account_id, "FEE", -Decimal(child.fee), stamp, child.id)
+        self._repo.fill(fills)
+        self._move(order_id, "PROCESSING", "FILLED", stamp)
+
+    def _state(self, order_id: str) -> str:
+        return self.get(order_id).state
+
+    def _move(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
+        if before is not None and after not in TRANSITIONS[before]:
+            raise ConflictError(f"Order {order_id} is {before}; it cannot become {after}.")
+        self._repo.transition(order_id, before, after, stamp)
+        self._events.record(f"PORTFOLIO_ORDER.{after}", order_id, {"from": before, "to": after}, stamp)
+
+    def _replay(self, order_id: str, request) -> PortfolioOrder:
+        order = self.get(order_id)
+        if (order.side, Decimal(order.cash_amount), order.currency) != (request.side, request.amount,
+                                                                         request.currency):
+            raise ConflictError(f"Idempotency key {request.idempotency_key!r} was used for a different order "
+                                f"({order.side} {order.cash_amount} {order.currency}).")
+        return order
 
 
 class Events:

@@ -24,7 +24,7 @@ import xarray as xr
 
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency, check_isin, check_mic
-from toolkit.schema import HORIZONS, INSTRUMENT, OHLCV, PRICES, TIME, Timeframe
+from toolkit.schema import HORIZONS, INSTRUMENT, OHLCV, TIME, Timeframe
 
 #: the fields of a history record
 RECORD_FIELDS = ("timestamp", *OHLCV)

@@ -127,6 +127,52 @@ def m003_accounts(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m004_orders(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE portfolio_orders (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
+        cash_amount TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        state TEXT NOT NULL,
+        idempotency_key TEXT,
+        execution_date TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (account_id, idempotency_key)
+    );
+    CREATE TABLE child_orders (
+        id TEXT PRIMARY KEY,
+        portfolio_order_id TEXT NOT NULL REFERENCES portfolio_orders (id),
+        position INTEGER NOT NULL,
+        instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        amount TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        price REAL NOT NULL CHECK (price > 0),
+        fee TEXT NOT NULL
+    );
+    CREATE INDEX child_orders_order ON child_orders (portfolio_order_id);
+    CREATE TABLE order_transitions (
+        id INTEGER PRIMARY KEY,
+        portfolio_order_id TEXT NOT NULL REFERENCES portfolio_orders (id),
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE fills (
+        id INTEGER PRIMARY KEY,
+        child_order_id TEXT NOT NULL REFERENCES child_orders (id),
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        quantity TEXT NOT NULL,
+        price REAL NOT NULL,
+        executed_on TEXT NOT NULL
+    );
+    CREATE INDEX fills_account ON fills (account_id, instrument_id);
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

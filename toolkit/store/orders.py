@@ -1,0 +1,71 @@
+"""Reads and writes of portfolio orders, child orders, state transitions and fills."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import pandas as pd
+import sqlite_utils
+
+from toolkit.store.repositories import _frame
+
+
+class OrderRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def insert(self, row: dict, children: list[tuple]) -> None:
+        columns = ", ".join(row)
+        self.db.conn.execute(f"INSERT INTO portfolio_orders ({columns}) VALUES ({', '.join('?' * len(row))})",
+                             tuple(row.values()))
+        self.db.conn.executemany(
+            "INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, amount, quantity, price, fee) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", children)
+
+    def transition(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
+        self.db.conn.execute("UPDATE portfolio_orders SET state = ? WHERE id = ?", (after, order_id))
+        self.db.conn.execute("INSERT INTO order_transitions (portfolio_order_id, from_state, to_state, at) "
+                             "VALUES (?, ?, ?, ?)", (order_id, before, after, stamp))
+
+    def by_key(self, account_id: str, key: str) -> str | None:
+        row = self.db.conn.execute("SELECT id FROM portfolio_orders WHERE account_id = ? AND idempotency_key = ?",
+                                   (account_id, key)).fetchone()
+        return row[0] if row else None
+
+    def order(self, order_id: str) -> dict | None:
+        found = _frame(self.db, "SELECT * FROM portfolio_orders WHERE id = ?", [order_id])
+        return found.iloc[0].to_dict() if len(found) else None
+
+    def children(self, order_id: str) -> pd.DataFrame:
+        return _frame(self.db, """
+            SELECT c.id, c.instrument_id, i.symbol, i.isin, c.amount, c.quantity, c.price, c.fee
+            FROM child_orders c JOIN instruments i USING (instrument_id)
+            WHERE c.portfolio_order_id = ? ORDER BY c.position""", [order_id])
+
+    def transitions(self, order_id: str) -> pd.DataFrame:
+        return _frame(self.db, "SELECT from_state, to_state, at FROM order_transitions "
+                               "WHERE portfolio_order_id = ? ORDER BY id", [order_id])
+
+    def fill(self, rows: list[tuple]) -> None:
+        self.db.conn.executemany("INSERT INTO fills (child_order_id, account_id, instrument_id, quantity, price, "
+                                 "executed_on) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def positions(self, account_id: str) -> dict[str, Decimal]:
+        """Quantities held per instrument: the exact sum of the fills' decimal strings (zeros dropped)."""
+        held: dict[str, Decimal] = {}
+        for iid, qty in self.db.conn.execute("SELECT instrument_id, quantity FROM fills WHERE account_id = ? "
+                                             "ORDER BY id", (account_id,)):
+            held[iid] = held.get(iid, Decimal(0)) + Decimal(qty)
+        return {iid: q for iid, q in held.items() if q != 0}
+
+    def closes(self, ids: Sequence[str], date: str | None) -> tuple[str | None, dict[str, float]]:
+        """The daily closes of ``ids`` on ``date`` (by default the latest date all of them have)."""
+        marks = ", ".join("?" * len(ids))
+        if date is None:
+            date = self.db.conn.execute(
+                f"SELECT min(last) FROM (SELECT max(time) AS last FROM prices WHERE timeframe = 1 "
+                f"AND instrument_id IN ({marks}) GROUP BY instrument_id)", list(ids)).fetchone()[0]
+        rows = self.db.conn.execute(f"SELECT instrument_id, close FROM prices WHERE timeframe = 1 AND time = ? "
+                                    f"AND instrument_id IN ({marks})", [date, *ids]).fetchall()
+        return date, dict(rows)
