@@ -539,7 +539,8 @@ class Orders:
                 {"id": order_id, "account_id": account_id, "side": request.side,
                  "cash_amount": format(request.amount, "f"), "currency": request.currency, "state": "NEW",
                  "idempotency_key": request.idempotency_key, "execution_date": date, "created_at": stamp},
-                [(str(uuid.uuid4()), order_id, n, iid, cents_text(c), quantity_text(q), float(p), cents_text(f))
+                [(str(uuid.uuid4()), order_id, n, iid, request.side, cents_text(c), quantity_text(q), float(p),
+                  cents_text(f))
                  for n, (iid, c, q, p, f) in enumerate(zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]))
                  if c > 0])
             self._move(order_id, None, "NEW", stamp)
@@ -601,13 +602,13 @@ class Orders:
     def _fill(self, order_id: str, stamp: str) -> None:
         order = self.get(order_id)
         self._move(order_id, order.state, "PROCESSING", stamp)
-        sign = Decimal(1) if order.side == "BUY" else Decimal(-1)
         accounts = AccountRepository(self._ws.db)
         fills = []
         for child in order.children.itertuples(index=False):
+            sign = Decimal(1) if child.side == "BUY" else Decimal(-1)
             fills.append((child.id, order.account_id, child.instrument_id, format(sign * Decimal(child.quantity), "f"),
                           child.price, order.execution_date))
-            accounts.book(order.account_id, order.side, -sign * Decimal(child.amount), stamp, child.id)
+            accounts.book(order.account_id, child.side, -sign * Decimal(child.amount), stamp, child.id)
             if Decimal(child.fee):
                 accounts.book(order.account_id, "FEE", -Decimal(child.fee), stamp, child.id)
         self._repo.fill(fills)

@@ -133,7 +133,7 @@ def m004_orders(db: sqlite_utils.Database) -> None:
     CREATE TABLE portfolio_orders (
         id TEXT PRIMARY KEY,
         account_id TEXT NOT NULL REFERENCES accounts (id),
-        side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
+        side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL', 'REBALANCE')),
         cash_amount TEXT NOT NULL,
         currency TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -147,6 +147,7 @@ def m004_orders(db: sqlite_utils.Database) -> None:
         portfolio_order_id TEXT NOT NULL REFERENCES portfolio_orders (id),
         position INTEGER NOT NULL,
         instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
         amount TEXT NOT NULL,
         quantity TEXT NOT NULL,
         price REAL NOT NULL CHECK (price > 0),
@@ -170,6 +171,45 @@ def m004_orders(db: sqlite_utils.Database) -> None:
         executed_on TEXT NOT NULL
     );
     CREATE INDEX fills_account ON fills (account_id, instrument_id);
+    """)
+
+
+@MIGRATIONS()
+def m005_rebalancing(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE rebalancings (
+        id TEXT PRIMARY KEY,
+        request TEXT NOT NULL,
+        preview INTEGER NOT NULL CHECK (preview IN (0, 1)),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE rebalancing_executions (
+        id TEXT PRIMARY KEY,
+        rebalancing_id TEXT NOT NULL REFERENCES rebalancings (id),
+        account_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('EXECUTED', 'PREVIEW', 'CANCELLED')),
+        cancellation_reason TEXT,
+        portfolio_order_id TEXT REFERENCES portfolio_orders (id),
+        trades TEXT NOT NULL
+    );
+    CREATE INDEX rebalancing_executions_run ON rebalancing_executions (rebalancing_id);
+    """)
+
+
+@MIGRATIONS()
+def m006_event_deliveries(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE event_deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events (id),
+        subscriber TEXT NOT NULL,
+        attempt INTEGER NOT NULL CHECK (attempt >= 1),
+        status TEXT NOT NULL CHECK (status IN ('DELIVERED', 'RETRYING', 'FAILED')),
+        http_status INTEGER,
+        error TEXT,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX event_deliveries_event ON event_deliveries (event_id);
     """)
 
 

@@ -20,8 +20,8 @@ class OrderRepository:
         self.db.conn.execute(f"INSERT INTO portfolio_orders ({columns}) VALUES ({', '.join('?' * len(row))})",
                              tuple(row.values()))
         self.db.conn.executemany(
-            "INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, amount, quantity, price, fee) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", children)
+            "INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, side, amount, quantity, "
+            "price, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", children)
 
     def transition(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
         self.db.conn.execute("UPDATE portfolio_orders SET state = ? WHERE id = ?", (after, order_id))
@@ -39,7 +39,7 @@ class OrderRepository:
 
     def children(self, order_id: str) -> pd.DataFrame:
         return _frame(self.db, """
-            SELECT c.id, c.instrument_id, i.symbol, i.isin, c.amount, c.quantity, c.price, c.fee
+            SELECT c.id, c.instrument_id, i.symbol, i.isin, c.side, c.amount, c.quantity, c.price, c.fee
             FROM child_orders c JOIN instruments i USING (instrument_id)
             WHERE c.portfolio_order_id = ? ORDER BY c.position""", [order_id])
 
