@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Sequence
@@ -33,11 +34,12 @@ from toolkit.store import demo as demo_store
 from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
-from toolkit.store.orders import OrderRepository
+from toolkit.store.orders import BookRepository, OrderRepository
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now
 from toolkit.trading import engine
 from toolkit.trading.accounts import CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
+from toolkit.trading.rebalancing import book_arrays, cancellations, parse_rebalancing, values_nav
 from toolkit.trading.orders import (MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text, child_orders,
                                     parse_order, quantity_text)
 
@@ -60,6 +62,7 @@ class Workspace:
         self.accounts = Accounts(self)
         self.configurations = Configurations(self)
         self.orders = Orders(self)
+        self.rebalancings = Rebalancings(self)
         self.events = Events(self)
 
     @classmethod
@@ -534,19 +537,26 @@ class Orders:
             elif Decimal(int(parts["cents"].sum() + parts["fee"].sum())) * CENT > account.cash:
                 raise ConflictError(f"A BUY of {request.amount} {account.currency} plus fees would overdraw "
                                     f"account {account_id} (cash {account.cash}).")
-            order_id = str(uuid.uuid4())
-            self._repo.insert(
-                {"id": order_id, "account_id": account_id, "side": request.side,
-                 "cash_amount": format(request.amount, "f"), "currency": request.currency, "state": "NEW",
-                 "idempotency_key": request.idempotency_key, "execution_date": date, "created_at": stamp},
-                [(str(uuid.uuid4()), order_id, n, iid, request.side, cents_text(c), quantity_text(q), float(p),
-                  cents_text(f))
-                 for n, (iid, c, q, p, f) in enumerate(zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]))
-                 if c > 0])
-            self._move(order_id, None, "NEW", stamp)
+            children = [(iid, request.side, c, q, p, f) for iid, c, q, p, f in
+                        zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]) if c > 0]
+            order_id = self._record(account, request.side, request.amount, request.idempotency_key, date,
+                                    children, stamp)
             if execute:
                 self._fill(order_id, stamp)
             return self.get(order_id)
+
+    def _record(self, account: Account, side: str, amount: Decimal, key: str | None, date: str,
+                children: list[tuple], stamp: str) -> str:
+        """Write a NEW order with its child orders ``(instrument_id, side, cents, qty units, price, fee cents)``."""
+        order_id = str(uuid.uuid4())
+        self._repo.insert(
+            {"id": order_id, "account_id": account.id, "side": side, "cash_amount": format(amount, "f"),
+             "currency": account.currency, "state": "NEW", "idempotency_key": key, "execution_date": date,
+             "created_at": stamp},
+            [(str(uuid.uuid4()), order_id, n, iid, child_side, cents_text(c), quantity_text(q), float(p),
+              cents_text(f)) for n, (iid, child_side, c, q, p, f) in enumerate(children)])
+        self._move(order_id, None, "NEW", stamp)
+        return order_id
 
     def execute(self, order_id: str) -> PortfolioOrder:
         """Process and fill a NEW order."""
@@ -630,6 +640,84 @@ class Orders:
             raise ConflictError(f"Idempotency key {request.idempotency_key!r} was used for a different order "
                                 f"({order.side} {order.cash_amount} {order.currency}).")
         return order
+
+
+class Rebalancings:
+    """Rebalancing executions for a list of accounts or of allocations: one execution order per
+    account, net differences only, sells first, drift threshold, preview mode (see
+    :mod:`toolkit.trading.rebalancing`). The trades come from the vectorised engine for the whole
+    book at once; rebalancing trades carry no fees in this version."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._book = BookRepository(ws.db)
+
+    def execute(self, payload: dict) -> dict:
+        request = parse_rebalancing(payload)
+        stamp, run_id = now(precise=True), str(uuid.uuid4())
+        with write(self._ws.db):
+            ids = list(request.account_ids or self._book.configured(request.allocation_ids))
+            accounts = self._book.accounts(ids)
+            targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
+            instruments, qty, cash, target = book_arrays(self._book.holdings(ids), self._book.cash(ids), targets,
+                                                         accounts, ids)
+            date, prices = self._prices(instruments, request.execution_date)
+            nav = pd.Series(values_nav(qty, cash, prices) if instruments else cash, index=ids)
+            reasons = cancellations(accounts, tuple(ids), nav)
+            ok = reasons.isna().to_numpy()
+            trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=request.drift,
+                                      drift_mode=request.drift_type.lower(),
+                                      min_order_cents=int(self._ws.orders.fees.min_order / CENT)) if ok.any() else {}
+            if ok.any():
+                reasons[ok] = np.where(trades["balanced"], "PORTFOLIO_IS_BALANCED", None)
+            self._ws.db.conn.execute("INSERT INTO rebalancings (id, request, preview, created_at) VALUES (?, ?, ?, ?)",
+                                     (run_id, json.dumps(payload, default=str), int(request.preview), stamp))
+            executions = self._executions(run_id, ids, reasons, ok, trades, instruments, prices, request, date,
+                                          stamp)
+        return {"id": run_id, "preview": request.preview, "created_at": stamp, "executions": executions}
+
+    def _prices(self, instruments: list[str], date: str | None) -> tuple[str | None, np.ndarray]:
+        if not instruments:
+            return date, np.zeros(0)
+        day, closes = OrderRepository(self._ws.db).closes(instruments, date)
+        if len(closes) < len(instruments):
+            raise ValidationError([Problem("execution_date", f"no close on {day} for "
+                                           f"{len(instruments) - len(closes)} instruments of the book")],
+                                  "rebalancing request")
+        return day, np.array([closes[i] for i in instruments])
+
+    def _executions(self, run_id, ids, reasons, ok, trades, instruments, prices, request, date,
+                    stamp) -> list[dict]:
+        rows = np.cumsum(ok) - 1  # the row of each eligible account in the engine's output
+        out = []
+        for n, account_id in enumerate(ids):
+            reason = reasons.iloc[n]
+            legs = [] if reason is not None else self._legs(trades, rows[n], instruments, prices)
+            status = "CANCELLED" if reason is not None else "PREVIEW" if request.preview else "EXECUTED"
+            order_id = None
+            if status == "EXECUTED":
+                account = self._ws.accounts.get(account_id)
+                turnover = sum(Decimal(int(c)) * CENT for _, _, c, _, _, _ in legs)
+                order_id = self._ws.orders._record(account, "REBALANCE", turnover, None, date, legs, stamp)
+                self._ws.orders._fill(order_id, stamp)
+            trades_view = [{"instrument_id": iid, "side": side, "amount": cents_text(c), "quantity": quantity_text(q),
+                            "price": float(p)} for iid, side, c, q, p, _ in legs]
+            self._ws.db.conn.execute(
+                "INSERT INTO rebalancing_executions (id, rebalancing_id, account_id, status, cancellation_reason, "
+                "portfolio_order_id, trades) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (str(uuid.uuid4()), run_id, account_id, status, reason, order_id, json.dumps(trades_view)))
+            out.append({"account_id": account_id, "status": status, "cancellation_reason": reason,
+                        "portfolio_order_id": order_id, "trades": trades_view})
+        return out
+
+    @staticmethod
+    def _legs(trades: dict, row: int, instruments: list[str], prices: np.ndarray) -> list[tuple]:
+        """The account's trades, sells first: ``(instrument_id, side, cents, qty units, price, fee 0)``."""
+        sells = [(iid, "SELL", c, q, p, 0) for iid, c, q, p in
+                 zip(instruments, trades["sell_cents"][row], trades["sell_qty"][row], prices) if q > 0]
+        buys = [(iid, "BUY", c, q, p, 0) for iid, c, q, p in
+                zip(instruments, trades["buy_cents"][row], trades["buy_qty"][row], prices) if c > 0]
+        return sells + buys
 
 
 class Events:

@@ -1,0 +1,118 @@
+"""Rebalancing executions: trades from the engine, the seed's cancellation reasons, preview, drift."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from toolkit.errors import ValidationError
+from toolkit.workspace import Workspace
+
+from helpers import dump
+
+AAPL, MSFT, JPM = "US0378331005", "US5949181045", "US46625H1005"
+
+
+def allocation(ws: Workspace, *weights: tuple[str, str]) -> str:
+    return ws.allocations.create({"allocation": [
+        {"instrument_id": isin, "instrument_id_type": "ISIN", "weight": w} for w, isin in weights]}).id
+
+
+def funded(ws: Workspace, allocation_id: str, cash: str = "10000.00", invest: str | None = "10000.00") -> str:
+    account = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"}).id
+    ws.accounts.deposit(account, {"amount": cash, "currency": "USD"})
+    ws.configurations.create({"account_id": account, "allocation_id": allocation_id})
+    if invest:
+        ws.orders.place(account, {"cash_amount": invest, "currency": "USD", "side": "BUY"})
+    return account
+
+
+def weights(ws: Workspace, account: str) -> dict[str, float]:
+    prices = ws.history.prices(start="2022-12-28")["close"].isel(time=-1).to_pandas()
+    held = ws.orders.positions(account)
+    values = {iid: float(q) * prices[iid] for iid, q in held.items()}
+    nav = sum(values.values()) + float(ws.accounts.get(account).cash)
+    return {ws.instruments.get(iid).symbol: v / nav for iid, v in values.items()}
+
+
+def test_switch_then_rebalance_trades_net_differences_sells_first(ws: Workspace) -> None:
+    mix = allocation(ws, ("0.5", AAPL), ("0.3", MSFT), ("0.2", JPM))
+    account = funded(ws, mix)
+    ws.configurations.switch(account, allocation(ws, ("0.6", MSFT), ("0.4", JPM)))
+    run = ws.rebalancings.execute({"account_ids": [account], "drift": {"threshold": "0.02", "type": "ABSOLUTE"}})
+    (execution,) = run["executions"]
+    assert execution["status"] == "EXECUTED" and execution["cancellation_reason"] is None
+    sides = [(t["side"], ws.instruments.get(t["instrument_id"]).symbol) for t in execution["trades"]]
+    assert sides[0] == ("SELL", "AAPL") and sorted(sides[1:]) == [("BUY", "JPM"), ("BUY", "MSFT")]
+    after = weights(ws, account)
+    assert "AAPL" not in after  # the whole position was sold
+    assert after["MSFT"] == pytest.approx(0.6, abs=1e-4) and after["JPM"] == pytest.approx(0.4, abs=1e-4)
+    assert ws.accounts.get(account).cash >= 0
+    order = ws.orders.get(execution["portfolio_order_id"])
+    assert order.side == "REBALANCE" and order.state == "FILLED"
+
+
+def test_balanced_portfolios_and_every_cancellation_reason(ws: Workspace) -> None:
+    mix = allocation(ws, ("0.5", AAPL), ("0.5", MSFT))
+    balanced = funded(ws, mix)
+    suspended = funded(ws, mix)
+    ws.accounts.set_status(suspended, "SUSPENDED")
+    trading = ws.accounts.create({"type": "TRADING", "currency": "USD"}).id
+    unconfigured = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"}).id
+    empty = funded(ws, mix, cash="1.00", invest=None)
+    ws.accounts.withdraw(empty, {"amount": "1.00", "currency": "USD"})
+    missing = "00000000-0000-0000-0000-000000000000"
+    run = ws.rebalancings.execute({"account_ids": [balanced, suspended, trading, unconfigured, empty, missing],
+                                   "drift": {"threshold": "0.01", "type": "RELATIVE"}})
+    reasons = [e["cancellation_reason"] for e in run["executions"]]
+    assert reasons == ["PORTFOLIO_IS_BALANCED", "INVALID_ACCOUNT_STATUS", "INVALID_ACCOUNT_TYPE",
+                       "CONFIGURATION_IS_MISSING", "ACCOUNT_IS_EMPTY", "ACCOUNT_NOT_FOUND"]
+    assert all(e["status"] == "CANCELLED" and e["trades"] == [] for e in run["executions"])
+
+
+def test_preview_computes_trades_and_places_nothing(ws: Workspace) -> None:
+    account = funded(ws, allocation(ws, ("1", AAPL)), invest="5000.00")
+    before = (ws.orders.positions(account), ws.accounts.get(account).cash)
+    run = ws.rebalancings.execute({"account_ids": [account], "preview": True})
+    (execution,) = run["executions"]
+    assert execution["status"] == "PREVIEW" and execution["portfolio_order_id"] is None
+    assert [t["side"] for t in execution["trades"]] == ["BUY"]
+    assert Decimal(execution["trades"][0]["amount"]) == Decimal("5000.00")  # the idle cash goes to AAPL
+    assert (ws.orders.positions(account), ws.accounts.get(account).cash) == before
+
+
+def test_by_allocation_rebalances_every_configured_account(ws: Workspace) -> None:
+    mix = allocation(ws, ("0.5", AAPL), ("0.5", MSFT))
+    accounts = [funded(ws, mix, cash=c, invest="100.00") for c in ("1000.00", "2000.00", "300.00")]
+    other = funded(ws, allocation(ws, ("1", JPM)), invest="50.00")
+    run = ws.rebalancings.execute({"allocation_ids": [mix]})
+    assert sorted(e["account_id"] for e in run["executions"]) == sorted(accounts)
+    for account in accounts:
+        assert weights(ws, account) == pytest.approx({"AAPL": 0.5, "MSFT": 0.5}, abs=1e-3)
+    assert ws.accounts.get(other).cash == Decimal("9950.00")  # an account of another allocation is untouched
+
+
+BAD = {
+    "neither list": ({"drift": {"threshold": "0.02"}}, ["account_ids"]),
+    "both lists": ({"account_ids": ["00000000-0000-0000-0000-000000000000"],
+                    "allocation_ids": ["00000000-0000-0000-0000-000000000000"]}, ["account_ids"]),
+    "not a UUID": ({"account_ids": ["acc-1"]}, ["account_ids[0]"]),
+    "empty list": ({"account_ids": []}, ["account_ids"]),
+    "drift above 1": ({"account_ids": ["00000000-0000-0000-0000-000000000000"],
+                       "drift": {"threshold": "1.5", "type": "ABSOLUTE"}}, ["drift.threshold"]),
+    "drift type": ({"account_ids": ["00000000-0000-0000-0000-000000000000"],
+                    "drift": {"threshold": "0.1", "type": "PERCENT"}}, ["drift.type"]),
+    "preview not a bool": ({"account_ids": ["00000000-0000-0000-0000-000000000000"], "preview": "yes"}, ["preview"]),
+    "bad date": ({"account_ids": ["00000000-0000-0000-0000-000000000000"], "execution_date": "2022-02-30"},
+                 ["execution_date"]),
+}
+
+
+@pytest.mark.parametrize("payload, paths", BAD.values(), ids=BAD.keys())
+def test_bad_rebalancing_request_changes_nothing(ws: Workspace, payload: dict, paths: list[str]) -> None:
+    before = dump(ws)
+    with pytest.raises(ValidationError) as err:
+        ws.rebalancings.execute(payload)
+    assert err.value.paths == paths
+    assert dump(ws) == before

@@ -1,0 +1,127 @@
+"""Rebalancing executions: the seed's request, and a whole book as arrays for the order engine.
+
+Request::
+
+    {"account_ids": ["<uuid>", ...]}          # or {"allocation_ids": [...]}: every account configured with them
+     "drift": {"threshold": "0.02", "type": "ABSOLUTE"},   # optional; RELATIVE is a share of each target
+     "execution_date": "2022-12-28",                       # optional: the latest date with prices
+     "preview": true}                                      # optional: compute the trades, place nothing
+
+Each account gets one execution: EXECUTED (one REBALANCE order with its trades), PREVIEW, or
+CANCELLED with the seed's reason: ACCOUNT_NOT_FOUND, INVALID_ACCOUNT_TYPE, INVALID_ACCOUNT_STATUS,
+CONFIGURATION_IS_MISSING, ACCOUNT_IS_EMPTY or PORTFOLIO_IS_BALANCED (every weight within the drift).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from toolkit.errors import Problems
+from toolkit.schema import read_decimal
+from toolkit.trading import engine
+from toolkit.trading.accounts import CENT, check_id
+
+DRIFT_TYPES = ("ABSOLUTE", "RELATIVE")
+REASONS = ("ACCOUNT_NOT_FOUND", "INVALID_ACCOUNT_TYPE", "INVALID_ACCOUNT_STATUS", "CONFIGURATION_IS_MISSING",
+           "ACCOUNT_IS_EMPTY", "PORTFOLIO_IS_BALANCED")
+MAX_ACCOUNTS = 100_000
+
+
+@dataclass(frozen=True)
+class RebalancingRequest:
+    account_ids: tuple[str, ...] | None
+    allocation_ids: tuple[str, ...] | None
+    drift: Decimal
+    drift_type: str
+    execution_date: str | None
+    preview: bool
+
+
+def parse_rebalancing(payload: object) -> RebalancingRequest:
+    problems = Problems()
+    if not isinstance(payload, dict):
+        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
+        problems.raise_if_any("rebalancing request")
+    for key in sorted(set(payload) - {"account_ids", "allocation_ids", "drift", "execution_date", "preview"}):
+        problems.add(key, "unknown field")
+    given = [k for k in ("account_ids", "allocation_ids") if k in payload]
+    if len(given) != 1:
+        problems.add("account_ids", "give either account_ids or allocation_ids (one of them)")
+    lists = {k: _ids(payload.get(k), k, problems) for k in given}
+    drift, kind = Decimal(0), "ABSOLUTE"
+    if "drift" in payload:
+        spec = payload["drift"]
+        if not isinstance(spec, dict):
+            problems.add("drift", "expected {threshold, type}")
+        else:
+            kind = spec.get("type", "ABSOLUTE")
+            if kind not in DRIFT_TYPES:
+                problems.add("drift.type", f"{kind!r} is not ABSOLUTE or RELATIVE")
+            drift = read_decimal(spec.get("threshold"), "drift.threshold", problems, "0.02")
+            if drift is not None and not 0 <= drift <= 1:
+                problems.add("drift.threshold", f"{drift} is not between 0 and 1")
+    preview = payload.get("preview", False)
+    if not isinstance(preview, bool):
+        problems.add("preview", "expected true or false")
+    date = payload.get("execution_date")
+    if date is not None and not (isinstance(date, str) and _is_date(date)):
+        problems.add("execution_date", f"{date!r} is not an ISO date (YYYY-MM-DD)")
+    problems.raise_if_any("rebalancing request")
+    return RebalancingRequest(lists.get("account_ids"), lists.get("allocation_ids"), drift, kind, date, preview)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return len(text) == 10 and bool(np.datetime64(text, "D"))
+    except ValueError:
+        return False
+
+
+def _ids(values: object, path: str, problems: Problems) -> tuple[str, ...] | None:
+    if not isinstance(values, list) or not values or len(values) > MAX_ACCOUNTS:
+        problems.add(path, f"expected a list of 1 to {MAX_ACCOUNTS:,} UUIDs")
+        return None
+    found = [check_id(v, f"{path}[{i}]", problems) for i, v in enumerate(values)]
+    return tuple(dict.fromkeys(f for f in found if f))
+
+
+def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...], nav_cents: pd.Series) -> pd.Series:
+    """The seed's cancellation reason per requested account (None where the account is eligible)."""
+    table = accounts.set_index("account_id").reindex(list(requested))
+    nav = nav_cents.reindex(table.index).fillna(0)
+    reason = np.select(
+        [table["type"].isna(), table["type"] != "PORTFOLIO", table["status"] != "ACTIVE",
+         table["allocation_id"].isna(), nav <= 0],
+        list(REASONS[:5]), default="")
+    return pd.Series([r or None for r in reason], index=table.index, dtype=object)
+
+
+def book_arrays(holdings: pd.DataFrame, cash: pd.DataFrame, targets: pd.DataFrame, accounts: pd.DataFrame,
+                ids: list[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Instruments, then qty units (account, instrument), cash cents (account) and target weight
+    units (account, instrument) for the accounts ``ids``, from the stored decimal strings (exact)."""
+    held = holdings.assign(units=[int(Decimal(q).scaleb(10)) for q in holdings["quantity"]])
+    held = held.groupby(["account_id", "instrument_id"])["units"].sum()
+    weights = targets.assign(units=[int(Decimal(w).scaleb(8)) for w in targets["weight"]])
+    alloc = accounts.set_index("account_id")["allocation_id"].reindex(ids)
+    target = weights.merge(alloc.rename("allocation_id").reset_index(), on="allocation_id")
+    instruments = sorted(set(target["instrument_id"]) | set(held.index.get_level_values(1)))
+    qty = held.unstack(fill_value=0).reindex(index=ids, columns=instruments, fill_value=0)
+    tgt = target.pivot_table(index="account_id", columns="instrument_id", values="units", aggfunc="sum")
+    tgt = tgt.reindex(index=ids, columns=instruments).fillna(0)
+    cents = cash_cents(cash).reindex(ids, fill_value=0)
+    return instruments, qty.to_numpy(np.int64), cents.to_numpy(np.int64), tgt.to_numpy(np.int64)
+
+
+def cash_cents(cash: pd.DataFrame) -> pd.Series:
+    """Cash per account in cents, summed exactly from the ledger's decimal strings."""
+    cents = [int(Decimal(a) / CENT) for a in cash["amount"]]
+    return pd.Series(cents, index=cash["account_id"], dtype=np.int64).groupby(level=0).sum()
+
+
+def values_nav(qty: np.ndarray, cash: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    return cash + engine.values_cents(qty, prices).sum(axis=-1)
