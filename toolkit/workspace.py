@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlite_utils
 import xarray as xr
 
 from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ToolkitError, ValidationError
@@ -39,6 +41,7 @@ from toolkit.store.repositories import FxRepository, InstrumentRepository, Price
 from toolkit.trading import engine
 from toolkit.trading.accounts import CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
+from toolkit.trading.events import Dispatcher
 from toolkit.trading.rebalancing import book_arrays, cancellations, parse_rebalancing, values_nav
 from toolkit.trading.orders import (MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text, child_orders,
                                     parse_order, quantity_text)
@@ -56,6 +59,7 @@ class Workspace:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.db = connect(self.path)
+        self.dispatcher = Dispatcher(self.db)
         self.instruments = Instruments(self)
         self.history = History(self)
         self.allocations = Allocations(self)
@@ -64,6 +68,16 @@ class Workspace:
         self.orders = Orders(self)
         self.rebalancings = Rebalancings(self)
         self.events = Events(self)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One ``BEGIN IMMEDIATE`` write transaction; once the outermost one commits, the new events
+        go to the subscribers (:attr:`events`), never while the write lock is held."""
+        outer = not self.db.conn.in_transaction
+        with write(self.db):
+            yield self.db
+        if outer:
+            self.dispatcher.dispatch()
 
     @classmethod
     def open(cls, path: str | Path) -> "Workspace":
@@ -199,7 +213,7 @@ class History:
         """
         upload = history.parse_history(payload)
         repo = InstrumentRepository(self._ws.db)
-        with write(self._ws.db):
+        with self._ws.transaction():
             iid = self._target(upload, repo)
             n = self._prices.upsert(iid, upload.timeframe, upload.frame)
         return {"instrument_id": iid, "timeframe": int(upload.timeframe), "n_records_uploaded": n,
@@ -285,7 +299,7 @@ class Allocations:
         """Create an allocation from the seed's payload; ``PORTFOLIO_ALLOCATION.CREATED`` is recorded."""
         request = parse_allocation(payload, self._ws.instruments.table())
         allocation_id, stamp = str(uuid.uuid4()), now(precise=True)
-        with write(self._ws.db):
+        with self._ws.transaction():
             self._repo.insert(allocation_id, request, stamp)
             allocation = self.get(allocation_id)
             EventRepository(self._ws.db).record("PORTFOLIO_ALLOCATION.CREATED", allocation_id,
@@ -296,7 +310,7 @@ class Allocations:
         """Replace an allocation by a complete new one (no deltas); the old one stays readable as of its dates."""
         request = parse_allocation(payload, self._ws.instruments.table())
         stamp = now(precise=True)
-        with write(self._ws.db):
+        with self._ws.transaction():
             self._require(allocation_id)
             self._repo.add_version(allocation_id, request, stamp)
             allocation = self.get(allocation_id)
@@ -367,7 +381,7 @@ class Accounts:
     def create(self, payload: dict) -> Account:
         request = parse_account(payload)
         account_id, stamp = str(uuid.uuid4()), now(precise=True)
-        with write(self._ws.db):
+        with self._ws.transaction():
             self._repo.insert(account_id, request, stamp)
             account = self.get(account_id)
             self._events.record("ACCOUNT.CREATED", account_id, account.to_dict(), stamp)
@@ -389,7 +403,7 @@ class Accounts:
 
     def _move(self, account_id: str, payload: dict, kind: str, what: str) -> Account:
         stamp = now(precise=True)
-        with write(self._ws.db):
+        with self._ws.transaction():
             account = self.get(account_id)
             amount = parse_money(payload, what, account.currency)
             if account.status != "ACTIVE":
@@ -407,7 +421,7 @@ class Accounts:
             raise ValidationError([Problem("status", f"{status!r} is not one of {', '.join(STATUSES)}")],
                                   "status change")
         stamp = now(precise=True)
-        with write(self._ws.db):
+        with self._ws.transaction():
             before = self.get(account_id)
             self._repo.set_status(account_id, status)
             self._events.record("ACCOUNT.STATUS_CHANGED", account_id,
@@ -451,7 +465,7 @@ class Configurations:
         account_id = check_id(payload.get("account_id"), "account_id", problems)
         allocation_id = check_id(payload.get("allocation_id"), "allocation_id", problems)
         stamp = now(precise=True)
-        with write(self._ws.db):
+        with self._ws.transaction():
             account = AccountRepository(self._ws.db).get(account_id) if account_id else None
             if account_id and account is None:
                 problems.add("account_id", f"no account with id {account_id}")
@@ -512,7 +526,7 @@ class Orders:
     def place(self, account_id: str, payload: dict, execute: bool = True) -> PortfolioOrder:
         """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once."""
         stamp = now(precise=True)
-        with write(self._ws.db):
+        with self._ws.transaction():
             account = self._ws.accounts.get(account_id)
             request = parse_order(payload, account.currency)
             if request.idempotency_key:
@@ -560,17 +574,17 @@ class Orders:
 
     def execute(self, order_id: str) -> PortfolioOrder:
         """Process and fill a NEW order."""
-        with write(self._ws.db):
+        with self._ws.transaction():
             self._fill(order_id, now(precise=True))
             return self.get(order_id)
 
     def settle(self, order_id: str) -> PortfolioOrder:
-        with write(self._ws.db):
+        with self._ws.transaction():
             self._move(order_id, self._state(order_id), "SETTLED", now(precise=True))
             return self.get(order_id)
 
     def cancel(self, order_id: str) -> PortfolioOrder:
-        with write(self._ws.db):
+        with self._ws.transaction():
             self._move(order_id, self._state(order_id), "CANCELLED", now(precise=True))
             return self.get(order_id)
 
@@ -655,7 +669,7 @@ class Rebalancings:
     def execute(self, payload: dict) -> dict:
         request = parse_rebalancing(payload)
         stamp, run_id = now(precise=True), str(uuid.uuid4())
-        with write(self._ws.db):
+        with self._ws.transaction():
             ids = list(request.account_ids or self._book.configured(request.allocation_ids))
             accounts = self._book.accounts(ids)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
@@ -721,14 +735,34 @@ class Rebalancings:
 
 
 class Events:
-    """The events written by every create, update and state change."""
+    """The events written by every create, update and state change, and their subscribers: Python
+    callbacks or HTTP webhooks signed with HMAC-SHA256 (see :mod:`toolkit.trading.events`)."""
 
     def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
         self._repo = EventRepository(ws.db)
 
     def list(self, resource_id: str | None = None, type: str | None = None, after: int = 0,
              limit: int = 1000) -> pd.DataFrame:
         return self._repo.list(resource_id, type, after, limit)
+
+    def subscribe_callback(self, name: str, callback, types: Sequence[str] = ()):
+        return self._ws.dispatcher.subscribe_callback(name, callback, types)
+
+    def subscribe_webhook(self, name: str, url: str, secret: str | bytes, types: Sequence[str] = (),
+                          retries: int = 3, backoff: float = 0.5, timeout: float = 5.0):
+        return self._ws.dispatcher.subscribe_webhook(name, url, secret, types, retries, backoff, timeout)
+
+    def unsubscribe(self, name: str) -> None:
+        self._ws.dispatcher.unsubscribe(name)
+
+    def dispatch(self) -> int:
+        """Deliver what is not delivered yet (also done after every committed write)."""
+        return self._ws.dispatcher.dispatch()
+
+    def deliveries(self, event_id: int | None = None, subscriber: str | None = None) -> pd.DataFrame:
+        """The delivery log: every attempt with its status, HTTP status and error."""
+        return self._ws.dispatcher.log(event_id, subscriber)
 
 
 def _check_date(value: object, path: str, problems: Problems) -> str | None:
