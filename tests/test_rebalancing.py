@@ -116,3 +116,24 @@ def test_bad_rebalancing_request_changes_nothing(ws: Workspace, payload: dict, p
         ws.rebalancings.execute(payload)
     assert err.value.paths == paths
     assert dump(ws) == before
+
+
+def test_a_run_mixing_balanced_and_unbalanced_accounts_trades_the_unbalanced(ws: Workspace) -> None:
+    mix = allocation(ws, ("0.5", AAPL), ("0.5", MSFT))
+    invested, fresh = funded(ws, mix), funded(ws, mix, invest=None)
+    run = ws.rebalancings.execute({"account_ids": [invested, fresh],
+                                   "drift": {"threshold": "0.02", "type": "ABSOLUTE"}})
+    assert [(e["status"], e["cancellation_reason"]) for e in run["executions"]] == [
+        ("CANCELLED", "PORTFOLIO_IS_BALANCED"), ("EXECUTED", None)]
+    assert ws.accounts.get(fresh).cash < Decimal("1.00")
+
+
+def test_trades_all_below_the_minimum_order_place_no_empty_order(ws: Workspace) -> None:
+    from toolkit.trading.orders import FeeSchedule
+
+    ws.orders.fees = FeeSchedule(min_order=Decimal("25.00"))
+    account = funded(ws, allocation(ws, ("0.5", AAPL), ("0.5", MSFT)), cash="100.00", invest="100.00")
+    ws.accounts.deposit(account, {"amount": "10.00", "currency": "USD"})  # 5.00 per instrument: below 25.00
+    (execution,) = ws.rebalancings.execute({"account_ids": [account]})["executions"]
+    assert (execution["status"], execution["cancellation_reason"]) == ("CANCELLED", "PORTFOLIO_IS_BALANCED")
+    assert execution["portfolio_order_id"] is None

@@ -42,6 +42,7 @@ from toolkit.trading import engine
 from toolkit.trading.accounts import CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
 from toolkit.trading.events import Dispatcher
+from toolkit.trading.holdings import holdings as trading_holdings
 from toolkit.trading.rebalancing import book_arrays, cancellations, parse_rebalancing, values_nav
 from toolkit.trading.orders import (MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text, child_orders,
                                     parse_order, quantity_text)
@@ -405,13 +406,14 @@ class Accounts:
         stamp = now(precise=True)
         with self._ws.transaction():
             account = self.get(account_id)
-            amount = parse_money(payload, what, account.currency)
+            amount, value_date = parse_money(payload, what, account.currency)
             if account.status != "ACTIVE":
                 raise ConflictError(f"Account {account_id} is {account.status}; only ACTIVE accounts move cash.")
             if kind == "WITHDRAWAL" and amount > account.cash:
                 raise ConflictError(f"A withdrawal of {amount} {account.currency} would overdraw account "
                                     f"{account_id} (cash {account.cash}).")
-            self._repo.book(account_id, kind, amount if kind == "DEPOSIT" else -amount, stamp)
+            self._repo.book(account_id, kind, amount if kind == "DEPOSIT" else -amount, stamp,
+                            value_date or stamp[:10])
             self._events.record(f"ACCOUNT.{kind}_BOOKED", account_id,
                                 {"amount": format(amount, "f"), "currency": account.currency}, stamp)
             return self.get(account_id)
@@ -431,6 +433,26 @@ class Accounts:
     def ledger(self, account_id: str) -> pd.DataFrame:
         self.get(account_id)
         return self._repo.ledger(account_id)
+
+    def holdings(self, account_ids: Sequence[str] | None = None, start: str | None = None,
+                 end: str | None = None) -> xr.Dataset:
+        """Holdings over time: ``positions (portfolio, instrument, time)`` in shares, ``cash (portfolio,
+        time)``, the daily ``close (instrument, time)``, ``value = positions * close`` and
+        ``nav = sum(value) + cash``, on the trading days of the held instruments (see
+        :mod:`toolkit.trading.holdings`). All accounts when ``account_ids`` is None."""
+        book = BookRepository(self._ws.db)
+        ids = list(account_ids) if account_ids is not None else [
+            r[0] for r in self._ws.db.conn.execute("SELECT id FROM accounts ORDER BY created_at, id")]
+        fills = book.holdings(ids, dated=True)
+        cash = book.cash(ids, dated=True)
+        instruments = sorted(set(fills["instrument_id"]))
+        first = min([*fills["executed_on"], *cash["value_date"]], default=None)
+        if not instruments:
+            raise NotFoundError("These accounts hold no instruments yet; place an order first.")
+        close = self._ws.history.prices(instruments, start=start or first, end=end)["close"]
+        cube = trading_holdings(fills, cash, ids, instruments, close.indexes["time"])
+        value = cube["positions"] * close.fillna(0.0)
+        return cube.assign(close=close, value=value, nav=value.sum("instrument") + cube["cash"])
 
 
 class Configurations:
@@ -632,9 +654,10 @@ class Orders:
             sign = Decimal(1) if child.side == "BUY" else Decimal(-1)
             fills.append((child.id, order.account_id, child.instrument_id, format(sign * Decimal(child.quantity), "f"),
                           child.price, order.execution_date))
-            accounts.book(order.account_id, child.side, -sign * Decimal(child.amount), stamp, child.id)
+            accounts.book(order.account_id, child.side, -sign * Decimal(child.amount), stamp,
+                          order.execution_date, child.id)
             if Decimal(child.fee):
-                accounts.book(order.account_id, "FEE", -Decimal(child.fee), stamp, child.id)
+                accounts.book(order.account_id, "FEE", -Decimal(child.fee), stamp, order.execution_date, child.id)
         self._repo.fill(fills)
         self._move(order_id, "PROCESSING", "FILLED", stamp)
 
@@ -682,8 +705,10 @@ class Rebalancings:
             trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=request.drift,
                                       drift_mode=request.drift_type.lower(),
                                       min_order_cents=int(self._ws.orders.fees.min_order / CENT)) if ok.any() else {}
-            if ok.any():
-                reasons[ok] = np.where(trades["balanced"], "PORTFOLIO_IS_BALANCED", None)
+            if ok.any():  # also balanced: every trade it needs is below the minimum order
+                idle = (trades["sell_qty"] == 0).all(axis=-1) & (trades["buy_cents"] == 0).all(axis=-1)
+                reasons[ok] = ["PORTFOLIO_IS_BALANCED" if quiet else "" for quiet in trades["balanced"] | idle]
+                reasons = reasons.where(reasons != "", None)
             self._ws.db.conn.execute("INSERT INTO rebalancings (id, request, preview, created_at) VALUES (?, ?, ?, ?)",
                                      (run_id, json.dumps(payload, default=str), int(request.preview), stamp))
             executions = self._executions(run_id, ids, reasons, ok, trades, instruments, prices, request, date,
@@ -705,7 +730,7 @@ class Rebalancings:
         rows = np.cumsum(ok) - 1  # the row of each eligible account in the engine's output
         out = []
         for n, account_id in enumerate(ids):
-            reason = reasons.iloc[n]
+            reason = None if pd.isna(reasons.iloc[n]) else reasons.iloc[n]
             legs = [] if reason is not None else self._legs(trades, rows[n], instruments, prices)
             status = "CANCELLED" if reason is not None else "PREVIEW" if request.preview else "EXECUTED"
             order_id = None

@@ -33,14 +33,15 @@ class AccountRepository:
         amounts = self.db.conn.execute("SELECT amount FROM cash_ledger WHERE account_id = ?", (account_id,))
         return sum((Decimal(a) for (a,) in amounts), Decimal("0.00"))
 
-    def book(self, account_id: str, kind: str, amount: Decimal, stamp: str, reference: str | None = None) -> None:
-        """Book a signed cash movement (positive in, negative out)."""
+    def book(self, account_id: str, kind: str, amount: Decimal, stamp: str, value_date: str,
+             reference: str | None = None) -> None:
+        """Book a signed cash movement (positive in, negative out) with the date it takes effect."""
         self.db.conn.execute(
-            "INSERT INTO cash_ledger (account_id, kind, amount, reference, booked_at) VALUES (?, ?, ?, ?, ?)",
-            (account_id, kind, format(amount, "f"), reference, stamp))
+            "INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, booked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (account_id, kind, format(amount, "f"), reference, value_date, stamp))
 
     def ledger(self, account_id: str):
-        return _frame(self.db, "SELECT id, kind, amount, reference, booked_at FROM cash_ledger "
+        return _frame(self.db, "SELECT id, kind, amount, reference, value_date, booked_at FROM cash_ledger "
                                "WHERE account_id = ? ORDER BY id", [account_id])
 
 

@@ -113,6 +113,7 @@ def m003_accounts(db: sqlite_utils.Database) -> None:
         kind TEXT NOT NULL,
         amount TEXT NOT NULL,
         reference TEXT,
+        value_date TEXT NOT NULL,
         booked_at TEXT NOT NULL
     );
     CREATE INDEX cash_ledger_account ON cash_ledger (account_id);

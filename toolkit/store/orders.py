@@ -106,11 +106,16 @@ class BookRepository:
             JOIN allocations a ON a.id = w.allocation_id AND a.version = w.version
             JOIN book_ids b ON b.id = a.id""")
 
-    def holdings(self, account_ids: Sequence[str]) -> pd.DataFrame:
+    def holdings(self, account_ids: Sequence[str], dated: bool = False) -> pd.DataFrame:
+        """The fills of the accounts (with ``executed_on`` when ``dated``)."""
         self._ids(account_ids)
-        return _frame(self.db, "SELECT f.account_id, f.instrument_id, f.quantity FROM fills f "
-                               "JOIN book_ids b ON b.id = f.account_id")
+        extra = ", f.executed_on" if dated else ""
+        return _frame(self.db, f"SELECT f.account_id, f.instrument_id, f.quantity{extra} FROM fills f "
+                               "JOIN book_ids b ON b.id = f.account_id ORDER BY f.id")
 
-    def cash(self, account_ids: Sequence[str]) -> pd.DataFrame:
+    def cash(self, account_ids: Sequence[str], dated: bool = False) -> pd.DataFrame:
+        """The cash ledger of the accounts (with ``value_date`` when ``dated``)."""
         self._ids(account_ids)
-        return _frame(self.db, "SELECT l.account_id, l.amount FROM cash_ledger l JOIN book_ids b ON b.id = l.account_id")
+        extra = ", l.value_date" if dated else ""
+        return _frame(self.db, f"SELECT l.account_id, l.amount{extra} FROM cash_ledger l "
+                               "JOIN book_ids b ON b.id = l.account_id ORDER BY l.id")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import date
 from decimal import Decimal
 
 from toolkit.errors import Problems
@@ -83,19 +84,32 @@ def parse_account(payload: object) -> AccountRequest:
     return AccountRequest(kind, currency, name, status)
 
 
-def parse_money(payload: object, what: str, currency: str) -> Decimal:
-    """Validate ``{"amount": "123.45", "currency": ...}``: a positive decimal string to the cent, in
-    the account's currency."""
+def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str | None]:
+    """Validate ``{"amount": "123.45", "currency": ..., "value_date": "2020-01-02"}``: a positive
+    decimal string to the cent, in the account's currency, and an optional ISO value date."""
     problems = Problems()
     if not isinstance(payload, dict):
         problems.add("", f"expected a JSON object, got {type(payload).__name__}")
         problems.raise_if_any(what)
+    for key in sorted(set(payload) - {"amount", "currency", "value_date"}):
+        problems.add(key, "unknown field")
     amount = check_amount(payload.get("amount"), "amount", problems)
     code = check_currency(payload.get("currency"), "currency", problems)
     if code and code != currency:
         problems.add("currency", f"{code} is not the account's currency {currency}")
+    value_date = payload.get("value_date")
+    if value_date is not None and not is_date(value_date):
+        problems.add("value_date", f"{value_date!r} is not an ISO date (YYYY-MM-DD)")
     problems.raise_if_any(what)
-    return amount
+    return amount, value_date
+
+
+def is_date(value: object) -> bool:
+    """True for an ISO calendar date ``YYYY-MM-DD`` that exists."""
+    try:
+        return isinstance(value, str) and len(value) == 10 and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
 
 
 def check_amount(value: object, path: str, problems: Problems) -> Decimal | None:

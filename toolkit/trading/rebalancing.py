@@ -23,7 +23,7 @@ import pandas as pd
 from toolkit.errors import Problems
 from toolkit.schema import read_decimal
 from toolkit.trading import engine
-from toolkit.trading.accounts import CENT, check_id
+from toolkit.trading.accounts import CENT, check_id, is_date
 
 DRIFT_TYPES = ("ABSOLUTE", "RELATIVE")
 REASONS = ("ACCOUNT_NOT_FOUND", "INVALID_ACCOUNT_TYPE", "INVALID_ACCOUNT_STATUS", "CONFIGURATION_IS_MISSING",
@@ -68,17 +68,10 @@ def parse_rebalancing(payload: object) -> RebalancingRequest:
     if not isinstance(preview, bool):
         problems.add("preview", "expected true or false")
     date = payload.get("execution_date")
-    if date is not None and not (isinstance(date, str) and _is_date(date)):
+    if date is not None and not is_date(date):
         problems.add("execution_date", f"{date!r} is not an ISO date (YYYY-MM-DD)")
     problems.raise_if_any("rebalancing request")
     return RebalancingRequest(lists.get("account_ids"), lists.get("allocation_ids"), drift, kind, date, preview)
-
-
-def _is_date(text: str) -> bool:
-    try:
-        return len(text) == 10 and bool(np.datetime64(text, "D"))
-    except ValueError:
-        return False
 
 
 def _ids(values: object, path: str, problems: Problems) -> tuple[str, ...] | None:

@@ -1,0 +1,72 @@
+"""Holdings over time derived from the ledger: positions, cash, value and NAV as xarray."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from toolkit.errors import NotFoundError, ValidationError
+from toolkit.workspace import Workspace
+
+AAPL, MSFT = "US0378331005", "US5949181045"
+
+
+@pytest.fixture
+def book(ws: Workspace) -> tuple[Workspace, list[str]]:
+    allocation = ws.allocations.create({"allocation": [
+        {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.5"},
+        {"instrument_id": MSFT, "instrument_id_type": "ISIN", "weight": "0.5"}]})
+    accounts = []
+    for cash in ("1000.00", "5000.00"):
+        account = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"}).id
+        ws.accounts.deposit(account, {"amount": cash, "currency": "USD", "value_date": "2022-01-01"})
+        ws.configurations.create({"account_id": account, "allocation_id": allocation.id})
+        ws.orders.place(account, {"cash_amount": "500.00", "currency": "USD", "side": "BUY",
+                                  "execution_date": "2022-01-04"})
+        accounts.append(account)
+    ws.orders.place(accounts[1], {"cash_amount": "1000.00", "currency": "USD", "side": "BUY",
+                                  "execution_date": "2022-06-01"})
+    return ws, accounts
+
+
+def test_positions_and_cash_follow_the_ledger(book) -> None:
+    ws, accounts = book
+    cube = ws.accounts.holdings(start="2022-01-03", end="2022-12-28")
+    assert cube["positions"].dims == ("portfolio", "instrument", "time")
+    assert sorted(cube["symbol"].values) == ["AAPL", "MSFT"]
+    first = cube.sel(time="2022-01-03")  # the deposit (a Saturday's value date) counts from the next trading day
+    assert list(first["cash"].values) == [1000.0, 5000.0] and float(first["positions"].sum()) == 0.0
+    for account in accounts:  # the last day holds exactly what the fills add up to
+        held = ws.orders.positions(account)
+        last = cube["positions"].sel(portfolio=account).isel(time=-1)
+        for iid, qty in held.items():
+            assert last.sel(instrument=iid).item() == pytest.approx(float(qty), abs=1e-12)
+        assert cube["cash"].sel(portfolio=account).isel(time=-1).item() == float(ws.accounts.get(account).cash)
+    june = cube["positions"].sel(portfolio=accounts[1])
+    assert (june.sel(time="2022-06-01") > june.sel(time="2022-05-31")).all()
+
+
+def test_nav_is_value_plus_cash_at_the_real_closes(book) -> None:
+    ws, accounts = book
+    cube = ws.accounts.holdings(accounts[:1])
+    closes = ws.history.prices([AAPL, MSFT], start="2022-01-04")["close"]
+    day = "2022-03-01"
+    qty = cube["positions"].sel(time=day)
+    expected = float((qty * closes.sel(time=day)).sum()) + float(cube["cash"].sel(time=day).item())
+    assert cube["nav"].sel(time=day).item() == pytest.approx(expected)
+    # no fees: buying at the close leaves the NAV unchanged on the day of the order (to a cent)
+    assert cube["nav"].sel(time="2022-01-04").item() == pytest.approx(1000.0, abs=0.01)
+    assert np.isfinite(cube["nav"].values).all()
+
+
+def test_accounts_without_holdings_and_bad_value_dates(ws: Workspace) -> None:
+    account = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"}).id
+    with pytest.raises(ValidationError) as err:
+        ws.accounts.deposit(account, {"amount": "1.00", "currency": "USD", "value_date": "2022-02-30"})
+    assert err.value.paths == ["value_date"]
+    ws.accounts.deposit(account, {"amount": "1.00", "currency": "USD"})
+    with pytest.raises(NotFoundError, match="hold no instruments"):
+        ws.accounts.holdings([account])
+    assert Decimal(ws.accounts.ledger(account)["amount"][0]) == Decimal("1.00")

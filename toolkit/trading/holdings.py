@@ -1,0 +1,44 @@
+"""Holdings over time, derived from the ledger as xarray (for the returns work that follows).
+
+``positions (portfolio, instrument, time)``: shares held at the end of each day, the running sum
+of the fills by execution date; ``cash (portfolio, time)``: the running sum of the cash ledger by
+value date. Bookings on a non-trading day count from the next trading day on. Sums run on the
+exact integer units (1e-10 share, cents) before the float64 the cube carries.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
+
+
+def _running(frame: pd.DataFrame, keys: list[str], date: str, units: pd.Series, days: pd.DatetimeIndex,
+             scale: float) -> xr.DataArray:
+    """Daily increments per key, summed exactly, accumulated over time, read on ``days``."""
+    steps = frame.assign(units=units.to_numpy(), **{TIME: pd.to_datetime(frame[date])})
+    steps = steps.groupby([*keys, TIME])["units"].sum()
+    cube = xr.DataArray.from_series(steps).fillna(0).astype(np.int64)
+    every = cube.indexes[TIME].union(days)
+    cube = cube.reindex({TIME: every}, fill_value=0).cumsum(TIME).reindex({TIME: days}, method="ffill")
+    return (cube / scale).fillna(0.0)
+
+
+def holdings(fills: pd.DataFrame, cash: pd.DataFrame, accounts: list[str], instruments: list[str],
+             days: pd.DatetimeIndex) -> xr.Dataset:
+    """The ``positions`` and ``cash`` cubes for ``accounts`` on the trading ``days``."""
+    fills = fills.rename(columns={"account_id": PORTFOLIO, "instrument_id": INSTRUMENT})
+    cash = cash.rename(columns={"account_id": PORTFOLIO})
+    qty = pd.Series([int(Decimal(q).scaleb(10)) for q in fills["quantity"]], dtype=np.int64)
+    cents = pd.Series([int(Decimal(a).scaleb(2)) for a in cash["amount"]], dtype=np.int64)
+    positions = (_running(fills, [PORTFOLIO, INSTRUMENT], "executed_on", qty, days, 1e10) if len(fills)
+                 else xr.DataArray(np.zeros((0, 0, len(days))), dims=(PORTFOLIO, INSTRUMENT, TIME),
+                                   coords={PORTFOLIO: [], INSTRUMENT: [], TIME: days}))
+    money = (_running(cash, [PORTFOLIO], "value_date", cents, days, 100.0) if len(cash)
+             else xr.DataArray(np.zeros((0, len(days))), dims=(PORTFOLIO, TIME), coords={PORTFOLIO: [], TIME: days}))
+    positions = positions.reindex({PORTFOLIO: accounts, INSTRUMENT: instruments}, fill_value=0.0)
+    return xr.Dataset({"positions": positions, "cash": money.reindex({PORTFOLIO: accounts}, fill_value=0.0)})
