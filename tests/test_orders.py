@@ -158,3 +158,21 @@ def test_orders_refused_by_the_account_state_change_nothing(ws: Workspace) -> No
     with pytest.raises(ConflictError, match="SUSPENDED"):
         ws.orders.place(account, buy("10.00"))
     assert dump(ws) == before
+
+
+def test_smart_orders_only_buy_on_inflows_and_only_sell_on_outflows(ws: Workspace) -> None:
+    """Held 1,000 in AAPL, target 50/50 AAPL/MSFT. An inflow of 500 is best spent on MSFT alone
+    (value after 1,500: targets 750/750, MSFT is 750 under, AAPL 250 over; water-filling raises the
+    most under-weight first and never sells). An outflow of 300 is raised from AAPL alone."""
+    account = book(ws, weights=(("1", AAPL),))
+    ws.orders.place(account, buy("1000.00"))
+    allocation = ws.configurations.get(account).allocation_id
+    ws.allocations.replace(allocation, {"allocation": [
+        {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.5"},
+        {"instrument_id": MSFT, "instrument_id_type": "ISIN", "weight": "0.5"}]})
+    inflow = ws.orders.smart(account, buy("500.00"))
+    assert [(c.symbol, c.side, c.amount) for c in inflow.children.itertuples()] == [("MSFT", "BUY", "500.00")]
+    outflow = ws.orders.smart(account, {"cash_amount": "300.00", "currency": "USD", "side": "SELL"})
+    assert [(c.symbol, c.side) for c in outflow.children.itertuples()] == [("AAPL", "SELL")]
+    assert sum(Decimal(a) for a in outflow.children["amount"]) == Decimal("300.00")
+    assert ws.accounts.get(account).cash == Decimal("10000.00") - 1000 - 500 + 300

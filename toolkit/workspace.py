@@ -547,6 +547,15 @@ class Orders:
 
     def place(self, account_id: str, payload: dict, execute: bool = True) -> PortfolioOrder:
         """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once."""
+        return self._place(account_id, payload, execute, smart=False)
+
+    def smart(self, account_id: str, payload: dict) -> PortfolioOrder:
+        """A smart order: a BUY (inflow) spent only on buys, or a SELL (outflow) raised only by sells,
+        placed so that the holdings end as close as possible to the target weights (water-filling,
+        :func:`toolkit.trading.engine.water_fill`). Same payload, checks and fees as :meth:`place`."""
+        return self._place(account_id, payload, True, smart=True)
+
+    def _place(self, account_id: str, payload: dict, execute: bool, smart: bool) -> PortfolioOrder:
         stamp = now(precise=True)
         with self._ws.transaction():
             account = self._ws.accounts.get(account_id)
@@ -558,28 +567,39 @@ class Orders:
             if account.status != "ACTIVE" or account.type != "PORTFOLIO":
                 raise ConflictError(f"Account {account_id} is a {account.status} {account.type} account; "
                                     "orders go to ACTIVE PORTFOLIO accounts only.")
-            ids, weights, held = self._split_basis(account, request)
-            date, closes = self._repo.closes(ids, request.execution_date)
-            missing = [i for i in ids if i not in closes]
-            if missing:
-                raise ValidationError([Problem("execution_date", f"no close on {date} for "
-                                               f"{len(missing)} of the order's instruments")], "portfolio order")
-            prices = np.array([closes[i] for i in ids])
+            ids, weights, held = self._split_basis(account, request, smart)
+            date, prices = self._closes(ids, request.execution_date)
             if request.side == "SELL":
-                weights = self._sell_weights(account, request, held, prices)
-            parts = child_orders(request.amount, weights, prices, self.fees)
+                sell_weights = self._sell_weights(account, request, held, prices)
+            if smart:
+                flow = int(request.amount / CENT) * (1 if request.side == "BUY" else -1)
+                out = engine.water_fill(held, flow, prices, weights, int(self.fees.min_order / CENT))
+                cents, qty = out["buy_cents"] + out["sell_cents"], out["buy_qty"] + out["sell_qty"]
+                parts = {"cents": cents, "qty": qty, "fee": self.fees.fees(cents)}
+            else:
+                parts = child_orders(request.amount, sell_weights if request.side == "SELL" else weights,
+                                     prices, self.fees)
             if request.side == "SELL":
                 parts["qty"] = np.minimum(parts["qty"], held)
             elif Decimal(int(parts["cents"].sum() + parts["fee"].sum())) * CENT > account.cash:
                 raise ConflictError(f"A BUY of {request.amount} {account.currency} plus fees would overdraw "
                                     f"account {account_id} (cash {account.cash}).")
             children = [(iid, request.side, c, q, p, f) for iid, c, q, p, f in
-                        zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]) if c > 0]
-            order_id = self._record(account, request.side, request.amount, request.idempotency_key, date,
+                        zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]) if c > 0 or q > 0]
+            placed = Decimal(int(parts["cents"].sum())) * CENT
+            order_id = self._record(account, request.side, placed, request.idempotency_key, date,
                                     children, stamp)
             if execute:
                 self._fill(order_id, stamp)
             return self.get(order_id)
+
+    def _closes(self, ids: list[str], date: str | None) -> tuple[str, np.ndarray]:
+        day, closes = self._repo.closes(ids, date)
+        missing = [i for i in ids if i not in closes]
+        if missing:
+            raise ValidationError([Problem("execution_date", f"no close on {day} for "
+                                           f"{len(missing)} of the order's instruments")], "portfolio order")
+        return day, np.array([closes[i] for i in ids])
 
     def _record(self, account: Account, side: str, amount: Decimal, key: str | None, date: str,
                 children: list[tuple], stamp: str) -> str:
@@ -623,19 +643,23 @@ class Orders:
         self._ws.accounts.get(account_id)
         return self._repo.positions(account_id)
 
-    def _split_basis(self, account: Account, request) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def _split_basis(self, account: Account, request, smart: bool = False) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Instruments, target weight units and held quantity units. A BUY needs the configuration's
+        target; a SELL needs holdings; a smart order takes both, over the union of instruments."""
         held = self._repo.positions(account.id)
-        if request.side == "BUY":
+        needs_target = request.side == "BUY" or smart
+        if request.side == "SELL" and not held:
+            raise ConflictError(f"Account {account.id} holds nothing to sell.")
+        target = {}
+        if needs_target:
             config = ConfigurationRepository(self._ws.db).for_account(account.id)
             if config is None:
                 raise ConflictError(f"Account {account.id} has no configuration; link it to an allocation first.")
-            target = AllocationRepository(self._ws.db).get([config.allocation_id])[0]
-            ids = [i.instrument_id for i in target.items]
-            return ids, engine.weights_to_units([i.weight for i in target.items]), np.zeros(len(ids), np.int64)
-        if not held:
-            raise ConflictError(f"Account {account.id} holds nothing to sell.")
-        ids = list(held)
-        return ids, np.zeros(len(ids), np.int64), np.array([int(held[i].scaleb(10)) for i in ids], np.int64)
+            items = AllocationRepository(self._ws.db).get([config.allocation_id])[0].items
+            target = dict(zip([i.instrument_id for i in items], engine.weights_to_units([i.weight for i in items])))
+        ids = list(dict.fromkeys([*target, *(held if request.side == "SELL" or smart else [])]))
+        weights = np.array([target.get(i, 0) for i in ids], np.int64)
+        return ids, weights, np.array([int(held.get(i, Decimal(0)).scaleb(10)) for i in ids], np.int64)
 
     def _sell_weights(self, account: Account, request, held: np.ndarray, prices: np.ndarray) -> np.ndarray:
         values = engine.values_cents(held, prices)
