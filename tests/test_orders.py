@@ -176,3 +176,15 @@ def test_smart_orders_only_buy_on_inflows_and_only_sell_on_outflows(ws: Workspac
     assert [(c.symbol, c.side) for c in outflow.children.itertuples()] == [("AAPL", "SELL")]
     assert sum(Decimal(a) for a in outflow.children["amount"]) == Decimal("300.00")
     assert ws.accounts.get(account).cash == Decimal("10000.00") - 1000 - 500 + 300
+
+
+def test_an_account_in_another_currency_cannot_buy_usd_stocks_unconverted(ws: Workspace) -> None:
+    allocation = ws.allocations.create({"allocation": [{"instrument_id": AAPL, "instrument_id_type": "ISIN",
+                                                        "weight": "1"}]})
+    account = ws.accounts.create({"type": "PORTFOLIO", "currency": "EUR"}).id
+    ws.accounts.deposit(account, {"amount": "1000.00", "currency": "EUR"})
+    ws.configurations.create({"account_id": account, "allocation_id": allocation.id})
+    before = dump(ws)
+    with pytest.raises(ConflictError, match="AAPL trade in USD"):
+        ws.orders.place(account, {"cash_amount": "100.00", "currency": "EUR", "side": "BUY"})
+    assert dump(ws) == before

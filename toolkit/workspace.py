@@ -568,6 +568,7 @@ class Orders:
                 raise ConflictError(f"Account {account_id} is a {account.status} {account.type} account; "
                                     "orders go to ACTIVE PORTFOLIO accounts only.")
             ids, weights, held = self._split_basis(account, request, smart)
+            self._same_currency(account, ids)
             date, prices = self._closes(ids, request.execution_date)
             if request.side == "SELL":
                 sell_weights = self._sell_weights(account, request, held, prices)
@@ -592,6 +593,15 @@ class Orders:
             if execute:
                 self._fill(order_id, stamp)
             return self.get(order_id)
+
+    def _same_currency(self, account: Account, ids: list[str]) -> None:
+        """Orders trade instruments quoted in the account's currency (no FX trading yet)."""
+        quoted = InstrumentRepository(self._ws.db).by_id(ids)
+        other = quoted[quoted["currency"] != account.currency]
+        if len(other):
+            raise ConflictError(f"Account {account.id} is in {account.currency}, but "
+                                f"{', '.join(other['symbol'])} trade in {', '.join(sorted(set(other['currency'])))}; "
+                                "orders need instruments quoted in the account's currency.")
 
     def _closes(self, ids: list[str], date: str | None) -> tuple[str, np.ndarray]:
         day, closes = self._repo.closes(ids, date)
