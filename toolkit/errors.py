@@ -76,6 +76,14 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
+    def require_object(self, payload: object, fields: tuple[str, ...] | None, what: str) -> None:
+        """Refuse at once a payload that is not a JSON object; note every field outside ``fields``."""
+        if not isinstance(payload, dict):
+            self.add("", f"expected a JSON object, got {type(payload).__name__}")
+            self.raise_if_any(what)
+        for key in sorted(set(payload) - set(fields or payload)):
+            self.add(key, f"unknown field; {what} has {', '.join(fields)}")
+
     def raise_if_any(self, what: str = "request") -> None:
         if self.items:
             raise ValidationError(self.items, what)

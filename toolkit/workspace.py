@@ -479,11 +479,7 @@ class Configurations:
 
     def _save(self, payload: dict, create: bool) -> Configuration:
         problems = Problems()
-        if not isinstance(payload, dict):
-            problems.add("", f"expected a JSON object, got {type(payload).__name__}")
-            problems.raise_if_any("configuration")
-        for key in sorted(set(payload) - {"account_id", "allocation_id"}):
-            problems.add(key, "unknown field; a configuration has account_id and allocation_id")
+        problems.require_object(payload, ("account_id", "allocation_id"), "configuration")
         account_id = check_id(payload.get("account_id"), "account_id", problems)
         allocation_id = check_id(payload.get("allocation_id"), "allocation_id", problems)
         stamp = now(precise=True)

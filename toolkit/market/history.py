@@ -49,9 +49,7 @@ class HistoryUpload:
 def parse_history(payload: object) -> HistoryUpload:
     """Validate a history upload payload; raise one ``ValidationError`` naming every problem."""
     problems = Problems()
-    if not isinstance(payload, dict):
-        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
-        problems.raise_if_any("history upload")
+    problems.require_object(payload, None, "history upload")
     isin = check_isin(payload.get("isin"), "isin", problems)
     currency = check_currency(payload.get("currency"), "currency", problems)
     timeframe = _check_timeframe(payload.get("timeframe"), problems)

@@ -67,11 +67,7 @@ class AccountRequest:
 
 def parse_account(payload: object) -> AccountRequest:
     problems = Problems()
-    if not isinstance(payload, dict):
-        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
-        problems.raise_if_any("account")
-    for key in sorted(set(payload) - {"type", "currency", "name", "status"}):
-        problems.add(key, "unknown field; an account has type, currency, name and status")
+    problems.require_object(payload, ("type", "currency", "name", "status"), "account")
     kind = payload.get("type")
     if kind not in ACCOUNT_TYPES:
         problems.add("type", f"{kind!r} is not one of {', '.join(ACCOUNT_TYPES)}")
@@ -88,11 +84,7 @@ def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str
     """Validate ``{"amount": "123.45", "currency": ..., "value_date": "2020-01-02"}``: a positive
     decimal string to the cent, in the account's currency, and an optional ISO value date."""
     problems = Problems()
-    if not isinstance(payload, dict):
-        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
-        problems.raise_if_any(what)
-    for key in sorted(set(payload) - {"amount", "currency", "value_date"}):
-        problems.add(key, "unknown field")
+    problems.require_object(payload, ("amount", "currency", "value_date"), what)
     amount = check_amount(payload.get("amount"), "amount", problems)
     code = check_currency(payload.get("currency"), "currency", problems)
     if code and code != currency:

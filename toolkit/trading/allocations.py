@@ -85,12 +85,7 @@ class Allocation:
 def parse_allocation(payload: object, registry: pd.DataFrame) -> AllocationRequest:
     """Validate a create/replace payload against the registry table; one error lists every problem."""
     problems = Problems()
-    if not isinstance(payload, dict):
-        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
-        problems.raise_if_any("allocation")
-    unknown = sorted(set(payload) - {"name", "allocation"})
-    for key in unknown:
-        problems.add(key, "unknown field; an allocation has name and allocation")
+    problems.require_object(payload, ("name", "allocation"), "allocation")
     name = _check_name(payload.get("name"), problems)
     rows = payload.get("allocation")
     items: list[AllocationItem] = []

@@ -68,11 +68,8 @@ class OrderRequest:
 def parse_order(payload: object, account_currency: str) -> OrderRequest:
     """Validate a portfolio order payload; one ``ValidationError`` names every problem."""
     problems = Problems()
-    if not isinstance(payload, dict):
-        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
-        problems.raise_if_any("portfolio order")
-    for key in sorted(set(payload) - {"cash_amount", "currency", "side", "idempotency_key", "execution_date"}):
-        problems.add(key, "unknown field")
+    problems.require_object(payload, ("cash_amount", "currency", "side", "idempotency_key", "execution_date"),
+                            "portfolio order")
     amount = check_amount(payload.get("cash_amount"), "cash_amount", problems)
     currency = check_currency(payload.get("currency"), "currency", problems)
     if currency and currency != account_currency:

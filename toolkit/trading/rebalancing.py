@@ -43,11 +43,8 @@ class RebalancingRequest:
 
 def parse_rebalancing(payload: object) -> RebalancingRequest:
     problems = Problems()
-    if not isinstance(payload, dict):
-        problems.add("", f"expected a JSON object, got {type(payload).__name__}")
-        problems.raise_if_any("rebalancing request")
-    for key in sorted(set(payload) - {"account_ids", "allocation_ids", "drift", "execution_date", "preview"}):
-        problems.add(key, "unknown field")
+    problems.require_object(payload, ("account_ids", "allocation_ids", "drift", "execution_date", "preview"),
+                            "rebalancing request")
     given = [k for k in ("account_ids", "allocation_ids") if k in payload]
     if len(given) != 1:
         problems.add("account_ids", "give either account_ids or allocation_ids (one of them)")
