@@ -20,9 +20,10 @@ def test_app_load_benchmark_runs(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())
-    assert [r["name"] for r in rows] == ["page load to controls answering", "page load to chart drawn",
-                                         "search to match listed", "select to chart redrawn"]
+    assert [r["name"] for r in rows] == ["navigation to controls answering", "load event to controls answering",
+                                         "navigation to chart drawn", "search to match listed",
+                                         "select to chart redrawn"]
     for row in rows:
         assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
         assert row["ours_s"] > 0 and row["peer_s"] > 0 and row["peak_rss_mb"] > 0
-    assert "page load to controls answering" in done.stdout
+    assert "navigation to controls answering" in done.stdout
