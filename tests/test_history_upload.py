@@ -465,18 +465,12 @@ def test_upload_with_instrument_id_writes_to_that_series(ws):
     assert result["n_records"] == n_bokeh + 1
 
 
-def test_instrument_id_that_names_another_isin_is_refused(ws):
+@pytest.mark.parametrize("isin, currency", [(MICROSOFT, "USD"), (APPLE, "EUR")],
+                         ids=["another ISIN", "another currency"])
+def test_instrument_id_that_names_another_series_is_refused(ws, isin, currency):
     bokeh_apple = series_of(ws, "AAPL", "bokeh")
-    payload = {"isin": MICROSOFT, "currency": "USD", "timeframe": 1, "instrument_id": bokeh_apple,
+    payload = {"isin": isin, "currency": currency, "timeframe": 1, "instrument_id": bokeh_apple,
                "history": [{"timestamp": "2013-03-04", "close": 28.0}]}
-    err = refuse(ws, payload)
-    assert err.paths == ["instrument_id"]
-
-
-def test_instrument_id_that_names_another_currency_is_refused(ws):
-    bokeh_apple = series_of(ws, "AAPL", "bokeh")
-    payload = {"isin": APPLE, "currency": "EUR", "timeframe": 1, "instrument_id": bokeh_apple,
-               "history": [{"timestamp": "2013-03-04", "close": 330.0}]}
     err = refuse(ws, payload)
     assert err.paths == ["instrument_id"]
 
