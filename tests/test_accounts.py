@@ -132,3 +132,27 @@ def test_bad_configurations_are_refused(ws: Workspace) -> None:
         before = dump(ws)
         ws.configurations.switch(other.id, alloc)
     assert dump(ws) == before
+
+
+def test_list_accounts_with_filters_and_balances(ws: Workspace) -> None:
+    first = ws.accounts.create(USD).id
+    ws.accounts.deposit(first, {"amount": "100.10", "currency": "USD"})
+    ws.accounts.deposit(first, {"amount": "0.20", "currency": "USD"})
+    trading = ws.accounts.create({"type": "TRADING", "currency": "USD"}).id
+    closed = ws.accounts.create(USD).id
+    ws.accounts.set_status(closed, "CLOSED")
+    listed = ws.accounts.list()
+    assert [a.id for a in listed] == [first, trading, closed]
+    assert listed[0].cash == Decimal("100.30") and listed[1].cash == Decimal("0.00")
+    assert [a.id for a in ws.accounts.list(type="PORTFOLIO", status="ACTIVE")] == [first]
+    assert [a.id for a in ws.accounts.list(limit=2)] == [first, trading]
+
+
+@pytest.mark.parametrize("kw, paths", [({"type": "SAVINGS"}, ["type"]), ({"status": "active"}, ["status"]),
+                                       ({"limit": 0}, ["limit"]), ({"limit": 1001}, ["limit"]),
+                                       ({"limit": "10"}, ["limit"]),
+                                       ({"type": "x", "status": "y", "limit": True}, ["type", "status", "limit"])])
+def test_bad_account_list_filters_are_named(ws: Workspace, kw: dict, paths: list[str]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ws.accounts.list(**kw)
+    assert caught.value.paths == paths

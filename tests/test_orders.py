@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -183,8 +184,48 @@ def test_an_account_in_another_currency_cannot_buy_usd_stocks_unconverted(ws: Wo
                                                         "weight": "1"}]})
     account = ws.accounts.create({"type": "PORTFOLIO", "currency": "EUR"}).id
     ws.accounts.deposit(account, {"amount": "1000.00", "currency": "EUR"})
-    ws.configurations.create({"account_id": account, "allocation_id": allocation.id})
+    before = dump(ws)
+    with pytest.raises(ValidationError, match=r"allocation_id: holds AAPL \(USD\), but account .* is in EUR"):
+        ws.configurations.create({"account_id": account, "allocation_id": allocation.id})
+    assert dump(ws) == before
+    # a configuration written before that check existed: the order still refuses
+    with ws.transaction():
+        ws.db.conn.execute("INSERT INTO configurations (id, account_id, allocation_id, created_at, updated_at) "
+                           "VALUES (?, ?, ?, '2022-01-01', '2022-01-01')", (str(uuid.uuid4()), account, allocation.id))
     before = dump(ws)
     with pytest.raises(ConflictError, match="AAPL trade in USD"):
         ws.orders.place(account, {"cash_amount": "100.00", "currency": "EUR", "side": "BUY"})
+    with pytest.raises(ConflictError, match=r"1 account\(s\) target instruments in another currency"):
+        ws.rebalancings.execute({"account_ids": [account]})
+    assert dump(ws) == before
+
+
+@pytest.mark.parametrize("payload, smart", [(buy("2500.00"), False), (buy("2500.00"), True),
+                                            ({"cash_amount": "1500.00", "currency": "USD", "side": "SELL"}, False)])
+def test_preview_is_the_order_that_would_be_placed_and_writes_nothing(ws: Workspace, payload: dict,
+                                                                       smart: bool) -> None:
+    account = book(ws)
+    ws.orders.place(account, buy("4000.00"))
+    ws.orders.fees = FeeSchedule(bps=Decimal("5"), minimum=Decimal("0.50"))
+    before = dump(ws)
+    preview = ws.orders.preview(account, payload, smart=smart)
+    assert dump(ws) == before
+    assert (preview.id, preview.state, len(preview.transitions)) == (None, "PREVIEW", 0)
+    placed = ws.orders.smart(account, payload) if smart else ws.orders.place(account, payload)
+    columns = ["instrument_id", "symbol", "side", "amount", "quantity", "price", "fee"]
+    pd.testing.assert_frame_equal(preview.children[columns], placed.children[columns])
+    assert (preview.side, preview.cash_amount, preview.execution_date) == (placed.side, placed.cash_amount,
+                                                                           placed.execution_date)
+
+
+def test_preview_refuses_what_place_refuses(ws: Workspace) -> None:
+    account = book(ws, cash="100.00")
+    before = dump(ws)
+    with pytest.raises(ConflictError, match="would overdraw"):
+        ws.orders.preview(account, buy("150.00"))
+    with pytest.raises(ValidationError) as caught:
+        ws.orders.preview(account, {"cash_amount": "1O0", "currency": "EUR", "side": "HOLD"})
+    assert caught.value.paths == ["cash_amount", "currency", "side"]
+    with pytest.raises(NotFoundError):
+        ws.orders.preview("00000000-0000-0000-0000-000000000000", buy("1.00"))
     assert dump(ws) == before

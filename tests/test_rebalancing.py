@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from toolkit.errors import ValidationError
+from toolkit.errors import ConflictError, ValidationError
 from toolkit.workspace import Workspace
 
 from helpers import dump
@@ -137,3 +137,70 @@ def test_trades_all_below_the_minimum_order_place_no_empty_order(ws: Workspace) 
     (execution,) = ws.rebalancings.execute({"account_ids": [account]})["executions"]
     assert (execution["status"], execution["cancellation_reason"]) == ("CANCELLED", "PORTFOLIO_IS_BALANCED")
     assert execution["portfolio_order_id"] is None
+
+
+def test_rebalancing_trades_pay_their_fees_and_never_overdraw(ws: Workspace) -> None:
+    from toolkit.trading.orders import FeeSchedule
+
+    account = funded(ws, allocation(ws, ("0.5", AAPL), ("0.3", MSFT), ("0.2", JPM)))
+    ws.configurations.switch(account, allocation(ws, ("0.6", MSFT), ("0.4", JPM)))
+    ws.orders.fees = FeeSchedule(bps=Decimal("10"), minimum=Decimal("1.00"))
+    cash = ws.accounts.get(account).cash
+    (execution,) = ws.rebalancings.execute({"account_ids": [account]})["executions"]
+    children = ws.orders.get(execution["portfolio_order_id"]).children
+    amounts, charged = children["amount"].map(Decimal), children["fee"].map(Decimal)
+    # 10 bps of each trade, half-up to the cent, at least 1.00 (e.g. 10 bps of 5,000.00 is 5.00)
+    expected = [max(Decimal("1.00"), (a * Decimal("0.001")).quantize(Decimal("0.01"), "ROUND_HALF_UP"))
+                for a in amounts]
+    assert charged.tolist() == expected and sum(expected) > Decimal("5.00")
+    signed = sum(a if side == "SELL" else -a for a, side in zip(amounts, children["side"]))
+    after = ws.accounts.get(account).cash
+    assert after == cash + signed - sum(expected) and after >= 0
+    ledger = ws.accounts.ledger(account)
+    assert ledger["kind"].tolist()[-2:] == ["REBALANCE", "FEE"]
+    assert Decimal(ledger["amount"].iloc[-1]) == -sum(expected)
+
+
+def test_a_book_run_writes_each_order_like_a_single_order(ws: Workspace) -> None:
+    mix = allocation(ws, ("0.4", AAPL), ("0.35", MSFT), ("0.25", JPM))
+    book = [funded(ws, mix, cash=f"{1000 + 37 * n}.{n:02d}", invest=f"{500 + 11 * n}.00") for n in range(12)]
+    ws.configurations.switch(book[0], allocation(ws, ("1", JPM)))
+    before = {a: (ws.orders.positions(a), ws.accounts.get(a).cash) for a in book}
+    first_event = int(ws.events.list()["id"].max())
+    run = ws.rebalancings.execute({"account_ids": book})
+    assert [e["status"] for e in run["executions"]] == ["EXECUTED"] * len(book)
+    for execution in run["executions"]:
+        account, order = execution["account_id"], ws.orders.get(execution["portfolio_order_id"])
+        assert (order.account_id, order.side, order.state) == (account, "REBALANCE", "FILLED")
+        steps = order.transitions
+        assert list(zip(steps["from_state"].fillna("-"), steps["to_state"])) == [
+            ("-", "NEW"), ("NEW", "PROCESSING"), ("PROCESSING", "FILLED")]
+        kids = order.children
+        assert [{"instrument_id": k.instrument_id, "side": k.side, "amount": k.amount, "quantity": k.quantity,
+                 "price": k.price} for k in kids.itertuples()] == execution["trades"]
+        assert Decimal(order.cash_amount) == sum(kids["amount"].map(Decimal))
+        held, cash = before[account]
+        for kid in kids.itertuples():  # the fills move the positions by exactly the child quantities
+            held[kid.instrument_id] = held.get(kid.instrument_id, Decimal(0)) + (
+                Decimal(kid.quantity) if kid.side == "BUY" else -Decimal(kid.quantity))
+        assert ws.orders.positions(account) == {k: q for k, q in held.items() if q}
+        moved = sum(Decimal(k.amount) * (1 if k.side == "SELL" else -1) for k in kids.itertuples())
+        assert ws.accounts.get(account).cash == cash + moved >= 0
+    events = ws.events.list(after=first_event)
+    assert len(events) == 3 * len(book)
+    assert sorted(set(events["type"])) == ["PORTFOLIO_ORDER.FILLED", "PORTFOLIO_ORDER.NEW",
+                                           "PORTFOLIO_ORDER.PROCESSING"]
+
+
+def test_an_allocation_cannot_move_its_accounts_into_another_currency(ws: Workspace) -> None:
+    from test_history_upload import valid_payload
+
+    sap = ws.history.upload(valid_payload())["instrument_id"]
+    mix = allocation(ws, ("1", AAPL))
+    funded(ws, mix, invest=None)
+    before = dump(ws)
+    with pytest.raises(ConflictError, match=r"configured for USD accounts; the new version holds SAP \(EUR\)"):
+        ws.allocations.replace(mix, {"allocation": [
+            {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.5"},
+            {"instrument_id": sap, "instrument_id_type": "UUID", "weight": "0.5"}]})
+    assert dump(ws) == before

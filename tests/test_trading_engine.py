@@ -38,7 +38,7 @@ from scipy.optimize import minimize
 from toolkit.errors import DataError, ValidationError
 from toolkit.schema import INSTRUMENT, PORTFOLIO
 from toolkit.trading import engine
-from toolkit.trading.engine import (QTY_SCALE, WEIGHT_SCALE, quantities, rebalance, rebalance_book, split_cents,
+from toolkit.trading.engine import (QTY_SCALE, WEIGHT_SCALE, fees, quantities, rebalance, rebalance_book, split_cents,
                                     values_cents, water_fill, weights_to_units)
 
 S = WEIGHT_SCALE
@@ -239,7 +239,7 @@ def test_rebalance_by_hand():
     out = rebalance(np.array([20, 10, 0]) * SHARE, 10_000, PRICES, MODEL)
     assert orders(out) == {"sell_cents": [0, 5000, 0], "buy_cents": [5000, 0, 10000],
                            "sell_qty": [0, 25 * SHARE // 10, 0], "buy_qty": [5 * SHARE, 0, 2 * SHARE],
-                           "balanced": False, "nav_cents": 50_000, "cash_after_cents": 0}
+                           "fee_cents": [0, 0, 0], "balanced": False, "nav_cents": 50_000, "cash_after_cents": 0}
 
 
 HELD = np.array([15, 9, 1]) * SHARE  # 150.00 / 180.00 / 50.00 and cash 120.00: NAV 500.00
@@ -323,6 +323,47 @@ def test_rebalance_properties(seed, portfolios, n, minimum):
         assert (error[live] <= bound[live] + 1e-12).all()
     else:
         assert (np.abs(value - target) < n_ * minimum + 2 + step).all()
+
+
+def test_rebalance_with_fees_by_hand():
+    # the book of test_rebalance_by_hand with 10 bps and a 1.00 minimum fee: sell BBB 50.00 (fee 1.00),
+    # so 100.00 + 50.00 - 1.00 = 149.00 is available; two wanted buys reserve 2 x 1.01, and the
+    # budget is floor(146.98 / 1.001) = 146.83 cents, split 50:100 by largest remainder ->
+    # AAA 48.94 and CCC 97.89; each fee is the 1.00 minimum (10 bps of 97.89 is 0.10)
+    out = rebalance(np.array([20, 10, 0]) * SHARE, 10_000, PRICES, MODEL, fee_rate=1000, fee_min_cents=100)
+    got = orders(out)
+    assert got["sell_cents"] == [0, 5000, 0]
+    assert got["buy_cents"] == [4894, 0, 9789]
+    assert got["fee_cents"] == [100, 100, 100]
+    assert got["cash_after_cents"] == 10_000 + 5000 - 4894 - 9789 - 300 == 17
+
+
+def test_fees_round_half_up_with_a_minimum_and_without_overflow():
+    # 10 bps of 12.345 cents... 12,345 cents * 1000 / 1e6 = 12.345 -> 12; 5,000 cents -> 5.0 -> 5
+    assert fees([12_345, 5_000, 15_000, 0], 1000, 0).tolist() == [12, 5, 15, 0]
+    assert fees([12_345, 0], 1000, 100).tolist() == [100, 0]
+    assert fees([50], 100_000, 0).tolist() == [5]  # 10% of 0.50 is exactly 0.05
+    assert fees([25], 20_000, 0).tolist() == [1]  # 2% of 0.25 = 0.5 cent, half-up -> 1
+    big = 9 * 10**16  # cents * rate passes 2**63; the quotient is exact
+    assert fees([big], 10_000, 0).tolist() == [big // 100]
+
+
+@settings(max_examples=60, **HYPOTHESIS)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(1, 6), st.sampled_from([0, 1, 250, 5000]),
+       st.sampled_from([0, 100, 1000, 25_000]))
+def test_rebalance_with_fees_never_overdraws_and_charges_each_trade(seed, portfolios, n, fee_min, rate):
+    holdings, cash, prices, targets = random_book(np.random.default_rng(seed), portfolios, n)
+    out = rebalance(holdings, cash, prices, targets, fee_rate=rate, fee_min_cents=fee_min)
+    sell, buy, fee = out["sell_cents"], out["buy_cents"], out["fee_cents"]
+    np.testing.assert_array_equal(fee, fees(sell + buy, rate, fee_min))  # one fee per trade done
+    np.testing.assert_array_equal(out["cash_after_cents"],
+                                  cash + sell.sum(axis=1) - buy.sum(axis=1) - fee.sum(axis=1))
+    assert (out["cash_after_cents"] >= 0).all()  # fees never overdraw
+    assert (out["sell_qty"] <= holdings).all()
+    assert ((sell == 0) | (sell > fee_min)).all()  # no sell is eaten by its fee
+    free = rebalance(holdings, cash, prices, targets)
+    assert (buy.sum(axis=1) <= free["buy_cents"].sum(axis=1)).all()  # fees only ever shrink the buys
+    np.testing.assert_array_equal(sell[sell > fee_min], free["sell_cents"][sell > fee_min])
 
 
 @settings(max_examples=20, **HYPOTHESIS)
@@ -434,6 +475,35 @@ def test_water_fill_by_hand(flow, buys, sells):
     assert int(out["unplaced_cents"]) == 0
     if flow == -10_000:
         np.testing.assert_array_equal(out["sell_qty"], WATER)
+
+
+# The published case of "WealthTech Cookbook: Rebalancing, part 2" (Financial Advisor magazine,
+# fa-mag.com, 2019): a 50/30/20 model of corporate bonds, local and international equity has
+# drifted to $57,500 / $36,000 / $16,500 (52/33/15% of $110,000), and $5,000 comes in, for
+# $115,000. Targets are $57,500 / $34,500 / $23,000, so the article's order list is: sell $1,500
+# of local equity and buy $6,500 of international equity (65 packages at $100).
+COOKBOOK_HELD = np.array([575, 360, 165]) * SHARE  # $100 a share
+COOKBOOK_MODEL = weights_to_units(["0.5", "0.3", "0.2"])
+
+
+def test_rebalance_reproduces_the_published_cookbook_order_list():
+    out = rebalance(COOKBOOK_HELD, 500_000, [100.0, 100.0, 100.0], COOKBOOK_MODEL)
+    assert orders(out)["sell_cents"] == [0, 150_000, 0] and orders(out)["buy_cents"] == [0, 0, 650_000]
+    assert orders(out)["sell_qty"] == [0, 15 * SHARE, 0] and orders(out)["buy_qty"] == [0, 0, 65 * SHARE]
+    assert orders(out)["cash_after_cents"] == 0
+
+
+def test_smart_order_on_the_published_cookbook_inflow_never_sells():
+    # the same $5,000 as a smart order (no sale on an inflow): international is the only
+    # under-weight holding and needs $6,500, more than the inflow, so all $5,000 go there
+    out = water_fill(COOKBOOK_HELD, 500_000, [100.0, 100.0, 100.0], COOKBOOK_MODEL)
+    assert orders(out)["buy_cents"] == [0, 0, 500_000] and orders(out)["sell_cents"] == [0, 0, 0]
+    assert orders(out)["buy_qty"] == [0, 0, 50 * SHARE]
+    # with $11,000 instead ($121,000 after: targets 60,500 / 36,300 / 24,200) local equity is under
+    # target too: water-filling ends bonds, local and international at one common deviation c:
+    # (60,500 + c - 57,500) + (36,300 + c - 36,000) + (24,200 + c - 16,500) = 11,000 -> c = 0
+    out = water_fill(COOKBOOK_HELD, 1_100_000, [100.0, 100.0, 100.0], COOKBOOK_MODEL)
+    assert orders(out)["buy_cents"] == [300_000, 30_000, 770_000]
 
 
 def test_water_fill_minimum_order_and_unplaced_flow():

@@ -37,15 +37,15 @@ from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.orders import BookRepository, OrderRepository
-from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now
+from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now, sequential_ids
 from toolkit.trading import engine
-from toolkit.trading.accounts import CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
+from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
 from toolkit.trading.events import Dispatcher
 from toolkit.trading.holdings import holdings as trading_holdings
-from toolkit.trading.rebalancing import book_arrays, cancellations, parse_rebalancing, values_nav
-from toolkit.trading.orders import (MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text, child_orders,
-                                    parse_order, quantity_text)
+from toolkit.trading.rebalancing import book_arrays, cancellations, legs, parse_rebalancing, values_nav
+from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
+                                    child_orders, decimal_texts, parse_order, quantity_text)
 
 #: environment variable naming the workspace file the apps open
 ENV_VAR = "TOOLKIT_WORKSPACE"
@@ -314,6 +314,13 @@ class Allocations:
         with self._ws.transaction():
             self._require(allocation_id)
             self._repo.add_version(allocation_id, request, stamp)
+            for currency, in self._ws.db.conn.execute(
+                    "SELECT DISTINCT a.currency FROM configurations c JOIN accounts a ON a.id = c.account_id "
+                    "WHERE c.allocation_id = ?", (allocation_id,)).fetchall():
+                other = foreign_currency(self._ws.db, [allocation_id], currency)
+                if other:  # the transaction rolls the new version back
+                    raise ConflictError(f"Allocation {allocation_id} is configured for {currency} accounts; the new "
+                                        f"version holds {other}. Keep instruments quoted in {currency}.")
             allocation = self.get(allocation_id)
             EventRepository(self._ws.db).record("PORTFOLIO_ALLOCATION.UPDATED", allocation_id,
                                                 allocation.to_dict(), stamp)
@@ -387,6 +394,19 @@ class Accounts:
             account = self.get(account_id)
             self._events.record("ACCOUNT.CREATED", account_id, account.to_dict(), stamp)
         return account
+
+    def list(self, type: str | None = None, status: str | None = None, limit: int = 100) -> list[Account]:
+        """Accounts, oldest first, filtered by ``type`` (PORTFOLIO, TRADING) and ``status``; at most
+        ``limit`` (100 by default, 1,000 at most, as for allocations)."""
+        problems = Problems()
+        if type is not None and type not in ACCOUNT_TYPES:
+            problems.add("type", f"{type!r} is not one of {', '.join(ACCOUNT_TYPES)}")
+        if status is not None and status not in STATUSES:
+            problems.add("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= Allocations.MAX_LIMIT:
+            problems.add("limit", f"{limit!r} is not a whole number from 1 to {Allocations.MAX_LIMIT:,}")
+        problems.raise_if_any("account list")
+        return self._repo.list(type, status, limit)
 
     def get(self, account_id: str) -> Account:
         account = self._repo.get(account_id) if isinstance(account_id, str) else None
@@ -491,6 +511,11 @@ class Configurations:
                 problems.add("account_id", f"is a {account.type} account; configurations link PORTFOLIO accounts")
             if allocation_id and not AllocationRepository(self._ws.db).exists(allocation_id):
                 problems.add("allocation_id", f"no allocation with id {allocation_id}")
+            elif allocation_id and account is not None:
+                other = foreign_currency(self._ws.db, [allocation_id], account.currency)
+                if other:
+                    problems.add("allocation_id", f"holds {other}, but account {account_id} is in "
+                                                  f"{account.currency}")
             problems.raise_if_any("configuration")
             existing = self._repo.for_account(account_id)
             if create and existing is not None:
@@ -507,9 +532,10 @@ class Configurations:
 
 @dataclass(frozen=True)
 class PortfolioOrder:
-    """A portfolio order with its child orders and state transitions, as stored."""
+    """A portfolio order with its child orders and state transitions, as stored (a preview has
+    no id, state ``PREVIEW`` and no transitions)."""
 
-    id: str
+    id: str | None
     account_id: str
     side: str
     cash_amount: str
@@ -551,6 +577,23 @@ class Orders:
         :func:`toolkit.trading.engine.water_fill`). Same payload, checks and fees as :meth:`place`."""
         return self._place(account_id, payload, True, smart=True)
 
+    def preview(self, account_id: str, payload: dict, smart: bool = False) -> PortfolioOrder:
+        """The order :meth:`place` (or :meth:`smart`) would place, with its child orders, prices and
+        fees, in state ``PREVIEW`` and without an id; every check runs, and nothing is written."""
+        account = self._ws.accounts.get(account_id)
+        request = parse_order(payload, account.currency)
+        date, children, placed = self._plan(account, request, smart)
+        quoted = InstrumentRepository(self._ws.db).by_id([c[0] for c in children]).set_index("instrument_id")
+        frame = pd.DataFrame(
+            [{"id": None, "instrument_id": iid, "symbol": quoted.at[iid, "symbol"], "isin": quoted.at[iid, "isin"],
+              "side": side, "amount": cents_text(c), "quantity": quantity_text(q), "price": float(p),
+              "fee": cents_text(f)} for iid, side, c, q, p, f in children],
+            columns=["id", "instrument_id", "symbol", "isin", "side", "amount", "quantity", "price", "fee"])
+        return PortfolioOrder(id=None, account_id=account_id, side=request.side, cash_amount=format(placed, "f"),
+                              currency=account.currency, state="PREVIEW", idempotency_key=request.idempotency_key,
+                              execution_date=date, created_at=now(precise=True), children=frame,
+                              transitions=pd.DataFrame(columns=["from_state", "to_state", "at"]))
+
     def _place(self, account_id: str, payload: dict, execute: bool, smart: bool) -> PortfolioOrder:
         stamp = now(precise=True)
         with self._ws.transaction():
@@ -560,35 +603,40 @@ class Orders:
                 existing = self._repo.by_key(account_id, request.idempotency_key)
                 if existing:
                     return self._replay(existing, request)
-            if account.status != "ACTIVE" or account.type != "PORTFOLIO":
-                raise ConflictError(f"Account {account_id} is a {account.status} {account.type} account; "
-                                    "orders go to ACTIVE PORTFOLIO accounts only.")
-            ids, weights, held = self._split_basis(account, request, smart)
-            self._same_currency(account, ids)
-            date, prices = self._closes(ids, request.execution_date)
-            if request.side == "SELL":
-                sell_weights = self._sell_weights(account, request, held, prices)
-            if smart:
-                flow = int(request.amount / CENT) * (1 if request.side == "BUY" else -1)
-                out = engine.water_fill(held, flow, prices, weights, int(self.fees.min_order / CENT))
-                cents, qty = out["buy_cents"] + out["sell_cents"], out["buy_qty"] + out["sell_qty"]
-                parts = {"cents": cents, "qty": qty, "fee": self.fees.fees(cents)}
-            else:
-                parts = child_orders(request.amount, sell_weights if request.side == "SELL" else weights,
-                                     prices, self.fees)
-            if request.side == "SELL":
-                parts["qty"] = np.minimum(parts["qty"], held)
-            elif Decimal(int(parts["cents"].sum() + parts["fee"].sum())) * CENT > account.cash:
-                raise ConflictError(f"A BUY of {request.amount} {account.currency} plus fees would overdraw "
-                                    f"account {account_id} (cash {account.cash}).")
-            children = [(iid, request.side, c, q, p, f) for iid, c, q, p, f in
-                        zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]) if c > 0 or q > 0]
-            placed = Decimal(int(parts["cents"].sum())) * CENT
+            date, children, placed = self._plan(account, request, smart)
             order_id = self._record(account, request.side, placed, request.idempotency_key, date,
                                     children, stamp)
             if execute:
                 self._fill(order_id, stamp)
             return self.get(order_id)
+
+    def _plan(self, account: Account, request, smart: bool) -> tuple[str, list[tuple], Decimal]:
+        """Checks, then the execution date, the child orders ``(instrument_id, side, cents, qty units,
+        price, fee cents)`` and the amount placed, for an order of ``account``."""
+        if account.status != "ACTIVE" or account.type != "PORTFOLIO":
+            raise ConflictError(f"Account {account.id} is a {account.status} {account.type} account; "
+                                "orders go to ACTIVE PORTFOLIO accounts only.")
+        ids, weights, held = self._split_basis(account, request, smart)
+        self._same_currency(account, ids)
+        date, prices = self._closes(ids, request.execution_date)
+        if request.side == "SELL":
+            sell_weights = self._sell_weights(account, request, held, prices)
+        if smart:
+            flow = int(request.amount / CENT) * (1 if request.side == "BUY" else -1)
+            out = engine.water_fill(held, flow, prices, weights, int(self.fees.min_order / CENT))
+            cents, qty = out["buy_cents"] + out["sell_cents"], out["buy_qty"] + out["sell_qty"]
+            parts = {"cents": cents, "qty": qty, "fee": self.fees.fees(cents)}
+        else:
+            parts = child_orders(request.amount, sell_weights if request.side == "SELL" else weights,
+                                 prices, self.fees)
+        if request.side == "SELL":
+            parts["qty"] = np.minimum(parts["qty"], held)
+        elif Decimal(int(parts["cents"].sum() + parts["fee"].sum())) * CENT > account.cash:
+            raise ConflictError(f"A BUY of {request.amount} {account.currency} plus fees would overdraw "
+                                f"account {account.id} (cash {account.cash}).")
+        children = [(iid, request.side, c, q, p, f) for iid, c, q, p, f in
+                    zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]) if c > 0 or q > 0]
+        return date, children, Decimal(int(parts["cents"].sum())) * CENT
 
     def _same_currency(self, account: Account, ids: list[str]) -> None:
         """Orders trade instruments quoted in the account's currency (no FX trading yet)."""
@@ -713,7 +761,8 @@ class Rebalancings:
     """Rebalancing executions for a list of accounts or of allocations: one execution order per
     account, net differences only, sells first, drift threshold, preview mode (see
     :mod:`toolkit.trading.rebalancing`). The trades come from the vectorised engine for the whole
-    book at once; rebalancing trades carry no fees in this version."""
+    book at once, and the run is written with a few bulk statements. Trades pay the fees of
+    ``orders.fees``; buys are funded net of them (rule 7 of :func:`toolkit.trading.engine.rebalance`)."""
 
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
@@ -726,15 +775,18 @@ class Rebalancings:
             ids = list(request.account_ids or self._book.configured(request.allocation_ids))
             accounts = self._book.accounts(ids)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
+            self._same_currency(accounts, targets)
             instruments, qty, cash, target = book_arrays(self._book.holdings(ids), self._book.cash(ids), targets,
                                                          accounts, ids)
             date, prices = self._prices(instruments, request.execution_date)
             nav = pd.Series(values_nav(qty, cash, prices) if instruments else cash, index=ids)
             reasons = cancellations(accounts, tuple(ids), nav)
             ok = reasons.isna().to_numpy()
+            fees = self._ws.orders.fees
             trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=request.drift,
                                       drift_mode=request.drift_type.lower(),
-                                      min_order_cents=int(self._ws.orders.fees.min_order / CENT)) if ok.any() else {}
+                                      min_order_cents=int(fees.min_order / CENT), fee_rate=fees.rate,
+                                      fee_min_cents=int(fees.minimum / CENT)) if ok.any() else {}
             if ok.any():  # also balanced: every trade it needs is below the minimum order
                 idle = (trades["sell_qty"] == 0).all(axis=-1) & (trades["buy_cents"] == 0).all(axis=-1)
                 reasons[ok] = ["PORTFOLIO_IS_BALANCED" if quiet else "" for quiet in trades["balanced"] | idle]
@@ -742,8 +794,25 @@ class Rebalancings:
             self._ws.db.conn.execute("INSERT INTO rebalancings (id, request, preview, created_at) VALUES (?, ?, ?, ?)",
                                      (run_id, json.dumps(payload, default=str), int(request.preview), stamp))
             executions = self._executions(run_id, ids, reasons, ok, trades, instruments, prices, request, date,
-                                          stamp)
+                                          stamp, accounts)
         return {"id": run_id, "preview": request.preview, "created_at": stamp, "executions": executions}
+
+    def _same_currency(self, accounts: pd.DataFrame, targets: pd.DataFrame) -> None:
+        """Refuse a book in which an account's target holds instruments quoted in another currency
+        (configurations refuse to create one; this guards books written before that check)."""
+        if targets.empty:
+            return
+        quoted = InstrumentRepository(self._ws.db).by_id(sorted(set(targets["instrument_id"])))
+        quoted = quoted.set_index("instrument_id")
+        pairs = (targets.merge(quoted[["currency", "symbol"]], left_on="instrument_id", right_index=True)
+                 .merge(accounts.rename(columns={"currency": "account_currency"}), on="allocation_id"))
+        wrong = pairs[pairs["currency"] != pairs["account_currency"]]
+        if len(wrong):
+            first = wrong.iloc[0]
+            raise ConflictError(f"{wrong['account_id'].nunique()} account(s) target instruments in another currency, "
+                                f"e.g. account {first['account_id']} ({first['account_currency']}) targets "
+                                f"{first['symbol']} ({first['currency']}); switch them to an allocation in their "
+                                "currency.")
 
     def _prices(self, instruments: list[str], date: str | None) -> tuple[str | None, np.ndarray]:
         if not instruments:
@@ -755,38 +824,78 @@ class Rebalancings:
                                   "rebalancing request")
         return day, np.array([closes[i] for i in instruments])
 
-    def _executions(self, run_id, ids, reasons, ok, trades, instruments, prices, request, date,
-                    stamp) -> list[dict]:
-        rows = np.cumsum(ok) - 1  # the row of each eligible account in the engine's output
-        out = []
-        for n, account_id in enumerate(ids):
-            reason = None if pd.isna(reasons.iloc[n]) else reasons.iloc[n]
-            legs = [] if reason is not None else self._legs(trades, rows[n], instruments, prices)
-            status = "CANCELLED" if reason is not None else "PREVIEW" if request.preview else "EXECUTED"
-            order_id = None
-            if status == "EXECUTED":
-                account = self._ws.accounts.get(account_id)
-                turnover = sum(Decimal(int(c)) * CENT for _, _, c, _, _, _ in legs)
-                order_id = self._ws.orders._record(account, "REBALANCE", turnover, None, date, legs, stamp)
-                self._ws.orders._fill(order_id, stamp)
-            trades_view = [{"instrument_id": iid, "side": side, "amount": cents_text(c), "quantity": quantity_text(q),
-                            "price": float(p)} for iid, side, c, q, p, _ in legs]
-            self._ws.db.conn.execute(
-                "INSERT INTO rebalancing_executions (id, rebalancing_id, account_id, status, cancellation_reason, "
-                "portfolio_order_id, trades) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (str(uuid.uuid4()), run_id, account_id, status, reason, order_id, json.dumps(trades_view)))
-            out.append({"account_id": account_id, "status": status, "cancellation_reason": reason,
-                        "portfolio_order_id": order_id, "trades": trades_view})
+    def _executions(self, run_id: str, ids: list[str], reasons: pd.Series, ok: np.ndarray, trades: dict,
+                    instruments: list[str], prices: np.ndarray, request, date: str | None, stamp: str,
+                    accounts: pd.DataFrame) -> list[dict]:
+        """Write the run for the whole book with a few ``executemany`` calls (no per-account
+        statement): per EXECUTED account one REBALANCE order FILLED at once, its child orders and
+        fills (sells first), its NEW → PROCESSING → FILLED transitions and events, and two cash
+        bookings: the net of its trades (kind REBALANCE) and its fees (kind FEE)."""
+        reason = [None if pd.isna(r) else r for r in reasons]
+        live = np.array([r is None for r in reason], bool)
+        engine_rows = (np.cumsum(ok) - 1)[live]
+        table = legs(trades, engine_rows) if live.any() else {}
+        owners = np.flatnonzero(live)  # the index in ids of each live account
+        n_legs = np.bincount(table["owner"], minlength=len(owners)) if live.any() else np.zeros(0, int)
+        cuts = np.cumsum(n_legs)[:-1] if len(owners) else []
+        iids = np.array(instruments, dtype=object)[table["instrument"]].tolist() if live.any() else []
+        sides = np.where(table["sell"], "SELL", "BUY").tolist() if live.any() else []
+        amounts = decimal_texts(table["cents"], 2) if live.any() else []
+        qty = decimal_texts(table["qty"], 10) if live.any() else []
+        price = prices[table["instrument"]].tolist() if live.any() else []
+        views = [{"instrument_id": i, "side": sd, "amount": a, "quantity": q, "price": p}
+                 for i, sd, a, q, p in zip(iids, sides, amounts, qty, price)]
+        per_account = [views[a:b] for a, b in zip([0, *cuts], [*cuts, len(views)])] if len(owners) else []
+        trades_of = dict(zip(owners.tolist(), per_account))
+        order_ids = {}
+        if live.any() and not request.preview:
+            order_ids = self._record_book(ids, owners, table, iids, sides, amounts, qty, price, n_legs, date,
+                                          stamp, accounts)
+        status = "PREVIEW" if request.preview else "EXECUTED"
+        out = [{"account_id": account_id, "status": "CANCELLED" if reason[n] else status,
+                "cancellation_reason": reason[n], "portfolio_order_id": order_ids.get(n),
+                "trades": trades_of.get(n, [])} for n, account_id in enumerate(ids)]
+        execution_ids = sequential_ids(len(out))
+        self._ws.db.conn.executemany(
+            "INSERT INTO rebalancing_executions (id, rebalancing_id, account_id, status, cancellation_reason, "
+            "portfolio_order_id, trades) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(eid, run_id, e["account_id"], e["status"], e["cancellation_reason"], e["portfolio_order_id"],
+              json.dumps(e["trades"])) for eid, e in zip(execution_ids, out)])
         return out
 
-    @staticmethod
-    def _legs(trades: dict, row: int, instruments: list[str], prices: np.ndarray) -> list[tuple]:
-        """The account's trades, sells first: ``(instrument_id, side, cents, qty units, price, fee 0)``."""
-        sells = [(iid, "SELL", c, q, p, 0) for iid, c, q, p in
-                 zip(instruments, trades["sell_cents"][row], trades["sell_qty"][row], prices) if q > 0]
-        buys = [(iid, "BUY", c, q, p, 0) for iid, c, q, p in
-                zip(instruments, trades["buy_cents"][row], trades["buy_qty"][row], prices) if c > 0]
-        return sells + buys
+    def _record_book(self, ids: list[str], owners: np.ndarray, table: dict, iids: list, sides: list,
+                     amounts: list, qty: list, price: list, n_legs: np.ndarray, date: str, stamp: str,
+                     accounts: pd.DataFrame) -> dict[int, str]:
+        """The orders, child orders, fills, transitions, events and cash bookings of a run."""
+        order_ids = sequential_ids(len(owners))
+        account_ids = [ids[n] for n in owners.tolist()]
+        currency = accounts.set_index("account_id")["currency"].reindex(account_ids).tolist()
+        signed = np.where(table["sell"], table["cents"], -table["cents"])
+        net = np.bincount(table["owner"], weights=signed, minlength=len(owners)).astype(np.int64)
+        turnover = np.bincount(table["owner"], weights=table["cents"], minlength=len(owners)).astype(np.int64)
+        fee = np.bincount(table["owner"], weights=table["fee"], minlength=len(owners)).astype(np.int64)
+        leg_order = np.repeat(np.array(order_ids, dtype=object), n_legs).tolist()
+        leg_account = np.repeat(np.array(account_ids, dtype=object), n_legs).tolist()
+        child_ids = sequential_ids(len(iids))
+        fees = decimal_texts(table["fee"], 2)
+        signed_qty = [q if sd == "BUY" else "-" + q for q, sd in zip(qty, sides)]
+        repo = OrderRepository(self._ws.db)
+        repo.insert_many(
+            zip(order_ids, account_ids, ["REBALANCE"] * len(order_ids), decimal_texts(turnover, 2), currency,
+                ["FILLED"] * len(order_ids), [None] * len(order_ids), [date] * len(order_ids),
+                [stamp] * len(order_ids)),
+            zip(child_ids, leg_order, table["position"].tolist(), iids, sides, amounts, qty, price, fees),
+            [(o, before, after, stamp) for o in order_ids for before, after in FILL_STEPS])
+        repo.fill(zip(child_ids, leg_account, iids, signed_qty, price, [date] * len(child_ids)))
+        bookings = [(a, "REBALANCE", t, o, date, stamp) for a, t, o in zip(account_ids, decimal_texts(net, 2),
+                                                                              order_ids)]
+        bookings += [(a, "FEE", t, o, date, stamp) for a, t, o, f in zip(account_ids, decimal_texts(-fee, 2),
+                                                                          order_ids, fee.tolist()) if f]
+        AccountRepository(self._ws.db).book_many(bookings)
+        EventRepository(self._ws.db).record_many(
+            (f"PORTFOLIO_ORDER.{after}", o, json.dumps({"from": before, "to": after}), stamp)
+            for o in order_ids for before, after in FILL_STEPS)
+        return dict(zip(owners.tolist(), order_ids))
 
 
 class Events:
@@ -818,6 +927,18 @@ class Events:
     def deliveries(self, event_id: int | None = None, subscriber: str | None = None) -> pd.DataFrame:
         """The delivery log: every attempt with its status, HTTP status and error."""
         return self._ws.dispatcher.log(event_id, subscriber)
+
+
+def foreign_currency(db: sqlite_utils.Database, allocation_ids: list[str], currency: str) -> str:
+    """The current instruments of the allocations not quoted in ``currency``, as ``"SAP (EUR), …"``
+    ("" when there are none)."""
+    marks = ", ".join("?" * len(allocation_ids))
+    rows = db.conn.execute(
+        f"SELECT DISTINCT i.symbol, i.currency FROM allocation_weights w "
+        f"JOIN allocations a ON a.id = w.allocation_id AND a.version = w.version "
+        f"JOIN instruments i ON i.instrument_id = w.instrument_id "
+        f"WHERE a.id IN ({marks}) AND i.currency != ? ORDER BY i.symbol", [*allocation_ids, currency]).fetchall()
+    return ", ".join(f"{symbol} ({quoted})" for symbol, quoted in rows)
 
 
 def _check_date(value: object, path: str, problems: Problems) -> str | None:

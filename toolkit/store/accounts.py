@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import sqlite_utils
@@ -25,6 +26,19 @@ class AccountRepository:
             (account_id,)).fetchone()
         return Account(*row, cash=self.cash(account_id)) if row else None
 
+    def list(self, type_: str | None, status: str | None, limit: int) -> list[Account]:
+        """Accounts oldest first, optionally of one type and status, with their balances (one query each)."""
+        rows = self.db.conn.execute(
+            "SELECT id, type, status, currency, name, created_at FROM accounts WHERE (? IS NULL OR type = ?) "
+            "AND (? IS NULL OR status = ?) ORDER BY created_at, id LIMIT ?",
+            (type_, type_, status, status, limit)).fetchall()
+        cash = {r[0]: Decimal("0.00") for r in rows}
+        marks = ", ".join("?" * len(rows))
+        for account_id, amount in self.db.conn.execute(
+                f"SELECT account_id, amount FROM cash_ledger WHERE account_id IN ({marks})", list(cash)):
+            cash[account_id] += Decimal(amount)
+        return [Account(*row, cash=cash[row[0]]) for row in rows]
+
     def set_status(self, account_id: str, status: str) -> None:
         self.db.conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))
 
@@ -39,6 +53,11 @@ class AccountRepository:
         self.db.conn.execute(
             "INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, booked_at) "
             "VALUES (?, ?, ?, ?, ?, ?)", (account_id, kind, format(amount, "f"), reference, value_date, stamp))
+
+    def book_many(self, rows: Iterable[tuple]) -> None:
+        """Many bookings at once: ``(account_id, kind, amount text, reference, value_date, booked_at)``."""
+        self.db.conn.executemany("INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, "
+                                 "booked_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def ledger(self, account_id: str):
         return _frame(self.db, "SELECT id, kind, amount, reference, value_date, booked_at FROM cash_ledger "

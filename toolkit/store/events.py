@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import pandas as pd
 import sqlite_utils
@@ -19,6 +20,11 @@ class EventRepository:
             "INSERT INTO events (type, resource_id, payload, created_at) VALUES (?, ?, ?, ?)",
             (type_, resource_id, json.dumps(payload, default=str), stamp))
         return int(cursor.lastrowid)
+
+    def record_many(self, rows: Iterable[tuple]) -> None:
+        """Many events at once: ``(type, resource_id, payload JSON text, created_at)``."""
+        self.db.conn.executemany("INSERT INTO events (type, resource_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                                 rows)
 
     def list(self, resource_id: str | None = None, type_: str | None = None, after: int = 0,
              limit: int = 1000) -> pd.DataFrame:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 import pandas as pd
 import sqlite_utils
 
 from toolkit.store.repositories import _frame
+
+
+ORDER_COLUMNS = ("id", "account_id", "side", "cash_amount", "currency", "state", "idempotency_key",
+                 "execution_date", "created_at")
 
 
 class OrderRepository:
@@ -22,6 +26,17 @@ class OrderRepository:
         self.db.conn.executemany(
             "INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, side, amount, quantity, "
             "price, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", children)
+
+    def insert_many(self, orders: Iterable[tuple], children: Iterable[tuple], transitions: Iterable[tuple]) -> None:
+        """A book's orders at once: ``orders`` as :meth:`insert`'s row values in ``ORDER_COLUMNS`` order,
+        ``children`` as its child tuples, ``transitions`` as ``(order_id, from, to, at)``."""
+        self.db.conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) "
+                                 f"VALUES ({', '.join('?' * len(ORDER_COLUMNS))})", orders)
+        self.db.conn.executemany(
+            "INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, side, amount, quantity, "
+            "price, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", children)
+        self.db.conn.executemany("INSERT INTO order_transitions (portfolio_order_id, from_state, to_state, at) "
+                                 "VALUES (?, ?, ?, ?)", transitions)
 
     def transition(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
         self.db.conn.execute("UPDATE portfolio_orders SET state = ? WHERE id = ?", (after, order_id))

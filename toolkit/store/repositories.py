@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -18,6 +19,15 @@ _PRICE_COLUMNS = ("instrument_id", "timeframe", "time", *OHLCV)
 def now(precise: bool = False) -> str:
     """UTC now as ISO 8601, to the second (or the microsecond, for version stamps)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds" if precise else "seconds")
+
+
+def sequential_ids(n: int) -> list[str]:
+    """``n`` new ids in UUID form that share one random prefix and count up in their last 12 hex
+    digits, so a bulk insert appends to the primary-key index instead of scattering into it."""
+    base = uuid.uuid4().hex
+    head = f"{base[:8]}-{base[8:12]}-{base[12:16]}-{base[16:20]}-"
+    start = int(base[20:], 16) & 0xFFFF_0000_0000  # room for 2**32 ids before the prefix would roll
+    return [f"{head}{start + i:012x}" for i in range(n)]
 
 
 def _frame(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> pd.DataFrame:

@@ -44,7 +44,7 @@ _SHOWN = 10  # offending rows an error names
 
 Rounding = Literal["down", "up", "nearest"]
 #: per (portfolio, instrument) outputs of :func:`rebalance`, then per portfolio
-ORDER_KEYS = ("sell_cents", "buy_cents", "sell_qty", "buy_qty")
+ORDER_KEYS = ("sell_cents", "buy_cents", "sell_qty", "buy_qty", "fee_cents")
 PORTFOLIO_KEYS = ("balanced", "nav_cents", "cash_after_cents")
 
 
@@ -321,7 +321,7 @@ def values_cents(qty_units: object, price: object) -> np.ndarray:
 
 def rebalance(qty_units: object, cash_cents: object, price: object, target_units: object, *,
               drift: str | Decimal | float = 0, drift_mode: Literal["absolute", "relative"] = "absolute",
-              min_order_cents: object = 0) -> dict[str, np.ndarray]:
+              min_order_cents: object = 0, fee_rate: int = 0, fee_min_cents: int = 0) -> dict[str, np.ndarray]:
     """The orders that bring every portfolio of a book back to its target weights.
 
     Inputs: ``qty_units (..., instrument)`` held (units of 1e-10 share, >= 0), ``cash_cents (...)``
@@ -344,15 +344,22 @@ def rebalance(qty_units: object, cash_cents: object, price: object, target_units
        they exceed it: then they are scaled to the available cash by largest remainder in
        proportion to the wanted buys, and never overdraw. Buy quantities round down.
     6. A sell or buy below ``min_order_cents`` is not done (also after scaling).
+    7. Fees (:func:`fees`: ``max(fee_min_cents, amount * fee_rate / 1e6)`` per trade, ``fee_rate``
+       in hundredths of a basis point) come out of the cash. Sells pay theirs from their proceeds,
+       and a sell smaller than its fee plus a cent is not done. Buys are funded net of an upper
+       bound on their own fees: with ``n`` wanted buys the budget is
+       ``floor((available - n * (fee_min_cents + 1)) / (1 + fee_rate / 1e6))``, so they never overdraw
+       and leave at most a few cents per trade uninvested.
 
-    Cash moves by the order amounts: ``cash_after = cash + sum(sell_cents) - sum(buy_cents) >= 0``.
+    Cash moves by the order amounts and fees:
+    ``cash_after = cash + sum(sell_cents) - sum(buy_cents) - sum(fee_cents) >= 0``.
 
     Tolerance (proved in tests/test_trading_engine.py): after the orders, with ``d_i`` the value
     of one quantity unit in cents (``price_i * 1e-8``), ``|V'_i - T_i| <= 1 + d_i`` cents for
     every instrument when ``min_order_cents = 0``; with a minimum ``m`` it is
     ``< 2 + d_i + n*m`` (``n`` instruments).
 
-    Returns int64 arrays ``sell_cents, buy_cents, sell_qty, buy_qty`` over ``(..., instrument)``
+    Returns int64 arrays ``sell_cents, buy_cents, sell_qty, buy_qty, fee_cents`` over ``(..., instrument)``
     and, over ``(...)``, ``balanced`` (bool), ``nav_cents`` and ``cash_after_cents``.
     """
     if drift_mode not in ("absolute", "relative"):
@@ -371,15 +378,23 @@ def rebalance(qty_units: object, cash_cents: object, price: object, target_units
     target = _apportion(nav, weights, WEIGHT_SCALE)
     excess = value - target
 
+    if fee_rate or fee_min_cents:  # rule 7: a sell must be worth more than its fee
+        minimum = np.maximum(minimum, fee_min_cents + 1)
     whole = trade & (target == 0) & (qty > 0) & (value >= minimum)
     sell = np.where(whole | (trade & (excess > 0) & (excess >= minimum)), excess, 0)
     wanted = np.where(trade & (excess < 0) & (-excess >= minimum), -excess, 0)
-    available = cash + sell.sum(axis=-1)
-    buy = _fund(wanted, available, minimum)
+    sell_fee = fees(sell, fee_rate, fee_min_cents)
+    available = cash + sell.sum(axis=-1) - sell_fee.sum(axis=-1)
+    budget = available
+    if fee_rate or fee_min_cents:
+        reserve = (wanted > 0).sum(axis=-1) * (fee_min_cents + 1)
+        budget = _muldiv(np.maximum(available - reserve, 0), 1_000_000, 1_000_000 + fee_rate)[0]
+    buy = _fund(wanted, budget, minimum)
+    fee = sell_fee + fees(buy, fee_rate, fee_min_cents)
     units = _quantities(sell + buy, ticks, "down")  # an instrument is sold or bought, never both
     out = {"sell_cents": sell, "buy_cents": buy, "sell_qty": np.where(whole, qty, np.where(sell > 0, units, 0)),
-           "buy_qty": np.where(buy > 0, units, 0), "balanced": balanced, "nav_cents": nav,
-           "cash_after_cents": available - buy.sum(axis=-1)}
+           "buy_qty": np.where(buy > 0, units, 0), "fee_cents": fee, "balanced": balanced, "nav_cents": nav,
+           "cash_after_cents": cash + sell.sum(axis=-1) - buy.sum(axis=-1) - fee.sum(axis=-1)}
     return _unflatten(out, lead)
 
 
@@ -421,6 +436,14 @@ def _balanced(value: np.ndarray, nav: np.ndarray, weights: np.ndarray, drift: in
     return ((value >= low) & (value <= high)).all(axis=-1)
 
 
+def fees(cents: np.ndarray, rate: int = 0, minimum: int = 0) -> np.ndarray:
+    """Fee cents per trade of ``cents``: ``max(minimum, cents * rate / 1e6)`` rounded half-up,
+    ``rate`` in hundredths of a basis point (1e-6); 0 where no trade is done."""
+    cents = np.asarray(cents, np.int64)
+    quotient, rest = _muldiv(np.maximum(cents, 0), rate, 1_000_000)  # exact past 2**63
+    return np.where(cents > 0, np.maximum(quotient + (rest * 2 >= 1_000_000), minimum), 0)
+
+
 def _fund(wanted: np.ndarray, available: np.ndarray, minimum: np.ndarray) -> np.ndarray:
     """Buys scaled down to the available cash where they exceed it (rule 5), then rule 6 again."""
     total = wanted.sum(axis=-1)
@@ -456,10 +479,10 @@ def rebalance_book(holdings: xr.DataArray, cash: xr.DataArray, prices: xr.DataAr
         run, holdings, cash, prices, targets,
         input_core_dims=[[INSTRUMENT], [], [INSTRUMENT], [INSTRUMENT]],
         output_core_dims=[[INSTRUMENT]] * len(ORDER_KEYS) + [[]] * len(PORTFOLIO_KEYS),
-        dask="parallelized", output_dtypes=[np.int64] * 4 + [bool, np.int64, np.int64])
+        dask="parallelized", output_dtypes=[np.int64] * len(ORDER_KEYS) + [bool, np.int64, np.int64])
     book = xr.Dataset(dict(zip(ORDER_KEYS + PORTFOLIO_KEYS, outputs)))
     for key, unit in (("sell_cents", "cents"), ("buy_cents", "cents"), ("nav_cents", "cents"),
-                      ("cash_after_cents", "cents"), ("sell_qty", "1e-10 share"), ("buy_qty", "1e-10 share")):
+                      ("cash_after_cents", "cents"), ("fee_cents", "cents"), ("sell_qty", "1e-10 share"), ("buy_qty", "1e-10 share")):
         book[key].attrs["units"] = unit
     return book
 

@@ -32,6 +32,8 @@ STATES = ("NEW", "PROCESSING", "FILLED", "SETTLED", "CANCELLED")
 #: allowed state transitions; FILLED and CANCELLED orders never go back
 TRANSITIONS = {"NEW": ("PROCESSING", "CANCELLED"), "PROCESSING": ("FILLED", "CANCELLED"),
                "FILLED": ("SETTLED",), "SETTLED": (), "CANCELLED": ()}
+#: the transitions of an order filled at once, from its creation
+FILL_STEPS = ((None, "NEW"), ("NEW", "PROCESSING"), ("PROCESSING", "FILLED"))
 #: a SELL may not exceed this share of the NAV
 MAX_SELL_SHARE = Decimal("0.9")
 
@@ -46,9 +48,12 @@ class FeeSchedule:
 
     def fees(self, cents: np.ndarray) -> np.ndarray:
         """Fees in cents for child orders of ``cents`` (0 where no order is placed)."""
-        rate = (cents * int(self.bps * 100) + 500_000) // 1_000_000  # bps in hundredths, half-up
-        fee = np.maximum(rate, int(self.minimum / CENT))
-        return np.where(cents > 0, fee, 0)
+        return engine.fees(cents, self.rate, int(self.minimum / CENT))
+
+    @property
+    def rate(self) -> int:
+        """The bps in hundredths (units of 1e-6), as :func:`toolkit.trading.engine.fees` takes them."""
+        return int(self.bps * 100)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,16 @@ def child_orders(amount: Decimal, weight_units: np.ndarray, prices: np.ndarray,
 def quantity_text(units: int) -> str:
     """A quantity in units of 1e-10 share as the database's decimal string (10 decimals)."""
     return format(Decimal(int(units)).scaleb(-10), "f")
+
+
+def decimal_texts(units: np.ndarray, places: int) -> list[str]:
+    """Integer ``units`` of ``10**-places`` as decimal strings with exactly ``places`` decimals, for a
+    whole array at once (``decimal_texts([-250, 5], 2) == ["-2.50", "0.05"]``); the same text
+    :func:`cents_text` and :func:`quantity_text` give one value at a time."""
+    units = np.asarray(units, np.int64).ravel()
+    whole, part = np.divmod(np.abs(units), 10**places)
+    signs = np.where(units < 0, "-", "").tolist()
+    return [f"{s}{w}.{p:0{places}d}" for s, w, p in zip(signs, whole.tolist(), part.tolist())]
 
 
 def cents_text(cents: int) -> str:

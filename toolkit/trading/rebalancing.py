@@ -115,3 +115,26 @@ def cash_cents(cash: pd.DataFrame) -> pd.Series:
 
 def values_nav(qty: np.ndarray, cash: np.ndarray, prices: np.ndarray) -> np.ndarray:
     return cash + engine.values_cents(qty, prices).sum(axis=-1)
+
+
+def legs(trades: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The trades of the engine's ``rows`` (:func:`toolkit.trading.engine.rebalance` output) as one
+    long table, account by account, sells first, then buys, each in instrument order.
+
+    Columns (numpy arrays of equal length): ``owner`` (the index into ``rows``), ``position`` (0, 1, …
+    within the account), ``instrument`` (column index), ``sell`` (bool), ``cents``, ``qty`` (units)
+    and ``fee`` (cents). Built with array operations only, whatever the size of the book.
+    """
+    sell_qty, buy_cents = trades["sell_qty"][rows], trades["buy_cents"][rows]
+    sold, bought = np.nonzero(sell_qty > 0), np.nonzero(buy_cents > 0)
+    owner = np.concatenate([sold[0], bought[0]])
+    column = np.concatenate([sold[1], bought[1]])
+    sell = np.concatenate([np.ones(len(sold[0]), bool), np.zeros(len(bought[0]), bool)])
+    order = np.lexsort((column, ~sell, owner))
+    owner, column, sell = owner[order], column[order], sell[order]
+    at = rows[owner]
+    cents = np.where(sell, trades["sell_cents"][at, column], trades["buy_cents"][at, column])
+    qty = np.where(sell, trades["sell_qty"][at, column], trades["buy_qty"][at, column])
+    position = np.arange(len(owner)) - np.searchsorted(owner, owner)
+    return {"owner": owner, "position": position, "instrument": column, "sell": sell, "cents": cents,
+            "qty": qty, "fee": trades["fee_cents"][at, column]}

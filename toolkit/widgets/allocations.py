@@ -1,24 +1,24 @@
 """The allocations app: edit model portfolios, list them, fund accounts, place orders, rebalance.
 
 Every action goes through the façade (``ws.allocations``, ``ws.accounts``, ``ws.configurations``,
-``ws.orders``, ``ws.rebalancings``); the order preview splits the amount with the same pure
-function the orders use (:func:`toolkit.trading.orders.child_orders`) and writes nothing.
+``ws.orders``, ``ws.rebalancings``); the order preview is ``ws.orders.preview``, which runs every
+check of a real order and writes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 
 import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 
 from toolkit.errors import NotFoundError, ToolkitError
-from toolkit.trading import engine
 from toolkit.trading.accounts import Account
 from toolkit.trading.allocations import Allocation
-from toolkit.trading.orders import SIDES, cents_text, child_orders, parse_order, quantity_text
+from toolkit.trading.orders import SIDES
 from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
 from toolkit.workspace import PortfolioOrder, Workspace
 
@@ -367,29 +367,19 @@ class AllocationsApp:
             self.order_table.value, self.order_message.value = preview
 
     def _preview_children(self) -> tuple[str, str]:
-        """The child orders a BUY would get, as a table and a message; nothing is written."""
+        """The child orders the order would get (``ws.orders.preview``), as a table and a message."""
         account = self._account_value()
-        request = parse_order(self._order_payload(account), account.currency)
-        if request.side != "BUY":
-            raise ToolkitError("Only a BUY can be previewed: a SELL is split by the account's holdings when "
-                               "it is placed.")
-        target = self.ws.allocations.get(self.ws.configurations.get(account.id).allocation_id)
-        ids = [i.instrument_id for i in target.items]
-        close = self.ws.history.prices(ids)["close"].dropna("time", how="any").isel(time=-1).sel(instrument=ids)
-        parts = child_orders(request.amount, engine.weights_to_units([i.weight for i in target.items]),
-                             close.values, self.ws.orders.fees)
-        day = str(close["time"].values)[:10]
-        frame = pd.DataFrame({"symbol": [i.symbol for i in target.items],
-                              "weight": [format(i.weight, "f") for i in target.items],
-                              f"close {day}": close.values.round(4),
-                              "amount": [cents_text(c) for c in parts["cents"]],
-                              "quantity": [quantity_text(q) for q in parts["qty"]],
-                              "fee": [cents_text(f) for f in parts["fee"]]})[parts["cents"] > 0]
-        total = cents_text(parts["cents"].sum())
-        frame = pd.concat([frame, pd.DataFrame([{"symbol": "Total", "amount": total,
-                                                 "fee": cents_text(parts["fee"].sum())}])]).fillna("")
-        return table_html(frame), ok_html(f"Preview of a BUY of {request.amount} {account.currency}: {len(frame) - 1} "
-                                          f"child orders adding up to {total}; nothing was saved.")
+        order = self.ws.orders.preview(account.id, self._order_payload(account))
+        kids = order.children
+        frame = pd.DataFrame({"symbol": kids["symbol"], "side": kids["side"],
+                              f"close {order.execution_date}": kids["price"].round(4), "amount": kids["amount"],
+                              "quantity": kids["quantity"], "fee": kids["fee"]})
+        fees = format(sum((Decimal(f) for f in kids["fee"]), Decimal("0.00")), "f")
+        frame = pd.concat([frame, pd.DataFrame([{"symbol": "Total", "amount": order.cash_amount,
+                                                 "fee": fees}])]).fillna("")
+        return table_html(frame), ok_html(f"Preview of a {order.side} of {order.cash_amount} {account.currency}: "
+                                          f"{len(kids)} child orders adding up to {order.cash_amount}; nothing "
+                                          "was saved.")
 
     def _on_order_place(self, _button: object = None) -> None:
         def place() -> PortfolioOrder:
