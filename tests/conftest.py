@@ -33,3 +33,29 @@ def ws(demo_path: Path, tmp_path: Path) -> Workspace:
     ws = Workspace.open(path)
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def book_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workspace with the demo book (:mod:`toolkit.book`), built once per session (read-only)."""
+    from toolkit.book import populate
+
+    return demo.build(tmp_path_factory.mktemp("book") / "demo.db", populate=populate)
+
+
+@pytest.fixture(scope="session")
+def book_ws(book_path: Path) -> Workspace:
+    """The session's demo book; tests must not write to it (use ``book_copy``)."""
+    ws = Workspace.open(book_path)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def book_copy(book_path: Path, tmp_path: Path) -> Workspace:
+    """A private, writable copy of the demo book."""
+    path = tmp_path / "book.db"
+    shutil.copy(book_path, path)
+    ws = Workspace.open(path)
+    yield ws
+    ws.close()

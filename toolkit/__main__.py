@@ -1,7 +1,8 @@
 """Command line: ``python -m toolkit setup [PATH]`` and ``python -m toolkit serve``.
 
 ``setup`` applies the migrations to a workspace file; for the demo workspace (the default,
-``data/demo.db``) it builds the file from ``data/`` when it does not exist yet.
+``data/demo.db``) it builds the file from ``data/`` with the demo book (:mod:`toolkit.book`) when
+it does not exist yet or has no book.
 ``serve`` starts Voilà on the apps in ``apps/`` with the settings of ``voila.json``.
 """
 
@@ -20,17 +21,30 @@ def setup(path: str | None, rebuild: bool) -> None:
     from toolkit.store import connect, migrate
     from toolkit.store import demo
 
+    from toolkit.book import populate
+
     target = Path(path) if path else demo.DEFAULT_PATH
-    if target == demo.DEFAULT_PATH and (rebuild or not target.exists()):
+    if target == demo.DEFAULT_PATH and (rebuild or not target.exists() or not _has_book(target)):
         def progress(done: int, total: int, label: str) -> None:
             print(f"\r  building demo workspace: {done}/{total} {label:<12}", end="", flush=True)
 
-        demo.build(target, progress=progress)
-        print()
+        demo.build(target, progress=progress, populate=populate)
+        print("\n  demo book: 4 mandates run 2010-2022")
     db = connect(target)
     applied = migrate(db)
     db.close()
     print(f"workspace {target}: {len(applied)} migration(s) applied, up to date")
+
+
+def _has_book(path: Path) -> bool:
+    """True when the demo workspace already holds the demo book (built before the book existed: rebuild)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM performance_master").fetchone()[0] > 0
+        except sqlite3.OperationalError:
+            return False
 
 
 def serve(port: int, host: str, extra: list[str]) -> None:

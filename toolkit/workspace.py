@@ -42,11 +42,14 @@ from toolkit.trading import engine
 from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
 from toolkit.trading.events import Dispatcher
+from toolkit.reports import Reports
 from toolkit.trading.holdings import holdings as trading_holdings
 from toolkit.trading.rebalancing import book_arrays, cancellations, legs, parse_rebalancing, values_nav
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
                                     child_orders, decimal_texts, parse_order, quantity_text)
 
+#: the ledger kinds that move money into or out of a portfolio (the others are trades and fees)
+EXTERNAL_FLOWS = ("DEPOSIT", "WITHDRAWAL")
 #: environment variable naming the workspace file the apps open
 ENV_VAR = "TOOLKIT_WORKSPACE"
 
@@ -69,6 +72,7 @@ class Workspace:
         self.orders = Orders(self)
         self.rebalancings = Rebalancings(self)
         self.events = Events(self)
+        self.reports = Reports(self)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
@@ -103,10 +107,13 @@ class Workspace:
 
     @classmethod
     def demo(cls, path: str | Path | None = None) -> "Workspace":
-        """The demo workspace built from the shipped data (``data/demo.db``), built on first use."""
+        """The demo workspace built from the shipped data and the demo book (``data/demo.db``), built
+        on first use."""
         path = Path(path or demo_store.DEFAULT_PATH)
         if not path.exists():
-            demo_store.build(path)
+            from toolkit.book import populate  # the book drives the façade: imported when needed
+
+            demo_store.build(path, populate=populate)
         return cls.open(path)
 
     @classmethod
@@ -457,7 +464,8 @@ class Accounts:
     def holdings(self, account_ids: Sequence[str] | None = None, start: str | None = None,
                  end: str | None = None) -> xr.Dataset:
         """Holdings over time: ``positions (portfolio, instrument, time)`` in shares, ``cash (portfolio,
-        time)``, the daily ``close (instrument, time)``, ``value = positions * close`` and
+        time)``, the external ``flows (portfolio, time)`` (deposits and withdrawals), the daily ``close
+        (instrument, time)``, ``value = positions * close`` and
         ``nav = sum(value) + cash``, on the trading days of the held instruments (see
         :mod:`toolkit.trading.holdings`). All accounts when ``account_ids`` is None."""
         book = BookRepository(self._ws.db)
@@ -465,12 +473,13 @@ class Accounts:
             r[0] for r in self._ws.db.conn.execute("SELECT id FROM accounts ORDER BY created_at, id")]
         fills = book.holdings(ids, dated=True)
         cash = book.cash(ids, dated=True)
+        flows = book.cash(ids, dated=True, kinds=EXTERNAL_FLOWS)
         instruments = sorted(set(fills["instrument_id"]))
         first = min([*fills["executed_on"], *cash["value_date"]], default=None)
         if not instruments:
             raise NotFoundError("These accounts hold no instruments yet; place an order first.")
         close = self._ws.history.prices(instruments, start=start or first, end=end)["close"]
-        cube = trading_holdings(fills, cash, ids, instruments, close.indexes["time"])
+        cube = trading_holdings(fills, cash, ids, instruments, close.indexes["time"], flows)
         value = cube["positions"] * close.fillna(0.0)
         return cube.assign(close=close, value=value, nav=value.sum("instrument") + cube["cash"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from toolkit.market import sources
@@ -16,8 +17,10 @@ from toolkit.store.repositories import FxRepository, InstrumentRepository, Price
 DEFAULT_PATH = sources.DATA / "demo.db"
 
 
-def build(path: str | Path = DEFAULT_PATH, data: Path = sources.DATA, progress=None) -> Path:
-    """Create the workspace at ``path`` from ``data/``: migrations, instruments, daily bars, ECB rates.
+def build(path: str | Path = DEFAULT_PATH, data: Path = sources.DATA, progress=None,
+          populate: Callable[[Path], None] | None = None) -> Path:
+    """Create the workspace at ``path`` from ``data/``: migrations, instruments, daily bars, ECB rates,
+    then ``populate(path_being_built)`` if given (the workspace floor runs the demo book there).
 
     Every shipped series goes through the same validation as a user's upload.
 
@@ -48,6 +51,8 @@ def build(path: str | Path = DEFAULT_PATH, data: Path = sources.DATA, progress=N
             FxRepository(db).insert(sources.fx_rates(data))
         if progress:
             progress(total, total, "ECB rates")
+        if populate:
+            populate(Path(tmp))
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.close()
         os.replace(tmp, path)

@@ -214,6 +214,21 @@ def m006_event_deliveries(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m007_performance_master(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE performance_master (
+        portfolio_id TEXT PRIMARY KEY REFERENCES accounts (id),
+        performance_measurement_start_date TEXT NOT NULL,
+        daily_performance_start_date TEXT NOT NULL,
+        benchmark_id TEXT,
+        annual_fee TEXT NOT NULL DEFAULT '0',
+        updated_at TEXT NOT NULL,
+        CHECK (daily_performance_start_date >= performance_measurement_start_date)
+    )
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

@@ -128,9 +128,11 @@ class BookRepository:
         return _frame(self.db, f"SELECT f.account_id, f.instrument_id, f.quantity{extra} FROM fills f "
                                "JOIN book_ids b ON b.id = f.account_id ORDER BY f.id")
 
-    def cash(self, account_ids: Sequence[str], dated: bool = False) -> pd.DataFrame:
-        """The cash ledger of the accounts (with ``value_date`` when ``dated``)."""
+    def cash(self, account_ids: Sequence[str], dated: bool = False, kinds: Sequence[str] = ()) -> pd.DataFrame:
+        """The cash ledger of the accounts (with ``value_date`` when ``dated``), only the bookings of
+        ``kinds`` when given (e.g. the external flows DEPOSIT and WITHDRAWAL)."""
         self._ids(account_ids)
         extra = ", l.value_date" if dated else ""
+        only = f" WHERE l.kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
         return _frame(self.db, f"SELECT l.account_id, l.amount{extra} FROM cash_ledger l "
-                               "JOIN book_ids b ON b.id = l.account_id ORDER BY l.id")
+                               f"JOIN book_ids b ON b.id = l.account_id{only} ORDER BY l.id", list(kinds))

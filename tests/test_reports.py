@@ -1,0 +1,206 @@
+"""``ws.reports`` on the demo book: daily returns from the ledger, the interface, its errors, the reports."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from toolkit.errors import NotFoundError, ValidationError
+from toolkit.reporting import consistency
+from toolkit.workspace import Workspace
+
+from helpers import dump
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SPX = pd.read_csv(DATA / "sp500_index.csv", index_col="time", parse_dates=True)["SP500"]
+STOCKS = pd.read_csv(DATA / "sp500_stocks.csv", index_col="time", parse_dates=True)
+
+
+def mandates(ws: Workspace) -> dict[str, str]:
+    return {a.name: a.id for a in ws.accounts.list(type="PORTFOLIO")}
+
+
+def nav_from_tables(path: Path, account: str, day: str) -> Decimal:
+    """The NAV at the close of ``day`` straight from the tables: fills x close + the cash ledger."""
+    with sqlite3.connect(path) as conn:
+        held: dict[str, Decimal] = {}
+        for iid, qty in conn.execute("SELECT instrument_id, quantity FROM fills WHERE account_id = ? "
+                                     "AND executed_on <= ?", (account, day)):
+            held[iid] = held.get(iid, Decimal(0)) + Decimal(qty)
+        cash = sum((Decimal(a) for (a,) in conn.execute(
+            "SELECT amount FROM cash_ledger WHERE account_id = ? AND value_date <= ?", (account, day))), Decimal(0))
+        closes = dict(conn.execute(f"SELECT instrument_id, close FROM prices WHERE timeframe = 1 AND time = ? "
+                                   f"AND instrument_id IN ({', '.join('?' * len(held))})", [day, *held]))
+    return cash + sum(q * Decimal(repr(closes[i])) for i, q in held.items())
+
+
+def test_the_demo_book_has_four_mandates_with_master_data(book_ws: Workspace) -> None:
+    names = mandates(book_ws)
+    assert sorted(names) == ["Factor mandate", "Growth mandate", "Income mandate", "Switching mandate"]
+    master = book_ws.reports.master(names["Growth mandate"])
+    assert (str(master.performance_measurement_start_date), str(master.daily_performance_start_date)) == (
+        "2012-01-04", "2014-01-01")
+
+
+def test_gross_links_to_the_nav_ratio_between_two_days_without_flows(book_ws: Workspace, book_path: Path) -> None:
+    # the switching mandate has no flow after its funding: its linked gross return over any period
+    # is the ratio of its NAVs, computed here from the raw tables in Decimal
+    account = mandates(book_ws)["Switching mandate"]
+    answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2017-03-01",
+                                                "endDate": "2021-06-30"})
+    ratio = nav_from_tables(book_path, account, "2021-06-30") / nav_from_tables(book_path, account, "2017-02-28")
+    linked = np.prod([1 + y["grossReturn"] for y in answer["years"]]) - 1
+    assert linked == pytest.approx(float(ratio) - 1, abs=1e-9)
+    assert answer["years"][-1]["grossIndex"] == pytest.approx(100 * float(ratio), rel=1e-9)
+
+
+def test_time_weighted_return_neutralises_the_monthly_savings(book_ws: Workspace, book_path: Path) -> None:
+    # the growth mandate saves 10,000 a month: month by month, (NAV_end - flows) / NAV_start - 1
+    # with the flow at the end of its day equals the linked daily gross returns of that month
+    account = mandates(book_ws)["Growth mandate"]
+    answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2019-01-01",
+                                                "endDate": "2019-12-31"})
+    with sqlite3.connect(book_path) as conn:
+        flows = dict(conn.execute("SELECT value_date, sum(CAST(amount AS REAL)) FROM cash_ledger WHERE account_id = ? "
+                                  "AND kind IN ('DEPOSIT', 'WITHDRAWAL') GROUP BY value_date", (account,)))
+    days = STOCKS.loc["2018-12-31":"2019-12-31"].index.strftime("%Y-%m-%d")
+    nav = {d: float(nav_from_tables(book_path, account, d)) for d in days}
+    daily = pd.Series({d: (nav[d] - flows.get(d, 0.0)) / nav[p] - 1 for p, d in zip(days[:-1], days[1:])})
+    daily.index = pd.to_datetime(daily.index)
+    monthly = (1 + daily).groupby(daily.index.to_period("M")).prod() - 1
+    assert [m["grossReturn"] for m in answer["months"]] == pytest.approx(monthly.tolist(), abs=1e-12)
+
+
+def test_benchmark_and_net_returns(book_ws: Workspace) -> None:
+    account = mandates(book_ws)["Growth mandate"]
+    answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2020-01-01",
+                                                "endDate": "2021-12-31", "includeBenchmark": True})
+    # S&P 500 price index: 3,230.78 -> 3,756.07 -> 4,766.18 (+16.26 %, +26.89 %)
+    expected = [SPX["2020-12-31"] / SPX["2019-12-31"] - 1, SPX["2021-12-31"] / SPX["2020-12-31"] - 1]
+    assert [y["bmReturn"] for y in answer["years"]] == pytest.approx(expected, abs=1e-12)
+    assert [round(y["bmReturn"], 4) for y in answer["years"]] == [0.1626, 0.2689]
+    for year, days in zip(answer["years"], (366, 365)):  # 0.75 % a year accrued on calendar days
+        assert (1 + year["netReturn"]) / (1 + year["grossReturn"]) == pytest.approx(0.9925 ** (days / 365), rel=1e-9)
+
+
+def test_a_custom_benchmark_allocation(book_ws: Workspace) -> None:
+    names = mandates(book_ws)
+    models = {a.name: a.id for a in book_ws.allocations.list()}
+    answer = book_ws.reports.portfolio_returns({"portfolioId": names["Income mandate"], "startDate": "2021-01-01",
+                                                "endDate": "2021-12-31", "includeBenchmark": True,
+                                                "customBenchmarkId": models["Defensive Dividend"]})
+    weights = {"KO": 0.2, "PEP": 0.2, "PG": 0.15, "JNJ": 0.15, "WMT": 0.15, "MRK": 0.15}
+    daily = STOCKS[list(weights)].pct_change().loc["2021-01-01":"2021-12-31"] @ pd.Series(weights)
+    assert answer["benchmarkId"] == models["Defensive Dividend"]
+    assert answer["years"][0]["bmReturn"] == pytest.approx(float(np.prod(1 + daily) - 1), abs=1e-12)
+    # the mandate tracks that model (rebalanced quarterly, net of savings): close to it, not equal
+    assert abs(answer["years"][0]["grossReturn"] - answer["years"][0]["bmReturn"]) < 0.02
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 3), st.integers(0, 4500), st.integers(1, 2000), st.booleans(), st.booleans())
+def test_every_answer_keeps_the_consistency_rules(book_ws: Workspace, which: int, offset: int, length: int,
+                                                  daily: bool, bench: bool) -> None:
+    account = sorted(mandates(book_ws).values())[which]
+    master = book_ws.reports.master(account)
+    start = pd.Timestamp(master.performance_measurement_start_date) + pd.Timedelta(days=offset)
+    end = min(start + pd.Timedelta(days=length), pd.Timestamp("2022-12-28"))
+    if start > end:
+        return
+    request = {"portfolioId": account, "startDate": start.strftime("%Y-%m-%d"), "endDate": end.strftime("%Y-%m-%d"),
+               "includeDailyReturns": daily, "includeBenchmark": bench}
+    answer = book_ws.reports.portfolio_returns(request)
+    assert consistency.check(answer, master, request) == []
+    assert bool(answer.get("days")) == (daily and end >= pd.Timestamp(master.daily_performance_start_date))
+
+
+def test_invalid_periods_get_a_clear_error(book_ws: Workspace) -> None:
+    account = mandates(book_ws)["Factor mandate"]
+    cases = {("2014-06-02", "2015-06-30"): "startDate", ("2020-01-01", "2023-01-31"): "endDate",
+             ("2021-05-01", "2021-04-30"): "startDate", ("2021-02-30", "2021-04-30"): "startDate"}
+    for (start, end), path in cases.items():
+        with pytest.raises(ValidationError) as caught:
+            book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": start, "endDate": end})
+        assert path in caught.value.paths, (start, end, caught.value.paths)
+    with pytest.raises(NotFoundError):
+        book_ws.reports.portfolio_returns({"portfolioId": "00000000-0000-0000-0000-000000000000",
+                                           "startDate": "2021-01-01", "endDate": "2021-02-01"})
+    with pytest.raises(ValidationError) as caught:
+        book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2021-01-01",
+                                           "endDate": "2021-02-01", "customBenchmarkId": "SPX"})
+    assert "customBenchmarkId" in caught.value.paths
+
+
+def test_instrument_returns_in_local_currency(book_ws: Workspace) -> None:
+    answer = book_ws.reports.instrument_returns({"instrumentIds": ["US0378331005", "MSFT"],
+                                                 "startDate": "2020-01-01", "endDate": "2020-12-31"})
+    (aapl, msft) = answer["instruments"]
+    assert aapl["years"][0]["return"] == pytest.approx(STOCKS["AAPL"]["2020-12-31"] / STOCKS["AAPL"]["2019-12-31"] - 1,
+                                                       abs=1e-12)
+    assert len(aapl["months"]) == 12 and msft["instrumentId"] == "MSFT"
+    with pytest.raises(ValidationError) as caught:
+        book_ws.reports.instrument_returns({"instrumentIds": ["AAPL", "NOPE"], "startDate": "2020-01-01",
+                                            "endDate": "2020-12-31"})
+    assert caught.value.paths == ["instrumentIds[1]"]
+
+
+BAD_MASTER = {
+    "daily before the start": ({"performanceMeasurementStartDate": "2015-01-05",
+                                "dailyPerformanceStartDate": "2014-01-01"}, ["dailyPerformanceStartDate"]),
+    "fee above 1": ({"performanceMeasurementStartDate": "2015-01-05", "dailyPerformanceStartDate": "2016-01-01",
+                     "annualFee": "1.5"}, ["annualFee"]),
+    "unknown benchmark": ({"performanceMeasurementStartDate": "2015-01-05",
+                           "dailyPerformanceStartDate": "2016-01-01", "benchmarkId": "NOPE"}, ["benchmarkId"]),
+    "unknown field and bad date": ({"performanceMeasurementStartDate": "2015-13-01",
+                                    "dailyPerformanceStartDate": "2016-01-01", "fee": "0.01"},
+                                   ["fee", "performanceMeasurementStartDate"]),
+    "injection in the benchmark": ({"performanceMeasurementStartDate": "2015-01-05",
+                                    "dailyPerformanceStartDate": "2016-01-01",
+                                    "benchmarkId": "x'); DROP TABLE accounts; --"}, ["benchmarkId"]),
+}
+
+
+@pytest.mark.parametrize("payload, paths", BAD_MASTER.values(), ids=BAD_MASTER.keys())
+def test_bad_master_data_is_refused_and_changes_nothing(book_copy: Workspace, payload: dict, paths: list) -> None:
+    account = mandates(book_copy)["Factor mandate"]
+    before = dump(book_copy)
+    with pytest.raises(ValidationError) as caught:
+        book_copy.reports.set_master(account, payload)
+    assert sorted(caught.value.paths) == sorted(paths)
+    assert dump(book_copy) == before
+
+
+def test_master_data_can_be_replaced(book_copy: Workspace) -> None:
+    account = mandates(book_copy)["Factor mandate"]
+    master = book_copy.reports.set_master(account, {"performanceMeasurementStartDate": "2016-01-04",
+                                                    "dailyPerformanceStartDate": "2016-01-04", "benchmarkId": "QUAL",
+                                                    "annualFee": "0.01"})
+    assert master.benchmark_id == "QUAL"
+    answer = book_copy.reports.portfolio_returns({"portfolioId": account, "startDate": "2016-01-04",
+                                                  "endDate": "2016-12-31", "includeBenchmark": True})
+    assert answer["years"][0]["startDate"] == "2016-01-04" and answer["benchmarkId"] == "QUAL"
+
+
+def test_reports_of_a_portfolio_and_of_instruments(book_ws: Workspace) -> None:
+    account = mandates(book_ws)["Growth mandate"]
+    parts = book_ws.reports.portfolio_report(account, start="2022-01-01", end="2022-12-28", frequency="quarterly")
+    assert set(parts) == {"PO001", "PO003", "PO005"}
+    answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2022-01-01",
+                                                "endDate": "2022-12-28", "includeBenchmark": True})
+    overview = parts["PO001"]
+    assert overview.loc["YTD", "gross"] == pytest.approx(answer["years"][0]["grossReturn"], abs=1e-12)
+    assert overview.loc["YTD", "benchmark"] == pytest.approx(answer["years"][0]["bmReturn"], abs=1e-12)
+    assert len(parts["PO003"].data) >= 2
+    instruments = book_ws.reports.instrument_report(["AAPL", "MSFT", "SPX"], start="2018-01-01", end="2022-12-28")
+    assert list(instruments["MA003"].index) == ["AAPL", "MSFT", "SPX"]
+    html = book_ws.reports.to_html({**parts, **instruments}, "Growth mandate")
+    assert "PO001" in html and "MA004" in html
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?https?:", html)  # nothing from the network

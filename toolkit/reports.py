@@ -1,0 +1,271 @@
+"""``ws.reports``: the performance-reporting interface of the façade, on the workspace's book.
+
+The daily returns of every portfolio (PORTFOLIO account) come from its holdings cube
+(:meth:`toolkit.workspace.Accounts.holdings`) in one vectorised pass:
+
+- **gross**: the daily time-weighted return of the NAV (holdings at the close plus cash) with the
+  external flows (deposits, withdrawals) at the end of their value date,
+  :func:`toolkit.analytics.returns.time_weighted` (``timing="end"``): a deposit is invested at
+  that day's close, so it earns nothing that day. Transaction fees are paid from the cash, so
+  gross is after transaction fees and before the portfolio-level fee;
+- **net**: gross after the portfolio's ``annualFee`` accrued daily on calendar days,
+  :func:`toolkit.analytics.returns.net_of_fees` (365-day year);
+- **benchmark**: the daily return of an index or instrument (its close, converted to the
+  portfolio's currency at the ECB rate when it is quoted in another one), or of an allocation
+  used as the custom benchmark, rebalanced daily to its current weights:
+  ``r_b = sum_i w_i r_i``.
+
+Master data (``performanceMeasurementStartDate``, ``dailyPerformanceStartDate``, ``benchmarkId``,
+``annualFee``) are stored per portfolio with :meth:`Reports.set_master`; without a row, the
+measurement starts on the first day with a return (the day after the first funding) and daily
+data start there too, with no benchmark and no fee. Every response is checked by
+:func:`toolkit.reporting.consistency.validate` before it is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import xarray as xr
+
+from toolkit.analytics.returns import instrument_returns, net_of_fees, time_weighted
+from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
+from toolkit.reporting import consistency, reports
+from toolkit.reporting import returns as interface
+from toolkit.reporting.returns import PerformanceMaster
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME, read_decimal
+from toolkit.store.allocations import AllocationRepository
+from toolkit.store.repositories import now
+from toolkit.trading.accounts import check_id
+
+if TYPE_CHECKING:
+    from toolkit.workspace import Workspace
+
+MASTER_PAYLOAD = ("performanceMeasurementStartDate", "dailyPerformanceStartDate", "benchmarkId", "annualFee")
+Report = pd.DataFrame | go.Figure
+
+
+class Reports:
+    """PortfolioReturns, InstrumentReturns and the PO001 / PO003 / PO005 / MA001 / MA003 / MA004
+    reports of the workspace's portfolios and instruments (see the module docstring)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    # ------------------------------------------------------------------ master data
+
+    def set_master(self, portfolio_id: str, payload: dict) -> PerformanceMaster:
+        """Store a portfolio's master data: ``{"performanceMeasurementStartDate": "2012-01-04",
+        "dailyPerformanceStartDate": "2020-01-01", "benchmarkId": <instrument or allocation id,
+        symbol or ISIN>, "annualFee": "0.0075"}`` (benchmark and fee optional)."""
+        problems = Problems()
+        problems.require_object(payload, MASTER_PAYLOAD, "performance master data")
+        fee = read_decimal(payload.get("annualFee", "0"), "annualFee", problems, "0.0075")
+        if fee is not None and not 0 <= fee < 1:
+            problems.add("annualFee", f"{fee} is not a yearly rate from 0 up to 1 (0.0075 is 0.75% a year)")
+        bench = payload.get("benchmarkId")
+        master = None
+        try:
+            master = PerformanceMaster.from_dict({k: v for k, v in payload.items() if k in MASTER_PAYLOAD[:3]}
+                                                 | {"portfolioId": portfolio_id})
+        except ValidationError as error:
+            for problem in error.problems:
+                problems.add(problem.path, problem.message)
+        if bench is not None and not problems:
+            try:
+                self._benchmark_key(bench)
+            except NotFoundError as error:
+                problems.add("benchmarkId", str(error))
+        self._portfolio(portfolio_id)
+        problems.raise_if_any("performance master data")
+        with self._ws.transaction():
+            self._ws.db.conn.execute(
+                "INSERT INTO performance_master (portfolio_id, performance_measurement_start_date, "
+                "daily_performance_start_date, benchmark_id, annual_fee, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (portfolio_id) DO UPDATE SET performance_measurement_start_date = "
+                "excluded.performance_measurement_start_date, daily_performance_start_date = "
+                "excluded.daily_performance_start_date, benchmark_id = excluded.benchmark_id, "
+                "annual_fee = excluded.annual_fee, updated_at = excluded.updated_at",
+                (portfolio_id, master.performance_measurement_start_date.isoformat(),
+                 master.daily_performance_start_date.isoformat(), bench, format(fee, "f"), now(precise=True)))
+        return self.master(portfolio_id)
+
+    def master(self, portfolio_id: str) -> PerformanceMaster:
+        """The stored master data, or the derived ones (first return, no benchmark) without a row."""
+        self._portfolio(portfolio_id)
+        row = self._stored([portfolio_id]).get(portfolio_id)
+        if row is not None:
+            return PerformanceMaster(date.fromisoformat(row[0]), date.fromisoformat(row[1]), portfolio_id, row[2])
+        first = self._first_returns([portfolio_id])[portfolio_id]
+        return PerformanceMaster(first, first, portfolio_id, None)
+
+    # ------------------------------------------------------------------ the daily returns
+
+    def daily(self, portfolio_ids: Sequence[str] | None = None, benchmark_id: str | None = None) -> xr.Dataset:
+        """Daily ``gross``, ``net`` and ``benchmark`` returns over ``(portfolio, time)``, with the ``nav``
+        and ``flows`` they come from, for the PORTFOLIO accounts (all of them by default).
+
+        Returns before a portfolio's measurement start are NaN. ``benchmark_id`` (an instrument or an
+        allocation, by id, symbol or ISIN) replaces every portfolio's own benchmark; without either,
+        ``benchmark`` is NaN for that portfolio.
+        """
+        ids = self._ids(portfolio_ids)
+        cube = self._ws.accounts.holdings(ids)
+        gross = time_weighted(cube["nav"], cube["flows"], timing="end")
+        stored = self._stored(ids)
+        starts = pd.to_datetime([stored[p][0] if p in stored else pd.NaT for p in ids])
+        fees = xr.DataArray([float(stored[p][3]) if p in stored else 0.0 for p in ids], dims=PORTFOLIO,
+                            coords={PORTFOLIO: ids})
+        measured = gross[TIME] >= xr.DataArray(starts, dims=PORTFOLIO, coords={PORTFOLIO: ids}).fillna(
+            np.datetime64("1900-01-01"))
+        gross = gross.where(measured)
+        keys = [benchmark_id if benchmark_id is not None else stored.get(p, (None,) * 3)[2] for p in ids]
+        bench = self._benchmarks(keys, ids, gross.indexes[TIME])
+        return xr.Dataset({"gross": gross, "net": net_of_fees(gross, fees), "benchmark": bench,
+                           "nav": cube["nav"], "flows": cube["flows"]})
+
+    # ------------------------------------------------------------------ the interface
+
+    def portfolio_returns(self, payload: dict) -> dict:
+        """Answer a PortfolioReturns request (the seed's fields: ``portfolioId``, ``startDate``,
+        ``endDate``, ``includeDailyReturns``, ``includeBenchmark``, ``customBenchmarkId``)."""
+        request = interface.parse_portfolio_request(payload)
+        master = self.master(request.portfolio_id)
+        daily = self._one(request.portfolio_id, request.custom_benchmark_id, master)
+        answer = interface.portfolio_returns(daily, master, payload)
+        return consistency.validate(answer, master, payload)
+
+    def instrument_returns(self, payload: dict) -> dict:
+        """Answer an InstrumentReturns request: ``instrumentIds`` (ids, symbols or ISINs), ``startDate``,
+        ``endDate``, ``includeDailyReturns``; returns in each instrument's own currency."""
+        request = interface.parse_instrument_request(payload)
+        problems = Problems()
+        ids = []
+        for n, key in enumerate(request.instrument_ids):
+            try:
+                ids.append(self._ws.instruments.resolve([key])[0])
+            except (NotFoundError, ValidationError) as error:
+                problems.add(f"instrumentIds[{n}]", str(error))
+        problems.raise_if_any("InstrumentReturns request")
+        daily = self._instrument_daily(ids).assign_coords({INSTRUMENT: list(request.instrument_ids)})
+        answer = interface.instrument_returns(daily, payload)
+        return consistency.validate(answer, None, payload)
+
+    # ------------------------------------------------------------------ reports
+
+    def portfolio_report(self, portfolio_id: str, start: str | None = None, end: str | None = None,
+                         benchmark_id: str | None = None, frequency: str = "monthly") -> dict[str, Report]:
+        """PO001 (overview by ``frequency`` with YTD), PO003 (cumulated chart against the benchmark)
+        and PO005 (rolling 1/3/5/10 years and since inception) of one portfolio."""
+        master = self.master(portfolio_id)
+        daily = self._one(portfolio_id, benchmark_id, master)
+        return {"PO001": reports.performance_overview(daily, frequency, start, end),
+                "PO003": reports.cumulative_chart(daily, start, end),
+                "PO005": reports.rolling_performance(daily, end, inception=master.performance_measurement_start_date)}
+
+    def instrument_report(self, instrument_ids: Sequence[str], start: str | None = None,
+                          end: str | None = None) -> dict[str, Report]:
+        """MA001 (to-date and trailing returns), MA003 (calendar years) and MA004 (cumulated chart)."""
+        ids = self._ws.instruments.resolve(list(instrument_ids))
+        daily = self._instrument_daily(ids)
+        symbols = self._ws.instruments.table().set_index("instrument_id").loc[ids, "symbol"].tolist()
+        daily = daily.assign_coords({INSTRUMENT: symbols})
+        return {"MA001": reports.instrument_table(daily, end), "MA003": reports.calendar_year_returns(daily, start, end),
+                "MA004": reports.instrument_chart(daily, start, end)}
+
+    @staticmethod
+    def to_html(parts: dict[str, Report], title: str) -> str:
+        """The reports as one static, offline HTML page (:func:`toolkit.reporting.reports.to_html`)."""
+        return reports.to_html(parts, title)
+
+    # ------------------------------------------------------------------ internals
+
+    def _portfolio(self, portfolio_id: object) -> str:
+        problems = Problems()
+        found = check_id(portfolio_id, "portfolioId", problems)
+        problems.raise_if_any("portfolio")
+        row = self._ws.db.conn.execute("SELECT type FROM accounts WHERE id = ?", (found,)).fetchone()
+        if row is None or row[0] != "PORTFOLIO":
+            raise NotFoundError(f"No PORTFOLIO account with id {portfolio_id!r}.")
+        return found
+
+    def _ids(self, portfolio_ids: Sequence[str] | None) -> list[str]:
+        if portfolio_ids is None:
+            return [r[0] for r in self._ws.db.conn.execute(
+                "SELECT DISTINCT f.account_id FROM fills f JOIN accounts a ON a.id = f.account_id "
+                "WHERE a.type = 'PORTFOLIO' ORDER BY a.created_at, a.id")]
+        return [self._portfolio(p) for p in portfolio_ids]
+
+    def _stored(self, ids: list[str]) -> dict[str, tuple]:
+        marks = ", ".join("?" * len(ids))
+        rows = self._ws.db.conn.execute(
+            f"SELECT portfolio_id, performance_measurement_start_date, daily_performance_start_date, benchmark_id, "
+            f"annual_fee FROM performance_master WHERE portfolio_id IN ({marks})", ids).fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+    def _first_returns(self, ids: list[str]) -> dict[str, date]:
+        cube = self._ws.accounts.holdings(ids)
+        gross = time_weighted(cube["nav"], cube["flows"], timing="end")
+        first = gross[TIME].where(gross.notnull()).min(TIME)
+        return {p: pd.Timestamp(first.sel({PORTFOLIO: p}).values).date() for p in ids}
+
+    def _one(self, portfolio_id: str, benchmark_id: str | None, master: PerformanceMaster) -> xr.Dataset:
+        """One portfolio's daily returns from its measurement start, the benchmark dropped when absent."""
+        daily = self.daily([portfolio_id], benchmark_id).sel({PORTFOLIO: portfolio_id})
+        daily = daily.sel({TIME: slice(pd.Timestamp(master.performance_measurement_start_date), None)})
+        if bool(daily["benchmark"].isnull().all()):
+            daily = daily.drop_vars("benchmark")
+        return daily[[v for v in ("gross", "net", "benchmark") if v in daily]]
+
+    def _instrument_daily(self, ids: list[str]) -> xr.DataArray:
+        prices = self._ws.history.prices(ids)
+        return instrument_returns(prices["close"])
+
+    def _benchmark_key(self, key: str) -> tuple[str, str]:
+        """``("allocation", id)`` or ``("instrument", id)`` for a benchmark named by id, symbol or ISIN."""
+        if isinstance(key, str) and AllocationRepository(self._ws.db).exists(key):
+            return "allocation", key
+        if not isinstance(key, str) or not key:
+            raise NotFoundError(f"{key!r} names no instrument or allocation to benchmark against.")
+        return "instrument", self._ws.instruments.resolve([key])[0]
+
+    def _benchmarks(self, keys: list[str | None], ids: list[str], days: pd.DatetimeIndex) -> xr.DataArray:
+        """The daily benchmark return of each portfolio (NaN where it has none), one computation per
+        distinct benchmark, picked per portfolio with one vectorised selection."""
+        named = sorted({k for k in keys if k is not None})
+        columns = [xr.DataArray(np.full(len(days), np.nan), dims=TIME, coords={TIME: days})]
+        currencies = self._ws.db.conn.execute(
+            f"SELECT id, currency FROM accounts WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+        currency = dict(currencies)
+        for key in named:  # a handful of benchmarks, each a vectorised series
+            wanted = {currency[p] for p, k in zip(ids, keys) if k == key}
+            if len(wanted) > 1:
+                raise ValidationError([Problem("benchmarkId", f"{key!r} benchmarks portfolios in more than one "
+                                                              "currency; give each currency its own benchmark")],
+                                      "benchmark")
+            columns.append(self._benchmark(key, wanted.pop(), days))
+        table = xr.concat(columns, "benchmark")
+        pick = xr.DataArray([0 if k is None else named.index(k) + 1 for k in keys], dims=PORTFOLIO,
+                            coords={PORTFOLIO: ids})
+        return table.isel(benchmark=pick).drop_vars("benchmark", errors="ignore")
+
+    def _benchmark(self, key: str, currency: str, days: pd.DatetimeIndex) -> xr.DataArray:
+        kind, found = self._benchmark_key(key)
+        if kind == "allocation":
+            items = AllocationRepository(self._ws.db).get([found])[0].items
+            ids = [i.instrument_id for i in items]
+            weights = xr.DataArray([float(Decimal(i.weight)) for i in items], dims=INSTRUMENT, coords={INSTRUMENT: ids})
+        else:
+            ids, weights = [found], xr.DataArray([1.0], dims=INSTRUMENT, coords={INSTRUMENT: [found]})
+        prices = self._ws.history.prices(ids)
+        quoted = set(prices["currency"].values.tolist()) if "currency" in prices.coords else {currency}
+        daily = instrument_returns(prices["close"], to=currency if quoted != {currency} else None,
+                                   rates=self._ws.history.rates() if quoted != {currency} else None)
+        return (daily * weights).sum(INSTRUMENT, min_count=len(ids)).reindex({TIME: days})
+
