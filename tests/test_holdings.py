@@ -70,3 +70,17 @@ def test_accounts_without_holdings_and_bad_value_dates(ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match="hold no instruments"):
         ws.accounts.holdings([account])
     assert Decimal(ws.accounts.ledger(account)["amount"][0]) == Decimal("1.00")
+
+
+def test_external_flows_per_day_exclude_trades_and_fees(book) -> None:
+    ws, accounts = book
+    ws.accounts.deposit(accounts[0], {"amount": "250.00", "currency": "USD", "value_date": "2022-03-05"})  # Saturday
+    ws.accounts.withdraw(accounts[0], {"amount": "100.25", "currency": "USD", "value_date": "2022-03-07"})
+    ws.accounts.deposit(accounts[1], {"amount": "10.00", "currency": "USD", "value_date": "2022-03-08"})
+    cube = ws.accounts.holdings(start="2022-01-03", end="2022-12-28")
+    flows = cube["flows"].to_pandas().T
+    # the January deposits (dated before the first day) count on the first day; the Saturday deposit on Monday
+    assert flows.loc["2022-01-03"].tolist() == [1000.0, 5000.0]
+    assert flows.loc["2022-03-07"].tolist() == [250.0 - 100.25, 0.0]
+    assert flows.loc["2022-03-08"].tolist() == [0.0, 10.0]
+    assert float(flows.to_numpy().sum()) == pytest.approx(1000 + 5000 + 250 - 100.25 + 10)  # no BUY, no FEE
