@@ -1,14 +1,26 @@
-"""Shared fixtures: the demo workspace built once per session, and writable copies of it."""
+"""Shared fixtures: the demo workspace (and the demo book) built once per session, and writable copies."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from toolkit.store import demo
 from toolkit.workspace import Workspace
+
+
+def _opened(path: Path) -> Iterator[Workspace]:
+    ws = Workspace.open(path)
+    yield ws
+    ws.close()
+
+
+def _copy(source: Path, target: Path) -> Path:
+    shutil.copy(source, target)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -18,21 +30,15 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_ws(demo_path: Path) -> Workspace:
+def demo_ws(demo_path: Path) -> Iterator[Workspace]:
     """The session's demo workspace; tests must not write to it (use ``ws``)."""
-    ws = Workspace.open(demo_path)
-    yield ws
-    ws.close()
+    yield from _opened(demo_path)
 
 
 @pytest.fixture
-def ws(demo_path: Path, tmp_path: Path) -> Workspace:
+def ws(demo_path: Path, tmp_path: Path) -> Iterator[Workspace]:
     """A private, writable copy of the demo workspace."""
-    path = tmp_path / "ws.db"
-    shutil.copy(demo_path, path)
-    ws = Workspace.open(path)
-    yield ws
-    ws.close()
+    yield from _opened(_copy(demo_path, tmp_path / "ws.db"))
 
 
 @pytest.fixture(scope="session")
@@ -44,18 +50,12 @@ def book_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def book_ws(book_path: Path) -> Workspace:
+def book_ws(book_path: Path) -> Iterator[Workspace]:
     """The session's demo book; tests must not write to it (use ``book_copy``)."""
-    ws = Workspace.open(book_path)
-    yield ws
-    ws.close()
+    yield from _opened(book_path)
 
 
 @pytest.fixture
-def book_copy(book_path: Path, tmp_path: Path) -> Workspace:
+def book_copy(book_path: Path, tmp_path: Path) -> Iterator[Workspace]:
     """A private, writable copy of the demo book."""
-    path = tmp_path / "book.db"
-    shutil.copy(book_path, path)
-    ws = Workspace.open(path)
-    yield ws
-    ws.close()
+    yield from _opened(_copy(book_path, tmp_path / "book.db"))
