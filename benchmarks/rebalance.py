@@ -187,7 +187,8 @@ def seeded(path: Path, accounts: int) -> list[str]:
         ws.db.conn.executemany("INSERT INTO shift VALUES (?, ?)",
                                [(m, models[(n + 1) % MODELS]) for n, m in enumerate(models)])
         ws.db.conn.execute("UPDATE configurations SET allocation_id = "
-                           "(SELECT new FROM shift WHERE old = configurations.allocation_id)")
+                           "(SELECT new FROM shift WHERE old = configurations.allocation_id) "
+                           "WHERE allocation_id IN (SELECT old FROM shift)")
     ws.close()
     return models
 
