@@ -204,3 +204,10 @@ def test_reports_of_a_portfolio_and_of_instruments(book_ws: Workspace) -> None:
     html = book_ws.reports.to_html({**parts, **instruments}, "Growth mandate")
     assert "PO001" in html and "MA004" in html
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?https?:", html)  # nothing from the network
+
+
+def test_a_report_period_without_a_trading_day_is_refused(book_ws: Workspace) -> None:
+    account = mandates(book_ws)["Growth mandate"]
+    with pytest.raises(ValidationError, match="holds no trading day") as caught:
+        book_ws.reports.portfolio_report(account, start="2018-01-01", end="2018-01-01")
+    assert caught.value.paths == ["startDate"]

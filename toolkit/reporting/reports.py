@@ -52,7 +52,12 @@ def _portfolio(daily: xr.Dataset, start: Day = None, end: Day = None) -> xr.Data
             problems.add(f"daily.{name}", f"the daily returns need a {name!r} variable")
     problems.raise_if_any("report input")
     names = [n for n in ("gross", "net", "benchmark") if n in daily]
-    return _sliced(daily[names].to_dataarray(FIELD), start, end)
+    period = _sliced(daily[names].to_dataarray(FIELD), start, end)
+    if not period.sizes[TIME]:
+        problems.add("startDate", f"the period {start or '…'} to {end or '…'} holds no trading day; "
+                                  "choose a longer one")
+        problems.raise_if_any("report period")
+    return period
 
 
 def _table(values: xr.DataArray, index: list, title: str) -> pd.DataFrame:

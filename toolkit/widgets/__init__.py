@@ -2,5 +2,6 @@
 
 from toolkit.widgets.allocations import AllocationsApp, allocations_app
 from toolkit.widgets.market import MarketExplorer, market_app
+from toolkit.widgets.performance import PerformanceApp, performance_app
 
-__all__ = ["AllocationsApp", "MarketExplorer", "allocations_app", "market_app"]
+__all__ = ["AllocationsApp", "MarketExplorer", "PerformanceApp", "allocations_app", "market_app", "performance_app"]

@@ -1,0 +1,225 @@
+"""The performance app in a real Voilà server on the demo book, driven by Debian's Chromium through Playwright.
+
+The tests run in order on one page, as a stakeholder would: the default report of the first
+mandate, another mandate against a model benchmark over a chosen period (its figures checked
+against ``ws.reports.portfolio_returns`` run in this process on the same workspace file), two
+refused periods, the downloads, and a screenshot.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from toolkit.reporting import consistency
+from toolkit.reporting.formatting import bps, percent
+from toolkit.widgets.browser import CELL_ERROR, chromium, open_page, voila_server
+from toolkit.workspace import Workspace
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+SCREENSHOTS = Path(__file__).parents[1] / "apps" / "screenshots"
+HEADLINE = ".tk-perf-headline"
+
+
+def _clean(page) -> None:
+    """No cell failed, no callback hit an unexpected error, no traceback reached the page."""
+    content = page.content()
+    assert CELL_ERROR not in content and "Unexpected error" not in content and "Traceback" not in content
+
+
+def _table(page, css: str) -> dict[str, dict[str, str]]:
+    """A table of the page by its first column: ``{row label: {column: text}}``."""
+    heads = page.locator(f"{css} thead th").all_inner_texts()
+    rows = [row.locator("td").all_inner_texts() for row in page.locator(f"{css} tbody tr").all()]
+    return {cells[0]: dict(zip(heads[1:], cells[1:])) for cells in rows}
+
+
+def _headline(page, text: str) -> None:
+    page.locator(HEADLINE, has_text=text).wait_for(timeout=30_000)
+
+
+def _choose(page, css: str, label: str, headline: str, tries: int = 3) -> None:
+    """Choose ``label`` in a dropdown and wait until the headline says ``headline``.
+
+    ipywidgets may re-render a select shortly after the page changes it, dropping a choice
+    made in that window (see ``_select`` in test_browser_market.py); like a user, choose again.
+    """
+    for _ in range(tries):
+        page.locator(f"{css} select").select_option(label=label)
+        try:
+            _headline(page, headline)
+            return
+        except Exception:  # noqa: BLE001 - retried, then reported below
+            continue
+    raise AssertionError(f"the headline reads {page.locator(HEADLINE).inner_text()!r}, expected {headline!r}")
+
+
+def _date(page, css: str, value: str) -> None:
+    """Type a date into a date picker as a user does (the page sends it when the input changes)."""
+    field = page.locator(f"{css} input")
+    field.fill(value)
+    field.dispatch_event("change")
+
+
+def _download(page, css: str) -> Path:
+    with page.expect_download() as download:
+        page.locator(css).click()
+    return Path(download.value.path())
+
+
+def _screenshot(page, name: str) -> Path:
+    """The app, whole: Voilà scrolls inside its own container, so the window grows to the app's height first."""
+    app = page.locator(".tk-perf-app")
+    page.set_viewport_size({"width": 1360, "height": int(app.evaluate("e => e.scrollHeight")) + 80})
+    app.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)  # let plotly redraw the chart for the new window size
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    return ARTIFACTS / name
+
+
+@pytest.fixture(scope="module")
+def app(book_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("browser") / "book.db"
+    shutil.copy(book_path, path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    ws = Workspace.open(path)  # the test's own view of the same file (read only)
+    try:
+        with voila_server(workspace=path) as server, chromium() as browser:
+            outside: list[str] = []
+            page = open_page(browser, server.url + "/voila/render/performance.ipynb", outside)
+            page.wait_for_function(f"() => document.querySelector('.tk-po003 .main-svg') || "
+                                   f"document.body.innerText.includes('{CELL_ERROR}')", timeout=90_000)
+            assert CELL_ERROR not in page.content(), "".join(server.log[-30:])  # fail at once, with the log
+            yield page, ws, outside
+    finally:
+        ws.close()
+
+
+def _portfolio(ws: Workspace, name: str) -> str:
+    (account,) = [a for a in ws.accounts.list(type="PORTFOLIO") if a.name == name]
+    return account.id
+
+
+def test_default_report_shows_real_tables_and_chart(app) -> None:
+    page, ws, _ = app
+    growth = _portfolio(ws, "Growth mandate")
+    master = ws.reports.master(growth)
+    answer = ws.reports.portfolio_returns({"portfolioId": growth, "startDate": "2012-01-04",
+                                           "endDate": "2022-12-28", "includeBenchmark": True})
+    assert master.performance_measurement_start_date.isoformat() == "2012-01-04"  # the book's first return
+    _headline(page, "Growth mandate · 2012-01-04 to 2022-12-28 · against S&P 500 (SPX)")
+    assert page.locator(".tk-perf-start input").input_value() == "2012-01-04"
+    assert page.locator(".tk-perf-end input").input_value() == "2022-12-28"
+    net = answer["years"][-1]["netIndex"] / answer["indexStart"] - 1
+    assert percent(net) in page.locator(HEADLINE).inner_text()
+    po001 = _table(page, ".tk-po001")
+    assert list(po001)[:2] == ["2012-01", "2012-02"] and list(po001)[-2:] == ["2022-12", "YTD"]
+    assert po001["2012-01"]["net"] == percent(answer["months"][0]["netReturn"])  # Jan 2012 from the 4th
+    po005 = _table(page, ".tk-po005")
+    assert list(po005) == ["1Y", "3Y p.a.", "5Y p.a.", "10Y p.a.", "ITD p.a."]
+    assert all(cell.endswith(" bp") for cell in (row["relative"] for row in po005.values()))
+    assert page.locator(".tk-po003 .scatterlayer .trace").count() >= 2
+    legend = page.locator(".tk-po003 .legendtext").all_text_contents()
+    assert legend == ["Growth mandate gross", "Growth mandate net", "Benchmark: S&P 500 (SPX)"]
+    _clean(page)
+
+
+def test_another_portfolio_benchmark_and_period_update_everything(app) -> None:
+    page, ws, _ = app
+    income = _portfolio(ws, "Income mandate")
+    _choose(page, ".tk-perf-portfolio", "Income mandate", "Income mandate · 2010-01-05 to 2022-12-28")
+    _choose(page, ".tk-perf-benchmark", "Model: Defensive Dividend", "against the model Defensive Dividend")
+    page.locator(".tk-perf-frequency select").select_option("yearly")
+    page.locator(".tk-perf-busy .tk-spinner").wait_for(timeout=10_000)  # the busy indicator while updating
+    page.locator(".tk-perf-busy .tk-spinner").wait_for(state="detached", timeout=30_000)
+    page.locator(".tk-po001 td", has_text=re.compile(r"^2021$")).wait_for(timeout=30_000)
+    _date(page, ".tk-perf-start", "2015-03-16")
+    _headline(page, "2015-03-16 to 2022-12-28")
+    _date(page, ".tk-perf-end", "2020-06-30")
+    _headline(page, "Income mandate · 2015-03-16 to 2020-06-30 · against the model Defensive Dividend")
+    assert page.locator(".tk-perf-period select").input_value() == "Custom"
+    model = next(a.id for a in ws.allocations.list() if a.name == "Defensive Dividend")
+    answer = ws.reports.portfolio_returns({"portfolioId": income, "startDate": "2015-03-16", "endDate": "2020-06-30",
+                                           "includeBenchmark": True, "customBenchmarkId": model})
+    po001 = _table(page, ".tk-po001")
+    assert list(po001) == ["2015", "2016", "2017", "2018", "2019", "2020", "YTD"]
+    years = {str(y["year"]): y for y in answer["years"]}
+    for label in ("2015", "2018", "2020"):  # the first and last years are incomplete
+        assert po001[label]["net"] == percent(years[label]["netReturn"])
+        assert po001[label]["benchmark"] == percent(years[label]["bmReturn"])
+        assert po001[label]["relative"] == bps(years[label]["netReturn"] - years[label]["bmReturn"])
+    assert po001["YTD"]["gross"] == percent(years["2020"]["grossReturn"])  # YTD to 30 June: the 2020 part
+    legend = page.locator(".tk-po003 .legendtext").all_text_contents()
+    assert legend == ["Income mandate gross", "Income mandate net", "Benchmark: the model Defensive Dividend"]
+    assert "as of 2020-06-30" in page.locator(".tk-po005").evaluate("e => e.parentElement.innerText")
+    _clean(page)
+
+
+def test_invalid_periods_show_a_message_not_a_traceback(app) -> None:
+    page, _, _ = app
+    message = page.locator(".tk-perf-message .tk-error")
+    _date(page, ".tk-perf-start", "2009-06-01")
+    message.wait_for(timeout=30_000)
+    text = message.inner_text()
+    assert "startDate" in text and "performanceMeasurementStartDate 2010-01-05" in text
+    assert page.locator(".tk-po001 table").count() == 0  # nothing stale is left on show
+    assert "Nothing to download" in page.locator(".tk-perf-downloads").inner_text()
+    _clean(page)
+    _date(page, ".tk-perf-start", "2016-01-04")
+    _headline(page, "2016-01-04 to 2020-06-30")
+    _date(page, ".tk-perf-end", "2015-12-31")
+    message.wait_for(timeout=30_000)
+    assert "2016-01-04 is after endDate 2015-12-31" in message.inner_text()
+    _clean(page)
+    _choose(page, ".tk-perf-period", "3Y", "2019-12-29 to 2022-12-28")
+    message.wait_for(state="detached")
+    _clean(page)
+
+
+def test_downloads_are_the_answer_as_json_and_csv(app) -> None:
+    page, ws, _ = app
+    _headline(page, "Income mandate · 2019-12-29 to 2022-12-28")
+    answer = json.loads(_download(page, ".tk-download-json").read_text())
+    assert consistency.check(answer) == []
+    assert (answer["portfolioId"], answer["startDate"], answer["endDate"]) == (
+        _portfolio(ws, "Income mandate"), "2019-12-29", "2022-12-28")
+    assert answer["days"][0]["date"] == "2019-12-30" and answer["days"][-1]["date"] == "2022-12-28"
+    with _download(page, ".tk-download-csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["month", "startDate", "date", "complete", "grossReturn", "grossIndex", "netReturn",
+                       "netIndex", "bmReturn", "bmIndex"]
+    assert len(rows) == 1 + len(answer["months"]) and rows[1][:3] == ["2019-12", "2019-12-29", "2019-12-31"]
+    page.locator(".tk-perf-csv-rows button", has_text="days").click()
+    page.locator(".tk-download-csv", has_text="days").wait_for(timeout=30_000)
+    with _download(page, ".tk-download-csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["date", "grossReturn", "grossIndex", "netReturn", "netIndex", "bmReturn", "bmIndex"]
+    assert len(rows) == 1 + len(answer["days"])
+    assert float(rows[-1][3]) == pytest.approx(answer["days"][-1]["netReturn"], rel=1e-15)
+    report = _download(page, ".tk-download-html").read_text()
+    assert "PO001 Performance overview" in report and "PO005 Rolling performance" in report
+    assert "cdn." not in report.split("<body>")[0]  # an offline page: plotly.js is inlined
+    _clean(page)
+
+
+def test_screenshot_and_nothing_loaded_from_outside(app) -> None:
+    page, _, outside = app
+    _choose(page, ".tk-perf-portfolio", "Growth mandate", "Growth mandate · 2019-12-29 to 2022-12-28")
+    _choose(page, ".tk-perf-period", "Since inception", "Growth mandate · 2012-01-04 to 2022-12-28")
+    _choose(page, ".tk-perf-benchmark", "Own benchmark (master data)", "against S&P 500 (SPX)")
+    page.locator(".tk-perf-frequency select").select_option("quarterly")
+    page.locator(".tk-po001 td", has_text="2022Q4").wait_for(timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('.tk-po003 .scatterlayer .trace').length === 3")
+    _clean(page)
+    shot = _screenshot(page, "performance.png")
+    assert shot.stat().st_size > 20_000
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copy(shot, SCREENSHOTS / "performance.png")
+    assert outside == []
