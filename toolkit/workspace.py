@@ -43,6 +43,7 @@ from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Con
 from toolkit.trading.allocations import Allocation, parse_allocation
 from toolkit.trading.events import Dispatcher
 from toolkit.reports import Reports
+from toolkit.risk_platform import Analytics, Portfolios
 from toolkit.trading.holdings import holdings as trading_holdings
 from toolkit.trading.rebalancing import book_arrays, cancellations, legs, parse_rebalancing, values_nav
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
@@ -73,6 +74,8 @@ class Workspace:
         self.rebalancings = Rebalancings(self)
         self.events = Events(self)
         self.reports = Reports(self)
+        self.portfolios = Portfolios(self)
+        self.analytics = Analytics(self)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:

@@ -229,6 +229,43 @@ def m007_performance_master(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m008_risk_portfolios(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE risk_portfolios (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        capital TEXT NOT NULL,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE risk_portfolio_positions (
+        portfolio_id TEXT NOT NULL REFERENCES risk_portfolios (id),
+        position INTEGER NOT NULL,
+        isin TEXT NOT NULL,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        quantity TEXT NOT NULL,
+        open_date TEXT NOT NULL,
+        open_level TEXT NOT NULL,
+        close_date TEXT,
+        close_level TEXT,
+        PRIMARY KEY (portfolio_id, position),
+        CHECK (close_date IS NULL OR close_date >= open_date),
+        CHECK ((close_date IS NULL) = (close_level IS NULL))
+    );
+    CREATE INDEX risk_portfolio_positions_isin ON risk_portfolio_positions (isin, currency);
+    CREATE TABLE risk_portfolio_wishlist (
+        portfolio_id TEXT NOT NULL REFERENCES risk_portfolios (id),
+        position INTEGER NOT NULL,
+        isin TEXT NOT NULL,
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        PRIMARY KEY (portfolio_id, position)
+    )
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):
