@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,33 +12,10 @@ from toolkit.store import demo
 from toolkit.workspace import Workspace
 
 
-def _opened(path: Path) -> Iterator[Workspace]:
-    ws = Workspace.open(path)
-    yield ws
-    ws.close()
-
-
-def _copy(source: Path, target: Path) -> Path:
-    shutil.copy(source, target)
-    return target
-
-
 @pytest.fixture(scope="session")
 def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo workspace file built from data/ once for the whole session (read-only use)."""
     return demo.build(tmp_path_factory.mktemp("demo") / "demo.db")
-
-
-@pytest.fixture(scope="session")
-def demo_ws(demo_path: Path) -> Iterator[Workspace]:
-    """The session's demo workspace; tests must not write to it (use ``ws``)."""
-    yield from _opened(demo_path)
-
-
-@pytest.fixture
-def ws(demo_path: Path, tmp_path: Path) -> Iterator[Workspace]:
-    """A private, writable copy of the demo workspace."""
-    yield from _opened(_copy(demo_path, tmp_path / "ws.db"))
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +26,28 @@ def book_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo.build(tmp_path_factory.mktemp("book") / "demo.db", populate=populate)
 
 
-@pytest.fixture(scope="session")
-def book_ws(book_path: Path) -> Iterator[Workspace]:
-    """The session's demo book; tests must not write to it (use ``book_copy``)."""
-    yield from _opened(book_path)
+def _workspaces(path_fixture: str, what: str, names: tuple[str, str]) -> tuple[Callable, Callable]:
+    """Two fixtures on the file of ``path_fixture``: the session's workspace (tests must not write to
+    it) and a private, writable copy per test."""
+    def opened(path: Path) -> Iterator[Workspace]:
+        ws = Workspace.open(path)
+        yield ws
+        ws.close()
+
+    @pytest.fixture(scope="session", name=names[0])
+    def shared(request: pytest.FixtureRequest) -> Iterator[Workspace]:
+        yield from opened(request.getfixturevalue(path_fixture))
+
+    @pytest.fixture(name=names[1])
+    def private(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+        copy = tmp_path / f"{what}.db"
+        shutil.copy(request.getfixturevalue(path_fixture), copy)
+        yield from opened(copy)
+
+    shared.__doc__ = f"The session's {what} workspace, read-only."
+    private.__doc__ = f"A private, writable copy of the {what} workspace."
+    return shared, private
 
 
-@pytest.fixture
-def book_copy(book_path: Path, tmp_path: Path) -> Iterator[Workspace]:
-    """A private, writable copy of the demo book."""
-    yield from _opened(_copy(book_path, tmp_path / "book.db"))
+demo_ws, ws = _workspaces("demo_path", "demo", ("demo_ws", "ws"))
+book_ws, book_copy = _workspaces("book_path", "book", ("book_ws", "book_copy"))
