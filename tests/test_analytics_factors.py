@@ -68,6 +68,17 @@ def test_a_small_regression_by_hand() -> None:
     assert fit["variance_share"].sel(factor="F").item() == pytest.approx(1.1 * 5.5 / 8.75, rel=1e-12)
 
 
+def test_a_series_on_itself_has_no_residual_risk(proxies: xr.DataArray) -> None:
+    # the market on the market (the market proxy among the exposures of the index itself): the
+    # residual sum of squares is 0 up to rounding, which must not turn into sqrt(-1e-19) = NaN
+    market = proxies.sel({fa.FACTOR: "SP500"}, drop=True).sel({TIME: slice("2015", "2022")})
+    with np.errstate(invalid="raise"):
+        fit = fa.regress(market, proxies.sel({TIME: slice("2015", "2022")}), names=["SP500"])
+    assert fit["beta"].item() == pytest.approx(1.0, rel=1e-12)
+    assert fit["r_squared"].item() == pytest.approx(1.0, abs=1e-12)
+    assert fit["idiosyncratic_vol"].item() == pytest.approx(0.0, abs=1e-7)
+
+
 def test_ols_on_the_style_factors_equals_numpy_lstsq(stocks: xr.DataArray, proxies: xr.DataArray) -> None:
     fit = fa.regress(stocks, proxies, names=STYLE)
     x = proxies.sel(factor=STYLE).to_pandas().T

@@ -18,8 +18,10 @@ import pytest
 
 from toolkit.reporting import consistency
 from toolkit.reporting.formatting import bps, percent
-from toolkit.widgets.browser import CELL_ERROR, chromium, open_page, voila_server
+from toolkit.widgets.browser import CELL_ERROR
 from toolkit.workspace import Workspace
+
+from helpers import app_screenshot, choose, page_clean, page_table, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -29,36 +31,19 @@ HEADLINE = ".tk-perf-headline"
 
 
 def _clean(page) -> None:
-    """No cell failed, no callback hit an unexpected error, no traceback reached the page."""
-    content = page.content()
-    assert CELL_ERROR not in content and "Unexpected error" not in content and "Traceback" not in content
+    page_clean(page, CELL_ERROR)
 
 
 def _table(page, css: str) -> dict[str, dict[str, str]]:
-    """A table of the page by its first column: ``{row label: {column: text}}``."""
-    heads = page.locator(f"{css} thead th").all_inner_texts()
-    rows = [row.locator("td").all_inner_texts() for row in page.locator(f"{css} tbody tr").all()]
-    return {cells[0]: dict(zip(heads[1:], cells[1:])) for cells in rows}
+    return page_table(page, css)
 
 
 def _headline(page, text: str) -> None:
     page.locator(HEADLINE, has_text=text).wait_for(timeout=30_000)
 
 
-def _choose(page, css: str, label: str, headline: str, tries: int = 3) -> None:
-    """Choose ``label`` in a dropdown and wait until the headline says ``headline``.
-
-    ipywidgets may re-render a select shortly after the page changes it, dropping a choice
-    made in that window (see ``_select`` in test_browser_market.py); like a user, choose again.
-    """
-    for _ in range(tries):
-        page.locator(f"{css} select").select_option(label=label)
-        try:
-            _headline(page, headline)
-            return
-        except Exception:  # noqa: BLE001 - retried, then reported below
-            continue
-    raise AssertionError(f"the headline reads {page.locator(HEADLINE).inner_text()!r}, expected {headline!r}")
+def _choose(page, css: str, label: str, headline: str) -> None:
+    choose(page, css, label, HEADLINE, headline)
 
 
 def _date(page, css: str, value: str) -> None:
@@ -75,31 +60,15 @@ def _download(page, css: str) -> Path:
 
 
 def _screenshot(page, name: str) -> Path:
-    """The app, whole: Voilà scrolls inside its own container, so the window grows to the app's height first."""
-    app = page.locator(".tk-perf-app")
-    page.set_viewport_size({"width": 1360, "height": int(app.evaluate("e => e.scrollHeight")) + 80})
-    app.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(500)  # let plotly redraw the chart for the new window size
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    app_screenshot(page, ".tk-perf-app", ARTIFACTS / name)
     return ARTIFACTS / name
 
 
 @pytest.fixture(scope="module")
 def app(book_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("browser") / "book.db"
-    shutil.copy(book_path, path)
     ARTIFACTS.mkdir(exist_ok=True)
-    ws = Workspace.open(path)  # the test's own view of the same file (read only)
-    try:
-        with voila_server(workspace=path) as server, chromium() as browser:
-            outside: list[str] = []
-            page = open_page(browser, server.url + "/voila/render/performance.ipynb", outside)
-            page.wait_for_function(f"() => document.querySelector('.tk-po003 .main-svg') || "
-                                   f"document.body.innerText.includes('{CELL_ERROR}')", timeout=90_000)
-            assert CELL_ERROR not in page.content(), "".join(server.log[-30:])  # fail at once, with the log
-            yield page, ws, outside
-    finally:
-        ws.close()
+    with served_app(book_path, tmp_path_factory.mktemp("browser"), "performance.ipynb", ".tk-po003 .main-svg") as served:
+        yield served
 
 
 def _portfolio(ws: Workspace, name: str) -> str:

@@ -703,7 +703,7 @@ class PortfolioAnalytics(SeriesAnalytics):
         table = self.contributions_table(portfolio)
         names = table["symbol"] if "symbol" in table else table.index
         fig = go.Figure([go.Bar(name="volatility", x=names, y=table["volatility_percent"]),
-                         go.Bar(name=f"CVaR {self.level:g}", x=names, y=table["cvar_percent"])])
+                         go.Bar(name=f"CVaR {self.level * 100:g}%", x=names, y=table["cvar_percent"])])
         label = portfolio if portfolio is not None else self.labels()[0]
         fig.update_layout(barmode="group", title=f"Contributions to risk: {label} ({self.horizon} returns)",
                           yaxis_tickformat=".0%", yaxis_title="share of the total", legend_title="risk measure")

@@ -170,7 +170,7 @@ def _ols_kernel(y: np.ndarray, x: np.ndarray, weights: np.ndarray) -> tuple:
         raise DataError("The factors are collinear or constant on the sample; drop a redundant factor.") from exc
     alpha = (my + y0[..., 0]) - np.einsum("...k,...k->...", beta, mx + x0[..., 0, :])
     explained = beta * cxy
-    ssr = cyy - explained.sum(-1)
+    ssr = np.maximum(cyy - explained.sum(-1), 0.0)  # a series on itself: 0, not -1e-19
     n = mask.sum(-1)
     residual = ssr / s0 * n / (n - k - 1)
     return alpha, beta, 1.0 - ssr / cyy, residual, n.astype(float), explained / cyy[..., None]

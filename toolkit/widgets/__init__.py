@@ -3,5 +3,7 @@
 from toolkit.widgets.allocations import AllocationsApp, allocations_app
 from toolkit.widgets.market import MarketExplorer, market_app
 from toolkit.widgets.performance import PerformanceApp, performance_app
+from toolkit.widgets.risk import RiskApp, risk_app
 
-__all__ = ["AllocationsApp", "MarketExplorer", "PerformanceApp", "allocations_app", "market_app", "performance_app"]
+__all__ = ["AllocationsApp", "MarketExplorer", "PerformanceApp", "RiskApp", "allocations_app", "market_app",
+           "performance_app", "risk_app"]
