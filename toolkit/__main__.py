@@ -42,7 +42,8 @@ def _has_book(path: Path) -> bool:
 
     with sqlite3.connect(path) as conn:
         try:
-            return conn.execute("SELECT count(*) FROM performance_master").fetchone()[0] > 0
+            return all(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0
+                       for table in ("performance_master", "indexes"))
         except sqlite3.OperationalError:
             return False
 

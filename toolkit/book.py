@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.market.sources import DATA
 from toolkit.trading.orders import FeeSchedule
 from toolkit.workspace import Workspace
 
@@ -36,6 +37,8 @@ MANDATES = [
     ("Switching mandate", "Defensive Dividend", "2016-01-04", "300000.00", "0", "US Large Caps", "0.0060",
      ("2019-07-01", "US Large Caps")),
 ]
+#: the demo indexes (ws.attribution.indexes())
+INDEXES = ("S&P 20 cap-weighted", "S&P 20 equal-weighted")
 FEES = FeeSchedule(bps=Decimal("5"), minimum=Decimal("1.00"))
 DRIFT = {"threshold": "0.02", "type": "ABSOLUTE"}
 
@@ -78,12 +81,27 @@ def build_book(ws: Workspace, progress: Callable[[int, int, str], None] | None =
                                          "execution_date": day.strftime("%Y-%m-%d")})
         if progress:
             progress(step + 1, len(plan), day.strftime("%Y-%m"))
+    create_indexes(ws)
     for name, model, start, deposit, flow, bench, fee, switch in MANDATES:
         ws.reports.set_master(accounts[name], {
             "performanceMeasurementStartDate": _next(stock_days, pd.Timestamp(start)),
             "dailyPerformanceStartDate": _month_after(pd.Timestamp(start), 24),
             "benchmarkId": models.get(bench, bench), "annualFee": fee})
     return accounts
+
+
+def create_indexes(ws: Workspace) -> list[str]:
+    """The demo indexes of the 20 S&P 500 stocks: cap-weighted (shares of data/shares_outstanding.csv)
+    and equally weighted; returns their ids."""
+    shares = pd.read_csv(DATA / "shares_outstanding.csv", dtype={"shares": str})
+    stocks = [{"symbol": s, "shares": n} for s, n in zip(shares["symbol"], shares["shares"])]
+    note = "The 20 S&P 500 stocks shipped in data/ ({}); see data/README.md."
+    return [ws.attribution.create_index({"name": INDEXES[0], "method": "cap", "currency": "USD",
+                                         "description": note.format("weighted by 2022 market cap"),
+                                         "constituents": stocks}).id,
+            ws.attribution.create_index({"name": INDEXES[1], "method": "equal", "currency": "USD",
+                                         "description": note.format("equally weighted, rebalanced daily"),
+                                         "constituents": [{"symbol": s["symbol"]} for s in stocks]}).id]
 
 
 def _calendar(stock_days: pd.DatetimeIndex, etf_days: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, str]]:

@@ -42,6 +42,7 @@ from toolkit.trading import engine
 from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
 from toolkit.trading.events import Dispatcher
+from toolkit.attribution import Attribution
 from toolkit.reports import Reports
 from toolkit.risk_platform import Analytics, Portfolios
 from toolkit.trading.holdings import holdings as trading_holdings
@@ -76,6 +77,7 @@ class Workspace:
         self.reports = Reports(self)
         self.portfolios = Portfolios(self)
         self.analytics = Analytics(self)
+        self.attribution = Attribution(self)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:

@@ -266,6 +266,30 @@ def m008_risk_portfolios(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m009_indexes(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE indexes (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        method TEXT NOT NULL CHECK (method IN ('cap', 'equal', 'fixed')),
+        currency TEXT NOT NULL CHECK (length(currency) = 3),
+        description TEXT,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE index_constituents (
+        index_id TEXT NOT NULL REFERENCES indexes (id),
+        position INTEGER NOT NULL,
+        instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        shares TEXT,
+        weight TEXT,
+        PRIMARY KEY (index_id, position),
+        UNIQUE (index_id, instrument_id)
+    );
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):
