@@ -154,7 +154,7 @@ class Attribution:
                 elif item.get(field) is not None and method in METHODS:
                     problems.add(f"{path}.{field}", f"a {method} index takes no {field}")
             rows.append((iid, values.get("shares"), values.get("weight")))
-        if needs == "weight" and rows and all(r[2] for r in rows):
+        if needs == "weight" and len(rows) == len(items) and all(r[2] for r in rows):  # each one valid
             total = sum(Decimal(r[2]) for r in rows)
             if total != 1:
                 problems.add("constituents", f"the weights sum to {total}; a fixed-weight index sums to 1 exactly")
