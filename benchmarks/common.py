@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -33,3 +37,20 @@ def report(rows: list[dict], path: Path) -> None:
         print(f"{r['name']:<{width}}{r['ours_s']:>9.3f}{r['peer_s']:>9.3f}{r['ratio']:>9.4f}  {r['peer']}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def timed(fn: Callable, repeat: int = 3):
+    """(result, median seconds of ``repeat`` runs after a warm-up)."""
+    fn()
+    times, out = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return out, statistics.median(times)
+
+
+def row(name: str, size: str, ours_s: float, peer: str, peer_s: float) -> dict:
+    return {"name": name, "size": size, "ours_s": round(ours_s, 4), "peer": peer, "peer_s": round(peer_s, 3),
+            "ratio": round(ours_s / peer_s, 5),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "machine": machine()}

@@ -26,17 +26,14 @@ Our time is the median of 3 runs after a warm-up. The goal is a ratio of at most
 
 from __future__ import annotations
 
-import resource
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from common import arguments, machine, report
+from common import arguments, report, row, timed
 from toolkit.analytics.risk import LEVELS, risk_summary
 from toolkit.analytics.risk_portfolio import cvar_contributions, volatility_contributions
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
@@ -58,23 +55,6 @@ def mixes(count: int, n: int, seed: int, name: str) -> xr.DataArray:
     """``count`` seeded random long-only weight vectors over ``n`` stocks (Dirichlet(1))."""
     w = np.random.default_rng(seed).dirichlet(np.ones(n), count)
     return xr.DataArray(w, dims=(name, INSTRUMENT), coords={name: np.arange(count)})
-
-
-def timed(fn: Callable, repeat: int = 3):
-    """(result, median seconds of ``repeat`` runs after a warm-up)."""
-    fn()
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return out, statistics.median(times)
-
-
-def row(name: str, size: str, ours_s: float, peer: str, peer_s: float) -> dict:
-    return {"name": name, "size": size, "ours_s": round(ours_s, 4), "peer": peer, "peer_s": round(peer_s, 3),
-            "ratio": round(ours_s / peer_s, 5),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "machine": machine()}
 
 
 def empyrical_loop(frame: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
