@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
@@ -31,9 +31,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from toolkit.errors import NotFoundError, Problems
+from toolkit.analytics import attribution as at
+from toolkit.analytics import linking
+from toolkit.analytics.currency import ankrim_hensel
+from toolkit.analytics.returns import simple_returns
+from toolkit.analytics.risk import horizon_returns
+from toolkit.errors import DataError, NotFoundError, Problems
 from toolkit.market.instruments import check_currency
-from toolkit.schema import INSTRUMENT, TIME
+from toolkit.market.universes import geography_of
+from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
 from toolkit.store.indexes import IndexRepository
 from toolkit.store.repositories import now
 
@@ -205,3 +211,324 @@ class Attribution:
         weights = (size / size.sum(INSTRUMENT)).sel({TIME: slice(start, end)})
         weights = weights.where(np.isfinite(weights))
         return weights.rename("weight").assign_attrs(index=index.name, method=index.method)
+
+    # ------------------------------------------------------------------ runs
+
+    def run(self, payload: Mapping) -> AttributionReport:
+        """Brinson attribution of a portfolio against an index or another portfolio over a range.
+
+        ``payload``: ``portfolio_id`` (a PORTFOLIO account, a model allocation or an index),
+        ``benchmark`` (``{"index_id": ...}`` or ``{"portfolio_id": ...}``), ``start_date``,
+        ``end_date``, ``horizon`` (``month`` by default, or ``day``), ``dimensions`` (of
+        ``asset_class, geography, sector, instrument, currency``), optional ``hierarchy`` (e.g.
+        ``["asset_class", "sector", "instrument"]``), ``model`` (``brinson_fachler`` or
+        ``brinson_hood_beebower``), ``variant`` (``three_effect``, ``top_down``, ``bottom_up``),
+        ``geometric``, ``linking`` (``carino`` by default; ``menchero``, ``grap``, ``frongello``;
+        ``geometric`` for geometric attribution) and ``base_currency`` (the Ankrim-Hensel currency
+        attribution by currency for an investor in that currency).
+
+        Weights are each side's at the close before a period (an account's holdings and cash at
+        market value, cash a segment of its own with return 0; a model allocation's or fixed
+        index's weights every day; a cap or equal index as stored); a period's instrument returns
+        compound its daily closes (buy-and-hold within a month). Risk attribution uses the daily
+        returns of the range and the weights at its end, annualised (sqrt 252).
+        """
+        req = _read_run(payload)
+        bench_key = next(iter(req["benchmark"].values()))
+        if "index_id" in req["benchmark"]:
+            self.index(bench_key)  # an unknown index is named as an index
+        (pw, p_name), (bw, b_name) = (self.weights(k, req["end_date"]) for k in (req["portfolio_id"], bench_key))
+        cash = pw.attrs.get("currency") or bw.attrs.get("currency") or "USD"
+        returns, trading = self._returns(sorted(set(pw[INSTRUMENT].values) | set(bw[INSTRUMENT].values)), req, cash)
+        days = returns.indexes[TIME]
+        w, W = (self._before(x, days, name) for x, name in ((pw, p_name), (bw, b_name)))
+        w, W = (x.reindex({INSTRUMENT: returns[INSTRUMENT].values}, fill_value=0.0).assign_coords(
+            returns[INSTRUMENT].coords) for x in (w, W))
+        (w_p, r_p), (w_b, _) = at.at_horizon(w, returns, req["horizon"]), at.at_horizon(W, returns, req["horizon"])
+        periods, linked, risk = {}, {}, {}
+        end_w, end_W = w.isel({TIME: -1}, drop=True), W.isel({TIME: -1}, drop=True)
+        for dim in req["dimensions"]:
+            coord = DIMENSIONS[dim]
+            periods[dim] = at.brinson(w_p, r_p, w_b, coord, model=req["model"], variant=req["variant"],
+                                      geometric=req["geometric"])
+            linked[dim] = linking.link(periods[dim], req["linking"])
+            risk[dim] = at.risk_attribution(returns.fillna(0.0), end_w, end_W, coord, annualise=True)
+        hierarchy = currency = None
+        if req["hierarchy"]:
+            hierarchy = linking.link(at.hierarchical(w_p, r_p, w_b, [DIMENSIONS[d] for d in req["hierarchy"]]),
+                                     "geometric" if req["geometric"] else req["linking"])
+        if req["base_currency"]:
+            currency = self._currency(w_p, r_p, w_b, trading, req)
+        return AttributionReport(req, p_name, b_name, periods, linked, risk, _components(w_p, w_b, r_p),
+                                 hierarchy, currency)
+
+    def weights(self, key: str, end: str | None = None) -> tuple[xr.DataArray, str]:
+        """Weights at the close of every day to ``end`` of an index (id or name), a PORTFOLIO
+        account or a model allocation, over ``(instrument, time)``; and its display name."""
+        repo = IndexRepository(self._ws.db)
+        every = repo.indexes()
+        if key in set(every["id"]) or key in set(every["name"]):
+            index = self.index(key)
+            return self.index_weights(index.id, end=end), f"Index: {index.name}"
+        row = self._ws.db.conn.execute("SELECT type, name, currency FROM accounts WHERE id = ?", (key,)).fetchone()
+        if row is not None:
+            if row[0] != "PORTFOLIO":
+                raise NotFoundError(f"Account {key!r} is a {row[0]} account; attribution needs a PORTFOLIO account.")
+            return self._account(key, end, row[2]), f"Account: {row[1] or key[:8]}"
+        try:
+            allocation = self._ws.allocations.get(key)
+        except NotFoundError:
+            raise NotFoundError(f"No index, PORTFOLIO account or model allocation {key!r}; see "
+                                "ws.attribution.indexes(), ws.accounts.list(type='PORTFOLIO') and "
+                                "ws.allocations.list().") from None
+        mix = {x["instrument_id"]: float(x["weight"]) for x in allocation.to_dict()["allocation"]}
+        close = self._ws.history.prices(list(mix), end=end)["close"]
+        fixed = xr.DataArray(list(mix.values()), dims=INSTRUMENT, coords={INSTRUMENT: list(mix)})
+        weights = (fixed * close.notnull().all(INSTRUMENT)).where(close.notnull().all(INSTRUMENT))
+        return weights.rename("weight"), f"Model: {allocation.name or key[:8]}"
+
+    def _account(self, account_id: str, end: str | None, currency: str) -> xr.DataArray:
+        cube = self._ws.accounts.holdings([account_id], end=end).isel({PORTFOLIO: 0}, drop=True)
+        nav = cube["nav"].where(cube["nav"] > 0)
+        weights = cube["value"] / nav
+        cash = (cube["cash"] / nav).expand_dims({INSTRUMENT: [CASH]})
+        return xr.concat([weights.drop_vars([c for c in weights.coords if c not in weights.dims]), cash],
+                         dim=INSTRUMENT).rename("weight").assign_attrs(currency=currency)
+
+    def _returns(self, ids: list[str], req: dict, cash: str) -> tuple[xr.DataArray, pd.DatetimeIndex]:
+        """Daily returns of ``ids`` (CASH: 0) from the first day after ``start_date`` to ``end_date``,
+        with the instrument metadata and ``geography`` as coordinates; and every trading day."""
+        real = [i for i in ids if i != CASH]
+        close = self._ws.history.prices(real, end=req["end_date"])["close"]
+        meta = {c: close[c].values for c in ("symbol", "name", "asset_class", "sector", "country", "currency")}
+        returns = simple_returns(close.drop_vars([c for c in close.coords if c not in close.dims]))
+        if CASH in ids:
+            zero = xr.zeros_like(returns.isel({INSTRUMENT: 0}, drop=True)).expand_dims({INSTRUMENT: [CASH]})
+            returns = xr.concat([returns, zero], dim=INSTRUMENT)
+            meta = {c: np.append(v, cash if c == "currency" else ("Cash" if c != "symbol" else CASH))
+                    for c, v in meta.items()}
+        meta["geography"] = np.array([geography_of(c) or ("Cash" if c == "Cash" else "Other")
+                                      for c in meta["country"]], dtype=object)
+        returns = returns.assign_coords({c: (INSTRUMENT, np.asarray(v, dtype=object)) for c, v in meta.items()})
+        window = returns.sel({TIME: slice(req["start_date"], req["end_date"])})
+        if req["start_date"] and window.sizes[TIME] and window.indexes[TIME][0] == returns.indexes[TIME][0]:
+            window = window.isel({TIME: slice(1, None)})  # the first close starts the first return
+        if window.sizes[TIME] == 0:
+            raise DataError(f"No trading day with returns between {req['start_date']} and {req['end_date']}; "
+                            "choose a range within the price history.")
+        return window, returns.indexes[TIME]
+
+    @staticmethod
+    def _before(eod: xr.DataArray, days: pd.DatetimeIndex, name: str) -> xr.DataArray:
+        """Weights held during each day of ``days``: those at the previous close (carried over days
+        without a close)."""
+        full = eod.reindex({TIME: eod.indexes[TIME].union(days)}).ffill(TIME)
+        held = full.shift({TIME: 1}).sel({TIME: days}).fillna(0.0)
+        empty = held.sum(INSTRUMENT) <= 0
+        if bool(empty.any()):
+            holding = eod.indexes[TIME][(eod.fillna(0.0).sum(INSTRUMENT) > 0).values]
+            after = (f"start the attribution after {holding[0].date()}, its first holding" if len(holding)
+                     else "it holds nothing until the period's end; choose a later period")
+            raise DataError(f"{name} holds nothing on {pd.Timestamp(days[int(np.argmax(empty.values))]).date()}; "
+                            f"{after}.")
+        return held
+
+    def _currency(self, w: xr.DataArray, r: xr.DataArray, W: xr.DataArray, trading: pd.DatetimeIndex,
+                  req: dict) -> xr.Dataset:
+        """Ankrim-Hensel by currency for an investor in ``base_currency``: the return of each
+        currency against the base, ``c = v_t / v_{t-1} - 1`` with ``v`` the base-currency value of
+        one unit (ECB reference rates, units per euro, the last rate carried to each trading day),
+        compounded over a period like the instrument returns."""
+        if req["geometric"]:
+            raise DataError("The currency attribution (Ankrim-Hensel) is arithmetic; ask for it without geometric.")
+        base, codes = req["base_currency"], sorted(set(r["currency"].values))
+        rates = self._ws.history.rates
+        known = set(map(str, rates["currency"].values)) | {"EUR"}
+        missing = sorted({*codes, base} - known)
+        if missing:
+            raise DataError(f"No ECB rate for {', '.join(missing)}; the currency attribution needs one per currency.")
+        per_euro = {c: (rates.sel(currency=c, drop=True) if c != "EUR" else xr.ones_like(rates.isel(currency=0, drop=True)))
+                    for c in {*codes, base}}
+        value = xr.concat([per_euro[base] / per_euro[c] for c in codes], dim=SEGMENT).assign_coords({SEGMENT: codes})
+        value = value.reindex({TIME: value.indexes[TIME].union(trading)}).ffill(TIME).sel({TIME: trading})
+        daily = (value / value.shift({TIME: 1}) - 1).sel({TIME: slice(req["start_date"], req["end_date"])})
+        if req["horizon"] == "month":
+            daily = horizon_returns(daily, "month")
+        currency_returns = daily.sel({TIME: r[TIME].values})
+        per = ankrim_hensel(w, r, W, currency_returns=currency_returns, segments="currency",
+                            base=base if base in codes else None, model=req["model"], variant=req["variant"])
+        return linking.link(per, req["linking"])
+
+
+# =========================================================================== attribution runs
+
+RUN_FIELDS = ("portfolio_id", "benchmark", "start_date", "end_date", "horizon", "dimensions", "hierarchy", "model",
+              "variant", "geometric", "linking", "base_currency")
+#: the seed's grouping dimensions, and the instrument coordinate each one reads
+DIMENSIONS = {"asset_class": "asset_class", "geography": "geography", "sector": "sector",
+              "instrument": "symbol", "currency": "currency"}
+DEFAULT_DIMENSIONS = ("asset_class", "geography", "sector", "instrument")
+RUN_HORIZONS = ("day", "month")
+#: the pseudo-instrument of an account's cash (return 0): its labels in every dimension
+CASH = "CASH"
+
+
+def _read_run(payload: object) -> dict:
+    """The attribution request, validated at the edge: every problem named by its field."""
+    problems = Problems()
+    problems.require_object(payload, RUN_FIELDS, "attribution request")
+    out = {k: payload.get(k) for k in RUN_FIELDS}
+    if not isinstance(out["portfolio_id"], str) or not out["portfolio_id"]:
+        problems.add("portfolio_id", "name the portfolio: a PORTFOLIO account, a model allocation or an index")
+    bench = out["benchmark"]
+    if not (isinstance(bench, dict) and len(bench) == 1 and set(bench) <= {"index_id", "portfolio_id"}
+            and isinstance(next(iter(bench.values())), str)):
+        problems.add("benchmark", "give {'index_id': ...} (see ws.attribution.indexes()) or {'portfolio_id': ...}")
+    for key in ("start_date", "end_date"):
+        try:
+            out[key] = pd.Timestamp(out[key]).date().isoformat() if out[key] is not None else None
+        except (TypeError, ValueError):
+            problems.add(key, f"{out[key]!r} is not an ISO date such as 2022-01-31")
+            out[key] = None
+    if out["start_date"] and out["end_date"] and out["start_date"] > out["end_date"]:
+        problems.add("end_date", f"{out['end_date']} is before start_date {out['start_date']}")
+    out["horizon"] = out["horizon"] or "month"
+    if out["horizon"] not in RUN_HORIZONS:
+        problems.add("horizon", f"{out['horizon']!r} is not one of {', '.join(RUN_HORIZONS)}")
+    for key, default in (("dimensions", DEFAULT_DIMENSIONS), ("hierarchy", ())):
+        value = default if out[key] is None else out[key]
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            problems.add(key, f"expected a list of dimensions from {', '.join(DIMENSIONS)}")
+            value = ()
+        for n, dim in enumerate(value):
+            if dim not in DIMENSIONS:
+                problems.add(f"{key}[{n}]", f"{dim!r} is not one of {', '.join(DIMENSIONS)}")
+        out[key] = tuple(value)
+    out["model"] = out["model"] or "brinson_fachler"
+    if out["model"] not in ("brinson_fachler", "brinson_hood_beebower"):
+        problems.add("model", f"{out['model']!r} is not brinson_fachler or brinson_hood_beebower")
+    out["geometric"] = bool(out["geometric"])
+    out["linking"] = out["linking"] or ("geometric" if out["geometric"] else "carino")
+    if out["linking"] not in linking.METHODS:
+        problems.add("linking", f"{out['linking']!r} is not one of {', '.join(linking.METHODS)}")
+    elif out["geometric"] != (out["linking"] == "geometric"):
+        problems.add("linking", "geometric attribution links geometrically, arithmetic attribution by "
+                                "carino, menchero, grap or frongello")
+    if out["base_currency"] is not None:
+        out["base_currency"] = check_currency(out["base_currency"], "base_currency", problems)
+    problems.raise_if_any("attribution request")
+    return out
+
+
+@dataclass(frozen=True)
+class AttributionReport:
+    """One attribution run (see :meth:`Attribution.run`): per ``dimension``, the per-period effects
+    (``periods``, with ``time``), the linked effects over the range (``linked``), the aggregated
+    weights and returns and the risk attribution; the ``components`` table; the ``hierarchy`` and
+    ``currency`` attribution when asked for."""
+
+    request: dict
+    portfolio: str
+    benchmark: str
+    periods: dict[str, xr.Dataset]
+    linked: dict[str, xr.Dataset]
+    risk: dict[str, xr.Dataset]
+    components: pd.DataFrame
+    hierarchy: xr.Dataset | None = None
+    currency: xr.Dataset | None = None
+
+    def totals(self) -> dict[str, float]:
+        """Portfolio, benchmark and active return over the range (the linked totals)."""
+        first = next(iter(self.linked.values()))
+        return {k: float(first[v]) for k, v in (("portfolio_return", "portfolio_total"),
+                                                ("benchmark_return", "benchmark_total"), ("active_return", "active"))}
+
+    def effects_table(self, dimension: str) -> pd.DataFrame:
+        """The linked effects of ``dimension`` by segment, with the average weights and the
+        compounded returns of each segment (fractions)."""
+        linked, agg = self.linked[dimension], aggregated(self.periods[dimension])
+        names = [n for n in ("allocation", "selection", "interaction", "currency", "forward_premium", "total")
+                 if n in linked]
+        table = pd.DataFrame({n: linked[n].to_series() for n in names})
+        return agg.join(table)
+
+    def to_xarray(self) -> xr.Dataset:
+        """The linked effects of every dimension as one Dataset, variables ``{dimension}_{effect}``."""
+        return xr.merge([ds.rename({SEGMENT: f"{dim}_segment"}).rename({v: f"{dim}_{v}" for v in ds.data_vars})
+                         for dim, ds in self.linked.items()], compat="override")
+
+    def to_dict(self) -> dict:
+        """The seed's response: ``components``, ``performance_attribution``, ``risk_attribution``
+        and ``aggregated_weights_returns`` per dimension, with the request's echo, the range's
+        returns, the linked ``periods`` totals, and ``hierarchy`` / ``currency_attribution``."""
+        perf, risk, agg = {}, {}, {}
+        for dim in self.linked:
+            table = self.effects_table(dim)
+            effects = [c for c in table.columns if c not in AGGREGATED]
+            perf[dim] = {"segments": _rows(table[effects]), **{e: float(table[e].sum()) for e in effects}}
+            agg[dim] = _rows(table[list(AGGREGATED)])
+            risk[dim] = _rows(self.risk[dim][[v for v in self.risk[dim].data_vars
+                                              if SEGMENT in self.risk[dim][v].dims]].to_dataframe())
+        first = next(iter(self.periods.values()))
+        periods = [{"period": str(pd.Timestamp(t).date()), "portfolio_return": _num(first["portfolio_total"].sel({TIME: t})),
+                    "benchmark_return": _num(first["benchmark_total"].sel({TIME: t})),
+                    "active_return": _num(first["active"].sel({TIME: t}))} for t in first[TIME].values]
+        out = {**{k: self.request[k] for k in ("portfolio_id", "benchmark", "start_date", "end_date", "horizon",
+                                               "model", "variant", "geometric", "linking", "base_currency")},
+               "portfolio_name": self.portfolio, "benchmark_name": self.benchmark, **self.totals(),
+               "components": self.components.reset_index().to_dict("records"),
+               "performance_attribution": perf, "risk_attribution": risk, "aggregated_weights_returns": agg,
+               "periods": periods}
+        if self.hierarchy is not None:
+            keep = [v for v in ("allocation", "selection", "total", "portfolio_weight", "benchmark_weight")
+                    if v in self.hierarchy]
+            frame = self.hierarchy[keep].to_dataframe()
+            out["hierarchy"] = _rows(frame.assign(tier=self.hierarchy["tier"].values,
+                                                  parent=self.hierarchy["parent"].values))
+        if self.currency is not None:
+            names = [n for n in ("allocation", "selection", "interaction", "currency", "forward_premium", "total")
+                     if n in self.currency]
+            out["currency_attribution"] = {"segments": _rows(self.currency[names].to_dataframe()),
+                                           **{n: float(self.currency[n].sum()) for n in names},
+                                           "portfolio_return": float(self.currency["portfolio_total"]),
+                                           "benchmark_return": float(self.currency["benchmark_total"])}
+        return out
+
+
+#: the aggregated weights and returns of a segment over the range
+AGGREGATED = ("portfolio_weight", "benchmark_weight", "portfolio_return", "benchmark_return")
+
+
+def aggregated(periods: xr.Dataset) -> pd.DataFrame:
+    """Average weights and compounded returns of each segment over the periods (a segment's
+    return compounds over the periods it is held in; NaN if never held)."""
+    out = {}
+    for side in ("portfolio", "benchmark"):
+        out[f"{side}_weight"] = periods[f"{side}_weight"].mean(TIME).to_series()
+        ret = periods[f"{side}_return"]
+        out[f"{side}_return"] = ((1 + ret).prod(TIME, skipna=True) - 1).where(ret.notnull().any(TIME)).to_series()
+    return pd.DataFrame(out)
+
+
+def _components(w: xr.DataArray, W: xr.DataArray, r: xr.DataArray) -> pd.DataFrame:
+    """Per instrument held by either side: identity, average weights over the periods, the return
+    compounded over them and each side's summed contribution ``sum_t w_t r_t``."""
+    held = ((w > 0) | (W > 0)).any(TIME)
+    meta = pd.DataFrame({c: r[c].values for c in ("symbol", "name", "asset_class", "geography", "sector",
+                                                  "currency")}, index=pd.Index(r[INSTRUMENT].values, name="instrument_id"))
+    table = meta.assign(portfolio_weight=w.mean(TIME).values, benchmark_weight=W.mean(TIME).values,
+                        instrument_return=((1 + r.fillna(0.0)).prod(TIME) - 1).values,
+                        portfolio_contribution=(w * r.fillna(0.0)).sum(TIME).values,
+                        benchmark_contribution=(W * r.fillna(0.0)).sum(TIME).values)
+    return table[held.values]
+
+
+def _num(x: object) -> float | None:
+    value = float(x)
+    return None if np.isnan(value) else value
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    frame = frame.reset_index()
+    return [{k: (_num(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]

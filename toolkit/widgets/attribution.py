@@ -1,0 +1,244 @@
+"""The attribution app: where a portfolio's active return against a benchmark came from.
+
+Every number comes from ``ws.attribution.run``: Brinson effects by the chosen grouping, linked
+over the period, with the same run's instrument-level effects for the drill-down and the risk
+attribution by group. The page picks the request and formats the answer: weights and returns in
+%, effects in basis points (bp), as attribution reports show them. A refused request (no holdings
+in the period, a benchmark without data) shows the façade's sentence.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import pandas as pd
+
+from toolkit.attribution import DIMENSIONS
+from toolkit.reporting import attribution_views as views
+from toolkit.reporting.formatting import bps, percent
+from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
+from toolkit.workspace import Workspace
+
+#: the models offered: label -> (model, variant, geometric)
+MODELS = {"Brinson-Fachler": ("brinson_fachler", "three_effect", False),
+          "Brinson-Hood-Beebower": ("brinson_hood_beebower", "three_effect", False),
+          "Brinson-Fachler, top-down": ("brinson_fachler", "top_down", False),
+          "Brinson-Fachler, bottom-up": ("brinson_fachler", "bottom_up", False),
+          "Geometric (Bacon)": ("brinson_fachler", "top_down", True)}
+LINKING = ("carino", "menchero", "grap", "frongello")
+GROUPINGS = {"Sector": "sector", "Asset class": "asset_class", "Geography": "geography", "Currency": "currency",
+             "Instrument": "instrument"}
+#: quick periods up to the end of the data: label -> years back
+TRAILING = {"Last year": 1, "Last 3 years": 3, "Last 5 years": 5, "Last 10 years": 10}
+EFFECT_COLUMNS = ("allocation", "selection", "interaction", "total")
+
+PAGE_STYLE = """
+<style>
+.tk-attr-app .tk-attr-controls { gap: 4px 18px; flex-wrap: wrap; align-items: center; }
+.tk-attr-headline { font-size: 1.05em; margin: 6px 0; }
+.tk-attr-headline .tk-figure { font-size: 1.2em; font-weight: 600; margin-right: 14px; }
+.tk-attr-headline .tk-neg { color: #c62828; }
+.tk-attr-headline .tk-pos { color: #2e7d32; }
+.tk-attr-table table, .tk-attr-instruments table, .tk-attr-risk table { width: 100%; }
+.tk-spinner { display: inline-block; width: 14px; height: 14px; border: 2px solid #cfd8dc;
+  border-top-color: #1976d2; border-radius: 50%; animation: tk-spin 0.8s linear infinite;
+  vertical-align: middle; margin-right: 6px; }
+@keyframes tk-spin { to { transform: rotate(360deg); } }
+</style>
+"""
+
+
+def shown(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """An effects table for the page: weights and returns in %, effects in bp, the segment first."""
+    out = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        if column in views.EFFECTS or column == "total":
+            out[column.replace("_", " ")] = bps(table[column], 1)
+        elif column.endswith(("weight", "return")):
+            out[column.replace("_", " ")] = percent(table[column])
+    out.index.name = name
+    return out.reset_index()
+
+
+def _signed(label: str, text: str, value: float) -> str:
+    css = "tk-neg" if value < 0 else "tk-pos"
+    return f"<span class='tk-muted'>{html.escape(label)}</span> <span class='tk-figure {css}'>{html.escape(text)}</span>"
+
+
+class AttributionApp:
+    """The page's state and callbacks; ``.widget`` is what the app displays."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.report = None
+        self._quiet = False
+        indexes = [(f"Index: {i.name}", i.id) for i in ws.attribution.indexes()]
+        models = [(f"Model: {a.name or a.id[:8]}", a.id) for a in ws.allocations.list()]
+        accounts = [(f"Account: {a.name or a.id[:8]}", a.id) for a in ws.accounts.list(type="PORTFOLIO")]
+        self._portfolios = accounts + models + indexes
+        self._benchmarks = indexes + models + accounts
+        self._last = pd.Timestamp(ws.instruments.table()["history_end"].max())
+        self._build()
+        if self._portfolios and self._benchmarks:
+            self.refresh()
+        else:
+            self.message.value = "<p class='tk-muted'>No portfolio or index in this workspace yet: run the demo book.</p>"
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _periods(self) -> list[str]:
+        years = [str(y) for y in range(self._last.year, self._last.year - 12, -1)]
+        return list(TRAILING) + years
+
+    def _build(self) -> None:
+        wide = {"description_width": "initial"}
+        self.portfolio = styled(widgets.Dropdown(options=self._portfolios, description="Portfolio", style=wide,
+                                                 layout={"width": "330px"}), "tk-attr-portfolio")
+        self.benchmark = styled(widgets.Dropdown(options=self._benchmarks, description="Benchmark", style=wide,
+                                                 layout={"width": "360px"}), "tk-attr-benchmark")
+        self.grouping = styled(widgets.Dropdown(options=list(GROUPINGS), value="Sector", description="Group by",
+                                                style=wide, layout={"width": "210px"}), "tk-attr-grouping")
+        self.period = styled(widgets.Dropdown(options=self._periods(), value=str(self._last.year),
+                                              description="Period", style=wide, layout={"width": "210px"}),
+                             "tk-attr-period")
+        self.model = styled(widgets.Dropdown(options=list(MODELS), value="Brinson-Fachler", description="Model",
+                                             style=wide, layout={"width": "300px"}), "tk-attr-model")
+        self.linking = styled(widgets.Dropdown(options=LINKING, value="carino", description="Linking", style=wide,
+                                               layout={"width": "190px"}), "tk-attr-linking")
+        self.horizon = styled(widgets.ToggleButtons(options=["month", "day"], value="month",
+                                                    style={"button_width": "70px"}), "tk-attr-horizon")
+        self.busy = styled(widgets.HTML(), "tk-attr-busy")
+        self.message = styled(widgets.HTML(), "tk-attr-message")
+        self.headline = styled(widgets.HTML(), "tk-attr-headline")
+        self.waterfall = styled(Chart(layout={"width": "100%", "min_height": "380px"}), "tk-attr-waterfall")
+        self.effects = styled(Chart(layout={"width": "100%", "min_height": "380px"}), "tk-attr-effects")
+        self.table = styled(widgets.HTML(), "tk-attr-table", "tk-table")
+        self.drill = styled(widgets.Dropdown(description="Drill into", style=wide, layout={"width": "360px"}),
+                            "tk-attr-drill")
+        self.instruments = styled(widgets.HTML(), "tk-attr-instruments", "tk-table")
+        self.risk = styled(widgets.HTML(), "tk-attr-risk", "tk-table")
+        for control in (self.portfolio, self.benchmark, self.grouping, self.period, self.model, self.linking,
+                        self.horizon):
+            control.observe(self._on_change, "value")
+        self.drill.observe(lambda _change: self._show_drill(), "value")
+        half = {"width": "49%"}
+        self.widget = styled(widgets.VBox([
+            widgets.HTML(STYLE + PAGE_STYLE + "<div class='tk-title'><h2>Performance attribution</h2></div>"
+                         "<p class='tk-muted'>Brinson attribution of the active return against an index or "
+                         "another portfolio, per period and linked over the period. Weights and returns in %, "
+                         "effects in basis points.</p>"),
+            styled(widgets.HBox([self.portfolio, self.benchmark, self.grouping, self.period]), "tk-attr-controls"),
+            styled(widgets.HBox([self.model, self.linking, widgets.Label("Periods"), self.horizon, self.busy]),
+                   "tk-attr-controls"),
+            self.message, self.headline,
+            widgets.HBox([widgets.VBox([self.waterfall], layout=half), widgets.VBox([self.effects], layout=half)],
+                         layout={"justify_content": "space-between"}),
+            widgets.HTML("<h3>Effects by group</h3>"), self.table,
+            widgets.HBox([widgets.VBox([widgets.HTML("<h3>Instruments of a group</h3>"), self.drill, self.instruments],
+                                       layout=half),
+                          widgets.VBox([widgets.HTML("<h3>Risk attribution (annualised volatility)</h3>"), self.risk],
+                                       layout=half)], layout={"justify_content": "space-between"}),
+        ]), "tk-app", "tk-attr-app")
+
+    # -- the request ----------------------------------------------------------------------------
+    def dates(self) -> tuple[str, str]:
+        """The chosen period: a calendar year, or whole years back from the last close."""
+        label = self.period.value
+        if label in TRAILING:
+            start = self._last - pd.DateOffset(years=TRAILING[label]) + pd.Timedelta(days=1)
+            return start.date().isoformat(), self._last.date().isoformat()
+        return f"{label}-01-01", f"{label}-12-31"
+
+    def request(self) -> dict:
+        model, variant, geometric = MODELS[self.model.value]
+        start, end = self.dates()
+        dimension = GROUPINGS[self.grouping.value]
+        dimensions = [dimension] if dimension == "instrument" else [dimension, "instrument"]
+        return {"portfolio_id": self.portfolio.value, "benchmark": self._benchmark_field(), "start_date": start,
+                "end_date": end, "horizon": self.horizon.value, "dimensions": dimensions, "model": model,
+                "variant": variant, "geometric": geometric, "linking": "geometric" if geometric else self.linking.value}
+
+    def _benchmark_field(self) -> dict:
+        index_ids = {i.id for i in self.ws.attribution.indexes()}
+        key = self.benchmark.value
+        return {"index_id": key} if key in index_ids else {"portfolio_id": key}
+
+    def _on_change(self, _change: object = None) -> None:
+        self.linking.disabled = MODELS[self.model.value][2]
+        if not self._quiet:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Run the attribution the controls describe and show it (or why it was refused)."""
+        self.busy.value = "<span class='tk-spinner'></span><span class='tk-muted'>Attributing…</span>"
+        self.message.value = ""
+        try:
+            self.report = self.ws.attribution.run(self.request())
+            self._show()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
+            self.report = None
+            self.message.value = error_html(exc)
+            for box in (self.headline, self.table, self.instruments, self.risk):
+                box.value = ""
+            self.waterfall.clear()
+            self.effects.clear()
+        finally:
+            self.busy.value = ""
+
+    # -- the answer -----------------------------------------------------------------------------
+    def _show(self) -> None:
+        report, dimension = self.report, GROUPINGS[self.grouping.value]
+        totals = report.totals()
+        table = report.effects_table(dimension)
+        geometric = report.request["geometric"]
+        if geometric:
+            self.waterfall.clear()
+        else:
+            self.waterfall.show(views.waterfall(table, totals["portfolio_return"], totals["benchmark_return"],
+                                                "From the benchmark's return to the portfolio's"))
+        self.effects.show(views.effects_chart(table, f"Effects by {self.grouping.value.lower()}"))
+        self.table.value = table_html(shown(table, self.grouping.value))
+        risk = report.risk[dimension].to_dataframe()
+        risk = risk[["portfolio_weight", "portfolio_percent", "benchmark_weight", "benchmark_percent",
+                     "active_contribution"]]
+        self.risk.value = table_html(pd.DataFrame({
+            self.grouping.value: risk.index, "weight": percent(risk["portfolio_weight"]).values,
+            "share of risk": percent(risk["portfolio_percent"]).values,
+            "benchmark weight": percent(risk["benchmark_weight"]).values,
+            "benchmark share": percent(risk["benchmark_percent"]).values,
+            "tracking error contribution": bps(risk["active_contribution"], 1).values}))
+        self._quiet = True
+        try:
+            segments = [str(s) for s in table.index]
+            self.drill.options = segments
+            self.drill.value = segments[0] if segments else None
+            self.drill.disabled = dimension == "instrument"
+        finally:
+            self._quiet = False
+        self._show_drill()
+        kind = "geometric, compounding" if geometric else f"linked by {report.request['linking'].capitalize()}"
+        self.headline.value = (
+            f"<div><b>{html.escape(report.portfolio)}</b> against <b>{html.escape(report.benchmark)}</b> · "
+            f"{report.request['start_date']} to {report.request['end_date']} · {self.model.value}, "
+            f"{'daily' if report.request['horizon'] == 'day' else 'monthly'} periods {kind}</div><div>"
+            + _signed("Portfolio", percent(totals["portfolio_return"]), totals["portfolio_return"])
+            + _signed("Benchmark", percent(totals["benchmark_return"]), totals["benchmark_return"])
+            + _signed("Active", bps(totals["active_return"]), totals["active_return"]) + "</div>")
+
+    def _show_drill(self) -> None:
+        """The instruments of the chosen group with their own effects (the same run, by instrument)."""
+        report = self.report
+        dimension = GROUPINGS[self.grouping.value]
+        if report is None or dimension == "instrument" or self.drill.value is None or "instrument" not in report.linked:
+            self.instruments.value = "<p class='tk-muted'>Group by something other than instrument to drill down.</p>" \
+                if report is not None else ""
+            return
+        members = report.components[report.components[DIMENSIONS[dimension]] == self.drill.value]["symbol"]
+        table = report.effects_table("instrument")
+        table = table[table.index.isin(set(members))]
+        self.instruments.value = table_html(shown(table, "instrument"))
+
+
+def attribution_app(ws: Workspace | None = None) -> widgets.VBox:
+    """Build the attribution app on a workspace (the configured or demo one by default)."""
+    return AttributionApp(ws or Workspace.from_env()).widget
