@@ -84,3 +84,18 @@ def test_external_flows_per_day_exclude_trades_and_fees(book) -> None:
     assert flows.loc["2022-03-07"].tolist() == [250.0 - 100.25, 0.0]
     assert flows.loc["2022-03-08"].tolist() == [0.0, 10.0]
     assert float(flows.to_numpy().sum()) == pytest.approx(1000 + 5000 + 250 - 100.25 + 10)  # no BUY, no FEE
+
+
+def test_reading_holdings_leaves_no_transaction_open_so_the_next_write_is_saved(book_copy: Workspace) -> None:
+    # the book's temporary id table is written on every read; Python's sqlite3 wraps such a write
+    # in an implicit transaction, which a later ws.transaction() would join and never commit
+    import sqlite3
+
+    account = book_copy.accounts.list(type="PORTFOLIO")[0].id
+    book_copy.accounts.holdings([account])
+    assert not book_copy.db.conn.in_transaction
+    book_copy.accounts.deposit(account, {"amount": "10.00", "currency": "USD"})
+    with sqlite3.connect(book_copy.path) as other:  # another kernel sees it at once
+        (count,) = other.execute("SELECT count(*) FROM cash_ledger WHERE account_id = ? AND amount = '10.00'",
+                                 (account,)).fetchone()
+    assert count >= 1

@@ -94,9 +94,15 @@ class BookRepository:
         self.db = db
 
     def _ids(self, ids: Sequence[str]) -> None:
+        """Fill this connection's temporary ``book_ids`` table. Outside a write transaction the
+        statements are committed at once: Python's sqlite3 opens an implicit transaction for them,
+        and a later ``write()`` would join that one (and never commit it) instead of its own."""
+        outside = not self.db.conn.in_transaction
         self.db.conn.execute("CREATE TEMP TABLE IF NOT EXISTS book_ids (id TEXT PRIMARY KEY)")
         self.db.conn.execute("DELETE FROM book_ids")
         self.db.conn.executemany("INSERT OR IGNORE INTO book_ids (id) VALUES (?)", [(i,) for i in ids])
+        if outside:
+            self.db.conn.commit()
 
     def accounts(self, ids: Sequence[str]) -> pd.DataFrame:
         """Accounts with their type, status, currency and configured allocation (None if missing)."""
