@@ -436,7 +436,7 @@ def test_portfolio_contributions_equal_riskfolio_and_add_up(mix, stocks: pd.Data
 
 def test_contribution_chart_shows_both_measures(mix) -> None:
     fig = mix.contribution_chart()
-    assert [t.name for t in fig.data] == ["volatility", "CVaR 0.95"]
+    assert [t.name for t in fig.data] == ["volatility", "CVaR 95%"]
     assert all(list(t.x) == ["AAPL", "KO", "XOM"] and sum(t.y) == pytest.approx(1) for t in fig.data)
     table = mix.contributions_table()
     assert table["weight"].tolist() == [0.3, 0.3, 0.4]
