@@ -246,13 +246,15 @@ class Attribution:
             returns[INSTRUMENT].coords) for x in (w, W))
         (w_p, r_p), (w_b, _) = at.at_horizon(w, returns, req["horizon"]), at.at_horizon(W, returns, req["horizon"])
         periods, linked, risk = {}, {}, {}
-        end_w, end_W = w.isel({TIME: -1}, drop=True), W.isel({TIME: -1}, drop=True)
+        end_w, end_W = (_at_end(x, days).reindex({INSTRUMENT: returns[INSTRUMENT].values}, fill_value=0.0)
+                        .assign_coords(returns[INSTRUMENT].coords) for x in (pw, bw))
         for dim in req["dimensions"]:
             coord = DIMENSIONS[dim]
             periods[dim] = at.brinson(w_p, r_p, w_b, coord, model=req["model"], variant=req["variant"],
                                       geometric=req["geometric"])
             linked[dim] = linking.link(periods[dim], req["linking"])
-            risk[dim] = at.risk_attribution(returns.fillna(0.0), end_w, end_W, coord, annualise=True)
+            if returns.sizes[TIME] > 1:
+                risk[dim] = at.risk_attribution(returns.fillna(0.0), end_w, end_W, coord, annualise=True)
         hierarchy = currency = None
         if req["hierarchy"]:
             hierarchy = linking.link(at.hierarchical(w_p, r_p, w_b, [DIMENSIONS[d] for d in req["hierarchy"]]),
@@ -307,6 +309,8 @@ class Attribution:
             returns = xr.concat([returns, zero], dim=INSTRUMENT)
             meta = {c: np.append(v, cash if c == "currency" else ("Cash" if c != "symbol" else CASH))
                     for c, v in meta.items()}
+        for c in ("asset_class", "sector"):
+            meta[c] = np.array([v if isinstance(v, str) and v else "Unclassified" for v in meta[c]], dtype=object)
         meta["geography"] = np.array([geography_of(c) or ("Cash" if c == "Cash" else "Other")
                                       for c in meta["country"]], dtype=object)
         returns = returns.assign_coords({c: (INSTRUMENT, np.asarray(v, dtype=object)) for c, v in meta.items()})
@@ -385,6 +389,10 @@ def _read_run(payload: object) -> dict:
             and isinstance(next(iter(bench.values())), str)):
         problems.add("benchmark", "give {'index_id': ...} (see ws.attribution.indexes()) or {'portfolio_id': ...}")
     for key in ("start_date", "end_date"):
+        if out[key] is not None and not isinstance(out[key], str):
+            problems.add(key, f"{out[key]!r} is not an ISO date such as 2022-01-31")
+            out[key] = None
+            continue
         try:
             out[key] = pd.Timestamp(out[key]).date().isoformat() if out[key] is not None else None
         except (TypeError, ValueError):
@@ -403,11 +411,15 @@ def _read_run(payload: object) -> dict:
         for n, dim in enumerate(value):
             if dim not in DIMENSIONS:
                 problems.add(f"{key}[{n}]", f"{dim!r} is not one of {', '.join(DIMENSIONS)}")
+        if key == "dimensions" and isinstance(out[key], (list, tuple)) and not out[key]:
+            problems.add(key, f"give at least one dimension from {', '.join(DIMENSIONS)}")
         out[key] = tuple(value)
     out["model"] = out["model"] or "brinson_fachler"
     if out["model"] not in ("brinson_fachler", "brinson_hood_beebower"):
         problems.add("model", f"{out['model']!r} is not brinson_fachler or brinson_hood_beebower")
-    out["geometric"] = bool(out["geometric"])
+    if out["geometric"] is not None and not isinstance(out["geometric"], bool):
+        problems.add("geometric", f"expected true or false, got {out['geometric']!r}")
+    out["geometric"] = out["geometric"] is True
     out["linking"] = out["linking"] or ("geometric" if out["geometric"] else "carino")
     if out["linking"] not in linking.METHODS:
         problems.add("linking", f"{out['linking']!r} is not one of {', '.join(linking.METHODS)}")
@@ -416,6 +428,9 @@ def _read_run(payload: object) -> dict:
                                 "carino, menchero, grap or frongello")
     if out["base_currency"] is not None:
         out["base_currency"] = check_currency(out["base_currency"], "base_currency", problems)
+        if out["geometric"]:
+            problems.add("base_currency", "the currency attribution (Ankrim-Hensel) is arithmetic; ask for it "
+                                          "without geometric")
     problems.raise_if_any("attribution request")
     return out
 
@@ -467,7 +482,7 @@ class AttributionReport:
             effects = [c for c in table.columns if c not in AGGREGATED]
             perf[dim] = {"segments": _rows(table[effects]), **{e: float(table[e].sum()) for e in effects}}
             agg[dim] = _rows(table[list(AGGREGATED)])
-            risk[dim] = _rows(self.risk[dim][[v for v in self.risk[dim].data_vars
+            risk[dim] = [] if dim not in self.risk else _rows(self.risk[dim][[v for v in self.risk[dim].data_vars
                                               if SEGMENT in self.risk[dim][v].dims]].to_dataframe())
         first = next(iter(self.periods.values()))
         periods = [{"period": str(pd.Timestamp(t).date()), "portfolio_return": _num(first["portfolio_total"].sel({TIME: t})),
@@ -521,6 +536,11 @@ def _components(w: xr.DataArray, W: xr.DataArray, r: xr.DataArray) -> pd.DataFra
                         portfolio_contribution=(w * r.fillna(0.0)).sum(TIME).values,
                         benchmark_contribution=(W * r.fillna(0.0)).sum(TIME).values)
     return table[held.values]
+
+
+def _at_end(eod: xr.DataArray, days: pd.DatetimeIndex) -> xr.DataArray:
+    full = eod.reindex({TIME: eod.indexes[TIME].union(days)}).ffill(TIME)
+    return full.sel({TIME: days[-1]}, drop=True).fillna(0.0)
 
 
 def _num(x: object) -> float | None:

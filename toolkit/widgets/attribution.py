@@ -199,15 +199,7 @@ class AttributionApp:
                                                 "From the benchmark's return to the portfolio's"))
         self.effects.show(views.effects_chart(table, f"Effects by {self.grouping.value.lower()}"))
         self.table.value = table_html(shown(table, self.grouping.value))
-        risk = report.risk[dimension].to_dataframe()
-        risk = risk[["portfolio_weight", "portfolio_percent", "benchmark_weight", "benchmark_percent",
-                     "active_contribution"]]
-        self.risk.value = table_html(pd.DataFrame({
-            self.grouping.value: risk.index, "weight": percent(risk["portfolio_weight"]).values,
-            "share of risk": percent(risk["portfolio_percent"]).values,
-            "benchmark weight": percent(risk["benchmark_weight"]).values,
-            "benchmark share": percent(risk["benchmark_percent"]).values,
-            "tracking error contribution": bps(risk["active_contribution"], 1).values}))
+        self._show_risk(report.risk.get(dimension))
         self._quiet = True
         try:
             segments = [str(s) for s in table.index]
@@ -225,6 +217,19 @@ class AttributionApp:
             + _signed("Portfolio", percent(totals["portfolio_return"]), totals["portfolio_return"])
             + _signed("Benchmark", percent(totals["benchmark_return"]), totals["benchmark_return"])
             + _signed("Active", bps(totals["active_return"]), totals["active_return"]) + "</div>")
+
+    def _show_risk(self, risk) -> None:
+        """Risk attribution by group: weights, shares of volatility, contributions to tracking error."""
+        if risk is None:  # a one-day range: no covariance to attribute risk with
+            self.risk.value = "<p class='tk-muted'>Risk attribution needs two trading days or more.</p>"
+            return
+        frame = risk.to_dataframe()
+        self.risk.value = table_html(pd.DataFrame({
+            self.grouping.value: frame.index, "weight": percent(frame["portfolio_weight"]).values,
+            "share of risk": percent(frame["portfolio_percent"]).values,
+            "benchmark weight": percent(frame["benchmark_weight"]).values,
+            "benchmark share": percent(frame["benchmark_percent"]).values,
+            "tracking error contribution": bps(frame["active_contribution"], 1).values}))
 
     def _show_drill(self) -> None:
         """The instruments of the chosen group with their own effects (the same run, by instrument)."""
