@@ -45,6 +45,7 @@ from toolkit.trading.events import Dispatcher
 from toolkit.attribution import Attribution
 from toolkit.reports import Reports
 from toolkit.risk_platform import Analytics, Portfolios
+from toolkit.strategies import Strategies
 from toolkit.trading.holdings import holdings as trading_holdings
 from toolkit.trading.rebalancing import book_arrays, cancellations, legs, parse_rebalancing, values_nav
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
@@ -78,6 +79,7 @@ class Workspace:
         self.portfolios = Portfolios(self)
         self.analytics = Analytics(self)
         self.attribution = Attribution(self)
+        self.strategies = Strategies(self)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:

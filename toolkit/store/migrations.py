@@ -290,6 +290,37 @@ def m009_indexes(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m010_strategies(db: sqlite_utils.Database) -> None:
+    _run(db, """
+    CREATE TABLE strategies (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        rules TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE strategy_runs (
+        id TEXT PRIMARY KEY,
+        strategy_id TEXT NOT NULL REFERENCES strategies (id),
+        status TEXT NOT NULL CHECK (status IN ('Running', 'Complete', 'Failed')),
+        percentage_complete REAL NOT NULL CHECK (percentage_complete BETWEEN 0 AND 100),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        error TEXT
+    );
+    CREATE INDEX strategy_runs_strategy ON strategy_runs (strategy_id, started_at);
+    CREATE TABLE strategy_results (
+        run_id TEXT NOT NULL REFERENCES strategy_runs (id),
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        rule_name TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        PRIMARY KEY (run_id, account_id, rule_name),
+        CHECK ((result IS NULL) != (error IS NULL))
+    );
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

@@ -42,10 +42,6 @@ PAGE_STYLE = """
 .tk-attr-headline .tk-pos { color: #2e7d32; }
 .tk-attr-table table, .tk-attr-instruments table, .tk-attr-risk table { width: 100%; }
 .tk-attr-instruments, .tk-attr-risk { overflow-x: auto; }
-.tk-spinner { display: inline-block; width: 14px; height: 14px; border: 2px solid #cfd8dc;
-  border-top-color: #1976d2; border-radius: 50%; animation: tk-spin 0.8s linear infinite;
-  vertical-align: middle; margin-right: 6px; }
-@keyframes tk-spin { to { transform: rotate(360deg); } }
 </style>
 """
 

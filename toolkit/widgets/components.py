@@ -23,6 +23,10 @@ STYLE = """
 .tk-table td:first-child, .tk-table th:first-child { text-align: left; }
 .tk-error { background: #fdecea; border-left: 4px solid #c62828; padding: 6px 10px; }
 .tk-ok { background: #e8f5e9; border-left: 4px solid #2e7d32; padding: 6px 10px; }
+.tk-spinner { display: inline-block; width: 14px; height: 14px; border: 2px solid #cfd8dc;
+  border-top-color: #1976d2; border-radius: 50%; animation: tk-spin 0.8s linear infinite;
+  vertical-align: middle; margin-right: 6px; }
+@keyframes tk-spin { to { transform: rotate(360deg); } }
 </style>
 """
 

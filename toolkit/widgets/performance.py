@@ -52,10 +52,6 @@ PAGE_STYLE = """
 .tk-perf-downloads a { display: inline-block; margin: 4px 8px 4px 0; padding: 5px 12px; border-radius: 3px;
   background: #1976d2; color: #fff; text-decoration: none; font-size: 0.9em; }
 .tk-perf-downloads a:hover { background: #125ea8; }
-.tk-spinner { display: inline-block; width: 14px; height: 14px; border: 2px solid #cfd8dc;
-  border-top-color: #1976d2; border-radius: 50%; animation: tk-spin 0.8s linear infinite;
-  vertical-align: middle; margin-right: 6px; }
-@keyframes tk-spin { to { transform: rotate(360deg); } }
 </style>
 """
 

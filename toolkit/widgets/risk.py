@@ -46,10 +46,6 @@ PAGE_STYLE = """
 .tk-risk-benchmark table, .tk-risk-table table, .tk-components table { width: 100%; }
 .tk-risk-grid > div { min-width: 0; }
 .tk-risk-table { overflow-x: auto; }
-.tk-spinner { display: inline-block; width: 14px; height: 14px; border: 2px solid #cfd8dc;
-  border-top-color: #1976d2; border-radius: 50%; animation: tk-spin 0.8s linear infinite;
-  vertical-align: middle; margin-right: 6px; }
-@keyframes tk-spin { to { transform: rotate(360deg); } }
 </style>
 """
 

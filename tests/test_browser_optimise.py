@@ -1,0 +1,97 @@
+"""The optimisation app in a real Voilà server on the demo book, driven by Debian's Chromium through Playwright.
+
+In order on one page: Risk Parity for the Growth mandate (the orders checked against
+``ws.strategies.optimise`` run in this process on the same file), a constraint set that cannot be
+met (a message naming the constraint, nothing written), a screenshot, then confirming and placing
+the trades (written through the trading engine).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from toolkit.widgets.browser import CELL_ERROR
+
+from helpers import app_screenshot, page_clean, served_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+SCREENSHOTS = Path(__file__).parents[1] / "apps" / "screenshots"
+HEADLINE = ".tk-opt-headline"
+
+
+@pytest.fixture(scope="module")
+def app(book_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with served_app(book_path, tmp_path_factory.mktemp("browser"), "optimise.ipynb", ".tk-opt-run") as served:
+        yield served
+
+
+def _optimise(page, headline: str) -> None:
+    page.locator(".tk-opt-run").click()
+    page.locator(f"{HEADLINE}", has_text=headline).wait_for(timeout=120_000)  # the first run imports riskfolio
+    page.locator(".tk-opt-run:not([disabled])").wait_for(timeout=30_000)
+
+
+def _rows(page) -> list[dict[str, str]]:
+    heads = page.locator(".tk-opt-orders thead th").all_inner_texts()
+    return [dict(zip(heads, row.locator("td").all_inner_texts())) for row in page.locator(".tk-opt-orders tbody tr").all()]
+
+
+def test_risk_parity_orders_are_the_facade_answer(app) -> None:
+    page, ws, _ = app
+    _optimise(page, "Growth mandate · Risk Parity")
+    growth = next(a.id for a in ws.accounts.list(type="PORTFOLIO") if a.name == "Growth mandate")
+    answer = ws.strategies.optimise({"portfolio_id": growth, "rule_name": "Risk Parity",
+                                     "constraints": {"max_weight": 0.3},
+                                     "parameters": {"Size Rebalance Trigger": 0.05, "Include Stop/Limit": False}})
+    rows = _rows(page)
+    assert [(r["instrument"], r["direction"], r["notional"]) for r in rows] == [
+        (o.instrument, o.direction, o.notional) for o in answer.orders.itertuples()]
+    assert len(rows) > 0
+    assert "There is a 5% chance that the portfolio will lose more than" in page.locator(HEADLINE).inner_text()
+    assert page.locator(".tk-opt-weights .bars .point").count() == 2 * len(answer.components())
+    assert page.locator(".tk-opt-place button, button.tk-opt-place").first.is_disabled()  # not before confirming
+    page_clean(page, CELL_ERROR)
+
+
+def test_an_impossible_constraint_set_is_named(app) -> None:
+    page, ws, _ = app
+    field = page.locator(".tk-opt-max-weight input")
+    field.fill("5")
+    field.dispatch_event("change")
+    page.locator(".tk-opt-run").click()
+    message = page.locator(".tk-opt-message .tk-error")
+    message.wait_for(timeout=60_000)
+    assert "constraints.max_weight" in message.inner_text() and "fully invested portfolio is impossible" in \
+        message.inner_text()
+    assert page.locator(".tk-opt-orders table").count() == 0
+    field.fill("30")
+    field.dispatch_event("change")
+    _optimise(page, "Growth mandate · Risk Parity")
+    page_clean(page, CELL_ERROR)
+    app_screenshot(page, ".tk-opt-app", ARTIFACTS / "optimise.png")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copy(ARTIFACTS / "optimise.png", SCREENSHOTS / "optimise.png")
+
+
+def test_confirming_places_the_trades_through_the_engine(app) -> None:
+    page, ws, outside = app
+    before = sqlite3.connect(ws.path).execute("SELECT count(*) FROM rebalancings").fetchone()[0]
+    page.locator(".tk-opt-confirm input").check()
+    place = page.locator("button.tk-opt-place")
+    place.wait_for(timeout=10_000)
+    page.wait_for_function("() => !document.querySelector('button.tk-opt-place').disabled", timeout=10_000)
+    place.click()
+    ok = page.locator(".tk-opt-message .tk-ok")
+    ok.wait_for(timeout=60_000)
+    assert "EXECUTED" in ok.inner_text()
+    after = sqlite3.connect(ws.path).execute("SELECT count(*) FROM rebalancings").fetchone()[0]
+    assert after == before + 1
+    page_clean(page, CELL_ERROR)
+    assert outside == []

@@ -1,0 +1,197 @@
+"""The optimisation app: a rule's target for a mandate, the risk it would carry, and the trades to get there.
+
+Every number comes from ``ws.strategies.optimise`` (nothing is written until the user confirms):
+the target weights against the current ones, each holding's share of the target's volatility and
+CVaR, the orders (direction, size, notional, level) and the target's VaR, CVaR and volatility with
+the seed's comment. "Place orders" makes the target the account's allocation and rebalances it
+through the trading engine. riskfolio-lib is imported on the first optimisation, not when the page
+opens; the spinner covers that first wait (about ten seconds).
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+
+from toolkit.optimise import RULES
+from toolkit.reporting.formatting import percent
+from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
+from toolkit.workspace import Workspace
+
+NO_CAP = "No sector cap"
+LAYOUT = dict(height=360, margin={"l": 55, "r": 20, "t": 50, "b": 40}, template="plotly_white",
+              legend={"orientation": "h", "y": -0.2}, barmode="group")
+
+PAGE_STYLE = """
+<style>
+.tk-opt-app .tk-opt-controls { gap: 4px 18px; flex-wrap: wrap; align-items: center; }
+.tk-opt-headline { font-size: 1.05em; margin: 6px 0; }
+.tk-opt-headline .tk-figure { font-size: 1.2em; font-weight: 600; margin-right: 14px; }
+.tk-opt-orders table { width: 100%; }
+</style>
+"""
+
+
+def weights_chart(table: pd.DataFrame, title: str) -> go.Figure:
+    """Current and target weight of every component."""
+    return go.Figure([go.Bar(name=name, x=table["symbol"], y=table[column], hovertemplate="%{x}: %{y:.2%}")
+                      for name, column in (("current", "current"), ("target", "target"))],
+                     layout={**LAYOUT, "title": title, "yaxis_tickformat": ".0%"})
+
+
+def shares_chart(table: pd.DataFrame, title: str) -> go.Figure:
+    """Each component's share of the target's volatility and CVaR."""
+    return go.Figure([go.Bar(name=name, x=table["symbol"], y=table[column], hovertemplate="%{x}: %{y:.1%}")
+                      for name, column in (("volatility", "volatility"), ("CVaR 95%", "cvar"))],
+                     layout={**LAYOUT, "title": title, "yaxis_tickformat": ".0%"})
+
+
+class OptimiseApp:
+    """The page's state and callbacks; ``.widget`` is what the app displays."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.answer = None
+        self._accounts = [(a.name or a.id[:8], a.id) for a in ws.accounts.list(type="PORTFOLIO")]
+        self._indexes = [(i.name, i.id) for i in ws.attribution.indexes()]
+        sectors = sorted({str(s) for s in ws.instruments.table()["sector"].dropna()})
+        self._build(sectors)
+        if not self._accounts:
+            self.message.value = "<p class='tk-muted'>No PORTFOLIO account yet: run the demo book.</p>"
+
+    def _build(self, sectors: list[str]) -> None:
+        wide = {"description_width": "initial"}
+        self.portfolio = styled(widgets.Dropdown(options=self._accounts, description="Portfolio", style=wide,
+                                                 layout={"width": "280px"}), "tk-opt-portfolio")
+        self.rule = styled(widgets.Dropdown(options=list(RULES), value="Risk Parity", description="Rule",
+                                            style=wide, layout={"width": "280px"}), "tk-opt-rule")
+        self.benchmark = styled(widgets.Dropdown(options=self._indexes, description="Benchmark (min TE)", style=wide,
+                                                 layout={"width": "360px"}), "tk-opt-benchmark")
+        self.max_weight = styled(widgets.BoundedFloatText(value=30.0, min=1.0, max=100.0, step=1.0,
+                                                          description="Max weight %", style=wide,
+                                                          layout={"width": "170px"}), "tk-opt-max-weight")
+        self.sector = styled(widgets.Dropdown(options=[NO_CAP, *sectors], value=NO_CAP, description="Cap sector",
+                                              style=wide, layout={"width": "300px"}), "tk-opt-sector")
+        self.sector_max = styled(widgets.BoundedFloatText(value=25.0, min=0.0, max=100.0, step=1.0,
+                                                          description="at %", style=wide,
+                                                          layout={"width": "120px"}), "tk-opt-sector-max")
+        self.trigger = styled(widgets.BoundedFloatText(value=5.0, min=0.0, max=100.0, step=1.0,
+                                                       description="Size rebalance trigger %", style=wide,
+                                                       layout={"width": "220px"}), "tk-opt-trigger")
+        self.stop_limit = styled(widgets.Checkbox(value=False, description="Include Stop/Limit", indent=False),
+                                 "tk-opt-stop-limit")
+        self.run_button = styled(widgets.Button(description="Optimise", icon="play", button_style="primary"),
+                                 "tk-opt-run")
+        self.confirm = styled(widgets.Checkbox(value=False, description="I confirm these trades", indent=False),
+                              "tk-opt-confirm")
+        self.place_button = styled(widgets.Button(description="Place orders", icon="check", button_style="warning",
+                                                  disabled=True), "tk-opt-place")
+        self.busy = styled(widgets.HTML(), "tk-opt-busy")
+        self.message = styled(widgets.HTML(), "tk-opt-message")
+        self.headline = styled(widgets.HTML(), "tk-opt-headline")
+        self.weights = styled(Chart(layout={"width": "100%", "min_height": "360px"}), "tk-opt-weights")
+        self.shares = styled(Chart(layout={"width": "100%", "min_height": "360px"}), "tk-opt-shares")
+        self.orders = styled(widgets.HTML(), "tk-opt-orders", "tk-table")
+        self.run_button.on_click(lambda _b: self.optimise())
+        self.place_button.on_click(lambda _b: self.place())
+        self.confirm.observe(lambda _c: self._can_place(), "value")
+        half = {"width": "49%"}
+        self.widget = styled(widgets.VBox([
+            widgets.HTML(STYLE + PAGE_STYLE + "<div class='tk-title'><h2>Optimise a mandate</h2></div>"
+                         "<p class='tk-muted'>One of the nine portfolio rules on three years of daily closes, "
+                         "long only and fully invested, under the constraints below; the trades reach the "
+                         "target from today's holdings. Nothing is traded until you confirm.</p>"),
+            styled(widgets.HBox([self.portfolio, self.rule, self.benchmark]), "tk-opt-controls"),
+            styled(widgets.HBox([self.max_weight, self.sector, self.sector_max, self.trigger, self.stop_limit]),
+                   "tk-opt-controls"),
+            styled(widgets.HBox([self.run_button, self.busy]), "tk-opt-controls"),
+            self.message, self.headline,
+            widgets.HBox([widgets.VBox([self.weights], layout=half), widgets.VBox([self.shares], layout=half)],
+                         layout={"justify_content": "space-between"}),
+            widgets.HTML("<h3>Orders</h3>"), self.orders,
+            styled(widgets.HBox([self.confirm, self.place_button]), "tk-opt-controls"),
+        ]), "tk-app", "tk-opt-app")
+
+    # -- the request ----------------------------------------------------------------------------
+    def request(self) -> dict:
+        constraints: dict = {"max_weight": self.max_weight.value / 100}
+        if self.sector.value != NO_CAP:
+            constraints["sectors"] = [{"code": self.sector.value, "max": self.sector_max.value / 100}]
+        payload = {"portfolio_id": self.portfolio.value, "rule_name": self.rule.value, "constraints": constraints,
+                   "parameters": {"Size Rebalance Trigger": self.trigger.value / 100,
+                                  "Include Stop/Limit": self.stop_limit.value}}
+        if self.rule.value == "Min Tracking Error":
+            payload["benchmark"] = self.benchmark.value
+        return payload
+
+    def _can_place(self) -> None:
+        self.place_button.disabled = not (self.confirm.value and self.answer is not None
+                                          and len(self.answer.orders) > 0)
+
+    def _busy(self, text: str | None) -> None:
+        self.run_button.disabled = text is not None
+        self.busy.value = "" if text is None else f"<span class='tk-spinner'></span><span class='tk-muted'>{text}</span>"
+
+    def optimise(self) -> None:
+        """Ask ``ws.strategies.optimise`` for the chosen rule and show the answer (or why it was refused)."""
+        self._busy("Optimising… (the first run loads the solvers)")
+        self.message.value = ""
+        self.confirm.value = False
+        try:
+            self.answer = self.ws.strategies.optimise(self.request())
+            self._show()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
+            self.answer = None
+            self.message.value = error_html(exc)
+            self.headline.value = self.orders.value = ""
+            self.weights.clear()
+            self.shares.clear()
+        finally:
+            self._busy(None)
+            self._can_place()
+
+    def _show(self) -> None:
+        answer = self.answer
+        seed = answer.to_dict()
+        stats = seed["portfolio_rebalance"]["analytics"]
+        table = answer.components()
+        table = table[(table["current"] > 0) | (table["target"] > 0)]
+        self.weights.show(weights_chart(table, f"{answer.rule_name}: current and target weights"))
+        shares = answer.contributions()
+        self.shares.show(shares_chart(shares[shares["weight"] > 0], "Shares of the target's risk"))
+        orders = answer.orders.drop(columns=["instrument_id"])
+        self.orders.value = table_html(orders, "No trade: every component is within its size rebalance trigger.")
+        self.headline.value = (
+            f"<div><b>{html.escape(self.portfolio.label)}</b> · {html.escape(answer.rule_name)} · capital "
+            f"{answer.capital:,.2f} {answer.currency} · {len(answer.orders)} order(s)</div><div>"
+            f"<span class='tk-muted'>Target volatility</span> <span class='tk-figure'>{percent(stats['volatility'])}</span>"
+            f"<span class='tk-muted'>1-day VaR 95%</span> <span class='tk-figure'>{percent(stats['var'])}</span>"
+            f"<span class='tk-muted'>1-day CVaR 95%</span> <span class='tk-figure'>{percent(stats['cvar'])}</span>"
+            f"</div><div class='tk-muted'>{html.escape(seed['portfolio_rebalance']['comment'])}</div>")
+
+    def place(self) -> None:
+        """Place the previewed trades (the user has confirmed) and report the execution."""
+        if self.answer is None or not self.confirm.value:
+            return
+        self._busy("Placing…")
+        try:
+            run = self.answer.place()
+            execution = run["executions"][0]
+            self.message.value = ok_html(f"Rebalancing {run['id'][:8]}: {execution['status']}, "
+                                         f"{len(execution.get('trades') or [])} trade(s) executed.")
+            self.answer = None
+            self.confirm.value = False
+            self.orders.value = "<p class='tk-muted'>Placed. Optimise again to see the new holdings.</p>"
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
+            self.message.value = error_html(exc)
+        finally:
+            self._busy(None)
+            self._can_place()
+
+
+def optimise_app(ws: Workspace | None = None) -> widgets.VBox:
+    """Build the optimisation app on a workspace (the configured or demo one by default)."""
+    return OptimiseApp(ws or Workspace.from_env()).widget
