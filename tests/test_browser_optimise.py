@@ -95,3 +95,22 @@ def test_confirming_places_the_trades_through_the_engine(app) -> None:
     assert after == before + 1
     page_clean(page, CELL_ERROR)
     assert outside == []
+
+
+def test_a_saved_strategy_runs_over_the_book_with_a_progress_bar(app) -> None:
+    page, ws, outside = app
+    name = page.locator(".tk-opt-strategy-name input")
+    name.fill("Parity, 30% cap")
+    name.dispatch_event("change")
+    page.locator("button.tk-opt-save").click()
+    page.locator(".tk-opt-message .tk-ok", has_text="Strategy 'Parity, 30% cap' saved.").wait_for(timeout=30_000)
+    page.locator(".tk-opt-strategies select").select_option(label="Parity, 30% cap (NotRun)")
+    page.locator("button.tk-opt-run-strategy").click()
+    page.locator(".tk-opt-runs", has_text="Complete").wait_for(timeout=120_000)
+    assert page.locator(".tk-opt-progress").inner_text().strip().startswith("100%")
+    rows = page.locator(".tk-opt-runs tbody tr").all()
+    assert len(rows) == len(ws.accounts.list(type="PORTFOLIO"))  # one rule over every mandate
+    stored = sqlite3.connect(ws.path).execute("SELECT status, percentage_complete FROM strategy_runs").fetchall()
+    assert stored == [("Complete", 100.0)]
+    page_clean(page, CELL_ERROR)
+    assert outside == []

@@ -11,6 +11,7 @@ opens; the spinner covers that first wait (about ten seconds).
 from __future__ import annotations
 
 import html
+import json
 
 import ipywidgets as widgets
 import pandas as pd
@@ -95,6 +96,18 @@ class OptimiseApp:
         self.weights = styled(Chart(layout={"width": "100%", "min_height": "360px"}), "tk-opt-weights")
         self.shares = styled(Chart(layout={"width": "100%", "min_height": "360px"}), "tk-opt-shares")
         self.orders = styled(widgets.HTML(), "tk-opt-orders", "tk-table")
+        self.strategy_name = styled(widgets.Text(placeholder="a name for this rule set", description="Strategy",
+                                                 style=wide, layout={"width": "320px"}), "tk-opt-strategy-name")
+        self.save_button = styled(widgets.Button(description="Save as strategy", icon="save"), "tk-opt-save")
+        self.strategies = styled(widgets.Dropdown(options=self._strategy_options(), description="Run", style=wide,
+                                                  layout={"width": "320px"}), "tk-opt-strategies")
+        self.run_strategy = styled(widgets.Button(description="Run over the book", icon="forward"),
+                                   "tk-opt-run-strategy")
+        self.progress = styled(widgets.FloatProgress(min=0, max=100, value=0, description="0%",
+                                                     layout={"width": "360px"}), "tk-opt-progress")
+        self.runs = styled(widgets.HTML(), "tk-opt-runs", "tk-table")
+        self.save_button.on_click(lambda _b: self.save_strategy())
+        self.run_strategy.on_click(lambda _b: self.run_book())
         self.run_button.on_click(lambda _b: self.optimise())
         self.place_button.on_click(lambda _b: self.place())
         self.confirm.observe(lambda _c: self._can_place(), "value")
@@ -113,7 +126,57 @@ class OptimiseApp:
                          layout={"justify_content": "space-between"}),
             widgets.HTML("<h3>Orders</h3>"), self.orders,
             styled(widgets.HBox([self.confirm, self.place_button]), "tk-opt-controls"),
+            widgets.HTML("<h3>Strategies</h3><p class='tk-muted'>Save the rule, its parameters and constraints as a "
+                         "named strategy, then run it over every mandate of the book as a background job.</p>"),
+            styled(widgets.HBox([self.strategy_name, self.save_button]), "tk-opt-controls"),
+            styled(widgets.HBox([self.strategies, self.run_strategy, self.progress]), "tk-opt-controls"),
+            self.runs,
         ]), "tk-app", "tk-opt-app")
+
+    # -- strategies -----------------------------------------------------------------------------
+    def _strategy_options(self) -> list[tuple[str, str]]:
+        return [(f"{s.name} ({s.status})", s.id) for s in self.ws.strategies.list()]
+
+    def save_strategy(self) -> None:
+        """Store the controls' rule, parameters and constraints as a strategy named in the text field."""
+        request = self.request()
+        rule = {k: request[k] for k in ("rule_name", "parameters", "constraints", "benchmark") if k in request}
+        try:
+            strategy = self.ws.strategies.create({"name": self.strategy_name.value, "rules": [rule]})
+            self.strategies.options = self._strategy_options()
+            self.strategies.value = strategy.id
+            self.message.value = ok_html(f"Strategy {strategy.name!r} saved.")
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
+            self.message.value = error_html(exc)
+
+    def run_book(self) -> None:
+        """Run the chosen strategy over every PORTFOLIO account, the progress bar following the job."""
+        if self.strategies.value is None:
+            self.message.value = error_html(LookupError("Save a strategy first."))
+            return
+        self.run_strategy.disabled = True
+
+        def show(percentage: float) -> None:
+            self.progress.value = percentage
+            self.progress.description = f"{percentage:.0f}%"
+
+        try:
+            run = self.ws.strategies.run(self.strategies.value, wait=True, progress=show)
+            status = self.ws.strategies.status(run)
+            results = self.ws.strategies.results(run)
+            names = {i: label for label, i in self._accounts}
+            rows = pd.DataFrame({
+                "account": [names.get(a, a[:8]) for a in results["account_id"]], "rule": results["rule_name"],
+                "orders": [len(json.loads(r)["orders"]) if r else "–" for r in results["result"]],
+                "error": results["error"].fillna("")})
+            self.runs.value = (f"<p>Run {run[:8]}: <b>{status['status']}</b>, {status['percentage_complete']:.0f}% "
+                               f"complete.</p>" + table_html(rows))
+            self.strategies.options = self._strategy_options()
+            self.strategies.value = self.ws.strategies.get(status["strategy_id"]).id
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
+            self.message.value = error_html(exc)
+        finally:
+            self.run_strategy.disabled = False
 
     # -- the request ----------------------------------------------------------------------------
     def request(self) -> dict:
