@@ -58,6 +58,13 @@ def choose(page, css: str, label: str, headline_css: str, headline: str, tries: 
     raise AssertionError(f"the headline reads {page.locator(headline_css).inner_text()!r}, expected {headline!r}")
 
 
+def type_into(page, css: str, value: str) -> None:
+    """Type ``value`` into the text input of the widget ``css`` as a user does (the page sends it on change)."""
+    field = page.locator(f"{css} input")
+    field.fill(value)
+    field.dispatch_event("change")
+
+
 def app_screenshot(page, app_css: str, path) -> None:
     """The app, whole: Voilà scrolls inside its own container, so the window grows to the app's height first."""
     app = page.locator(app_css)

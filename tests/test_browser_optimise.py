@@ -16,7 +16,7 @@ import pytest
 
 from toolkit.widgets.browser import CELL_ERROR
 
-from helpers import app_screenshot, page_clean, served_app
+from helpers import app_screenshot, page_clean, served_app, type_into
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -62,17 +62,14 @@ def test_risk_parity_orders_are_the_facade_answer(app) -> None:
 
 def test_an_impossible_constraint_set_is_named(app) -> None:
     page, ws, _ = app
-    field = page.locator(".tk-opt-max-weight input")
-    field.fill("5")
-    field.dispatch_event("change")
+    type_into(page, ".tk-opt-max-weight", "5")
     page.locator(".tk-opt-run").click()
     message = page.locator(".tk-opt-message .tk-error")
     message.wait_for(timeout=60_000)
     assert "constraints.max_weight" in message.inner_text() and "fully invested portfolio is impossible" in \
         message.inner_text()
     assert page.locator(".tk-opt-orders table").count() == 0
-    field.fill("30")
-    field.dispatch_event("change")
+    type_into(page, ".tk-opt-max-weight", "30")
     _optimise(page, "Growth mandate · Risk Parity")
     page_clean(page, CELL_ERROR)
     app_screenshot(page, ".tk-opt-app", ARTIFACTS / "optimise.png")
@@ -99,9 +96,7 @@ def test_confirming_places_the_trades_through_the_engine(app) -> None:
 
 def test_a_saved_strategy_runs_over_the_book_with_a_progress_bar(app) -> None:
     page, ws, outside = app
-    name = page.locator(".tk-opt-strategy-name input")
-    name.fill("Parity, 30% cap")
-    name.dispatch_event("change")
+    type_into(page, ".tk-opt-strategy-name", "Parity, 30% cap")
     page.locator("button.tk-opt-save").click()
     page.locator(".tk-opt-message .tk-ok", has_text="Strategy 'Parity, 30% cap' saved.").wait_for(timeout=30_000)
     page.locator(".tk-opt-strategies select").select_option(label="Parity, 30% cap (NotRun)")

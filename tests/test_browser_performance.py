@@ -21,7 +21,7 @@ from toolkit.reporting.formatting import bps, percent
 from toolkit.widgets.browser import CELL_ERROR
 from toolkit.workspace import Workspace
 
-from helpers import app_screenshot, choose, page_clean, page_table, served_app
+from helpers import app_screenshot, choose, page_clean, page_table, served_app, type_into
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -47,10 +47,7 @@ def _choose(page, css: str, label: str, headline: str) -> None:
 
 
 def _date(page, css: str, value: str) -> None:
-    """Type a date into a date picker as a user does (the page sends it when the input changes)."""
-    field = page.locator(f"{css} input")
-    field.fill(value)
-    field.dispatch_event("change")
+    type_into(page, css, value)
 
 
 def _download(page, css: str) -> Path:

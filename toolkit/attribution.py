@@ -133,11 +133,8 @@ class Attribution:
         rows, seen = [], {}
         for n, item in enumerate(items):
             path = f"constituents[{n}]"
-            if not isinstance(item, dict):
-                problems.add(path, "expected an object naming an instrument")
+            if problems.require_fields(item, path, CONSTITUENT_FIELDS) is None:
                 continue
-            for key in sorted(set(item) - set(CONSTITUENT_FIELDS)):
-                problems.add(f"{path}.{key}", f"unknown field; a constituent has {', '.join(CONSTITUENT_FIELDS)}")
             keys = [item[k] for k in ("instrument_id", "isin", "symbol") if item.get(k) is not None]
             if len(keys) != 1 or not isinstance(keys[0], str):
                 problems.add(path, "name the instrument by exactly one of instrument_id, isin or symbol")

@@ -84,6 +84,16 @@ class Problems:
         for key in sorted(set(payload) - set(fields or payload)):
             self.add(key, f"unknown field; {what} has {', '.join(fields)}")
 
+    def require_fields(self, item: object, path: str, allowed: tuple[str, ...]) -> dict | None:
+        """A nested object of a payload at ``path``: note each unknown field (``path.key``) and
+        return it; not an object: note that and return None."""
+        if not isinstance(item, dict):
+            self.add(path, f"expected an object with {', '.join(allowed)}, got {type(item).__name__}")
+            return None
+        for key in sorted(set(item) - set(allowed)):
+            self.add(f"{path}.{key}", f"unknown field; expected {', '.join(allowed)}")
+        return item
+
     def raise_if_any(self, what: str = "request") -> None:
         if self.items:
             raise ValidationError(self.items, what)

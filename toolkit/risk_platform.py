@@ -165,16 +165,6 @@ def _iso_date(value: object, path: str, problems: Problems) -> date | None:
     return None
 
 
-def _fields(item: object, path: str, allowed: tuple[str, ...], problems: Problems) -> dict | None:
-    """A nested object of the payload: its unknown fields are problems; not an object: None."""
-    if not isinstance(item, dict):
-        problems.add(path, f"expected an object with {', '.join(allowed)}, got {type(item).__name__}")
-        return None
-    for key in sorted(set(item) - set(allowed)):
-        problems.add(f"{path}.{key}", f"unknown field; expected {', '.join(allowed)}")
-    return item
-
-
 def _listed(value: object, path: str, problems: Problems) -> list:
     if value is None:
         return []
@@ -192,7 +182,7 @@ def _instrument(item: dict, path: str, currency: str | None, problems: Problems)
 
 
 def _position(item: object, path: str, currency: str | None, problems: Problems) -> PositionRequest | None:
-    item = _fields(item, path, POSITION_FIELDS, problems)
+    item = problems.require_fields(item, path, POSITION_FIELDS)
     if item is None:
         return None
     count = len(problems.items)
@@ -250,7 +240,7 @@ def parse_portfolio(payload: object) -> PortfolioRequest:
                  for n, item in enumerate(_listed(payload.get("positions"), "positions", problems))]
     wishlist = []
     for n, item in enumerate(_listed(payload.get("wishlist"), "wishlist", problems)):
-        entry = {"isin": item} if isinstance(item, str) else _fields(item, f"wishlist[{n}]", WISHLIST_FIELDS, problems)
+        entry = {"isin": item} if isinstance(item, str) else problems.require_fields(item, f"wishlist[{n}]", WISHLIST_FIELDS)
         found = _instrument(entry, f"wishlist[{n}]", currency, problems) if entry is not None else None
         if found:
             wishlist.append(found)

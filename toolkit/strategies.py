@@ -370,11 +370,8 @@ def _parse_strategy(payload: object) -> tuple[str, list[dict]]:
         rules = []
     for n, item in enumerate(rules):
         path = f"rules[{n}]"
-        if not isinstance(item, dict):
-            problems.add(path, "expected an object with rule_name and parameters")
+        if problems.require_fields(item, path, RULE_FIELDS) is None:
             continue
-        for key in sorted(set(item) - set(RULE_FIELDS)):
-            problems.add(f"{path}.{key}", f"unknown field; a rule has {', '.join(RULE_FIELDS)}")
         try:
             rule = rule_named(item.get("rule_name"), f"{path}.rule_name")
             parse_parameters(rule.parameters, item.get("parameters") or {}, f"{path}.parameters")
