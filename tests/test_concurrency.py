@@ -50,3 +50,20 @@ def test_two_processes_place_2000_orders_each_and_lose_none(ws: Workspace, tmp_p
     assert ws.accounts.get(account).cash == Decimal("100000.00") - spent
     assert conn.execute("SELECT count(*) FROM events WHERE type = 'PORTFOLIO_ORDER.FILLED'").fetchone()[0] \
         == 2 * ORDERS_PER_PROCESS
+    assert longest_run_while_both_write(conn, account) < 50
+
+
+def longest_run_while_both_write(conn, account: str) -> int:
+    """The most orders one process placed in a row while the other was also placing orders.
+
+    Writers take turns on the workspace's writer lock; SQLite's busy handler alone let one
+    process keep the lock for seconds (hundreds of orders) while the other starved."""
+    tags = [key[0] for (key,) in conn.execute(
+        "SELECT idempotency_key FROM portfolio_orders WHERE account_id = ? ORDER BY rowid", (account,))]
+    start = max(tags.index("a"), tags.index("b"))
+    end = min(len(tags) - tags[::-1].index("a"), len(tags) - tags[::-1].index("b"))
+    longest, run = 0, 0
+    for previous, tag in zip(tags[start:end], tags[start + 1:end]):
+        run = run + 1 if tag == previous else 1
+        longest = max(longest, run)
+    return longest

@@ -13,6 +13,7 @@ import pytest
 from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.market import sources
 from toolkit.store import connect, demo, migrate, pending, write
+from toolkit.store.db import Store
 from toolkit.store.migrations import MIGRATIONS
 from toolkit.workspace import Workspace
 
@@ -199,6 +200,46 @@ def test_a_second_writer_waits_on_the_busy_timeout_and_then_succeeds(db):
         second.close()
 
 
+def test_writers_queue_on_the_writer_lock_past_sqlite_s_busy_timeout(db):
+    """A writer whose own busy timeout is 50 ms still waits its turn behind a 0.3 s transaction,
+    because it queues on ``<file>.lock`` first (:class:`toolkit.store.db.Store`)."""
+    import threading
+
+    path = db_path(db)
+    impatient = Store(sqlite3.connect(str(path), timeout=0.05, check_same_thread=False), path)
+    holding = threading.Event()
+
+    def hold_the_lock():
+        with write(db):
+            add_rate(db, "2024-01-02")
+            holding.set()
+            threading.Event().wait(0.3)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        with write(impatient):
+            add_rate(impatient, "2024-01-03")
+        assert count(impatient.conn) == 2
+    finally:
+        holder.join(5)
+        impatient.close()
+
+
+def test_a_failed_write_releases_the_writer_lock(db):
+    import fcntl
+
+    with pytest.raises(ValueError):
+        with write(db):
+            add_rate(db, "2024-01-02")
+            raise ValueError("fails")
+    with open(f"{db_path(db)}.lock", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if still held
+        fcntl.flock(other, fcntl.LOCK_UN)
+    assert count(db.conn) == 0
+
+
 # =========================================================================== migrations
 
 
@@ -327,7 +368,8 @@ def test_demo_build_failure_keeps_the_existing_file(tmp_path, small_data, monkey
     with pytest.raises(OSError, match="disk full"):
         demo.build(target, data=data)
     assert target.read_bytes() == original
-    assert sorted(p.name for p in target.parent.iterdir()) == ["demo.db"]
+    # the failed build leaves nothing behind; demo.db.lock is the writer lock of the opened workspace
+    assert sorted(p.name for p in target.parent.iterdir()) == ["demo.db", "demo.db.lock"]
     with Workspace.open(target) as ws:
         assert ws.status() == good
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from toolkit.market import sources
 from toolkit.market.history import parse_history
 from toolkit.schema import Timeframe
-from toolkit.store.db import connect, write
+from toolkit.store.db import connect, lock_files, write
 from toolkit.store.migrations import migrate
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository
 
@@ -57,7 +57,7 @@ def build(path: str | Path = DEFAULT_PATH, data: Path = sources.DATA, progress=N
         db.close()
         os.replace(tmp, path)
     finally:
-        for leftover in (tmp, f"{tmp}-wal", f"{tmp}-shm"):
+        for leftover in (tmp, *lock_files(tmp)):
             if os.path.exists(leftover):
                 os.remove(leftover)
     return path
