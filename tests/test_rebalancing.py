@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from toolkit.errors import ConflictError, ValidationError
+from toolkit.errors import ConflictError, NotFoundError, ValidationError
 from toolkit.workspace import Workspace
 
 from helpers import dump
@@ -204,3 +204,28 @@ def test_an_allocation_cannot_move_its_accounts_into_another_currency(ws: Worksp
             {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.5"},
             {"instrument_id": sap, "instrument_id_type": "UUID", "weight": "0.5"}]})
     assert dump(ws) == before
+
+
+def test_a_past_run_reads_back_as_it_was_answered(ws: Workspace) -> None:
+    """EXECUTED trades come back from the orders' child orders (no copy is kept on the execution),
+    previews and cancellations from the run itself."""
+    mix = allocation(ws, ("0.5", AAPL), ("0.3", MSFT), ("0.2", JPM))
+    moved, also_moved, balanced = funded(ws, mix), funded(ws, mix), funded(ws, mix)
+    target = allocation(ws, ("0.6", MSFT), ("0.4", JPM))
+    ws.configurations.switch(moved, target)
+    ws.configurations.switch(also_moved, target)
+    preview = ws.rebalancings.execute({"account_ids": [moved], "preview": True})
+    run = ws.rebalancings.execute({"account_ids": [moved, balanced, also_moved, "00000000-0000-0000-0000-000000000000"],
+                                   "drift": {"threshold": "0.02", "type": "ABSOLUTE"}})
+    assert [e["status"] for e in run["executions"]] == ["EXECUTED", "CANCELLED", "EXECUTED", "CANCELLED"]
+    assert ws.rebalancings.get(run["id"]) == run
+    assert ws.rebalancings.get(preview["id"]) == preview
+    assert preview["executions"][0]["trades"] == run["executions"][0]["trades"]
+    stored = ws.db.conn.execute("SELECT status, trades IS NULL FROM rebalancing_executions "
+                                "WHERE rebalancing_id = ? ORDER BY id", (run["id"],)).fetchall()
+    assert stored == [("EXECUTED", 1), ("CANCELLED", 0), ("EXECUTED", 1), ("CANCELLED", 0)]
+
+
+def test_an_unknown_run_is_not_found(ws: Workspace) -> None:
+    with pytest.raises(NotFoundError, match="No rebalancing with id 'nope'"):
+        ws.rebalancings.get("nope")

@@ -290,6 +290,35 @@ def test_migrate_is_idempotent(tmp_path):
         database.close()
 
 
+def test_m011_drops_the_copy_of_executed_trades_and_keeps_the_others(tmp_path):
+    """A workspace written before m011: its EXECUTED executions lose the copy of their trades (the
+    child orders hold them); previews and cancellations keep theirs; the new CHECK holds."""
+    database = connect(tmp_path / "old.db")
+    try:
+        with write(database):
+            MIGRATIONS.apply(database, stop_before="m011_executed_trades_not_copied")
+        with write(database):
+            database.conn.execute("INSERT INTO accounts VALUES ('a1', 'PORTFOLIO', 'ACTIVE', 'USD', NULL, 'now')")
+            database.conn.execute("INSERT INTO portfolio_orders VALUES ('o1', 'a1', 'REBALANCE', '10.00', 'USD', "
+                                  "'FILLED', NULL, '2024-01-02', 'now')")
+            database.conn.execute("INSERT INTO rebalancings VALUES ('r', '{}', 0, '2024-01-02T00:00:00Z')")
+            database.conn.executemany(
+                "INSERT INTO rebalancing_executions VALUES (?, 'r', ?, ?, ?, ?, ?)",
+                [("e1", "a1", "EXECUTED", None, "o1", '[{"side": "BUY"}]'),
+                 ("e2", "a2", "PREVIEW", None, None, '[{"side": "SELL"}]'),
+                 ("e3", "a3", "CANCELLED", "ACCOUNT_NOT_FOUND", None, "[]")])
+        assert migrate(database) == ["m011_executed_trades_not_copied"]
+        rows = database.conn.execute("SELECT id, status, trades FROM rebalancing_executions ORDER BY id").fetchall()
+        assert rows == [("e1", "EXECUTED", None), ("e2", "PREVIEW", '[{"side": "SELL"}]'), ("e3", "CANCELLED", "[]")]
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            database.conn.execute("INSERT INTO rebalancing_executions VALUES ('e4', 'r', 'a4', 'PREVIEW', "
+                                  "NULL, NULL, NULL)")
+        assert "rebalancing_executions_run" in {r[0] for r in database.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        database.close()
+
+
 def test_create_on_an_existing_workspace_keeps_its_data(ws):
     before = ws.status()
     path = ws.path

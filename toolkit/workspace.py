@@ -37,6 +37,7 @@ from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.orders import BookRepository, OrderRepository
+from toolkit.store.rebalancings import RebalancingRepository
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now, sequential_ids
 from toolkit.trading import engine
 from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
@@ -792,7 +793,7 @@ class Rebalancings:
             accounts = self._book.accounts(ids)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
             self._same_currency(accounts, targets)
-            instruments, qty, cash, target = book_arrays(self._book.holdings(ids), self._book.cash(ids), targets,
+            instruments, qty, cash, target = book_arrays(self._book.positions(ids), self._book.balances(ids), targets,
                                                          accounts, ids)
             date, prices = self._prices(instruments, request.execution_date)
             nav = pd.Series(values_nav(qty, cash, prices) if instruments else cash, index=ids)
@@ -807,11 +808,30 @@ class Rebalancings:
                 idle = (trades["sell_qty"] == 0).all(axis=-1) & (trades["buy_cents"] == 0).all(axis=-1)
                 reasons[ok] = ["PORTFOLIO_IS_BALANCED" if quiet else "" for quiet in trades["balanced"] | idle]
                 reasons = reasons.where(reasons != "", None)
-            self._ws.db.conn.execute("INSERT INTO rebalancings (id, request, preview, created_at) VALUES (?, ?, ?, ?)",
-                                     (run_id, json.dumps(payload, default=str), int(request.preview), stamp))
-            executions = self._executions(run_id, ids, reasons, ok, trades, instruments, prices, request, date,
+            executions = self._executions(ids, reasons, ok, trades, instruments, prices, request, date,
                                           stamp, accounts)
+            RebalancingRepository(self._ws.db).insert(
+                run_id, json.dumps(payload, default=str), request.preview, stamp,
+                ((eid, e["account_id"], e["status"], e["cancellation_reason"], e["portfolio_order_id"], e["trades"])
+                 for eid, e in zip(sequential_ids(len(executions)), executions)))
         return {"id": run_id, "preview": request.preview, "created_at": stamp, "executions": executions}
+
+    def get(self, run_id: str) -> dict:
+        """A past run, answered as :meth:`execute` answered it; an EXECUTED account's trades are read
+        back from its portfolio order's child orders."""
+        repo = RebalancingRepository(self._ws.db)
+        run = repo.run(run_id)
+        if run is None:
+            raise NotFoundError(f"No rebalancing with id {run_id!r}.")
+        rows = repo.executions(run_id)
+        executed = repo.trades(run_id)
+        placed = {eid: group.drop(columns="execution_id").to_dict("records")
+                  for eid, group in executed.groupby("execution_id", sort=False)}
+        run["executions"] = [
+            {"account_id": account, "status": status, "cancellation_reason": reason, "portfolio_order_id": order,
+             "trades": placed.get(eid, []) if status == "EXECUTED" else json.loads(trades)}
+            for eid, account, status, reason, order, trades in rows]
+        return run
 
     def _same_currency(self, accounts: pd.DataFrame, targets: pd.DataFrame) -> None:
         """Refuse a book in which an account's target holds instruments quoted in another currency
@@ -840,13 +860,14 @@ class Rebalancings:
                                   "rebalancing request")
         return day, np.array([closes[i] for i in instruments])
 
-    def _executions(self, run_id: str, ids: list[str], reasons: pd.Series, ok: np.ndarray, trades: dict,
+    def _executions(self, ids: list[str], reasons: pd.Series, ok: np.ndarray, trades: dict,
                     instruments: list[str], prices: np.ndarray, request, date: str | None, stamp: str,
                     accounts: pd.DataFrame) -> list[dict]:
-        """Write the run for the whole book with a few ``executemany`` calls (no per-account
-        statement): per EXECUTED account one REBALANCE order FILLED at once, its child orders and
-        fills (sells first), its NEW → PROCESSING → FILLED transitions and events, and two cash
-        bookings: the net of its trades (kind REBALANCE) and its fees (kind FEE)."""
+        """The executions of the run, with its orders written for the whole book by a few
+        ``executemany`` calls (no per-account statement): per EXECUTED account one REBALANCE order
+        FILLED at once, its child orders and fills (sells first), its NEW → PROCESSING → FILLED
+        transitions and events, and two cash bookings: the net of its trades (kind REBALANCE) and
+        its fees (kind FEE)."""
         reason = [None if pd.isna(r) else r for r in reasons]
         live = np.array([r is None for r in reason], bool)
         engine_rows = (np.cumsum(ok) - 1)[live]
@@ -868,16 +889,9 @@ class Rebalancings:
             order_ids = self._record_book(ids, owners, table, iids, sides, amounts, qty, price, n_legs, date,
                                           stamp, accounts)
         status = "PREVIEW" if request.preview else "EXECUTED"
-        out = [{"account_id": account_id, "status": "CANCELLED" if reason[n] else status,
-                "cancellation_reason": reason[n], "portfolio_order_id": order_ids.get(n),
-                "trades": trades_of.get(n, [])} for n, account_id in enumerate(ids)]
-        execution_ids = sequential_ids(len(out))
-        self._ws.db.conn.executemany(
-            "INSERT INTO rebalancing_executions (id, rebalancing_id, account_id, status, cancellation_reason, "
-            "portfolio_order_id, trades) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(eid, run_id, e["account_id"], e["status"], e["cancellation_reason"], e["portfolio_order_id"],
-              json.dumps(e["trades"])) for eid, e in zip(execution_ids, out)])
-        return out
+        return [{"account_id": account_id, "status": "CANCELLED" if reason[n] else status,
+                 "cancellation_reason": reason[n], "portfolio_order_id": order_ids.get(n),
+                 "trades": trades_of.get(n, [])} for n, account_id in enumerate(ids)]
 
     def _record_book(self, ids: list[str], owners: np.ndarray, table: dict, iids: list, sides: list,
                      amounts: list, qty: list, price: list, n_legs: np.ndarray, date: str, stamp: str,
@@ -891,26 +905,18 @@ class Rebalancings:
         turnover = np.bincount(table["owner"], weights=table["cents"], minlength=len(owners)).astype(np.int64)
         fee = np.bincount(table["owner"], weights=table["fee"], minlength=len(owners)).astype(np.int64)
         leg_order = np.repeat(np.array(order_ids, dtype=object), n_legs).tolist()
-        leg_account = np.repeat(np.array(account_ids, dtype=object), n_legs).tolist()
-        child_ids = sequential_ids(len(iids))
-        fees = decimal_texts(table["fee"], 2)
-        signed_qty = [q if sd == "BUY" else "-" + q for q, sd in zip(qty, sides)]
-        repo = OrderRepository(self._ws.db)
-        repo.insert_many(
+        OrderRepository(self._ws.db).insert_filled(
             zip(order_ids, account_ids, ["REBALANCE"] * len(order_ids), decimal_texts(turnover, 2), currency,
                 ["FILLED"] * len(order_ids), [None] * len(order_ids), [date] * len(order_ids),
                 [stamp] * len(order_ids)),
-            zip(child_ids, leg_order, table["position"].tolist(), iids, sides, amounts, qty, price, fees),
-            [(o, before, after, stamp) for o in order_ids for before, after in FILL_STEPS])
-        repo.fill(zip(child_ids, leg_account, iids, signed_qty, price, [date] * len(child_ids)))
+            zip(sequential_ids(len(iids)), leg_order, table["position"].tolist(), iids, sides, amounts, qty, price,
+                decimal_texts(table["fee"], 2)),
+            FILL_STEPS, stamp)
         bookings = [(a, "REBALANCE", t, o, date, stamp) for a, t, o in zip(account_ids, decimal_texts(net, 2),
                                                                               order_ids)]
         bookings += [(a, "FEE", t, o, date, stamp) for a, t, o, f in zip(account_ids, decimal_texts(-fee, 2),
                                                                           order_ids, fee.tolist()) if f]
         AccountRepository(self._ws.db).book_many(bookings)
-        EventRepository(self._ws.db).record_many(
-            (f"PORTFOLIO_ORDER.{after}", o, json.dumps({"from": before, "to": after}), stamp)
-            for o in order_ids for before, after in FILL_STEPS)
         return dict(zip(owners.tolist(), order_ids))
 
 

@@ -321,6 +321,32 @@ def m010_strategies(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m011_executed_trades_not_copied(db: sqlite_utils.Database) -> None:
+    """An EXECUTED rebalancing execution's trades are its order's child orders: the copy on the
+    execution row goes (it was half the bytes of a book run), and only previews and
+    cancellations keep theirs."""
+    _run(db, """
+    CREATE TABLE rebalancing_executions_new (
+        id TEXT PRIMARY KEY,
+        rebalancing_id TEXT NOT NULL REFERENCES rebalancings (id),
+        account_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('EXECUTED', 'PREVIEW', 'CANCELLED')),
+        cancellation_reason TEXT,
+        portfolio_order_id TEXT REFERENCES portfolio_orders (id),
+        trades TEXT,
+        CHECK ((status = 'EXECUTED') = (trades IS NULL))
+    );
+    INSERT INTO rebalancing_executions_new
+        SELECT id, rebalancing_id, account_id, status, cancellation_reason, portfolio_order_id,
+               CASE WHEN status = 'EXECUTED' THEN NULL ELSE trades END
+        FROM rebalancing_executions;
+    DROP TABLE rebalancing_executions;
+    ALTER TABLE rebalancing_executions_new RENAME TO rebalancing_executions;
+    CREATE INDEX rebalancing_executions_run ON rebalancing_executions (rebalancing_id)
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

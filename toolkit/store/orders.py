@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -37,6 +38,33 @@ class OrderRepository:
             "price, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", children)
         self.db.conn.executemany("INSERT INTO order_transitions (portfolio_order_id, from_state, to_state, at) "
                                  "VALUES (?, ?, ?, ?)", transitions)
+
+    def insert_filled(self, orders: Iterable[tuple], children: Iterable[tuple], steps: Sequence[tuple],
+                      stamp: str) -> None:
+        """A book run's orders, FILLED at once: ``orders`` and ``children`` as :meth:`insert_many`
+        takes them; then, in SQL from the rows just written (no second trip through Python), each
+        order's ``steps`` ``(from, to)`` as transitions and ``PORTFOLIO_ORDER.<to>`` events (payload
+        ``{"from": …, "to": …}``), and each child order's fill on the order's execution date (a
+        SELL's quantity negative)."""
+        conn = self.db.conn
+        after_order, after_child = (conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+                                    for table in ("portfolio_orders", "child_orders"))
+        self.insert_many(orders, children, ())
+        values = ", ".join("(?, ?, ?, ?)" for _ in steps)
+        params = [x for n, (before, to) in enumerate(steps)
+                  for x in (n, before, to, json.dumps({"from": before, "to": to}))]
+        script = (f"WITH steps (n, from_state, to_state, payload) AS (VALUES {values}) INSERT INTO {{}} "
+                  "FROM portfolio_orders o CROSS JOIN steps s WHERE o.rowid > ? ORDER BY o.rowid, s.n")
+        conn.execute(script.format("order_transitions (portfolio_order_id, from_state, to_state, at) "
+                                   "SELECT o.id, s.from_state, s.to_state, ?"), [*params, stamp, after_order])
+        conn.execute(script.format("events (type, resource_id, payload, created_at) "
+                                   "SELECT 'PORTFOLIO_ORDER.' || s.to_state, o.id, s.payload, ?"),
+                     [*params, stamp, after_order])
+        conn.execute("INSERT INTO fills (child_order_id, account_id, instrument_id, quantity, price, executed_on) "
+                     "SELECT c.id, o.account_id, c.instrument_id, "
+                     "CASE c.side WHEN 'SELL' THEN '-' || c.quantity ELSE c.quantity END, c.price, o.execution_date "
+                     "FROM child_orders c JOIN portfolio_orders o ON o.id = c.portfolio_order_id "
+                     "WHERE c.rowid > ? ORDER BY c.rowid", (after_child,))
 
     def transition(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
         self.db.conn.execute("UPDATE portfolio_orders SET state = ? WHERE id = ?", (after, order_id))
@@ -86,6 +114,25 @@ class OrderRepository:
         return date, dict(rows)
 
 
+def units_sql(column: str, decimals: int) -> str:
+    """SQL for the exact integer value of ``column``, a stored decimal string such as ``"-12.5"``
+    (sign, digits, an optional point and at most ``decimals`` fraction digits, as the toolkit
+    writes them), in units of ``10**-decimals``: ``"-12.5"`` at 2 decimals is ``-1250``. Parsed in
+    SQLite so that a book's ledger is summed there, exactly (``SUM`` of integers raises on
+    overflow), instead of row by row in Python."""
+    bare = f"ltrim({column}, '-')"
+    dot = f"instr({bare}, '.')"
+    whole = f"CAST(CASE WHEN {dot} = 0 THEN {bare} ELSE substr({bare}, 1, {dot} - 1) END AS INTEGER)"
+    fraction = (f"CAST(substr(CASE WHEN {dot} = 0 THEN '' ELSE substr({bare}, {dot} + 1) END || "
+                f"'{'0' * decimals}', 1, {decimals}) AS INTEGER)")
+    return (f"(CASE WHEN substr({column}, 1, 1) = '-' THEN -1 ELSE 1 END) * "
+            f"({whole} * {10 ** decimals} + {fraction})")
+
+
+#: quantities are stored with up to 10 decimals, amounts with 2
+QTY_UNITS, CENTS = units_sql("f.quantity", 10), units_sql("l.amount", 2)
+
+
 class BookRepository:
     """A whole book read at once for rebalancing: accounts, targets, holdings and cash as tables
     (the ids go through a temporary table, so 100,000 accounts are one query each)."""
@@ -128,17 +175,33 @@ class BookRepository:
             JOIN book_ids b ON b.id = a.id""")
 
     def holdings(self, account_ids: Sequence[str], dated: bool = False) -> pd.DataFrame:
-        """The fills of the accounts (with ``executed_on`` when ``dated``)."""
+        """The fills of the accounts: ``quantity`` as stored and ``units`` (1e-10 share), with
+        ``executed_on`` when ``dated``."""
         self._ids(account_ids)
         extra = ", f.executed_on" if dated else ""
-        return _frame(self.db, f"SELECT f.account_id, f.instrument_id, f.quantity{extra} FROM fills f "
-                               "JOIN book_ids b ON b.id = f.account_id ORDER BY f.id")
+        return _frame(self.db, f"SELECT f.account_id, f.instrument_id, f.quantity, {QTY_UNITS} AS units{extra} "
+                               "FROM fills f JOIN book_ids b ON b.id = f.account_id ORDER BY f.id")
+
+    def positions(self, account_ids: Sequence[str]) -> pd.DataFrame:
+        """The accounts' current quantities, summed exactly in SQLite: ``account_id``,
+        ``instrument_id`` and ``units`` (1e-10 share), zero positions left out."""
+        self._ids(account_ids)
+        return _frame(self.db, f"SELECT f.account_id, f.instrument_id, sum({QTY_UNITS}) AS units FROM fills f "
+                               "JOIN book_ids b ON b.id = f.account_id GROUP BY f.account_id, f.instrument_id "
+                               "HAVING units != 0")
 
     def cash(self, account_ids: Sequence[str], dated: bool = False, kinds: Sequence[str] = ()) -> pd.DataFrame:
-        """The cash ledger of the accounts (with ``value_date`` when ``dated``), only the bookings of
-        ``kinds`` when given (e.g. the external flows DEPOSIT and WITHDRAWAL)."""
+        """The cash ledger of the accounts: ``amount`` as stored and ``units`` (cents), with
+        ``value_date`` when ``dated``; only the bookings of ``kinds`` when given (e.g. the external
+        flows DEPOSIT and WITHDRAWAL)."""
         self._ids(account_ids)
         extra = ", l.value_date" if dated else ""
         only = f" WHERE l.kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
-        return _frame(self.db, f"SELECT l.account_id, l.amount{extra} FROM cash_ledger l "
+        return _frame(self.db, f"SELECT l.account_id, l.amount, {CENTS} AS units{extra} FROM cash_ledger l "
                                f"JOIN book_ids b ON b.id = l.account_id{only} ORDER BY l.id", list(kinds))
+
+    def balances(self, account_ids: Sequence[str]) -> pd.DataFrame:
+        """The accounts' cash in cents (``account_id``, ``units``), summed exactly in SQLite."""
+        self._ids(account_ids)
+        return _frame(self.db, f"SELECT l.account_id, sum({CENTS}) AS units FROM cash_ledger l "
+                               "JOIN book_ids b ON b.id = l.account_id GROUP BY l.account_id")

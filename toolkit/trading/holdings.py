@@ -9,7 +9,6 @@ exact integer units (1e-10 share, cents) before the float64 the cube carries.
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -35,8 +34,7 @@ def holdings(fills: pd.DataFrame, cash: pd.DataFrame, accounts: list[str], instr
     ``flows`` cube when the external bookings ``flows`` (a ledger table) are given."""
     fills = fills.rename(columns={"account_id": PORTFOLIO, "instrument_id": INSTRUMENT})
     cash = cash.rename(columns={"account_id": PORTFOLIO})
-    qty = pd.Series([int(Decimal(q).scaleb(10)) for q in fills["quantity"]], dtype=np.int64)
-    positions = (_running(fills, [PORTFOLIO, INSTRUMENT], "executed_on", qty, days, 1e10) if len(fills)
+    positions = (_running(fills, [PORTFOLIO, INSTRUMENT], "executed_on", fills["units"], days, 1e10) if len(fills)
                  else xr.DataArray(np.zeros((0, 0, len(days))), dims=(PORTFOLIO, INSTRUMENT, TIME),
                                    coords={PORTFOLIO: [], INSTRUMENT: [], TIME: days}))
     money = _per_portfolio(cash, days)
@@ -50,8 +48,7 @@ def holdings(fills: pd.DataFrame, cash: pd.DataFrame, accounts: list[str], instr
 
 
 def _per_portfolio(ledger: pd.DataFrame, days: pd.DatetimeIndex) -> xr.DataArray:
-    """The running sum of ledger ``amount`` strings per portfolio by value date, read on ``days``."""
+    """The running sum of the ledger's ``units`` (cents) per portfolio by value date, read on ``days``."""
     if not len(ledger):
         return xr.DataArray(np.zeros((0, len(days))), dims=(PORTFOLIO, TIME), coords={PORTFOLIO: [], TIME: days})
-    cents = pd.Series([int(Decimal(a).scaleb(2)) for a in ledger["amount"]], dtype=np.int64)
-    return _running(ledger, [PORTFOLIO], "value_date", cents, days, 100.0)
+    return _running(ledger, [PORTFOLIO], "value_date", ledger["units"], days, 100.0)

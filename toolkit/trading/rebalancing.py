@@ -90,27 +90,22 @@ def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...], nav_cents:
     return pd.Series([r or None for r in reason], index=table.index, dtype=object)
 
 
-def book_arrays(holdings: pd.DataFrame, cash: pd.DataFrame, targets: pd.DataFrame, accounts: pd.DataFrame,
+def book_arrays(positions: pd.DataFrame, balances: pd.DataFrame, targets: pd.DataFrame, accounts: pd.DataFrame,
                 ids: list[str]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Instruments, then qty units (account, instrument), cash cents (account) and target weight
-    units (account, instrument) for the accounts ``ids``, from the stored decimal strings (exact)."""
-    held = holdings.assign(units=[int(Decimal(q).scaleb(10)) for q in holdings["quantity"]])
-    held = held.groupby(["account_id", "instrument_id"])["units"].sum()
+    units (account, instrument) for the accounts ``ids``, from their ``positions`` and cash
+    ``balances`` in integer units (:meth:`toolkit.store.orders.BookRepository.positions`) and the
+    targets' decimal strings (exact)."""
     weights = targets.assign(units=[int(Decimal(w).scaleb(8)) for w in targets["weight"]])
     alloc = accounts.set_index("account_id")["allocation_id"].reindex(ids)
     target = weights.merge(alloc.rename("allocation_id").reset_index(), on="allocation_id")
-    instruments = sorted(set(target["instrument_id"]) | set(held.index.get_level_values(1)))
-    qty = held.unstack(fill_value=0).reindex(index=ids, columns=instruments, fill_value=0)
+    instruments = sorted(set(target["instrument_id"].unique()) | set(positions["instrument_id"].unique()))
+    qty = (positions.pivot(index="account_id", columns="instrument_id", values="units")
+           .reindex(index=ids, columns=instruments).fillna(0))
     tgt = target.pivot_table(index="account_id", columns="instrument_id", values="units", aggfunc="sum")
     tgt = tgt.reindex(index=ids, columns=instruments).fillna(0)
-    cents = cash_cents(cash).reindex(ids, fill_value=0)
+    cents = balances.set_index("account_id")["units"].reindex(ids, fill_value=0)
     return instruments, qty.to_numpy(np.int64), cents.to_numpy(np.int64), tgt.to_numpy(np.int64)
-
-
-def cash_cents(cash: pd.DataFrame) -> pd.Series:
-    """Cash per account in cents, summed exactly from the ledger's decimal strings."""
-    cents = [int(Decimal(a) / CENT) for a in cash["amount"]]
-    return pd.Series(cents, index=cash["account_id"], dtype=np.int64).groupby(level=0).sum()
 
 
 def values_nav(qty: np.ndarray, cash: np.ndarray, prices: np.ndarray) -> np.ndarray:

@@ -1,0 +1,52 @@
+"""Reads and writes of rebalancing runs and their executions. Parameterised SQL only; writes inside
+``write()``.
+
+An EXECUTED execution keeps no copy of its trades: they are its portfolio order's child orders,
+read back by :meth:`RebalancingRepository.trades`. Previews and cancellations keep theirs (a JSON
+list) on the execution row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import pandas as pd
+import sqlite_utils
+
+from toolkit.store.repositories import _frame
+
+
+class RebalancingRepository:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def insert(self, run_id: str, request: str, preview: bool, stamp: str, executions: Iterable[tuple]) -> None:
+        """A run and its executions ``(id, account_id, status, cancellation_reason, portfolio_order_id,
+        trades)``; ``trades`` (a list) is stored unless the execution is EXECUTED."""
+        self.db.conn.execute("INSERT INTO rebalancings (id, request, preview, created_at) VALUES (?, ?, ?, ?)",
+                             (run_id, request, int(preview), stamp))
+        self.db.conn.executemany(
+            "INSERT INTO rebalancing_executions (id, rebalancing_id, account_id, status, cancellation_reason, "
+            "portfolio_order_id, trades) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((eid, run_id, account, status, reason, order, None if status == "EXECUTED" else json.dumps(trades))
+             for eid, account, status, reason, order, trades in executions))
+
+    def run(self, run_id: str) -> dict | None:
+        row = self.db.conn.execute("SELECT id, preview, created_at FROM rebalancings WHERE id = ?",
+                                   (run_id,)).fetchone()
+        return None if row is None else {"id": row[0], "preview": bool(row[1]), "created_at": row[2]}
+
+    def executions(self, run_id: str) -> list[tuple]:
+        """The run's executions in the order they were answered: ``(id, account_id, status,
+        cancellation_reason, portfolio_order_id, trades)``, trades as stored (JSON or None)."""
+        return self.db.conn.execute(
+            "SELECT id, account_id, status, cancellation_reason, portfolio_order_id, trades "
+            "FROM rebalancing_executions WHERE rebalancing_id = ? ORDER BY id", (run_id,)).fetchall()
+
+    def trades(self, run_id: str) -> pd.DataFrame:
+        """The child orders of the run's EXECUTED executions, execution by execution, in order."""
+        return _frame(self.db, """
+            SELECT e.id AS execution_id, c.instrument_id, c.side, c.amount, c.quantity, c.price
+            FROM rebalancing_executions e JOIN child_orders c ON c.portfolio_order_id = e.portfolio_order_id
+            WHERE e.rebalancing_id = ? AND e.status = 'EXECUTED' ORDER BY e.id, c.position""", [run_id])
