@@ -50,7 +50,8 @@ def test_two_processes_place_2000_orders_each_and_lose_none(ws: Workspace, tmp_p
     assert ws.accounts.get(account).cash == Decimal("100000.00") - spent
     assert conn.execute("SELECT count(*) FROM events WHERE type = 'PORTFOLIO_ORDER.FILLED'").fetchone()[0] \
         == 2 * ORDERS_PER_PROCESS
-    assert longest_run_while_both_write(conn, account) < 50
+    # taking turns gave runs of up to 11 here, starvation 1,773; 200 leaves room for a worker the OS stalls ~2 s
+    assert longest_run_while_both_write(conn, account) < 200
 
 
 def longest_run_while_both_write(conn, account: str) -> int:
