@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.market import sources
@@ -457,3 +459,39 @@ def test_status_of_an_empty_workspace(tmp_path):
     with Workspace.create(tmp_path / "e.db") as ws:
         _status_against_tables(ws)
         assert ws.status()["timeframes"] == {} and ws.status()["last_updated"] is None
+
+
+UNITS_TEXTS = [("12.3456789012", 10), ("-0.5000000000", 10), ("0.0000000000", 10), ("-12", 10), ("12", 10),
+               ("0.5", 10), (".25", 10), ("-.25", 10), ("7.", 10), ("+3.1000000000", 10),
+               ("123456789.0000000001", 10), ("12", 2), ("-12", 2), ("12.5", 2), ("12.50", 2), ("-0.05", 2),
+               ("1234567.89", 2), ("7.", 2)]
+
+
+@pytest.mark.parametrize(("text", "places"), UNITS_TEXTS)
+def test_units_sql_parses_a_decimal_string_exactly(text, places):
+    """The fast path (exactly ``places`` decimals) and the general parse agree with Decimal
+    ("12" at 2 decimals is 1200 cents, not 12: its length minus 2 is where no point is)."""
+    from decimal import Decimal
+
+    from toolkit.store.orders import units_sql
+
+    conn = sqlite3.connect(":memory:")
+    got = conn.execute(f"SELECT {units_sql('?1', places)}", (text,)).fetchone()[0]
+    assert got == int(Decimal(text).scaleb(places))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-10**17, 10**17), st.integers(0, 2), st.booleans())
+def test_units_sql_matches_decimal_on_both_paths(units, trim, cents):
+    """Random values written with all their decimals (the fast path) or with trailing zeros cut
+    (the general parse), at 10 decimals (quantities) or 2 (cents)."""
+    from decimal import Decimal
+
+    from toolkit.store.orders import units_sql
+
+    places = 2 if cents else 10
+    text = format(Decimal(units).scaleb(-places), "f")
+    if trim and "." in text:
+        text = text.rstrip("0").rstrip(".") if trim == 2 else text[:-1] if text.endswith("0") else text
+    conn = sqlite3.connect(":memory:")
+    assert conn.execute(f"SELECT {units_sql('?1', places)}", (text,)).fetchone()[0] == units
