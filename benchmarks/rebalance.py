@@ -217,12 +217,14 @@ def peer_writes(path: Path, sample: list[str]) -> None:
 
 
 def trades_of(path: Path, accounts: list[str]) -> list[tuple]:
+    """The child orders of the accounts' latest orders, read back through the API."""
     ws = Workspace.open(path)
     marks = ", ".join("?" * len(accounts))
-    rows = ws.db.conn.execute(
-        f"SELECT o.account_id, c.position, c.instrument_id, c.side, c.amount, c.quantity FROM child_orders c "
-        f"JOIN portfolio_orders o ON o.id = c.portfolio_order_id WHERE o.account_id IN ({marks}) "
-        f"AND o.created_at = (SELECT max(created_at) FROM portfolio_orders) ORDER BY 1, 2", accounts).fetchall()
+    orders = ws.db.conn.execute(
+        f"SELECT account_id, id FROM portfolio_orders WHERE account_id IN ({marks}) "
+        f"AND created_at = (SELECT max(created_at) FROM portfolio_orders) ORDER BY 1", accounts).fetchall()
+    rows = [(account, n, c.instrument_id, c.side, c.amount, c.quantity) for account, order in orders
+            for n, c in enumerate(ws.orders.get(order).children.itertuples())]
     ws.close()
     return rows
 

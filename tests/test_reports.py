@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import struct
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,12 +30,17 @@ def mandates(ws: Workspace) -> dict[str, str]:
 
 
 def nav_from_tables(path: Path, account: str, day: str) -> Decimal:
-    """The NAV at the close of ``day`` straight from the tables: fills x close + the cash ledger."""
+    """The NAV at the close of ``day`` straight from the tables: fills x close + the cash ledger.
+    The fills are the child orders of the FILLED and SETTLED orders, unpacked here with ``struct``
+    from the layout :mod:`toolkit.store.legs` documents (37-byte records ``<iBqqdq``: instrument
+    key, sell, cents, quantity units, price, fee)."""
     with sqlite3.connect(path) as conn:
         held: dict[str, Decimal] = {}
-        for iid, qty in conn.execute("SELECT instrument_id, quantity FROM fills WHERE account_id = ? "
-                                     "AND executed_on <= ?", (account, day)):
-            held[iid] = held.get(iid, Decimal(0)) + Decimal(qty)
+        keys = dict(conn.execute("SELECT key, instrument_id FROM instrument_keys"))
+        for (blob,) in conn.execute("SELECT legs FROM portfolio_orders WHERE account_id = ? AND execution_date <= ? "
+                                    "AND state IN ('FILLED', 'SETTLED')", (account, day)):
+            for key, sell, _, qty, _, _ in struct.iter_unpack("<iBqqdq", blob):
+                held[keys[key]] = held.get(keys[key], Decimal(0)) + Decimal(-qty if sell else qty).scaleb(-10)
         cash = sum((Decimal(a) for (a,) in conn.execute(
             "SELECT amount FROM cash_ledger WHERE account_id = ? AND value_date <= ?", (account, day))), Decimal(0))
         closes = dict(conn.execute(f"SELECT instrument_id, close FROM prices WHERE timeframe = 1 AND time = ? "

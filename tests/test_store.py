@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +19,9 @@ from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.market import sources
 from toolkit.store import connect, demo, migrate, pending, write
 from toolkit.store.db import Store
+from toolkit.store import legs
 from toolkit.store.migrations import MIGRATIONS
+from toolkit.store.orders import OrderRepository
 from toolkit.workspace import Workspace
 
 #: every registered migration, as a new file needs them
@@ -309,7 +314,7 @@ def test_m011_drops_the_copy_of_executed_trades_and_keeps_the_others(tmp_path):
                 [("e1", "a1", "EXECUTED", None, "o1", '[{"side": "BUY"}]'),
                  ("e2", "a2", "PREVIEW", None, None, '[{"side": "SELL"}]'),
                  ("e3", "a3", "CANCELLED", "ACCOUNT_NOT_FOUND", None, "[]")])
-        assert migrate(database) == ["m011_executed_trades_not_copied"]
+        assert migrate(database) == ["m011_executed_trades_not_copied", "m012_packed_child_orders"]
         rows = database.conn.execute("SELECT id, status, trades FROM rebalancing_executions ORDER BY id").fetchall()
         assert rows == [("e1", "EXECUTED", None), ("e2", "PREVIEW", '[{"side": "SELL"}]'), ("e3", "CANCELLED", "[]")]
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
@@ -319,6 +324,87 @@ def test_m011_drops_the_copy_of_executed_trades_and_keeps_the_others(tmp_path):
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
     finally:
         database.close()
+
+
+def test_m012_packs_the_child_orders_exactly_and_renames_their_bookings(tmp_path):
+    """A workspace written before m012: each order's child orders become its packed legs with the
+    same exact values (cents, 1e-10 share), fills and child orders go, the positions are the fills'
+    sum as before, and the cash bookings that named a child order name its derived id."""
+    database = connect(tmp_path / "old.db")
+    try:
+        with write(database):
+            MIGRATIONS.apply(database, stop_before="m012_packed_child_orders")
+        with write(database):
+            conn = database.conn
+            for iid in ("i-a", "i-b"):
+                conn.execute("INSERT INTO instruments VALUES (?, ?, 'n', 'US0000000000', NULL, 'USD', 'Equity', "
+                             "'Stock', NULL, NULL, 1, 'test', 'now')", (iid, iid.upper()))
+            conn.execute("INSERT INTO accounts VALUES ('a1', 'PORTFOLIO', 'ACTIVE', 'USD', NULL, 'now')")
+            orders = [("6f1c4f36-0000-4000-8000-000000000001", "FILLED", "2024-01-02"),
+                      ("6f1c4f36-0000-4000-8000-000000000002", "SETTLED", "2024-01-03"),
+                      ("6f1c4f36-0000-4000-8000-000000000003", "NEW", "2024-01-04")]
+            for order, state, day in orders:
+                conn.execute("INSERT INTO portfolio_orders VALUES (?, 'a1', 'BUY', '1.00', 'USD', ?, NULL, ?, 'now')",
+                             (order, state, day))
+            children = [("c1", orders[0][0], 0, "i-a", "BUY", "1234.56", "12.3456789012", 100.25, "0.62"),
+                        ("c2", orders[0][0], 1, "i-b", "BUY", "0.01", "0.0000000001", 0.5, "0.00"),
+                        ("c3", orders[1][0], 0, "i-a", "SELL", "99999999.99", "2.5000000000", 3.75, "12.00"),
+                        ("c4", orders[2][0], 0, "i-b", "BUY", "5.00", "1.0000000000", 5.0, "0.00")]
+            conn.executemany("INSERT INTO child_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", children)
+            conn.executemany("INSERT INTO fills (child_order_id, account_id, instrument_id, quantity, price, "
+                             "executed_on) VALUES (?, 'a1', ?, ?, ?, ?)",
+                             [("c1", "i-a", "12.3456789012", 100.25, "2024-01-02"),
+                              ("c2", "i-b", "0.0000000001", 0.5, "2024-01-02"),
+                              ("c3", "i-a", "-2.5000000000", 3.75, "2024-01-03")])
+            conn.execute("INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, booked_at) "
+                         "VALUES ('a1', 'BUY', '-1234.56', 'c1', '2024-01-02', 'now')")
+        assert migrate(database) == ["m012_packed_child_orders"]
+        tables = {r[0] for r in database.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "fills" not in tables and "child_orders" not in tables and "instrument_keys" in tables
+        repo = OrderRepository(database)
+        first = repo.children(orders[0][0])
+        assert first[["instrument_id", "side", "amount", "quantity", "price", "fee"]].values.tolist() == [
+            ["i-a", "BUY", "1234.56", "12.3456789012", 100.25, "0.62"], ["i-b", "BUY", "0.01", "0.0000000001", 0.5,
+                                                                        "0.00"]]
+        assert repo.children(orders[1][0])[["side", "amount", "quantity", "fee"]].values.tolist() == [
+            ["SELL", "99999999.99", "2.5000000000", "12.00"]]
+        assert repo.positions("a1") == {"i-a": Decimal("9.8456789012"), "i-b": Decimal("0.0000000001")}
+        assert database.conn.execute("SELECT reference FROM cash_ledger").fetchone()[0] == first["id"].iloc[0]
+        assert first["id"].tolist() == [legs.child_id(orders[0][0], 0), legs.child_id(orders[0][0], 1)]
+    finally:
+        database.close()
+
+
+def test_legs_round_trip_and_their_documented_layout():
+    """Records pack to the 37-byte little-endian layout the module documents, split per order and
+    decode back; signed units are negative for a SELL."""
+    table = legs.records([3, 7, 3], [0, 1, 0], [1, 10**16, 5], [2**62, 1, 0], [0.5, 1.25, 9.0], [0, 3, 0])
+    blobs = legs.split(table, [2, 0, 1])
+    assert [len(b) for b in blobs] == [74, 0, 37]
+    assert struct.unpack("<iBqqdq", blobs[2]) == (3, 0, 5, 0, 9.0, 0)
+    back, counts = legs.decode(blobs)
+    assert counts.tolist() == [2, 0, 1] and back.tobytes() == table.tobytes()
+    assert legs.signed_units(back).tolist() == [2**62, -1, 0]
+    assert legs.child_id("6f1c4f36-0000-4000-8000-000000000001", 0) != legs.child_id(
+        "6f1c4f36-0000-4000-8000-000000000001", 1)
+
+
+def test_commits_are_checkpointed_off_the_write_path(tmp_path):
+    """Connections do not checkpoint inside COMMIT (``wal_autocheckpoint = 0``); the Checkpointer
+    copies the WAL back after the commit, and closing the workspace leaves no WAL behind."""
+    database = connect(tmp_path / "c.db")
+    assert database.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    with write(database):
+        database.conn.execute("CREATE TABLE t (x BLOB)")
+        database.conn.executemany("INSERT INTO t VALUES (?)", [(bytes(3000),)] * 2000)
+    assert (tmp_path / "c.db-wal").stat().st_size > 6_000_000  # the commit wrote the WAL only
+    database.checkpointer.stop()  # waits for the checkpoint the commit asked for
+    shutil.copy(tmp_path / "c.db", tmp_path / "file_only.db")  # the database file without its WAL
+    alone = sqlite3.connect(tmp_path / "file_only.db")
+    assert alone.execute("SELECT count(*) FROM t").fetchone()[0] == 2000
+    alone.close()
+    database.close()
+    assert not (tmp_path / "c.db-wal").exists()
 
 
 def test_create_on_an_existing_workspace_keeps_its_data(ws):

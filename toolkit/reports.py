@@ -198,8 +198,9 @@ class Reports:
     def _ids(self, portfolio_ids: Sequence[str] | None) -> list[str]:
         if portfolio_ids is None:
             return [r[0] for r in self._ws.db.conn.execute(
-                "SELECT DISTINCT f.account_id FROM fills f JOIN accounts a ON a.id = f.account_id "
-                "WHERE a.type = 'PORTFOLIO' ORDER BY a.created_at, a.id")]
+                "SELECT DISTINCT o.account_id FROM portfolio_orders o JOIN accounts a ON a.id = o.account_id "
+                "WHERE o.state IN ('FILLED', 'SETTLED') AND length(o.legs) > 0 AND a.type = 'PORTFOLIO' "
+                "ORDER BY a.created_at, a.id")]
         return [self._portfolio(p) for p in portfolio_ids]
 
     def _stored(self, ids: list[str]) -> dict[str, tuple]:

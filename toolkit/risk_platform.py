@@ -1145,10 +1145,8 @@ class Analytics:
 
     def _account_positions(self, ids: list[str], day: str | None, sources: dict) -> pd.DataFrame:
         """Current quantities of the accounts (the sum of their fills), valued on ``day``."""
-        fills = BookRepository(self._ws.db).holdings(ids)
-        fills["quantity"] = fills["quantity"].astype(float)
-        held = fills.groupby(["account_id", "instrument_id"], sort=False)["quantity"].sum().reset_index()
-        held = held[held["quantity"].abs() > 1e-12]
+        held = BookRepository(self._ws.db).positions(ids)
+        held["quantity"] = held["units"] / 1e10
         empty = [i for i in ids if i not in set(held["account_id"])]
         if empty:
             raise DataError(f"Account {empty[0]} holds no instruments yet; place an order before analysing it.")

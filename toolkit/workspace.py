@@ -48,7 +48,8 @@ from toolkit.reports import Reports
 from toolkit.risk_platform import Analytics, Portfolios
 from toolkit.strategies import Strategies
 from toolkit.trading.holdings import holdings as trading_holdings
-from toolkit.trading.rebalancing import book_arrays, cancellations, legs, parse_rebalancing, values_nav
+from toolkit.trading.rebalancing import (Executions, book_arrays, cancellations, legs, parse_rebalancing,
+                                        values_nav)
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
                                     child_orders, decimal_texts, parse_order, quantity_text)
 
@@ -680,8 +681,7 @@ class Orders:
             {"id": order_id, "account_id": account.id, "side": side, "cash_amount": format(amount, "f"),
              "currency": account.currency, "state": "NEW", "idempotency_key": key, "execution_date": date,
              "created_at": stamp},
-            [(str(uuid.uuid4()), order_id, n, iid, child_side, cents_text(c), quantity_text(q), float(p),
-              cents_text(f)) for n, (iid, child_side, c, q, p, f) in enumerate(children)])
+            [(iid, child_side, int(c), int(q), float(p), int(f)) for iid, child_side, c, q, p, f in children])
         self._move(order_id, None, "NEW", stamp)
         return order_id
 
@@ -744,16 +744,12 @@ class Orders:
         order = self.get(order_id)
         self._move(order_id, order.state, "PROCESSING", stamp)
         accounts = AccountRepository(self._ws.db)
-        fills = []
-        for child in order.children.itertuples(index=False):
+        for child in order.children.itertuples(index=False):  # the fills: the child orders, once FILLED
             sign = Decimal(1) if child.side == "BUY" else Decimal(-1)
-            fills.append((child.id, order.account_id, child.instrument_id, format(sign * Decimal(child.quantity), "f"),
-                          child.price, order.execution_date))
             accounts.book(order.account_id, child.side, -sign * Decimal(child.amount), stamp,
                           order.execution_date, child.id)
             if Decimal(child.fee):
                 accounts.book(order.account_id, "FEE", -Decimal(child.fee), stamp, order.execution_date, child.id)
-        self._repo.fill(fills)
         self._move(order_id, "PROCESSING", "FILLED", stamp)
 
     def _state(self, order_id: str) -> str:
@@ -790,11 +786,10 @@ class Rebalancings:
         stamp, run_id = now(precise=True), str(uuid.uuid4())
         with self._ws.transaction():
             ids = list(request.account_ids or self._book.configured(request.allocation_ids))
-            accounts = self._book.accounts(ids)
+            accounts, balances, positions = self._book.book(ids)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
             self._same_currency(accounts, targets)
-            instruments, qty, cash, target = book_arrays(self._book.positions(ids), self._book.balances(ids), targets,
-                                                         accounts, ids)
+            instruments, qty, cash, target = book_arrays(positions, balances, targets, accounts, ids)
             date, prices = self._prices(instruments, request.execution_date)
             nav = pd.Series(values_nav(qty, cash, prices) if instruments else cash, index=ids)
             reasons = cancellations(accounts, tuple(ids), nav)
@@ -810,10 +805,8 @@ class Rebalancings:
                 reasons = reasons.where(reasons != "", None)
             executions = self._executions(ids, reasons, ok, trades, instruments, prices, request, date,
                                           stamp, accounts)
-            RebalancingRepository(self._ws.db).insert(
-                run_id, json.dumps(payload, default=str), request.preview, stamp,
-                ((eid, e["account_id"], e["status"], e["cancellation_reason"], e["portfolio_order_id"], e["trades"])
-                 for eid, e in zip(sequential_ids(len(executions)), executions)))
+            RebalancingRepository(self._ws.db).insert(run_id, json.dumps(payload, default=str), request.preview, stamp,
+                                                      executions.rows(sequential_ids(len(executions))))
         return {"id": run_id, "preview": request.preview, "created_at": stamp, "executions": executions}
 
     def get(self, run_id: str) -> dict:
@@ -840,10 +833,13 @@ class Rebalancings:
             return
         quoted = InstrumentRepository(self._ws.db).by_id(sorted(set(targets["instrument_id"])))
         quoted = quoted.set_index("instrument_id")
+        books = accounts[["allocation_id", "currency"]].drop_duplicates()  # checked once per model and currency
         pairs = (targets.merge(quoted[["currency", "symbol"]], left_on="instrument_id", right_index=True)
-                 .merge(accounts.rename(columns={"currency": "account_currency"}), on="allocation_id"))
+                 .merge(books.rename(columns={"currency": "account_currency"}), on="allocation_id"))
         wrong = pairs[pairs["currency"] != pairs["account_currency"]]
         if len(wrong):
+            wrong = wrong.merge(accounts.rename(columns={"currency": "account_currency"}),
+                                on=["allocation_id", "account_currency"])
             first = wrong.iloc[0]
             raise ConflictError(f"{wrong['account_id'].nunique()} account(s) target instruments in another currency, "
                                 f"e.g. account {first['account_id']} ({first['account_currency']}) targets "
@@ -862,62 +858,42 @@ class Rebalancings:
 
     def _executions(self, ids: list[str], reasons: pd.Series, ok: np.ndarray, trades: dict,
                     instruments: list[str], prices: np.ndarray, request, date: str | None, stamp: str,
-                    accounts: pd.DataFrame) -> list[dict]:
-        """The executions of the run, with its orders written for the whole book by a few
-        ``executemany`` calls (no per-account statement): per EXECUTED account one REBALANCE order
-        FILLED at once, its child orders and fills (sells first), its NEW → PROCESSING → FILLED
-        transitions and events, and two cash bookings: the net of its trades (kind REBALANCE) and
-        its fees (kind FEE)."""
+                    accounts: pd.DataFrame) -> Executions:
+        """The executions of the run (built when read, :class:`~toolkit.trading.rebalancing.Executions`),
+        with its orders written for the whole book by a few bulk statements (no per-account
+        statement): per EXECUTED account one REBALANCE order FILLED at once with its child orders
+        packed (sells first), its NEW → PROCESSING → FILLED transitions and events, and two cash
+        bookings: the net of its trades (kind REBALANCE) and its fees (kind FEE)."""
         reason = [None if pd.isna(r) else r for r in reasons]
-        live = np.array([r is None for r in reason], bool)
-        engine_rows = (np.cumsum(ok) - 1)[live]
-        table = legs(trades, engine_rows) if live.any() else {}
-        owners = np.flatnonzero(live)  # the index in ids of each live account
-        n_legs = np.bincount(table["owner"], minlength=len(owners)) if live.any() else np.zeros(0, int)
-        cuts = np.cumsum(n_legs)[:-1] if len(owners) else []
-        iids = np.array(instruments, dtype=object)[table["instrument"]].tolist() if live.any() else []
-        sides = np.where(table["sell"], "SELL", "BUY").tolist() if live.any() else []
-        amounts = decimal_texts(table["cents"], 2) if live.any() else []
-        qty = decimal_texts(table["qty"], 10) if live.any() else []
-        price = prices[table["instrument"]].tolist() if live.any() else []
-        views = [{"instrument_id": i, "side": sd, "amount": a, "quantity": q, "price": p}
-                 for i, sd, a, q, p in zip(iids, sides, amounts, qty, price)]
-        per_account = [views[a:b] for a, b in zip([0, *cuts], [*cuts, len(views)])] if len(owners) else []
-        trades_of = dict(zip(owners.tolist(), per_account))
+        live = np.flatnonzero([r is None for r in reason])  # the index in ids of each account that trades
+        table = legs(trades, (np.cumsum(ok) - 1)[live]) if len(live) else None
         order_ids = {}
-        if live.any() and not request.preview:
-            order_ids = self._record_book(ids, owners, table, iids, sides, amounts, qty, price, n_legs, date,
-                                          stamp, accounts)
-        status = "PREVIEW" if request.preview else "EXECUTED"
-        return [{"account_id": account_id, "status": "CANCELLED" if reason[n] else status,
-                 "cancellation_reason": reason[n], "portfolio_order_id": order_ids.get(n),
-                 "trades": trades_of.get(n, [])} for n, account_id in enumerate(ids)]
+        if len(live) and not request.preview:
+            order_ids = self._record_book(ids, live, table, instruments, prices, date, stamp, accounts)
+        return Executions(ids, reason, "PREVIEW" if request.preview else "EXECUTED", live, table, instruments, prices,
+                          order_ids)
 
-    def _record_book(self, ids: list[str], owners: np.ndarray, table: dict, iids: list, sides: list,
-                     amounts: list, qty: list, price: list, n_legs: np.ndarray, date: str, stamp: str,
-                     accounts: pd.DataFrame) -> dict[int, str]:
-        """The orders, child orders, fills, transitions, events and cash bookings of a run."""
-        order_ids = sequential_ids(len(owners))
-        account_ids = [ids[n] for n in owners.tolist()]
+    def _record_book(self, ids: list[str], live: np.ndarray, table: dict, instruments: list[str],
+                     prices: np.ndarray, date: str, stamp: str, accounts: pd.DataFrame) -> dict[int, str]:
+        """The orders (with their packed child orders), transitions, events and cash bookings of a run."""
+        order_ids = sequential_ids(len(live))
+        account_ids = [ids[n] for n in live.tolist()]
         currency = accounts.set_index("account_id")["currency"].reindex(account_ids).tolist()
-        signed = np.where(table["sell"], table["cents"], -table["cents"])
-        net = np.bincount(table["owner"], weights=signed, minlength=len(owners)).astype(np.int64)
-        turnover = np.bincount(table["owner"], weights=table["cents"], minlength=len(owners)).astype(np.int64)
-        fee = np.bincount(table["owner"], weights=table["fee"], minlength=len(owners)).astype(np.int64)
-        leg_order = np.repeat(np.array(order_ids, dtype=object), n_legs).tolist()
-        OrderRepository(self._ws.db).insert_filled(
-            zip(order_ids, account_ids, ["REBALANCE"] * len(order_ids), decimal_texts(turnover, 2), currency,
-                ["FILLED"] * len(order_ids), [None] * len(order_ids), [date] * len(order_ids),
-                [stamp] * len(order_ids)),
-            zip(sequential_ids(len(iids)), leg_order, table["position"].tolist(), iids, sides, amounts, qty, price,
-                decimal_texts(table["fee"], 2)),
-            FILL_STEPS, stamp)
-        bookings = [(a, "REBALANCE", t, o, date, stamp) for a, t, o in zip(account_ids, decimal_texts(net, 2),
-                                                                              order_ids)]
-        bookings += [(a, "FEE", t, o, date, stamp) for a, t, o, f in zip(account_ids, decimal_texts(-fee, 2),
-                                                                          order_ids, fee.tolist()) if f]
+        per_order = {name: np.bincount(table["owner"], weights=values, minlength=len(live)).astype(np.int64)
+                     for name, values in (("net", np.where(table["sell"], table["cents"], -table["cents"])),
+                                          ("turnover", table["cents"]), ("fee", table["fee"]))}
+        repo = OrderRepository(self._ws.db)
+        blobs = repo.pack_book(instruments, prices, table, np.bincount(table["owner"], minlength=len(live)))
+        n = len(order_ids)
+        repo.insert_filled(zip(order_ids, account_ids, ["REBALANCE"] * n, decimal_texts(per_order["turnover"], 2),
+                               currency, ["FILLED"] * n, [None] * n, [date] * n, [stamp] * n, blobs),
+                           FILL_STEPS, stamp)
+        bookings = [(a, "REBALANCE", t, o, date, stamp)
+                    for a, t, o in zip(account_ids, decimal_texts(per_order["net"], 2), order_ids)]
+        bookings += [(a, "FEE", t, o, date, stamp) for a, t, o, f in
+                     zip(account_ids, decimal_texts(-per_order["fee"], 2), order_ids, per_order["fee"].tolist()) if f]
         AccountRepository(self._ws.db).book_many(bookings)
-        return dict(zip(owners.tolist(), order_ids))
+        return dict(zip(live.tolist(), order_ids))
 
 
 class Events:

@@ -4,6 +4,7 @@ queue in turn on the workspace's writer lock."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,9 @@ import sqlite_utils
 
 #: seconds a writer waits for another writer before "database is locked"
 BUSY_TIMEOUT = 30
+#: the most page cache a connection keeps, in KiB (SQLite's default is 2 MiB): the pages a book
+#: run writes stay in memory until its commit instead of spilling to the WAL and being re-read
+CACHE_KIB = 262_144
 
 
 try:
@@ -34,6 +38,7 @@ class Store(sqlite_utils.Database):
     def __init__(self, conn: sqlite3.Connection, path: str | Path) -> None:
         super().__init__(conn)
         self.writer_lock = None
+        self.checkpointer = None if str(path) == ":memory:" else Checkpointer(path)
         if fcntl is not None and str(path) != ":memory:":
             try:
                 self.writer_lock = open(f"{path}.lock", "a")
@@ -41,9 +46,58 @@ class Store(sqlite_utils.Database):
                 self.writer_lock = None
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         super().close()
         if self.writer_lock is not None:
             self.writer_lock.close()
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file after commits, in a background thread, so that
+    no writer waits for it (SQLite's automatic checkpoint runs inside the ``COMMIT`` that crosses
+    1,000 pages: about 0.6 s of a 100,000-account rebalancing). The SQLite documentation suggests
+    this: disable the automatic checkpoints and run them from a separate thread
+    (https://www.sqlite.org/wal.html#automatic_checkpoint).
+
+    ``PRAGMA wal_checkpoint(PASSIVE)`` on its own connection: it never blocks readers or writers,
+    and copies what no reader still needs; a checkpoint cut short (process exit) is safe, the WAL
+    stays valid. Connections of other programs keep SQLite's automatic checkpoints."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        """Checkpoint soon (the thread starts on the first request)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"checkpoint {self.path}", daemon=True)
+            self._thread.start()
+        self._due.set()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if self._stopping:
+                    return
+        except sqlite3.Error:  # the file went away (a deleted temporary workspace): nothing to copy
+            return
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Checkpoint once more, then end the thread."""
+        if self._thread is not None:
+            self._stopping = True
+            self._due.set()
+            self._thread.join()
+            self._thread = None
 
 
 def connect(path: str | Path) -> Store:
@@ -55,6 +109,8 @@ def connect(path: str | Path) -> Store:
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer copies the WAL back, off the write path
     return Store(conn, path)
 
 
@@ -87,6 +143,9 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             raise
         else:
             db.conn.commit()
+            checkpointer = getattr(db, "checkpointer", None)
+            if checkpointer is not None:
+                checkpointer.request()
     finally:
         if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import numpy as np
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from toolkit.store import legs
 from toolkit.store.db import write
 
 MIGRATIONS = Migrations("toolkit")
@@ -345,6 +349,40 @@ def m011_executed_trades_not_copied(db: sqlite_utils.Database) -> None:
     ALTER TABLE rebalancing_executions_new RENAME TO rebalancing_executions;
     CREATE INDEX rebalancing_executions_run ON rebalancing_executions (rebalancing_id)
     """)
+
+
+@MIGRATIONS()
+def m012_packed_child_orders(db: sqlite_utils.Database) -> None:
+    """Child orders move into their order, packed (``portfolio_orders.legs``, see
+    :mod:`toolkit.store.legs`), and the ``fills`` table goes: a fill is the child order of a FILLED
+    or SETTLED order. Decimal strings become the same exact integers (cents, 1e-10 share); cash
+    bookings that named a child order name its new derived id."""
+    _run(db, """
+    CREATE TABLE instrument_keys (
+        key INTEGER PRIMARY KEY,
+        instrument_id TEXT NOT NULL UNIQUE REFERENCES instruments (instrument_id)
+    );
+    ALTER TABLE portfolio_orders ADD COLUMN legs BLOB NOT NULL DEFAULT x''
+    """)
+    children = db.conn.execute("SELECT portfolio_order_id, id, instrument_id, side, amount, quantity, price, fee "
+                               "FROM child_orders ORDER BY portfolio_order_id, position").fetchall()
+    if children:
+        orders, old_ids, iids, sides, amounts, qty, prices, fees = zip(*children)
+        units = [[int(Decimal(text).scaleb(places)) for text in column]
+                 for column, places in ((amounts, 2), (qty, 10), (fees, 2))]
+        table = legs.records(legs.InstrumentKeys(db).keys(iids), [s == "SELL" for s in sides], units[0], units[1],
+                             prices, units[2])
+        owners, counts = np.unique(orders, return_counts=True)
+        db.conn.executemany("UPDATE portfolio_orders SET legs = ? WHERE id = ?",
+                            zip(legs.split(table, counts), owners.tolist()))
+        positions = np.arange(len(orders)) - np.repeat(np.cumsum(counts) - counts, counts)
+        db.conn.execute("CREATE TEMP TABLE renamed_children (old TEXT PRIMARY KEY, new TEXT NOT NULL)")
+        db.conn.executemany("INSERT INTO renamed_children VALUES (?, ?)",
+                            [(old, legs.child_id(o, int(n))) for o, n, old in zip(orders, positions, old_ids)])
+        db.conn.execute("UPDATE cash_ledger SET reference = (SELECT new FROM renamed_children WHERE old = reference) "
+                        "WHERE reference IN (SELECT old FROM renamed_children)")
+        db.conn.execute("DROP TABLE temp.renamed_children")
+    _run(db, "DROP TABLE fills; DROP TABLE child_orders")
 
 
 def _run(db: sqlite_utils.Database, script: str) -> None:

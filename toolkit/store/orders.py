@@ -1,4 +1,5 @@
-"""Reads and writes of portfolio orders, child orders, state transitions and fills."""
+"""Reads and writes of portfolio orders with their child orders (packed, :mod:`toolkit.store.legs`)
+and state transitions; a fill is the child order of a FILLED or SETTLED order."""
 
 from __future__ import annotations
 
@@ -6,65 +7,66 @@ import json
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from toolkit.store import legs
 from toolkit.store.repositories import _frame
 
-
 ORDER_COLUMNS = ("id", "account_id", "side", "cash_amount", "currency", "state", "idempotency_key",
-                 "execution_date", "created_at")
+                 "execution_date", "created_at", "legs")
+_FILLED = "o.state IN ('FILLED', 'SETTLED')"
 
 
 class OrderRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def insert(self, row: dict, children: list[tuple]) -> None:
-        columns = ", ".join(row)
-        self.db.conn.execute(f"INSERT INTO portfolio_orders ({columns}) VALUES ({', '.join('?' * len(row))})",
+    def insert(self, row: dict, children: Sequence[tuple]) -> None:
+        """A NEW order (``row`` by column) with its child orders ``(instrument_id, side, cents, qty
+        units, price, fee cents)`` in position order."""
+        row = {**row, "legs": self.pack(children)}
+        self.db.conn.execute(f"INSERT INTO portfolio_orders ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                              tuple(row.values()))
-        self.db.conn.executemany(
-            "INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, side, amount, quantity, "
-            "price, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", children)
 
-    def insert_many(self, orders: Iterable[tuple], children: Iterable[tuple], transitions: Iterable[tuple]) -> None:
-        """A book's orders at once: ``orders`` as :meth:`insert`'s row values in ``ORDER_COLUMNS`` order,
-        ``children`` as its child tuples, ``transitions`` as ``(order_id, from, to, at)``."""
-        self.db.conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) "
-                                 f"VALUES ({', '.join('?' * len(ORDER_COLUMNS))})", orders)
-        self.db.conn.executemany(
-            "INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, side, amount, quantity, "
-            "price, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", children)
-        self.db.conn.executemany("INSERT INTO order_transitions (portfolio_order_id, from_state, to_state, at) "
-                                 "VALUES (?, ?, ?, ?)", transitions)
+    def pack(self, children: Sequence[tuple]) -> bytes:
+        """One order's child orders as its ``legs`` BLOB."""
+        if not children:
+            return b""
+        iids, sides, cents, qty, price, fee = zip(*children)
+        keys = legs.InstrumentKeys(self.db).keys(list(iids))
+        return legs.records(keys, [s == "SELL" for s in sides], cents, qty, price, fee).tobytes()
 
-    def insert_filled(self, orders: Iterable[tuple], children: Iterable[tuple], steps: Sequence[tuple],
-                      stamp: str) -> None:
-        """A book run's orders, FILLED at once: ``orders`` and ``children`` as :meth:`insert_many`
-        takes them; then, in SQL from the rows just written (no second trip through Python), each
-        order's ``steps`` ``(from, to)`` as transitions and ``PORTFOLIO_ORDER.<to>`` events (payload
-        ``{"from": …, "to": …}``), and each child order's fill on the order's execution date (a
-        SELL's quantity negative)."""
+    def pack_book(self, instruments: list[str], prices: np.ndarray, table: dict[str, np.ndarray],
+                  counts: np.ndarray) -> list[bytes]:
+        """A run's child orders (the table of :func:`toolkit.trading.rebalancing.legs`, its
+        ``instrument`` a column of ``instruments`` and ``prices``) packed, one BLOB per order of
+        ``counts`` legs."""
+        column = table["instrument"]
+        keys = legs.InstrumentKeys(self.db).keys(instruments)
+        return legs.split(legs.records(keys[column], table["sell"], table["cents"], table["qty"], prices[column],
+                                       table["fee"]), counts)
+
+    def insert_filled(self, orders: Iterable[tuple], steps: Sequence[tuple], stamp: str) -> None:
+        """A book run's orders, FILLED at once: ``orders`` as rows of :data:`ORDER_COLUMNS` (their
+        child orders packed); then, in SQL from the rows just written (no second trip through
+        Python), each order's ``steps`` ``(from, to)`` as transitions and ``PORTFOLIO_ORDER.<to>``
+        events (payload ``{"from": …, "to": …}``)."""
         conn = self.db.conn
-        after_order, after_child = (conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
-                                    for table in ("portfolio_orders", "child_orders"))
-        self.insert_many(orders, children, ())
+        after = conn.execute("SELECT coalesce(max(rowid), 0) FROM portfolio_orders").fetchone()[0]
+        conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) "
+                         f"VALUES ({', '.join('?' * len(ORDER_COLUMNS))})", orders)
         values = ", ".join("(?, ?, ?, ?)" for _ in steps)
         params = [x for n, (before, to) in enumerate(steps)
                   for x in (n, before, to, json.dumps({"from": before, "to": to}))]
         script = (f"WITH steps (n, from_state, to_state, payload) AS (VALUES {values}) INSERT INTO {{}} "
                   "FROM portfolio_orders o CROSS JOIN steps s WHERE o.rowid > ? ORDER BY o.rowid, s.n")
         conn.execute(script.format("order_transitions (portfolio_order_id, from_state, to_state, at) "
-                                   "SELECT o.id, s.from_state, s.to_state, ?"), [*params, stamp, after_order])
+                                   "SELECT o.id, s.from_state, s.to_state, ?"), [*params, stamp, after])
         conn.execute(script.format("events (type, resource_id, payload, created_at) "
                                    "SELECT 'PORTFOLIO_ORDER.' || s.to_state, o.id, s.payload, ?"),
-                     [*params, stamp, after_order])
-        conn.execute("INSERT INTO fills (child_order_id, account_id, instrument_id, quantity, price, executed_on) "
-                     "SELECT c.id, o.account_id, c.instrument_id, "
-                     "CASE c.side WHEN 'SELL' THEN '-' || c.quantity ELSE c.quantity END, c.price, o.execution_date "
-                     "FROM child_orders c JOIN portfolio_orders o ON o.id = c.portfolio_order_id "
-                     "WHERE c.rowid > ? ORDER BY c.rowid", (after_child,))
+                     [*params, stamp, after])
 
     def transition(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
         self.db.conn.execute("UPDATE portfolio_orders SET state = ? WHERE id = ?", (after, order_id))
@@ -81,26 +83,26 @@ class OrderRepository:
         return found.iloc[0].to_dict() if len(found) else None
 
     def children(self, order_id: str) -> pd.DataFrame:
-        return _frame(self.db, """
-            SELECT c.id, c.instrument_id, i.symbol, i.isin, c.side, c.amount, c.quantity, c.price, c.fee
-            FROM child_orders c JOIN instruments i USING (instrument_id)
-            WHERE c.portfolio_order_id = ? ORDER BY c.position""", [order_id])
+        """The order's child orders as the API shows them: ids, instrument, side, and ``amount``,
+        ``quantity`` and ``fee`` as decimal strings."""
+        row = self.db.conn.execute("SELECT legs FROM portfolio_orders WHERE id = ?", (order_id,)).fetchone()
+        table, _ = legs.decode([row[0]] if row else [])
+        frame = legs.shown(self.db, table)
+        frame.insert(0, "id", [legs.child_id(order_id, n) for n in range(len(table))])
+        quoted = _frame(self.db, "SELECT instrument_id, symbol, isin FROM instruments WHERE instrument_id IN "
+                                 f"({', '.join('?' * frame['instrument_id'].nunique())})",
+                        frame["instrument_id"].unique().tolist())
+        frame = frame.merge(quoted, on="instrument_id", how="left")
+        return frame[["id", "instrument_id", "symbol", "isin", "side", "amount", "quantity", "price", "fee"]]
 
     def transitions(self, order_id: str) -> pd.DataFrame:
         return _frame(self.db, "SELECT from_state, to_state, at FROM order_transitions "
                                "WHERE portfolio_order_id = ? ORDER BY id", [order_id])
 
-    def fill(self, rows: list[tuple]) -> None:
-        self.db.conn.executemany("INSERT INTO fills (child_order_id, account_id, instrument_id, quantity, price, "
-                                 "executed_on) VALUES (?, ?, ?, ?, ?, ?)", rows)
-
     def positions(self, account_id: str) -> dict[str, Decimal]:
-        """Quantities held per instrument: the exact sum of the fills' decimal strings (zeros dropped)."""
-        held: dict[str, Decimal] = {}
-        for iid, qty in self.db.conn.execute("SELECT instrument_id, quantity FROM fills WHERE account_id = ? "
-                                             "ORDER BY id", (account_id,)):
-            held[iid] = held.get(iid, Decimal(0)) + Decimal(qty)
-        return {iid: q for iid, q in held.items() if q != 0}
+        """Quantities held per instrument: the exact sum of the fills (zeros dropped)."""
+        held = BookRepository(self.db).positions([account_id])
+        return {iid: Decimal(int(u)).scaleb(-10) for iid, u in zip(held["instrument_id"], held["units"])}
 
     def closes(self, ids: Sequence[str], date: str | None) -> tuple[str | None, dict[str, float]]:
         """The daily closes of ``ids`` on ``date`` (by default the latest date all of them have)."""
@@ -136,8 +138,8 @@ def units_sql(column: str, decimals: int) -> str:
             f"THEN CAST(replace({column}, '.', '') AS INTEGER) ELSE {general} END)")
 
 
-#: quantities are stored with up to 10 decimals, amounts with 2
-QTY_UNITS, CENTS = units_sql("f.quantity", 10), units_sql("l.amount", 2)
+#: cash amounts are stored with 2 decimals
+CENTS = units_sql("l.amount", 2)
 
 
 class BookRepository:
@@ -147,20 +149,30 @@ class BookRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def _ids(self, ids: Sequence[str]) -> None:
-        """Fill this connection's temporary ``book_ids`` table. Outside a write transaction the
-        statements are committed at once: Python's sqlite3 opens an implicit transaction for them,
-        and a later ``write()`` would join that one (and never commit it) instead of its own."""
+    def _ids(self, ids: Sequence[str], table: str = "book_ids") -> None:
+        """Fill this connection's temporary ``table`` of ids (``book_ids``: accounts,
+        ``book_allocations``: allocations). Outside a write transaction the statements are
+        committed at once: Python's sqlite3 opens an implicit transaction for them, and a later
+        ``write()`` would join that one (and never commit it) instead of its own."""
         outside = not self.db.conn.in_transaction
-        self.db.conn.execute("CREATE TEMP TABLE IF NOT EXISTS book_ids (id TEXT PRIMARY KEY)")
-        self.db.conn.execute("DELETE FROM book_ids")
-        self.db.conn.executemany("INSERT OR IGNORE INTO book_ids (id) VALUES (?)", [(i,) for i in ids])
+        self.db.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY)")
+        self.db.conn.execute(f"DELETE FROM {table}")
+        self.db.conn.executemany(f"INSERT OR IGNORE INTO {table} (id) VALUES (?)", [(i,) for i in ids])
         if outside:
             self.db.conn.commit()
+
+    def book(self, account_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """What a rebalancing reads of its accounts, with their ids loaded once: :meth:`accounts`,
+        :meth:`balances` and :meth:`positions`."""
+        self._ids(account_ids)
+        return self._accounts(), self._balances(), self._positions()
 
     def accounts(self, ids: Sequence[str]) -> pd.DataFrame:
         """Accounts with their type, status, currency and configured allocation (None if missing)."""
         self._ids(ids)
+        return self._accounts()
+
+    def _accounts(self) -> pd.DataFrame:
         return _frame(self.db, """
             SELECT a.id AS account_id, a.type, a.status, a.currency, c.allocation_id
             FROM accounts a JOIN book_ids b ON b.id = a.id
@@ -168,34 +180,58 @@ class BookRepository:
 
     def configured(self, allocation_ids: Sequence[str]) -> list[str]:
         """Accounts configured with any of the allocations."""
-        self._ids(allocation_ids)
+        self._ids(allocation_ids, "book_allocations")
         return [r[0] for r in self.db.conn.execute(
-            "SELECT c.account_id FROM configurations c JOIN book_ids b ON b.id = c.allocation_id "
+            "SELECT c.account_id FROM configurations c JOIN book_allocations b ON b.id = c.allocation_id "
             "ORDER BY c.account_id")]
 
     def targets(self, allocation_ids: Sequence[str]) -> pd.DataFrame:
         """Current target weights (decimal strings) of the allocations."""
-        self._ids(allocation_ids)
+        self._ids(allocation_ids, "book_allocations")
         return _frame(self.db, """
             SELECT w.allocation_id, w.instrument_id, w.weight FROM allocation_weights w
             JOIN allocations a ON a.id = w.allocation_id AND a.version = w.version
-            JOIN book_ids b ON b.id = a.id""")
+            JOIN book_allocations b ON b.id = a.id""")
 
     def holdings(self, account_ids: Sequence[str], dated: bool = False) -> pd.DataFrame:
-        """The fills of the accounts: ``quantity`` as stored and ``units`` (1e-10 share), with
-        ``executed_on`` when ``dated``."""
+        """The fills of the accounts, one row each: ``account_id``, ``instrument_id`` and ``units``
+        (1e-10 share, negative for a SELL), with ``executed_on`` when ``dated``."""
         self._ids(account_ids)
-        extra = ", f.executed_on" if dated else ""
-        return _frame(self.db, f"SELECT f.account_id, f.instrument_id, f.quantity, {QTY_UNITS} AS units{extra} "
-                               "FROM fills f JOIN book_ids b ON b.id = f.account_id ORDER BY f.id")
+        owners, dates, counts, table = self._fills()
+        frame = pd.DataFrame({"account_id": np.repeat(owners, counts),
+                              "instrument_id": legs.InstrumentKeys(self.db).ids(table["instrument"]),
+                              "units": legs.signed_units(table)})
+        return frame.assign(executed_on=np.repeat(dates, counts)) if dated else frame
 
     def positions(self, account_ids: Sequence[str]) -> pd.DataFrame:
-        """The accounts' current quantities, summed exactly in SQLite: ``account_id``,
-        ``instrument_id`` and ``units`` (1e-10 share), zero positions left out."""
+        """The accounts' current quantities, summed exactly (int64) over their fills:
+        ``account_id`` and ``instrument_id`` (categorical) and ``units`` (1e-10 share), zero
+        positions left out."""
         self._ids(account_ids)
-        return _frame(self.db, f"SELECT f.account_id, f.instrument_id, sum({QTY_UNITS}) AS units FROM fills f "
-                               "JOIN book_ids b ON b.id = f.account_id GROUP BY f.account_id, f.instrument_id "
-                               "HAVING units != 0")
+        return self._positions()
+
+    def _positions(self) -> pd.DataFrame:
+        owners, _, counts, table = self._fills()
+        account, accounts = pd.factorize(owners)  # per order, then per fill
+        keys, key = np.unique(table["instrument"], return_inverse=True)
+        width = max(len(keys), 1)
+        cell, where = np.unique(np.repeat(account.astype(np.int64), counts) * width + key, return_inverse=True)
+        units = np.zeros(len(cell), np.int64)
+        np.add.at(units, where, legs.signed_units(table))
+        cell, units = cell[units != 0], units[units != 0]
+        ids = legs.InstrumentKeys(self.db).ids(keys)
+        return pd.DataFrame({"account_id": pd.Categorical.from_codes(cell // width, accounts),
+                             "instrument_id": pd.Categorical.from_codes(cell % width, ids), "units": units})
+
+    def _fills(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The FILLED and SETTLED orders of the accounts in ``book_ids``: their account, execution
+        date and number of fills, and all their fills' leg records."""
+        rows = self.db.conn.execute("SELECT o.account_id, o.execution_date, o.legs FROM portfolio_orders o "
+                                    f"JOIN book_ids b ON b.id = o.account_id WHERE {_FILLED} AND length(o.legs) > 0 "
+                                    "ORDER BY o.rowid").fetchall()
+        owners, dates, blobs = zip(*rows) if rows else ((), (), ())
+        table, counts = legs.decode(blobs)
+        return np.array(owners, dtype=object), np.array(dates, dtype=object), counts, table
 
     def cash(self, account_ids: Sequence[str], dated: bool = False, kinds: Sequence[str] = ()) -> pd.DataFrame:
         """The cash ledger of the accounts: ``amount`` as stored and ``units`` (cents), with
@@ -210,5 +246,8 @@ class BookRepository:
     def balances(self, account_ids: Sequence[str]) -> pd.DataFrame:
         """The accounts' cash in cents (``account_id``, ``units``), summed exactly in SQLite."""
         self._ids(account_ids)
+        return self._balances()
+
+    def _balances(self) -> pd.DataFrame:
         return _frame(self.db, f"SELECT l.account_id, sum({CENTS}) AS units FROM cash_ledger l "
                                "JOIN book_ids b ON b.id = l.account_id GROUP BY l.account_id")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from toolkit.store.repositories import _frame
+from toolkit.store import legs
 
 
 class RebalancingRepository:
@@ -23,13 +24,13 @@ class RebalancingRepository:
 
     def insert(self, run_id: str, request: str, preview: bool, stamp: str, executions: Iterable[tuple]) -> None:
         """A run and its executions ``(id, account_id, status, cancellation_reason, portfolio_order_id,
-        trades)``; ``trades`` (a list) is stored unless the execution is EXECUTED."""
+        trades)``; ``trades`` (a list) is stored unless the execution is EXECUTED (then it is None)."""
         self.db.conn.execute("INSERT INTO rebalancings (id, request, preview, created_at) VALUES (?, ?, ?, ?)",
                              (run_id, request, int(preview), stamp))
         self.db.conn.executemany(
             "INSERT INTO rebalancing_executions (id, rebalancing_id, account_id, status, cancellation_reason, "
             "portfolio_order_id, trades) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((eid, run_id, account, status, reason, order, None if status == "EXECUTED" else json.dumps(trades))
+            ((eid, run_id, account, status, reason, order, None if trades is None else json.dumps(trades))
              for eid, account, status, reason, order, trades in executions))
 
     def run(self, run_id: str) -> dict | None:
@@ -46,7 +47,10 @@ class RebalancingRepository:
 
     def trades(self, run_id: str) -> pd.DataFrame:
         """The child orders of the run's EXECUTED executions, execution by execution, in order."""
-        return _frame(self.db, """
-            SELECT e.id AS execution_id, c.instrument_id, c.side, c.amount, c.quantity, c.price
-            FROM rebalancing_executions e JOIN child_orders c ON c.portfolio_order_id = e.portfolio_order_id
-            WHERE e.rebalancing_id = ? AND e.status = 'EXECUTED' ORDER BY e.id, c.position""", [run_id])
+        rows = self.db.conn.execute(
+            "SELECT e.id, o.legs FROM rebalancing_executions e JOIN portfolio_orders o ON o.id = e.portfolio_order_id "
+            "WHERE e.rebalancing_id = ? AND e.status = 'EXECUTED' ORDER BY e.id", (run_id,)).fetchall()
+        executions, blobs = zip(*rows) if rows else ((), ())
+        table, counts = legs.decode(blobs)
+        shown = legs.shown(self.db, table).drop(columns="fee")
+        return shown.assign(execution_id=np.repeat(np.array(executions, dtype=object), counts))

@@ -14,6 +14,8 @@ CONFIGURATION_IS_MISSING, ACCOUNT_IS_EMPTY or PORTFOLIO_IS_BALANCED (every weigh
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,6 +26,7 @@ from toolkit.errors import Problems
 from toolkit.schema import read_decimal
 from toolkit.trading import engine
 from toolkit.trading.accounts import CENT, check_id, is_date
+from toolkit.trading.orders import decimal_texts
 
 DRIFT_TYPES = ("ABSOLUTE", "RELATIVE")
 REASONS = ("ACCOUNT_NOT_FOUND", "INVALID_ACCOUNT_TYPE", "INVALID_ACCOUNT_STATUS", "CONFIGURATION_IS_MISSING",
@@ -95,17 +98,27 @@ def book_arrays(positions: pd.DataFrame, balances: pd.DataFrame, targets: pd.Dat
     """Instruments, then qty units (account, instrument), cash cents (account) and target weight
     units (account, instrument) for the accounts ``ids``, from their ``positions`` and cash
     ``balances`` in integer units (:meth:`toolkit.store.orders.BookRepository.positions`) and the
-    targets' decimal strings (exact)."""
-    weights = targets.assign(units=[int(Decimal(w).scaleb(8)) for w in targets["weight"]])
-    alloc = accounts.set_index("account_id")["allocation_id"].reindex(ids)
-    target = weights.merge(alloc.rename("allocation_id").reset_index(), on="allocation_id")
-    instruments = sorted(set(target["instrument_id"].unique()) | set(positions["instrument_id"].unique()))
-    qty = (positions.pivot(index="account_id", columns="instrument_id", values="units")
-           .reindex(index=ids, columns=instruments).fillna(0))
-    tgt = target.pivot_table(index="account_id", columns="instrument_id", values="units", aggfunc="sum")
-    tgt = tgt.reindex(index=ids, columns=instruments).fillna(0)
+    targets' decimal strings (exact). Array work only: the targets form a small (allocation,
+    instrument) table that each account takes its row of."""
+    held = positions["instrument_id"]
+    instruments = sorted(set(targets["instrument_id"]) | set(held.unique()))
+    columns, rows = pd.Index(instruments), pd.Index(ids)
+    models = pd.Index(targets["allocation_id"].unique())
+    table = np.zeros((len(models) + 1, len(instruments)), np.int64)  # the last row: no target
+    np.add.at(table, (models.get_indexer(targets["allocation_id"]), columns.get_indexer(targets["instrument_id"])),
+              [int(Decimal(w).scaleb(8)) for w in targets["weight"]])
+    model = accounts.set_index("account_id")["allocation_id"].reindex(ids)
+    qty = np.zeros((len(ids), len(instruments)), np.int64)
+    qty[_where(positions["account_id"], rows), _where(held, columns)] = positions["units"].to_numpy(np.int64)
     cents = balances.set_index("account_id")["units"].reindex(ids, fill_value=0)
-    return instruments, qty.to_numpy(np.int64), cents.to_numpy(np.int64), tgt.to_numpy(np.int64)
+    return instruments, qty, cents.to_numpy(np.int64), table[models.get_indexer(model)]
+
+
+def _where(labels: pd.Series, index: pd.Index) -> np.ndarray:
+    """The position in ``index`` of each label (through the categories when ``labels`` is categorical)."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return index.get_indexer(labels.cat.categories)[labels.cat.codes.to_numpy()]
+    return index.get_indexer(labels)
 
 
 def values_nav(qty: np.ndarray, cash: np.ndarray, prices: np.ndarray) -> np.ndarray:
@@ -133,3 +146,73 @@ def legs(trades: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarra
     position = np.arange(len(owner)) - np.searchsorted(owner, owner)
     return {"owner": owner, "position": position, "instrument": column, "sell": sell, "cents": cents,
             "qty": qty, "fee": trades["fee_cents"][at, column]}
+
+
+class Executions(Sequence):
+    """A run's answer: one execution per requested account, in the request's order, each the
+    seed's ``{account_id, status, cancellation_reason, portfolio_order_id, trades}`` built when it
+    is read (a run of 100,000 accounts holds 1.8 million trades; building them all as dicts would
+    take longer than the run). Reads like a list, and equals a list of the same dicts.
+
+    ``live`` holds the index (into ``account_ids``) of each account that trades, and ``table``
+    their trades as :func:`legs` gives them (``owner`` indexes ``live``); ``order_ids`` maps an
+    account's index to its order."""
+
+    def __init__(self, account_ids: list[str], reasons: list[str | None], status: str, live: np.ndarray,
+                 table: dict[str, np.ndarray] | None, instruments: list[str], prices: np.ndarray,
+                 order_ids: dict[int, str]) -> None:
+        self._ids, self._reasons, self._status, self._orders = account_ids, reasons, status, order_ids
+        self._row = dict(zip(np.asarray(live).tolist(), range(len(live))))
+        self._table = table
+        self._starts = np.searchsorted(table["owner"], np.arange(len(live) + 1)) if table is not None else None
+        self._instruments, self._prices = np.asarray(instruments, dtype=object), np.asarray(prices, np.float64)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, n):
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(len(self)))]
+        n = operator.index(n) + (len(self) if operator.index(n) < 0 else 0)
+        if not 0 <= n < len(self):
+            raise IndexError("execution index out of range")
+        reason = self._reasons[n]
+        return {"account_id": self._ids[n], "status": "CANCELLED" if reason else self._status,
+                "cancellation_reason": reason, "portfolio_order_id": self._orders.get(n),
+                "trades": self.trades(n)}
+
+    def trades(self, n: int) -> list[dict]:
+        """The trades of the ``n``-th account: sells first, then buys, amounts and quantities as
+        decimal strings (2 and 10 decimals)."""
+        row = self._row.get(n)
+        if row is None or self._table is None:
+            return []
+        part = {k: v[self._starts[row]:self._starts[row + 1]] for k, v in self._table.items()}
+        column = part["instrument"]
+        return [{"instrument_id": i, "side": "SELL" if sell else "BUY", "amount": a, "quantity": q, "price": p}
+                for i, sell, a, q, p in zip(self._instruments[column].tolist(), part["sell"].tolist(),
+                                            decimal_texts(part["cents"], 2), decimal_texts(part["qty"], 10),
+                                            self._prices[column].tolist())]
+
+    def rows(self, ids: list[str]):
+        """``(id, account_id, status, cancellation_reason, portfolio_order_id, trades)`` per execution
+        for the store, ``trades`` only where the execution is not EXECUTED (an EXECUTED one's are its
+        order's child orders), so a large run is written without building its trades."""
+        for n, (eid, account_id, reason) in enumerate(zip(ids, self._ids, self._reasons)):
+            status = "CANCELLED" if reason else self._status
+            yield (eid, account_id, status, reason, self._orders.get(n),
+                   None if status == "EXECUTED" else self.trades(n))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        if len(self) <= 10:
+            return repr(list(self))
+        executed = sum(r is None for r in self._reasons)
+        return (f"<{len(self):,} executions: {executed:,} {self._status}, {len(self) - executed:,} CANCELLED; "
+                f"first {self[0]!r}>")
