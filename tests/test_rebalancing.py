@@ -229,3 +229,37 @@ def test_a_past_run_reads_back_as_it_was_answered(ws: Workspace) -> None:
 def test_an_unknown_run_is_not_found(ws: Workspace) -> None:
     with pytest.raises(NotFoundError, match="No rebalancing with id 'nope'"):
         ws.rebalancings.get("nope")
+
+
+def test_the_answer_s_executions_are_built_when_read_and_behave_as_a_list() -> None:
+    """``Executions``: items in request order, built from the trade table on access; indexing,
+    negative indexes, slices, iteration and equality as the list of dicts; the store's rows carry
+    trades only for executions that are not EXECUTED."""
+    import numpy as np
+
+    from toolkit.trading.rebalancing import Executions
+
+    table = {"owner": np.array([0, 0, 1]), "position": np.array([0, 1, 0]), "instrument": np.array([1, 0, 0]),
+             "sell": np.array([True, False, False]), "cents": np.array([1250, 99, 1]),
+             "qty": np.array([25_000_000_000, 1, 10]), "fee": np.array([0, 0, 0])}
+    answer = Executions(["a", "b", "c"], [None, "ACCOUNT_IS_EMPTY", None], "EXECUTED", np.array([0, 2]), table,
+                        ["I0", "I1"], np.array([10.0, 0.5]), {0: "o-a", 2: "o-c"})
+    first = {"account_id": "a", "status": "EXECUTED", "cancellation_reason": None, "portfolio_order_id": "o-a",
+             "trades": [{"instrument_id": "I1", "side": "SELL", "amount": "12.50", "quantity": "2.5000000000",
+                         "price": 0.5},
+                        {"instrument_id": "I0", "side": "BUY", "amount": "0.99", "quantity": "0.0000000001",
+                         "price": 10.0}]}
+    second = {"account_id": "b", "status": "CANCELLED", "cancellation_reason": "ACCOUNT_IS_EMPTY",
+              "portfolio_order_id": None, "trades": []}
+    third = {"account_id": "c", "status": "EXECUTED", "cancellation_reason": None, "portfolio_order_id": "o-c",
+             "trades": [{"instrument_id": "I0", "side": "BUY", "amount": "0.01", "quantity": "0.0000000010",
+                         "price": 10.0}]}
+    assert len(answer) == 3 and answer[0] == first and answer[-1] == third and answer[1:] == [second, third]
+    assert list(answer) == [first, second, third] and answer == [first, second, third]
+    assert answer != [first, second] and answer != [first, third, second]
+    with pytest.raises(IndexError):
+        answer[3]
+    with pytest.raises(IndexError):
+        answer[-4]
+    assert [row[-1] for row in answer.rows(["e1", "e2", "e3"])] == [None, [], None]
+    assert repr(answer).startswith("[{'account_id': 'a'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import struct
@@ -358,7 +359,16 @@ def test_m012_packs_the_child_orders_exactly_and_renames_their_bookings(tmp_path
                               ("c3", "i-a", "-2.5000000000", 3.75, "2024-01-03")])
             conn.execute("INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, booked_at) "
                          "VALUES ('a1', 'BUY', '-1234.56', 'c1', '2024-01-02', 'now')")
+            steps = [(None, "NEW", "t1"), ("NEW", "PROCESSING", "t2"), ("PROCESSING", "FILLED", "t3")]
+            conn.executemany("INSERT INTO order_transitions (portfolio_order_id, from_state, to_state, at) "
+                             "VALUES (?, ?, ?, ?)", [(orders[0][0], *step) for step in steps])
+            conn.executemany("INSERT INTO events (type, resource_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                             [(f"PORTFOLIO_ORDER.{to}", orders[0][0], json.dumps({"from": before, "to": to}), at)
+                              for before, to, at in (steps[0], steps[2])])  # the PROCESSING event is missing
         assert migrate(database) == ["m012_packed_child_orders"]
+        history = OrderRepository(database).transitions(orders[0][0])
+        assert history.astype(object).where(history.notna(), None).values.tolist() == [list(s) for s in steps]
+        assert database.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 3
         tables = {r[0] for r in database.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "fills" not in tables and "child_orders" not in tables and "instrument_keys" in tables
         repo = OrderRepository(database)

@@ -758,7 +758,7 @@ class Orders:
     def _move(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
         if before is not None and after not in TRANSITIONS[before]:
             raise ConflictError(f"Order {order_id} is {before}; it cannot become {after}.")
-        self._repo.transition(order_id, before, after, stamp)
+        self._repo.transition(order_id, after)
         self._events.record(f"PORTFOLIO_ORDER.{after}", order_id, {"from": before, "to": after}, stamp)
 
     def _replay(self, order_id: str, request) -> PortfolioOrder:
@@ -791,17 +791,21 @@ class Rebalancings:
             self._same_currency(accounts, targets)
             instruments, qty, cash, target = book_arrays(positions, balances, targets, accounts, ids)
             date, prices = self._prices(instruments, request.execution_date)
-            nav = pd.Series(values_nav(qty, cash, prices) if instruments else cash, index=ids)
-            reasons = cancellations(accounts, tuple(ids), nav)
+            reasons = cancellations(accounts, tuple(ids))
+            owing = reasons.isna().to_numpy() & (cash < 0)  # cash below 0 (written outside the toolkit)
+            if owing.any():  # is ACCOUNT_IS_EMPTY when the NAV is not above 0; the engine refuses the rest
+                empty = np.flatnonzero(owing)[values_nav(qty[owing], cash[owing], prices) <= 0]
+                reasons.iloc[empty] = "ACCOUNT_IS_EMPTY"
             ok = reasons.isna().to_numpy()
             fees = self._ws.orders.fees
             trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=request.drift,
                                       drift_mode=request.drift_type.lower(),
                                       min_order_cents=int(fees.min_order / CENT), fee_rate=fees.rate,
                                       fee_min_cents=int(fees.minimum / CENT)) if ok.any() else {}
-            if ok.any():  # also balanced: every trade it needs is below the minimum order
+            if ok.any():  # empty (NAV <= 0), or balanced: also when every trade it needs is below the minimum
                 idle = (trades["sell_qty"] == 0).all(axis=-1) & (trades["buy_cents"] == 0).all(axis=-1)
-                reasons[ok] = ["PORTFOLIO_IS_BALANCED" if quiet else "" for quiet in trades["balanced"] | idle]
+                reasons[ok] = np.where(trades["nav_cents"] <= 0, "ACCOUNT_IS_EMPTY",
+                                       np.where(trades["balanced"] | idle, "PORTFOLIO_IS_BALANCED", ""))
                 reasons = reasons.where(reasons != "", None)
             executions = self._executions(ids, reasons, ok, trades, instruments, prices, request, date,
                                           stamp, accounts)

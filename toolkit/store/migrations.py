@@ -356,7 +356,10 @@ def m012_packed_child_orders(db: sqlite_utils.Database) -> None:
     """Child orders move into their order, packed (``portfolio_orders.legs``, see
     :mod:`toolkit.store.legs`), and the ``fills`` table goes: a fill is the child order of a FILLED
     or SETTLED order. Decimal strings become the same exact integers (cents, 1e-10 share); cash
-    bookings that named a child order name its new derived id."""
+    bookings that named a child order name its new derived id. ``order_transitions`` becomes a
+    view over the ``PORTFOLIO_ORDER.*`` events, which carry the same transitions (one missing is
+    written as an event first). The cash ledger's account index also covers the amount, so a
+    book's balances are summed from the index alone."""
     _run(db, """
     CREATE TABLE instrument_keys (
         key INTEGER PRIMARY KEY,
@@ -382,7 +385,24 @@ def m012_packed_child_orders(db: sqlite_utils.Database) -> None:
         db.conn.execute("UPDATE cash_ledger SET reference = (SELECT new FROM renamed_children WHERE old = reference) "
                         "WHERE reference IN (SELECT old FROM renamed_children)")
         db.conn.execute("DROP TABLE temp.renamed_children")
-    _run(db, "DROP TABLE fills; DROP TABLE child_orders")
+    _run(db, """
+    DROP TABLE fills;
+    DROP TABLE child_orders;
+    INSERT INTO events (type, resource_id, payload, created_at)
+        SELECT 'PORTFOLIO_ORDER.' || t.to_state, t.portfolio_order_id,
+               json_object('from', t.from_state, 'to', t.to_state), t.at
+        FROM order_transitions t WHERE NOT EXISTS (
+            SELECT 1 FROM events e WHERE e.resource_id = t.portfolio_order_id
+            AND e.type = 'PORTFOLIO_ORDER.' || t.to_state AND e.created_at = t.at)
+        ORDER BY t.id;
+    DROP TABLE order_transitions;
+    CREATE VIEW order_transitions AS
+        SELECT id, resource_id AS portfolio_order_id, json_extract(payload, '$.from') AS from_state,
+               json_extract(payload, '$.to') AS to_state, created_at AS at
+        FROM events WHERE type GLOB 'PORTFOLIO_ORDER.*';
+    DROP INDEX cash_ledger_account;
+    CREATE INDEX cash_ledger_account ON cash_ledger (account_id, amount)
+    """)
 
 
 def _run(db: sqlite_utils.Database, script: str) -> None:

@@ -51,27 +51,23 @@ class OrderRepository:
     def insert_filled(self, orders: Iterable[tuple], steps: Sequence[tuple], stamp: str) -> None:
         """A book run's orders, FILLED at once: ``orders`` as rows of :data:`ORDER_COLUMNS` (their
         child orders packed); then, in SQL from the rows just written (no second trip through
-        Python), each order's ``steps`` ``(from, to)`` as transitions and ``PORTFOLIO_ORDER.<to>``
-        events (payload ``{"from": …, "to": …}``)."""
+        Python), each order's ``steps`` ``(from, to)`` as ``PORTFOLIO_ORDER.<to>`` events (payload
+        ``{"from": …, "to": …}``), which the ``order_transitions`` view shows as its transitions."""
         conn = self.db.conn
         after = conn.execute("SELECT coalesce(max(rowid), 0) FROM portfolio_orders").fetchone()[0]
         conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) "
                          f"VALUES ({', '.join('?' * len(ORDER_COLUMNS))})", orders)
-        values = ", ".join("(?, ?, ?, ?)" for _ in steps)
-        params = [x for n, (before, to) in enumerate(steps)
-                  for x in (n, before, to, json.dumps({"from": before, "to": to}))]
-        script = (f"WITH steps (n, from_state, to_state, payload) AS (VALUES {values}) INSERT INTO {{}} "
-                  "FROM portfolio_orders o CROSS JOIN steps s WHERE o.rowid > ? ORDER BY o.rowid, s.n")
-        conn.execute(script.format("order_transitions (portfolio_order_id, from_state, to_state, at) "
-                                   "SELECT o.id, s.from_state, s.to_state, ?"), [*params, stamp, after])
-        conn.execute(script.format("events (type, resource_id, payload, created_at) "
-                                   "SELECT 'PORTFOLIO_ORDER.' || s.to_state, o.id, s.payload, ?"),
+        values = ", ".join("(?, ?, ?)" for _ in steps)
+        params = [x for n, (before, to) in enumerate(steps) for x in (n, to, json.dumps({"from": before, "to": to}))]
+        conn.execute(f"WITH steps (n, to_state, payload) AS (VALUES {values}) "
+                     "INSERT INTO events (type, resource_id, payload, created_at) "
+                     "SELECT 'PORTFOLIO_ORDER.' || s.to_state, o.id, s.payload, ? "
+                     "FROM portfolio_orders o CROSS JOIN steps s WHERE o.rowid > ? ORDER BY o.rowid, s.n",
                      [*params, stamp, after])
 
-    def transition(self, order_id: str, before: str | None, after: str, stamp: str) -> None:
+    def transition(self, order_id: str, after: str) -> None:
+        """The order's new state; the transition itself is its ``PORTFOLIO_ORDER.<state>`` event."""
         self.db.conn.execute("UPDATE portfolio_orders SET state = ? WHERE id = ?", (after, order_id))
-        self.db.conn.execute("INSERT INTO order_transitions (portfolio_order_id, from_state, to_state, at) "
-                             "VALUES (?, ?, ?, ?)", (order_id, before, after, stamp))
 
     def by_key(self, account_id: str, key: str) -> str | None:
         row = self.db.conn.execute("SELECT id FROM portfolio_orders WHERE account_id = ? AND idempotency_key = ?",
@@ -97,7 +93,7 @@ class OrderRepository:
 
     def transitions(self, order_id: str) -> pd.DataFrame:
         return _frame(self.db, "SELECT from_state, to_state, at FROM order_transitions "
-                               "WHERE portfolio_order_id = ? ORDER BY id", [order_id])
+                               "WHERE portfolio_order_id = ? ORDER BY at, id", [order_id])
 
     def positions(self, account_id: str) -> dict[str, Decimal]:
         """Quantities held per instrument: the exact sum of the fills (zeros dropped)."""
@@ -157,7 +153,8 @@ class BookRepository:
         outside = not self.db.conn.in_transaction
         self.db.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY)")
         self.db.conn.execute(f"DELETE FROM {table}")
-        self.db.conn.executemany(f"INSERT OR IGNORE INTO {table} (id) VALUES (?)", [(i,) for i in ids])
+        self.db.conn.execute(f"INSERT OR IGNORE INTO {table} (id) SELECT value FROM json_each(?)",
+                             (json.dumps(list(ids)),))
         if outside:
             self.db.conn.commit()
 
@@ -227,8 +224,8 @@ class BookRepository:
         """The FILLED and SETTLED orders of the accounts in ``book_ids``: their account, execution
         date and number of fills, and all their fills' leg records."""
         rows = self.db.conn.execute("SELECT o.account_id, o.execution_date, o.legs FROM portfolio_orders o "
-                                    f"JOIN book_ids b ON b.id = o.account_id WHERE {_FILLED} AND length(o.legs) > 0 "
-                                    "ORDER BY o.rowid").fetchall()
+                                    f"JOIN book_ids b ON b.id = o.account_id WHERE {_FILLED} AND length(o.legs) > 0"
+                                    ).fetchall()
         owners, dates, blobs = zip(*rows) if rows else ((), (), ())
         table, counts = legs.decode(blobs)
         return np.array(owners, dtype=object), np.array(dates, dtype=object), counts, table

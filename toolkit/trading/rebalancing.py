@@ -82,14 +82,16 @@ def _ids(values: object, path: str, problems: Problems) -> tuple[str, ...] | Non
     return tuple(dict.fromkeys(f for f in found if f))
 
 
-def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...], nav_cents: pd.Series) -> pd.Series:
-    """The seed's cancellation reason per requested account (None where the account is eligible)."""
+def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...]) -> pd.Series:
+    """The seed's cancellation reason per requested account that needs no valuation (None where
+    the account may trade): ACCOUNT_NOT_FOUND, INVALID_ACCOUNT_TYPE, INVALID_ACCOUNT_STATUS,
+    CONFIGURATION_IS_MISSING. ACCOUNT_IS_EMPTY (a NAV <= 0) and PORTFOLIO_IS_BALANCED follow from
+    the engine's valuation."""
     table = accounts.set_index("account_id").reindex(list(requested))
-    nav = nav_cents.reindex(table.index).fillna(0)
     reason = np.select(
         [table["type"].isna(), table["type"] != "PORTFOLIO", table["status"] != "ACTIVE",
-         table["allocation_id"].isna(), nav <= 0],
-        list(REASONS[:5]), default="")
+         table["allocation_id"].isna()],
+        list(REASONS[:4]), default="")
     return pd.Series([r or None for r in reason], index=table.index, dtype=object)
 
 
@@ -133,13 +135,10 @@ def legs(trades: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarra
     within the account), ``instrument`` (column index), ``sell`` (bool), ``cents``, ``qty`` (units)
     and ``fee`` (cents). Built with array operations only, whatever the size of the book.
     """
-    sell_qty, buy_cents = trades["sell_qty"][rows], trades["buy_cents"][rows]
-    sold, bought = np.nonzero(sell_qty > 0), np.nonzero(buy_cents > 0)
-    owner = np.concatenate([sold[0], bought[0]])
-    column = np.concatenate([sold[1], bought[1]])
-    sell = np.concatenate([np.ones(len(sold[0]), bool), np.zeros(len(bought[0]), bool)])
-    order = np.lexsort((column, ~sell, owner))
-    owner, column, sell = owner[order], column[order], sell[order]
+    width = trades["sell_qty"].shape[-1]
+    # each account's sells, then its buys, side by side: row-major order is the order wanted
+    owner, cell = np.nonzero(np.concatenate([trades["sell_qty"][rows] > 0, trades["buy_cents"][rows] > 0], axis=1))
+    sell, column = cell < width, cell % width
     at = rows[owner]
     cents = np.where(sell, trades["sell_cents"][at, column], trades["buy_cents"][at, column])
     qty = np.where(sell, trades["sell_qty"][at, column], trades["buy_qty"][at, column])
