@@ -11,6 +11,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -60,7 +61,8 @@ def db_path(database) -> Path:
 # =========================================================================== connection
 
 
-@pytest.mark.parametrize("pragma, value", [("journal_mode", "wal"), ("foreign_keys", 1), ("busy_timeout", 30000)])
+@pytest.mark.parametrize("pragma, value", [("journal_mode", "wal"), ("foreign_keys", 1), ("busy_timeout", 30000),
+                                           ("wal_autocheckpoint", 0), ("cache_size", -262144)])
 def test_connection_pragmas(db, pragma, value):
     assert db.conn.execute(f"PRAGMA {pragma}").fetchone()[0] == value
 
@@ -397,6 +399,22 @@ def test_legs_round_trip_and_their_documented_layout():
     assert legs.signed_units(back).tolist() == [2**62, -1, 0]
     assert legs.child_id("6f1c4f36-0000-4000-8000-000000000001", 0) != legs.child_id(
         "6f1c4f36-0000-4000-8000-000000000001", 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 399), st.integers(-(2**40), 2**40)), max_size=200),
+       st.sampled_from([400, 10_000]))
+def test_cell_sums_are_exact_on_both_paths(rows, n_cells):
+    """Both ways of summing positions (all cells at once, or the used cells after a sort) give the
+    exact sums of a plain dict, zeros left out, in cell order."""
+    cells = np.array([c for c, _ in rows], np.int64)
+    units = np.array([u for _, u in rows], np.int64)
+    expected: dict[int, int] = {}
+    for cell, unit in rows:
+        expected[cell] = expected.get(cell, 0) + unit
+    used, sums = legs.cell_sums(cells, units, n_cells)
+    assert dict(zip(used.tolist(), sums.tolist())) == {c: u for c, u in expected.items() if u}
+    assert used.tolist() == sorted(used.tolist())
 
 
 def test_commits_are_checkpointed_off_the_write_path(tmp_path):

@@ -101,8 +101,9 @@ class Checkpointer:
 
 
 def connect(path: str | Path) -> Store:
-    """Open a workspace file with WAL journaling, ``foreign_keys=ON``, a 30 s busy timeout and its
-    writer lock (:class:`Store`)."""
+    """Open a workspace file with WAL journaling, ``foreign_keys=ON``, a 30 s busy timeout, a page
+    cache of up to :data:`CACHE_KIB`, checkpoints by its :class:`Checkpointer` and its writer lock
+    (:class:`Store`)."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
     conn.execute("PRAGMA foreign_keys = ON")

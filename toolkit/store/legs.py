@@ -66,6 +66,20 @@ def shown(db: sqlite_utils.Database, table: np.ndarray) -> pd.DataFrame:
                          "price": table["price"].astype(float), "fee": decimal_texts(table["fee"], 2)})
 
 
+def cell_sums(cells: np.ndarray, units: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact int64 sums of ``units`` per cell (``0 <= cells < n_cells``), non-zero ones only,
+    in cell order: into every cell when most are used, else over the cells used (a sort)."""
+    if n_cells <= 4 * len(cells):
+        sums = np.zeros(n_cells, np.int64)
+        np.add.at(sums, cells, units)
+        used = np.flatnonzero(sums)
+        return used, sums[used]
+    used, where = np.unique(cells, return_inverse=True)
+    sums = np.zeros(len(used), np.int64)
+    np.add.at(sums, where, units)
+    return used[sums != 0], sums[sums != 0]
+
+
 def child_id(order_id: str, position: int) -> str:
     """A child order's id: the UUID (version 5) of its position in its order, stable and unique."""
     return str(uuid.uuid5(uuid.UUID(order_id), str(position)))

@@ -147,7 +147,9 @@ class BookRepository:
 
     def _ids(self, ids: Sequence[str], table: str = "book_ids") -> None:
         """Fill this connection's temporary ``table`` of ids (``book_ids``: accounts,
-        ``book_allocations``: allocations). Outside a write transaction the statements are
+        ``book_allocations``: allocations). Queries read it with ``CROSS JOIN`` first: SQLite has no
+        statistics on a temporary table and would otherwise scan a whole table for one account.
+        Outside a write transaction the statements are
         committed at once: Python's sqlite3 opens an implicit transaction for them, and a later
         ``write()`` would join that one (and never commit it) instead of its own."""
         outside = not self.db.conn.in_transaction
@@ -172,23 +174,23 @@ class BookRepository:
     def _accounts(self) -> pd.DataFrame:
         return _frame(self.db, """
             SELECT a.id AS account_id, a.type, a.status, a.currency, c.allocation_id
-            FROM accounts a JOIN book_ids b ON b.id = a.id
+            FROM book_ids b CROSS JOIN accounts a ON a.id = b.id
             LEFT JOIN configurations c ON c.account_id = a.id""")
 
     def configured(self, allocation_ids: Sequence[str]) -> list[str]:
         """Accounts configured with any of the allocations."""
         self._ids(allocation_ids, "book_allocations")
         return [r[0] for r in self.db.conn.execute(
-            "SELECT c.account_id FROM configurations c JOIN book_allocations b ON b.id = c.allocation_id "
+            "SELECT c.account_id FROM book_allocations b CROSS JOIN configurations c ON c.allocation_id = b.id "
             "ORDER BY c.account_id")]
 
     def targets(self, allocation_ids: Sequence[str]) -> pd.DataFrame:
         """Current target weights (decimal strings) of the allocations."""
         self._ids(allocation_ids, "book_allocations")
         return _frame(self.db, """
-            SELECT w.allocation_id, w.instrument_id, w.weight FROM allocation_weights w
-            JOIN allocations a ON a.id = w.allocation_id AND a.version = w.version
-            JOIN book_allocations b ON b.id = a.id""")
+            SELECT w.allocation_id, w.instrument_id, w.weight FROM book_allocations b
+            CROSS JOIN allocations a ON a.id = b.id
+            CROSS JOIN allocation_weights w ON w.allocation_id = a.id AND w.version = a.version""")
 
     def holdings(self, account_ids: Sequence[str], dated: bool = False) -> pd.DataFrame:
         """The fills of the accounts, one row each: ``account_id``, ``instrument_id`` and ``units``
@@ -212,19 +214,18 @@ class BookRepository:
         account, accounts = pd.factorize(owners)  # per order, then per fill
         keys, key = np.unique(table["instrument"], return_inverse=True)
         width = max(len(keys), 1)
-        cell, where = np.unique(np.repeat(account.astype(np.int64), counts) * width + key, return_inverse=True)
-        units = np.zeros(len(cell), np.int64)
-        np.add.at(units, where, legs.signed_units(table))
-        cell, units = cell[units != 0], units[units != 0]
-        ids = legs.InstrumentKeys(self.db).ids(keys)
+        flat = np.repeat(account.astype(np.int64), counts) * width + key  # (account, instrument) cells
+        cell, units = legs.cell_sums(flat, legs.signed_units(table), len(accounts) * width)
         return pd.DataFrame({"account_id": pd.Categorical.from_codes(cell // width, accounts),
-                             "instrument_id": pd.Categorical.from_codes(cell % width, ids), "units": units})
+                             "instrument_id": pd.Categorical.from_codes(cell % width,
+                                                                        legs.InstrumentKeys(self.db).ids(keys)),
+                             "units": units})
 
     def _fills(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The FILLED and SETTLED orders of the accounts in ``book_ids``: their account, execution
         date and number of fills, and all their fills' leg records."""
-        rows = self.db.conn.execute("SELECT o.account_id, o.execution_date, o.legs FROM portfolio_orders o "
-                                    f"JOIN book_ids b ON b.id = o.account_id WHERE {_FILLED} AND length(o.legs) > 0"
+        rows = self.db.conn.execute("SELECT o.account_id, o.execution_date, o.legs FROM book_ids b CROSS JOIN "
+                                    f"portfolio_orders o ON o.account_id = b.id WHERE {_FILLED} AND length(o.legs) > 0"
                                     ).fetchall()
         owners, dates, blobs = zip(*rows) if rows else ((), (), ())
         table, counts = legs.decode(blobs)
@@ -237,8 +238,8 @@ class BookRepository:
         self._ids(account_ids)
         extra = ", l.value_date" if dated else ""
         only = f" WHERE l.kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
-        return _frame(self.db, f"SELECT l.account_id, l.amount, {CENTS} AS units{extra} FROM cash_ledger l "
-                               f"JOIN book_ids b ON b.id = l.account_id{only} ORDER BY l.id", list(kinds))
+        return _frame(self.db, f"SELECT l.account_id, l.amount, {CENTS} AS units{extra} FROM book_ids b "
+                               f"CROSS JOIN cash_ledger l ON l.account_id = b.id{only} ORDER BY l.id", list(kinds))
 
     def balances(self, account_ids: Sequence[str]) -> pd.DataFrame:
         """The accounts' cash in cents (``account_id``, ``units``), summed exactly in SQLite."""
@@ -246,5 +247,5 @@ class BookRepository:
         return self._balances()
 
     def _balances(self) -> pd.DataFrame:
-        return _frame(self.db, f"SELECT l.account_id, sum({CENTS}) AS units FROM cash_ledger l "
-                               "JOIN book_ids b ON b.id = l.account_id GROUP BY l.account_id")
+        return _frame(self.db, f"SELECT b.id AS account_id, sum({CENTS}) AS units FROM book_ids b "
+                               "CROSS JOIN cash_ledger l ON l.account_id = b.id GROUP BY b.id")

@@ -193,14 +193,14 @@ class Executions(Sequence):
                                             decimal_texts(part["cents"], 2), decimal_texts(part["qty"], 10),
                                             self._prices[column].tolist())]
 
-    def rows(self, ids: list[str]):
+    def rows(self, ids: list[str]) -> zip:
         """``(id, account_id, status, cancellation_reason, portfolio_order_id, trades)`` per execution
         for the store, ``trades`` only where the execution is not EXECUTED (an EXECUTED one's are its
         order's child orders), so a large run is written without building its trades."""
-        for n, (eid, account_id, reason) in enumerate(zip(ids, self._ids, self._reasons)):
-            status = "CANCELLED" if reason else self._status
-            yield (eid, account_id, status, reason, self._orders.get(n),
-                   None if status == "EXECUTED" else self.trades(n))
+        status = ["CANCELLED" if reason else self._status for reason in self._reasons]
+        orders = [self._orders.get(n) for n in range(len(self))] if self._orders else [None] * len(self)
+        trades = [None if s == "EXECUTED" else self.trades(n) for n, s in enumerate(status)]
+        return zip(ids, self._ids, status, self._reasons, orders, trades)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
