@@ -9,11 +9,12 @@ of the demo workspace with 100,000 accounts, inside one ``write()`` transaction,
 positions are read back as the next run reads them. It chose the workspace's layout (m012).
 
 Layouts (the same 100,000 orders, about 1.8 million legs, and the rows every layout writes: 3
-transitions and 3 events per order, 2 cash bookings per order, 1 execution per account):
+events per order, 2 cash bookings per order, 1 execution per account):
 
 - ``rows``: the layout before m012, made here for the comparison: a child order row and a fill
-  row per leg (UUID keys, decimal strings, foreign keys and indexes), positions summed in SQL
-  from the fills' decimal strings. This is the peer of the other two rows.
+  row per leg (UUID keys, decimal strings, foreign keys and indexes) and a transition row per
+  event, positions summed in SQL from the fills' decimal strings. This is the peer of the other
+  two rows.
 - ``integer rows``: a row per leg with integer columns (cents, 1e-10 share), no fill rows
   (a fill is the leg of a FILLED order), positions by a grouped ``SUM``.
 - ``packed``: one BLOB per order holding its legs as fixed-size records (numpy), the positions
@@ -76,19 +77,16 @@ def legs_of(accounts: int) -> list[tuple[int, int]]:
 
 
 ORDER_ID = "printf('ffffffff-0000-4000-8000-%012x', {})"
+STEPS = ("(SELECT NULL AS f, 'NEW' AS t UNION ALL SELECT 'NEW', 'PROCESSING' "
+         "UNION ALL SELECT 'PROCESSING', 'FILLED')")
 COMMON = [
     f"""INSERT INTO portfolio_orders (id, account_id, side, cash_amount, currency, state, idempotency_key,
         execution_date, created_at)
         SELECT {ORDER_ID.format('a.n')}, a.id, 'REBALANCE', printf('%d.%02d', a.n * 37 % 100000, a.n % 100),
         'USD', 'FILLED', NULL, '{DATE}', '{STAMP}' FROM bench_accounts a ORDER BY a.n""",
-    f"""INSERT INTO order_transitions (portfolio_order_id, from_state, to_state, at)
-        SELECT o.id, s.f, s.t, '{STAMP}' FROM portfolio_orders o
-        CROSS JOIN (SELECT NULL AS f, 'NEW' AS t UNION ALL SELECT 'NEW', 'PROCESSING'
-                    UNION ALL SELECT 'PROCESSING', 'FILLED') s WHERE o.created_at = '{STAMP}'""",
     f"""INSERT INTO events (type, resource_id, payload, created_at)
-        SELECT 'PORTFOLIO_ORDER.' || t.to_state, t.portfolio_order_id,
-        json_object('from', t.from_state, 'to', t.to_state), '{STAMP}' FROM order_transitions t
-        WHERE t.at = '{STAMP}'""",
+        SELECT 'PORTFOLIO_ORDER.' || s.t, o.id, json_object('from', s.f, 'to', s.t), '{STAMP}'
+        FROM portfolio_orders o CROSS JOIN {STEPS} s WHERE o.created_at = '{STAMP}'""",
     f"""INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, booked_at)
         SELECT o.account_id, k.kind, printf('-%d.%02d', o.rowid % 1000, o.rowid % 100), o.id, '{DATE}',
         '{STAMP}' FROM portfolio_orders o CROSS JOIN (SELECT 'REBALANCE' AS kind UNION ALL SELECT 'FEE') k
@@ -108,6 +106,11 @@ ROWS = [
         account_id TEXT NOT NULL REFERENCES accounts (id), instrument_id TEXT NOT NULL REFERENCES instruments
         (instrument_id), quantity TEXT NOT NULL, price REAL NOT NULL, executed_on TEXT NOT NULL)""",
     "CREATE INDEX fills_account ON fills (account_id, instrument_id)",
+    """CREATE TABLE transitions (id INTEGER PRIMARY KEY, portfolio_order_id TEXT NOT NULL REFERENCES
+        portfolio_orders (id), from_state TEXT, to_state TEXT NOT NULL, at TEXT NOT NULL)""",
+    f"""INSERT INTO transitions (portfolio_order_id, from_state, to_state, at)
+        SELECT o.id, s.f, s.t, '{STAMP}' FROM portfolio_orders o CROSS JOIN {STEPS} s
+        WHERE o.created_at = '{STAMP}'""",
     f"""INSERT INTO child_orders (id, portfolio_order_id, position, instrument_id, side, amount, quantity, price, fee)
         SELECT printf('dddddddd-0000-4000-8000-%012x', l.n), {ORDER_ID.format('l.o')}, l.position, i.id,
         CASE WHEN l.n % 3 = 0 THEN 'SELL' ELSE 'BUY' END, printf('%d.%02d', l.n * 7 % 100000, l.n % 100),

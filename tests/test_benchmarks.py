@@ -31,13 +31,13 @@ def test_app_load_benchmark_runs(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(300)
 def test_rebalance_storage_benchmark_runs(tmp_path: Path) -> None:
-    """Every layout writes the run and reads the book back; the schema row is the others' peer."""
+    """Every layout writes the run and reads the book back; the rows layout (before m012) is the others' peer."""
     out = tmp_path / "rebalance_storage.json"
     done = subprocess.run([sys.executable, str(BENCHMARKS / "rebalance_storage.py"), "--quick", "--results", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]  # each layout asserts it read positions back
     rows = json.loads(out.read_text())
-    assert [r["name"].split(":")[0] for r in rows] == ["schema", "integer rows", "packed"]
+    assert [r["name"].split(":")[0] for r in rows] == ["rows", "integer rows", "packed"]
     for row in rows:
         assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
         assert row["ours_s"] > 0 and row["peer_s"] == pytest.approx(rows[0]["ours_s"], abs=1e-3)

@@ -181,7 +181,7 @@ class BookRepository:
         """Accounts configured with any of the allocations."""
         self._ids(allocation_ids, "book_allocations")
         return [r[0] for r in self.db.conn.execute(
-            "SELECT c.account_id FROM book_allocations b CROSS JOIN configurations c ON c.allocation_id = b.id "
+            "SELECT c.account_id FROM configurations c JOIN book_allocations b ON b.id = c.allocation_id "
             "ORDER BY c.account_id")]
 
     def targets(self, allocation_ids: Sequence[str]) -> pd.DataFrame:
