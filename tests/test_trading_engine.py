@@ -568,3 +568,23 @@ def test_water_fill_properties_and_loop_equality(seed, portfolios, n, minimum):
         one = water_fill(holdings[p], flow[p], prices, targets[p], min_order_cents=minimum)
         for key, array in one.items():
             np.testing.assert_array_equal(out[key][p], array, err_msg=f"{key} of portfolio {p}")
+
+
+@pytest.mark.parametrize("kw", [{}, {"drift": "0.02", "min_order_cents": 1000, "fee_rate": 500, "fee_min_cents": 100}])
+def test_a_book_in_blocks_gives_what_each_part_gives_alone(kw):
+    """A book of more than two blocks (engine.BLOCK portfolios each, the last one partial): the
+    rows around each block boundary, and the tail, rebalanced on their own give the same orders."""
+    n_rows = 2 * engine.BLOCK + 123
+    holdings, cash, prices, targets = random_book(np.random.default_rng(17), n_rows, 7)
+    book = rebalance(holdings, cash, prices, targets, **kw)
+    for rows in (slice(0, 4), slice(engine.BLOCK - 3, engine.BLOCK + 3), slice(2 * engine.BLOCK - 2, n_rows)):
+        alone = rebalance(holdings[rows], cash[rows], prices, targets[rows], **kw)
+        for key, values in alone.items():
+            np.testing.assert_array_equal(book[key][rows], values, err_msg=key)
+
+
+def test_a_bad_portfolio_in_a_later_block_is_still_refused():
+    holdings, cash, prices, targets = random_book(np.random.default_rng(3), engine.BLOCK + 10, 4)
+    cash[-1] = engine.MAX_AMOUNT
+    with pytest.raises(ValidationError, match="NAV beyond"):
+        rebalance(holdings, cash, prices, targets)

@@ -369,11 +369,31 @@ def rebalance(qty_units: object, cash_cents: object, price: object, target_units
     problems.raise_if_any("order request")
     qty, cash, ticks, weights, minimum, lead = _book(qty_units, cash_cents, "cash_cents", price, target_units,
                                                      min_order_cents)
+    parts = [_rebalance_rows(qty[rows], cash[rows], ticks[rows], weights[rows], minimum[rows], drift_units,
+                             drift_mode == "relative", fee_rate, fee_min_cents) for rows in _blocks(len(qty))]
+    return _unflatten({key: np.concatenate([part[key] for part in parts]) for key in parts[0]}, lead)
+
+
+#: portfolios per block of :func:`rebalance`: the few dozen temporaries of a block (block x
+#: instruments each) stay in the CPU cache and reuse the same memory, instead of faulting in new
+#: pages for every one (measured on 100,000 x 20: 0.28 s in one block, 0.15 s in blocks of 8,192;
+#: inside a book run, where page faults cost more, 0.6-1.1 s in one block)
+BLOCK = 8192
+
+
+def _blocks(n: int) -> list[slice]:
+    """Consecutive row slices of at most :data:`BLOCK` rows (one, maybe empty, when ``n`` is small)."""
+    return [slice(start, start + BLOCK) for start in range(0, max(n, 1), BLOCK)]
+
+
+def _rebalance_rows(qty: np.ndarray, cash: np.ndarray, ticks: np.ndarray, weights: np.ndarray, minimum: np.ndarray,
+                    drift_units: int, relative: bool, fee_rate: int, fee_min_cents: int) -> dict[str, np.ndarray]:
+    """:func:`rebalance`'s rules on validated ``(portfolios, instruments)`` rows."""
     value = _values(qty, ticks)
     nav = cash + value.sum(axis=-1)
     if ((nav < 0) | (nav > MAX_AMOUNT)).any():
         raise _one("cash_cents", f"a NAV beyond {MAX_AMOUNT:.0e} cents, the engine's limit")
-    balanced = _balanced(value, nav, weights, drift_units, drift_mode == "relative")
+    balanced = _balanced(value, nav, weights, drift_units, relative)
     trade = ~balanced[:, None]
     target = _apportion(nav, weights, WEIGHT_SCALE)
     excess = value - target
@@ -392,10 +412,9 @@ def rebalance(qty_units: object, cash_cents: object, price: object, target_units
     buy = _fund(wanted, budget, minimum)
     fee = sell_fee + fees(buy, fee_rate, fee_min_cents)
     units = _quantities(sell + buy, ticks, "down")  # an instrument is sold or bought, never both
-    out = {"sell_cents": sell, "buy_cents": buy, "sell_qty": np.where(whole, qty, np.where(sell > 0, units, 0)),
-           "buy_qty": np.where(buy > 0, units, 0), "fee_cents": fee, "balanced": balanced, "nav_cents": nav,
-           "cash_after_cents": cash + sell.sum(axis=-1) - buy.sum(axis=-1) - fee.sum(axis=-1)}
-    return _unflatten(out, lead)
+    return {"sell_cents": sell, "buy_cents": buy, "sell_qty": np.where(whole, qty, np.where(sell > 0, units, 0)),
+            "buy_qty": np.where(buy > 0, units, 0), "fee_cents": fee, "balanced": balanced, "nav_cents": nav,
+            "cash_after_cents": cash + sell.sum(axis=-1) - buy.sum(axis=-1) - fee.sum(axis=-1)}
 
 
 def _book(qty_units: object, money: object, money_name: str, price: object, target_units: object,
