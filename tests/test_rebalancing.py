@@ -186,6 +186,8 @@ def test_a_book_run_writes_each_order_like_a_single_order(ws: Workspace) -> None
         assert ws.orders.positions(account) == {k: q for k, q in held.items() if q}
         moved = sum(Decimal(k.amount) * (1 if k.side == "SELL" else -1) for k in kids.itertuples())
         assert ws.accounts.get(account).cash == cash + moved >= 0
+        booked = ws.accounts.ledger(account).iloc[-1]  # written in SQL from the order: its text, account, reference
+        assert (booked["kind"], booked["amount"], booked["reference"]) == ("REBALANCE", f"{moved:.2f}", order.id)
     events = ws.events.list(after=first_event)
     assert len(events) == 3 * len(book)
     assert sorted(set(events["type"])) == ["PORTFOLIO_ORDER.FILLED", "PORTFOLIO_ORDER.NEW",

@@ -609,3 +609,35 @@ def test_units_sql_matches_decimal_on_both_paths(units, trim, cents):
         text = text.rstrip("0").rstrip(".") if trim == 2 else text[:-1] if text.endswith("0") else text
     conn = sqlite3.connect(":memory:")
     assert conn.execute(f"SELECT {units_sql('?1', places)}", (text,)).fetchone()[0] == units
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=50), st.sampled_from([1, 2, 10]))
+def test_decimal_text_sql_writes_the_text_decimal_texts_gives(values: list[int], places: int) -> None:
+    """A bulk write formats amounts in SQLite (``printf``); the text must be the one Python writes."""
+    from toolkit.store.repositories import decimal_text_sql
+    from toolkit.trading.orders import decimal_texts
+
+    conn = sqlite3.connect(":memory:")
+    got = [conn.execute(f"SELECT {decimal_text_sql('?1', places)}", (v,)).fetchone()[0] for v in values]
+    assert got == decimal_texts(np.array(values), places)
+    assert [Decimal(t) for t in got] == [Decimal(v).scaleb(-places) for v in values]
+
+
+def test_sequential_ids_count_up_read_like_a_list_and_are_the_same_in_sql() -> None:
+    from toolkit.store.repositories import sequential_ids
+
+    ids = sequential_ids(5)
+    listed = list(ids)
+    assert len(ids) == 5 and listed == sorted(listed) and len(set(listed)) == 5
+    assert ids[0] == listed[0] and ids[-1] == listed[4] and ids[1:3] == listed[1:3]
+    assert all(len(i) == 36 and i.count("-") == 4 for i in listed)
+    with pytest.raises(IndexError):
+        ids[5]
+    with pytest.raises(IndexError):
+        ids[-6]
+    sql, params = ids.sql("n")
+    conn = sqlite3.connect(":memory:")
+    assert [conn.execute(f"SELECT {sql} FROM (SELECT ? AS n)", [*params, n]).fetchone()[0]
+            for n in range(5)] == listed
+    assert sequential_ids(3)[0][:24] != ids[0][:24]  # each call draws a new random prefix

@@ -51,7 +51,7 @@ from toolkit.trading.holdings import holdings as trading_holdings
 from toolkit.trading.rebalancing import (Executions, book_arrays, cancellations, legs, parse_rebalancing,
                                         values_nav)
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
-                                    child_orders, decimal_texts, parse_order, quantity_text)
+                                    child_orders, parse_order, quantity_text)
 
 #: the ledger kinds that move money into or out of a portfolio (the others are trades and fees)
 EXTERNAL_FLOWS = ("DEPOSIT", "WITHDRAWAL")
@@ -807,10 +807,13 @@ class Rebalancings:
                 reasons[ok] = np.where(trades["nav_cents"] <= 0, "ACCOUNT_IS_EMPTY",
                                        np.where(trades["balanced"] | idle, "PORTFOLIO_IS_BALANCED", ""))
                 reasons = reasons.where(reasons != "", None)
-            executions = self._executions(ids, reasons, ok, trades, instruments, prices, request, date,
-                                          stamp, accounts)
-            RebalancingRepository(self._ws.db).insert(run_id, json.dumps(payload, default=str), request.preview, stamp,
-                                                      executions.rows(sequential_ids(len(executions))))
+            executions, first = self._executions(ids, reasons, ok, trades, instruments, prices, request, date,
+                                                 stamp, accounts)
+            repo, execution_ids = RebalancingRepository(self._ws.db), sequential_ids(len(executions))
+            repo.insert(run_id, json.dumps(payload, default=str), request.preview, stamp,
+                        executions.rows(execution_ids, placed=False))
+            if first is not None:
+                repo.insert_placed(run_id, execution_ids, executions.placed, first)
         return {"id": run_id, "preview": request.preview, "created_at": stamp, "executions": executions}
 
     def get(self, run_id: str) -> dict:
@@ -871,15 +874,17 @@ class Rebalancings:
         reason = [None if pd.isna(r) else r for r in reasons]
         live = np.flatnonzero([r is None for r in reason])  # the index in ids of each account that trades
         table = legs(trades, (np.cumsum(ok) - 1)[live]) if len(live) else None
-        order_ids = {}
+        order_ids, first = {}, None
         if len(live) and not request.preview:
-            order_ids = self._record_book(ids, live, table, instruments, prices, date, stamp, accounts)
+            order_ids, first = self._record_book(ids, live, table, instruments, prices, date, stamp, accounts)
         return Executions(ids, reason, "PREVIEW" if request.preview else "EXECUTED", live, table, instruments, prices,
-                          order_ids)
+                          order_ids), first
 
     def _record_book(self, ids: list[str], live: np.ndarray, table: dict, instruments: list[str],
-                     prices: np.ndarray, date: str, stamp: str, accounts: pd.DataFrame) -> dict[int, str]:
-        """The orders (with their packed child orders), transitions, events and cash bookings of a run."""
+                     prices: np.ndarray, date: str, stamp: str, accounts: pd.DataFrame) -> tuple[dict[int, str], int]:
+        """The orders (with their packed child orders), transitions, events and cash bookings of a
+        run; returns each trading account's order id (by its index in ``ids``) and the ``rowid``
+        of the first order."""
         order_ids = sequential_ids(len(live))
         account_ids = [ids[n] for n in live.tolist()]
         currency = accounts.set_index("account_id")["currency"].reindex(account_ids).tolist()
@@ -889,15 +894,12 @@ class Rebalancings:
         repo = OrderRepository(self._ws.db)
         blobs = repo.pack_book(instruments, prices, table, np.bincount(table["owner"], minlength=len(live)))
         n = len(order_ids)
-        repo.insert_filled(zip(order_ids, account_ids, ["REBALANCE"] * n, decimal_texts(per_order["turnover"], 2),
-                               currency, ["FILLED"] * n, [None] * n, [date] * n, [stamp] * n, blobs),
-                           FILL_STEPS, stamp)
-        bookings = [(a, "REBALANCE", t, o, date, stamp)
-                    for a, t, o in zip(account_ids, decimal_texts(per_order["net"], 2), order_ids)]
-        bookings += [(a, "FEE", t, o, date, stamp) for a, t, o, f in
-                     zip(account_ids, decimal_texts(-per_order["fee"], 2), order_ids, per_order["fee"].tolist()) if f]
-        AccountRepository(self._ws.db).book_many(bookings)
-        return dict(zip(live.tolist(), order_ids))
+        first = repo.insert_filled(zip(order_ids, account_ids, ["REBALANCE"] * n, per_order["turnover"].tolist(),
+                                       currency, ["FILLED"] * n, [None] * n, [date] * n, [stamp] * n, blobs),
+                                   FILL_STEPS, stamp)
+        AccountRepository(self._ws.db).book_orders(first, {"REBALANCE": (per_order["net"], True),
+                                                           "FEE": (-per_order["fee"], False)}, date, stamp)
+        return dict(zip(live.tolist(), order_ids)), first
 
 
 class Events:

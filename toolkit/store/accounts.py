@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
 from decimal import Decimal
 
+import numpy as np
 import sqlite_utils
 
-from toolkit.store.repositories import _frame
+from toolkit.store.repositories import _frame, decimal_text_sql
 from toolkit.trading.accounts import Account, AccountRequest, Configuration
 
 
@@ -54,10 +55,18 @@ class AccountRepository:
             "INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, booked_at) "
             "VALUES (?, ?, ?, ?, ?, ?)", (account_id, kind, format(amount, "f"), reference, value_date, stamp))
 
-    def book_many(self, rows: Iterable[tuple]) -> None:
-        """Many bookings at once: ``(account_id, kind, amount text, reference, value_date, booked_at)``."""
-        self.db.conn.executemany("INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, "
-                                 "booked_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    def book_orders(self, first: int, kinds: dict[str, tuple[np.ndarray, bool]], value_date: str,
+                    stamp: str) -> None:
+        """The bookings of a book run's orders, written in SQL from the orders (``rowid`` ``first``,
+        ``first + 1``, …): per ``kind``, in that order, the ``cents`` of each order (a booking on
+        the order's account that references it), zero amounts left out unless ``keep_zero``
+        (``kinds``: ``{kind: (cents, keep_zero)}``)."""
+        for kind, (cents, keep_zero) in kinds.items():
+            self.db.conn.execute(
+                "INSERT INTO cash_ledger (account_id, kind, amount, reference, value_date, booked_at) "
+                f"SELECT o.account_id, ?, {decimal_text_sql('j.value', 2)}, o.id, ?, ? FROM json_each(?) j "
+                "CROSS JOIN portfolio_orders o ON o.rowid = ? + j.key WHERE ? OR j.value != 0",
+                (kind, value_date, stamp, json.dumps(np.asarray(cents, np.int64).tolist()), first, keep_zero))
 
     def ledger(self, account_id: str):
         return _frame(self.db, "SELECT id, kind, amount, reference, value_date, booked_at FROM cash_ledger "

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlite_utils
 
 from toolkit.store import legs
-from toolkit.store.repositories import _frame
+from toolkit.store.repositories import _frame, decimal_text_sql
 
 ORDER_COLUMNS = ("id", "account_id", "side", "cash_amount", "currency", "state", "idempotency_key",
                  "execution_date", "created_at", "legs")
@@ -48,22 +48,27 @@ class OrderRepository:
         return legs.split(legs.records(keys[column], table["sell"], table["cents"], table["qty"], prices[column],
                                        table["fee"]), counts)
 
-    def insert_filled(self, orders: Iterable[tuple], steps: Sequence[tuple], stamp: str) -> None:
+    def insert_filled(self, orders: Iterable[tuple], steps: Sequence[tuple], stamp: str) -> int:
         """A book run's orders, FILLED at once: ``orders`` as rows of :data:`ORDER_COLUMNS` (their
-        child orders packed); then, in SQL from the rows just written (no second trip through
-        Python), each order's ``steps`` ``(from, to)`` as ``PORTFOLIO_ORDER.<to>`` events (payload
-        ``{"from": …, "to": …}``), which the ``order_transitions`` view shows as its transitions."""
+        ``cash_amount`` in cents, written as its decimal string; their child orders packed); then,
+        in SQL from the rows just written (no second trip through Python), each order's ``steps``
+        ``(from, to)`` as ``PORTFOLIO_ORDER.<to>`` events (payload ``{"from": …, "to": …}``), which
+        the ``order_transitions`` view shows as its transitions. Returns the ``rowid`` of the first
+        order: the others follow it one by one (SQLite gives a new row the largest ``rowid`` + 1)."""
         conn = self.db.conn
         after = conn.execute("SELECT coalesce(max(rowid), 0) FROM portfolio_orders").fetchone()[0]
-        conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) "
-                         f"VALUES ({', '.join('?' * len(ORDER_COLUMNS))})", orders)
-        values = ", ".join("(?, ?, ?)" for _ in steps)
+        values = [f"?{n}" for n in range(1, len(ORDER_COLUMNS) + 1)]
+        values[ORDER_COLUMNS.index("cash_amount")] = decimal_text_sql(f"?{ORDER_COLUMNS.index('cash_amount') + 1}", 2)
+        conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) VALUES ({', '.join(values)})",
+                         orders)
+        steps_sql = ", ".join("(?, ?, ?)" for _ in steps)
         params = [x for n, (before, to) in enumerate(steps) for x in (n, to, json.dumps({"from": before, "to": to}))]
-        conn.execute(f"WITH steps (n, to_state, payload) AS (VALUES {values}) "
+        conn.execute(f"WITH steps (n, to_state, payload) AS (VALUES {steps_sql}) "
                      "INSERT INTO events (type, resource_id, payload, created_at) "
                      "SELECT 'PORTFOLIO_ORDER.' || s.to_state, o.id, s.payload, ? "
                      "FROM portfolio_orders o CROSS JOIN steps s WHERE o.rowid > ? ORDER BY o.rowid, s.n",
                      [*params, stamp, after])
+        return after + 1
 
     def transition(self, order_id: str, after: str) -> None:
         """The order's new state; the transition itself is its ``PORTFOLIO_ORDER.<state>`` event."""

@@ -16,6 +16,7 @@ import pandas as pd
 import sqlite_utils
 
 from toolkit.store import legs
+from toolkit.store.repositories import SequentialIds
 
 
 class RebalancingRepository:
@@ -32,6 +33,17 @@ class RebalancingRepository:
             "portfolio_order_id, trades) VALUES (?, ?, ?, ?, ?, ?, ?)",
             ((eid, run_id, account, status, reason, order, None if trades is None else json.dumps(trades))
              for eid, account, status, reason, order, trades in executions))
+
+    def insert_placed(self, run_id: str, ids: SequentialIds, positions: np.ndarray, first: int) -> None:
+        """The EXECUTED executions of a run, written in SQL from their orders: the ``k``-th order
+        of the run (``rowid`` ``first + k``, :meth:`toolkit.store.orders.OrderRepository.insert_filled`)
+        belongs to the execution at ``positions[k]``, whose id is ``ids[positions[k]]``."""
+        execution_id, params = ids.sql("j.value")
+        self.db.conn.execute(
+            "INSERT INTO rebalancing_executions (id, rebalancing_id, account_id, status, cancellation_reason, "
+            f"portfolio_order_id, trades) SELECT {execution_id}, ?, o.account_id, 'EXECUTED', NULL, o.id, NULL "
+            "FROM json_each(?) j CROSS JOIN portfolio_orders o ON o.rowid = ? + j.key",
+            [*params, run_id, json.dumps(np.asarray(positions, np.int64).tolist()), first])
 
     def run(self, run_id: str) -> dict | None:
         row = self.db.conn.execute("SELECT id, preview, created_at FROM rebalancings WHERE id = ?",

@@ -21,13 +21,49 @@ def now(precise: bool = False) -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds" if precise else "seconds")
 
 
-def sequential_ids(n: int) -> list[str]:
-    """``n`` new ids in UUID form that share one random prefix and count up in their last 12 hex
-    digits, so a bulk insert appends to the primary-key index instead of scattering into it."""
-    base = uuid.uuid4().hex
-    head = f"{base[:8]}-{base[8:12]}-{base[12:16]}-{base[16:20]}-"
-    start = int(base[20:], 16) & 0xFFFF_0000_0000  # room for 2**32 ids before the prefix would roll
-    return [f"{head}{start + i:012x}" for i in range(n)]
+class SequentialIds(Sequence[str]):
+    """``n`` new ids in UUID form that share one random prefix (``head``) and count up from
+    ``start`` in their last 12 hex digits, so a bulk insert appends to the primary-key index
+    instead of scattering into it. Built when read; :meth:`sql` writes the same ids in SQL."""
+
+    def __init__(self, n: int) -> None:
+        base = uuid.uuid4().hex
+        self.head = f"{base[:8]}-{base[8:12]}-{base[12:16]}-{base[16:20]}-"
+        self.start = int(base[20:], 16) & 0xFFFF_0000_0000  # room for 2**32 ids before the prefix would roll
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self.n))]
+        k = i + self.n if i < 0 else i
+        if not 0 <= k < self.n:
+            raise IndexError("id index out of range")
+        return f"{self.head}{self.start + k:012x}"
+
+    def __iter__(self):
+        head, start = self.head, self.start
+        return (f"{head}{start + k:012x}" for k in range(self.n))
+
+    def sql(self, position: str) -> tuple[str, list]:
+        """SQL for the id at the (SQL) ``position``, and its two parameters."""
+        return f"printf('%s%012x', ?, ? + {position})", [self.head, self.start]
+
+
+def sequential_ids(n: int) -> SequentialIds:
+    """``n`` new ids that count up (:class:`SequentialIds`)."""
+    return SequentialIds(n)
+
+
+def decimal_text_sql(expr: str, places: int) -> str:
+    """SQL for the decimal string of the integer ``expr`` in units of ``10**-places``, with exactly
+    ``places`` decimals: ``-250`` at 2 places is ``"-2.50"`` (the text of
+    :func:`toolkit.trading.orders.decimal_texts`), so that a bulk write formats its amounts in SQLite."""
+    scale = 10**places
+    return (f"printf('%s%d.%0{places}d', CASE WHEN {expr} < 0 THEN '-' ELSE '' END, abs({expr}) / {scale}, "
+            f"abs({expr}) % {scale})")
 
 
 def _frame(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> pd.DataFrame:

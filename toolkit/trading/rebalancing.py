@@ -169,6 +169,11 @@ class Executions(Sequence):
     def __len__(self) -> int:
         return len(self._ids)
 
+    @property
+    def placed(self) -> np.ndarray:
+        """The index of each execution that placed an order, in the order the orders were placed."""
+        return np.fromiter(self._orders, np.int64, len(self._orders))
+
     def __getitem__(self, n):
         if isinstance(n, slice):
             return [self[i] for i in range(*n.indices(len(self)))]
@@ -193,14 +198,17 @@ class Executions(Sequence):
                                             decimal_texts(part["cents"], 2), decimal_texts(part["qty"], 10),
                                             self._prices[column].tolist())]
 
-    def rows(self, ids: list[str]) -> zip:
+    def rows(self, ids: Sequence[str], placed: bool = True) -> zip:
         """``(id, account_id, status, cancellation_reason, portfolio_order_id, trades)`` per execution
         for the store, ``trades`` only where the execution is not EXECUTED (an EXECUTED one's are its
-        order's child orders), so a large run is written without building its trades."""
-        status = ["CANCELLED" if reason else self._status for reason in self._reasons]
-        orders = [self._orders.get(n) for n in range(len(self))] if self._orders else [None] * len(self)
-        trades = [None if s == "EXECUTED" else self.trades(n) for n, s in enumerate(status)]
-        return zip(ids, self._ids, status, self._reasons, orders, trades)
+        order's child orders), so a large run is written without building its trades. Without
+        ``placed``, only the executions without an order (the store writes the others from their
+        orders, :meth:`toolkit.store.rebalancings.RebalancingRepository.insert_placed`)."""
+        kept = [n for n in range(len(self)) if placed or n not in self._orders]
+        status = ["CANCELLED" if self._reasons[n] else self._status for n in kept]
+        return zip([ids[n] for n in kept], [self._ids[n] for n in kept], status, [self._reasons[n] for n in kept],
+                   [self._orders.get(n) for n in kept],
+                   [None if s == "EXECUTED" else self.trades(n) for n, s in zip(kept, status)])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
