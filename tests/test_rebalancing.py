@@ -245,7 +245,7 @@ def test_the_answer_s_executions_are_built_when_read_and_behave_as_a_list() -> N
              "sell": np.array([True, False, False]), "cents": np.array([1250, 99, 1]),
              "qty": np.array([25_000_000_000, 1, 10]), "fee": np.array([0, 0, 0])}
     answer = Executions(["a", "b", "c"], [None, "ACCOUNT_IS_EMPTY", None], "EXECUTED", np.array([0, 2]), table,
-                        ["I0", "I1"], np.array([10.0, 0.5]), {0: "o-a", 2: "o-c"})
+                        ["I0", "I1"], np.array([10.0, 0.5]), ["o-a", "o-c"])
     first = {"account_id": "a", "status": "EXECUTED", "cancellation_reason": None, "portfolio_order_id": "o-a",
              "trades": [{"instrument_id": "I1", "side": "SELL", "amount": "12.50", "quantity": "2.5000000000",
                          "price": 0.5},
@@ -264,4 +264,6 @@ def test_the_answer_s_executions_are_built_when_read_and_behave_as_a_list() -> N
     with pytest.raises(IndexError):
         answer[-4]
     assert [row[-1] for row in answer.rows(["e1", "e2", "e3"])] == [None, [], None]
+    assert [row[:2] for row in answer.rows(["e1", "e2", "e3"], placed=False)] == [("e2", "b")]
+    assert answer.placed.tolist() == [0, 2]
     assert repr(answer).startswith("[{'account_id': 'a'")

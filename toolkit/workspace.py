@@ -874,17 +874,17 @@ class Rebalancings:
         reason = [None if pd.isna(r) else r for r in reasons]
         live = np.flatnonzero([r is None for r in reason])  # the index in ids of each account that trades
         table = legs(trades, (np.cumsum(ok) - 1)[live]) if len(live) else None
-        order_ids, first = {}, None
+        order_ids, first = [], None
         if len(live) and not request.preview:
             order_ids, first = self._record_book(ids, live, table, instruments, prices, date, stamp, accounts)
         return Executions(ids, reason, "PREVIEW" if request.preview else "EXECUTED", live, table, instruments, prices,
                           order_ids), first
 
     def _record_book(self, ids: list[str], live: np.ndarray, table: dict, instruments: list[str],
-                     prices: np.ndarray, date: str, stamp: str, accounts: pd.DataFrame) -> tuple[dict[int, str], int]:
+                     prices: np.ndarray, date: str, stamp: str, accounts: pd.DataFrame) -> tuple[Sequence[str], int]:
         """The orders (with their packed child orders), transitions, events and cash bookings of a
-        run; returns each trading account's order id (by its index in ``ids``) and the ``rowid``
-        of the first order."""
+        run; returns the order id of each trading account (in the order of ``live``) and the
+        ``rowid`` of the first order."""
         order_ids = sequential_ids(len(live))
         account_ids = [ids[n] for n in live.tolist()]
         currency = accounts.set_index("account_id")["currency"].reindex(account_ids).tolist()
@@ -899,7 +899,7 @@ class Rebalancings:
                                    FILL_STEPS, stamp)
         AccountRepository(self._ws.db).book_orders(first, {"REBALANCE": (per_order["net"], True),
                                                            "FEE": (-per_order["fee"], False)}, date, stamp)
-        return dict(zip(live.tolist(), order_ids)), first
+        return order_ids, first
 
 
 class Events:

@@ -38,9 +38,10 @@ def records(keys: object, sell: object, cents: object, qty: object, price: objec
     return out
 
 
-def split(legs: np.ndarray, counts: Sequence[int] | np.ndarray) -> list[bytes]:
-    """The BLOBs of consecutive orders holding ``counts[i]`` legs each (one copy of the bytes)."""
-    raw = legs.tobytes()
+def split(legs: np.ndarray, counts: Sequence[int] | np.ndarray) -> list[memoryview]:
+    """The BLOBs of consecutive orders holding ``counts[i]`` legs each: views into ``legs``
+    (no copy; sqlite3 binds any bytes-like object as a BLOB)."""
+    raw = memoryview(np.ascontiguousarray(legs).view(np.uint8))
     cuts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]) * LEG.itemsize
     return [raw[a:b] for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist())]
 

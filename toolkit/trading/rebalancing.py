@@ -154,13 +154,14 @@ class Executions(Sequence):
     take longer than the run). Reads like a list, and equals a list of the same dicts.
 
     ``live`` holds the index (into ``account_ids``) of each account that trades, and ``table``
-    their trades as :func:`legs` gives them (``owner`` indexes ``live``); ``order_ids`` maps an
-    account's index to its order."""
+    their trades as :func:`legs` gives them (``owner`` indexes ``live``); ``order_ids`` holds
+    the order of each of them (the same order as ``live``; empty when nothing was placed)."""
 
     def __init__(self, account_ids: list[str], reasons: list[str | None], status: str, live: np.ndarray,
                  table: dict[str, np.ndarray] | None, instruments: list[str], prices: np.ndarray,
-                 order_ids: dict[int, str]) -> None:
+                 order_ids: Sequence[str]) -> None:
         self._ids, self._reasons, self._status, self._orders = account_ids, reasons, status, order_ids
+        self._live = np.asarray(live, np.int64)
         self._row = dict(zip(np.asarray(live).tolist(), range(len(live))))
         self._table = table
         self._starts = np.searchsorted(table["owner"], np.arange(len(live) + 1)) if table is not None else None
@@ -172,7 +173,11 @@ class Executions(Sequence):
     @property
     def placed(self) -> np.ndarray:
         """The index of each execution that placed an order, in the order the orders were placed."""
-        return np.fromiter(self._orders, np.int64, len(self._orders))
+        return self._live if len(self._orders) else self._live[:0]
+
+    def _order(self, n: int) -> str | None:
+        row = self._row.get(n)
+        return None if row is None or not len(self._orders) else self._orders[row]
 
     def __getitem__(self, n):
         if isinstance(n, slice):
@@ -182,7 +187,7 @@ class Executions(Sequence):
             raise IndexError("execution index out of range")
         reason = self._reasons[n]
         return {"account_id": self._ids[n], "status": "CANCELLED" if reason else self._status,
-                "cancellation_reason": reason, "portfolio_order_id": self._orders.get(n),
+                "cancellation_reason": reason, "portfolio_order_id": self._order(n),
                 "trades": self.trades(n)}
 
     def trades(self, n: int) -> list[dict]:
@@ -204,10 +209,10 @@ class Executions(Sequence):
         order's child orders), so a large run is written without building its trades. Without
         ``placed``, only the executions without an order (the store writes the others from their
         orders, :meth:`toolkit.store.rebalancings.RebalancingRepository.insert_placed`)."""
-        kept = [n for n in range(len(self)) if placed or n not in self._orders]
+        kept = range(len(self)) if placed else np.setdiff1d(np.arange(len(self)), self.placed).tolist()
         status = ["CANCELLED" if self._reasons[n] else self._status for n in kept]
         return zip([ids[n] for n in kept], [self._ids[n] for n in kept], status, [self._reasons[n] for n in kept],
-                   [self._orders.get(n) for n in kept],
+                   [self._order(n) for n in kept],
                    [None if s == "EXECUTED" else self.trades(n) for n, s in zip(kept, status)])
 
     def __eq__(self, other: object) -> bool:
