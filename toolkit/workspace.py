@@ -785,8 +785,9 @@ class Rebalancings:
         request = parse_rebalancing(payload)
         stamp, run_id = now(precise=True), str(uuid.uuid4())
         with self._ws.transaction():
-            ids = list(request.account_ids or self._book.configured(request.allocation_ids))
-            accounts, balances, positions = self._book.book(ids)
+            loaded = request.account_ids is None
+            ids = self._book.configured(request.allocation_ids) if loaded else list(request.account_ids)
+            accounts, balances, positions = self._book.book(ids, loaded)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
             self._same_currency(accounts, targets)
             instruments, qty, cash, target = book_arrays(positions, balances, targets, accounts, ids)

@@ -157,18 +157,24 @@ class BookRepository:
         Outside a write transaction the statements are
         committed at once: Python's sqlite3 opens an implicit transaction for them, and a later
         ``write()`` would join that one (and never commit it) instead of its own."""
+        self._load(table, "SELECT value FROM json_each(?)", (json.dumps(list(ids)),))
+
+    def _load(self, table: str, select: str, params: Sequence = ()) -> None:
+        """Fill the temporary ``table`` with the ids ``select`` gives, in its order (see :meth:`_ids`)."""
         outside = not self.db.conn.in_transaction
         self.db.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY)")
         self.db.conn.execute(f"DELETE FROM {table}")
-        self.db.conn.execute(f"INSERT OR IGNORE INTO {table} (id) SELECT value FROM json_each(?)",
-                             (json.dumps(list(ids)),))
+        self.db.conn.execute(f"INSERT OR IGNORE INTO {table} (id) {select}", tuple(params))
         if outside:
             self.db.conn.commit()
 
-    def book(self, account_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """What a rebalancing reads of its accounts, with their ids loaded once: :meth:`accounts`,
-        :meth:`balances` and :meth:`positions`."""
-        self._ids(account_ids)
+    def book(self, account_ids: Sequence[str], loaded: bool = False) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                              pd.DataFrame]:
+        """What a rebalancing reads of its accounts, with their ids loaded once (``loaded``: they
+        are already, by :meth:`configured`): :meth:`accounts`, :meth:`balances` and
+        :meth:`positions`."""
+        if not loaded:
+            self._ids(account_ids)
         return self._accounts(), self._balances(), self._positions()
 
     def accounts(self, ids: Sequence[str]) -> pd.DataFrame:
@@ -183,11 +189,12 @@ class BookRepository:
             LEFT JOIN configurations c ON c.account_id = a.id""")
 
     def configured(self, allocation_ids: Sequence[str]) -> list[str]:
-        """Accounts configured with any of the allocations."""
+        """Accounts configured with any of the allocations, sorted; they are left loaded as the
+        book's ids (:meth:`book` with ``loaded=True`` reads them without loading them again)."""
         self._ids(allocation_ids, "book_allocations")
-        return [r[0] for r in self.db.conn.execute(
-            "SELECT c.account_id FROM configurations c JOIN book_allocations b ON b.id = c.allocation_id "
-            "ORDER BY c.account_id")]
+        self._load("book_ids", "SELECT c.account_id FROM book_allocations b CROSS JOIN configurations c "
+                               "ON c.allocation_id = b.id ORDER BY c.account_id")
+        return [r[0] for r in self.db.conn.execute("SELECT id FROM book_ids ORDER BY rowid")]
 
     def targets(self, allocation_ids: Sequence[str]) -> pd.DataFrame:
         """Current target weights (decimal strings) of the allocations."""

@@ -87,7 +87,9 @@ def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...]) -> pd.Seri
     the account may trade): ACCOUNT_NOT_FOUND, INVALID_ACCOUNT_TYPE, INVALID_ACCOUNT_STATUS,
     CONFIGURATION_IS_MISSING. ACCOUNT_IS_EMPTY (a NAV <= 0) and PORTFOLIO_IS_BALANCED follow from
     the engine's valuation."""
-    table = accounts.set_index("account_id").reindex(list(requested))
+    table = accounts.set_index("account_id")
+    if len(table) != len(requested) or not np.array_equal(table.index.to_numpy(), np.asarray(requested, object)):
+        table = table.reindex(list(requested))  # (the accounts come in the requested order when all are found)
     reason = np.select(
         [table["type"].isna(), table["type"] != "PORTFOLIO", table["status"] != "ACTIVE",
          table["allocation_id"].isna()],
