@@ -194,6 +194,22 @@ def test_a_book_run_writes_each_order_like_a_single_order(ws: Workspace) -> None
                                            "PORTFOLIO_ORDER.PROCESSING"]
 
 
+def test_a_book_run_refuses_when_its_orders_cannot_get_consecutive_row_ids(ws: Workspace) -> None:
+    """The events, bookings and executions of a run are written in SQL from its orders by ``rowid``;
+    once SQLite hands out random row ids (the largest, 2**63 - 1, is taken) the run must stop, not
+    write them for the wrong orders."""
+    mix = allocation(ws, ("0.5", AAPL), ("0.5", MSFT))
+    book = [funded(ws, mix, invest=None) for _ in range(3)]
+    with ws.transaction():
+        ws.db.conn.execute("INSERT INTO portfolio_orders (rowid, id, account_id, side, cash_amount, currency, state, "
+                           "execution_date, created_at) VALUES (9223372036854775807, 'last', ?, 'BUY', '0.00', "
+                           "'USD', 'CANCELLED', '2022-12-28', 'x')", (book[0],))
+    before = dump(ws)
+    with pytest.raises(ConflictError, match="did not get consecutive row ids"):
+        ws.rebalancings.execute({"account_ids": book})
+    assert dump(ws) == before
+
+
 def test_an_allocation_cannot_move_its_accounts_into_another_currency(ws: Workspace) -> None:
     from test_history_upload import valid_payload
 

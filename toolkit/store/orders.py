@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from toolkit.errors import ConflictError
 from toolkit.store import legs
 from toolkit.store.repositories import _frame, decimal_text_sql
 
@@ -59,8 +60,12 @@ class OrderRepository:
         after = conn.execute("SELECT coalesce(max(rowid), 0) FROM portfolio_orders").fetchone()[0]
         values = [f"?{n}" for n in range(1, len(ORDER_COLUMNS) + 1)]
         values[ORDER_COLUMNS.index("cash_amount")] = decimal_text_sql(f"?{ORDER_COLUMNS.index('cash_amount') + 1}", 2)
-        conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) VALUES ({', '.join(values)})",
-                         orders)
+        written = conn.executemany(f"INSERT INTO portfolio_orders ({', '.join(ORDER_COLUMNS)}) "
+                                   f"VALUES ({', '.join(values)})", orders).rowcount
+        if conn.execute("SELECT coalesce(max(rowid), 0) FROM portfolio_orders").fetchone()[0] != after + written:
+            # SQLite picks random rowids once the largest is 2**63 - 1: the writes below would miss orders
+            raise ConflictError("The run's orders did not get consecutive row ids (the largest row id is taken); "
+                                "nothing was written.")
         steps_sql = ", ".join("(?, ?, ?)" for _ in steps)
         params = [x for n, (before, to) in enumerate(steps) for x in (n, to, json.dumps({"from": before, "to": to}))]
         conn.execute(f"WITH steps (n, to_state, payload) AS (VALUES {steps_sql}) "
