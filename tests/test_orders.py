@@ -229,3 +229,31 @@ def test_preview_refuses_what_place_refuses(ws: Workspace) -> None:
     with pytest.raises(NotFoundError):
         ws.orders.preview("00000000-0000-0000-0000-000000000000", buy("1.00"))
     assert dump(ws) == before
+
+
+def test_a_sell_above_the_holdings_value_is_refused_and_pays_nothing(ws: Workspace) -> None:
+    """Issue 17: the 90% limit was checked against the NAV with its cash, and the quantities were then
+    capped at what is held without recomputing the cents: 80,000.00 paid for 50,000 of shares."""
+    account = book(ws, cash="100000.00", weights=(("0.6", AAPL), ("0.4", MSFT)))
+    ws.orders.place(account, buy("50000.00"))
+    before = dump(ws)
+    sell = {"cash_amount": "80000.00", "currency": "USD", "side": "SELL"}
+    for attempt in (lambda: ws.orders.place(account, sell), lambda: ws.orders.preview(account, sell)):
+        with pytest.raises(ValidationError) as err:
+            attempt()
+        assert err.value.paths == ["cash_amount"] and "holdings" in str(err.value)
+    assert dump(ws) == before
+    assert ws.accounts.get(account).cash == Decimal("50000.00")
+
+
+def test_a_sell_of_every_holding_pays_their_value_to_the_cent(ws: Workspace) -> None:
+    """Selling the whole value of the holdings pays at most what the shares are worth at the close."""
+    account = book(ws, cash="100000.00", weights=(("0.6", AAPL), ("0.4", MSFT)))
+    bought = ws.orders.place(account, buy("50000.00")).children
+    worth = sum(((Decimal(q) * Decimal(str(CLOSE[s]))).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+                 for s, q in zip(bought["symbol"], bought["quantity"])), Decimal(0))
+    sell = ws.orders.place(account, {"cash_amount": format(worth, "f"), "currency": "USD", "side": "SELL"})
+    for child in sell.children.itertuples():
+        value = Decimal(child.quantity) * Decimal(str(child.price))
+        assert Decimal(child.amount) - value < Decimal("0.01")   # the cents are what the shares sold are worth
+    assert ws.accounts.get(account).cash <= Decimal("100000.00")

@@ -647,8 +647,10 @@ class Orders:
         else:
             parts = child_orders(request.amount, sell_weights if request.side == "SELL" else weights,
                                  prices, self.fees)
-        if request.side == "SELL":
+        if request.side == "SELL":  # never pay more than the shares sold are worth at the close
             parts["qty"] = np.minimum(parts["qty"], held)
+            parts["cents"] = np.minimum(parts["cents"], engine.values_cents(parts["qty"], prices))
+            parts["fee"] = self.fees.fees(parts["cents"])
         elif Decimal(int(parts["cents"].sum() + parts["fee"].sum())) * CENT > account.cash:
             raise ConflictError(f"A BUY of {request.amount} {account.currency} plus fees would overdraw "
                                 f"account {account.id} (cash {account.cash}).")
@@ -733,8 +735,16 @@ class Orders:
         return ids, weights, np.array([int(held.get(i, Decimal(0)).scaleb(10)) for i in ids], np.int64)
 
     def _sell_weights(self, account: Account, request, held: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """Current weights of the holdings for a SELL, after its limits: the amount may not exceed the
+        holdings' value at the execution date's closes (a SELL raises cash from holdings, never from
+        the cash already held), nor 90% of the NAV (holdings and cash)."""
         values = engine.values_cents(held, prices)
-        nav = Decimal(int(values.sum())) * CENT + account.cash
+        worth = Decimal(int(values.sum())) * CENT
+        nav = worth + account.cash
+        if request.amount > worth:
+            raise ValidationError([Problem("cash_amount", f"{request.amount} is more than the holdings' value "
+                                           f"({worth} {account.currency} at the closes of the execution date); "
+                                           "a SELL raises cash from holdings only")], "portfolio order")
         if request.amount > MAX_SELL_SHARE * nav:
             raise ValidationError([Problem("cash_amount", f"{request.amount} is more than 90% of the NAV "
                                            f"({nav} {account.currency})")], "portfolio order")
