@@ -3,13 +3,18 @@ queue in turn on the workspace's writer lock."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
+
+from toolkit.errors import ConflictError
 
 #: seconds a writer waits for another writer before "database is locked"
 BUSY_TIMEOUT = 30
@@ -23,6 +28,20 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: writers fall back on SQLite's busy timeout alone
     fcntl = None
 
+#: every Store not closed yet: closed at interpreter exit, so that a kernel or script that ends
+#: without ``close()`` leaves every committed write in the database file itself, not only in its WAL
+_OPEN: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
+class BusyError(ConflictError):
+    """Another writer has held the workspace longer than the busy timeout; nothing was written."""
+
+    def __init__(self, path: str | Path, waited: float) -> None:
+        super().__init__(f"The workspace {path} is busy: another writer has held it for more than {waited:g} s "
+                         f"(a stopped or hung process holding {path}.lock?). Nothing was saved; try again, or "
+                         "end that process.")
+        self.path = str(path)
+
 
 class Store(sqlite_utils.Database):
     """A workspace connection with its writer lock: ``<file>.lock``, taken with ``flock(LOCK_EX)``
@@ -35,22 +54,85 @@ class Store(sqlite_utils.Database):
     releases its lock at once. Writers from outside the toolkit still queue on the busy timeout.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: str | Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str | Path, timeout: float = BUSY_TIMEOUT) -> None:
         super().__init__(conn)
+        self.path = str(path)
+        self.timeout = timeout
+        self.closed = False
         self.writer_lock = None
-        self.checkpointer = None if str(path) == ":memory:" else Checkpointer(path)
-        if fcntl is not None and str(path) != ":memory:":
+        self.checkpointer = None if self.path == ":memory:" else Checkpointer(path)
+        if fcntl is not None and self.path != ":memory:":
             try:
                 self.writer_lock = open(f"{path}.lock", "a")
             except OSError:  # a read-only folder: the busy timeout alone
                 self.writer_lock = None
+        _OPEN.add(self)
+
+    def lock(self) -> object | None:
+        """Queue on the writer lock for at most :attr:`timeout` seconds, then :class:`BusyError`.
+        Returns the open file that holds the lock (give it to :meth:`unlock`)."""
+        if self.writer_lock is None:
+            return None
+        try:
+            fcntl.flock(self.writer_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return self.writer_lock
+        except BlockingIOError:
+            return self._wait_for_lock()
+
+    def unlock(self, holder: object | None) -> None:
+        if holder is None:
+            return
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        if holder is not self.writer_lock:
+            holder.close()
+
+    def _wait_for_lock(self) -> object:
+        """Wait in the kernel's queue (``flock`` waiters sleep and are woken in turn, unlike SQLite's
+        polling busy handler), on a thread, at most :attr:`timeout` seconds. ``flock`` itself has no
+        timeout, so the thread waits on a descriptor of its own (a lock belongs to its open file);
+        if the wait is given up, the thread closes that file, releasing the lock, once it gets it."""
+        handle = open(self.writer_lock.name, "a")
+        got, state = threading.Event(), threading.Lock()
+        abandoned = []
+
+        def wait() -> None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            with state:
+                if abandoned:
+                    handle.close()
+                else:
+                    got.set()
+
+        threading.Thread(target=wait, name=f"writer lock {self.path}", daemon=True).start()
+        if got.wait(self.timeout):
+            return handle
+        with state:
+            if got.is_set():
+                return handle
+            abandoned.append(True)
+        raise BusyError(self.path, self.timeout)
 
     def close(self) -> None:
+        """Copy the WAL back (its checkpointer's last checkpoint), close the connection (the last one
+        to close removes the WAL), release the lock file. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        _OPEN.discard(self)
         if self.checkpointer is not None:
             self.checkpointer.stop()
         super().close()
         if self.writer_lock is not None:
             self.writer_lock.close()
+
+
+@atexit.register
+def _close_all() -> None:
+    for store in list(_OPEN):
+        try:
+            store.close()
+        except Exception:  # noqa: BLE001 - exiting: a file already gone has nothing to save
+            pass
 
 
 class Checkpointer:
@@ -115,6 +197,25 @@ def connect(path: str | Path) -> Store:
     return Store(conn, path)
 
 
+def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
+    """Copy the open workspace ``db`` to ``target`` through SQLite's online backup API: a consistent
+    snapshot with every committed write, WAL included, even while other connections write
+    (copying the ``.db`` file alone can miss what is still in the ``-wal``, or pair it with a
+    stale one). ``target`` is replaced; it is a single file in rollback-journal mode until opened."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (target, *lock_files(target)):
+        if os.path.exists(leftover) and not str(leftover).endswith(".lock"):
+            os.remove(leftover)
+    out = sqlite3.connect(str(target))
+    try:
+        db.conn.backup(out)
+        out.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        out.close()
+    return target
+
+
 def lock_files(path: str | Path) -> tuple[str, ...]:
     """The files SQLite and the writer lock keep beside a workspace file."""
     return f"{path}-wal", f"{path}-shm", f"{path}.lock"
@@ -132,11 +233,15 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     if db.conn.in_transaction:
         yield db
         return
-    lock = getattr(db, "writer_lock", None)
-    if lock is not None:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    store = db if isinstance(db, Store) else None
+    holder = store.lock() if store is not None else None
     try:
-        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            db.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # a writer outside the toolkit held it past the busy timeout
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise BusyError(getattr(db, "path", "?"), BUSY_TIMEOUT) from exc
         try:
             yield db
         except BaseException:
@@ -148,5 +253,5 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             if checkpointer is not None:
                 checkpointer.request()
     finally:
-        if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        if store is not None:
+            store.unlock(holder)
