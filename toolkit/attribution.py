@@ -24,7 +24,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,6 +36,7 @@ from toolkit.analytics import linking
 from toolkit.analytics.currency import ankrim_hensel
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import horizon_returns
+from toolkit.validation import read_decimal
 from toolkit.errors import DataError, NotFoundError, Problems
 from toolkit.market.instruments import check_currency
 from toolkit.market.universes import geography_of
@@ -75,18 +76,9 @@ class Index:
 
 
 def _positive_decimal(value: object, path: str, problems: Problems, what: str) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        problems.add(path, f"expected {what} as a positive decimal string, e.g. '0.25' or '1500000'")
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        problems.add(path, f"{value!r} is not a number")
-        return None
-    if not number.is_finite() or number <= 0:
-        problems.add(path, f"{what} must be positive, got {value}")
-        return None
-    return str(number)
+    """A positive share count or weight, as a decimal string or a JSON number (e.g. "0.25", 1500000)."""
+    number = read_decimal(value, path, problems, "0.25", numbers=True, positive=True)
+    return None if number is None else str(number)
 
 
 class Attribution:

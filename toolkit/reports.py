@@ -39,10 +39,10 @@ from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
 from toolkit.reporting import consistency, reports
 from toolkit.reporting import returns as interface
 from toolkit.reporting.returns import PerformanceMaster
-from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME, read_decimal
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.repositories import now
-from toolkit.trading.accounts import check_id
+from toolkit.validation import read_choice, read_decimal, read_id, read_period
 
 if TYPE_CHECKING:
     from toolkit.workspace import Workspace
@@ -163,6 +163,7 @@ class Reports:
                          benchmark_id: str | None = None, frequency: str = "monthly") -> dict[str, Report]:
         """PO001 (overview by ``frequency`` with YTD), PO003 (cumulated chart against the benchmark)
         and PO005 (rolling 1/3/5/10 years and since inception) of one portfolio."""
+        start, end = _period(start, end, "portfolio report", frequency=frequency)
         master = self.master(portfolio_id)
         daily = self._one(portfolio_id, benchmark_id, master)
         return {"PO001": reports.performance_overview(daily, frequency, start, end),
@@ -172,6 +173,7 @@ class Reports:
     def instrument_report(self, instrument_ids: Sequence[str], start: str | None = None,
                           end: str | None = None) -> dict[str, Report]:
         """MA001 (to-date and trailing returns), MA003 (calendar years) and MA004 (cumulated chart)."""
+        start, end = _period(start, end, "instrument report")
         ids = self._ws.instruments.resolve(list(instrument_ids))
         daily = self._instrument_daily(ids)
         symbols = self._ws.instruments.table().set_index("instrument_id").loc[ids, "symbol"].tolist()
@@ -188,7 +190,7 @@ class Reports:
 
     def _portfolio(self, portfolio_id: object) -> str:
         problems = Problems()
-        found = check_id(portfolio_id, "portfolioId", problems)
+        found = read_id(portfolio_id, "portfolioId", problems)
         problems.raise_if_any("portfolio")
         row = self._ws.db.conn.execute("SELECT type FROM accounts WHERE id = ?", (found,)).fetchone()
         if row is None or row[0] != "PORTFOLIO":
@@ -270,3 +272,13 @@ class Reports:
                                    rates=self._ws.history.rates() if quoted != {currency} else None)
         return (daily * weights).sum(INSTRUMENT, min_count=len(ids)).reindex({TIME: days})
 
+
+def _period(start: object, end: object, what: str, **choices: str) -> tuple[str | None, str | None]:
+    """A report's optional ``start`` and ``end`` as ISO dates (strictly), and its choices (``frequency``);
+    one ``ValidationError`` names every bad one."""
+    problems = Problems()
+    first, last = read_period(start, end, problems)
+    if "frequency" in choices:
+        read_choice(choices["frequency"], "frequency", problems, tuple(reports.FREQUENCIES))
+    problems.raise_if_any(what)
+    return tuple(None if d is None else d.isoformat() for d in (first, last))

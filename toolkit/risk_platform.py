@@ -55,7 +55,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,6 +67,7 @@ from toolkit.analytics import risk
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk_portfolio import (cvar_contributions, diversification_ratio, portfolio_returns,
                                               volatility_contributions)
+from toolkit.validation import read_date, read_decimal
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.market.history import parse_history
 from toolkit.market.instruments import check_currency, check_isin
@@ -133,38 +134,6 @@ class PortfolioRequest:
     wishlist: tuple[tuple[str, str], ...]
 
 
-def _decimal(value: object, path: str, problems: Problems, example: str) -> Decimal | None:
-    """A finite, positive number sent as a JSON number or a decimal string, read exactly."""
-    number = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            number = None
-    else:
-        problems.add(path, f"expected a number such as {example}, got {type(value).__name__}")
-        return None
-    if number is None or not number.is_finite():
-        problems.add(path, f"{value!r} is not a number")
-        return None
-    if number <= 0:
-        problems.add(path, f"{value!r} must be greater than 0")
-        return None
-    return number
-
-
-def _iso_date(value: object, path: str, problems: Problems) -> date | None:
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    problems.add(path, f"{value!r} is not an ISO date (YYYY-MM-DD)")
-    return None
-
-
 def _listed(value: object, path: str, problems: Problems) -> list:
     if value is None:
         return []
@@ -190,9 +159,9 @@ def _position(item: object, path: str, currency: str | None, problems: Problems)
     if where and currency and where[1] != currency:
         problems.add(f"{path}.currency", f"{where[1]} is not the portfolio currency {currency}; a portfolio "
                                          "holds positions quoted in its own currency")
-    quantity = _decimal(item.get("quantity"), f"{path}.quantity", problems, '"100"')
-    opened = _iso_date(item.get("open_date"), f"{path}.open_date", problems)
-    open_level = _decimal(item.get("open_level"), f"{path}.open_level", problems, "39.48")
+    quantity = read_decimal(item.get("quantity"), f"{path}.quantity", problems, "100", numbers=True, positive=True)
+    opened = read_date(item.get("open_date"), f"{path}.open_date", problems)
+    open_level = read_decimal(item.get("open_level"), f"{path}.open_level", problems, "39.48", numbers=True, positive=True)
     closed = close_level = None
     if item.get("close_date") is not None or item.get("close_level") is not None:
         for key in ("close_date", "close_level"):
@@ -200,9 +169,9 @@ def _position(item: object, path: str, currency: str | None, problems: Problems)
                 problems.add(f"{path}.{key}", "is required with a close; a closed position has both close_date "
                                               "and close_level")
         if item.get("close_date") is not None:
-            closed = _iso_date(item["close_date"], f"{path}.close_date", problems)
+            closed = read_date(item["close_date"], f"{path}.close_date", problems)
         if item.get("close_level") is not None:
-            close_level = _decimal(item["close_level"], f"{path}.close_level", problems, "136.96")
+            close_level = read_decimal(item["close_level"], f"{path}.close_level", problems, "136.96", numbers=True, positive=True)
         if closed and opened and closed < opened:
             problems.add(f"{path}.close_date", f"{closed} is before open_date {opened}")
     if where is None or len(problems.items) > count:
@@ -233,7 +202,7 @@ def parse_portfolio(payload: object) -> PortfolioRequest:
     if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME):
         problems.add("name", f"expected a text of 1 to {MAX_NAME} characters")
     currency = check_currency(payload.get("currency"), "currency", problems)
-    capital = _decimal(payload.get("capital"), "capital", problems, '"100000.00"')
+    capital = read_decimal(payload.get("capital"), "capital", problems, "100000.00", numbers=True, positive=True)
     if capital is not None and capital != capital.quantize(CENT):
         problems.add("capital", f"{payload['capital']!r} has more than 2 decimals; money is booked to the cent")
     positions = [_position(item, f"positions[{n}]", currency, problems)
@@ -420,7 +389,7 @@ def _check_as_of(as_of: object) -> str | None:
     if as_of is None:
         return None
     problems = Problems()
-    day = _iso_date(as_of, "as_of", problems)
+    day = read_date(as_of, "as_of", problems)
     problems.raise_if_any("status request")
     return day.isoformat()
 
@@ -739,7 +708,7 @@ class PortfolioAnalytics(SeriesAnalytics):
 
 def _window(start: object, end: object) -> tuple[str | None, str | None]:
     problems = Problems()
-    days = [None if v is None else _iso_date(v, k, problems) for k, v in (("start", start), ("end", end))]
+    days = [None if v is None else read_date(v, k, problems) for k, v in (("start", start), ("end", end))]
     if all(days) and days[0] > days[1]:
         problems.add("end", f"{days[1]} is before start {days[0]}")
     problems.raise_if_any("analytics request")

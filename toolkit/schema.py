@@ -6,13 +6,12 @@ Market data is an ``xr.Dataset`` of ``open, high, low, close, volume`` over
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 
 import numpy as np
 import xarray as xr
 
-from toolkit.errors import DataError, Problems
+from toolkit.errors import DataError
 
 TIME = "time"
 INSTRUMENT = "instrument"
@@ -77,19 +76,3 @@ def validate_market(ds: xr.Dataset) -> xr.Dataset:
         if name in ds and bool((ds[name] <= 0).any()):
             raise DataError(f"Market data has a non-positive {name} price; prices must be > 0.")
     return ds
-
-
-def read_decimal(value: object, path: str, problems: Problems, example: str) -> Decimal | None:
-    """A finite decimal given as a string (weights, amounts: exact, never float); None and a
-    problem at ``path`` otherwise."""
-    if not isinstance(value, str):
-        problems.add(path, f"expected a decimal string such as \"{example}\", got {type(value).__name__}")
-        return None
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        problems.add(path, f"{value!r} is not a decimal number")
-        return None
-    return number

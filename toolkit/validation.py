@@ -186,6 +186,15 @@ def optional(reader: Callable[..., T | None], value: object, path: str, what: st
     return None if value is None else one(reader, value, path, what, **options)
 
 
+def read_period(start: object, end: object, problems: Problems, paths: tuple[str, str] = ("start", "end")
+                ) -> tuple[date | None, date | None]:
+    """Optional ``start`` and ``end`` ISO dates (None stays None), with ``start <= end``."""
+    first, last = (None if v is None else read_date(v, p, problems) for v, p in zip((start, end), paths))
+    if first is not None and last is not None and first > last:
+        problems.add(paths[1], f"{last} is before the start {first}; the period must run forwards")
+    return first, last
+
+
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

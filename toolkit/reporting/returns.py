@@ -69,7 +69,6 @@ first date with a return in the data, and its daily performance starts there too
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -79,6 +78,7 @@ import pandas as pd
 import xarray as xr
 
 from toolkit.analytics.returns import cumulate, index_values
+from toolkit.validation import date_or_none
 from toolkit.errors import DataError, Problems
 from toolkit.schema import FIELD, INSTRUMENT, TIME
 
@@ -95,17 +95,10 @@ PORTFOLIO_SERIES = {"gross": ("grossReturn", "grossIndex", "indexStart"),
                     "benchmark": ("bmReturn", "bmIndex", "bmIndexStart")}
 INSTRUMENT_SERIES = {"instrument": ("return", "index", "indexStart")}
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 def read_date(value: object) -> date | None:
-    """An ISO calendar date ``YYYY-MM-DD`` (a string, exactly that form); None if it is not one."""
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
+    """An ISO calendar date ``YYYY-MM-DD`` (a string, exactly that form); None if it is not one
+    (:func:`toolkit.validation.date_or_none`)."""
+    return date_or_none(value) if isinstance(value, str) else None
 
 
 def _date_field(payload: Mapping, key: str, problems: Problems, path: str | None = None) -> date | None:

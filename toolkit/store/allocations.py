@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -39,6 +41,12 @@ class AllocationRepository:
 
     def exists(self, allocation_id: str) -> bool:
         return self.db.conn.execute("SELECT 1 FROM allocations WHERE id = ?", (allocation_id,)).fetchone() is not None
+
+    def unknown(self, ids: Sequence[str]) -> list[str]:
+        """The ids among ``ids`` that name no allocation, in their order."""
+        found = {r[0] for r in self.db.conn.execute(
+            "SELECT id FROM allocations WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))}
+        return [i for i in ids if i not in found]
 
     def get(self, ids: Sequence[str], as_of: str | None = None) -> list[Allocation]:
         """The version of each allocation valid at ``as_of`` (ISO timestamp; the latest when None)."""

@@ -11,14 +11,12 @@ allocation, and switching it changes only the target (the trades wait for the ne
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass
-from datetime import date
 from decimal import Decimal
 
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency
-from toolkit.schema import read_decimal
+from toolkit.validation import read_date, read_decimal
 from toolkit.trading.allocations import _check_name
 
 ACCOUNT_TYPES = ("PORTFOLIO", "TRADING")
@@ -90,18 +88,16 @@ def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str
     if code and code != currency:
         problems.add("currency", f"{code} is not the account's currency {currency}")
     value_date = payload.get("value_date")
-    if value_date is not None and not is_date(value_date):
-        problems.add("value_date", f"{value_date!r} is not an ISO date (YYYY-MM-DD)")
+    if value_date is not None:
+        value_date = iso_date(value_date, "value_date", problems)
     problems.raise_if_any(what)
     return amount, value_date
 
 
-def is_date(value: object) -> bool:
-    """True for an ISO calendar date ``YYYY-MM-DD`` that exists."""
-    try:
-        return isinstance(value, str) and len(value) == 10 and date.fromisoformat(value).isoformat() == value
-    except ValueError:
-        return False
+def iso_date(value: object, path: str, problems: Problems) -> str | None:
+    """An ISO date field of a payload (:func:`toolkit.validation.read_date`), as its text."""
+    day = read_date(value, path, problems)
+    return None if day is None else day.isoformat()
 
 
 def check_amount(value: object, path: str, problems: Problems) -> Decimal | None:
@@ -120,11 +116,3 @@ def check_amount(value: object, path: str, problems: Problems) -> Decimal | None
     return None
 
 
-def check_id(value: object, path: str, problems: Problems) -> str | None:
-    if isinstance(value, str):
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            pass
-    problems.add(path, f"{value!r} is not a UUID")
-    return None

@@ -23,7 +23,8 @@ import xarray as xr
 
 from toolkit.errors import Problems
 from toolkit.market.instruments import is_isin
-from toolkit.schema import INSTRUMENT, read_decimal
+from toolkit.schema import INSTRUMENT
+from toolkit.validation import read_decimal
 
 ID_TYPES = ("ISIN", "UUID")
 #: decimals a weight may carry (the order engine's weight unit is 1e-8)

@@ -23,7 +23,7 @@ shares (the int64 range of quantity units).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Iterable, Literal
 
 import numpy as np
@@ -31,6 +31,7 @@ import xarray as xr
 
 from toolkit.errors import DataError, Problem, Problems, ValidationError
 from toolkit.schema import INSTRUMENT
+from toolkit.validation import decimal_or_none
 
 WEIGHT_SCALE = 10**8
 QTY_SCALE = 10**10
@@ -75,11 +76,14 @@ def _decimal_units(value: object, path: str, problems: Problems) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (str, Decimal, int, float, np.integer, np.floating)):
         problems.add(path, f"expected a decimal string such as \"0.25\", got {type(value).__name__}")
         return None
-    text = repr(float(value)) if isinstance(value, (float, np.floating)) else value
-    try:
-        number = Decimal(text.strip() if isinstance(text, str) else text)
-    except InvalidOperation:
-        problems.add(path, f"{value!r} is not a decimal number")
+    if isinstance(value, Decimal):
+        number = value
+    else:  # strings strictly (ASCII digits, surrounding spaces ignored), floats through their shortest repr
+        number = decimal_or_none(float(value) if isinstance(value, np.floating) else
+                                 int(value) if isinstance(value, np.integer) else
+                                 value.strip(" ") if isinstance(value, str) else value, numbers=True)
+    if number is None:
+        problems.add(path, f"{value!r} is not a decimal number >= 0")
         return None
     if not number.is_finite() or number < 0:
         problems.add(path, f"{value} is not a finite number >= 0")

@@ -25,7 +25,7 @@ import numpy as np
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency
 from toolkit.trading import engine
-from toolkit.trading.accounts import CENT, check_amount, is_date
+from toolkit.trading.accounts import CENT, check_amount, iso_date
 
 SIDES = ("BUY", "SELL")
 STATES = ("NEW", "PROCESSING", "FILLED", "SETTLED", "CANCELLED")
@@ -86,8 +86,8 @@ def parse_order(payload: object, account_currency: str) -> OrderRequest:
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 100):
         problems.add("idempotency_key", "must be a string of 1 to 100 characters")
     date = payload.get("execution_date")
-    if date is not None and not is_date(date):
-        problems.add("execution_date", f"{date!r} is not an ISO date (YYYY-MM-DD)")
+    if date is not None:
+        date = iso_date(date, "execution_date", problems)
     problems.raise_if_any("portfolio order")
     return OrderRequest(side, amount, currency, key, date)
 

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import Problems
-from toolkit.schema import read_decimal
+from toolkit.validation import read_decimal, read_flag, read_id
 from toolkit.trading import engine
-from toolkit.trading.accounts import CENT, check_id, is_date
+from toolkit.trading.accounts import CENT, iso_date
 from toolkit.trading.orders import decimal_texts
 
 DRIFT_TYPES = ("ABSOLUTE", "RELATIVE")
@@ -64,12 +64,10 @@ def parse_rebalancing(payload: object) -> RebalancingRequest:
             drift = read_decimal(spec.get("threshold"), "drift.threshold", problems, "0.02")
             if drift is not None and not 0 <= drift <= 1:
                 problems.add("drift.threshold", f"{drift} is not between 0 and 1")
-    preview = payload.get("preview", False)
-    if not isinstance(preview, bool):
-        problems.add("preview", "expected true or false")
+    preview = read_flag(payload.get("preview", False), "preview", problems)
     date = payload.get("execution_date")
-    if date is not None and not is_date(date):
-        problems.add("execution_date", f"{date!r} is not an ISO date (YYYY-MM-DD)")
+    if date is not None:
+        date = iso_date(date, "execution_date", problems)
     problems.raise_if_any("rebalancing request")
     return RebalancingRequest(lists.get("account_ids"), lists.get("allocation_ids"), drift, kind, date, preview)
 
@@ -78,7 +76,7 @@ def _ids(values: object, path: str, problems: Problems) -> tuple[str, ...] | Non
     if not isinstance(values, list) or not values or len(values) > MAX_ACCOUNTS:
         problems.add(path, f"expected a list of 1 to {MAX_ACCOUNTS:,} UUIDs")
         return None
-    found = [check_id(v, f"{path}[{i}]", problems) for i, v in enumerate(values)]
+    found = [read_id(v, f"{path}[{i}]", problems) for i, v in enumerate(values)]
     return tuple(dict.fromkeys(f for f in found if f))
 
 
