@@ -1,4 +1,5 @@
-"""Event subscribers: signed webhooks to a real local HTTP server, retries, callbacks, the delivery log."""
+"""Event subscribers: signed webhooks to a real local HTTP server, retries, callbacks, the delivery log;
+webhooks off the write path (a worker thread), where a new subscriber starts, and where webhooks may go."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -24,16 +25,23 @@ ALLOCATION = {"name": "All Apple",
               "allocation": [{"instrument_id": "US0378331005", "instrument_id_type": "ISIN", "weight": "1"}]}
 MAX_REQUESTS = 20
 ACCOUNT = {"type": "PORTFOLIO", "currency": "USD", "name": "Jane Doe ISA"}
+ORDER = {"cash_amount": "100.00", "currency": "USD", "side": "BUY"}
+#: seconds a write may take with a webhook subscribed (it takes well under 0.5 s; it took the
+#: receiver's timeout, retries and backoff when webhooks were sent in the writer's thread)
+QUICK = 2.0
 
 
 @dataclass
 class Receiver:
-    """A webhook receiver on 127.0.0.1: answers ``statuses`` in turn (the last one repeats)."""
+    """A webhook receiver on 127.0.0.1: answers ``statuses`` in turn (the last one repeats), each after
+    ``delay`` seconds (cut short when the test ends); ``arrived`` is set by the first request."""
 
     statuses: list[int]
     delay: float = 0.0
     requests: list[dict] = field(default_factory=list)
     url: str = ""
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def answer(self) -> int:
         return self.statuses[min(len(self.requests) - 1, len(self.statuses) - 1)]
@@ -48,7 +56,7 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def receiver() -> Iterator:
     """Start receivers; each serves at most MAX_REQUESTS requests and is shut down after the test."""
-    started: list[tuple[HTTPServer, threading.Thread, threading.Event]] = []
+    started: list[tuple[HTTPServer, threading.Thread, threading.Event, Receiver]] = []
 
     def start(statuses: list[int] | None = None, delay: float = 0.0) -> Receiver:
         state = Receiver(statuses or [200], delay)
@@ -57,7 +65,8 @@ def receiver() -> Iterator:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 state.requests.append({"path": self.path, "headers": self.headers, "body": body})
-                time.sleep(state.delay)
+                state.arrived.set()
+                state.release.wait(state.delay)
                 self.send_response(state.answer())
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -76,16 +85,35 @@ def receiver() -> Iterator:
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
-        started.append((server, thread, stop))
+        started.append((server, thread, stop, state))
         state.url = f"http://127.0.0.1:{server.server_address[1]}"
         return state
 
     yield start
-    for server, thread, stop in started:
+    for server, thread, stop, state in started:
+        state.release.set()
         stop.set()
         thread.join(5)
         server.server_close()
 
+
+@pytest.fixture
+def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Host names the test resolves itself, each to its addresses (none: the name does not resolve);
+    every other name is resolved as usual."""
+    names: dict[str, list[str]] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # noqa: A002 - socket's names
+        if host not in names:
+            return real(host, port, family, type, proto, flags)
+        if not names[host]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0)) if ":" in a
+                else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in names[host]]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
 
 
 def stored(ws: Workspace, event_id: int) -> dict:
@@ -101,13 +129,18 @@ def attempts(dispatcher: Dispatcher, subscriber: str) -> list[tuple]:
             for r in log.itertuples()]
 
 
-def order_events(ws: Workspace) -> None:
-    """An allocation, an account with cash, its configuration and one filled order."""
+def funded_account(ws: Workspace) -> str:
+    """An allocation, an account with cash and its configuration; returns the account id."""
     allocation = ws.allocations.create(ALLOCATION)
     account = ws.accounts.create(ACCOUNT)
     ws.accounts.deposit(account.id, {"amount": "1000.00", "currency": "USD"})
     ws.configurations.create({"account_id": account.id, "allocation_id": allocation.id})
-    ws.orders.place(account.id, {"cash_amount": "100.00", "currency": "USD", "side": "BUY"})
+    return account.id
+
+
+def order_events(ws: Workspace) -> None:
+    """An allocation, an account with cash, its configuration and one filled order."""
+    ws.orders.place(funded_account(ws), ORDER)
 
 
 def test_webhook_delivery_is_signed_and_carries_the_stored_event(ws: Workspace, receiver) -> None:
@@ -281,7 +314,8 @@ BAD_SUBSCRIPTIONS = {
 
 
 @pytest.mark.parametrize("change, paths", BAD_SUBSCRIPTIONS.values(), ids=BAD_SUBSCRIPTIONS.keys())
-def test_bad_subscriptions_name_every_field(ws: Workspace, change: dict, paths: list[str]) -> None:
+def test_bad_subscriptions_name_every_field(ws: Workspace, dns: dict, change: dict, paths: list[str]) -> None:
+    dns["example.org"] = ["93.184.215.14"]  # a public address: the URL itself is fine
     dispatcher = Dispatcher(ws.db)
     dispatcher.subscribe_callback("taken", lambda e: None)
     arguments = {"name": "hook", "url": "https://example.org/hook", "secret": SECRET, **change}
@@ -308,3 +342,186 @@ def test_the_workspace_delivers_events_after_each_committed_write(ws) -> None:
     assert seen[0]["resource_id"] == allocation.id and seen[1]["resource_id"] == account.id
     log = ws.events.deliveries(subscriber="audit")
     assert list(log["status"]) == ["DELIVERED", "DELIVERED"]
+
+
+# -- webhooks off the write path --------------------------------------------------------------
+
+
+def timed(call, *args) -> float:
+    start = time.monotonic()
+    call(*args)
+    return time.monotonic() - start
+
+
+def test_a_hanging_receiver_does_not_hold_up_writes_and_close_cuts_it_short(ws: Workspace, receiver) -> None:
+    hanging = receiver([200], delay=30)
+    account_id = funded_account(ws)
+    ws.events.subscribe_webhook("hangs", hanging.url, SECRET, retries=0, timeout=3)
+    assert timed(ws.orders.place, account_id, ORDER) < QUICK
+    assert timed(ws.allocations.create, ALLOCATION) < QUICK
+    assert hanging.arrived.wait(5)  # the worker is waiting on the receiver
+    assert not ws.events.flush(0.1)
+    assert timed(ws.dispatcher.close) < 1  # not the subscription's 3 s timeout
+    assert timed(ws.dispatcher.close) < 1  # closing twice is fine
+    assert len(hanging.requests) == 1
+    assert ws.events.deliveries(subscriber="hangs").empty  # the attempt cut short is not an answer: not logged
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Whether ``check()`` becomes true within ``timeout`` seconds (for a state the worker is in
+    between two rounds, which flush() cannot wait for)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_down_receiver_does_not_slow_writes_and_close_ends_the_backoff(ws: Workspace) -> None:
+    account_id = funded_account(ws)
+    ws.events.subscribe_webhook("down", f"http://127.0.0.1:{free_port()}/hooks", SECRET, retries=1, backoff=2)
+    assert timed(ws.orders.place, account_id, ORDER) < QUICK
+    assert eventually(lambda: len(ws.events.deliveries(subscriber="down")) > 0)
+    assert timed(ws.dispatcher.close) < 1  # not the 2 s of backoff still to go
+    log = ws.events.deliveries(subscriber="down")
+    assert list(log["status"]) == ["RETRYING"] and "refused" in log["error"][0].lower()
+
+
+def test_the_worker_retries_and_logs_every_attempt(ws: Workspace, receiver) -> None:
+    flaky = receiver([500, 200])
+    waits: list[float] = []
+    ws.dispatcher.sleep = waits.append
+    ws.events.subscribe_webhook("down", f"http://127.0.0.1:{free_port()}/hooks", SECRET, retries=2)
+    ws.events.subscribe_webhook("flaky", flaky.url, SECRET)
+    created = ws.allocations.create(ALLOCATION)
+    assert ws.events.flush(10)
+    [event] = [int(i) for i in ws.events.list(resource_id=created.id)["id"]]
+    assert attempts(ws.dispatcher, "down") == [(event, 1, "RETRYING", None), (event, 2, "RETRYING", None),
+                                               (event, 3, "FAILED", None)]
+    assert attempts(ws.dispatcher, "flaky") == [(event, 1, "RETRYING", 500), (event, 2, "DELIVERED", 200)]
+    assert waits == [0.5, 1.0, 0.5]
+    assert ws.events.flush(1) and len(flaky.requests) == 2  # finished: not sent again
+
+
+def test_a_new_subscriber_starts_from_now_unless_it_asks_for_a_replay(ws: Workspace, receiver) -> None:
+    server = receiver()
+    for _ in range(2):
+        ws.allocations.create(ALLOCATION)
+    old = [int(i) for i in ws.events.list()["id"]]
+    assert len(old) == 2
+    new, everything = [], []
+    ws.events.subscribe_callback("new", new.append)
+    ws.events.subscribe_callback("everything", everything.append, replay=True)
+    ws.events.subscribe_webhook("hook-new", server.url + "/new", SECRET)
+    ws.events.subscribe_webhook("hook-everything", server.url + "/everything", SECRET, replay=True)
+    assert ws.events.flush(5)  # a webhook's replay goes at once, from the worker
+    sent = lambda: [(r["path"], json.loads(r["body"])["id"]) for r in server.requests]  # noqa: E731
+    assert sent() == [("/everything", old[0]), ("/everything", old[1])]
+    assert new == [] and everything == []  # a callback's backlog goes with the next write
+    ws.allocations.create(ALLOCATION)
+    [latest] = [int(i) for i in ws.events.list(after=old[-1])["id"]]
+    assert ws.events.flush(5)
+    assert [e["id"] for e in new] == [latest]
+    assert [e["id"] for e in everything] == [*old, latest]
+    assert sent()[2:] == [("/new", latest), ("/everything", latest)]
+    assert set(ws.events.deliveries(subscriber="hook-new")["event_id"]) == {latest}
+
+
+def test_a_webhook_registered_again_resumes_with_what_it_missed(ws: Workspace, receiver) -> None:
+    server = receiver()
+    ws.allocations.create(ALLOCATION)
+    ws.events.subscribe_webhook("crm", server.url, SECRET)
+    ws.allocations.create(ALLOCATION)
+    assert ws.events.flush(5)
+    ws.events.unsubscribe("crm")
+    ws.allocations.create(ALLOCATION)  # missed while unsubscribed
+    again = Workspace.open(ws.path)  # another kernel
+    try:
+        again.events.subscribe_webhook("crm", server.url, SECRET)
+        assert again.events.flush(5)
+    finally:
+        again.close()
+    assert [json.loads(r["body"])["id"] for r in server.requests] == [int(i) for i in ws.events.list()["id"]][1:]
+
+
+FORBIDDEN = {
+    "metadata address": "http://169.254.169.254/latest/meta-data/",
+    "link-local": "http://169.254.10.1/hook",
+    "link-local IPv6": "http://[fe80::1]/hook",
+    "AWS metadata IPv6": "http://[fd00:ec2::254]/hook",
+    "private 10/8": "http://10.0.0.1/hook",
+    "private 172.16/12": "http://172.16.5.4:8080/hook",
+    "private 192.168/16": "https://192.168.1.10/hook",
+    "unique local IPv6": "http://[fc00::1]/hook",
+    "private as IPv4-mapped IPv6": "http://[::ffff:10.0.0.1]/hook",
+    "shared (carrier-grade NAT)": "http://100.64.0.1/hook",
+    "unspecified": "http://0.0.0.0:8080/hook",
+    "unspecified IPv6": "http://[::]/hook",
+    "multicast": "http://224.0.0.1/hook",
+    "reserved": "http://240.0.0.1/hook",
+    "GCP metadata name": "http://metadata.google.internal/computeMetadata/v1/",
+    "metadata name": "http://metadata/computeMetadata/v1/",
+    "AWS metadata name": "http://instance-data/latest/meta-data/",
+    "metadata name, any case, trailing dot": "http://Metadata.Google.Internal./",
+}
+
+
+@pytest.mark.parametrize("url", FORBIDDEN.values(), ids=FORBIDDEN.keys())
+def test_webhooks_to_private_and_metadata_addresses_are_refused(ws: Workspace, url: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        ws.events.subscribe_webhook("hook", url, SECRET)
+    assert error.value.paths == ["url"]
+    assert "allow_private" in str(error.value) or "metadata" in str(error.value)
+    assert ws.dispatcher.subscriptions == []
+    ws.events.subscribe_callback("hook", print)  # nothing of the refused one was kept: the name is free
+
+
+def test_a_name_is_checked_by_every_address_it_resolves_to(ws: Workspace, dns: dict) -> None:
+    dns.update({"intranet.example": ["192.168.0.5"], "mixed.example": ["93.184.215.14", "10.0.0.7"],
+                "nowhere.example": [], "public.example": ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"]})
+    refused = {}
+    for host in ("intranet.example", "mixed.example", "nowhere.example"):
+        with pytest.raises(ValidationError) as error:
+            ws.events.subscribe_webhook(host, f"https://{host}/hook", SECRET)
+        assert error.value.paths == ["url"]
+        refused[host] = error.value.problems[0].message
+    assert "192.168.0.5" in refused["intranet.example"] and "private" in refused["intranet.example"]
+    assert "10.0.0.7" in refused["mixed.example"]
+    assert "does not resolve" in refused["nowhere.example"]
+    ws.events.subscribe_webhook("public", "https://public.example/hook", SECRET)
+    assert [s.name for s in ws.dispatcher.subscriptions] == ["public"]
+
+
+def test_allow_private_admits_a_receiver_on_your_network_but_never_a_metadata_service(ws: Workspace,
+                                                                                       dns: dict) -> None:
+    dns["receiver.lan"] = ["10.1.2.3"]
+    ws.events.subscribe_webhook("lan", "http://receiver.lan:8080/hook", SECRET, allow_private=True)
+    ws.events.subscribe_webhook("link", "http://[fe80::1]/hook", SECRET, allow_private=True)
+    for name, url in (("aws", "http://169.254.169.254/"), ("gcp", "http://metadata.google.internal/")):
+        with pytest.raises(ValidationError, match="metadata") as error:
+            ws.events.subscribe_webhook(name, url, SECRET, allow_private=True)
+        assert error.value.paths == ["url"]
+    with pytest.raises(ValidationError) as error:
+        ws.events.subscribe_webhook("flag", "http://receiver.lan/", SECRET, allow_private="yes")
+    assert error.value.paths == ["allow_private", "url"]  # only True allows the private address
+    ws.events.subscribe_webhook("here", "http://localhost:8080/hook", SECRET)  # loopback: no flag needed
+    assert [s.name for s in ws.dispatcher.subscriptions] == ["lan", "link", "here"]
+
+
+def test_a_name_that_turns_private_after_subscribing_is_not_sent_to(ws: Workspace, receiver, dns: dict) -> None:
+    server = receiver()
+    port = server.url.rsplit(":", 1)[1]
+    dns["hooks.example"] = ["127.0.0.1"]
+    ws.events.subscribe_webhook("crm", f"http://hooks.example:{port}/hooks", SECRET)
+    ws.allocations.create(ALLOCATION)
+    assert ws.events.flush(5)
+    assert server.requests[0]["headers"]["Host"] == f"hooks.example:{port}"  # sent to the name's checked address
+    dns["hooks.example"] = ["10.0.0.1"]  # DNS rebinding
+    created = ws.allocations.create(ALLOCATION)
+    assert ws.events.flush(5)
+    [event] = [int(i) for i in ws.events.list(resource_id=created.id)["id"]]
+    [attempt] = ws.events.deliveries(event_id=event).itertuples()
+    assert (attempt.attempt, attempt.status) == (1, "FAILED") and pd.isna(attempt.http_status)
+    assert "10.0.0.1" in attempt.error and "private" in attempt.error and attempt.error.startswith("Not sent")
+    assert len(server.requests) == 1

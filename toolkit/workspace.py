@@ -85,13 +85,14 @@ class Workspace:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """One ``BEGIN IMMEDIATE`` write transaction; once the outermost one commits, the new events
-        go to the subscribers (:attr:`events`), never while the write lock is held."""
+        """One ``BEGIN IMMEDIATE`` write transaction; once the outermost one commits, the callback
+        subscribers (:attr:`events`) get the new events in this thread and the webhook worker is
+        woken (no HTTP request runs here), never while the write lock is held."""
         outer = not self.db.conn.in_transaction
         with write(self.db):
             yield self.db
         if outer:
-            self.dispatcher.dispatch()
+            self.dispatcher.after_commit()
 
     @classmethod
     def open(cls, path: str | Path) -> "Workspace":
@@ -132,6 +133,7 @@ class Workspace:
         return cls.open(path) if path else cls.demo()
 
     def close(self) -> None:
+        self.dispatcher.close()
         self.db.close()
 
     def __enter__(self) -> "Workspace":
@@ -925,19 +927,32 @@ class Events:
              limit: int = 1000) -> pd.DataFrame:
         return self._repo.list(resource_id, type, after, limit)
 
-    def subscribe_callback(self, name: str, callback, types: Sequence[str] = ()):
-        return self._ws.dispatcher.subscribe_callback(name, callback, types)
+    def subscribe_callback(self, name: str, callback, types: Sequence[str] = (), replay: bool = False):
+        """Call ``callback(event)`` after each committed write, in the writing thread; a new ``name``
+        starts from now unless ``replay=True`` (see :meth:`Dispatcher.subscribe_callback`)."""
+        return self._ws.dispatcher.subscribe_callback(name, callback, types, replay)
 
     def subscribe_webhook(self, name: str, url: str, secret: str | bytes, types: Sequence[str] = (),
-                          retries: int = 3, backoff: float = 0.5, timeout: float = 5.0):
-        return self._ws.dispatcher.subscribe_webhook(name, url, secret, types, retries, backoff, timeout)
+                          retries: int = 3, backoff: float = 0.5, timeout: float = 5.0, replay: bool = False,
+                          allow_private: bool = False):
+        """POST each event to ``url`` from a background worker, signed with ``secret``; a new ``name``
+        starts from now unless ``replay=True``; private addresses need ``allow_private=True`` (see
+        :meth:`Dispatcher.subscribe_webhook`)."""
+        return self._ws.dispatcher.subscribe_webhook(name, url, secret, types, retries, backoff, timeout, replay,
+                                                     allow_private)
 
     def unsubscribe(self, name: str) -> None:
         self._ws.dispatcher.unsubscribe(name)
 
     def dispatch(self) -> int:
-        """Deliver what is not delivered yet (also done after every committed write)."""
+        """Deliver what is not delivered yet now, webhooks included, in this thread, and wait (writes
+        do not need it: callbacks run after each commit and webhooks go from the worker)."""
         return self._ws.dispatcher.dispatch()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the webhook worker has sent every event committed so far (at most ``timeout``
+        seconds); True when it has."""
+        return self._ws.dispatcher.flush(timeout)
 
     def deliveries(self, event_id: int | None = None, subscriber: str | None = None) -> pd.DataFrame:
         """The delivery log: every attempt with its status, HTTP status and error."""

@@ -1,7 +1,9 @@
-"""The event_deliveries table: one row per attempt to hand an event to a subscriber.
+"""The event_deliveries table: one row per attempt to hand an event to a subscriber; the
+event_subscribers table: where each subscriber (by name) starts.
 
 An (event, subscriber) pair is *finished* once it has a ``DELIVERED`` or ``FAILED`` row; a
-``RETRYING`` row alone means a later attempt is due. Writes go inside the caller's ``write()``.
+``RETRYING`` row alone means a later attempt is due. A subscriber is offered the events after its
+``start_after`` id only (0: every stored event). Writes go inside the caller's ``write()``.
 """
 
 from __future__ import annotations
@@ -40,9 +42,41 @@ def _type_filter(patterns: Sequence[str]) -> tuple[str, list]:
     return f" AND ({' OR '.join(clauses)})", params
 
 
+def workspace_file(db: sqlite_utils.Database) -> str | None:
+    """The file of ``db``'s main database, or None for an in-memory one (another connection to
+    it, e.g. a delivery worker's, opens this file)."""
+    for _, name, file in db.conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return file or None
+    return None
+
+
 class DeliveryRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+
+    def register(self, subscriber: str, replay: bool, stamp: str) -> tuple[int, bool]:
+        """Where ``subscriber`` starts: ``(start_after, new)``.
+
+        A new name starts after the last stored event (0 with ``replay``); a known name keeps its
+        starting point (it resumes where it stopped), which ``replay`` moves back to 0. The
+        starting point of a new name is read in the same statement that records it, so an event
+        committed meanwhile is either before it or offered to the subscriber.
+        """
+        row = self.db.conn.execute("SELECT start_after FROM event_subscribers WHERE name = ?",
+                                   (subscriber,)).fetchone()
+        if row is None:
+            self.db.conn.execute(
+                "INSERT INTO event_subscribers (name, start_after, created_at)"
+                " SELECT ?, CASE WHEN ? THEN 0 ELSE COALESCE(MAX(id), 0) END, ? FROM events",
+                (subscriber, bool(replay), stamp))
+        elif replay and row[0]:
+            self.db.conn.execute("UPDATE event_subscribers SET start_after = 0 WHERE name = ?", (subscriber,))
+        else:
+            return int(row[0]), False
+        start = self.db.conn.execute("SELECT start_after FROM event_subscribers WHERE name = ?",
+                                     (subscriber,)).fetchone()[0]
+        return int(start), row is None
 
     def record(self, event_id: int, subscriber: str, attempt: int, status: str, http_status: int | None,
                error: str | None, stamp: str) -> int:

@@ -405,6 +405,22 @@ def m012_packed_child_orders(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m013_event_subscribers(db: sqlite_utils.Database) -> None:
+    """Where each event subscriber starts (``start_after``: the last event id before it, 0 for every
+    stored event), so that a new subscriber starts from now and a known one resumes. Subscribers
+    already in the delivery log were offered every stored event: they keep starting from 0."""
+    _run(db, """
+    CREATE TABLE event_subscribers (
+        name TEXT PRIMARY KEY,
+        start_after INTEGER NOT NULL CHECK (start_after >= 0),
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO event_subscribers (name, start_after, created_at)
+        SELECT subscriber, 0, MIN(at) FROM event_deliveries GROUP BY subscriber
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):
