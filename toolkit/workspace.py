@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from toolkit.market import fx, history
 from toolkit.market.calendars import calendar
 from toolkit.market.instruments import Instrument, instrument_id, is_isin, search
 from toolkit.schema import Timeframe
-from toolkit.store import connect, migrate, pending, write
+from toolkit.store import backup, connect, migrate, pending, write
 from toolkit.store import demo as demo_store
 from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
@@ -40,7 +42,7 @@ from toolkit.store.orders import BookRepository, OrderRepository
 from toolkit.store.rebalancings import RebalancingRepository
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now, sequential_ids
 from toolkit.trading import engine
-from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, check_id, parse_account, parse_money
+from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, iso_date, parse_account, parse_money
 from toolkit.trading.allocations import Allocation, parse_allocation
 from toolkit.trading.events import Dispatcher
 from toolkit.attribution import Attribution
@@ -52,6 +54,7 @@ from toolkit.trading.rebalancing import (Executions, book_arrays, cancellations,
                                         values_nav)
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
                                     child_orders, parse_order, quantity_text)
+from toolkit.validation import optional, read_choice, read_id, read_timestamp
 
 #: the ledger kinds that move money into or out of a portfolio (the others are trades and fees)
 EXTERNAL_FLOWS = ("DEPOSIT", "WITHDRAWAL")
@@ -60,6 +63,19 @@ ENV_VAR = "TOOLKIT_WORKSPACE"
 
 #: instrument metadata carried as coordinates on ``instrument`` by ``prices()``
 PRICE_COORDS = ("symbol", "name", "isin", "mic", "currency", "asset_class", "sector", "country", "source")
+
+
+#: the workspaces not closed yet, closed at interpreter exit (before their connections)
+_OPEN: "weakref.WeakSet[Workspace]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for ws in list(_OPEN):
+        try:
+            ws.close()
+        except Exception:  # noqa: BLE001 - exiting: the connections are closed by toolkit.store.db next
+            pass
 
 
 class Workspace:
@@ -82,6 +98,7 @@ class Workspace:
         self.analytics = Analytics(self)
         self.attribution = Attribution(self)
         self.strategies = Strategies(self)
+        _OPEN.add(self)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
@@ -133,8 +150,16 @@ class Workspace:
         return cls.open(path) if path else cls.demo()
 
     def close(self) -> None:
+        """Stop event delivery and close the file (its WAL copied back); safe to call twice. Also done
+        at interpreter exit for every workspace still open."""
         self.dispatcher.close()
+        _OPEN.discard(self)
         self.db.close()
+
+    def backup(self, target: str | Path) -> Path:
+        """A consistent copy of this workspace at ``target``, through SQLite's backup API (never copy
+        the ``.db`` file alone while it is open: committed writes may still be in its ``-wal``)."""
+        return backup(self.db, target)
 
     def __enter__(self) -> "Workspace":
         return self
@@ -346,6 +371,7 @@ class Allocations:
 
     def get(self, allocation_id: str, as_of: str | None = None) -> Allocation:
         """The allocation, or its version valid at ``as_of`` (an ISO date or timestamp)."""
+        optional(read_timestamp, as_of, "as_of", "allocation request")
         self._require(allocation_id)
         found = self._repo.get([allocation_id], _end_of(as_of) if as_of else None)
         if not found:
@@ -358,8 +384,8 @@ class Allocations:
         ``instrument_ids`` (ISINs or UUIDs), newest first, at most ``limit`` (1 to 1,000)."""
         problems = Problems()
         ids = self._filter_ids(instrument_ids, problems)
-        start = _check_date(start_date, "start_date", problems)
-        end = _check_date(end_date, "end_date", problems)
+        start = None if start_date is None else iso_date(start_date, "start_date", problems)
+        end = None if end_date is None else iso_date(end_date, "end_date", problems)
         if start and end and start > end:
             problems.add("end_date", f"{end} is before start_date {start}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= self.MAX_LIMIT:
@@ -520,8 +546,8 @@ class Configurations:
     def _save(self, payload: dict, create: bool) -> Configuration:
         problems = Problems()
         problems.require_object(payload, ("account_id", "allocation_id"), "configuration")
-        account_id = check_id(payload.get("account_id"), "account_id", problems)
-        allocation_id = check_id(payload.get("allocation_id"), "allocation_id", problems)
+        account_id = read_id(payload.get("account_id"), "account_id", problems)
+        allocation_id = read_id(payload.get("allocation_id"), "allocation_id", problems)
         stamp = now(precise=True)
         with self._ws.transaction():
             account = AccountRepository(self._ws.db).get(account_id) if account_id else None
@@ -775,10 +801,11 @@ class Orders:
 
     def _replay(self, order_id: str, request) -> PortfolioOrder:
         order = self.get(order_id)
-        if (order.side, Decimal(order.cash_amount), order.currency) != (request.side, request.amount,
-                                                                         request.currency):
+        same = (order.side, Decimal(order.cash_amount), order.currency) == (request.side, request.amount,
+                                                                           request.currency)
+        if not same or request.execution_date not in (None, order.execution_date):
             raise ConflictError(f"Idempotency key {request.idempotency_key!r} was used for a different order "
-                                f"({order.side} {order.cash_amount} {order.currency}).")
+                                f"({order.side} {order.cash_amount} {order.currency} on {order.execution_date}).")
         return order
 
 
@@ -798,6 +825,12 @@ class Rebalancings:
         stamp, run_id = now(precise=True), str(uuid.uuid4())
         with self._ws.transaction():
             loaded = request.account_ids is None
+            if loaded:
+                unknown = set(AllocationRepository(self._ws.db).unknown(request.allocation_ids))
+                if unknown:
+                    raise ValidationError([Problem(f"allocation_ids[{i}]", f"{a!r} names no allocation")
+                                           for i, a in enumerate(request.allocation_ids) if a in unknown],
+                                          "rebalancing request")
             ids = self._book.configured(request.allocation_ids) if loaded else list(request.account_ids)
             accounts, balances, positions = self._book.book(ids, loaded)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
@@ -969,17 +1002,6 @@ def foreign_currency(db: sqlite_utils.Database, allocation_ids: list[str], curre
         f"JOIN instruments i ON i.instrument_id = w.instrument_id "
         f"WHERE a.id IN ({marks}) AND i.currency != ? ORDER BY i.symbol", [*allocation_ids, currency]).fetchall()
     return ", ".join(f"{symbol} ({quoted})" for symbol, quoted in rows)
-
-
-def _check_date(value: object, path: str, problems: Problems) -> str | None:
-    if value is None:
-        return None
-    try:
-        return pd.Timestamp(value).date().isoformat() if isinstance(value, str) else None
-    except ValueError:
-        pass
-    problems.add(path, f"{value!r} is not an ISO date (YYYY-MM-DD)")
-    return None
 
 
 def _end_of(as_of: str) -> str:
