@@ -555,3 +555,168 @@ def test_refused_upload_changes_nothing_on_disk(ws):
         assert other.execute("SELECT count(*), total(close) FROM prices").fetchone() == count
     finally:
         other.close()
+
+
+# --------------------------------------------------------------------------- issue 17: what got in before
+# Each payload below was stored before these checks: an unknown field, a bar dated 9999 (coverage said
+# COVERED while prices() returned nothing), a bar in the future (it became the default execution date of
+# orders), a 10 MB name or markup in name and symbol, identifiers in a form other than their standard
+# one, timestamps pandas guesses at, and numbers Python reads but no data feed writes.
+
+NOW = datetime.now(timezone.utc)
+TOMORROW = (NOW + timedelta(days=1)).date().isoformat()
+
+STRICT_PAYLOADS = [
+    # fields
+    ("unknown top-level field", with_field(BASE, comment="from the vendor"), {"comment"}),
+    ("the seed's timeframe_id spelling", with_field(BASE, timeframe_id=1), {"timeframe_id"}),
+    # dates bounded to the years 1900-2199
+    ("year 9999", with_record(BASE, 3, timestamp="9999-12-31"), {"history[3].timestamp"}),
+    ("year 1899", with_record(BASE, 0, timestamp="1899-12-29"), {"history[0].timestamp"}),
+    ("year 2200 intraday", with_field(with_record(BASE, 3, timestamp="2200-01-01T10:00:00"), timeframe=3),
+     {"history[3].timestamp"}),
+    # bars that have not happened yet
+    ("bar in 2030", with_record(BASE, 3, timestamp="2030-01-02"), {"history[3].timestamp"}),
+    ("bar tomorrow", with_record(BASE, 3, timestamp=TOMORROW), {"history[3].timestamp"}),
+    ("hourly bar two hours ahead",
+     with_field(with_record(BASE, 3, timestamp=(NOW + timedelta(hours=2)).isoformat(timespec="seconds")),
+                timeframe=3), {"history[3].timestamp"}),
+    # timestamps: ISO 8601 as toolkit.validation.read_timestamp reads it, nothing pandas guesses
+    ("words", with_record(BASE, 1, timestamp="March 1 2022"), {"history[1].timestamp"}),
+    ("basic ISO date", with_record(BASE, 1, timestamp="20241219"), {"history[1].timestamp"}),
+    ("year and month", with_record(BASE, 0, timestamp="2024-12"), {"history[0].timestamp"}),
+    ("offset without a colon", with_field(with_record(BASE, 1, timestamp="2024-12-19T10:00:00+0000"), timeframe=3),
+     {"history[1].timestamp"}),
+    ("leading space", with_record(BASE, 1, timestamp=" 2024-12-19"), {"history[1].timestamp"}),
+    # name and symbol
+    ("10 MB name", with_field(BASE, name="x" * 10_000_000), {"name"}),
+    ("markup in name", with_field(BASE, name="<script>alert(1)</script>"), {"name"}),
+    ("control character in name", with_field(BASE, name="SAP\x00SE"), {"name"}),
+    ("newline in name", with_field(BASE, name="SAP\nSE"), {"name"}),
+    ("blank name", with_field(BASE, name="   "), {"name"}),
+    ("name of 201 characters", with_field(BASE, name="S" * 201), {"name"}),
+    ("markup in symbol", with_field(BASE, symbol="<b>SAP</b>"), {"symbol"}),
+    ("symbol of 21 characters", with_field(BASE, symbol="S" * 21), {"symbol"}),
+    ("space in symbol", with_field(BASE, symbol="SAP SE"), {"symbol"}),
+    ("empty symbol", with_field(BASE, symbol=""), {"symbol"}),
+    # identifiers in their standard form only
+    ("lower-case ISIN", with_field(BASE, isin="de0007164600"), {"isin"}),
+    ("ISIN with spaces", with_field(BASE, isin="DE 000716 4600"), {"isin"}),
+    ("lower-case currency", with_field(BASE, currency="eur"), {"currency"}),
+    ("currency with spaces", with_field(BASE, currency=" EUR "), {"currency"}),
+    ("lower-case MIC", with_field(BASE, mic="xetr"), {"mic"}),
+    ("MIC with a newline", with_field(BASE, mic="XETR\n"), {"mic"}),
+    ("instrument_id not a UUID", with_field(BASE, instrument_id="SAP"), {"instrument_id"}),
+    # numbers: JSON numbers only, and finite as a float
+    ("Python int beyond float", with_record(BASE, 1, volume=10**400), {"history[1].volume"}),
+    ("underscored digits as text", with_record(BASE, 1, volume="1_000"), {"history[1].volume"}),
+    ("Arabic-Indic digits as text", with_record(BASE, 2, close="١٠٠"), {"history[2].close"}),
+]
+
+
+@pytest.mark.parametrize("payload, paths", [pytest.param(p, s, id=i) for i, p, s in STRICT_PAYLOADS])
+def test_lenient_reading_is_gone(ws, payload, paths):
+    err = refuse(ws, payload)
+    assert set(err.paths) == paths, err.problems
+
+
+def test_bar_in_9999_is_refused_and_coverage_stays_as_it_was(ws):
+    before = ws.instruments.coverage([{"isin": SAP, "currency": "EUR"}])
+    status = ws.history.status()
+    err = refuse(ws, with_record(valid_payload(), 3, timestamp="9999-12-31"))
+    assert "9999-12-31" in err.problems[0].message
+    assert ws.instruments.coverage([{"isin": SAP, "currency": "EUR"}]) == before
+    pd.testing.assert_frame_equal(ws.history.status(), status)
+
+
+def test_future_bar_is_refused_saying_so_and_the_series_stays_as_it_was(ws):
+    apple = series_of(ws, "AAPL", "skfolio")
+    status = ws.history.status(apple)
+    payload = {"isin": APPLE, "currency": "USD", "timeframe": 1,
+               "history": [{"timestamp": "2022-12-30", "close": 129.93}, {"timestamp": "2030-01-02", "close": 150.0}]}
+    err = refuse(ws, payload)
+    assert err.paths == ["history[1].timestamp"]
+    assert "future" in err.problems[0].message
+    pd.testing.assert_frame_equal(ws.history.status(apple), status)
+
+
+def test_bars_up_to_now_are_accepted(ws):
+    payload = valid_payload()
+    payload["history"] = [{"timestamp": "2024-12-18", "close": 235.7},
+                          {"timestamp": NOW.date().isoformat(), "close": 236.0}]
+    assert ws.history.upload(payload)["n_records"] == 2
+    hourly = valid_payload()
+    hourly.update(timeframe=3, history=[{"timestamp": (NOW - timedelta(hours=2)).isoformat(timespec="seconds"),
+                                         "close": 236.5}])
+    assert ws.history.upload(hourly)["n_records"] == 1
+
+
+def test_parse_history_takes_the_clock_it_is_given():
+    from toolkit.market.history import parse_history
+
+    payload = valid_payload()  # last bar 2024-12-23
+    assert len(parse_history(payload, now=datetime(2024, 12, 23, tzinfo=timezone.utc)).frame) == 4
+    with pytest.raises(ValidationError) as info:
+        parse_history(payload, now=datetime(2024, 12, 20, 12, tzinfo=timezone.utc))
+    assert info.value.paths == ["history[3].timestamp"]
+
+
+def test_timestamps_with_an_offset_are_stored_in_utc(ws):
+    payload = valid_payload()
+    payload.update(timeframe=3, history=[{"timestamp": "2024-12-20T10:00:00+01:00", "close": 231.0},
+                                         {"timestamp": "2024-12-20T10:00:00Z", "close": 232.0},
+                                         {"timestamp": "2024-12-20 11:00", "close": 233.0}])
+    result = ws.history.upload(payload)
+    ds = ws.history.prices([result["instrument_id"]], timeframe=3)
+    assert [str(t)[:19] for t in ds["time"].values] == ["2024-12-20T09:00:00", "2024-12-20T10:00:00",
+                                                        "2024-12-20T11:00:00"]
+    # an end date includes that whole day's intraday bars; a start time cuts the ones before it
+    day = ws.history.prices([result["instrument_id"]], start="2024-12-20", end="2024-12-20", timeframe=3)
+    assert day.sizes["time"] == 3
+    later = ws.history.prices([result["instrument_id"]], start="2024-12-20T10:00:00Z", timeframe=3)
+    assert later.sizes["time"] == 2
+
+
+def test_name_and_symbol_within_the_rules_are_stored(ws):
+    payload = with_field(valid_payload(), name="Société Générale S.A. (Paris) — \"A\" shares!",
+                         symbol="GLE.PA-1_A", mic="XPAR")
+    instrument = ws.instruments.get(ws.history.upload(payload)["instrument_id"])
+    assert (instrument.name, instrument.symbol) == (payload["name"], "GLE.PA-1_A")
+
+
+def test_unknown_field_in_a_record_is_named_by_its_row(ws):
+    payload = with_record(valid_payload(), 2, price=232.25)
+    err = refuse(ws, payload)
+    assert err.paths == ["history[2].price"]
+
+
+def test_unknown_fields_on_many_records_are_summarised(ws):
+    payload = valid_payload()
+    payload["history"] = [{"timestamp": f"2024-11-{d:02d}", "close": 1.0, "adj": 1.0} for d in range(1, 21)]
+    err = refuse(ws, payload)
+    assert err.paths[:5] == [f"history[{i}].adj" for i in range(5)]
+    assert len(err.paths) == 6 and "15 more rows" in err.problems[5].message
+
+
+@pytest.mark.parametrize("cell", ["1_000", "١٠٠", "1e3", " 236.95", "Infinity", "0x10"])
+def test_csv_numbers_are_read_strictly(ws, cell):
+    from toolkit.market.history import read_csv_history
+
+    text = ("Date,Open,High,Low,Close,Volume\n"
+            "2024-12-18,236.05,238.40,234.10,235.70,1402311\n"
+            f"2024-12-19,233.00,236.55,231.35,{cell},1873004\n")
+    payload = {"isin": SAP, "currency": "EUR", "timeframe": 1, "history": read_csv_history(text)}
+    err = refuse(ws, payload)
+    assert "history[1].close" in err.paths, err.problems
+
+
+def test_csv_upload_is_stored_number_for_number(ws):
+    from toolkit.market.history import read_csv_history
+
+    text = ("Date,Open,High,Low,Close,Adj Close,Volume\n"
+            "2024-12-18,236.05,238.40,234.10,235.70,235.70,1402311\n"
+            "2024-12-19,233.00,236.55,231.35,232.25,232.25,\n")
+    records = read_csv_history(text.encode())
+    assert records[0] == {"timestamp": "2024-12-18", "open": 236.05, "high": 238.40, "low": 234.10,
+                          "close": 235.70, "volume": 1402311.0}
+    assert records[1]["volume"] is None

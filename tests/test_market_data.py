@@ -235,3 +235,57 @@ def test_series_of_one_security_share_its_identifiers(registry):
     assert (grouped["name"].nunique() == 1).all()
     assert (grouped["currency"].nunique() == 1).all()
     assert (grouped["symbol"].nunique() == 1).all()
+
+
+# --------------------------------------------------------------------------- (4) arguments of prices and status
+
+
+@pytest.mark.parametrize("kwargs, paths", [
+    pytest.param({"horizon": "fortnight"}, ["horizon"], id="unknown horizon"),
+    pytest.param({"horizon": "Month"}, ["horizon"], id="horizon in capitals"),
+    pytest.param({"start": "2022-13-45"}, ["start"], id="impossible start"),
+    pytest.param({"end": "2022-02-30"}, ["end"], id="impossible end"),
+    pytest.param({"start": "March 1 2022"}, ["start"], id="start in words"),
+    pytest.param({"start": "20220301"}, ["start"], id="basic ISO start"),
+    pytest.param({"end": "9999-12-31"}, ["end"], id="end in 9999"),
+    pytest.param({"start": 20220301}, ["start"], id="start as a number"),
+    pytest.param({"start": "2022-03-01", "end": "2022-02-01"}, ["end"], id="start after end"),
+    pytest.param({"currency": "XXX"}, ["currency"], id="unknown currency"),
+    pytest.param({"currency": "usd"}, ["currency"], id="currency in lower case"),
+    pytest.param({"timeframe": 99}, ["timeframe"], id="timeframe 99"),
+    pytest.param({"timeframe": True}, ["timeframe"], id="timeframe True"),
+    pytest.param({"timeframe": "1"}, ["timeframe"], id="timeframe as text"),
+    pytest.param({"start": "x", "end": "y", "horizon": "z"}, ["start", "end", "horizon"], id="three at once"),
+])
+def test_bad_prices_argument_is_a_validation_error_naming_it(demo_ws, kwargs, paths):
+    from toolkit.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        demo_ws.history.prices(["AAPL"], **kwargs)
+    assert info.value.paths == paths
+    assert str(info.value).endswith(".") and "\n" not in str(info.value)
+
+
+def test_prices_window_in_every_accepted_form(demo_ws):
+    import datetime as dt
+
+    def days(**kwargs) -> list[str]:
+        ds = demo_ws.history.prices(["AAPL"], **kwargs)
+        return [str(t)[:10] for t in ds["time"].values]
+
+    expected = days(start="2022-12-01", end="2022-12-07")
+    assert expected == ["2022-12-01", "2022-12-02", "2022-12-05", "2022-12-06", "2022-12-07"]
+    assert days(start=dt.date(2022, 12, 1), end=dt.date(2022, 12, 7)) == expected
+    assert days(start=pd.Timestamp("2022-12-01"), end=pd.Timestamp("2022-12-07")) == expected
+    assert days(start="2022-12-01 00:00:00", end="2022-12-07T00:00:00Z") == expected
+    assert days(start="2022-12-01T12:00:00", end="2022-12-07") == expected[1:]
+    assert days(start="2022-12-07", end="2022-12-07") == ["2022-12-07"]
+
+
+def test_status_with_a_timeframe_that_does_not_exist_names_it(demo_ws):
+    from toolkit.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        demo_ws.history.status(timeframe=99)
+    assert info.value.paths == ["timeframe"]
+    assert len(demo_ws.history.status(timeframe=1)) == len(demo_ws.history.status())

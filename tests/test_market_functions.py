@@ -496,15 +496,16 @@ DAILY = (0, 1)
 
 @st.composite
 def ohlcv_payloads(draw, max_rows: int = 20) -> dict:
-    """A valid upload: sorted unique times, positive prices with low <= open, close <= high."""
+    """A valid upload: sorted unique times up to 2025 (bars in the future are refused), positive prices
+    with low <= open, close <= high."""
     timeframe = draw(st.sampled_from([0, 1, 2, 3, 4]))
     n = draw(st.integers(min_value=1, max_value=max_rows))
     if timeframe in DAILY:
-        days = draw(st.lists(st.dates(dt.date(1950, 1, 1), dt.date(2050, 12, 31)), min_size=n, max_size=n,
+        days = draw(st.lists(st.dates(dt.date(1950, 1, 1), dt.date(2025, 12, 31)), min_size=n, max_size=n,
                              unique=True))
         stamps = [d.isoformat() for d in sorted(days)]
     else:
-        moments = draw(st.lists(st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2040, 12, 31))
+        moments = draw(st.lists(st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2025, 12, 31))
                                 .map(lambda t: t.replace(microsecond=0)), min_size=n, max_size=n, unique=True))
         stamps = [t.isoformat(timespec="seconds") for t in sorted(moments)]
     optional = draw(st.sets(st.sampled_from(["open", "high", "low", "volume"])))

@@ -299,7 +299,8 @@ class History:
         if instrument is not None:
             status = status[status["instrument_id"].isin(self._ws.instruments.resolve(instrument))]
         if timeframe is not None:
-            status = status[status["timeframe"] == int(Timeframe(timeframe))]
+            timeframe = optional(history.read_timeframe, timeframe, "timeframe", "history status request")
+            status = status[status["timeframe"] == int(timeframe)]
         status = status.rename(columns={"first_time": "history_start", "last_time": "history_end"})
         status["timeframe_label"] = status["timeframe"].map({int(t): t.label for t in Timeframe})
         status["fill_from"] = _fill_from(status)
@@ -310,16 +311,29 @@ class History:
                timeframe: int = Timeframe.DAY) -> xr.Dataset:
         """OHLCV as ``xr.Dataset (instrument, time)`` with metadata coordinates on ``instrument``.
 
-        ``instruments`` are ids, ISINs or symbols (all series when None). ``currency`` converts
-        prices at the ECB reference rates (see :func:`toolkit.market.fx.convert`); ``horizon``
-        ``week``/``month`` resamples daily bars (see :func:`toolkit.market.history.resample`).
+        ``instruments`` are ids, ISINs or symbols (all series when None). ``start`` and ``end``
+        bound the window, both included: ISO dates or timestamps (or date/datetime objects), an
+        ``end`` date meaning the end of that day. ``currency`` converts prices at the ECB reference
+        rates (see :func:`toolkit.market.fx.convert`); ``horizon`` ``week``/``month`` resamples
+        daily bars (see :func:`toolkit.market.history.resample`). A bad argument raises one
+        ``ValidationError`` naming each (``start``, ``end``, ``currency``, ``horizon``, ``timeframe``).
         """
+        problems = Problems()
+        first = None if start is None else history.read_moment(start, "start", problems)
+        last = None if end is None else history.read_moment(end, "end", problems, end=True)
+        if first is not None and last is not None and first > last:
+            problems.add("end", f"{end} is before the start {start}; give an end on or after the start")
+        history.read_horizon(horizon, "horizon", problems)
+        timeframe = history.read_timeframe(timeframe, "timeframe", problems)
+        if currency is not None:
+            read_choice(currency, "currency", problems, tuple(self.rates.indexes[fx.CURRENCY]))
+        problems.raise_if_any("prices request")
         table = self._ws.instruments.table()
         ids = self._ws.instruments.resolve(instruments) if instruments is not None else list(table["instrument_id"])
-        long = self._prices.read(ids, Timeframe(timeframe), start, end)
+        long = self._prices.read(ids, timeframe, first, last)
         meta = table.set_index("instrument_id").loc[ids, list(PRICE_COORDS)]
         ds = history.to_dataset(long, meta)
-        if currency:
+        if currency is not None:
             ds = fx.convert(ds, currency, self.rates)
         return history.resample(ds, horizon)
 

@@ -9,14 +9,31 @@ The upload payload (the risk platform's history upload, as a dict)::
 
 ``timeframe`` is 0 week, 1 day, 2 two hours, 3 one hour, 4 fifteen minutes. ``close``
 is required; ``open``, ``high``, ``low`` and ``volume`` are optional but, when a column is
-given, it is given on every row. Timestamps are ISO 8601, UTC when they carry no offset.
+given, it is given on every row. Prices and volume are JSON numbers (text, even ``"12.5"``, is
+refused; a CSV's cells are read with the strict decimal reader of :mod:`toolkit.validation`).
+
+What is refused, every problem named by its field path in one ``ValidationError``:
+
+- a field outside the ones above, at the top or in a record (``history[2].price``);
+- a timestamp that is not ISO 8601 as :func:`toolkit.validation.read_timestamp` reads it
+  (``2024-01-02``, ``2024-01-02T15:30:00Z``, ``2024-01-02 15:30+01:00``; not ``20240102`` nor
+  ``Jan 2 2024``), outside the years 1900-2199, or **later than now** (UTC): a bar is stored once
+  it has happened, so a daily bar may carry today's date, a weekly bar labelled with a Friday
+  still to come waits until that day. Timestamps with an offset are stored in UTC;
+- an ISIN, currency or MIC in another form than its standard one (``US0378331005``, ``USD``,
+  ``XNAS``: upper case, no spaces);
+- a ``symbol`` other than 1-20 of ``A-Z a-z 0-9 . _ - /``, a ``name`` that is blank, longer than
+  200 characters, holds a control character or markup (``<``, ``>``); an ``instrument_id`` that is
+  not a UUID.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -25,11 +42,19 @@ import xarray as xr
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency, check_isin, check_mic
 from toolkit.schema import HORIZONS, INSTRUMENT, OHLCV, TIME, Timeframe
+from toolkit.validation import (YEARS, _shown, decimal_or_none, one, read_choice, read_date, read_id,
+                                read_timestamp)
 
 #: the fields of a history record
 RECORD_FIELDS = ("timestamp", *OHLCV)
+#: the fields of an upload payload
+FIELDS = ("isin", "currency", "timeframe", "symbol", "name", "mic", "instrument_id", "history")
 #: how many row problems of one kind are reported before the rest are summarised
 _MAX_ROWS = 5
+#: a symbol: 1 to 20 ASCII letters, digits and ``. _ - /`` (``BRK.B``, ``EUR/USD``)
+_SYMBOL = re.compile(r"[A-Za-z0-9._/-]{1,20}", re.ASCII)
+#: the longest instrument name
+MAX_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -46,24 +71,70 @@ class HistoryUpload:
     instrument_id: str | None = None
 
 
-def parse_history(payload: object) -> HistoryUpload:
-    """Validate a history upload payload; raise one ``ValidationError`` naming every problem."""
+def parse_history(payload: object, *, now: datetime | None = None) -> HistoryUpload:
+    """Validate a history upload payload; raise one ``ValidationError`` naming every problem.
+
+    ``now`` (default: the current time, UTC) is the latest timestamp a bar may carry.
+    """
     problems = Problems()
-    problems.require_object(payload, None, "history upload")
-    isin = check_isin(payload.get("isin"), "isin", problems)
-    currency = check_currency(payload.get("currency"), "currency", problems)
-    timeframe = _check_timeframe(payload.get("timeframe"), problems)
-    mic = payload.get("mic")
-    if mic is not None:
-        mic = check_mic(mic, "mic", problems)
-    for key in ("symbol", "name", "instrument_id"):
-        if payload.get(key) is not None and not isinstance(payload[key], str):
-            problems.add(key, f"expected a string, got {type(payload[key]).__name__}")
-    frame = _check_records(payload.get("history"), timeframe, problems)
+    problems.require_object(payload, FIELDS, "history upload")
+    isin = _standard(check_isin, payload.get("isin"), "isin", problems, "US0378331005")
+    currency = _standard(check_currency, payload.get("currency"), "currency", problems, "USD")
+    timeframe = read_timeframe(payload.get("timeframe"), "timeframe", problems)
+    mic = _optional(payload, "mic", _check_mic, problems)
+    symbol = _optional(payload, "symbol", _check_symbol, problems)
+    name = _optional(payload, "name", _check_name, problems)
+    iid = _optional(payload, "instrument_id", read_id, problems)
+    frame = _check_records(payload.get("history"), timeframe, _utc(now or datetime.now(timezone.utc)), problems)
     problems.items.sort(key=_row_order)
     problems.raise_if_any("history upload")
-    return HistoryUpload(isin, currency, timeframe, frame, payload.get("symbol"),
-                         payload.get("name"), mic, payload.get("instrument_id"))
+    return HistoryUpload(isin, currency, timeframe, frame, symbol, name, mic, iid)
+
+
+def _optional(payload: dict, key: str, reader: Callable, problems: Problems):
+    """``reader`` on an optional field: None when the field is absent or null."""
+    value = payload.get(key)
+    return None if value is None else reader(value, key, problems)
+
+
+def _standard(check: Callable, value: object, path: str, problems: Problems, example: str) -> str | None:
+    """``check`` (which validates and normalises an identifier), then refuse any value that was
+    not already in its normal form: upper case, no spaces, no control characters."""
+    normal = check(value, path, problems)
+    if normal is not None and (normal != value or not value.isprintable()):
+        problems.add(path, f"{_shown(value)} is not in its standard form; write it as \"{example}\" is "
+                           "written: upper case, without spaces")
+        return None
+    return normal
+
+
+def _check_mic(value: object, path: str, problems: Problems) -> str | None:
+    return _standard(check_mic, value, path, problems, "XNAS")
+
+
+def _check_symbol(value: object, path: str, problems: Problems) -> str | None:
+    if isinstance(value, str) and _SYMBOL.fullmatch(value):
+        return value
+    problems.add(path, f"{_shown(value)} is not a symbol; use 1 to 20 letters, digits and . _ - / "
+                       "(such as \"AAPL\" or \"BRK.B\")")
+    return None
+
+
+def _check_name(value: object, path: str, problems: Problems) -> str | None:
+    if not isinstance(value, str):
+        problems.add(path, f"expected a string, got {type(value).__name__}")
+    elif not value.strip() or len(value) > MAX_NAME:
+        problems.add(path, f"must be 1 to {MAX_NAME} characters, not blank")
+    elif not value.isprintable() or "<" in value or ">" in value:
+        problems.add(path, "may not hold control characters, line breaks or markup (< >)")
+    else:
+        return value
+    return None
+
+
+def _utc(moment: datetime) -> datetime:
+    """A datetime as naive UTC (naive ones are taken as UTC already)."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _row_order(problem) -> tuple[int, int]:
@@ -72,23 +143,51 @@ def _row_order(problem) -> tuple[int, int]:
     return (1, int(match.group(1))) if match else (0, 0)
 
 
-def _check_timeframe(value: object, problems: Problems) -> Timeframe | None:
+def read_timeframe(value: object, path: str, problems: Problems) -> Timeframe | None:
+    """A timeframe by its wire value (an int 0-4, never a bool or text)."""
     valid = ", ".join(f"{t.value} {t.label}" for t in Timeframe)
     if isinstance(value, bool) or not isinstance(value, int) or value not in set(Timeframe):
-        problems.add("timeframe", f"{value!r} is not a timeframe; use one of {valid}")
+        problems.add(path, f"{_shown(value)} is not a timeframe; use one of {valid}")
         return None
     return Timeframe(value)
 
 
-def _report(problems: Problems, rows: np.ndarray, field: str, message: str) -> None:
+def read_horizon(value: object, path: str, problems: Problems) -> str | None:
+    """A resampling horizon: ``day``, ``week`` or ``month``."""
+    return read_choice(value, path, problems, tuple(HORIZONS))
+
+
+def read_moment(value: object, path: str, problems: Problems, *, end: bool = False) -> pd.Timestamp | None:
+    """A bound of a time window as a naive UTC ``Timestamp``: an ISO date (``2022-03-31``) or
+    timestamp (``2022-03-31T15:30:00Z``, see :func:`toolkit.validation.read_timestamp`), or a
+    ``date``/``datetime``/``pd.Timestamp``/``np.datetime64``, in the years 1900-2199. With ``end``,
+    a date means the end of that day (the window includes it)."""
+    if isinstance(value, np.datetime64) and not np.isnat(value):
+        value = pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, datetime):
+        moment = value if read_date(value.date(), path, problems) is not None else None
+    elif isinstance(value, date) or (isinstance(value, str) and len(value) == 10):
+        day = read_date(value, path, problems)
+        moment = None if day is None else datetime(day.year, day.month, day.day) + \
+            (timedelta(days=1, microseconds=-1) if end else timedelta(0))
+    else:
+        moment = read_timestamp(value, path, problems)
+    return None if moment is None else pd.Timestamp(_utc(moment))
+
+
+def _report(problems: Problems, rows: np.ndarray, field: str, message: str,
+            messages: Sequence[str] | None = None) -> None:
+    """Name each bad row (with its own message from ``messages`` if given) up to :data:`_MAX_ROWS`,
+    then one problem that counts the rest."""
     suffix = f".{field}" if field else ""
-    for row in rows[:_MAX_ROWS]:
-        problems.add(f"history[{row}]{suffix}", message)
+    for k, row in enumerate(rows[:_MAX_ROWS]):
+        problems.add(f"history[{row}]{suffix}", messages[k] if messages is not None else message)
     if len(rows) > _MAX_ROWS:
         problems.add(f"history[{rows[_MAX_ROWS]}:]{suffix}", f"{len(rows) - _MAX_ROWS} more rows: {message}")
 
 
-def _check_records(records: object, timeframe: Timeframe | None, problems: Problems) -> pd.DataFrame:
+def _check_records(records: object, timeframe: Timeframe | None, now: datetime,
+                   problems: Problems) -> pd.DataFrame:
     if not isinstance(records, list):
         problems.add("history", f"expected a list of records, got {type(records).__name__}")
         return pd.DataFrame()
@@ -99,17 +198,16 @@ def _check_records(records: object, timeframe: Timeframe | None, problems: Probl
     if bad:
         _report(problems, np.array(bad), "", "expected an object with timestamp and prices")
         return pd.DataFrame()
-    raw = pd.DataFrame.from_records(records)
-    unknown = sorted(set(raw.columns) - set(RECORD_FIELDS))
-    for name in unknown:
-        problems.add(f"history[].{name}", f"unknown field; records carry {', '.join(RECORD_FIELDS)}")
+    _check_fields(records, problems)
+    raw = pd.DataFrame.from_records(records, columns=[c for c in RECORD_FIELDS
+                                                      if any(c in r for r in records)])
     for name in ("timestamp", "close"):
         if name not in raw:
             problems.add(f"history[].{name}", "is required on every record")
     if "timestamp" not in raw or "close" not in raw:
         return pd.DataFrame()
     frame = pd.DataFrame(index=raw.index)
-    frame[TIME] = _check_times(raw["timestamp"], timeframe, problems)
+    frame[TIME] = _check_times(raw["timestamp"], timeframe, now, problems)
     for name in (f for f in OHLCV if f in raw):
         frame[name] = _check_numbers(raw[name], name, problems)
     _check_order(frame[TIME], problems)
@@ -117,13 +215,33 @@ def _check_records(records: object, timeframe: Timeframe | None, problems: Probl
     return frame.set_index(TIME)
 
 
-def _check_times(column: pd.Series, timeframe: Timeframe | None, problems: Problems) -> pd.Series:
-    is_text = column.map(type).eq(str)
-    _report(problems, np.flatnonzero(~is_text & column.notna()), "timestamp", "expected an ISO 8601 string")
-    _report(problems, np.flatnonzero(column.isna()), "timestamp", "is missing")
-    times = pd.to_datetime(column.where(is_text), errors="coerce", utc=True, format="ISO8601")
-    _report(problems, np.flatnonzero(is_text & times.isna()), "timestamp", "is not an ISO 8601 date or time")
-    times = times.dt.tz_localize(None)
+def _check_fields(records: list[dict], problems: Problems) -> None:
+    """Name every field outside :data:`RECORD_FIELDS` at the first rows that carry it."""
+    allowed = set(RECORD_FIELDS)
+    unknown: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        for key in record.keys() - allowed:
+            unknown.setdefault(str(key), []).append(i)
+    for key in sorted(unknown):
+        _report(problems, np.array(unknown[key]), key, f"unknown field; records carry {', '.join(RECORD_FIELDS)}")
+
+
+def _check_times(column: pd.Series, timeframe: Timeframe | None, now: datetime, problems: Problems) -> pd.Series:
+    missing = column.isna()
+    _report(problems, np.flatnonzero(missing), "timestamp", "is missing")
+    scratch, stamps, bad = Problems(), [], []
+    for row, (absent, value) in enumerate(zip(missing, column)):
+        stamp = None if absent else read_timestamp(value, "", scratch)
+        if not absent and stamp is None:
+            bad.append(row)
+        stamps.append(None if stamp is None else _utc(stamp))
+    rule = f"an ISO 8601 date or time in the years {YEARS[0]}-{YEARS[1]}, such as \"2024-01-02\" or " \
+           "\"2024-01-02T15:30:00Z\""
+    _report(problems, np.array(bad), "timestamp", f"is not {rule}",
+            [f"{_shown(v)} is not {rule}" for v in column.iloc[bad[:_MAX_ROWS]]])
+    times = pd.Series(pd.to_datetime(stamps), index=column.index)
+    _report(problems, np.flatnonzero(times > pd.Timestamp(now)), "timestamp",
+            f"is in the future (after {now:%Y-%m-%dT%H:%M:%S}Z, UTC); upload a bar once it has happened")
     if timeframe in (Timeframe.DAY, Timeframe.WEEK):
         intraday = times.notna() & (times != times.dt.normalize())
         _report(problems, np.flatnonzero(intraday), "timestamp",
@@ -134,12 +252,14 @@ def _check_times(column: pd.Series, timeframe: Timeframe | None, problems: Probl
 def _check_numbers(column: pd.Series, name: str, problems: Problems) -> pd.Series:
     missing = column.isna()
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        numeric = column.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)))
-        wrong = ~numeric.astype(bool) & ~missing
-        _report(problems, np.flatnonzero(wrong), name, "expected a number")
-        column = column.where(~wrong)
+        numbers = column.map(_json_number)
+        wrong = numbers.isna() & ~missing
+        rows = np.flatnonzero(wrong)
+        _report(problems, rows, name, "expected a number",
+                [f"expected a number, got {_shown(v)}" for v in column.iloc[rows[:_MAX_ROWS]]])
+        column = numbers
     _report(problems, np.flatnonzero(missing), name, "is missing or NaN")
-    values = pd.to_numeric(column, errors="coerce").astype("float64")
+    values = column.astype("float64")
     infinite = np.isinf(values)
     _report(problems, np.flatnonzero(infinite), name, "is not a finite number")
     if name == "volume":
@@ -147,6 +267,17 @@ def _check_numbers(column: pd.Series, name: str, problems: Problems) -> pd.Serie
     else:
         _report(problems, np.flatnonzero((values <= 0) & ~infinite), name, "is not positive; prices must be > 0")
     return values
+
+
+def _json_number(value: object) -> float:
+    """A JSON number (or a NumPy one) as a float: NaN for anything else (text, bools); an integer
+    too large for a float is infinite."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return np.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return np.inf if value > 0 else -np.inf
 
 
 def _check_order(times: pd.Series, problems: Problems) -> None:
@@ -189,12 +320,12 @@ def read_csv_history(data: bytes | str) -> list[dict]:
 
 
 def _number_or_text(value: str) -> float | str | None:
+    """An empty cell is None; a decimal as :mod:`toolkit.validation` reads it (ASCII digits, an
+    optional sign and point) is a float; anything else stays text (``"1_000"``, ``"1e3"``)."""
     if value.strip() == "":
         return None
-    try:
-        return float(value)
-    except ValueError:
-        return value
+    number = decimal_or_none(value)
+    return value if number is None else float(number)
 
 
 def to_dataset(long: pd.DataFrame, instruments: pd.DataFrame) -> xr.Dataset:
@@ -221,8 +352,7 @@ def resample(ds: xr.Dataset, horizon: str) -> xr.Dataset:
     period is labelled with its end date (``W-FRI``, ``ME``). Periods in which an instrument
     has no close are NaN for it. Works on dask-backed data without loading it.
     """
-    if horizon not in HORIZONS:
-        raise ValueError(f"horizon must be one of {list(HORIZONS)}, not {horizon!r}")
+    one(read_horizon, horizon, "horizon", "resampling request")
     if horizon == "day":
         return ds
     groups = ds.resample({TIME: HORIZONS[horizon]})

@@ -127,13 +127,19 @@ class PriceRepository:
             " VALUES (?, ?, ?, ?, ?, ?)", (instrument_id, int(timeframe), len(rows), times[0], times[-1], now()))
         return len(rows)
 
-    def read(self, ids: Sequence[str], timeframe: Timeframe, start: str | None, end: str | None) -> pd.DataFrame:
-        """Bars of the given series as a long table ``instrument, time, open … volume``."""
+    def read(self, ids: Sequence[str], timeframe: Timeframe, start: pd.Timestamp | None = None,
+             end: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Bars of the given series as a long table ``instrument, time, open … volume``; ``start``
+        and ``end`` (naive UTC, both included) bound the bars' times."""
         marks = ", ".join("?" * len(ids))
         sql = (f"SELECT instrument_id AS instrument, time, {', '.join(OHLCV)} FROM prices "
                f"WHERE timeframe = ? AND instrument_id IN ({marks}) AND time >= ? AND time <= ? "
                "ORDER BY instrument_id, time")
-        frame = _frame(self.db, sql, [int(timeframe), *ids, start or "", end or "9999"])
+        # stored times are "YYYY-MM-DD" (daily, weekly) or "YYYY-MM-DDTHH:MM:SS" (intraday), compared
+        # as text: a start at midnight is the date alone, so that it is not after that day's bar
+        low = "" if start is None else start.strftime("%Y-%m-%d") if start == start.normalize() else start.isoformat()
+        high = "9999" if end is None else end.isoformat()
+        frame = _frame(self.db, sql, [int(timeframe), *ids, low, high])
         frame["time"] = pd.to_datetime(frame["time"], format="ISO8601")
         return frame.astype({c: "float64" for c in OHLCV})
 
