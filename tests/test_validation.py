@@ -166,3 +166,14 @@ def test_an_idempotency_key_reused_with_another_execution_date_is_a_conflict(ws:
     with pytest.raises(ConflictError, match="different order"):
         ws.orders.place(account, {**order, "execution_date": "2022-12-28"})
     assert dump(ws) == before
+
+
+@pytest.mark.parametrize("kwargs, path", [({"limit": "5; DROP"}, "limit"), ({"limit": -1}, "limit"),
+                                          ({"limit": 0}, "limit"), ({"limit": 10**9}, "limit"),
+                                          ({"after": "0 OR 1=1"}, "after"), ({"type": 5}, "type"),
+                                          ({"resource_id": ["x"]}, "resource_id")])
+def test_events_list_refuses_what_it_cannot_answer(demo_ws: Workspace, kwargs: dict, path: str) -> None:
+    """Issue 17, item 8: ``limit="5; DROP"`` raised sqlite3.IntegrityError and ``limit=-1`` answered everything."""
+    with pytest.raises(ValidationError) as err:
+        demo_ws.events.list(**kwargs)
+    assert err.value.paths == [path]

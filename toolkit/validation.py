@@ -106,7 +106,7 @@ def read_date(value: object, path: str, problems: Problems) -> date | None:
     """An ISO 8601 calendar date ``YYYY-MM-DD`` (a ``datetime.date`` is taken as it is)."""
     day = date_or_none(value)
     if day is None:
-        problems.add(path, f"{_shown(value)} is not a date; write an ISO date such as \"2022-03-31\" "
+        problems.add(path, f"{shown(value)} is not a date; write an ISO date such as \"2022-03-31\" "
                            f"(years {YEARS[0]}-{YEARS[1]})")
     return day
 
@@ -122,7 +122,7 @@ def read_timestamp(value: object, path: str, problems: Problems) -> datetime | N
         except ValueError:
             stamp = None
     if stamp is None:
-        problems.add(path, f"{_shown(value)} is not a timestamp; write ISO 8601 such as \"2022-03-31\" or "
+        problems.add(path, f"{shown(value)} is not a timestamp; write ISO 8601 such as \"2022-03-31\" or "
                            "\"2022-03-31T15:30:00Z\"")
     return stamp
 
@@ -134,7 +134,7 @@ def read_id(value: object, path: str, problems: Problems) -> str | None:
             return str(uuid.UUID(value))
         except ValueError:
             pass
-    problems.add(path, f"{_shown(value)} is not a UUID")
+    problems.add(path, f"{shown(value)} is not a UUID")
     return None
 
 
@@ -142,7 +142,7 @@ def read_flag(value: object, path: str, problems: Problems) -> bool | None:
     """A JSON boolean: ``true`` or ``false``."""
     if isinstance(value, bool):
         return value
-    problems.add(path, f"{_shown(value)} is not true or false")
+    problems.add(path, f"{shown(value)} is not true or false")
     return None
 
 
@@ -150,7 +150,7 @@ def read_int(value: object, path: str, problems: Problems, low: int | None = Non
              high: int | None = None) -> int | None:
     """A whole number (never a bool, a float or a string) within ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(path, f"{_shown(value)} is not a whole number")
+        problems.add(path, f"{shown(value)} is not a whole number")
         return None
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"{low} to {high}" if low is not None and high is not None else \
@@ -167,7 +167,7 @@ def read_choice(value: object, path: str, problems: Problems, choices: Sequence[
             return value  # type: ignore[return-value]
     except TypeError:  # an unhashable value against a dict or set
         pass
-    problems.add(path, f"{_shown(value)} is not one of {', '.join(map(str, choices))}")
+    problems.add(path, f"{shown(value)} is not one of {', '.join(map(str, choices))}")
     return None
 
 
@@ -195,6 +195,10 @@ def read_period(start: object, end: object, problems: Problems, paths: tuple[str
     return first, last
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
+    """A value as a problem quotes it: its repr, cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_shown = shown  # (the name used before it was public)

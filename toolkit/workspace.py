@@ -54,10 +54,12 @@ from toolkit.trading.rebalancing import (Executions, book_arrays, cancellations,
                                         values_nav)
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
                                     child_orders, parse_order, quantity_text)
-from toolkit.validation import optional, read_choice, read_id, read_timestamp
+from toolkit.validation import optional, read_choice, read_id, read_int, read_timestamp, shown
 
 #: the ledger kinds that move money into or out of a portfolio (the others are trades and fees)
 EXTERNAL_FLOWS = ("DEPOSIT", "WITHDRAWAL")
+#: the most events one ``events.list`` answers
+MAX_EVENTS = 1_000_000
 #: environment variable naming the workspace file the apps open
 ENV_VAR = "TOOLKIT_WORKSPACE"
 
@@ -972,6 +974,15 @@ class Events:
 
     def list(self, resource_id: str | None = None, type: str | None = None, after: int = 0,
              limit: int = 1000) -> pd.DataFrame:
+        """Stored events with an id above ``after``, oldest first, at most ``limit`` (1 to 1,000,000),
+        optionally of one resource and one exact type."""
+        problems = Problems()
+        for path, value in (("resource_id", resource_id), ("type", type)):
+            if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 200):
+                problems.add(path, f"{shown(value)} is not a text of 1 to 200 characters")
+        read_int(after, "after", problems, low=0)
+        read_int(limit, "limit", problems, low=1, high=MAX_EVENTS)
+        problems.raise_if_any("events request")
         return self._repo.list(resource_id, type, after, limit)
 
     def subscribe_callback(self, name: str, callback, types: Sequence[str] = (), replay: bool = False):
