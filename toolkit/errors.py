@@ -81,7 +81,7 @@ class Problems:
         if not isinstance(payload, dict):
             self.add("", f"expected a JSON object, got {type(payload).__name__}")
             self.raise_if_any(what)
-        for key in sorted(set(payload) - set(fields or payload)):
+        for key in sorted(set(payload) - set(fields or payload), key=str):
             self.add(key, f"unknown field; {what} has {', '.join(fields)}")
 
     def require_fields(self, item: object, path: str, allowed: tuple[str, ...]) -> dict | None:
@@ -90,7 +90,7 @@ class Problems:
         if not isinstance(item, dict):
             self.add(path, f"expected an object with {', '.join(allowed)}, got {type(item).__name__}")
             return None
-        for key in sorted(set(item) - set(allowed)):
+        for key in sorted(set(item) - set(allowed), key=str):
             self.add(f"{path}.{key}", f"unknown field; expected {', '.join(allowed)}")
         return item
 

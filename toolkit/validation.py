@@ -123,7 +123,7 @@ def read_timestamp(value: object, path: str, problems: Problems) -> datetime | N
             stamp = None
     if stamp is None:
         problems.add(path, f"{shown(value)} is not a timestamp; write ISO 8601 such as \"2022-03-31\" or "
-                           "\"2022-03-31T15:30:00Z\"")
+                           f"\"2022-03-31T15:30:00Z\" (years {YEARS[0]}-{YEARS[1]})")
     return stamp
 
 
@@ -200,5 +200,3 @@ def shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
-
-_shown = shown  # (the name used before it was public)

@@ -42,7 +42,7 @@ import xarray as xr
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency, check_isin, check_mic
 from toolkit.schema import HORIZONS, INSTRUMENT, OHLCV, TIME, Timeframe
-from toolkit.validation import (YEARS, _shown, decimal_or_none, one, read_choice, read_date, read_id,
+from toolkit.validation import (YEARS, shown, decimal_or_none, one, read_choice, read_date, read_id,
                                 read_timestamp)
 
 #: the fields of a history record
@@ -102,7 +102,7 @@ def _standard(check: Callable, value: object, path: str, problems: Problems, exa
     not already in its normal form: upper case, no spaces, no control characters."""
     normal = check(value, path, problems)
     if normal is not None and (normal != value or not value.isprintable()):
-        problems.add(path, f"{_shown(value)} is not in its standard form; write it as \"{example}\" is "
+        problems.add(path, f"{shown(value)} is not in its standard form; write it as \"{example}\" is "
                            "written: upper case, without spaces")
         return None
     return normal
@@ -115,7 +115,7 @@ def _check_mic(value: object, path: str, problems: Problems) -> str | None:
 def _check_symbol(value: object, path: str, problems: Problems) -> str | None:
     if isinstance(value, str) and _SYMBOL.fullmatch(value):
         return value
-    problems.add(path, f"{_shown(value)} is not a symbol; use 1 to 20 letters, digits and . _ - / "
+    problems.add(path, f"{shown(value)} is not a symbol; use 1 to 20 letters, digits and . _ - / "
                        "(such as \"AAPL\" or \"BRK.B\")")
     return None
 
@@ -147,7 +147,7 @@ def read_timeframe(value: object, path: str, problems: Problems) -> Timeframe | 
     """A timeframe by its wire value (an int 0-4, never a bool or text)."""
     valid = ", ".join(f"{t.value} {t.label}" for t in Timeframe)
     if isinstance(value, bool) or not isinstance(value, int) or value not in set(Timeframe):
-        problems.add(path, f"{_shown(value)} is not a timeframe; use one of {valid}")
+        problems.add(path, f"{shown(value)} is not a timeframe; use one of {valid}")
         return None
     return Timeframe(value)
 
@@ -238,7 +238,7 @@ def _check_times(column: pd.Series, timeframe: Timeframe | None, now: datetime, 
     rule = f"an ISO 8601 date or time in the years {YEARS[0]}-{YEARS[1]}, such as \"2024-01-02\" or " \
            "\"2024-01-02T15:30:00Z\""
     _report(problems, np.array(bad), "timestamp", f"is not {rule}",
-            [f"{_shown(v)} is not {rule}" for v in column.iloc[bad[:_MAX_ROWS]]])
+            [f"{shown(v)} is not {rule}" for v in column.iloc[bad[:_MAX_ROWS]]])
     times = pd.Series(pd.to_datetime(stamps), index=column.index)
     _report(problems, np.flatnonzero(times > pd.Timestamp(now)), "timestamp",
             f"is in the future (after {now:%Y-%m-%dT%H:%M:%S}Z, UTC); upload a bar once it has happened")
@@ -256,7 +256,7 @@ def _check_numbers(column: pd.Series, name: str, problems: Problems) -> pd.Serie
         wrong = numbers.isna() & ~missing
         rows = np.flatnonzero(wrong)
         _report(problems, rows, name, "expected a number",
-                [f"expected a number, got {_shown(v)}" for v in column.iloc[rows[:_MAX_ROWS]]])
+                [f"expected a number, got {shown(v)}" for v in column.iloc[rows[:_MAX_ROWS]]])
         column = numbers
     _report(problems, np.flatnonzero(missing), name, "is missing or NaN")
     values = column.astype("float64")
