@@ -43,3 +43,16 @@ def test_rebalance_storage_benchmark_runs(tmp_path: Path) -> None:
         assert row["ours_s"] > 0 and row["peer_s"] == pytest.approx(rows[0]["ours_s"], abs=1e-3)
         assert row["size"].startswith("2,000 accounts, ")
     assert rows[0]["ratio"] == 1.0
+
+
+@pytest.mark.timeout(300)
+def test_webhooks_benchmark_runs(tmp_path: Path) -> None:
+    """Both ways place the same orders (the script asserts equal cash); a hanging receiver costs the write
+    path its timeout, not the toolkit's write."""
+    out = tmp_path / "webhooks.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "webhooks.py"), "--quick", "--results", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {r["name"]: r for r in json.loads(out.read_text())}
+    assert list(rows) == [f"orders.place, receiver {r}" for r in ("answers", "is down", "hangs")]
+    assert rows["orders.place, receiver hangs"]["peer_s"] >= 3 * 0.5  # three events, each at least its timeout
