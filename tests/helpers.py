@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,7 +81,8 @@ def served_app(book_path: Path, folder: Path, notebook: str, ready: str) -> Iter
     from toolkit.widgets.browser import CELL_ERROR, chromium, open_page, voila_server
 
     path = folder / "book.db"
-    shutil.copy(book_path, path)
+    with Workspace.open(book_path) as source:
+        source.backup(path)
     ws = Workspace.open(path)
     try:
         with voila_server(workspace=path) as server, chromium() as browser:
