@@ -23,7 +23,7 @@ def test_account_with_deposits_and_withdrawals_to_the_cent(ws: Workspace) -> Non
     account = ws.accounts.create(USD)
     assert account.to_dict()["cash"] == "0.00" and account.status == "ACTIVE"
     ws.accounts.deposit(account.id, {"amount": "10000.00", "currency": "USD"})
-    ws.accounts.deposit(account.id, {"amount": "0.10", "currency": "usd"})
+    ws.accounts.deposit(account.id, {"amount": "0.10", "currency": "USD"})
     after = ws.accounts.withdraw(account.id, {"amount": "0.20", "currency": "USD"})
     assert after.cash == Decimal("9999.90")
     assert list(ws.accounts.ledger(account.id)["amount"]) == ["10000.00", "0.10", "-0.20"]
@@ -61,6 +61,7 @@ BAD_MONEY = {
     "not a number": ({"amount": "NaN", "currency": "USD"}, ["amount"]),
     "huge amount": ({"amount": "1e30", "currency": "USD"}, ["amount"]),
     "wrong currency": ({"amount": "10.00", "currency": "EUR"}, ["currency"]),
+    "currency in lower case": ({"amount": "10.00", "currency": "usd"}, ["currency"]),
     "both wrong": ({"amount": "ten", "currency": "EURO"}, ["amount", "currency"]),
 }
 

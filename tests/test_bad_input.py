@@ -684,18 +684,17 @@ CASES = [
 ]
 
 #: the cases of defects not fixed yet (each fix takes its cases out)
-PENDING = {'account-currency-lower-case', 'account-currency-xxx', 'account-reopen-closed',
-           'deposit-currency-lower-case', 'deposit-future-value-date', 'order-currency-lower-case',
+PENDING = {'account-reopen-closed',
+           'deposit-future-value-date',
            'order-execute-flag-text', 'preview-smart-flag-text', 'rebalancing-drift-unknown-field',
            'returns-end-in-future', 'returns-before-measurement-start', 'instrument-returns-future-end',
            'portfolio-report-future-end', 'instrument-search-limit-zero', 'instrument-search-text-number',
-           'risk-currency-xxx', 'risk-name-markup', 'risk-replace-unknown-id', 'analytics-weight-arabic',
+           'risk-name-markup', 'risk-replace-unknown-id', 'analytics-weight-arabic',
            'analytics-weight-underscore', 'optimise-trading-account', 'optimise-capital-nan', 'optimise-weight-text',
            'optimise-garbage-start', 'optimise-february-30', 'strategy-name-markup', 'strategy-rule-garbage-date',
            'strategy-run-bad-account', 'strategy-run-accounts-string', 'index-name-markup',
-           'index-currency-lower-case', 'index-description-10mb', 'index-weights-garbage-start',
-           'attribution-basic-iso-date', 'attribution-date-in-words', 'attribution-year-9999',
-           'attribution-base-currency-case'}
+           'index-description-10mb', 'index-weights-garbage-start',
+           'attribution-basic-iso-date', 'attribution-date-in-words', 'attribution-year-9999'}
 CASES = [c for c in CASES if c.id not in PENDING]
 
 

@@ -23,6 +23,9 @@ from toolkit.errors import Problems
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "portfolio-toolkit/instrument")
 
 _MIC = re.compile(r"^[A-Z0-9]{4}$")
+#: ISO 4217 codes that are no money an account, an order or a price can be in: precious metals,
+#: drawing rights and bond-market units, the testing code XTS and XXX ("no currency")
+NOT_MONEY = frozenset({"XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA", "XTS", "XXX"})
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,21 @@ def is_isin(value: object) -> bool:
 
 
 def check_currency(value: object, path: str, problems: Problems) -> str | None:
-    """Validate an ISO 4217 currency code with pycountry."""
+    """An ISO 4217 currency code exactly as the standard writes it: three upper-case letters,
+    known to pycountry, and money (not one of :data:`NOT_MONEY`). ``"usd"`` and ``" USD "`` are
+    refused like the seeds' other upper-case words (``"buy"``): a request is read as written, never
+    guessed at."""
     if not isinstance(value, str):
         problems.add(path, f"expected a three-letter currency code, got {type(value).__name__}")
         return None
-    code = value.strip().upper()
-    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
-        problems.add(path, f"{value!r} is not an ISO 4217 currency code")
+    if len(value) != 3 or not value.isascii() or not value.isupper() or pycountry.currencies.get(alpha_3=value) is None:
+        problems.add(path, f"{value[:20]!r} is not an ISO 4217 currency code; write it in capitals, such as \"USD\"")
         return None
-    return code
+    if value in NOT_MONEY:
+        problems.add(path, f"{value!r} is an ISO 4217 code for no currency (metals, units, testing); use a currency "
+                           "such as \"USD\"")
+        return None
+    return value
 
 
 def check_country(value: object, path: str, problems: Problems) -> str | None:
