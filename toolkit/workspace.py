@@ -42,7 +42,8 @@ from toolkit.store.orders import BookRepository, OrderRepository
 from toolkit.store.rebalancings import RebalancingRepository
 from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository, now, sequential_ids
 from toolkit.trading import engine
-from toolkit.trading.accounts import ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, iso_date, parse_account, parse_money
+from toolkit.trading.accounts import (ACCOUNT_TYPES, CENT, STATUSES, Account, Configuration, iso_date, parse_account,
+                                     parse_money, status_change)
 from toolkit.trading.allocations import Allocation, parse_allocation
 from toolkit.trading.events import Dispatcher
 from toolkit.attribution import Attribution
@@ -505,6 +506,9 @@ class Accounts:
         stamp = now(precise=True)
         with self._ws.transaction():
             before = self.get(account_id)
+            refusal = status_change(account_id, before.status, status)
+            if refusal:
+                raise ConflictError(refusal)
             self._repo.set_status(account_id, status)
             self._events.record("ACCOUNT.STATUS_CHANGED", account_id,
                                 {"from": before.status, "to": status}, stamp)

@@ -12,6 +12,7 @@ allocation, and switching it changes only the target (the trades wait for the ne
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from toolkit.errors import Problems
@@ -22,6 +23,9 @@ from toolkit.trading.allocations import _check_name
 ACCOUNT_TYPES = ("PORTFOLIO", "TRADING")
 #: the statuses a broker uses; only ACTIVE accounts trade
 STATUSES = ("ACTIVE", "PENDING", "SUSPENDED", "BLOCKED", "CLOSED")
+#: statuses an account never leaves: a closed account is not reopened (its history stays as it
+#: was closed); a customer who comes back gets a new account
+FINAL_STATUSES = ("CLOSED",)
 CENT = Decimal("0.01")
 #: the largest single cash movement accepted (a guard against typos and overflow)
 MAX_AMOUNT = Decimal("1000000000000")
@@ -80,7 +84,9 @@ def parse_account(payload: object) -> AccountRequest:
 
 def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str | None]:
     """Validate ``{"amount": "123.45", "currency": ..., "value_date": "2020-01-02"}``: a positive
-    decimal string to the cent, in the account's currency, and an optional ISO value date."""
+    decimal string to the cent, in the account's currency, and an optional ISO value date, not
+    later than today (UTC): cash is booked once it has moved, so a forward-dated movement waits
+    for its day (a future value date would put cash in the books before any price can value it)."""
     problems = Problems()
     problems.require_object(payload, ("amount", "currency", "value_date"), what)
     amount = check_amount(payload.get("amount"), "amount", problems)
@@ -90,8 +96,21 @@ def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str
     value_date = payload.get("value_date")
     if value_date is not None:
         value_date = iso_date(value_date, "value_date", problems)
+        today = datetime.now(timezone.utc).date().isoformat()
+        if value_date is not None and value_date > today:
+            problems.add("value_date", f"{value_date} is in the future (today is {today}, UTC); book the "
+                                       "movement on or after its value date")
+            value_date = None
     problems.raise_if_any(what)
     return amount, value_date
+
+
+def status_change(account_id: str, before: str, after: str) -> str | None:
+    """Why ``account_id`` may not go from status ``before`` to ``after`` (None when it may)."""
+    if before in FINAL_STATUSES and after != before:
+        return (f"Account {account_id} is {before}; a {before} account never becomes {after} again. "
+                "Open a new account instead.")
+    return None
 
 
 def iso_date(value: object, path: str, problems: Problems) -> str | None:
