@@ -3,7 +3,8 @@
 ``setup`` applies the migrations to a workspace file; for the demo workspace (the default,
 ``data/demo.db``) it builds the file from ``data/`` with the demo book (:mod:`toolkit.book`) when
 it does not exist yet or has no book.
-``serve`` starts Voilà on the apps in ``apps/`` with the settings of ``voila.json``.
+``serve`` starts Voilà on the apps in ``apps/`` with the settings of ``voila.json``, through
+:mod:`toolkit.server` (a Host/Origin allow-list, and a token on any bind but loopback).
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ def _has_book(path: Path) -> bool:
             return False
 
 
-def serve(port: int, host: str, extra: list[str]) -> None:
+def serve(port: int, host: str, allow_hosts: list[str], extra: list[str]) -> None:
     os.chdir(ROOT)  # voila.json is read from the working directory
     os.environ["JUPYTER_PATH"] = os.pathsep.join(  # where the `toolkit` Voilà template lives
         filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))
-    args = [sys.executable, "-m", "voila", "apps", f"--port={port}", f"--Voila.ip={host}", "--no-browser", *extra]
-    os.execvp(args[0], args)
+    from toolkit.server import main as run_server  # Voilà with the Host/Origin allow-list and the token
+
+    run_server(["apps", f"--port={port}", f"--Voila.ip={host}", "--no-browser", *extra], allow_hosts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,14 +66,18 @@ def main(argv: list[str] | None = None) -> None:
     p_setup.add_argument("--rebuild", action="store_true", help="rebuild the demo workspace from data/")
     p_serve = sub.add_parser("serve", help="serve the Voilà apps (other options go to Voilà)")
     p_serve.add_argument("--port", type=int, default=8866)
-    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--host", default="127.0.0.1",
+                         help="address to bind; anything but loopback needs a token (one is generated)")
+    p_serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                         help="a host name or address the apps may be reached at besides 127.0.0.1, "
+                              "localhost and [::1] (repeatable; also $TOOLKIT_ALLOWED_HOSTS)")
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "serve":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "setup":
         setup(args.path, args.rebuild)
     else:
-        serve(args.port, args.host, extra)
+        serve(args.port, args.host, args.allow_host, extra)
 
 
 if __name__ == "__main__":

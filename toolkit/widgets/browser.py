@@ -4,28 +4,30 @@
         page = open_app(browser, url, "market")
 
 The server is ``python -m toolkit serve`` (the README's command) on a free port of
-127.0.0.1; the browser is Debian's ``/usr/bin/chromium`` driven by Playwright, resolving no
-host but 127.0.0.1, so a page that needs the internet shows it.
+127.0.0.1 (or another bind, ``host=``); the browser is Debian's ``/usr/bin/chromium`` driven by
+Playwright, resolving no host but 127.0.0.1 (and the names given to ``chromium(resolve=...)``,
+which it sends there), so a page that needs the internet shows it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 # every host but this machine fails to resolve: a page that needs the internet shows it
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: every host but this machine fails to resolve: a page that needs the internet shows it
+RESOLVER_RULES = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 #: shown by Voilà when a cell raises
 CELL_ERROR = "There was an error when executing cell"
 
@@ -49,6 +51,24 @@ class VoilaServer:
             self.log.append(line)
             if "is filled with" in line:
                 self.pool_fills += 1
+
+    @property
+    def token(self) -> str | None:
+        """The token the server printed in its URL (it makes one when it binds off loopback)."""
+        found = re.search(r"[?&]token=(\w+)", "".join(self.log))
+        return found and found[1]
+
+    def kernel_ids(self) -> set[str]:
+        """The ids of the kernels running under the server, read from their processes."""
+        import psutil
+
+        found = set()
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                found.update(re.findall(r"kernel-([0-9a-f-]{36})\.json", " ".join(child.cmdline())))
+            except psutil.Error:  # ended meanwhile
+                continue
+        return found
 
     def wait_pool(self, fills: int = 1, timeout: float = 120) -> None:
         """Wait until Voilà has filled its preheated kernel pool ``fills`` times in all."""
@@ -103,13 +123,16 @@ class VoilaServer:
 
 @contextmanager
 def voila_server(workspace: str | Path | None = None, preheat: bool = True,
-                 port: int | None = None) -> Iterator[VoilaServer]:
-    """Start the apps' server on 127.0.0.1 (optionally on another workspace file) and stop it after."""
+                 port: int | None = None, host: str = "127.0.0.1",
+                 args: Sequence[str] = ()) -> Iterator[VoilaServer]:
+    """Start the apps' server on 127.0.0.1 (optionally on another workspace file, another bind
+    ``host``, with more options ``args`` of ``python -m toolkit serve``) and stop it after.
+    The server's ``url`` is on 127.0.0.1 whatever the bind."""
     port = port or free_port()
     env = dict(os.environ)
     if workspace:
         env["TOOLKIT_WORKSPACE"] = str(workspace)
-    cmd = [sys.executable, "-m", "toolkit", "serve", f"--port={port}"]
+    cmd = [sys.executable, "-m", "toolkit", "serve", f"--port={port}", f"--host={host}", *args]
     if not preheat:
         cmd.append("--VoilaConfiguration.preheat_kernel=False")
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -128,12 +151,14 @@ def voila_server(workspace: str | Path | None = None, preheat: bool = True,
 
 
 @contextmanager
-def chromium() -> Iterator[object]:
-    """Debian's Chromium under Playwright (headless)."""
+def chromium(resolve: Sequence[str] = ()) -> Iterator[object]:
+    """Debian's Chromium under Playwright (headless); the host names in ``resolve`` lead to 127.0.0.1."""
     from playwright.sync_api import sync_playwright
 
+    rules = ", ".join([*(f"MAP {name} 127.0.0.1" for name in resolve), RESOLVER_RULES])
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"])
         try:
             yield browser
         finally:
@@ -141,7 +166,7 @@ def chromium() -> Iterator[object]:
 
 
 def open_page(browser: object, url: str, outside: list[str] | None = None) -> object:
-    """A new page at ``url``; requests to any host but 127.0.0.1 fail (see :data:`CHROMIUM_ARGS`)
+    """A new page at ``url``; requests to any host but 127.0.0.1 fail (see :data:`RESOLVER_RULES`)
     and are recorded in ``outside``."""
     page = browser.new_page(viewport={"width": 1360, "height": 1000})
     if outside is not None:
