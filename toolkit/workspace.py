@@ -55,7 +55,7 @@ from toolkit.trading.rebalancing import (Executions, book_arrays, cancellations,
                                         values_nav)
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
                                     child_orders, parse_order, quantity_text)
-from toolkit.validation import optional, read_choice, read_id, read_int, read_timestamp, shown
+from toolkit.validation import one, optional, read_choice, read_flag, read_id, read_int, read_timestamp, shown
 
 #: the ledger kinds that move money into or out of a portfolio (the others are trades and fees)
 EXTERNAL_FLOWS = ("DEPOSIT", "WITHDRAWAL")
@@ -634,8 +634,9 @@ class Orders:
         self.fees = FeeSchedule()
 
     def place(self, account_id: str, payload: dict, execute: bool = True) -> PortfolioOrder:
-        """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once."""
-        return self._place(account_id, payload, execute, smart=False)
+        """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once
+        (``execute`` is a bool: ``"no"`` is refused, not taken as true)."""
+        return self._place(account_id, payload, one(read_flag, execute, "execute", "portfolio order"), smart=False)
 
     def smart(self, account_id: str, payload: dict) -> PortfolioOrder:
         """A smart order: a BUY (inflow) spent only on buys, or a SELL (outflow) raised only by sells,
@@ -646,6 +647,7 @@ class Orders:
     def preview(self, account_id: str, payload: dict, smart: bool = False) -> PortfolioOrder:
         """The order :meth:`place` (or :meth:`smart`) would place, with its child orders, prices and
         fees, in state ``PREVIEW`` and without an id; every check runs, and nothing is written."""
+        smart = one(read_flag, smart, "smart", "portfolio order")
         account = self._ws.accounts.get(account_id)
         request = parse_order(payload, account.currency)
         date, children, placed = self._plan(account, request, smart)
