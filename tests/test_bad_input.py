@@ -684,8 +684,7 @@ CASES = [
 ]
 
 #: the cases of defects not fixed yet (each fix takes its cases out)
-PENDING = {'rebalancing-drift-unknown-field',
-           'returns-end-in-future', 'returns-before-measurement-start', 'instrument-returns-future-end',
+PENDING = {'returns-end-in-future', 'returns-before-measurement-start', 'instrument-returns-future-end',
            'portfolio-report-future-end', 'instrument-search-limit-zero', 'instrument-search-text-number',
            'risk-name-markup', 'risk-replace-unknown-id', 'analytics-weight-arabic',
            'analytics-weight-underscore', 'optimise-trading-account', 'optimise-capital-nan', 'optimise-weight-text',

@@ -29,6 +29,7 @@ from toolkit.trading.accounts import CENT, iso_date
 from toolkit.trading.orders import decimal_texts
 
 DRIFT_TYPES = ("ABSOLUTE", "RELATIVE")
+DRIFT_FIELDS = ("threshold", "type")
 REASONS = ("ACCOUNT_NOT_FOUND", "INVALID_ACCOUNT_TYPE", "INVALID_ACCOUNT_STATUS", "CONFIGURATION_IS_MISSING",
            "ACCOUNT_IS_EMPTY", "PORTFOLIO_IS_BALANCED")
 MAX_ACCOUNTS = 100_000
@@ -54,10 +55,8 @@ def parse_rebalancing(payload: object) -> RebalancingRequest:
     lists = {k: _ids(payload.get(k), k, problems) for k in given}
     drift, kind = Decimal(0), "ABSOLUTE"
     if "drift" in payload:
-        spec = payload["drift"]
-        if not isinstance(spec, dict):
-            problems.add("drift", "expected {threshold, type}")
-        else:
+        spec = problems.require_fields(payload["drift"], "drift", DRIFT_FIELDS)
+        if spec is not None:
             kind = spec.get("type", "ABSOLUTE")
             if kind not in DRIFT_TYPES:
                 problems.add("drift.type", f"{kind!r} is not ABSOLUTE or RELATIVE")
