@@ -162,20 +162,27 @@ class Reports:
     def portfolio_report(self, portfolio_id: str, start: str | None = None, end: str | None = None,
                          benchmark_id: str | None = None, frequency: str = "monthly") -> dict[str, Report]:
         """PO001 (overview by ``frequency`` with YTD), PO003 (cumulated chart against the benchmark)
-        and PO005 (rolling 1/3/5/10 years and since inception) of one portfolio."""
+        and PO005 (rolling 1/3/5/10 years and since inception) of one portfolio.
+
+        As for the PortfolioReturns interface, a ``start`` before the measurement start or an
+        ``end`` past the portfolio's latest return is refused (naming ``start`` or ``end``): the
+        reports would otherwise show a YTD or a trailing period of nothing."""
         start, end = _period(start, end, "portfolio report", frequency=frequency)
         master = self.master(portfolio_id)
         daily = self._one(portfolio_id, benchmark_id, master)
+        _within(start, end, master.performance_measurement_start_date, daily["gross"], "portfolio report")
         return {"PO001": reports.performance_overview(daily, frequency, start, end),
                 "PO003": reports.cumulative_chart(daily, start, end),
                 "PO005": reports.rolling_performance(daily, end, inception=master.performance_measurement_start_date)}
 
     def instrument_report(self, instrument_ids: Sequence[str], start: str | None = None,
                           end: str | None = None) -> dict[str, Report]:
-        """MA001 (to-date and trailing returns), MA003 (calendar years) and MA004 (cumulated chart)."""
+        """MA001 (to-date and trailing returns), MA003 (calendar years) and MA004 (cumulated chart);
+        an ``end`` past the latest return of every instrument is refused."""
         start, end = _period(start, end, "instrument report")
         ids = self._ws.instruments.resolve(list(instrument_ids))
         daily = self._instrument_daily(ids)
+        _within(None, end, None, daily, "instrument report")
         symbols = self._ws.instruments.table().set_index("instrument_id").loc[ids, "symbol"].tolist()
         daily = daily.assign_coords({INSTRUMENT: symbols})
         return {"MA001": reports.instrument_table(daily, end), "MA003": reports.calendar_year_returns(daily, start, end),
@@ -215,7 +222,7 @@ class Reports:
     def _first_returns(self, ids: list[str]) -> dict[str, date]:
         cube = self._ws.accounts.holdings(ids)
         gross = time_weighted(cube["nav"], cube["flows"], timing="end")
-        first = gross[TIME].where(gross.notnull()).min(TIME)
+        first = gross[TIME].where(gross.notnull()).min(TIME, skipna=True)  # (datetimes skip NaT only when told)
         return {p: pd.Timestamp(first.sel({PORTFOLIO: p}).values).date() for p in ids}
 
     def _one(self, portfolio_id: str, benchmark_id: str | None, master: PerformanceMaster) -> xr.Dataset:
@@ -274,11 +281,25 @@ class Reports:
 
 
 def _period(start: object, end: object, what: str, **choices: str) -> tuple[str | None, str | None]:
-    """A report's optional ``start`` and ``end`` as ISO dates (strictly), and its choices (``frequency``);
-    one ``ValidationError`` names every bad one."""
+    """A report's optional ``start`` and ``end`` as ISO dates (strictly, none in the future), and its
+    choices (``frequency``); one ``ValidationError`` names every bad one."""
     problems = Problems()
-    first, last = read_period(start, end, problems)
+    first, last = read_period(start, end, problems, past=True)
     if "frequency" in choices:
         read_choice(choices["frequency"], "frequency", problems, tuple(reports.FREQUENCIES))
     problems.raise_if_any(what)
     return tuple(None if d is None else d.isoformat() for d in (first, last))
+
+
+def _within(start: str | None, end: str | None, inception: date | None, returns: xr.DataArray, what: str) -> None:
+    """Refuse a report's ``start`` before ``inception`` and an ``end`` after the last day on which
+    ``returns`` (over ``time``, and any other dimension) has a number."""
+    problems = Problems()
+    if start is not None and inception is not None and date.fromisoformat(start) < inception:
+        problems.add("start", f"{start} is before the performance measurement start {inception}; start on or after it")
+    if end is not None:
+        days = returns[TIME].where(returns.notnull()).max(skipna=True)
+        latest = None if days.isnull() else pd.Timestamp(days.values).date()
+        if latest is None or date.fromisoformat(end) > latest:
+            problems.add("end", f"{end} is past the latest return ({latest or 'none yet'}); end on or before it")
+    problems.raise_if_any(what)

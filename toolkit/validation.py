@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
@@ -186,13 +186,30 @@ def optional(reader: Callable[..., T | None], value: object, path: str, what: st
     return None if value is None else one(reader, value, path, what, **options)
 
 
-def read_period(start: object, end: object, problems: Problems, paths: tuple[str, str] = ("start", "end")
-                ) -> tuple[date | None, date | None]:
-    """Optional ``start`` and ``end`` ISO dates (None stays None), with ``start <= end``."""
+def read_period(start: object, end: object, problems: Problems, paths: tuple[str, str] = ("start", "end"), *,
+                past: bool = False) -> tuple[date | None, date | None]:
+    """Optional ``start`` and ``end`` ISO dates (None stays None), with ``start <= end``; with
+    ``past``, neither may be later than today (:func:`not_future`)."""
     first, last = (None if v is None else read_date(v, p, problems) for v, p in zip((start, end), paths))
+    if past:
+        first, last = (not_future(d, p, problems) for d, p in zip((first, last), paths))
     if first is not None and last is not None and first > last:
         problems.add(paths[1], f"{last} is before the start {first}; the period must run forwards")
     return first, last
+
+
+def today() -> date:
+    """Today's date in UTC: what "in the future" is measured against."""
+    return datetime.now(timezone.utc).date()
+
+
+def not_future(day: date | None, path: str, problems: Problems) -> date | None:
+    """``day`` unless it is later than :func:`today`; then a problem at ``path`` and None. For what
+    can only have happened (a value date, the end of a period of returns)."""
+    if day is not None and day > today():
+        problems.add(path, f"{day} is in the future (today is {today()}, UTC)")
+        return None
+    return day
 
 
 def shown(value: object) -> str:

@@ -78,7 +78,7 @@ import pandas as pd
 import xarray as xr
 
 from toolkit.analytics.returns import cumulate, index_values
-from toolkit.validation import date_or_none
+from toolkit.validation import date_or_none, not_future
 from toolkit.errors import DataError, Problems
 from toolkit.schema import FIELD, INSTRUMENT, TIME
 
@@ -129,8 +129,10 @@ def _text(value: object, path: str, problems: Problems) -> str | None:
 
 
 def _period(payload: Mapping, problems: Problems) -> tuple[date | None, date | None]:
-    start = _date_field(payload, "startDate", problems)
-    end = _date_field(payload, "endDate", problems)
+    """``startDate`` and ``endDate``: ISO dates, in order, not in the future (the seed: a period
+    reaching into the future gets no valid response)."""
+    start = not_future(_date_field(payload, "startDate", problems), "startDate", problems)
+    end = not_future(_date_field(payload, "endDate", problems), "endDate", problems)
     if start and end and start > end:
         problems.add("startDate", f"{start} is after endDate {end}; the period runs from startDate to endDate")
     return start, end

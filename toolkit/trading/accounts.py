@@ -12,12 +12,11 @@ allocation, and switching it changes only the target (the trades wait for the ne
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency
-from toolkit.validation import read_date, read_decimal
+from toolkit.validation import not_future, read_date, read_decimal
 from toolkit.trading.allocations import _check_name
 
 ACCOUNT_TYPES = ("PORTFOLIO", "TRADING")
@@ -95,12 +94,8 @@ def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str
         problems.add("currency", f"{code} is not the account's currency {currency}")
     value_date = payload.get("value_date")
     if value_date is not None:
-        value_date = iso_date(value_date, "value_date", problems)
-        today = datetime.now(timezone.utc).date().isoformat()
-        if value_date is not None and value_date > today:
-            problems.add("value_date", f"{value_date} is in the future (today is {today}, UTC); book the "
-                                       "movement on or after its value date")
-            value_date = None
+        day = not_future(read_date(value_date, "value_date", problems), "value_date", problems)
+        value_date = None if day is None else day.isoformat()
     problems.raise_if_any(what)
     return amount, value_date
 
