@@ -562,6 +562,8 @@ CASES = [
     case("instrument-get-unknown", lambda c: c.ws.instruments.get(UNKNOWN), N, UNKNOWN),
     case("instrument-search-limit-zero", lambda c: c.ws.instruments.search("apple", limit=0), V, "limit"),
     case("instrument-search-text-number", lambda c: c.ws.instruments.search(5), V, "text"),
+    case("instrument-search-text-10mb", lambda c: c.ws.instruments.search(HUGE), V, "text"),
+    case("instrument-search-isin-number", lambda c: c.ws.instruments.search(isin=378331005), V, "isin"),
     case("coverage-not-a-list", lambda c: c.ws.instruments.coverage({"isin": AAPL}), V, "instruments"),
     # ------------------------------------------------------------------ risk platform: portfolios
     case("risk-list-for-object", lambda c: c.ws.portfolios.upload([risk()]), V, ""),
@@ -689,8 +691,7 @@ CASES = [
 ]
 
 #: the cases of defects not fixed yet (each fix takes its cases out)
-PENDING = {'instrument-search-limit-zero', 'instrument-search-text-number',
-           'risk-name-markup', 'risk-replace-unknown-id', 'analytics-weight-arabic',
+PENDING = {'risk-name-markup', 'risk-replace-unknown-id', 'analytics-weight-arabic',
            'analytics-weight-underscore', 'optimise-trading-account', 'optimise-capital-nan', 'optimise-weight-text',
            'optimise-garbage-start', 'optimise-february-30', 'strategy-name-markup', 'strategy-rule-garbage-date',
            'strategy-run-bad-account', 'strategy-run-accounts-string', 'index-name-markup',

@@ -18,11 +18,14 @@ from stdnum import isin as stdnum_isin
 from stdnum.exceptions import ValidationError as StdnumError
 
 from toolkit.errors import Problems
+from toolkit.validation import read_int, shown
 
 #: namespace of the toolkit's deterministic instrument ids (uuid5 of source and symbol)
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "portfolio-toolkit/instrument")
 
 _MIC = re.compile(r"^[A-Z0-9]{4}$")
+#: the longest search text or filter, and the most matches one search answers
+MAX_QUERY, MAX_MATCHES = 200, 1000
 #: ISO 4217 codes that are no money an account, an order or a price can be in: precious metals,
 #: drawing rights and bond-market units, the testing code XTS and XXX ("no currency")
 NOT_MONEY = frozenset({"XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA", "XTS", "XXX"})
@@ -134,8 +137,15 @@ def search(
     ``text`` is free text matched against symbol, ISIN and name; each word must match
     somewhere. Score per word: exact symbol or ISIN 100, symbol prefix 50, a name word
     starting with it 30, anywhere in the name 10. Ties go to the longer history
-    (``n_records``), then the symbol.
+    (``n_records``), then the symbol. At most ``limit`` (1 to 1,000) matches; the text and the
+    filters are texts of at most 200 characters (a ``ValidationError`` names any other).
     """
+    problems = Problems()
+    for path, value in (("text", text), ("symbol", symbol), ("isin", isin), ("mic", mic), ("currency", currency)):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_QUERY):
+            problems.add(path, f"{shown(value)} is not a text of at most {MAX_QUERY} characters")
+    read_int(limit, "limit", problems, low=1, high=MAX_MATCHES)
+    problems.raise_if_any("instrument search")
     keep = pd.Series(True, index=table.index)
     for column, wanted in (("symbol", symbol), ("isin", isin), ("mic", mic), ("currency", currency)):
         if wanted:
