@@ -574,6 +574,7 @@ CASES = [
         "capital-fraction-of-cent": ({"capital": "100.001"}, V, "capital"),
         "currency-xxx": ({"currency": "XXX"}, V, "currency"),
         "name-markup": ({"name": SCRIPT}, V, "name"),
+        "name-control-character": ({"name": "Risk\x00book"}, V, "name"),
         "wishlist-number": ({"wishlist": [5]}, V, "wishlist[0]"),
     }),
     *variants("risk", lambda c, ch: c.ws.portfolios.upload(position(**ch)), {
@@ -691,7 +692,7 @@ CASES = [
 ]
 
 #: the cases of defects not fixed yet (each fix takes its cases out)
-PENDING = {'risk-name-markup', 'risk-replace-unknown-id', 'analytics-weight-arabic',
+PENDING = {'analytics-weight-arabic',
            'analytics-weight-underscore', 'optimise-trading-account', 'optimise-capital-nan', 'optimise-weight-text',
            'optimise-garbage-start', 'optimise-february-30', 'strategy-name-markup', 'strategy-rule-garbage-date',
            'strategy-run-bad-account', 'strategy-run-accounts-string', 'index-name-markup',

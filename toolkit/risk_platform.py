@@ -67,7 +67,7 @@ from toolkit.analytics import risk
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk_portfolio import (cvar_contributions, diversification_ratio, portfolio_returns,
                                               volatility_contributions)
-from toolkit.validation import read_date, read_decimal
+from toolkit.validation import read_date, read_decimal, read_name
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.market.history import parse_history
 from toolkit.market.instruments import check_currency, check_isin
@@ -199,8 +199,8 @@ def parse_portfolio(payload: object) -> PortfolioRequest:
     problems = Problems()
     problems.require_object(payload, PORTFOLIO_FIELDS, "portfolio")
     name = payload.get("name")
-    if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME):
-        problems.add("name", f"expected a text of 1 to {MAX_NAME} characters")
+    if name is not None:
+        name = read_name(name, "name", problems, MAX_NAME)
     currency = check_currency(payload.get("currency"), "currency", problems)
     capital = read_decimal(payload.get("capital"), "capital", problems, "100000.00", numbers=True, positive=True)
     if capital is not None and capital != capital.quantize(CENT):
@@ -287,16 +287,22 @@ class Portfolios:
 
     def upload(self, payload: dict, portfolio_id: str | None = None) -> RiskPortfolio:
         """Store a portfolio payload (the module docstring) as a new portfolio, or as a complete
-        replacement of ``portfolio_id``. Validation happens before any write and the write is one
-        transaction, so a refused upload leaves the workspace as it was.
-        ``RISK_PORTFOLIO.UPLOADED`` is recorded."""
+        replacement of the uploaded portfolio ``portfolio_id``, which must exist (an unknown id is a
+        ``NotFoundError``, never a new portfolio under an id of the caller's choosing: a mistyped id
+        would otherwise leave the intended portfolio as it was). Validation happens before any
+        write and the write is one transaction, so a refused upload leaves the workspace as it
+        was. ``RISK_PORTFOLIO.UPLOADED`` is recorded."""
         request = parse_portfolio(payload)
         if portfolio_id is not None and (not isinstance(portfolio_id, str) or not 0 < len(portfolio_id) <= MAX_NAME):
             raise ValidationError([Problem("portfolio_id", f"{portfolio_id!r} is not an id of 1 to {MAX_NAME} "
                                                            "characters")], "portfolio")
+        replacing = portfolio_id is not None
         portfolio_id = portfolio_id or str(uuid.uuid4())
         stamp = now(precise=True)
         with self._ws.transaction():
+            if replacing and not self._repo.exists(portfolio_id):
+                raise NotFoundError(f"No uploaded portfolio with id {portfolio_id!r} to replace; upload without an id "
+                                    "to create one (see portfolios.list()).")
             self._repo.save(portfolio_id, request.name, format(request.capital, "f"), request.currency,
                             json.dumps(payload, default=str), (p.row() for p in request.positions),
                             request.wishlist, stamp)

@@ -171,6 +171,34 @@ def read_choice(value: object, path: str, problems: Problems, choices: Sequence[
     return None
 
 
+def read_name(value: object, path: str, problems: Problems, longest: int = 200) -> str | None:
+    """A display name: a text that is not blank, at most ``longest`` characters, on one line, without
+    control characters or markup (``<``, ``>``: a name is shown in pages and reports, never run)."""
+    if not isinstance(value, str):
+        problems.add(path, f"expected a string, got {type(value).__name__}")
+    elif not value.strip() or len(value) > longest:
+        problems.add(path, f"must be 1 to {longest} characters, not blank")
+    elif not value.isprintable() or "<" in value or ">" in value:
+        problems.add(path, "may not hold control characters, line breaks or markup (< >)")
+    else:
+        return value
+    return None
+
+
+def read_text(value: object, path: str, problems: Problems, longest: int = 2000) -> str | None:
+    """A free text (a description): at most ``longest`` characters, lines and tabs allowed, no other
+    control characters."""
+    if not isinstance(value, str):
+        problems.add(path, f"expected a string, got {type(value).__name__}")
+    elif len(value) > longest:
+        problems.add(path, f"is {len(value):,} characters long; keep it to {longest:,}")
+    elif not value.replace("\n", "").replace("\t", "").replace("\r", "").isprintable():
+        problems.add(path, "may not hold control characters other than line breaks and tabs")
+    else:
+        return value
+    return None
+
+
 def one(reader: Callable[..., T | None], value: object, path: str, what: str = "request", **options) -> T:
     """Read a single value (a façade keyword argument) and raise a ``ValidationError`` naming
     ``path`` at once if it is bad: ``one(read_date, start, "start")``."""

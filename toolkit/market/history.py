@@ -42,7 +42,7 @@ import xarray as xr
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency, check_isin, check_mic
 from toolkit.schema import HORIZONS, INSTRUMENT, OHLCV, TIME, Timeframe
-from toolkit.validation import (YEARS, shown, decimal_or_none, one, read_choice, read_date, read_id,
+from toolkit.validation import (YEARS, shown, decimal_or_none, one, read_choice, read_date, read_id, read_name,
                                 read_timestamp)
 
 #: the fields of a history record
@@ -53,8 +53,6 @@ FIELDS = ("isin", "currency", "timeframe", "symbol", "name", "mic", "instrument_
 _MAX_ROWS = 5
 #: a symbol: 1 to 20 ASCII letters, digits and ``. _ - /`` (``BRK.B``, ``EUR/USD``)
 _SYMBOL = re.compile(r"[A-Za-z0-9._/-]{1,20}", re.ASCII)
-#: the longest instrument name
-MAX_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def parse_history(payload: object, *, now: datetime | None = None) -> HistoryUpl
     timeframe = read_timeframe(payload.get("timeframe"), "timeframe", problems)
     mic = _optional(payload, "mic", _check_mic, problems)
     symbol = _optional(payload, "symbol", _check_symbol, problems)
-    name = _optional(payload, "name", _check_name, problems)
+    name = _optional(payload, "name", read_name, problems)
     iid = _optional(payload, "instrument_id", read_id, problems)
     frame = _check_records(payload.get("history"), timeframe, _utc(now or datetime.now(timezone.utc)), problems)
     problems.items.sort(key=_row_order)
@@ -117,18 +115,6 @@ def _check_symbol(value: object, path: str, problems: Problems) -> str | None:
         return value
     problems.add(path, f"{shown(value)} is not a symbol; use 1 to 20 letters, digits and . _ - / "
                        "(such as \"AAPL\" or \"BRK.B\")")
-    return None
-
-
-def _check_name(value: object, path: str, problems: Problems) -> str | None:
-    if not isinstance(value, str):
-        problems.add(path, f"expected a string, got {type(value).__name__}")
-    elif not value.strip() or len(value) > MAX_NAME:
-        problems.add(path, f"must be 1 to {MAX_NAME} characters, not blank")
-    elif not value.isprintable() or "<" in value or ">" in value:
-        problems.add(path, "may not hold control characters, line breaks or markup (< >)")
-    else:
-        return value
     return None
 
 
