@@ -604,6 +604,8 @@ CASES = [
         "weight-nan": ({"portfolio": {"AAPL": float("nan")}}, V, "weights[weights][AAPL]"),
         "weight-arabic": ({"portfolio": {"AAPL": "١"}}, V, "weights[weights][AAPL]"),
         "weight-underscore": ({"portfolio": {"AAPL": "1_0"}}, V, "weights[weights][AAPL]"),
+        "weight-exponent": ({"portfolio": {"AAPL": "1e0"}}, V, "weights[weights][AAPL]"),
+        "weight-bool": ({"portfolio": {"AAPL": True}}, V, "weights[weights][AAPL]"),
         "sql-portfolio": ({"portfolio": SQL}, N, SQL),
         "trading-account": (lambda c: {"portfolio": c.trading}, N, "PORTFOLIO"),
     }),
@@ -692,8 +694,7 @@ CASES = [
 ]
 
 #: the cases of defects not fixed yet (each fix takes its cases out)
-PENDING = {'analytics-weight-arabic',
-           'analytics-weight-underscore', 'optimise-trading-account', 'optimise-capital-nan', 'optimise-weight-text',
+PENDING = {'optimise-trading-account', 'optimise-capital-nan', 'optimise-weight-text',
            'optimise-garbage-start', 'optimise-february-30', 'strategy-name-markup', 'strategy-rule-garbage-date',
            'strategy-run-bad-account', 'strategy-run-accounts-string', 'index-name-markup',
            'index-description-10mb', 'index-weights-garbage-start',

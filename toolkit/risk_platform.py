@@ -67,7 +67,7 @@ from toolkit.analytics import risk
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk_portfolio import (cvar_contributions, diversification_ratio, portfolio_returns,
                                               volatility_contributions)
-from toolkit.validation import read_date, read_decimal, read_name
+from toolkit.validation import decimal_or_none, read_date, read_decimal, read_name, shown
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.market.history import parse_history
 from toolkit.market.instruments import check_currency, check_isin
@@ -1160,16 +1160,11 @@ class Analytics:
             if not isinstance(spec, Mapping) or not spec:
                 problems.add(f"weights[{label}]", "expected a non-empty {instrument: weight} mapping")
                 continue
-            for key, value in spec.items():
-                number = None
-                if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-                    try:
-                        number = float(value)
-                    except ValueError:
-                        number = None
-                if number is None or not math.isfinite(number):
-                    problems.add(f"weights[{label}][{key}]", f"{value!r} is not a weight such as 0.25")
-                rows.append((label, key, number))
+            for key, value in spec.items():  # a number, or a decimal string as toolkit.validation reads it
+                number = decimal_or_none(value.item() if isinstance(value, np.generic) else value, numbers=True)
+                if number is None:
+                    problems.add(f"weights[{label}][{key}]", f"{shown(value)} is not a weight such as 0.25 or \"0.25\"")
+                rows.append((label, key, None if number is None else float(number)))
         problems.raise_if_any("portfolio analytics request")
         keys = list(dict.fromkeys(str(k) for _, k, _ in rows))
         lookup = dict(zip(keys, self._each_id(keys)))
