@@ -621,6 +621,12 @@ CASES = [
         "trading-account": (lambda c: {"portfolio_id": c.trading}, V, "portfolio_id"),
         "garbage-start": ({"start_date": "garbage"}, V, "start_date"),
         "february-30": ({"end_date": "2022-02-30"}, V, "end_date"),
+        "end-in-future": ({"end_date": "2150-01-01"}, V, "end_date"),
+        "start-after-end": ({"start_date": "2022-06-01", "end_date": "2022-01-04"}, V, "end_date"),
+        "window-without-prices": ({"start_date": "2024-01-02"}, V, "start_date"),
+        "capital-negative": ({"capital": "-5.00"}, V, "capital"),
+        "constraint-above-one": ({"constraints": {"max_weight": 2}}, V, "constraints.max_weight"),
+        "constraint-unknown": ({"constraints": {"leverage": 2}}, V, "constraints.leverage"),
         "universe-string": ({"universe": "AAPL"}, V, "universe"),
         "universe-unknown": ({"universe": ["AAPL", "NOPE"]}, N, "NOPE"),
         "tracking-without-benchmark": ({"rule_name": "Min Tracking Error"}, V, "benchmark"),
@@ -640,12 +646,20 @@ CASES = [
         "unknown-rule-field": ({"rules": [{"rule_name": "Equal Weight", "leverage": 2}]}, V, "rules[0].leverage"),
         "rule-garbage-date": ({"rules": [{"rule_name": "Equal Weight", "start_date": "garbage"}]}, V,
                               "rules[0].start_date"),
+        "rule-universe-string": ({"rules": [{"rule_name": "Equal Weight", "universe": "AAPL"}]}, V,
+                                 "rules[0].universe"),
+        "name-control-character": ({"name": "Strategy\n2"}, V, "name"),
     }),
     case("strategy-run-unknown", lambda c: c.ws.strategies.run(UNKNOWN), N, UNKNOWN),
     case("strategy-run-bad-account", lambda c: c.ws.strategies.run(c.strategy, account_ids=[SQL]), V,
          "account_ids[0]"),
     case("strategy-run-accounts-string", lambda c: c.ws.strategies.run(c.strategy, account_ids=c.portfolio), V,
          "account_ids"),
+    case("strategy-run-no-accounts", lambda c: c.ws.strategies.run(c.strategy, account_ids=[]), V, "account_ids"),
+    case("strategy-run-unknown-account", lambda c: c.ws.strategies.run(c.strategy, account_ids=[UNKNOWN]), V,
+         "account_ids[0]"),
+    case("strategy-run-trading-account", lambda c: c.ws.strategies.run(c.strategy, account_ids=[c.trading]), V,
+         "account_ids[0]"),
     case("strategy-status-unknown", lambda c: c.ws.strategies.status(UNKNOWN), N, UNKNOWN),
     # ------------------------------------------------------------------ attribution
     case("index-list-for-object", lambda c: c.ws.attribution.create_index([index()]), V, ""),
@@ -694,10 +708,7 @@ CASES = [
 ]
 
 #: the cases of defects not fixed yet (each fix takes its cases out)
-PENDING = {'optimise-trading-account', 'optimise-capital-nan', 'optimise-weight-text',
-           'optimise-garbage-start', 'optimise-february-30', 'strategy-name-markup', 'strategy-rule-garbage-date',
-           'strategy-run-bad-account', 'strategy-run-accounts-string', 'index-name-markup',
-           'index-description-10mb', 'index-weights-garbage-start',
+PENDING = {'index-name-markup', 'index-description-10mb', 'index-weights-garbage-start',
            'attribution-basic-iso-date', 'attribution-date-in-words', 'attribution-year-9999'}
 CASES = [c for c in CASES if c.id not in PENDING]
 

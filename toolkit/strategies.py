@@ -28,6 +28,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -38,11 +39,12 @@ import xarray as xr
 from toolkit.analytics import risk
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk_portfolio import cvar_contributions, volatility_contributions
-from toolkit.errors import NotFoundError, Problems
+from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
 from toolkit.optimise import RULES, efficient_frontier, optimise, triggered_trades
 from toolkit.optimise.parameters import parse_parameters
 from toolkit.optimise.rules import rule_named
 from toolkit.schema import INSTRUMENT, TIME
+from toolkit.validation import decimal_or_none, read_decimal, read_id, read_name, read_period, shown
 
 if TYPE_CHECKING:
     from toolkit.workspace import Workspace
@@ -155,14 +157,19 @@ class Strategies:
         problems.require_object(payload, FIELDS, "optimisation request")
         rule = rule_named(payload.get("rule_name"), "rule_name")
         parameters = parse_parameters(rule.parameters, payload.get("parameters") or {})
+        window = _read_rule(payload, problems)
         account_id, current, capital, currency = self._current(payload, problems)
         problems.raise_if_any("optimisation request")
-        start, end = self._window(payload)
+        start, end = self._window(*window)
         benchmark = self._benchmark(payload.get("benchmark"), end) if "benchmark" in rule.inputs else None
         ids = self._universe(payload.get("universe"), list(current[INSTRUMENT].values))
         if benchmark is not None:  # tracking a benchmark needs its constituents in the universe
             ids = list(dict.fromkeys([*ids, *map(str, benchmark[INSTRUMENT].values)]))
         prices = self._ws.history.prices(ids, start=start, end=end)
+        if prices.sizes[TIME] < 3:  # two returns at the least
+            raise ValidationError([Problem("start_date", f"the sample {start} to {end} holds {prices.sizes[TIME]} "
+                                                         "closes; choose dates within the price history")],
+                                  "optimisation request")
         returns = simple_returns(prices["close"]).isel({TIME: slice(1, None)})
         returns = returns.assign_coords(geography=(INSTRUMENT, np.array(
             [self._geography(c) for c in prices["country"].values], dtype=object)))
@@ -214,7 +221,7 @@ class Strategies:
         from toolkit.store.repositories import now  # noqa: PLC0415
 
         strategy = self.get(strategy_id)
-        accounts = account_ids or [r[0] for r in self._ws.db.conn.execute(
+        accounts = self._run_accounts(account_ids) if account_ids is not None else [r[0] for r in self._ws.db.conn.execute(
             "SELECT id FROM accounts WHERE type = 'PORTFOLIO' ORDER BY created_at, id")]
         if not accounts:
             raise NotFoundError("No PORTFOLIO account to run the strategy over.")
@@ -233,6 +240,23 @@ class Strategies:
                 progress(store.status(run_id)["percentage_complete"])
         return run_id
 
+    def _run_accounts(self, account_ids: object) -> list[str]:
+        """The accounts a run is asked for: a non-empty list of PORTFOLIO account ids, each named
+        ``account_ids[i]`` when it is not one (refused before the run starts, so a run never begins
+        on a typo)."""
+        problems = Problems()
+        if isinstance(account_ids, str) or not isinstance(account_ids, (list, tuple)) or not account_ids:
+            problems.add("account_ids", f"{shown(account_ids)} is not a list of PORTFOLIO account ids")
+            problems.raise_if_any("strategy run")
+        ids = [read_id(a, f"account_ids[{n}]", problems) for n, a in enumerate(account_ids)]
+        known = {r[0] for r in self._ws.db.conn.execute(
+            f"SELECT id FROM accounts WHERE type = 'PORTFOLIO' AND id IN ({', '.join('?' * len(ids))})", ids)}
+        for n, found in enumerate(ids):
+            if found is not None and found not in known:
+                problems.add(f"account_ids[{n}]", f"{found} is no PORTFOLIO account")
+        problems.raise_if_any("strategy run")
+        return list(dict.fromkeys(ids))
+
     def status(self, run_id: str) -> dict:
         """``status`` (Running, Complete, Failed), ``percentage_complete`` and the times of a run."""
         return StrategyRuns(self._ws).status(run_id)
@@ -250,42 +274,48 @@ class Strategies:
         if (key is None) == (given is None):
             problems.add("portfolio_id", "give portfolio_id (a PORTFOLIO account) or weights with capital")
             return None, xr.DataArray([], dims=INSTRUMENT, coords={INSTRUMENT: []}), 0.0, "USD"
+        nothing = xr.DataArray([], dims=INSTRUMENT, coords={INSTRUMENT: []})
+        capital = None if payload.get("capital") is None else read_decimal(
+            payload["capital"], "capital", problems, "100000.00", numbers=True, positive=True)
         if key is not None:
             account = self._ws.accounts.get(key)
             if account.type != "PORTFOLIO":
                 problems.add("portfolio_id", f"{key} is a {account.type} account; optimise a PORTFOLIO account")
+                return None, nothing, 0.0, account.currency
             cube = self._ws.accounts.holdings([key]).isel(portfolio=0, drop=True).isel({TIME: -1})
             nav = float(cube["nav"])
             weights = (cube["value"] / nav).drop_vars([c for c in cube.coords if c != INSTRUMENT])
-            capital = float(payload["capital"]) if payload.get("capital") is not None else nav
-            return key, weights.where(weights > 0, 0.0), capital, account.currency
+            return key, weights.where(weights > 0, 0.0), nav if capital is None else float(capital), account.currency
         if not isinstance(given, Mapping) or not given:
             problems.add("weights", "expected {instrument: weight}")
-            return None, xr.DataArray([], dims=INSTRUMENT, coords={INSTRUMENT: []}), 0.0, "USD"
-        ids = self._ws.instruments.resolve(list(given))
-        values = [float(v) for v in given.values()]
-        try:
-            capital = float(payload.get("capital"))
-        except (TypeError, ValueError):
+            return None, nothing, 0.0, "USD"
+        if payload.get("capital") is None:
             problems.add("capital", "give the capital the weights are of, e.g. '100000.00'")
-            capital = 0.0
-        return None, xr.DataArray(values, dims=INSTRUMENT, coords={INSTRUMENT: ids}), capital, "USD"
+        values = [decimal_or_none(v, numbers=True) for v in given.values()]
+        for name, value, number in zip(given, given.values(), values):
+            if number is None:
+                problems.add(f"weights.{name}", f"{shown(value)} is not a weight such as 0.25 or \"0.25\"")
+        if problems:
+            return None, nothing, 0.0, "USD"
+        ids = self._ws.instruments.resolve(list(given))
+        return None, xr.DataArray([float(v) for v in values], dims=INSTRUMENT, coords={INSTRUMENT: ids}), \
+            float(capital), "USD"
 
     def _universe(self, universe: object, held: list[str]) -> list[str]:
         if universe is None:
             if not held:
                 raise NotFoundError("The portfolio holds nothing yet; give a universe of instruments to optimise.")
             return held
-        if isinstance(universe, str) or not isinstance(universe, (list, tuple)) or len(universe) < 2:
-            problems = Problems()
-            problems.add("universe", "list at least two instruments by id, ISIN or symbol")
-            problems.raise_if_any("optimisation request")
         return list(dict.fromkeys([*self._ws.instruments.resolve(list(universe)), *held]))
 
-    def _window(self, payload: Mapping) -> tuple[str, str]:
-        end = payload.get("end_date") or str(pd.Timestamp(self._ws.instruments.table()["history_end"].max()).date())
-        start = payload.get("start_date") or str((pd.Timestamp(end) - pd.DateOffset(years=LOOKBACK_YEARS)).date())
-        return start, end
+    def _window(self, start: date | None, end: date | None) -> tuple[str, str]:
+        """The sample: ``start`` to ``end``, by default the last close and :data:`LOOKBACK_YEARS` before it."""
+        last = end.isoformat() if end else str(pd.Timestamp(self._ws.instruments.table()["history_end"].max()).date())
+        first = start.isoformat() if start else str((pd.Timestamp(last) - pd.DateOffset(years=LOOKBACK_YEARS)).date())
+        if first > last:  # (a start after the last close; a start after a given end is refused when read)
+            raise ValidationError([Problem("start_date", f"{first} is after the last close {last}; choose a start "
+                                                         "within the price history")], "optimisation request")
+        return first, last
 
     @staticmethod
     def _geography(country: object) -> str | None:
@@ -358,12 +388,28 @@ class Strategy:
                 "status": self.status, "percentage_complete": self.percentage_complete, "run_id": self.run_id}
 
 
+def _read_rule(item: Mapping, problems: Problems, prefix: str = "") -> tuple[date | None, date | None]:
+    """The parts of a rule's request that need no data, each named (``prefix`` + field): the sample's
+    ``start_date`` and ``end_date`` (ISO dates, in order, not in the future), a ``universe`` of at
+    least two instruments named by text, a ``benchmark`` named by text. The sample's dates."""
+    window = read_period(item.get("start_date"), item.get("end_date"), problems,
+                         (f"{prefix}start_date", f"{prefix}end_date"), past=True)
+    universe = item.get("universe")
+    if universe is not None and (isinstance(universe, str) or not isinstance(universe, (list, tuple))
+                                 or len(universe) < 2 or not all(isinstance(u, str) for u in universe)):
+        problems.add(f"{prefix}universe", "list at least two instruments by id, ISIN or symbol")
+    if item.get("benchmark") is not None and not isinstance(item["benchmark"], str):
+        problems.add(f"{prefix}benchmark", "name the benchmark: an index id or name, or a model allocation id")
+    return window
+
+
 def _parse_strategy(payload: object) -> tuple[str, list[dict]]:
+    """A strategy's name (:func:`toolkit.validation.read_name`) and its rules, each with its name,
+    parameters and the parts :func:`_read_rule` reads checked now (its constraints are read when
+    it runs, against the instruments of each portfolio)."""
     problems = Problems()
     problems.require_object(payload, STRATEGY_FIELDS, "strategy")
-    name = payload.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        problems.add("name", "give the strategy a name of 1 to 200 characters")
+    name = read_name(payload.get("name"), "name", problems)
     rules = payload.get("rules")
     if not isinstance(rules, list) or not rules:
         problems.add("rules", "give at least one rule, e.g. {'rule_name': 'Risk Parity'}")
@@ -372,6 +418,7 @@ def _parse_strategy(payload: object) -> tuple[str, list[dict]]:
         path = f"rules[{n}]"
         if problems.require_fields(item, path, RULE_FIELDS) is None:
             continue
+        _read_rule(item, problems, f"{path}.")
         try:
             rule = rule_named(item.get("rule_name"), f"{path}.rule_name")
             parse_parameters(rule.parameters, item.get("parameters") or {}, f"{path}.parameters")
