@@ -667,6 +667,8 @@ CASES = [
         "empty-name": ({"name": ""}, V, "name"),
         "name-markup": ({"name": SCRIPT}, V, "name"),
         "name-taken": ({"name": "Bad input index"}, V, "name"),
+        "name-10mb": ({"name": HUGE}, V, "name"),
+        "description-control-character": ({"description": "Index\x07"}, V, "description"),
         "method-case": ({"method": "EQUAL"}, V, "method"),
         "currency-lower-case": ({"currency": "usd"}, V, "currency"),
         "description-10mb": ({"description": HUGE}, V, "description"),
@@ -686,6 +688,9 @@ CASES = [
     case("index-get-unknown", lambda c: c.ws.attribution.index("NOPE"), N, "NOPE"),
     case("index-weights-garbage-start", lambda c: c.ws.attribution.index_weights(c.index, start="garbage"), V,
          "start"),
+    case("index-weights-month-13", lambda c: c.ws.attribution.index_weights(c.index, end="2022-13"), V, "end"),
+    case("index-weights-start-after-end", lambda c: c.ws.attribution.index_weights(
+        c.index, start="2022-06-01", end="2022-01-03"), V, "end"),
     case("attribution-list-for-object", lambda c: c.ws.attribution.run([attribution(c)]), V, ""),
     case("attribution-portfolio-missing", lambda c: c.ws.attribution.run(without(attribution(c), "portfolio_id")),
          V, "portfolio_id"),
@@ -695,6 +700,9 @@ CASES = [
         "basic-iso-date": ({"start_date": "20220201"}, V, "start_date"),
         "date-in-words": ({"end_date": "March 1 2022"}, V, "end_date"),
         "year-9999": ({"end_date": "9999-12-31"}, V, "end_date"),
+        "end-in-future": ({"end_date": "2150-01-01"}, V, "end_date"),
+        "start-after-end": ({"start_date": "2022-06-01", "end_date": "2022-03-01"}, V, "end_date"),
+        "date-number": ({"start_date": 20220201}, V, "start_date"),
         "horizon-week": ({"horizon": "week"}, V, "horizon"),
         "unknown-dimension": ({"dimensions": ["industry"]}, V, "dimensions[0]"),
         "model-case": ({"model": "BRINSON_FACHLER"}, V, "model"),
@@ -706,11 +714,6 @@ CASES = [
         "unknown-index": ({"benchmark": {"index_id": "NOPE"}}, N, "NOPE"),
     }),
 ]
-
-#: the cases of defects not fixed yet (each fix takes its cases out)
-PENDING = {'index-name-markup', 'index-description-10mb', 'index-weights-garbage-start',
-           'attribution-basic-iso-date', 'attribution-date-in-words', 'attribution-year-9999'}
-CASES = [c for c in CASES if c.id not in PENDING]
 
 
 def test_the_table_is_large() -> None:

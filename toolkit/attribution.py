@@ -21,6 +21,7 @@ Every constituent must trade in the index's ``currency``.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from toolkit.analytics import linking
 from toolkit.analytics.currency import ankrim_hensel
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import horizon_returns
-from toolkit.validation import read_decimal
+from toolkit.validation import YEARS, read_date, read_decimal, read_name, read_period, read_text
 from toolkit.errors import DataError, NotFoundError, Problems
 from toolkit.market.instruments import check_currency
 from toolkit.market.universes import geography_of
@@ -51,6 +52,8 @@ INDEX_FIELDS = ("name", "method", "currency", "description", "constituents")
 CONSTITUENT_FIELDS = ("instrument_id", "isin", "symbol", "shares", "weight")
 METHODS = {"cap": "shares", "equal": None, "fixed": "weight"}
 MAX_NAME = 200
+#: an ISO 8601 date of reduced precision: a year, or a year and month
+_REDUCED = re.compile(r"([0-9]{4})(?:-(?:0[1-9]|1[0-2]))?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,18 @@ class Index:
                 "constituents": self.constituents[keep].to_dict("records")}
 
 
+def _bound(value: object, path: str, problems: Problems) -> str | None:
+    """An ISO date (:func:`toolkit.validation.read_date`), or a year ``YYYY`` or month ``YYYY-MM`` in
+    the years it allows, as its text (None stays None)."""
+    if value is None:
+        return None
+    reduced = _REDUCED.fullmatch(value) if isinstance(value, str) else None
+    if reduced and YEARS[0] <= int(reduced.group(1)) <= YEARS[1]:
+        return value
+    day = read_date(value, path, problems)
+    return None if day is None else day.isoformat()
+
+
 def _positive_decimal(value: object, path: str, problems: Problems, what: str) -> str | None:
     """A positive share count or weight, as a decimal string or a JSON number (e.g. "0.25", 1500000)."""
     number = read_decimal(value, path, problems, "0.25", numbers=True, positive=True)
@@ -94,17 +109,14 @@ class Attribution:
         every field at fault, and nothing is saved."""
         problems = Problems()
         problems.require_object(payload, INDEX_FIELDS, "index")
-        name = payload.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-            problems.add("name", f"give the index a name of 1 to {MAX_NAME} characters")
-            name = None
+        name = read_name(payload.get("name"), "name", problems, MAX_NAME)
         method = payload.get("method")
         if method not in METHODS:
             problems.add("method", f"{method!r} is not one of {', '.join(METHODS)}")
         currency = check_currency(payload.get("currency"), "currency", problems)
         description = payload.get("description")
-        if description is not None and not isinstance(description, str):
-            problems.add("description", "expected text")
+        if description is not None:
+            description = read_text(description, "description", problems)
         rows = self._constituents(payload.get("constituents"), method, currency, problems)
         repo = IndexRepository(self._ws.db)
         if name and repo.name_taken(name.strip()):
@@ -182,7 +194,14 @@ class Attribution:
     def index_weights(self, index_id: str, start: str | None = None, end: str | None = None) -> xr.DataArray:
         """Constituent weights at the close of every trading day in ``start .. end`` (the module
         docstring's rules), over ``(instrument, time)`` with the instrument metadata as coordinates;
-        every day's weights sum to 1."""
+        every day's weights sum to 1. ``start`` and ``end`` are ISO 8601 dates, also of reduced
+        precision: a year (``"2020"``) or a month (``"2020-01"``) stands for all of it, as in pandas'
+        slicing; a ``ValidationError`` names a bad one, or an ``end`` before the ``start``."""
+        problems = Problems()
+        start, end = _bound(start, "start", problems), _bound(end, "end", problems)
+        if start and end and pd.Period(start).start_time > pd.Period(end).end_time:
+            problems.add("end", f"{end} is before the start {start}; the period must run forwards")
+        problems.raise_if_any("index weights request")
         index = self.index(index_id)
         ids = list(index.constituents["instrument_id"])
         close = self._ws.history.prices(ids, end=end)["close"]
@@ -377,18 +396,8 @@ def _read_run(payload: object) -> dict:
     if not (isinstance(bench, dict) and len(bench) == 1 and set(bench) <= {"index_id", "portfolio_id"}
             and isinstance(next(iter(bench.values())), str)):
         problems.add("benchmark", "give {'index_id': ...} (see ws.attribution.indexes()) or {'portfolio_id': ...}")
-    for key in ("start_date", "end_date"):
-        if out[key] is not None and not isinstance(out[key], str):
-            problems.add(key, f"{out[key]!r} is not an ISO date such as 2022-01-31")
-            out[key] = None
-            continue
-        try:
-            out[key] = pd.Timestamp(out[key]).date().isoformat() if out[key] is not None else None
-        except (TypeError, ValueError):
-            problems.add(key, f"{out[key]!r} is not an ISO date such as 2022-01-31")
-            out[key] = None
-    if out["start_date"] and out["end_date"] and out["start_date"] > out["end_date"]:
-        problems.add("end_date", f"{out['end_date']} is before start_date {out['start_date']}")
+    dates = read_period(out["start_date"], out["end_date"], problems, ("start_date", "end_date"), past=True)
+    out["start_date"], out["end_date"] = (None if d is None else d.isoformat() for d in dates)
     out["horizon"] = out["horizon"] or "month"
     if out["horizon"] not in RUN_HORIZONS:
         problems.add("horizon", f"{out['horizon']!r} is not one of {', '.join(RUN_HORIZONS)}")
