@@ -204,7 +204,7 @@ class Instruments:
 
     def table(self, timeframe: int = Timeframe.DAY) -> pd.DataFrame:
         """Every series with its identifiers and ``n_records``, ``history_start``, ``history_end``."""
-        return self._repo.table(Timeframe(timeframe))
+        return self._repo.table(one(history.read_timeframe, timeframe, "timeframe", "instrument table request"))
 
     def search(self, text: str | None = None, *, symbol: str | None = None, isin: str | None = None,
                mic: str | None = None, currency: str | None = None, limit: int = 50) -> pd.DataFrame:
@@ -217,9 +217,11 @@ class Instruments:
             raise NotFoundError(f"No instrument with id {instrument_id!r}; search for it with instruments.search().")
         return Instrument.from_row(rows.iloc[0].to_dict())
 
-    def resolve(self, keys: Sequence[str] | str) -> list[str]:
-        """Instrument ids for ids, ISINs or symbols; an ISIN or symbol names its longest series."""
-        keys = [keys] if isinstance(keys, str) else list(keys)
+    def resolve(self, keys: Sequence[str] | str, path: str = "instruments") -> list[str]:
+        """Instrument ids for ids, ISINs or symbols (one, or a list); an ISIN or symbol names its longest
+        series. Unknown keys are a ``NotFoundError`` naming them; ``keys`` neither a text nor a list is
+        a ``ValidationError`` at ``path``."""
+        keys = _texts(keys, path, "instrument request", each=False)
         table = self.table().sort_values("n_records", ascending=False, kind="stable")
         lookup = dict(zip(table["instrument_id"], table["instrument_id"]))
         for column in ("symbol", "isin"):
@@ -235,6 +237,7 @@ class Instruments:
 
     def coverage(self, request: object, fmt: str = "json", answer: str | None = None) -> list[dict] | str:
         """Coverage of ISIN + currency pairs (JSON list/text or CSV); answer as dicts, ``"json"`` or ``"csv"``."""
+        optional(read_choice, answer, "answer", "coverage request", choices=("json", "csv"))
         answers = coverage_check.check(coverage_check.parse_request(request, fmt), self.table())
         if answer == "csv":
             return coverage_check.to_csv(answers)
@@ -300,7 +303,7 @@ class History:
         meta = self._ws.instruments.table()[["instrument_id", "symbol", "name", "mic", "source"]]
         status = meta.merge(status, on="instrument_id")
         if instrument is not None:
-            status = status[status["instrument_id"].isin(self._ws.instruments.resolve(instrument))]
+            status = status[status["instrument_id"].isin(self._ws.instruments.resolve(instrument, "instrument"))]
         if timeframe is not None:
             timeframe = optional(history.read_timeframe, timeframe, "timeframe", "history status request")
             status = status[status["timeframe"] == int(timeframe)]
@@ -514,6 +517,15 @@ class Accounts:
                                 {"from": before.status, "to": status}, stamp)
             return self.get(account_id)
 
+    def _known(self, ids: list[str]) -> list[str]:
+        """``ids`` if each names an account, else a ``NotFoundError`` naming those that do not."""
+        known = {r[0] for r in self._ws.db.conn.execute(
+            f"SELECT id FROM accounts WHERE id IN ({', '.join('?' * len(ids))})", ids)}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise NotFoundError(f"No account with id {', '.join(map(repr, unknown))}.")
+        return ids
+
     def ledger(self, account_id: str) -> pd.DataFrame:
         self.get(account_id)
         return self._repo.ledger(account_id)
@@ -526,7 +538,7 @@ class Accounts:
         ``nav = sum(value) + cash``, on the trading days of the held instruments (see
         :mod:`toolkit.trading.holdings`). All accounts when ``account_ids`` is None."""
         book = BookRepository(self._ws.db)
-        ids = list(account_ids) if account_ids is not None else [
+        ids = self._known(_texts(account_ids, "account_ids", "holdings request")) if account_ids is not None else [
             r[0] for r in self._ws.db.conn.execute("SELECT id FROM accounts ORDER BY created_at, id")]
         fills = book.holdings(ids, dated=True)
         cash = book.cash(ids, dated=True)
@@ -1019,7 +1031,14 @@ class Events:
         return self._ws.dispatcher.flush(timeout)
 
     def deliveries(self, event_id: int | None = None, subscriber: str | None = None) -> pd.DataFrame:
-        """The delivery log: every attempt with its status, HTTP status and error."""
+        """The delivery log: every attempt with its status, HTTP status and error (of one event id
+        and one subscriber name when given)."""
+        problems = Problems()
+        if event_id is not None:
+            read_int(event_id, "event_id", problems, low=1)
+        if subscriber is not None and not isinstance(subscriber, str):
+            problems.add("subscriber", f"{shown(subscriber)} is not a subscriber name")
+        problems.raise_if_any("deliveries request")
         return self._ws.dispatcher.log(event_id, subscriber)
 
 
@@ -1033,6 +1052,24 @@ def foreign_currency(db: sqlite_utils.Database, allocation_ids: list[str], curre
         f"JOIN instruments i ON i.instrument_id = w.instrument_id "
         f"WHERE a.id IN ({marks}) AND i.currency != ? ORDER BY i.symbol", [*allocation_ids, currency]).fetchall()
     return ", ".join(f"{symbol} ({quoted})" for symbol, quoted in rows)
+
+
+def _texts(keys: object, path: str, what: str, each: bool = True) -> list[str]:
+    """``keys`` as a list: one text, or a list (any iterable but a mapping) of texts (of anything
+    without ``each``); a ``ValidationError`` names ``path`` or ``path[i]`` otherwise (``"AAPL"`` is one
+    key, never four)."""
+    if isinstance(keys, str):
+        return [keys]
+    problems = Problems()
+    if isinstance(keys, (dict, bytes)) or not hasattr(keys, "__iter__"):
+        problems.add(path, f"{shown(keys)} is not a text or a list of texts")
+        problems.raise_if_any(what)
+    keys = list(keys)
+    for n, key in enumerate(keys if each else ()):
+        if not isinstance(key, str):
+            problems.add(f"{path}[{n}]", f"{shown(key)} is not a text")
+    problems.raise_if_any(what)
+    return keys
 
 
 def _end_of(as_of: str) -> str:
