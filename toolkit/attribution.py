@@ -409,6 +409,8 @@ def _read_run(payload: object) -> dict:
         for n, dim in enumerate(value):
             if dim not in DIMENSIONS:
                 problems.add(f"{key}[{n}]", f"{dim!r} is not one of {', '.join(DIMENSIONS)}")
+            elif dim in value[:n]:
+                problems.add(f"{key}[{n}]", f"{dim!r} is given twice; name each dimension once")
         if key == "dimensions" and isinstance(out[key], (list, tuple)) and not out[key]:
             problems.add(key, f"give at least one dimension from {', '.join(DIMENSIONS)}")
         out[key] = tuple(value)

@@ -67,7 +67,7 @@ from toolkit.analytics import risk
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk_portfolio import (cvar_contributions, diversification_ratio, portfolio_returns,
                                               volatility_contributions)
-from toolkit.validation import decimal_or_none, read_date, read_decimal, read_name, shown
+from toolkit.validation import decimal_or_none, not_future, read_date, read_decimal, read_name, read_period, shown
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.market.history import parse_history
 from toolkit.market.instruments import check_currency, check_isin
@@ -395,7 +395,7 @@ def _check_as_of(as_of: object) -> str | None:
     if as_of is None:
         return None
     problems = Problems()
-    day = read_date(as_of, "as_of", problems)
+    day = not_future(read_date(as_of, "as_of", problems), "as_of", problems)  # (no status of days to come)
     problems.raise_if_any("status request")
     return day.isoformat()
 
@@ -713,10 +713,10 @@ class PortfolioAnalytics(SeriesAnalytics):
 
 
 def _window(start: object, end: object) -> tuple[str | None, str | None]:
+    """The analytics' window: optional ISO dates, in order (a window without prices, in the future
+    say, is a ``DataError`` of the data read for it)."""
     problems = Problems()
-    days = [None if v is None else read_date(v, k, problems) for k, v in (("start", start), ("end", end))]
-    if all(days) and days[0] > days[1]:
-        problems.add("end", f"{days[1]} is before start {days[0]}")
+    days = read_period(start, end, problems)
     problems.raise_if_any("analytics request")
     return tuple(d.isoformat() if d else None for d in days)
 

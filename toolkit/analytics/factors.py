@@ -37,13 +37,14 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 
 from toolkit.analytics.risk import Levels, along, require_data, require_history, tail_risk
-from toolkit.errors import DataError, NotFoundError, Problems
+from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.schema import INSTRUMENT, TIME
 
 FACTOR = "factor"
@@ -130,8 +131,9 @@ def select_factors(factors: xr.DataArray, names: str | Sequence[str] | None = No
 
 def ewma_weights(length: int, halflife: float) -> np.ndarray:
     """``w_t = 2^(-(length - 1 - t) / halflife)`` for ``t = 0 .. length - 1``: the last weighs 1."""
-    if not halflife > 0:
-        raise DataError(f"halflife must be a positive number of observations, not {halflife!r}.")
+    if isinstance(halflife, bool) or not isinstance(halflife, (int, float, np.number)) or not 0 < halflife < math.inf:
+        raise ValidationError([Problem("halflife", f"{halflife!r} is not a positive number of observations")],
+                              "regression request")
     return np.exp2(-(length - 1 - np.arange(length)) / float(halflife))
 
 
