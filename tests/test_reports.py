@@ -217,3 +217,27 @@ def test_a_report_period_without_a_trading_day_is_refused(book_ws: Workspace) ->
     with pytest.raises(ValidationError, match="holds no trading day") as caught:
         book_ws.reports.portfolio_report(account, start="2018-01-01", end="2018-01-01")
     assert caught.value.paths == ["startDate"]
+
+
+def test_a_benchmark_in_another_currency_keeps_the_moves_of_every_day(ws: Workspace) -> None:
+    """A USD portfolio against a EUR series that also trades on US holidays: the benchmark's return from
+    the close before startDate to endDate is its price ratio in USD at the ECB rates (read here from the
+    shipped file). Before: a TypeError (``history.rates`` called), and the daily returns of days the
+    portfolio does not trade (MLK day, Good Friday, ...) dropped."""
+    allocation = ws.allocations.create({"allocation": [
+        {"instrument_id": "US0378331005", "instrument_id_type": "ISIN", "weight": "1"}]}).id
+    account = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"}).id
+    ws.accounts.deposit(account, {"amount": "10000.00", "currency": "USD", "value_date": "2022-01-03"})
+    ws.configurations.create({"account_id": account, "allocation_id": allocation})
+    ws.orders.place(account, {"cash_amount": "5000.00", "currency": "USD", "side": "BUY",
+                              "execution_date": "2022-01-04"})
+    days = pd.bdate_range("2022-01-03", "2022-12-28")  # every weekday, US holidays included
+    closes = pd.Series(100.0 + np.arange(len(days)), index=days)
+    ws.history.upload({"isin": "DE0007164600", "currency": "EUR", "timeframe": 1, "symbol": "SAP",
+                       "history": [{"timestamp": f"{d:%Y-%m-%d}", "close": c} for d, c in closes.items()]})
+    answer = ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2022-02-01", "endDate": "2022-11-30",
+                                           "includeBenchmark": True, "customBenchmarkId": "SAP"})
+    usd = pd.read_csv(DATA / "ecb_fx.csv", index_col="time", parse_dates=True)["USD"]  # USD per EUR
+    first, last = pd.Timestamp("2022-01-31"), pd.Timestamp("2022-11-30")
+    expected = closes[last] * usd[last] / (closes[first] * usd[first]) - 1
+    assert answer["years"][0]["bmReturn"] == pytest.approx(expected, rel=1e-12)

@@ -275,9 +275,15 @@ class Reports:
             ids, weights = [found], xr.DataArray([1.0], dims=INSTRUMENT, coords={INSTRUMENT: [found]})
         prices = self._ws.history.prices(ids)
         quoted = set(prices["currency"].values.tolist()) if "currency" in prices.coords else {currency}
-        daily = instrument_returns(prices["close"], to=currency if quoted != {currency} else None,
-                                   rates=self._ws.history.rates() if quoted != {currency} else None)
-        return (daily * weights).sum(INSTRUMENT, min_count=len(ids)).reindex({TIME: days})
+        # the close on each of the portfolio's days (the last one on or before it, within each history),
+        # so that the move of a day the benchmark trades and the portfolio does not (a holiday of one of
+        # the markets) counts in the next return instead of being dropped
+        close = prices["close"].reindex({TIME: prices.indexes[TIME].union(days)}).ffill(TIME)
+        last = prices["close"][TIME].where(prices["close"].notnull()).max(TIME, skipna=True)
+        close = close.where(close[TIME] <= last).sel({TIME: days})
+        daily = instrument_returns(close, to=currency if quoted != {currency} else None,
+                                   rates=self._ws.history.rates if quoted != {currency} else None)
+        return (daily * weights).sum(INSTRUMENT, min_count=len(ids))
 
 
 def _period(start: object, end: object, what: str, **choices: str) -> tuple[str | None, str | None]:
