@@ -71,6 +71,7 @@ from toolkit.errors import ConflictError, NotFoundError, Problems
 from toolkit.store.db import connect, write
 from toolkit.store.deliveries import DeliveryRepository, workspace_file
 from toolkit.store.repositories import now
+from toolkit.validation import shown
 
 SIGNATURE_HEADER = "X-Toolkit-Signature"
 _SCHEME = "sha256="
@@ -78,6 +79,8 @@ _SCHEME = "sha256="
 _PATTERN = re.compile(r"^(\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(\.\*)?)$")
 #: characters of an error kept in the delivery log
 _MAX_ERROR = 500
+#: the bounds of a subscription: name and URL lengths, the secret's, retries, backoff and timeout (s)
+MAX_NAME, MAX_URL, MAX_SECRET, MAX_RETRIES, MAX_BACKOFF, MAX_TIMEOUT = 200, 2000, 1024, 100, 3600.0, 300.0
 #: events read per query while dispatching
 _PAGE = 500
 #: host names of cloud metadata services (they hand out the machine's credentials): never a receiver
@@ -288,13 +291,14 @@ class Dispatcher:
         if not isinstance(allow_private, bool):
             problems.add("allow_private", f"must be True or False, not {allow_private!r}")
         self._check_url(url, allow_private is True, problems)
-        if not isinstance(secret, (bytes, bytearray, str)) or not secret:
-            problems.add("secret", "must be a non-empty str or bytes shared with the receiver")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            problems.add("retries", f"must be a whole number >= 0, not {retries!r}")
-        for path, value in (("backoff", backoff), ("timeout", timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                problems.add(path, f"must be a number of seconds >= 0, not {value!r}")
+        if not isinstance(secret, (bytes, bytearray, str)) or not secret or len(secret) > MAX_SECRET:
+            problems.add("secret", f"must be a non-empty str or bytes of at most {MAX_SECRET} characters shared with "
+                                   "the receiver")
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+            problems.add("retries", f"must be a whole number from 0 to {MAX_RETRIES}, not {retries!r}")
+        for path, value, most in (("backoff", backoff, MAX_BACKOFF), ("timeout", timeout, MAX_TIMEOUT)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= most:
+                problems.add(path, f"must be a number of seconds from 0 to {most:g}, not {value!r}")
         if timeout == 0:
             problems.add("timeout", "must be more than 0 seconds")
         problems.raise_if_any("subscription")
@@ -405,8 +409,8 @@ class Dispatcher:
 
     def _check_common(self, name: str, types: Sequence[str] | str, replay: bool,
                       problems: Problems) -> tuple[str, ...]:
-        if not isinstance(name, str) or not name.strip():
-            problems.add("name", "must be a non-empty string")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or not name.isprintable():
+            problems.add("name", f"must be a non-empty string of at most {MAX_NAME} printable characters")
         elif name in self._subscriptions:
             problems.add("name", f"{name!r} is already subscribed; unsubscribe it first or pick another name")
         if not isinstance(replay, bool):
@@ -423,8 +427,13 @@ class Dispatcher:
 
     @staticmethod
     def _check_url(url: str, allow_private: bool, problems: Problems) -> None:
-        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        if not isinstance(url, str) or len(url) > MAX_URL or not url.isascii() or not url.isprintable() or " " in url:
+            # (urlsplit drops tabs and line breaks silently; the URL stored would still carry them)
+            problems.add("url", f"{shown(url)} is not a URL of at most {MAX_URL} ASCII characters without spaces "
+                                "or control characters")
+            return
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             problems.add("url", f"{url!r} is not an http:// or https:// URL with a host")
             return
         try:
