@@ -42,7 +42,7 @@ from toolkit.reporting.returns import PerformanceMaster
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.repositories import now
-from toolkit.validation import read_choice, read_decimal, read_id, read_period
+from toolkit.validation import not_future, read_choice, read_decimal, read_id, read_period
 
 if TYPE_CHECKING:
     from toolkit.workspace import Workspace
@@ -77,6 +77,10 @@ class Reports:
         except ValidationError as error:
             for problem in error.problems:
                 problems.add(problem.path, problem.message)
+        if master is not None:  # measured from a day that has come (a future start has no returns to report)
+            for path, day in (("performanceMeasurementStartDate", master.performance_measurement_start_date),
+                              ("dailyPerformanceStartDate", master.daily_performance_start_date)):
+                not_future(day, path, problems)
         if bench is not None and not problems:
             try:
                 self._benchmark_key(bench)

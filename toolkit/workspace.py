@@ -998,7 +998,7 @@ class Events:
         for path, value in (("resource_id", resource_id), ("type", type)):
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 200):
                 problems.add(path, f"{shown(value)} is not a text of 1 to 200 characters")
-        read_int(after, "after", problems, low=0)
+        read_int(after, "after", problems, low=0, high=2**63 - 1)  # (SQLite's integers)
         read_int(limit, "limit", problems, low=1, high=MAX_EVENTS)
         problems.raise_if_any("events request")
         return self._repo.list(resource_id, type, after, limit)

@@ -83,8 +83,9 @@ def parse_order(payload: object, account_currency: str) -> OrderRequest:
     if side not in SIDES:
         problems.add("side", f"{side!r} is not BUY or SELL")
     key = payload.get("idempotency_key")
-    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 100):
-        problems.add("idempotency_key", "must be a string of 1 to 100 characters")
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 100 or not key.strip()
+                            or not key.isprintable()):
+        problems.add("idempotency_key", "must be a string of 1 to 100 printable characters, not blank")
     date = payload.get("execution_date")
     if date is not None:
         date = iso_date(date, "execution_date", problems)

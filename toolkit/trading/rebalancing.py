@@ -76,7 +76,11 @@ def _ids(values: object, path: str, problems: Problems) -> tuple[str, ...] | Non
         problems.add(path, f"expected a list of 1 to {MAX_ACCOUNTS:,} UUIDs")
         return None
     found = [read_id(v, f"{path}[{i}]", problems) for i, v in enumerate(values)]
-    return tuple(dict.fromkeys(f for f in found if f))
+    first: dict[str, int] = {}
+    for i, key in enumerate(found):
+        if key is not None and first.setdefault(key, i) != i:
+            problems.add(f"{path}[{i}]", f"repeats {path}[{first[key]}]; name each once")
+    return tuple(f for f in found if f)
 
 
 def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...]) -> pd.Series:
