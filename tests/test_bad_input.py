@@ -743,6 +743,8 @@ CASES = [
         "duplicate-level": ({"hierarchy": ["sector", "instrument", "sector"]}, V, "hierarchy[2]"),
         "model-case": ({"model": "BRINSON_FACHLER"}, V, "model"),
         "variant-unknown": ({"variant": "sideways"}, V, "variant"),
+        "variant-geometric-bottom-up": ({"variant": "bottom_up", "geometric": True, "linking": "geometric"}, V,
+                                        "variant"),
         "linking-unknown": ({"linking": "magic"}, V, "linking"),
         "geometric-text": ({"geometric": "yes"}, V, "geometric"),
         "base-currency-case": ({"base_currency": "usd"}, V, "base_currency"),

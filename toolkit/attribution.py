@@ -37,7 +37,7 @@ from toolkit.analytics import linking
 from toolkit.analytics.currency import ankrim_hensel
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import horizon_returns
-from toolkit.validation import YEARS, read_date, read_decimal, read_name, read_period, read_text
+from toolkit.validation import YEARS, read_choice, read_date, read_decimal, read_name, read_period, read_text
 from toolkit.errors import DataError, NotFoundError, Problems
 from toolkit.market.instruments import check_currency
 from toolkit.market.universes import geography_of
@@ -420,6 +420,9 @@ def _read_run(payload: object) -> dict:
     if out["geometric"] is not None and not isinstance(out["geometric"], bool):
         problems.add("geometric", f"expected true or false, got {out['geometric']!r}")
     out["geometric"] = out["geometric"] is True
+    if out["variant"] is not None and read_choice(out["variant"], "variant", problems, at.VARIANTS) is not None \
+            and out["geometric"] and out["variant"] != "top_down":
+        problems.add("variant", "geometric attribution has no interaction term; it is top_down")
     out["linking"] = out["linking"] or ("geometric" if out["geometric"] else "carino")
     if out["linking"] not in linking.METHODS:
         problems.add("linking", f"{out['linking']!r} is not one of {', '.join(linking.METHODS)}")
