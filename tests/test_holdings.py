@@ -99,3 +99,11 @@ def test_reading_holdings_leaves_no_transaction_open_so_the_next_write_is_saved(
         (count,) = other.execute("SELECT count(*) FROM cash_ledger WHERE account_id = ? AND amount = '10.00'",
                                  (account,)).fetchone()
     assert count >= 1
+
+
+def test_holdings_up_to_a_day_before_the_first_booking_hold_nothing(book) -> None:
+    """An end before the first booking is an empty window, not a 'start after end' error (attribution over a
+    year before a portfolio held anything reports that, naming the day)."""
+    ws, accounts = book
+    cube = ws.accounts.holdings(accounts, end="2021-12-30")
+    assert float(abs(cube["positions"]).sum()) == 0.0 and float(abs(cube["cash"]).sum()) == 0.0

@@ -547,7 +547,10 @@ class Accounts:
         first = min([*fills["executed_on"], *cash["value_date"]], default=None)
         if not instruments:
             raise NotFoundError("These accounts hold no instruments yet; place an order first.")
-        close = self._ws.history.prices(instruments, start=start or first, end=end)["close"]
+        since = start or first
+        if start is None and end is not None and pd.Timestamp(first) > pd.Timestamp(end):
+            since = end  # nothing booked by the end: an empty window, which the callers report
+        close = self._ws.history.prices(instruments, start=since, end=end)["close"]
         cube = trading_holdings(fills, cash, ids, instruments, close.indexes["time"], flows)
         value = cube["positions"] * close.fillna(0.0)
         return cube.assign(close=close, value=value, nav=value.sum("instrument") + cube["cash"])
