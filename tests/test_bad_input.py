@@ -12,6 +12,17 @@ every page of the file as this connection sees it, committed WAL frames included
 SHA-256 before and after each call; the bulk ``prices`` and ``fx_rates`` tables are part of it. When
 a case changes the database, the failure names the tables whose rows differ, and the workspace is
 restored from a pristine backup so that the next case starts clean.
+
+The error types, decided as a demanding API user would: a malformed field of a payload or keyword
+is a ``ValidationError`` naming its path; an id inside a payload that names nothing is a
+``ValidationError`` naming the field (``account_id``, ``allocation_ids[0]``), an id given as the
+resource itself (``orders.cancel(id)``, ``allocations.replace(id, ...)``) a ``NotFoundError`` quoting
+it, whatever its form (as a REST API answers 404 for any path it does not know); a request that
+contradicts the state of the book (an overdraft, an order to a CLOSED account, a FILLED order
+cancelled, an idempotency key reused) a ``ConflictError`` naming the state or the account; an
+amount above what the holdings are worth is a ``ValidationError`` of ``cash_amount``; an analytics
+window without prices a ``DataError``. Dates are never in the future where only the past can be
+(value dates, periods of returns, as_of, master data); a CLOSED account is never reopened.
 """
 
 from __future__ import annotations
