@@ -511,6 +511,16 @@ def test_instruments_without_data(demo_ws: Workspace) -> None:
         demo_ws.analytics.instrument("AAPL", start="2030-01-01")
 
 
+def test_the_span_of_a_series_that_ends_inside_the_window(demo_ws: Workspace) -> None:
+    """COMP's history ends before the window does: its endDate is its last close in the shipped file,
+    not null (xarray skips NaT in a min or max of datetimes only when told to)."""
+    last = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "nasdaq_ohlcv.csv")["time"].iloc[-1]
+    out = demo_ws.analytics.instrument(["AAPL", "COMP"], start="2015-01-02", end="2019-12-31",
+                                       with_factors=False).to_dict()
+    assert {x["instrument"]: x["endDate"] for x in out} == {"AAPL": "2019-12-31", "COMP": last}
+    assert {x["startDate"] for x in out} == {"2015-01-05"}
+
+
 def test_weights_that_do_not_sum_to_one(demo_ws: Workspace) -> None:
     with pytest.raises(ValidationError) as refused:
         demo_ws.analytics.portfolio({"AAPL": 0.5, "KO": 0.4})

@@ -481,7 +481,8 @@ def _camel(name: str) -> str:
 def _span(returns: xr.DataArray) -> xr.Dataset:
     """First and last date with a return, and the number of returns, of every series."""
     dated = returns[TIME].where(returns.notnull())
-    return xr.Dataset({"start": dated.min(TIME), "end": dated.max(TIME), "observations": returns.count(TIME)})
+    return xr.Dataset({"start": dated.min(TIME, skipna=True), "end": dated.max(TIME, skipna=True),  # (NaT skipped)
+                       "observations": returns.count(TIME)})
 
 
 @dataclass(frozen=True)
