@@ -97,6 +97,7 @@ def _act(ws: Workspace, account: str, kind: str, value: str, date: str | None):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(amounts, st.lists(steps, min_size=1, max_size=10))
 @example("100000.00", [("buy", "50000.00", None), ("sell", "80000.00", None), ("withdraw", "130000.00", None)])
+@example("100.00", [("rebalance", "0", None), ("fees", "0", "1.00"), ("sell", "0.01", None)])  # fee > proceeds
 def test_no_cash_from_nothing_over_random_sequences(world: tuple[Workspace, str], funding: str,
                                                     sequence: list) -> None:
     """Each example funds a new account, then runs its steps; the first example is issue 17's repro."""

@@ -716,6 +716,9 @@ class Orders:
             parts["qty"] = np.minimum(parts["qty"], held)
             parts["cents"] = np.minimum(parts["cents"], engine.values_cents(parts["qty"], prices))
             parts["fee"] = self.fees.fees(parts["cents"])
+            if Decimal(int(parts["fee"].sum() - parts["cents"].sum())) * CENT > account.cash:
+                raise ConflictError(f"A SELL of {request.amount} {account.currency} pays more fees than it raises "
+                                    f"and would overdraw account {account.id} (cash {account.cash}).")
         elif Decimal(int(parts["cents"].sum() + parts["fee"].sum())) * CENT > account.cash:
             raise ConflictError(f"A BUY of {request.amount} {account.currency} plus fees would overdraw "
                                 f"account {account.id} (cash {account.cash}).")
