@@ -188,3 +188,42 @@ def test_weights_are_kept_as_exact_decimal_strings(ws: Workspace) -> None:
     with sqlite3.connect(ws.path) as conn:
         stored = [r[0] for r in conn.execute("SELECT weight FROM allocation_weights ORDER BY position")]
     assert stored == ["0.33333333", "0.33333333", "0.33333334"]
+
+
+def test_an_unnamed_allocation_is_none_everywhere_it_is_answered(ws: Workspace) -> None:
+    """Issue 18: ``list()`` answered NaN for an unnamed allocation beside named ones (invalid JSON)."""
+    import json
+
+    named = ws.allocations.create(balanced())
+    unnamed = ws.allocations.create({"allocation": [item(MSFT, "1")]})
+    assert ws.allocations.get(unnamed.id).name is None
+    listed = {a.id: a for a in ws.allocations.list()}
+    assert listed[unnamed.id].name is None and listed[named.id].name == "Balanced US equity"
+    text = json.dumps([a.to_dict() for a in ws.allocations.list()], allow_nan=False)
+    assert '"name": null' in text
+    table = ws.allocations.table()
+    assert table.loc[table["allocation_id"] == unnamed.id, "name"].tolist() == [None]
+    assert json.loads(table.to_json(orient="records"))[0]["name"] is None
+
+
+def test_list_takes_date_objects_and_iso_texts_alike(ws: Workspace) -> None:
+    import datetime as dt
+
+    created = ws.allocations.create(balanced())
+    day = dt.date.fromisoformat(created.created_at[:10])
+    assert [a.id for a in ws.allocations.list(start_date=day, end_date=day)] == [created.id]
+    assert [a.id for a in ws.allocations.list(start_date=day.isoformat())] == [created.id]
+    assert ws.allocations.list(start_date=day + dt.timedelta(days=1)) == []
+    assert ws.allocations.list(end_date=day - dt.timedelta(days=1)) == []
+
+
+@pytest.mark.parametrize("bad", [20220101, "2022/01/01", 2022.0, ["2022-01-01"], "20220101"])
+def test_list_refuses_other_dates_by_name(ws: Workspace, bad: object) -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    for value in (bad, dt.datetime(2022, 1, 1), pd.Timestamp("2022-01-01")):
+        with pytest.raises(ValidationError) as err:
+            ws.allocations.list(start_date=value, end_date=value)
+        assert err.value.paths == ["start_date", "end_date"]

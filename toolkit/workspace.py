@@ -401,7 +401,10 @@ class Allocations:
     def list(self, instrument_ids: Sequence[str] | None = None, start_date: str | None = None,
              end_date: str | None = None, limit: int = DEFAULT_LIMIT) -> list[Allocation]:
         """Allocations created between ``start_date`` and ``end_date`` (inclusive) holding any of
-        ``instrument_ids`` (ISINs or UUIDs), newest first, at most ``limit`` (1 to 1,000)."""
+        ``instrument_ids`` (ISINs or UUIDs), newest first, at most ``limit`` (1 to 1,000). The dates
+        are ISO ``YYYY-MM-DD`` texts or ``datetime.date`` objects (:func:`toolkit.validation.read_date`);
+        anything else (a ``datetime``, a ``pd.Timestamp``, a number) is refused by name. An unnamed
+        allocation's ``name`` is None (JSON null)."""
         problems = Problems()
         ids = self._filter_ids(instrument_ids, problems)
         start = None if start_date is None else iso_date(start_date, "start_date", problems)
@@ -414,10 +417,13 @@ class Allocations:
         return self._repo.get(self._repo.search(ids, start, end, limit))
 
     def table(self, **filters: object) -> pd.DataFrame:
-        """The listed allocations as one row per (allocation, instrument)."""
+        """The listed allocations as one row per (allocation, instrument); an unnamed one's ``name`` is None."""
         rows = [{"allocation_id": a.id, "name": a.name, "version": a.version, "created_at": a.created_at,
                  **item.to_dict()} for a in self.list(**filters) for item in a.items]
-        return pd.DataFrame(rows).drop(columns="instrument_id_type", errors="ignore")
+        frame = pd.DataFrame(rows).drop(columns="instrument_id_type", errors="ignore")
+        if "name" in frame:  # pandas reads a None among texts as NaN: an unnamed allocation stays None
+            frame["name"] = frame["name"].astype(object).where(frame["name"].notna(), None)
+        return frame
 
     def _require(self, allocation_id: str) -> None:
         if not isinstance(allocation_id, str) or not self._repo.exists(allocation_id):

@@ -70,7 +70,8 @@ class AllocationRepository:
             rows = grouped[(row.id, row.version)]
             items = tuple(AllocationItem(r.instrument_id, r.isin, r.symbol, Decimal(r.weight))
                           for r in rows.itertuples(index=False))
-            found[row.id] = Allocation(row.id, row.name, items, int(row.version), row.valid_from,
+            name = row.name if isinstance(row.name, str) else None  # an unnamed one: None, never NaN
+            found[row.id] = Allocation(row.id, name, items, int(row.version), row.valid_from,
                                        row.created_at, row.updated_at)
         return [found[i] for i in ids if i in found]
 
