@@ -1,0 +1,406 @@
+"""How much of the seed documents' examples the façade accepts: a measurement, not a test.
+
+    .venv/bin/python tests/contracts/conformance.py           # print the tables
+    .venv/bin/python tests/contracts/conformance.py --write   # and write tests/contracts/STATUS.md
+
+Every example request of the three documents (``tests/contracts/examples``, see
+``contract_examples.py``) goes, in the documents' order, through the façade method that serves its
+endpoint, on a private copy of the demo workspace (``Workspace.demo()`` backed up to a temporary
+file), as an integrator would send it: the method gets the request itself as its argument, the
+body as parsed (the text as written when it is not valid JSON) or, for a GET, the query's
+parameters as a dict of strings. That is what DESIGN.md promises ("each method accepts the seed's
+example request verbatim (a dict or JSON, with the seed's field names ...)"). Path parameters the
+documents leave out are filled from the workspace (see :data:`ROUTES`).
+
+Each request is then
+
+- ``ACCEPTED``: the method answered; with a response example, the answer's ``to_dict()`` (a list
+  of them, or a table's records) is compared with it by top-level keys: ``same keys``, ``same keys +
+  extra`` (the toolkit adds fields, as DESIGN.md allows), or ``DIFFERENT`` with the missing keys;
+- ``REFUSED``: a :class:`toolkit.errors.ToolkitError`, shown with its first problem;
+- ``ERROR``: any other exception (DESIGN.md wants one sentence, never a bare ``TypeError``);
+- ``NO ENDPOINT``: the façade has no method for the endpoint.
+
+A second table calls, without arguments, the façade methods behind the response examples that have
+no example request (``GET /rules``, ``GET /index``, ...), to compare their shapes too. The last line
+counts the requests: ``N of M example requests accepted; K answered in the example's shape`` (K:
+accepted ones with a response example whose keys are all in the answer). The library is measured
+as it is: nothing here changes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from contract_examples import HERE, fixtures  # noqa: E402
+
+from toolkit.errors import NotFoundError, ToolkitError, ValidationError  # noqa: E402
+from toolkit.workspace import Workspace  # noqa: E402
+
+STATUS = HERE / "STATUS.md"
+
+
+@dataclass(frozen=True)
+class Route:
+    """The façade call that serves an endpoint: ``call`` as shown in the table, ``run(ws, request,
+    context)`` doing it; ``run`` None when the façade has no such method (``call`` then says why).
+    ``takes_request`` is False where the method's signature takes separate arguments instead of the
+    request (its first argument is then given the request all the same, or a field of it)."""
+
+    call: str
+    run: Callable[[Workspace, object, dict], object] | None
+    takes_request: bool = True
+
+
+def _demo_allocation(ws: Workspace, context: dict) -> str:
+    """The allocation created by brokerage-01 when the façade accepted it, else the demo's first."""
+    return context.get("allocation_id") or sorted(a.id for a in ws.allocations.list())[0]
+
+
+def _configured_account(ws: Workspace) -> str:
+    """The first PORTFOLIO account of the demo book that has a configuration."""
+    for account in ws.accounts.list(type="PORTFOLIO"):
+        try:
+            ws.configurations.get(account.id)
+            return account.id
+        except ToolkitError:
+            continue
+    raise RuntimeError("the demo workspace has no configured PORTFOLIO account")
+
+
+def _field(request: object, key: str) -> object:
+    return request.get(key) if isinstance(request, dict) else None
+
+
+#: (document prefix, method, path) -> the façade call that serves it
+ROUTES: dict[tuple[str, str, str], Route] = {
+    ("brokerage", "POST", "/portfolios/allocations"):
+        Route("allocations.create(body)", lambda ws, req, ctx: ws.allocations.create(req)),
+    ("brokerage", "POST", "/portfolios/configurations"):
+        Route("configurations.create(body)", lambda ws, req, ctx: ws.configurations.create(req)),
+    ("brokerage", "POST", "/portfolios/orders"):
+        Route("orders.place(body.get('account_id'), body)",
+              lambda ws, req, ctx: ws.orders.place(_field(req, "account_id"), req), False),
+    ("brokerage", "PUT", "/portfolios/allocations/{allocation_id}"):
+        Route("allocations.replace(<brokerage-01's allocation, else the demo's first>, body)",
+              lambda ws, req, ctx: ws.allocations.replace(_demo_allocation(ws, ctx), req)),
+    ("brokerage", "PATCH", "/portfolios/configurations/{account_id}"):
+        Route("configurations.switch(<a configured demo account>, body.get('allocation_id'))",
+              lambda ws, req, ctx: ws.configurations.switch(_configured_account(ws), _field(req, "allocation_id")),
+              False),
+    ("brokerage", "POST", "/portfolios/rebalancings/executions"):
+        Route("rebalancings.execute(body)", lambda ws, req, ctx: ws.rebalancings.execute(req)),
+    ("risk", "GET", "/user"): Route("status()", lambda ws, req, ctx: ws.status()),
+    ("risk", "GET", "/history"): Route("history.status(query)", lambda ws, req, ctx: ws.history.status(req), False),
+    ("risk", "PUT", "/history"): Route("history.upload(body)", lambda ws, req, ctx: ws.history.upload(req)),
+    ("risk", "GET", "/api"): Route("no façade method lists pricing data providers", None),
+    ("risk", "GET", "/history/instrument"):
+        Route("instruments.search(query)", lambda ws, req, ctx: ws.instruments.search(req), False),
+    ("risk", "POST", "/history/coverage"):
+        Route("instruments.coverage(body)", lambda ws, req, ctx: ws.instruments.coverage(req)),
+    ("risk", "PUT", "/portfolio"): Route("portfolios.upload(body)", lambda ws, req, ctx: ws.portfolios.upload(req)),
+    ("risk", "GET", "/portfolio"): Route("portfolios.list()", lambda ws, req, ctx: ws.portfolios.list()),
+    ("risk", "GET", "/constraints/geographies"):
+        Route("portfolios.universes('geographies')", lambda ws, req, ctx: ws.portfolios.universes("geographies")),
+    ("risk", "GET", "/constraints/sectors"):
+        Route("portfolios.universes('sectors')", lambda ws, req, ctx: ws.portfolios.universes("sectors")),
+    ("risk", "GET", "/constraints/currencies"):
+        Route("portfolios.universes('currencies')", lambda ws, req, ctx: ws.portfolios.universes("currencies")),
+    ("risk", "GET", "/constraints/assetclasses"):
+        Route("portfolios.universes('asset_classes')", lambda ws, req, ctx: ws.portfolios.universes("asset_classes")),
+    ("risk", "GET", "/rules"): Route("strategies.rules()", lambda ws, req, ctx: ws.strategies.rules()),
+    ("risk", "GET", "/strategy"): Route("strategies.list()", lambda ws, req, ctx: ws.strategies.list()),
+    ("risk", "POST", "/strategy"): Route("strategies.create(body)", lambda ws, req, ctx: ws.strategies.create(req)),
+    ("risk", "GET", "/history/analytics"):
+        Route("analytics.instrument(query)", lambda ws, req, ctx: ws.analytics.instrument(req), False),
+    ("risk", "GET", "/history/benchmark"):
+        Route("analytics.benchmark(query)", lambda ws, req, ctx: ws.analytics.benchmark(req), False),
+    ("risk", "GET", "/portfolio/optimisation"): Route("strategies.optimise(request): needs parameters", None),
+    ("risk", "PUT", "/portfolio/backtest"): Route("the Workspace has no backtests resource", None),
+    ("risk", "GET", "/portfolio/backtest"): Route("the Workspace has no backtests resource", None),
+    ("risk", "GET", "/portfolio/analytics"): Route("analytics.portfolio(request): needs parameters", None),
+    ("risk", "GET", "/index"): Route("attribution.indexes()", lambda ws, req, ctx: ws.attribution.indexes()),
+    ("risk", "GET", "/portfolio/attribution/index"): Route("attribution.run(request): needs parameters", None),
+    ("risk", "GET", "/portfolio/attribution/portfolio"): Route("attribution.run(request): needs parameters", None),
+    ("performance", "GET", "/portfolio/returns"):
+        Route("reports.portfolio_returns(query)", lambda ws, req, ctx: ws.reports.portfolio_returns(req)),
+    ("performance", "GET", "/instrument/returns"):
+        Route("reports.instrument_returns(query)", lambda ws, req, ctx: ws.reports.instrument_returns(req)),
+}
+#: response-only endpoints whose façade method needs a request the documents do not give
+NEEDS_PARAMETERS = {("risk", "GET", "/portfolio/optimisation"), ("risk", "GET", "/portfolio/analytics"),
+                    ("risk", "GET", "/portfolio/attribution/index"), ("risk", "GET", "/portfolio/attribution/portfolio")}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One fixture's outcome; ``problems`` are every problem of a refusal, ``reasons`` their kinds
+    (:func:`kinds_of`)."""
+
+    fixture: str
+    call: str
+    status: str  # ACCEPTED, REFUSED, ERROR, NO ENDPOINT; for responses also ANSWERED, EMPTY, NEEDS REQUEST
+    detail: str
+    response: str | None = None
+    shape: str | None = None
+    same_shape: bool | None = None
+    problems: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+#: the kinds of reasons a request is refused, in the order :func:`kinds_of` tries them
+OWN_MISTAKE = "the example's own mistake (see its invalid_in_document)"
+SIGNATURE = "the façade method takes separate arguments, not the request"
+FIELDS = "the seed's field names or structure are not the façade's"
+IDENTIFIERS = "the seed's identifiers are not the workspace's (ids, instrument codes, portfolio ids)"
+QUERY_TEXT = "a query string's text is not read as the seed writes it (lists, numbers, flags)"
+NO_METHOD = "no façade method serves the endpoint"
+CRASH = "the façade crashed (an exception that is not a ToolkitError)"
+OTHER = "other"
+
+
+def kinds_of(fixture: dict, route: Route | None, error: Exception | None) -> tuple[str, ...]:
+    """The kinds of the problems of a refusal (each problem gets the first kind that fits)."""
+    if route is None or route.run is None:
+        return (NO_METHOD,)
+    if not isinstance(error, ToolkitError):
+        return (CRASH,)
+    problems = [str(p) for p in error.problems] if isinstance(error, ValidationError) else [str(error)]
+    invalid = fixture["invalid_in_document"] or ""
+    found = []
+    for text in problems:
+        quoted = re.findall(r"'([^']{4,})'", text)
+        if (quoted and any(q in invalid for q in quoted)) or ("got str" in text and "not valid JSON" in invalid):
+            kind = OWN_MISTAKE
+        elif not route.takes_request:
+            kind = SIGNATURE
+        elif any(sign in text for sign in ("unknown field", "got NoneType", "None is not", "got dict", "is required",
+                                           "give either")):
+            kind = FIELDS
+        elif fixture["format"] in ("query", "parameter-table") and re.search(r"got '[^']*'", text):
+            kind = QUERY_TEXT
+        elif "is not a UUID" in text or "no account with id" in text.lower() or "Unknown instrument" in text \
+                or isinstance(error, NotFoundError):
+            kind = IDENTIFIERS
+        else:
+            kind = OTHER
+        found.append(kind)
+    return tuple(dict.fromkeys(found))
+
+
+def _problems(error: Exception) -> tuple[str, ...]:
+    if isinstance(error, ValidationError):
+        return tuple(str(p) for p in error.problems)
+    return (first_problem(error),)
+
+
+def key_of(name: str, fixture: dict) -> tuple[str, str, str]:
+    return name.split("-", 1)[0], fixture["method"], fixture["path"]
+
+
+def request_of(fixture: dict) -> object:
+    """What the façade method gets: the body as parsed (as written when it is not valid JSON), or
+    the query's parameters (strings, as a query string gives them)."""
+    if fixture["body"] is not None:
+        return fixture["body"]
+    if fixture["format"] in ("json", "redoc"):
+        return fixture["verbatim"]
+    return dict(fixture["query"])
+
+
+def plain(answer: object) -> object:
+    """An answer as JSON-like data: ``to_dict()``, a table's records, a list of either."""
+    if isinstance(answer, pd.DataFrame):
+        return answer.to_dict("records")
+    if hasattr(answer, "to_dict"):
+        return answer.to_dict()
+    if isinstance(answer, (list, tuple)):
+        return [plain(item) for item in answer]
+    return answer
+
+
+def _outline(data: object) -> tuple[str, set | None]:
+    """``("object", keys)``, ``("list of objects", keys of the first)``, or a kind without keys."""
+    if isinstance(data, dict):
+        return "object", set(data)
+    if isinstance(data, list):
+        if data and isinstance(data[0], dict):
+            return "list of objects", set(data[0])
+        return f"list of {type(data[0]).__name__}" if data else "empty list", None
+    return type(data).__name__, None
+
+
+def compare(example: object, answer: object) -> tuple[bool, str]:
+    """Whether ``answer`` has the example's top-level keys (of its first item, for a list)."""
+    (kind, keys), (got_kind, got) = _outline(example), _outline(answer)
+    if kind != got_kind:
+        return False, f"DIFFERENT: the example is a {kind}, the answer a {got_kind}"
+    if keys is None:
+        return True, "same"
+    missing, extra = sorted(keys - got), sorted(got - keys)
+    if missing:
+        return False, f"DIFFERENT: missing {', '.join(missing)}" + (f"; has {', '.join(extra)}" if extra else "")
+    return True, "same keys" + (f" + {len(extra)} extra" if extra else "")
+
+
+def first_problem(error: Exception) -> str:
+    if isinstance(error, ValidationError) and error.problems:
+        more = len(error.problems) - 1
+        return str(error.problems[0]) + (f" (+{more} more)" if more else "")
+    text = " ".join(str(error).split())
+    return text if isinstance(error, ToolkitError) else f"{type(error).__name__}: {text}"
+
+
+def _response(name: str, fixture: dict, every: dict[str, dict]) -> tuple[str | None, object]:
+    other = fixture["pairs_with"]
+    if other is None:
+        return None, None
+    body = every[other]["body"]
+    return other, every[other].get("repaired", {}).get("body") if body is None else body
+
+
+def run_requests(ws: Workspace, every: dict[str, dict] | None = None) -> list[Row]:
+    """Every example request through its façade method, in the documents' order (see the module docstring)."""
+    every = fixtures() if every is None else every
+    rows, context = [], {}
+    for name, fixture in every.items():
+        if fixture["kind"] != "request":
+            continue
+        route = ROUTES.get(key_of(name, fixture))
+        response, example = _response(name, fixture, every)
+        if route is None or route.run is None:
+            rows.append(Row(name, route.call if route else "no route", "NO ENDPOINT", "", response,
+                            reasons=kinds_of(fixture, route, None)))
+            continue
+        try:
+            answer = route.run(ws, request_of(fixture), context)
+        except Exception as error:  # noqa: BLE001 - a crash is a finding, measured like a refusal
+            status = "REFUSED" if isinstance(error, ToolkitError) else "ERROR"
+            rows.append(Row(name, route.call, status, first_problem(error), response, problems=_problems(error),
+                            reasons=kinds_of(fixture, route, error)))
+            continue
+        data = plain(answer)
+        if name.startswith("brokerage-") and fixture["path"] == "/portfolios/allocations" and isinstance(data, dict):
+            context["allocation_id"] = data.get("id")
+        same, shape = compare(example, data) if response else (None, None)
+        rows.append(Row(name, route.call, "ACCEPTED", "", response, shape, same))
+    return rows
+
+
+def run_responses(ws: Workspace, every: dict[str, dict] | None = None) -> list[Row]:
+    """The response examples without an example request: the façade method behind each, called
+    without arguments where it needs none, compared by shape."""
+    every = fixtures() if every is None else every
+    rows = []
+    for name, fixture in every.items():
+        if fixture["kind"] != "response" or fixture["pairs_with"] is not None:
+            continue
+        key = key_of(name, fixture)
+        route = ROUTES.get(key)
+        example = fixture["body"] if fixture["body"] is not None else fixture["repaired"]["body"]
+        if route is None or route.run is None:
+            status = "NEEDS REQUEST" if key in NEEDS_PARAMETERS else "NO ENDPOINT"
+            rows.append(Row(name, route.call if route else "no route", status, ""))
+            continue
+        try:
+            data = plain(route.run(ws, None, {}))
+        except Exception as error:  # noqa: BLE001 - measured, as above
+            status = "REFUSED" if isinstance(error, ToolkitError) else "ERROR"
+            rows.append(Row(name, route.call, status, first_problem(error)))
+            continue
+        if data in ([], {}):
+            rows.append(Row(name, route.call, "EMPTY", "the demo workspace has none to list"))
+            continue
+        same, shape = compare(example, data)
+        rows.append(Row(name, route.call, "ANSWERED", "", None, shape, same))
+    return rows
+
+
+def private_demo(folder: Path) -> Workspace:
+    """A private copy of the demo workspace in ``folder`` (the demo itself is only read)."""
+    with Workspace.demo() as demo:
+        copy = demo.backup(folder / "c.db")
+    return Workspace.open(copy)
+
+
+def measure() -> tuple[list[Row], list[Row]]:
+    """Both tables, on a fresh private copy of the demo workspace."""
+    with tempfile.TemporaryDirectory() as folder:
+        ws = private_demo(Path(folder))
+        try:
+            return run_requests(ws), run_responses(ws)
+        finally:
+            ws.close()
+
+
+def accepted(rows: list[Row]) -> list[str]:
+    return [r.fixture for r in rows if r.status == "ACCEPTED"]
+
+
+def summary(rows: list[Row]) -> str:
+    n = len(accepted(rows))
+    k = sum(1 for r in rows if r.same_shape)
+    return f"{n} of {len(rows)} example requests accepted; {k} answered in the example's shape"
+
+
+def _cell(text: str | None, width: int = 150) -> str:
+    text = (text or "").replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def report(requests: list[Row], responses: list[Row]) -> str:
+    out = ["# Conformance of the façade to the seed documents' examples", "",
+           "Written by `.venv/bin/python tests/contracts/conformance.py --write` (see its docstring); the examples "
+           "are `tests/contracts/examples/*.json`. A measurement of the library as it is.", "",
+           "## Example requests", "",
+           "| fixture | façade call | outcome | first problem | example response | shape |",
+           "|---|---|---|---|---|---|"]
+    for r in requests:
+        out.append(f"| {r.fixture} | `{r.call}` | {r.status} | {_cell(r.detail)} | {r.response or ''} | "
+                   f"{_cell(r.shape)} |")
+    counts = Counter(r.status for r in requests)
+    out += ["", "Outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ".", "",
+            "## Why requests are not accepted", "",
+            "Each problem of each refusal, sorted into a kind (`conformance.kinds_of`); a request counts once per "
+            "kind.", "", "| reason | requests | fixtures |", "|---|---|---|"]
+    grouped: dict[str, list[str]] = {}
+    for r in requests:
+        for reason in r.reasons:
+            grouped.setdefault(reason, []).append(r.fixture.removesuffix(".json"))
+    for reason, names in sorted(grouped.items(), key=lambda item: -len(item[1])):
+        out.append(f"| {reason} | {len(names)} | {', '.join(names)} |")
+    out += ["", "## Every problem of the refused requests", ""]
+    for r in requests:
+        if r.problems:
+            out.append(f"- **{r.fixture}** ({r.status}): " + "; ".join(_cell(p, 300) for p in r.problems))
+    out += ["", "## Response examples without an example request", "",
+            "The façade method behind each, called without arguments where it needs none.", "",
+            "| fixture | façade call | outcome | detail | shape |", "|---|---|---|---|---|"]
+    for r in responses:
+        out.append(f"| {r.fixture} | `{r.call}` | {r.status} | {_cell(r.detail)} | {_cell(r.shape)} |")
+    out += ["", summary(requests)]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help=f"also write {STATUS.relative_to(HERE.parents[1])}")
+    args = parser.parse_args(argv)
+    text = report(*measure())
+    print(text, end="")
+    if args.write:
+        STATUS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
