@@ -84,6 +84,24 @@ def test_search_ties_go_to_the_longer_history_then_the_symbol():
     assert list(search(table, "same")["instrument_id"]) == ["c", "b", "a"]
 
 
+def test_search_ties_go_to_the_most_recent_history_then_the_longest():
+    """Issue 18: the same company from three sources had one score; the series that still has the
+    latest prices comes first, even when an older one is longer."""
+    table = _table([("old-long", "MSFT", "Microsoft Corporation", "X1", "XNAS", "USD", 7983),
+                    ("current", "MSFT", "Microsoft Corporation", "X1", "XNAS", "USD", 500),
+                    ("oldest", "MSFT", "Microsoft Corporation", "X1", "XNAS", "USD", 3270),
+                    ("current-long", "MSFT", "Microsoft Corporation", "X1", "XNAS", "USD", 900),
+                    ("no-prices", "MSFT", "Microsoft Corporation", "X1", "XNAS", "USD", 0)])
+    table["source"] = ["pmdarima", "upload", "bokeh", "skfolio", "upload"]
+    table["history_start"] = ["1986-03-13", "2021-01-04", "2000-03-01", "2019-06-03", None]
+    table["history_end"] = ["2017-11-10", "2022-12-28", "2013-03-01", "2022-12-28", None]
+    found = search(table, "microsoft")
+    assert list(found["instrument_id"]) == ["current-long", "current", "old-long", "oldest", "no-prices"]
+    assert found["score"].nunique() == 1
+    assert list(found.columns[:7]) == ["instrument_id", "symbol", "name", "source", "history_start", "history_end",
+                                       "n_records"]
+
+
 def test_search_requires_every_word_to_match(table):
     assert list(search(table, "zeta corp")["instrument_id"]) == ["i-ab-long", "i-ab-short"]
     assert search(table, "zeta nothing").empty
@@ -132,7 +150,11 @@ def test_search_treats_text_literally(table, text):
 
 def test_search_on_the_demo_registry(demo_ws):
     found = demo_ws.instruments.search("microsoft")
-    assert list(found["source"]) == ["skfolio", "pmdarima", "bokeh"]  # 8313, 7983, 3270 days
+    assert list(found["source"]) == ["skfolio", "pmdarima", "bokeh"]  # ending 2022, 2017, 2013
+    assert list(found["history_end"]) == ["2022-12-28", "2017-11-10", "2013-03-01"]
+    assert list(found["history_start"]) == ["1990-01-02", "1986-03-13", "2000-03-01"]
+    assert list(found.columns[:7]) == ["instrument_id", "symbol", "name", "source", "history_start", "history_end",
+                                       "n_records"]
     assert set(found["symbol"]) == {"MSFT"}
     assert demo_ws.instruments.search("GE").iloc[0]["name"] == "General Electric Company"
     assert list(demo_ws.instruments.search("apple inc")["symbol"]) == ["AAPL", "AAPL"]

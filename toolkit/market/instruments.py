@@ -60,6 +60,8 @@ class Instrument:
 
 
 COLUMNS = tuple(f.name for f in fields(Instrument))
+#: the columns a search answer leads with: what tells apart the series of one security
+LEADING = ("instrument_id", "symbol", "name", "source", "history_start", "history_end", "n_records")
 
 
 def _missing(value: object) -> bool:
@@ -136,9 +138,19 @@ def search(
     ``symbol``, ``isin``, ``mic`` and ``currency`` are exact filters (case-insensitive).
     ``text`` is free text matched against symbol, ISIN and name; each word must match
     somewhere. Score per word: exact symbol or ISIN 100, symbol prefix 50, a name word
-    starting with it 30, anywhere in the name 10. Ties go to the longer history
-    (``n_records``), then the symbol. At most ``limit`` (1 to 1,000) matches; the text and the
-    filters are texts of at most 200 characters (a ``ValidationError`` names any other).
+    starting with it 30, anywhere in the name 10.
+
+    Ties (the same company shipped by several sources has the same score) go to the series a
+    user would pick: first the **most recent** history (the latest ``history_end``: the series
+    that can still be traded and valued at the latest prices), then the **longest** one
+    (``n_records``), then the symbol. A table without ``history_end`` ranks ties by
+    ``n_records`` alone. So ``search("microsoft")`` on the demo workspace answers MSFT from
+    skfolio (1990-2022) before pmdarima (1986-2017) and bokeh (2000-2013).
+
+    The answer leads with the columns that tell such rows apart: ``instrument_id``, ``symbol``,
+    ``name``, ``source``, ``history_start``, ``history_end``, ``n_records`` (those the table
+    has), then the other columns and ``score``. At most ``limit`` (1 to 1,000) matches; the text
+    and the filters are texts of at most 200 characters (a ``ValidationError`` names any other).
     """
     problems = Problems()
     for path, value in (("text", text), ("symbol", symbol), ("isin", isin), ("mic", mic), ("currency", currency)):
@@ -166,6 +178,10 @@ def search(
             )
             keep &= word_score > 0
             score += word_score
-    order = pd.DataFrame({"score": score, "n": table.get("n_records", 0), "symbol": table["symbol"]})
-    order = order[keep].sort_values(["score", "n", "symbol"], ascending=[False, False, True])
-    return table.loc[order.index[:limit]].assign(score=order["score"].iloc[:limit])
+    ends = table["history_end"].fillna("") if "history_end" in table else ""  # ISO texts sort as dates
+    order = pd.DataFrame({"score": score, "end": ends, "n": table.get("n_records", 0), "symbol": table["symbol"]})
+    order = order[keep].sort_values(["score", "end", "n", "symbol"], ascending=[False, False, False, True],
+                                    kind="stable")
+    found = table.loc[order.index[:limit]].assign(score=order["score"].iloc[:limit])
+    first = [c for c in LEADING if c in found]
+    return found[[*first, *(c for c in found if c not in first)]]
