@@ -227,3 +227,37 @@ def test_list_refuses_other_dates_by_name(ws: Workspace, bad: object) -> None:
         with pytest.raises(ValidationError) as err:
             ws.allocations.list(start_date=value, end_date=value)
         assert err.value.paths == ["start_date", "end_date"]
+
+
+def _series(ws: Workspace, symbol: str, source: str) -> str:
+    table = ws.instruments.table()
+    return table.query("symbol == @symbol and source == @source")["instrument_id"].iloc[0]
+
+
+def test_a_series_that_ended_years_ago_is_refused_naming_its_last_date_and_the_current_one(ws: Workspace) -> None:
+    """Issue 18: AAPL from bokeh (to 2013) was accepted and filled at 2013 prices."""
+    old_aapl, old_msft, ibm = _series(ws, "AAPL", "bokeh"), _series(ws, "MSFT", "pmdarima"), _series(ws, "IBM", "bokeh")
+    current = _series(ws, "AAPL", "skfolio")
+    before = dump(ws)
+    with pytest.raises(ValidationError) as err:
+        ws.allocations.create({"allocation": [item(old_aapl, "0.4", "UUID"), item(old_msft, "0.3", "UUID"),
+                                              item(ibm, "0.3", "UUID")]})
+    assert err.value.paths == [f"allocation[{i}].instrument_id" for i in range(3)]
+    text = str(err.value)
+    assert "only until 2013-03-01" in text and "only until 2017-11-10" in text and "2022-12-28" in text
+    assert f"use the current series of ISIN {AAPL}: {current}" in text
+    assert "no series of ISIN US4592001014 has current prices" in text
+    assert dump(ws) == before
+    with pytest.raises(ValidationError, match="only until 2013-03-01") as err:
+        ws.allocations.create({"allocation": [item("US4592001014", "1")]})  # IBM ships from bokeh only
+    assert err.value.paths == ["allocation[0].instrument_id"]
+    first = ws.allocations.create(balanced())
+    with pytest.raises(ValidationError, match="only until 2013-03-01"):
+        ws.allocations.replace(first.id, {"allocation": [item(old_aapl, "1", "UUID")]})
+    assert ws.allocations.get(first.id).version == 1
+
+
+def test_an_isin_names_the_series_with_the_latest_prices(ws: Workspace) -> None:
+    created = ws.allocations.create({"allocation": [item(AAPL, "0.5"), item(MSFT, "0.5")]})
+    assert [i.instrument_id for i in created.items] == [_series(ws, "AAPL", "skfolio"), _series(ws, "MSFT", "skfolio")]
+    assert ws.instruments.resolve(["MSFT", MSFT]) == [_series(ws, "MSFT", "skfolio")]

@@ -213,7 +213,10 @@ def test_a_book_run_refuses_when_its_orders_cannot_get_consecutive_row_ids(ws: W
 def test_an_allocation_cannot_move_its_accounts_into_another_currency(ws: Workspace) -> None:
     from test_history_upload import valid_payload
 
-    sap = ws.history.upload(valid_payload())["instrument_id"]
+    payload = valid_payload()  # its bars moved to the demo's last week: a 2024 upload made AAPL (to 2022) stale
+    for bar, day in zip(payload["history"], ("2022-12-22", "2022-12-23", "2022-12-27", "2022-12-28")):
+        bar["timestamp"] = day
+    sap = ws.history.upload(payload)["instrument_id"]
     mix = allocation(ws, ("1", AAPL))
     funded(ws, mix, invest=None)
     before = dump(ws)

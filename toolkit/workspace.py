@@ -31,7 +31,7 @@ from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, Tool
 from toolkit.market import coverage as coverage_check
 from toolkit.market import fx, history
 from toolkit.market.calendars import calendar
-from toolkit.market.instruments import Instrument, instrument_id, is_isin, search
+from toolkit.market.instruments import Instrument, current_first, instrument_id, is_isin, search
 from toolkit.schema import Timeframe
 from toolkit.store import backup, connect, migrate, pending, write
 from toolkit.store import demo as demo_store
@@ -218,11 +218,11 @@ class Instruments:
         return Instrument.from_row(rows.iloc[0].to_dict())
 
     def resolve(self, keys: Sequence[str] | str, path: str = "instruments") -> list[str]:
-        """Instrument ids for ids, ISINs or symbols (one, or a list); an ISIN or symbol names its longest
-        series. Unknown keys are a ``NotFoundError`` naming them; ``keys`` neither a text nor a list is
+        """Instrument ids for ids, ISINs or symbols (one, or a list); an ISIN or symbol names its current
+        series: the one whose daily history ends latest, then the longest (as search ranks ties). Unknown keys are a ``NotFoundError`` naming them; ``keys`` neither a text nor a list is
         a ``ValidationError`` at ``path``."""
         keys = _texts(keys, path, "instrument request", each=False)
-        table = self.table().sort_values("n_records", ascending=False, kind="stable")
+        table = current_first(self.table())
         lookup = dict(zip(table["instrument_id"], table["instrument_id"]))
         for column in ("symbol", "isin"):
             firsts = table.drop_duplicates(column)
@@ -360,8 +360,11 @@ class Allocations:
         self._repo = AllocationRepository(ws.db)
 
     def create(self, payload: dict) -> Allocation:
-        """Create an allocation from the seed's payload; ``PORTFOLIO_ALLOCATION.CREATED`` is recorded."""
-        request = parse_allocation(payload, self._ws.instruments.table())
+        """Create an allocation from the seed's payload; ``PORTFOLIO_ALLOCATION.CREATED`` is recorded.
+        An ISIN names its current series (the latest daily history, then the longest); a series
+        whose history ended more than ten days before the workspace's latest close is refused at
+        ``allocation[i].instrument_id``, naming its last date and the current series to use."""
+        request = self._parse(payload)
         allocation_id, stamp = str(uuid.uuid4()), now(precise=True)
         with self._ws.transaction():
             self._repo.insert(allocation_id, request, stamp)
@@ -372,7 +375,7 @@ class Allocations:
 
     def replace(self, allocation_id: str, payload: dict) -> Allocation:
         """Replace an allocation by a complete new one (no deltas); the old one stays readable as of its dates."""
-        request = parse_allocation(payload, self._ws.instruments.table())
+        request = self._parse(payload)
         stamp = now(precise=True)
         with self._ws.transaction():
             self._require(allocation_id)
@@ -424,6 +427,14 @@ class Allocations:
         if "name" in frame:  # pandas reads a None among texts as NaN: an unnamed allocation stays None
             frame["name"] = frame["name"].astype(object).where(frame["name"].notna(), None)
         return frame
+
+    def _parse(self, payload: dict):
+        """The validated request: an ISIN names its current series, and a series whose daily history
+        ended long before the workspace's latest close is refused (see
+        :mod:`toolkit.trading.allocations`)."""
+        table = self._ws.instruments.table()
+        latest = table["history_end"].dropna().max() if table["history_end"].notna().any() else None
+        return parse_allocation(payload, table, latest)
 
     def _require(self, allocation_id: str) -> None:
         if not isinstance(allocation_id, str) or not self._repo.exists(allocation_id):

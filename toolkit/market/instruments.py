@@ -123,6 +123,16 @@ def check_mic(value: object, path: str, problems: Problems) -> str | None:
     return value.upper()
 
 
+def current_first(table: pd.DataFrame) -> pd.DataFrame:
+    """The registry's rows with the series a user would pick first for each security: the one
+    whose daily history ends latest (``history_end``), then the longest (``n_records``); rows
+    without ``history_end`` (no daily prices) last. The order :func:`search` breaks ties by, and
+    an ISIN or a symbol resolves by (the first row of each)."""
+    ends = table["history_end"].fillna("") if "history_end" in table else pd.Series("", index=table.index)
+    order = pd.DataFrame({"end": ends, "n": table.get("n_records", 0)}, index=table.index)
+    return table.loc[order.sort_values(["end", "n"], ascending=[False, False], kind="stable").index]
+
+
 def search(
     table: pd.DataFrame,
     text: str | None = None,
@@ -181,7 +191,7 @@ def search(
     ends = table["history_end"].fillna("") if "history_end" in table else ""  # ISO texts sort as dates
     order = pd.DataFrame({"score": score, "end": ends, "n": table.get("n_records", 0), "symbol": table["symbol"]})
     order = order[keep].sort_values(["score", "end", "n", "symbol"], ascending=[False, False, False, True],
-                                    kind="stable")
+                                    kind="stable")  # ties as current_first, then the symbol
     found = table.loc[order.index[:limit]].assign(score=order["score"].iloc[:limit])
     first = [c for c in LEADING if c in found]
     return found[[*first, *(c for c in found if c not in first)]]

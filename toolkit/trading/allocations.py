@@ -6,9 +6,22 @@ Request (create or replace; a replace takes the complete new allocation, never a
      "allocation": [{"instrument_id": "US0378331005", "instrument_id_type": "ISIN", "weight": "0.40"},
                     {"instrument_id": "<uuid>", "instrument_id_type": "UUID", "weight": "0.60"}]}
 
-Weights are decimal strings, each > 0 with at most 8 decimals, summing to exactly 1. An ISIN
-names the workspace's longest series of that ISIN; a UUID names a series by its id. Only
+Weights are decimal strings, each > 0 with at most 8 decimals, summing to exactly 1. Only
 tradable instruments of the workspace are allowed, each once (also across identifier types).
+
+Which series, decided as a demanding portfolio manager would (the same security may ship from
+several sources: MSFT from skfolio to 2022, pmdarima to 2017 and bokeh to 2013):
+
+- An ISIN names the **current** series of that ISIN: the tradable one whose daily history ends
+  latest, then the longest (:func:`toolkit.market.instruments.current_first`). A model portfolio
+  names a security; the series that carries today's prices is the one it trades.
+- A UUID names a series by its id, and that series must be current: a series whose last daily
+  close is more than :data:`STALE_DAYS` calendar days before the workspace's market date (the
+  latest close, ``market_date``) is refused at ``allocation[i].instrument_id``, with its last
+  date and the current series of the same ISIN to use instead (or, when the ISIN has none, the
+  advice to upload its history). Such a series would otherwise be offered for new orders and
+  fill at prices years old. Ten days cover the longest market closures (a holiday week) while
+  refusing a feed that stopped; an order itself still needs a close on its execution date.
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from toolkit.errors import Problems
-from toolkit.market.instruments import is_isin
+from toolkit.market.instruments import current_first, is_isin
 from toolkit.schema import INSTRUMENT
 from toolkit.validation import read_decimal
 
@@ -30,6 +43,8 @@ ID_TYPES = ("ISIN", "UUID")
 #: decimals a weight may carry (the order engine's weight unit is 1e-8)
 WEIGHT_DECIMALS = 8
 MAX_NAME = 100
+#: a series whose last daily close is more than this many calendar days before the market date is stale
+STALE_DAYS = 10
 #: letters, digits, spaces and the punctuation of fund names; no ; " < > \\ or control characters
 _NAME = re.compile(r"^[\w .,&()/+'%:-]+$")
 
@@ -83,8 +98,10 @@ class Allocation:
                                     "symbol": (INSTRUMENT, [i.symbol for i in self.items])})
 
 
-def parse_allocation(payload: object, registry: pd.DataFrame) -> AllocationRequest:
-    """Validate a create/replace payload against the registry table; one error lists every problem."""
+def parse_allocation(payload: object, registry: pd.DataFrame, market_date: str | None = None) -> AllocationRequest:
+    """Validate a create/replace payload against the registry table; one error lists every problem.
+    With ``market_date`` (ISO), stale series are refused (see the module docstring); the registry
+    then needs its ``history_end`` column."""
     problems = Problems()
     problems.require_object(payload, ("name", "allocation"), "allocation")
     name = _check_name(payload.get("name"), problems)
@@ -94,7 +111,7 @@ def parse_allocation(payload: object, registry: pd.DataFrame) -> AllocationReque
         problems.add("allocation", "needs at least one instrument: a list of {instrument_id, "
                                    "instrument_id_type, weight}")
     else:
-        items = _check_items(rows, registry, problems)
+        items = _check_items(rows, registry, problems, market_date)
     problems.raise_if_any("allocation")
     return AllocationRequest(name, tuple(items))
 
@@ -113,8 +130,9 @@ def _check_name(name: object, problems: Problems) -> str | None:
     return name
 
 
-def _check_items(rows: list, registry: pd.DataFrame, problems: Problems) -> list[AllocationItem]:
-    tradable = registry[registry["tradable"]].sort_values("n_records", ascending=False, kind="stable")
+def _check_items(rows: list, registry: pd.DataFrame, problems: Problems,
+                 market_date: str | None = None) -> list[AllocationItem]:
+    tradable = current_first(registry[registry["tradable"]])
     by_isin = tradable.drop_duplicates("isin").set_index("isin")
     by_id = registry.set_index("instrument_id")
     items, seen, weights = [], {}, []
@@ -130,6 +148,9 @@ def _check_items(rows: list, registry: pd.DataFrame, problems: Problems) -> list
         iid = _resolve(row.get("instrument_id"), row.get("instrument_id_type"), path, by_isin, by_id, problems)
         if iid is None:
             continue
+        if market_date is not None and not _current(iid, market_date, by_id, by_isin, f"{path}.instrument_id",
+                                                    problems):
+            continue
         if iid in seen:
             problems.add(f"{path}.instrument_id", f"lists {by_id.loc[iid, 'symbol']} again "
                                                   f"(already at allocation[{seen[iid]}])")
@@ -140,6 +161,32 @@ def _check_items(rows: list, registry: pd.DataFrame, problems: Problems) -> list
     if None not in weights and sum(weights) != 1:  # the sum is judged once every weight reads
         problems.add("allocation", f"weights sum to {format(sum(weights), 'f')}; they must sum to exactly 1")
     return items
+
+
+def stale_before(market_date: str) -> str:
+    """The earliest last close (ISO date) a current series may have at ``market_date``."""
+    return (pd.Timestamp(market_date) - pd.Timedelta(days=STALE_DAYS)).strftime("%Y-%m-%d")
+
+
+def _current(iid: str, market_date: str, by_id: pd.DataFrame, by_isin: pd.DataFrame, path: str,
+             problems: Problems) -> bool:
+    """Whether the series ``iid`` has a daily close within :data:`STALE_DAYS` of ``market_date``;
+    else a problem naming its last date and the current series of its ISIN."""
+    row = by_id.loc[iid]
+    end = row["history_end"] if isinstance(row["history_end"], str) else None
+    if end is not None and end >= stale_before(market_date):
+        return True
+    what = f"{row['symbol']} ({row['source']}, {iid})"
+    since = f"has daily prices only until {end}" if end else "has no daily prices"
+    best = by_isin.loc[row["isin"]] if row["isin"] in by_isin.index else None
+    if best is not None and isinstance(best["history_end"], str) and best["history_end"] >= stale_before(market_date):
+        advice = (f"use the current series of ISIN {row['isin']}: {best['instrument_id']} ({best['source']}, to "
+                  f"{best['history_end']}), or name the ISIN with instrument_id_type ISIN")
+    else:
+        advice = f"no series of ISIN {row['isin']} has current prices; upload its history first (history.upload)"
+    problems.add(path, f"{what} {since}, more than {STALE_DAYS} days before the workspace's latest close "
+                       f"{market_date}: it would fill at old prices; {advice}")
+    return False
 
 
 def _check_weight(value: object, path: str, problems: Problems) -> Decimal | None:

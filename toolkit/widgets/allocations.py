@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.trading.accounts import Account
-from toolkit.trading.allocations import Allocation
+from toolkit.trading.allocations import Allocation, stale_before
 from toolkit.trading.orders import SIDES
 from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
 from toolkit.workspace import PortfolioOrder, Workspace
@@ -89,6 +89,8 @@ class AllocationsApp:
         table = ws.instruments.table()
         self._symbols = dict(zip(table["instrument_id"], table["symbol"]))
         tradable = table[table["tradable"]].sort_values(["symbol", "n_records"], ascending=[True, False])
+        if tradable["history_end"].notna().any():  # series that ended long ago are refused: not offered
+            tradable = tradable[tradable["history_end"].fillna("") >= stale_before(table["history_end"].max())]
         self._choices = [("Choose an instrument…", None)] + [
             (f"{r.symbol} · {r.name} ({r.source}, {r.isin})", r.instrument_id) for r in tradable.itertuples()]
         self._accounts: dict[str, Account] = {}
