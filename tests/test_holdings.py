@@ -76,13 +76,14 @@ def test_external_flows_per_day_exclude_trades_and_fees(book) -> None:
     ws, accounts = book
     ws.accounts.deposit(accounts[0], {"amount": "250.00", "currency": "USD", "value_date": "2022-03-05"})  # Saturday
     ws.accounts.withdraw(accounts[0], {"amount": "100.25", "currency": "USD", "value_date": "2022-03-07"})
-    ws.accounts.deposit(accounts[1], {"amount": "10.00", "currency": "USD", "value_date": "2022-03-08"})
+    # (not back-dated: account 1 traded on 2022-06-01, and a value date before its last trade is refused)
+    ws.accounts.deposit(accounts[1], {"amount": "10.00", "currency": "USD", "value_date": "2022-06-02"})
     cube = ws.accounts.holdings(start="2022-01-03", end="2022-12-28")
     flows = cube["flows"].to_pandas().T
     # the January deposits (dated before the first day) count on the first day; the Saturday deposit on Monday
     assert flows.loc["2022-01-03"].tolist() == [1000.0, 5000.0]
     assert flows.loc["2022-03-07"].tolist() == [250.0 - 100.25, 0.0]
-    assert flows.loc["2022-03-08"].tolist() == [0.0, 10.0]
+    assert flows.loc["2022-06-02"].tolist() == [0.0, 10.0]
     assert float(flows.to_numpy().sum()) == pytest.approx(1000 + 5000 + 250 - 100.25 + 10)  # no BUY, no FEE
 
 
@@ -107,3 +108,33 @@ def test_holdings_up_to_a_day_before_the_first_booking_hold_nothing(book) -> Non
     ws, accounts = book
     cube = ws.accounts.holdings(accounts, end="2021-12-30")
     assert float(abs(cube["positions"]).sum()) == 0.0 and float(abs(cube["cash"]).sum()) == 0.0
+
+
+def test_back_dating_is_refused_naming_the_date_and_the_last_booking(book) -> None:
+    """Issue 18: an order, a rebalancing or a cash movement dated before the account's books as they
+    stand is refused, and nothing is written."""
+    from helpers import dump
+
+    ws, accounts = book  # account 1: deposit 2022-01-01, buys 2022-01-04 and 2022-06-01
+    before = dump(ws)
+    buy = {"cash_amount": "100.00", "currency": "USD", "side": "BUY", "execution_date": "2022-05-31"}
+    for attempt in (lambda: ws.orders.place(accounts[1], buy), lambda: ws.orders.preview(accounts[1], buy),
+                    lambda: ws.orders.smart(accounts[1], buy)):
+        with pytest.raises(ValidationError, match="2022-05-31 is before .* last booking on 2022-06-01") as err:
+            attempt()
+        assert err.value.paths == ["execution_date"]
+    for payload in ({"account_ids": accounts, "execution_date": "2022-03-01"},
+                    {"account_ids": accounts, "execution_date": "2022-03-01", "preview": True}):
+        with pytest.raises(ValidationError, match="before the last booking of 1 account.*latest on 2022-06-01") as err:
+            ws.rebalancings.execute(payload)
+        assert err.value.paths == ["execution_date"]
+    for move in (ws.accounts.deposit, ws.accounts.withdraw):
+        with pytest.raises(ValidationError, match="2022-05-31 is before the account's last trade on 2022-06-01") as err:
+            move(accounts[1], {"amount": "1.00", "currency": "USD", "value_date": "2022-05-31"})
+        assert err.value.paths == ["value_date"]
+    assert dump(ws) == before
+    # on the day of the last booking or later, all of it is accepted
+    ws.accounts.deposit(accounts[1], {"amount": "1.00", "currency": "USD", "value_date": "2022-06-01"})
+    ws.orders.place(accounts[1], {**buy, "execution_date": "2022-06-01"})
+    ws.accounts.deposit(accounts[0], {"amount": "1.00", "currency": "USD", "value_date": "2022-03-01"})  # its trade: Jan
+    assert ws.rebalancings.execute({"account_ids": accounts, "execution_date": "2022-06-02"})["executions"]

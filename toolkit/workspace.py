@@ -496,11 +496,14 @@ class Accounts:
         return account
 
     def deposit(self, account_id: str, payload: dict) -> Account:
-        """Book a deposit (``{"amount": "1000.00", "currency": "USD"}``) on an ACTIVE account."""
+        """Book a deposit (``{"amount": "1000.00", "currency": "USD"}``) on an ACTIVE account. A
+        ``value_date`` before the account's last trade is refused (``value_date``): the trades after it
+        were decided without that cash."""
         return self._move(account_id, payload, "DEPOSIT", "deposit")
 
     def withdraw(self, account_id: str, payload: dict) -> Account:
-        """Book a withdrawal; the cash balance may not go below zero."""
+        """Book a withdrawal; the cash balance may not go below zero, and a ``value_date`` may not be
+        before the account's last trade."""
         return self._move(account_id, payload, "WITHDRAWAL", "withdrawal")
 
     def _move(self, account_id: str, payload: dict, kind: str, what: str) -> Account:
@@ -508,6 +511,10 @@ class Accounts:
         with self._ws.transaction():
             account = self.get(account_id)
             amount, value_date = parse_money(payload, what, account.currency)
+            last = self._repo.last_bookings([account_id], trades_only=True).get(account_id)
+            if value_date is not None and last is not None and value_date < last:
+                raise ValidationError([Problem("value_date", f"{value_date} is before the account's last trade on "
+                                               f"{last}; cash moves in date order: give {last} or later")], what)
             if account.status != "ACTIVE":
                 raise ConflictError(f"Account {account_id} is {account.status}; only ACTIVE accounts move cash.")
             if kind == "WITHDRAWAL" and amount > account.cash:
@@ -667,7 +674,9 @@ class Orders:
 
     def place(self, account_id: str, payload: dict, execute: bool = True) -> PortfolioOrder:
         """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once
-        (``execute`` is a bool: ``"no"`` is refused, not taken as true)."""
+        (``execute`` is a bool: ``"no"`` is refused, not taken as true). An ``execution_date`` before
+        the account's last booking (a fill, a fee or a cash movement's value date) is refused
+        (``execution_date``): no back-dating."""
         return self._place(account_id, payload, one(read_flag, execute, "execute", "portfolio order"), smart=False)
 
     def smart(self, account_id: str, payload: dict) -> PortfolioOrder:
@@ -716,6 +725,7 @@ class Orders:
         if account.status != "ACTIVE" or account.type != "PORTFOLIO":
             raise ConflictError(f"Account {account.id} is a {account.status} {account.type} account; "
                                 "orders go to ACTIVE PORTFOLIO accounts only.")
+        self._in_order(account, request.execution_date)
         ids, weights, held = self._split_basis(account, request, smart)
         self._same_currency(account, ids)
         date, prices = self._closes(ids, request.execution_date)
@@ -742,6 +752,15 @@ class Orders:
         children = [(iid, request.side, c, q, p, f) for iid, c, q, p, f in
                     zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]) if c > 0 or q > 0]
         return date, children, Decimal(int(parts["cents"].sum())) * CENT
+
+    def _in_order(self, account: Account, date: str | None) -> None:
+        """No back-dating: an order's execution date may not be before the account's last booking
+        (a fill, a fee or a cash movement's value date), which was decided on the books as they stood."""
+        last = AccountRepository(self._ws.db).last_bookings([account.id]).get(account.id)
+        if date is not None and last is not None and date < last:
+            raise ValidationError([Problem("execution_date", f"{date} is before account {account.id}'s last "
+                                           f"booking on {last}; orders are booked in date order: give {last} "
+                                           "or later")], "portfolio order")
 
     def _same_currency(self, account: Account, ids: list[str]) -> None:
         """Orders trade instruments quoted in the account's currency (no FX trading yet)."""
@@ -878,6 +897,8 @@ class Rebalancings:
         self._book = BookRepository(ws.db)
 
     def execute(self, payload: dict) -> dict:
+        """Run (or preview) a rebalancing; an ``execution_date`` before the last booking of any of the
+        run's accounts is refused (``execution_date``): no back-dating."""
         request = parse_rebalancing(payload)
         stamp, run_id = now(precise=True), str(uuid.uuid4())
         with self._ws.transaction():
@@ -889,6 +910,7 @@ class Rebalancings:
                                            for i, a in enumerate(request.allocation_ids) if a in unknown],
                                           "rebalancing request")
             ids = self._book.configured(request.allocation_ids) if loaded else list(request.account_ids)
+            self._in_order(ids, request.execution_date)
             accounts, balances, positions = self._book.book(ids, loaded)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
             self._same_currency(accounts, targets)
@@ -935,6 +957,19 @@ class Rebalancings:
              "trades": placed.get(eid, []) if status == "EXECUTED" else json.loads(trades)}
             for eid, account, status, reason, order, trades in rows]
         return run
+
+    def _in_order(self, ids: list[str], date: str | None) -> None:
+        """No back-dating: a run's execution date may not be before the last booking (a fill, a fee or a
+        cash movement's value date) of any of its accounts."""
+        if date is None:
+            return
+        late = {a: d for a, d in AccountRepository(self._ws.db).last_bookings(ids).items() if d > date}
+        if late:
+            account, last = max(late.items(), key=lambda pair: pair[1])
+            raise ValidationError([Problem("execution_date", f"{date} is before the last booking of {len(late)} "
+                                           f"account(s) of the run, the latest on {last} (account {account}); "
+                                           f"rebalancings are booked in date order: give {last} or later")],
+                                  "rebalancing request")
 
     def _same_currency(self, accounts: pd.DataFrame, targets: pd.DataFrame) -> None:
         """Refuse a book in which an account's target holds instruments quoted in another currency

@@ -68,6 +68,16 @@ class AccountRepository:
                 "CROSS JOIN portfolio_orders o ON o.rowid = ? + j.key WHERE ? OR j.value != 0",
                 (kind, value_date, stamp, json.dumps(np.asarray(cents, np.int64).tolist()), first, keep_zero))
 
+    def last_bookings(self, account_ids: list[str], trades_only: bool = False) -> dict[str, str]:
+        """The latest value date booked on each of ``account_ids`` that has one (ISO dates): of any
+        booking (fills, fees, cash movements), or with ``trades_only`` of the trades and their fees
+        (every kind but DEPOSIT and WITHDRAWAL)."""
+        rows = self.db.conn.execute(
+            "SELECT account_id, max(value_date) FROM cash_ledger WHERE account_id IN "
+            "(SELECT value FROM json_each(?)) AND (NOT ? OR kind NOT IN ('DEPOSIT', 'WITHDRAWAL')) "
+            "GROUP BY account_id", (json.dumps(list(account_ids)), trades_only)).fetchall()
+        return dict(rows)
+
     def ledger(self, account_id: str):
         return _frame(self.db, "SELECT id, kind, amount, reference, value_date, booked_at FROM cash_ledger "
                                "WHERE account_id = ? ORDER BY id", [account_id])
