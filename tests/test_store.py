@@ -642,3 +642,32 @@ def test_sequential_ids_count_up_read_like_a_list_and_are_the_same_in_sql() -> N
     assert [conn.execute(f"SELECT {sql} FROM (SELECT ? AS n)", [*params, n]).fetchone()[0]
             for n in range(5)] == listed
     assert sequential_ids(3)[0][:24] != ids[0][:24]  # each call draws a new random prefix
+
+
+def test_demo_copy_is_private_and_deleted_at_close(demo_path: Path) -> None:
+    """Issue 18: README snippets wrote into the shared data/demo.db (each re-run added another "Core")."""
+    from helpers import dump
+    from toolkit.errors import ValidationError
+
+    with Workspace.open(demo_path) as shared:
+        before = dump(shared)
+    ws = Workspace.demo(demo_path, copy=True)
+    assert ws.path != demo_path and ws.path.name == demo_path.name and ws.path.exists()
+    assert dump(ws) == before  # the same workspace, through SQLite's backup
+    ws.allocations.create({"name": "Core", "allocation": [
+        {"instrument_id": "US0378331005", "instrument_id_type": "ISIN", "weight": "1"}]})
+    ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"})
+    folder = ws.path.parent
+    ws.close()
+    assert not folder.exists()
+    ws.close()  # twice is fine
+    with Workspace.open(demo_path) as shared:
+        assert dump(shared) == before
+    with Workspace.demo(demo_path, copy=True) as again:  # a re-run starts from the demo again
+        with Workspace.open(demo_path) as shared:
+            assert again.allocations.list(limit=1000) == shared.allocations.list(limit=1000)
+        folder = again.path.parent
+    assert not folder.exists()
+    with pytest.raises(ValidationError) as err:
+        Workspace.demo(demo_path, copy="yes")
+    assert err.value.paths == ["copy"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
+import tempfile
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
@@ -85,6 +87,7 @@ class Workspace:
     """A workspace file: the instrument registry, price history and FX rates, and later the book."""
 
     def __init__(self, path: str | Path) -> None:
+        self._scratch: Path | None = None  # the temporary folder of a private copy, deleted at close
         self.path = Path(path)
         self.db = connect(self.path)
         self.dispatcher = Dispatcher(self.db)
@@ -136,15 +139,33 @@ class Workspace:
         return ws
 
     @classmethod
-    def demo(cls, path: str | Path | None = None) -> "Workspace":
+    def demo(cls, path: str | Path | None = None, copy: bool = False) -> "Workspace":
         """The demo workspace built from the shipped data and the demo book (``data/demo.db``), built
-        on first use."""
+        on first use.
+
+        With ``copy=True``, a private copy of it: the demo is copied through :meth:`backup` into a new
+        temporary folder, the copy is opened, and the folder is deleted when the copy is closed
+        (:meth:`close`, the ``with`` block's end, or interpreter exit). What a notebook or a README
+        snippet writes there (accounts, orders, allocations) never reaches the shared ``data/demo.db``
+        that the apps open, and a re-run starts from the same demo again."""
+        copy = one(read_flag, copy, "copy", "demo workspace request")
         path = Path(path or demo_store.DEFAULT_PATH)
         if not path.exists():
             from toolkit.book import populate  # the book drives the façade: imported when needed
 
             demo_store.build(path, populate=populate)
-        return cls.open(path)
+        if not copy:
+            return cls.open(path)
+        folder = Path(tempfile.mkdtemp(prefix="toolkit-demo-"))
+        try:
+            with cls.open(path) as shared:
+                target = shared.backup(folder / path.name)
+            ws = cls.open(target)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        ws._scratch = folder
+        return ws
 
     @classmethod
     def from_env(cls) -> "Workspace":
@@ -158,6 +179,9 @@ class Workspace:
         self.dispatcher.close()
         _OPEN.discard(self)
         self.db.close()
+        scratch, self._scratch = self._scratch, None
+        if scratch is not None:  # a private copy (demo(copy=True)): its folder goes with it
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def backup(self, target: str | Path) -> Path:
         """A consistent copy of this workspace at ``target``, through SQLite's backup API (never copy
