@@ -140,6 +140,13 @@ def peer_skfolio(estimator: str) -> Callable:
     return peer
 
 
+def peer_proportional(frame: pd.DataFrame, benchmark: pd.Series) -> np.ndarray:
+    """The seed's rule 17 (weights proportional to volatility) from skfolio: the reciprocal of its
+    InverseVolatility weights, normalised."""
+    inverse = peer_skfolio("InverseVolatility")(frame, benchmark)
+    return (1 / inverse) / (1 / inverse).sum()
+
+
 def peer_atr(ohlc: xr.Dataset, period: int = 14) -> np.ndarray:
     """Wilder's ATR with pandas, the usual way: true range, SMA seed, then ``ewm(alpha=1/period)``."""
     high, low, close = (ohlc[v].to_pandas().T for v in ("high", "low", "close"))
@@ -148,7 +155,7 @@ def peer_atr(ohlc: xr.Dataset, period: int = 14) -> np.ndarray:
     tr = tr.loc[close.index]
     seeded = pd.concat([tr.iloc[:period].mean().to_frame().T, tr.iloc[period:]])
     atr = seeded.ewm(alpha=1 / period, adjust=False).mean().iloc[-1]
-    ratio = close.iloc[-1] / atr
+    ratio = atr / close.iloc[-1]
     return (ratio / ratio.sum()).to_numpy()
 
 
@@ -224,7 +231,7 @@ CASES: dict[str, tuple[str, Callable, str, float]] = {
     "Equal Weight": ("skfolio EqualWeighted", peer_skfolio("EqualWeighted"), "weights", 1e-15),
     "Diversified Min Risk": ("riskfolio-lib HCPortfolio HRP", peer_hrp, "weights", 1e-10),
     "Max Sharpe": ("riskfolio-lib optimization(rm='MV', obj='Sharpe'), Clarabel", peer_sharpe, "weights", 1e-6),
-    "Volatility weighted": ("skfolio InverseVolatility", peer_skfolio("InverseVolatility"), "weights", 1e-12),
+    "Volatility weighted": ("skfolio InverseVolatility, reciprocal", peer_proportional, "weights", 1e-12),
     "Risk Parity": ("riskfolio-lib rp_optimization(rm='MV'), Clarabel", peer_parity, "weights", 1e-6),
     "ATR weighted": ("pandas ewm Wilder ATR", None, "weights", 1e-10),
     "Max Diversification": ("riskfolio-lib Sharpe program on volatilities, Clarabel", peer_maxdiv, "weights", 1e-6),

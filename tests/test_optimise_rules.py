@@ -159,13 +159,19 @@ def test_max_diversification_equals_skfolio_and_beats_every_other_rule(every_rul
     assert all(top >= r - 1e-9 for r in ratios.values()), (top, ratios)
 
 
-def test_equal_weight_is_exact_and_inverse_volatility_equals_skfolio(every_rule: dict, frame: pd.DataFrame) -> None:
+def test_equal_weight_is_exact_and_volatility_weighted_is_the_reciprocal_of_skfolio_inverse_volatility(
+        every_rule: dict, frame: pd.DataFrame) -> None:
+    """The seed's rule 17 weights are proportional to volatility ("higher volatility, higher weight"):
+    the reciprocal of skfolio's InverseVolatility weights, normalised."""
     from skfolio.optimization import InverseVolatility
 
     assert np.array_equal(every_rule["Equal Weight"].values, np.full(20, 1 / 20))
     assert every_rule["Equal Weight"].attrs["solver"] == "none (closed form)"
-    np.testing.assert_allclose(every_rule["Volatility weighted"].values, InverseVolatility().fit(frame).weights_,
+    inverse = InverseVolatility().fit(frame).weights_
+    np.testing.assert_allclose(every_rule["Volatility weighted"].values, (1 / inverse) / (1 / inverse).sum(),
                                rtol=1e-12)
+    np.testing.assert_allclose(every_rule["Volatility weighted"].values, frame.std() / frame.std().sum(), rtol=1e-12)
+    assert frame.std().idxmax() == every_rule["Volatility weighted"].to_series().idxmax()
 
 
 def test_diversified_min_risk_is_hrp_as_skfolio_computes_it(every_rule: dict, frame: pd.DataFrame) -> None:
@@ -238,10 +244,12 @@ def ohlc() -> xr.Dataset:
                                                  "Information Technology", "Information Technology"]))
 
 
-def test_atr_weights_are_inverse_atr_percent_scale_free_and_below_max_diversification(ohlc: xr.Dataset) -> None:
+def test_atr_weights_are_proportional_to_atr_percent_scale_free_and_below_max_diversification(
+        ohlc: xr.Dataset) -> None:
+    """The seed's rule 19: weights proportional to the ATR (as a fraction of the price: scale free)."""
     w = optimise("ATR weighted", ohlc=ohlc, parameters={"period": 20})
     atr = wilder_atr(ohlc, 20).isel(time=-1)
-    ratio = ohlc["close"].isel(time=-1) / atr
+    ratio = atr / ohlc["close"].isel(time=-1)
     np.testing.assert_allclose(w.values, (ratio / ratio.sum()).values, rtol=1e-12)
     split = ohlc.copy()
     split["high"], split["low"], split["close"] = (split[v] * xr.DataArray([1, 1, 0.5, 1], dims=INSTRUMENT)

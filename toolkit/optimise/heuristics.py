@@ -1,4 +1,9 @@
-"""Closed-form weights: equal, inverse volatility, inverse ATR (with Wilder's ATR).
+"""Closed-form weights: equal, volatility weighted and ATR weighted (with Wilder's ATR).
+
+The risk platform's document defines its "Volatility" and "ATR" portfolio rules (rule ids 17 and
+19) as weights *proportional* to each instrument's volatility or ATR: "an instrument with a higher
+volatility will also have a higher weight". That is what these functions give; the textbook
+inverse-volatility portfolio is its reciprocal (``1/w`` normalised).
 
 riskfolio-lib has none of these as a model; they are a line of numpy each. Under a constraint
 set the rules project them onto it (:func:`toolkit.optimise.models.project`).
@@ -19,11 +24,10 @@ def equal_weights(n: int) -> np.ndarray:
     return np.full(n, 1.0 / n)
 
 
-def inverse_volatility(sigma: np.ndarray) -> np.ndarray:
-    """``w_i = (1/sigma_i) / sum_j (1/sigma_j)``: equal volatility budgets, the risk-parity portfolio
-    when all correlations are equal (Maillard, Roncalli & Teiletche 2010)."""
-    inverse = 1.0 / sigma
-    return inverse / inverse.sum()
+def volatility_weights(sigma: np.ndarray) -> np.ndarray:
+    """``w_i = sigma_i / sum_j sigma_j``: weights proportional to volatility, as the risk platform's
+    rule 17 ("Portfolio - Volatility") defines them."""
+    return sigma / sigma.sum()
 
 
 def wilder_atr(ohlc: xr.Dataset, period: int = 14) -> xr.DataArray:
@@ -78,12 +82,13 @@ def complete_bars(ohlc: object, period: int) -> xr.Dataset:
 
 
 def atr_weights(bars: xr.Dataset, period: int) -> np.ndarray:
-    """``w_i = (C_i / ATR_i) / sum_j (C_j / ATR_j)`` at the last bar: inverse-ATR position sizing.
+    """``w_i = (ATR_i / C_i) / sum_j (ATR_j / C_j)`` at the last bar: weights proportional to the
+    ATR, as the risk platform's rule 19 ("Portfolio - ATR") defines them.
 
-    Sizing every position to the same money risk per ATR move (the Turtle rule, Faith 2007,
-    *Way of the Turtle*, ch. 6: units ``= risk budget / ATR``) buys ``k / ATR_i`` shares, worth
-    ``k C_i / ATR_i``; the weights are those values normalised. ``ATR_i / C_i`` is the ATR as a
-    fraction of the price, so the rule is scale free (a split changes nothing).
+    The ATR is taken as a fraction of the last close, ``ATR_i / C_i``, so that the weights do not
+    depend on the price level of a share (a split changes nothing; the ATR in price units would
+    give a $500 share ten times the weight of a $50 share of the same range in percent). It is the
+    true-range counterpart of :func:`volatility_weights`.
     """
     atr = wilder_atr(bars, period).isel({TIME: -1}).values
     close = bars["close"].isel({TIME: -1}).values.astype(float)
@@ -92,5 +97,5 @@ def atr_weights(bars: xr.Dataset, period: int) -> np.ndarray:
         labels = labels_of(bars)
         raise DataError(f"the ATR of {', '.join(labels[i] for i in flat)} is 0 (no price range over the last "
                         f"{period} bars); ATR weighted needs prices that move.")
-    ratio = close / atr
+    ratio = atr / close
     return ratio / ratio.sum()

@@ -7,9 +7,9 @@ Min Risk (CVaR)          minimum historical CVaR (or minimum variance)     HiGHS
 Equal Weight             1/N                                               numpy
 Diversified Min Risk     hierarchical risk parity (López de Prado 2016)    riskfolio-lib HCPortfolio
 Max Sharpe               maximum (mu'w - rf) / sqrt(w'Sw)                  riskfolio-lib
-Volatility weighted      inverse volatility                                numpy
+Volatility weighted      proportional to volatility (seed rule 17)         numpy
 Risk Parity              equal risk contributions (Roncalli 2013)          riskfolio-lib rp_optimization
-ATR weighted             inverse ATR as a fraction of the price            numpy (Wilder's ATR)
+ATR weighted             proportional to ATR / price (seed rule 19)        numpy (Wilder's ATR)
 Max Diversification      maximum diversification ratio (Choueifaty 2008)   riskfolio-lib, from primitives
 Min Tracking Error       minimum sd of returns over a benchmark            cvxpy
 =======================  ================================================  ===============================
@@ -164,10 +164,11 @@ def max_sharpe(plan: Plan) -> Solved:
 
 
 def volatility_weighted(plan: Plan) -> Solved:
-    """Volatility weighted: ``w_i = (1/sigma_i) / sum_j (1/sigma_j)`` with ``sigma_i`` the sample
-    standard deviation (ddof = 1) of instrument ``i``'s returns: inverse-volatility weights, the
-    risk-parity portfolio when all correlations are equal (Maillard, Roncalli & Teiletche 2010)."""
-    return _fits(heuristics.inverse_volatility(np.sqrt(plan.cov)), plan, "Volatility weighted")
+    """Volatility weighted: ``w_i = sigma_i / sum_j sigma_j`` with ``sigma_i`` the sample standard
+    deviation (ddof = 1) of instrument ``i``'s returns: weights proportional to volatility, as the
+    risk platform's rule 17 defines them ("an instrument with a higher volatility will also have a
+    higher weight"; not the textbook inverse-volatility portfolio, which is ``1/w`` normalised)."""
+    return _fits(heuristics.volatility_weights(np.sqrt(plan.cov)), plan, "Volatility weighted")
 
 
 def risk_parity(plan: Plan) -> Solved:
@@ -181,11 +182,11 @@ def risk_parity(plan: Plan) -> Solved:
 
 
 def atr_weighted(plan: Plan) -> Solved:
-    """ATR weighted: ``w_i = (C_i / ATR_i) / sum_j (C_j / ATR_j)`` at the last bar, ``ATR`` Wilder's
+    """ATR weighted: ``w_i = (ATR_i / C_i) / sum_j (ATR_j / C_j)`` at the last bar, ``ATR`` Wilder's
     (1978) average true range over ``period`` bars, seeded with the mean of the first ``period``
     true ranges (the first true range is ``H - L``) as StockCharts' ChartSchool; see
-    :func:`toolkit.optimise.heuristics.wilder_atr`. Inverse-ATR sizing (each position risks the same
-    money per ATR move, the Turtle rule) expressed as weights; scale free."""
+    :func:`toolkit.optimise.heuristics.wilder_atr`. Weights proportional to the ATR as a fraction of
+    the price, as the risk platform's rule 19 defines them; scale free."""
     return _fits(heuristics.atr_weights(plan.bars, plan.params.period), plan, "ATR weighted")
 
 
