@@ -138,3 +138,64 @@ def test_back_dating_is_refused_naming_the_date_and_the_last_booking(book) -> No
     ws.orders.place(accounts[1], {**buy, "execution_date": "2022-06-01"})
     ws.accounts.deposit(accounts[0], {"amount": "1.00", "currency": "USD", "value_date": "2022-03-01"})  # its trade: Jan
     assert ws.rebalancings.execute({"account_ids": accounts, "execution_date": "2022-06-02"})["executions"]
+
+
+def test_the_readme_trading_flow_follows_the_market_clock(ws: Workspace) -> None:
+    """Issue 18: the README's snippet deposited at today's date while the prices end on 2022-12-28,
+    so the new account showed cash -10,000 and a NAV of about 0. Dates without a value follow the
+    market clock, by default the latest close; audit stamps stay on the wall clock."""
+    from toolkit.validation import today
+
+    assert ws.clock == "2022-12-28"
+    alloc = ws.allocations.create({"name": "Core", "allocation": [
+        {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.6"},
+        {"instrument_id": MSFT, "instrument_id_type": "ISIN", "weight": "0.4"}]})
+    assert alloc.valid_from.startswith("2022-12-28T") and alloc.created_at.startswith(today().isoformat())
+    acct = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"})
+    ws.accounts.deposit(acct.id, {"amount": "10000.00", "currency": "USD"})
+    ws.configurations.create({"account_id": acct.id, "allocation_id": alloc.id})
+    order = ws.orders.place(acct.id, {"cash_amount": "5000.00", "currency": "USD", "side": "BUY",
+                                      "idempotency_key": "first"})
+    assert order.execution_date == "2022-12-28" and order.created_at.startswith(today().isoformat())
+    run = ws.rebalancings.execute({"account_ids": [acct.id], "drift": {"threshold": "0.02", "type": "ABSOLUTE"}})
+    assert run["executions"][0]["status"] == "EXECUTED"
+    ledger = ws.accounts.ledger(acct.id)
+    assert set(ledger["value_date"]) == {"2022-12-28"}
+    assert all(b.startswith(today().isoformat()) for b in ledger["booked_at"])
+    cube = ws.accounts.holdings([acct.id])
+    last = cube.isel(time=-1).sel(portfolio=acct.id)
+    assert str(last["time"].values)[:10] == "2022-12-28"
+    assert 0 <= float(last["cash"]) < 10_000 and float(last["nav"]) == pytest.approx(10_000, abs=0.01)
+
+
+def test_the_clock_can_be_set_and_reset(ws: Workspace) -> None:
+    import datetime as dt
+
+    allocation = ws.allocations.create({"allocation": [
+        {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "1"}]})
+    ws.clock = dt.date(2022, 6, 1)
+    assert ws.clock == "2022-06-01"
+    account = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"}).id
+    ws.configurations.create({"account_id": account, "allocation_id": allocation.id})
+    ws.accounts.deposit(account, {"amount": "1000.00", "currency": "USD"})
+    order = ws.orders.place(account, {"cash_amount": "500.00", "currency": "USD", "side": "BUY"})
+    assert order.execution_date == "2022-06-01"
+    assert order.children["price"].iloc[0] == pytest.approx(
+        ws.history.prices([AAPL], start="2022-06-01", end="2022-06-01")["close"].item())
+    replaced = ws.allocations.replace(allocation.id, {"allocation": [
+        {"instrument_id": MSFT, "instrument_id_type": "ISIN", "weight": "1"}]})
+    assert replaced.valid_from.startswith("2022-06-01T")
+    assert ws.allocations.get(allocation.id, as_of="2022-06-01").version == 2
+    assert ws.allocations.get(allocation.id, as_of="2022-12-28").version == 2
+    ws.clock = "2022-06-04"  # a Saturday: nothing closes, and the order says so
+    with pytest.raises(ValidationError, match="no close on 2022-06-04") as err:
+        ws.orders.place(account, {"cash_amount": "100.00", "currency": "USD", "side": "BUY"})
+    assert err.value.paths == ["execution_date"]
+    ws.clock = None
+    assert ws.clock == "2022-12-28"
+    assert ws.rebalancings.execute({"account_ids": [account]})["executions"][0]["status"] == "EXECUTED"
+    for bad in ("2022/06/01", 20220601, dt.datetime(2022, 6, 1), "2999-01-01"):
+        with pytest.raises(ValidationError) as err:
+            ws.clock = bad
+        assert err.value.paths == ["clock"]
+    assert ws.clock == "2022-12-28"

@@ -100,12 +100,12 @@ def test_ids_flags_ints_choices_and_periods() -> None:
 
 # --------------------------------------------------------------------------- across the façade
 
-def _account(ws: Workspace) -> str:
+def _account(ws: Workspace, **deposit) -> str:
     allocation = ws.allocations.create({"allocation": [
         {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.6"},
         {"instrument_id": MSFT, "instrument_id_type": "ISIN", "weight": "0.4"}]})
     account = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD"}).id
-    ws.accounts.deposit(account, {"amount": "10000.00", "currency": "USD"})
+    ws.accounts.deposit(account, {"amount": "10000.00", "currency": "USD", **deposit})
     ws.configurations.create({"account_id": account, "allocation_id": allocation.id})
     return account
 
@@ -156,7 +156,7 @@ def test_raw_exceptions_and_silent_answers_become_named_errors(book_copy: Worksp
 
 
 def test_an_idempotency_key_reused_with_another_execution_date_is_a_conflict(ws: Workspace) -> None:
-    account = _account(ws)
+    account = _account(ws, value_date="2022-12-27")  # not after the order: back-dating is refused
     order = {"cash_amount": "100.00", "currency": "USD", "side": "BUY", "idempotency_key": "k-1",
              "execution_date": "2022-12-27"}
     first = ws.orders.place(account, order)

@@ -57,7 +57,8 @@ from toolkit.trading.rebalancing import (Executions, book_arrays, cancellations,
                                         values_nav)
 from toolkit.trading.orders import (FILL_STEPS, MAX_SELL_SHARE, TRANSITIONS, FeeSchedule, cents_text,
                                     child_orders, parse_order, quantity_text)
-from toolkit.validation import one, optional, read_choice, read_flag, read_id, read_int, read_timestamp, shown
+from toolkit.validation import (not_future, one, optional, read_choice, read_date, read_flag, read_id, read_int,
+                                read_timestamp, shown, today)
 
 #: the ledger kinds that move money into or out of a portfolio (the others are trades and fees)
 EXTERNAL_FLOWS = ("DEPOSIT", "WITHDRAWAL")
@@ -88,6 +89,7 @@ class Workspace:
 
     def __init__(self, path: str | Path) -> None:
         self._scratch: Path | None = None  # the temporary folder of a private copy, deleted at close
+        self._clock: str | None = None  # the market clock when set explicitly (see clock)
         self.path = Path(path)
         self.db = connect(self.path)
         self.dispatcher = Dispatcher(self.db)
@@ -105,6 +107,34 @@ class Workspace:
         self.attribution = Attribution(self)
         self.strategies = Strategies(self)
         _OPEN.add(self)
+
+    @property
+    def clock(self) -> str:
+        """The market clock: the business date (ISO ``YYYY-MM-DD``) that a write without a date of its
+        own takes. By default the latest close of the workspace's daily prices (read afresh, so an
+        upload of newer bars moves it; today, UTC, in a workspace without prices); set it with
+        ``ws.clock = "2022-06-01"`` (an ISO date or a ``datetime.date``, not in the future) and go back
+        to the default with ``ws.clock = None``. It belongs to this open workspace, not to the file.
+
+        What follows it: the value date of a deposit or withdrawal without ``value_date``, the
+        execution date of an order or rebalancing without ``execution_date``, and the day of an
+        allocation version's ``valid_from`` (the version stamp that ``allocations.get(as_of=...)``
+        reads; its time of day is the write's, so versions written on one market day keep their
+        order). Wall-clock time stays only in audit stamps: ``created_at``, ``booked_at`` and the
+        events' times. Explicit dates are taken as given."""
+        if self._clock is not None:
+            return self._clock
+        return PriceRepository(self.db).latest(Timeframe.DAY) or today().isoformat()
+
+    @clock.setter
+    def clock(self, value: object) -> None:
+        if value is None:
+            self._clock = None
+            return
+        problems = Problems()
+        day = not_future(read_date(value, "clock", problems), "clock", problems)
+        problems.raise_if_any("market clock")
+        self._clock = day.isoformat()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
@@ -391,7 +421,7 @@ class Allocations:
         request = self._parse(payload)
         allocation_id, stamp = str(uuid.uuid4()), now(precise=True)
         with self._ws.transaction():
-            self._repo.insert(allocation_id, request, stamp)
+            self._repo.insert(allocation_id, request, stamp, self._valid_from(stamp))
             allocation = self.get(allocation_id)
             EventRepository(self._ws.db).record("PORTFOLIO_ALLOCATION.CREATED", allocation_id,
                                                 allocation.to_dict(), stamp)
@@ -403,7 +433,7 @@ class Allocations:
         stamp = now(precise=True)
         with self._ws.transaction():
             self._require(allocation_id)
-            self._repo.add_version(allocation_id, request, stamp)
+            self._repo.add_version(allocation_id, request, self._valid_from(stamp))
             for currency, in self._ws.db.conn.execute(
                     "SELECT DISTINCT a.currency FROM configurations c JOIN accounts a ON a.id = c.account_id "
                     "WHERE c.allocation_id = ?", (allocation_id,)).fetchall():
@@ -417,7 +447,9 @@ class Allocations:
         return allocation
 
     def get(self, allocation_id: str, as_of: str | None = None) -> Allocation:
-        """The allocation, or its version valid at ``as_of`` (an ISO date or timestamp)."""
+        """The allocation, or its version valid at ``as_of`` (an ISO date or timestamp). A version is
+        valid from its ``valid_from``: the market clock's day when it was written (see
+        :attr:`Workspace.clock`), so ``as_of`` is a market date."""
         optional(read_timestamp, as_of, "as_of", "allocation request")
         self._require(allocation_id)
         found = self._repo.get([allocation_id], _end_of(as_of) if as_of else None)
@@ -451,6 +483,11 @@ class Allocations:
         if "name" in frame:  # pandas reads a None among texts as NaN: an unnamed allocation stays None
             frame["name"] = frame["name"].astype(object).where(frame["name"].notna(), None)
         return frame
+
+    def _valid_from(self, stamp: str) -> str:
+        """A new version's stamp: the market clock's day (:attr:`Workspace.clock`) at the time of day
+        of the write (``stamp``, wall clock), so versions of one market day keep their order."""
+        return f"{self._ws.clock}{stamp[10:]}"
 
     def _parse(self, payload: dict):
         """The validated request: an ISIN names its current series, and a series whose daily history
@@ -520,14 +557,15 @@ class Accounts:
         return account
 
     def deposit(self, account_id: str, payload: dict) -> Account:
-        """Book a deposit (``{"amount": "1000.00", "currency": "USD"}``) on an ACTIVE account. A
-        ``value_date`` before the account's last trade is refused (``value_date``): the trades after it
-        were decided without that cash."""
+        """Book a deposit (``{"amount": "1000.00", "currency": "USD"}``) on an ACTIVE account, valued
+        at its ``value_date``, by default the market clock (:attr:`Workspace.clock`: the latest close,
+        unless set). A value date before the account's last trade is refused (``value_date``): the
+        trades after it were decided without that cash."""
         return self._move(account_id, payload, "DEPOSIT", "deposit")
 
     def withdraw(self, account_id: str, payload: dict) -> Account:
-        """Book a withdrawal; the cash balance may not go below zero, and a ``value_date`` may not be
-        before the account's last trade."""
+        """Book a withdrawal; the cash balance may not go below zero, and its ``value_date`` (by default
+        the market clock) may not be before the account's last trade."""
         return self._move(account_id, payload, "WITHDRAWAL", "withdrawal")
 
     def _move(self, account_id: str, payload: dict, kind: str, what: str) -> Account:
@@ -535,8 +573,9 @@ class Accounts:
         with self._ws.transaction():
             account = self.get(account_id)
             amount, value_date = parse_money(payload, what, account.currency)
+            value_date = value_date or self._ws.clock  # the market clock, not the wall clock
             last = self._repo.last_bookings([account_id], trades_only=True).get(account_id)
-            if value_date is not None and last is not None and value_date < last:
+            if last is not None and value_date < last:
                 raise ValidationError([Problem("value_date", f"{value_date} is before the account's last trade on "
                                                f"{last}; cash moves in date order: give {last} or later")], what)
             if account.status != "ACTIVE":
@@ -544,8 +583,7 @@ class Accounts:
             if kind == "WITHDRAWAL" and amount > account.cash:
                 raise ConflictError(f"A withdrawal of {amount} {account.currency} would overdraw account "
                                     f"{account_id} (cash {account.cash}).")
-            self._repo.book(account_id, kind, amount if kind == "DEPOSIT" else -amount, stamp,
-                            value_date or stamp[:10])
+            self._repo.book(account_id, kind, amount if kind == "DEPOSIT" else -amount, stamp, value_date)
             self._events.record(f"ACCOUNT.{kind}_BOOKED", account_id,
                                 {"amount": format(amount, "f"), "currency": account.currency}, stamp)
             return self.get(account_id)
@@ -698,8 +736,10 @@ class Orders:
 
     def place(self, account_id: str, payload: dict, execute: bool = True) -> PortfolioOrder:
         """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once
-        (``execute`` is a bool: ``"no"`` is refused, not taken as true). An ``execution_date`` before
-        the account's last booking (a fill, a fee or a cash movement's value date) is refused
+        (``execute`` is a bool: ``"no"`` is refused, not taken as true). It fills at the closes of its
+        ``execution_date``, by default the market clock (:attr:`Workspace.clock`); an instrument
+        without a close that day is refused (``execution_date``). An execution date before the
+        account's last booking (a fill, a fee or a cash movement's value date) is refused
         (``execution_date``): no back-dating."""
         return self._place(account_id, payload, one(read_flag, execute, "execute", "portfolio order"), smart=False)
 
@@ -749,10 +789,11 @@ class Orders:
         if account.status != "ACTIVE" or account.type != "PORTFOLIO":
             raise ConflictError(f"Account {account.id} is a {account.status} {account.type} account; "
                                 "orders go to ACTIVE PORTFOLIO accounts only.")
-        self._in_order(account, request.execution_date)
+        day = request.execution_date or self._ws.clock  # the market clock, not the wall clock
+        self._in_order(account, day)
         ids, weights, held = self._split_basis(account, request, smart)
         self._same_currency(account, ids)
-        date, prices = self._closes(ids, request.execution_date)
+        date, prices = self._closes(ids, day)
         if request.side == "SELL":
             sell_weights = self._sell_weights(account, request, held, prices)
         if smart:
@@ -777,11 +818,11 @@ class Orders:
                     zip(ids, parts["cents"], parts["qty"], prices, parts["fee"]) if c > 0 or q > 0]
         return date, children, Decimal(int(parts["cents"].sum())) * CENT
 
-    def _in_order(self, account: Account, date: str | None) -> None:
+    def _in_order(self, account: Account, date: str) -> None:
         """No back-dating: an order's execution date may not be before the account's last booking
         (a fill, a fee or a cash movement's value date), which was decided on the books as they stood."""
         last = AccountRepository(self._ws.db).last_bookings([account.id]).get(account.id)
-        if date is not None and last is not None and date < last:
+        if last is not None and date < last:
             raise ValidationError([Problem("execution_date", f"{date} is before account {account.id}'s last "
                                            f"booking on {last}; orders are booked in date order: give {last} "
                                            "or later")], "portfolio order")
@@ -921,8 +962,9 @@ class Rebalancings:
         self._book = BookRepository(ws.db)
 
     def execute(self, payload: dict) -> dict:
-        """Run (or preview) a rebalancing; an ``execution_date`` before the last booking of any of the
-        run's accounts is refused (``execution_date``): no back-dating."""
+        """Run (or preview) a rebalancing at the closes of its ``execution_date``, by default the market
+        clock (:attr:`Workspace.clock`); an execution date before the last booking of any of the run's
+        accounts is refused (``execution_date``): no back-dating."""
         request = parse_rebalancing(payload)
         stamp, run_id = now(precise=True), str(uuid.uuid4())
         with self._ws.transaction():
@@ -934,12 +976,13 @@ class Rebalancings:
                                            for i, a in enumerate(request.allocation_ids) if a in unknown],
                                           "rebalancing request")
             ids = self._book.configured(request.allocation_ids) if loaded else list(request.account_ids)
-            self._in_order(ids, request.execution_date)
+            day = request.execution_date or self._ws.clock  # the market clock, not the wall clock
+            self._in_order(ids, day)
             accounts, balances, positions = self._book.book(ids, loaded)
             targets = self._book.targets(list(accounts["allocation_id"].dropna().unique()))
             self._same_currency(accounts, targets)
             instruments, qty, cash, target = book_arrays(positions, balances, targets, accounts, ids)
-            date, prices = self._prices(instruments, request.execution_date)
+            date, prices = self._prices(instruments, day)
             reasons = cancellations(accounts, tuple(ids))
             owing = reasons.isna().to_numpy() & (cash < 0)  # cash below 0 (written outside the toolkit)
             if owing.any():  # is ACCOUNT_IS_EMPTY when the NAV is not above 0; the engine refuses the rest
@@ -982,11 +1025,9 @@ class Rebalancings:
             for eid, account, status, reason, order, trades in rows]
         return run
 
-    def _in_order(self, ids: list[str], date: str | None) -> None:
+    def _in_order(self, ids: list[str], date: str) -> None:
         """No back-dating: a run's execution date may not be before the last booking (a fill, a fee or a
         cash movement's value date) of any of its accounts."""
-        if date is None:
-            return
         late = {a: d for a, d in AccountRepository(self._ws.db).last_bookings(ids).items() if d > date}
         if late:
             account, last = max(late.items(), key=lambda pair: pair[1])

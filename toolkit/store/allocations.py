@@ -17,22 +17,23 @@ class AllocationRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def insert(self, allocation_id: str, request: AllocationRequest, stamp: str) -> None:
+    def insert(self, allocation_id: str, request: AllocationRequest, stamp: str, valid_from: str) -> None:
+        """A new allocation: created at ``stamp`` (wall clock, audit), its version 1 valid from ``valid_from``."""
         self.db.conn.execute("INSERT INTO allocations (id, created_at, version) VALUES (?, ?, 1)",
                              (allocation_id, stamp))
-        self._add_version(allocation_id, 1, request, stamp)
+        self._add_version(allocation_id, 1, request, valid_from)
 
-    def add_version(self, allocation_id: str, request: AllocationRequest, stamp: str) -> int:
+    def add_version(self, allocation_id: str, request: AllocationRequest, valid_from: str) -> int:
         version = self.db.conn.execute("SELECT version FROM allocations WHERE id = ?",
                                        (allocation_id,)).fetchone()[0] + 1
         self.db.conn.execute("UPDATE allocations SET version = ? WHERE id = ?", (version, allocation_id))
-        self._add_version(allocation_id, version, request, stamp)
+        self._add_version(allocation_id, version, request, valid_from)
         return version
 
-    def _add_version(self, allocation_id: str, version: int, request: AllocationRequest, stamp: str) -> None:
+    def _add_version(self, allocation_id: str, version: int, request: AllocationRequest, valid_from: str) -> None:
         self.db.conn.execute(
             "INSERT INTO allocation_versions (allocation_id, version, name, valid_from) VALUES (?, ?, ?, ?)",
-            (allocation_id, version, request.name, stamp))
+            (allocation_id, version, request.name, valid_from))
         self.db.conn.executemany(
             "INSERT INTO allocation_weights (allocation_id, version, position, instrument_id, weight) "
             "VALUES (?, ?, ?, ?, ?)",

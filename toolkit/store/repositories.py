@@ -143,6 +143,10 @@ class PriceRepository:
         frame["time"] = pd.to_datetime(frame["time"], format="ISO8601")
         return frame.astype({c: "float64" for c in OHLCV})
 
+    def latest(self, timeframe: Timeframe = Timeframe.DAY) -> str | None:
+        """The latest bar's time of ``timeframe`` over every series (an ISO date for daily bars)."""
+        return self.db.conn.execute("SELECT max(time) FROM prices WHERE timeframe = ?", (int(timeframe),)).fetchone()[0]
+
     def status(self) -> pd.DataFrame:
         """Per series and timeframe: ``n_records``, first and last bar, ``last_updated``."""
         return _frame(self.db, """
