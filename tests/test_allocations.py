@@ -261,3 +261,14 @@ def test_an_isin_names_the_series_with_the_latest_prices(ws: Workspace) -> None:
     created = ws.allocations.create({"allocation": [item(AAPL, "0.5"), item(MSFT, "0.5")]})
     assert [i.instrument_id for i in created.items] == [_series(ws, "AAPL", "skfolio"), _series(ws, "MSFT", "skfolio")]
     assert ws.instruments.resolve(["MSFT", MSFT]) == [_series(ws, "MSFT", "skfolio")]
+
+
+def test_staleness_is_judged_at_the_market_clock(ws: Workspace) -> None:
+    old_aapl = _series(ws, "AAPL", "bokeh")  # to 2013-03-01
+    ws.clock = "2013-03-05"
+    assert ws.allocations.create({"allocation": [item(old_aapl, "1", "UUID")]}).items[0].instrument_id == old_aapl
+    ws.clock = "2013-03-12"  # eleven days after its last close
+    with pytest.raises(ValidationError, match="only until 2013-03-01, more than 10 days before the market date "
+                                              "2013-03-12") as err:
+        ws.allocations.create({"allocation": [item(old_aapl, "1", "UUID")]})
+    assert err.value.paths == ["allocation[0].instrument_id"]

@@ -416,7 +416,8 @@ class Allocations:
     def create(self, payload: dict) -> Allocation:
         """Create an allocation from the seed's payload; ``PORTFOLIO_ALLOCATION.CREATED`` is recorded.
         An ISIN names its current series (the latest daily history, then the longest); a series
-        whose history ended more than ten days before the workspace's latest close is refused at
+        whose history ended more than ten days before the market clock (by default the workspace's
+        latest close) is refused at
         ``allocation[i].instrument_id``, naming its last date and the current series to use."""
         request = self._parse(payload)
         allocation_id, stamp = str(uuid.uuid4()), now(precise=True)
@@ -491,11 +492,9 @@ class Allocations:
 
     def _parse(self, payload: dict):
         """The validated request: an ISIN names its current series, and a series whose daily history
-        ended long before the workspace's latest close is refused (see
-        :mod:`toolkit.trading.allocations`)."""
-        table = self._ws.instruments.table()
-        latest = table["history_end"].dropna().max() if table["history_end"].notna().any() else None
-        return parse_allocation(payload, table, latest)
+        ended long before the market clock (:attr:`Workspace.clock`, by default the workspace's latest
+        close) is refused (see :mod:`toolkit.trading.allocations`)."""
+        return parse_allocation(payload, self._ws.instruments.table(), self._ws.clock)
 
     def _require(self, allocation_id: str) -> None:
         if not isinstance(allocation_id, str) or not self._repo.exists(allocation_id):

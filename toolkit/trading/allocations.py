@@ -16,8 +16,8 @@ several sources: MSFT from skfolio to 2022, pmdarima to 2017 and bokeh to 2013):
   latest, then the longest (:func:`toolkit.market.instruments.current_first`). A model portfolio
   names a security; the series that carries today's prices is the one it trades.
 - A UUID names a series by its id, and that series must be current: a series whose last daily
-  close is more than :data:`STALE_DAYS` calendar days before the workspace's market date (the
-  latest close, ``market_date``) is refused at ``allocation[i].instrument_id``, with its last
+  close is more than :data:`STALE_DAYS` calendar days before the market date (``market_date``:
+  the workspace's market clock, by default its latest close) is refused at ``allocation[i].instrument_id``, with its last
   date and the current series of the same ISIN to use instead (or, when the ISIN has none, the
   advice to upload its history). Such a series would otherwise be offered for new orders and
   fill at prices years old. Ten days cover the longest market closures (a holiday week) while
@@ -184,8 +184,8 @@ def _current(iid: str, market_date: str, by_id: pd.DataFrame, by_isin: pd.DataFr
                   f"{best['history_end']}), or name the ISIN with instrument_id_type ISIN")
     else:
         advice = f"no series of ISIN {row['isin']} has current prices; upload its history first (history.upload)"
-    problems.add(path, f"{what} {since}, more than {STALE_DAYS} days before the workspace's latest close "
-                       f"{market_date}: it would fill at old prices; {advice}")
+    problems.add(path, f"{what} {since}, more than {STALE_DAYS} days before the market date {market_date} "
+                       f"(ws.clock, by default the workspace's latest close): it would fill at old prices; {advice}")
     return False
 
 

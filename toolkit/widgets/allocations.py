@@ -90,7 +90,7 @@ class AllocationsApp:
         self._symbols = dict(zip(table["instrument_id"], table["symbol"]))
         tradable = table[table["tradable"]].sort_values(["symbol", "n_records"], ascending=[True, False])
         if tradable["history_end"].notna().any():  # series that ended long ago are refused: not offered
-            tradable = tradable[tradable["history_end"].fillna("") >= stale_before(table["history_end"].max())]
+            tradable = tradable[tradable["history_end"].fillna("") >= stale_before(ws.clock)]
         self._choices = [("Choose an instrument…", None)] + [
             (f"{r.symbol} · {r.name} ({r.source}, {r.isin})", r.instrument_id) for r in tradable.itertuples()]
         self._accounts: dict[str, Account] = {}
