@@ -257,3 +257,21 @@ def test_a_sell_of_every_holding_pays_their_value_to_the_cent(ws: Workspace) -> 
         value = Decimal(child.quantity) * Decimal(str(child.price))
         assert Decimal(child.amount) - value < Decimal("0.01")   # the cents are what the shares sold are worth
     assert ws.accounts.get(account).cash <= Decimal("100000.00")
+
+
+def test_a_new_order_is_not_filled_behind_a_later_booking(ws: Workspace) -> None:
+    """Issue 18 (no back-dating): a NEW order dated before a booking made after it was placed."""
+    ws.clock = "2022-12-27"
+    account = book(ws)  # its deposit is valued at the market clock
+    pending = ws.orders.place(account, buy("100.00"), execute=False)
+    early = ws.orders.place(account, buy("100.00"), execute=False)
+    assert early.execution_date == "2022-12-27"
+    ws.orders.execute(pending.id)
+    assert ws.orders.get(pending.id).state == "FILLED"  # on the day of the last booking: fine
+    ws.clock = None
+    ws.accounts.deposit(account, {"amount": "1.00", "currency": "USD"})  # valued 2022-12-28
+    before = dump(ws)
+    with pytest.raises(ConflictError, match="dated 2022-12-27, before account .* last booking on 2022-12-28"):
+        ws.orders.execute(early.id)
+    assert dump(ws) == before
+    assert ws.orders.cancel(early.id).state == "CANCELLED"

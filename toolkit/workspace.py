@@ -856,8 +856,16 @@ class Orders:
         return order_id
 
     def execute(self, order_id: str) -> PortfolioOrder:
-        """Process and fill a NEW order."""
+        """Process and fill a NEW order at the closes of its execution date. An order whose execution
+        date is before the account's last booking (booked after it was placed) is a ``ConflictError``:
+        it would be back-dated; cancel it and place a new one."""
         with self._ws.transaction():
+            order = self.get(order_id)
+            last = AccountRepository(self._ws.db).last_bookings([order.account_id]).get(order.account_id)
+            if order.state == "NEW" and last is not None and order.execution_date < last:
+                raise ConflictError(f"Order {order_id} is dated {order.execution_date}, before account "
+                                    f"{order.account_id}'s last booking on {last}; filling it would back-date it. "
+                                    "Cancel it and place a new order.")
             self._fill(order_id, now(precise=True))
             return self.get(order_id)
 
