@@ -1035,7 +1035,7 @@ class Rebalancings:
     def _in_order(self, ids: list[str], date: str) -> None:
         """No back-dating: a run's execution date may not be before the last booking (a fill, a fee or a
         cash movement's value date) of any of its accounts."""
-        late = {a: d for a, d in AccountRepository(self._ws.db).last_bookings(ids).items() if d > date}
+        late = AccountRepository(self._ws.db).booked_after(ids, date)
         if late:
             account, last = max(late.items(), key=lambda pair: pair[1])
             raise ValidationError([Problem("execution_date", f"{date} is before the last booking of {len(late)} "
