@@ -456,6 +456,20 @@ def test_upload_to_existing_isin_and_currency_appends_to_the_longest_series(ws):
     assert result["fill_from"] == "2023-01-03"  # NYSE/Nasdaq closed on 2 January 2023
 
 
+def test_upload_by_isin_appends_to_the_series_whose_history_ends_latest(ws):
+    """Issue 18: an ISIN names the same series everywhere (allocations, resolve, uploads): the one
+    with the latest data, then the longest. Once bokeh's shorter AAPL series is the one carried
+    forward (its bars extended past skfolio's), an upload by ISIN extends it."""
+    skfolio, bokeh = series_of(ws, "AAPL", "skfolio"), series_of(ws, "AAPL", "bokeh")
+    ws.history.upload({"instrument_id": bokeh, "isin": APPLE, "currency": "USD", "timeframe": 1,
+                       "history": [{"timestamp": "2023-01-03", "close": 125.07}]})
+    assert ws.instruments.resolve(APPLE) == [bokeh]
+    result = ws.history.upload({"isin": APPLE, "currency": "USD", "timeframe": 1,
+                                "history": [{"timestamp": "2023-01-04", "close": 126.36}]})
+    assert result["instrument_id"] == bokeh
+    assert table_row(ws, skfolio)["history_end"] == "2022-12-28"
+
+
 def test_upload_with_instrument_id_writes_to_that_series(ws):
     bokeh = series_of(ws, "AAPL", "bokeh")
     n_bokeh = table_row(ws, bokeh)["n_records"]

@@ -310,8 +310,9 @@ class History:
     def upload(self, payload: dict) -> dict:
         """Store an OHLCV history upload (see :mod:`toolkit.market.history` for the payload).
 
-        The series is the payload's ``instrument_id`` if given, else the longest series with the
-        payload's ISIN and currency, else a new instrument (``symbol`` and ``name`` default to the
+        The series is the payload's ``instrument_id`` if given, else the current series with the
+        payload's ISIN and currency (the one whose daily history ends latest, then the longest: the
+        series an ISIN names everywhere), else a new instrument (``symbol`` and ``name`` default to the
         ISIN). Bars at existing timestamps are replaced. Validation happens before any write;
         the write is one transaction, so a refused or failed upload changes nothing.
         """
@@ -336,8 +337,8 @@ class History:
             problems.raise_if_any("history upload")
             return upload.instrument_id
         existing = self._ws.instruments.table().query("isin == @upload.isin and currency == @upload.currency")
-        if len(existing):
-            return existing.sort_values("n_records", ascending=False).iloc[0]["instrument_id"]
+        if len(existing):  # the current series: its history ends latest, then it is the longest
+            return current_first(existing).iloc[0]["instrument_id"]
         symbol = upload.symbol or upload.isin
         row = {"instrument_id": instrument_id("upload", symbol, upload.isin, upload.currency), "symbol": symbol,
                "name": upload.name or upload.isin, "isin": upload.isin, "mic": upload.mic,
