@@ -605,9 +605,7 @@ class Accounts:
 
     def _known(self, ids: list[str]) -> list[str]:
         """``ids`` if each names an account, else a ``NotFoundError`` naming those that do not."""
-        known = {r[0] for r in self._ws.db.conn.execute(
-            f"SELECT id FROM accounts WHERE id IN ({', '.join('?' * len(ids))})", ids)}
-        unknown = [i for i in ids if i not in known]
+        unknown = self._repo.unknown(ids)
         if unknown:
             raise NotFoundError(f"No account with id {', '.join(map(repr, unknown))}.")
         return ids

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
 import sqlite_utils
 
-from toolkit.store.repositories import _frame, decimal_text_sql
+from toolkit.store.repositories import _frame, decimal_text_sql, unknown_ids
 from toolkit.trading.accounts import Account, AccountRequest, Configuration
 
 
@@ -20,6 +21,10 @@ class AccountRepository:
         self.db.conn.execute(
             "INSERT INTO accounts (id, type, status, currency, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (account_id, request.type, request.status, request.currency, request.name, stamp))
+
+    def unknown(self, ids: Sequence[str]) -> list[str]:
+        """The ids among ``ids`` that name no account, in their order."""
+        return unknown_ids(self.db, "accounts", ids)
 
     def get(self, account_id: str) -> Account | None:
         row = self.db.conn.execute(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from collections.abc import Sequence
 from decimal import Decimal
 
 import sqlite_utils
 
-from toolkit.store.repositories import _frame
+from toolkit.store.repositories import _frame, unknown_ids
 from toolkit.trading.allocations import Allocation, AllocationItem, AllocationRequest
 
 
@@ -45,9 +43,7 @@ class AllocationRepository:
 
     def unknown(self, ids: Sequence[str]) -> list[str]:
         """The ids among ``ids`` that name no allocation, in their order."""
-        found = {r[0] for r in self.db.conn.execute(
-            "SELECT id FROM allocations WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))}
-        return [i for i in ids if i not in found]
+        return unknown_ids(self.db, "allocations", ids)
 
     def get(self, ids: Sequence[str], as_of: str | None = None) -> list[Allocation]:
         """The version of each allocation valid at ``as_of`` (ISO timestamp; the latest when None)."""

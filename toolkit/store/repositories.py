@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -69,6 +70,14 @@ def decimal_text_sql(expr: str, places: int) -> str:
 def _frame(db: sqlite_utils.Database, sql: str, params: Sequence = ()) -> pd.DataFrame:
     cursor = db.conn.execute(sql, tuple(params))
     return pd.DataFrame.from_records(cursor.fetchall(), columns=[c[0] for c in cursor.description])
+
+
+def unknown_ids(db: sqlite_utils.Database, table: str, ids: Sequence[str]) -> list[str]:
+    """The ids among ``ids`` with no row in ``table`` (a table of the toolkit's, keyed by ``id``), in
+    their order; one statement for any number of ids (``json_each``, no bound-variable limit)."""
+    found = {r[0] for r in db.conn.execute(
+        f"SELECT id FROM {table} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))}
+    return [i for i in ids if i not in found]
 
 
 def format_times(index: pd.DatetimeIndex, timeframe: Timeframe) -> np.ndarray:
