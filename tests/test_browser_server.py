@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EVIL = "evil.example"
 APP = "/voila/render/market.ipynb"
 #: the market app is the only one preheated; a kernel idle this long (and unconnected) is culled
-CULL = ["--MappingKernelManager.cull_idle_timeout=4", "--MappingKernelManager.cull_interval=1",
+CULL = ["--MappingKernelManager.cull_idle_timeout=8", "--MappingKernelManager.cull_interval=1",
         "--VoilaKernelManager.preheat_denylist=['allocations','attribution','optimise','performance','risk']"]
 
 
@@ -138,7 +138,7 @@ def _kernel_id(html: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(demo_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The apps' server on 127.0.0.1, the market app preheated, idle kernels culled after 4 s."""
+    """The apps' server on 127.0.0.1, the market app preheated, idle kernels culled after 8 s."""
     path = tmp_path_factory.mktemp("server") / "ws.db"
     shutil.copy(demo_path, path)
     with voila_server(workspace=path, args=CULL) as server:
@@ -190,17 +190,21 @@ def test_pool_kernel_survives_culling_and_a_page_that_goes_takes_its_kernel(serv
     """A pool kernel idle for longer than the cull timeout still serves a working page; when the
     page goes away, its kernel is shut down at once (not after the cull timeout)."""
     _at_rest(server)
-    time.sleep(6)  # longer than the 4 s cull timeout
+    time.sleep(10)  # longer than the 8 s cull timeout
     with chromium() as browser:
         page = open_page(browser, server.url + APP)
         page.wait_for_selector(".tk-chart .main-svg", timeout=90_000)
         kernel = page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
         page.locator(".tk-search input").fill("international business")  # the kernel answers
         page.locator(".tk-results select option", has_text="IBM").wait_for(timeout=30_000)
-        time.sleep(6)  # an open page keeps its idle kernel
+        time.sleep(10)  # an open page keeps its idle kernel
         assert kernel in server.kernel_ids()
+        # a last interaction, so that the kernel is not yet idle for the cull timeout when the page goes:
+        # what ends it must then be the page's shutdown request (else culling and the request race)
+        page.locator(".tk-search input").fill("microsoft")
+        page.locator(".tk-results select option", has_text="MSFT").first.wait_for(timeout=30_000)
         page.goto("about:blank")
-        deadline = time.monotonic() + 3  # well inside the 4 s cull timeout: the page's shutdown request
+        deadline = time.monotonic() + 6  # well inside the 8 s cull timeout: the page's shutdown request
         while kernel in server.kernel_ids() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert kernel not in server.kernel_ids(), "".join(server.log[-20:])
