@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pycountry
 from stdnum import isin as stdnum_isin
-from stdnum.exceptions import ValidationError as StdnumError
 
+from toolkit.contracts.codes import NOT_MONEY, read_currency as check_currency, read_isin as check_isin
 from toolkit.errors import Problems
 from toolkit.validation import read_int, shown
 
@@ -26,9 +26,6 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "portfolio-toolkit/instrument")
 _MIC = re.compile(r"^[A-Z0-9]{4}$")
 #: the longest search text or filter, and the most matches one search answers
 MAX_QUERY, MAX_MATCHES = 200, 1000
-#: ISO 4217 codes that are no money an account, an order or a price can be in: precious metals,
-#: drawing rights and bond-market units, the testing code XTS and XXX ("no currency")
-NOT_MONEY = frozenset({"XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA", "XTS", "XXX"})
 
 
 @dataclass(frozen=True)
@@ -73,38 +70,8 @@ def instrument_id(source: str, symbol: str, isin: str, currency: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{source}/{symbol}/{isin}/{currency}"))
 
 
-def check_isin(value: object, path: str, problems: Problems) -> str | None:
-    """Validate an ISIN (ISO 6166) with python-stdnum; add a problem and return None if invalid."""
-    if not isinstance(value, str):
-        problems.add(path, f"expected an ISIN string, got {type(value).__name__}")
-        return None
-    try:
-        return stdnum_isin.validate(value)
-    except StdnumError as exc:
-        problems.add(path, f"{value!r} is not a valid ISIN ({exc.message.rstrip('.').lower()})")
-        return None
-
-
 def is_isin(value: object) -> bool:
     return isinstance(value, str) and stdnum_isin.is_valid(value)
-
-
-def check_currency(value: object, path: str, problems: Problems) -> str | None:
-    """An ISO 4217 currency code exactly as the standard writes it: three upper-case letters,
-    known to pycountry, and money (not one of :data:`NOT_MONEY`). ``"usd"`` and ``" USD "`` are
-    refused like the seeds' other upper-case words (``"buy"``): a request is read as written, never
-    guessed at."""
-    if not isinstance(value, str):
-        problems.add(path, f"expected a three-letter currency code, got {type(value).__name__}")
-        return None
-    if len(value) != 3 or not value.isascii() or not value.isupper() or pycountry.currencies.get(alpha_3=value) is None:
-        problems.add(path, f"{value[:20]!r} is not an ISO 4217 currency code; write it in capitals, such as \"USD\"")
-        return None
-    if value in NOT_MONEY:
-        problems.add(path, f"{value!r} is an ISO 4217 code for no currency (metals, units, testing); use a currency "
-                           "such as \"USD\"")
-        return None
-    return value
 
 
 def check_country(value: object, path: str, problems: Problems) -> str | None:
