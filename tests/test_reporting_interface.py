@@ -24,13 +24,12 @@ import xarray as xr
 
 from toolkit.analytics.returns import net_of_fees
 from toolkit.errors import DataError, ValidationError
+from toolkit.contracts.performance import InstrumentReturnsQuery, PortfolioReturnsQuery
 from toolkit.reporting.returns import (
-    InstrumentReturnsRequest,
     PerformanceMaster,
-    PortfolioReturnsRequest,
+    instrument_query,
     instrument_returns,
-    parse_instrument_request,
-    parse_portfolio_request,
+    portfolio_query,
     portfolio_returns,
 )
 
@@ -93,14 +92,18 @@ def linked(x: pd.Series) -> float:
 
 def test_a_valid_request_is_parsed_and_round_trips() -> None:
     payload = request("2021-03-15", "2022-06-10", True, True, customBenchmarkId="MSCI-World")
-    parsed = parse_portfolio_request(payload)
-    assert parsed == PortfolioReturnsRequest("EQ4", date(2021, 3, 15), date(2022, 6, 10), True, True, "MSCI-World")
+    parsed = portfolio_query(payload)
+    assert parsed == PortfolioReturnsQuery(portfolioId="EQ4", startDate=date(2021, 3, 15), endDate=date(2022, 6, 10),
+                                           includeDailyReturns=True, includeBenchmark=True,
+                                           customBenchmarkId="MSCI-World")
     assert parsed.to_dict() == payload
-    minimal = parse_portfolio_request({"portfolioId": "EQ4", "startDate": "2021-01-01", "endDate": "2021-01-01"})
-    assert (minimal.include_daily, minimal.include_benchmark, minimal.custom_benchmark_id) == (False, False, None)
-    ids = parse_instrument_request({"instrumentIds": ["AAPL", "MTUM"], "startDate": "2021-01-04",
-                                    "endDate": "2021-02-01"})
-    assert ids == InstrumentReturnsRequest(("AAPL", "MTUM"), date(2021, 1, 4), date(2021, 2, 1), False)
+    minimal = portfolio_query({"portfolioId": "EQ4", "startDate": "2021-01-01", "endDate": "2021-01-01"})
+    assert (minimal.include_daily_returns, minimal.include_benchmark, minimal.custom_benchmark_id) == \
+        (False, False, None)
+    ids = instrument_query({"instrumentIds": ["AAPL", "MTUM"], "startDate": "2021-01-04", "endDate": "2021-02-01"})
+    assert ids == InstrumentReturnsQuery(instrumentIds=("AAPL", "MTUM"), startDate=date(2021, 1, 4),
+                                         endDate=date(2021, 2, 1))
+    assert instrument_query("instrumentIds=AAPL,MTUM&startDate=2021-01-04&endDate=2021-02-01") == ids
 
 
 @pytest.mark.parametrize(("change", "path"), [
@@ -123,36 +126,38 @@ def test_bad_portfolio_requests_name_the_field(change: dict, path: str) -> None:
     payload = {k: v for k, v in (request("2021-03-15", "2022-06-10") | change).items()
                if v is not None or k != "startDate"}
     with pytest.raises(ValidationError) as info:
-        parse_portfolio_request(payload)
+        portfolio_query(payload)
     assert path in paths(info)
     assert "PortfolioReturns request" in str(info.value) and path in str(info.value)
 
 
 def test_custom_benchmark_without_include_benchmark_is_refused_even_when_the_flag_is_absent() -> None:
     with pytest.raises(ValidationError) as info:
-        parse_portfolio_request({"portfolioId": "EQ4", "startDate": "2021-01-04", "endDate": "2021-02-01",
+        portfolio_query({"portfolioId": "EQ4", "startDate": "2021-01-04", "endDate": "2021-02-01",
                                  "customBenchmarkId": "SP500"})
     assert paths(info) == ["customBenchmarkId"]
 
 
 def test_every_problem_of_a_request_is_reported_at_once() -> None:
     with pytest.raises(ValidationError) as info:
-        parse_portfolio_request({"startDate": "2021-13-01", "endDate": "x", "includeDailyReturns": None, "extra": 1})
+        portfolio_query({"startDate": "2021-13-01", "endDate": "x", "includeDailyReturns": None, "extra": 1})
     assert set(paths(info)) == {"extra", "portfolioId", "startDate", "endDate", "includeDailyReturns"}
     with pytest.raises(ValidationError):
-        parse_portfolio_request(["not", "an", "object"])
+        portfolio_query(["not", "an", "object"])
 
 
 @pytest.mark.parametrize(("ids", "path"), [
     ([], "instrumentIds"),
-    ("AAPL", "instrumentIds"),
+    ("", "instrumentIds"),
+    (7, "instrumentIds"),
+    ("AAPL,,MSFT", "instrumentIds[1]"),
     (["AAPL", 3, "MSFT"], "instrumentIds[1]"),
     (["AAPL", "MSFT", "AAPL"], "instrumentIds[2]"),
     (["AAPL", ""], "instrumentIds[1]"),
 ])
 def test_bad_instrument_ids_are_named_by_position(ids: object, path: str) -> None:
     with pytest.raises(ValidationError) as info:
-        parse_instrument_request({"instrumentIds": ids, "startDate": "2021-01-04", "endDate": "2021-02-01"})
+        instrument_query({"instrumentIds": ids, "startDate": "2021-01-04", "endDate": "2021-02-01"})
     assert paths(info) == [path]
 
 

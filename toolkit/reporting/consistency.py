@@ -53,18 +53,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from toolkit.contracts.performance import InstrumentReturnsQuery, PortfolioReturnsQuery, check_master_dates
 from toolkit.errors import Problem, Problems, ValidationError
-from toolkit.reporting.returns import (
-    INSTRUMENT_SERIES,
-    PORTFOLIO_SERIES,
-    InstrumentReturnsRequest,
-    PerformanceMaster,
-    PortfolioReturnsRequest,
-    _check_master_dates,
-    parse_instrument_request,
-    parse_portfolio_request,
-    read_date,
-)
+from toolkit.reporting.returns import (INSTRUMENT_SERIES, PORTFOLIO_SERIES, PerformanceMaster, instrument_query,
+                                       portfolio_query)
+from toolkit.validation import date_or_none
 
 PORTFOLIO_KEYS = ("portfolioId", "startDate", "endDate", "performanceMeasurementStartDate",
                   "dailyPerformanceStartDate", "benchmarkId", "indexStart", "bmIndexStart", "years", "months",
@@ -75,6 +68,11 @@ BLOCK_KEYS = ("instrumentId", "performanceMeasurementStartDate", "dailyPerforman
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 Series = dict[str, tuple[str, str, str]]
+
+
+def read_date(value: object) -> date | None:
+    """An ISO calendar date ``YYYY-MM-DD`` as a response writes it (a string); None otherwise."""
+    return date_or_none(value) if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -140,13 +138,13 @@ def check(response: object, master: object = None, request: object = None, rtol:
     if not isinstance(response, dict):
         problems.add("", f"expected a JSON object, got {type(response).__name__}")
         return problems.items
-    instruments = "instruments" in response or isinstance(request, InstrumentReturnsRequest) or (
-        isinstance(request, dict) and "instrumentIds" in request)
+    instruments = "instruments" in response or isinstance(request, InstrumentReturnsQuery) or (
+        isinstance(request, dict | str) and "instrumentIds" in request)
     if instruments:
-        req = parse_instrument_request(request) if request is not None else None
+        req = instrument_query(request) if request is not None else None
         _check_instruments(response, master or {}, req, problems, rtol)
     else:
-        req = parse_portfolio_request(request) if request is not None else None
+        req = portfolio_query(request) if request is not None else None
         if isinstance(master, dict):
             master = PerformanceMaster.from_dict(master)
         _check_portfolio(response, master, req, problems, rtol)
@@ -165,7 +163,7 @@ def validate(response: object, master: object = None, request: object = None, rt
 
 # --- the two response kinds -------------------------------------------------------------------
 
-def _check_portfolio(response: dict, master: PerformanceMaster | None, req: PortfolioReturnsRequest | None,
+def _check_portfolio(response: dict, master: PerformanceMaster | None, req: PortfolioReturnsQuery | None,
                      problems: Problems, rtol: float) -> None:
     _known_keys(response, PORTFOLIO_KEYS, "", problems)
     if not isinstance(response.get("portfolioId"), str):
@@ -190,11 +188,11 @@ def _check_portfolio(response: dict, master: PerformanceMaster | None, req: Port
     if not with_bm and "benchmarkId" in response:
         problems.add("benchmarkId", "is present although the benchmark is not included")
     daily_start = _master_dates(response, master, start, "", problems)
-    want_days = req.include_daily if req else None
+    want_days = req.include_daily_returns if req else None
     _check_block(_Block(response, "", series, absent, start, end, daily_start, want_days), problems, rtol)
 
 
-def _check_instruments(response: dict, masters: Mapping, req: InstrumentReturnsRequest | None,
+def _check_instruments(response: dict, masters: Mapping, req: InstrumentReturnsQuery | None,
                        problems: Problems, rtol: float) -> None:
     _known_keys(response, INSTRUMENTS_KEYS, "", problems)
     start, end = _response_period(response, req, "", problems)
@@ -225,7 +223,7 @@ def _check_instruments(response: dict, masters: Mapping, req: InstrumentReturnsR
         if isinstance(master, dict):
             master = PerformanceMaster.from_dict(master)
         daily_start = _master_dates(block, master, start, prefix, problems)
-        want_days = req.include_daily if req else None
+        want_days = req.include_daily_returns if req else None
         _check_block(_Block(block, prefix, INSTRUMENT_SERIES, {}, start, end, daily_start, want_days), problems, rtol)
 
 
@@ -237,7 +235,7 @@ def _known_keys(body: dict, keys: tuple[str, ...], prefix: str, problems: Proble
 def _response_period(body: dict, req, prefix: str, problems: Problems) -> tuple[date | None, date | None]:
     """The response's ``startDate`` / ``endDate``, checked for form, order and against the request."""
     dates = []
-    for key, asked in (("startDate", req and req.start), ("endDate", req and req.end)):
+    for key, asked in (("startDate", req and req.start_date), ("endDate", req and req.end_date)):
         value = read_date(body.get(key))
         if value is None:
             problems.add(f"{prefix}{key}", f"{body.get(key)!r} is not an ISO date YYYY-MM-DD (required)")
@@ -269,7 +267,7 @@ def _master_dates(body: dict, master: PerformanceMaster | None, start: date | No
             stated[key] = known
     inception, daily = stated.get("performanceMeasurementStartDate"), stated.get("dailyPerformanceStartDate")
     if inception and daily and master is None:
-        _check_master_dates(inception, daily, problems, prefix)
+        check_master_dates(inception, daily, problems, prefix)
     if inception and start and start < inception:
         where = f"{prefix}performanceMeasurementStartDate" if prefix else "startDate"
         problems.add(where, f"the period's startDate {start} is before performanceMeasurementStartDate {inception}")

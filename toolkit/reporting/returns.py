@@ -1,12 +1,14 @@
 """The performance-reporting interface: PortfolioReturns and InstrumentReturns.
 
-Two requests, named as the seed names them::
+Two requests, named as the seed names them (performance-reporting-interface.txt, lines 108-269),
+read by the contract models :class:`~toolkit.contracts.performance.PortfolioReturnsQuery` and
+:class:`~toolkit.contracts.performance.InstrumentReturnsQuery` (a dict, JSON, or the query string)::
 
-    PortfolioReturns   {"portfolioId": "P1", "startDate": "2021-03-15", "endDate": "2022-06-10",
+    PortfolioReturns   {"portfolioId": "E0002", "startDate": "2021-03-15", "endDate": "2022-06-10",
                         "includeDailyReturns": true, "includeBenchmark": true,
                         "customBenchmarkId": "SP500"}                      # the last three optional
-    InstrumentReturns  {"instrumentIds": ["AAPL", "MSFT"], "startDate": "2021-03-15",
-                        "endDate": "2022-06-10", "includeDailyReturns": false}
+    InstrumentReturns  {"instrumentIds": "AAPL,MSFT", "startDate": "2021-03-15",
+                        "endDate": "2022-06-10", "includeDailyReturns": "false"}
 
 Period semantics (every rule below is what :mod:`toolkit.reporting.consistency` checks):
 
@@ -78,73 +80,28 @@ import pandas as pd
 import xarray as xr
 
 from toolkit.analytics.returns import cumulate, index_values
-from toolkit.validation import date_or_none, not_future
+from toolkit.contracts.base import read
+from toolkit.contracts.performance import (INDEX_START, InstrumentReturnsQuery, PortfolioMasterData,
+                                           PortfolioReturnsQuery, check_master_dates, read_query)
 from toolkit.errors import DataError, Problems
 from toolkit.schema import FIELD, INSTRUMENT, TIME
 
-PORTFOLIO_FIELDS = ("portfolioId", "startDate", "endDate", "includeDailyReturns", "includeBenchmark",
-                    "customBenchmarkId")
-INSTRUMENT_FIELDS = ("instrumentIds", "startDate", "endDate", "includeDailyReturns")
-MASTER_FIELDS = ("portfolioId", "performanceMeasurementStartDate", "dailyPerformanceStartDate", "benchmarkId")
-
-#: the index value at BOD of ``startDate``
-INDEX_START = 100.0
 #: return type -> (return key, index key, key of the index at BOD of ``startDate``)
 PORTFOLIO_SERIES = {"gross": ("grossReturn", "grossIndex", "indexStart"),
                     "net": ("netReturn", "netIndex", "indexStart"),
                     "benchmark": ("bmReturn", "bmIndex", "bmIndexStart")}
 INSTRUMENT_SERIES = {"instrument": ("return", "index", "indexStart")}
 
-def read_date(value: object) -> date | None:
-    """An ISO calendar date ``YYYY-MM-DD`` (a string, exactly that form); None if it is not one
-    (:func:`toolkit.validation.date_or_none`)."""
-    return date_or_none(value) if isinstance(value, str) else None
-
-
-def _date_field(payload: Mapping, key: str, problems: Problems, path: str | None = None) -> date | None:
-    value = payload.get(key)
-    path = path or key
-    if value is None:
-        problems.add(path, "is required: an ISO date such as \"2021-03-31\"")
-        return None
-    parsed = read_date(value)
-    if parsed is None:
-        problems.add(path, f"{value!r} is not a valid ISO date YYYY-MM-DD")
-    return parsed
-
-
-def _flag(payload: Mapping, key: str, problems: Problems) -> bool:
-    value = payload.get(key, False)
-    if not isinstance(value, bool):
-        problems.add(key, f"expected true or false, got {value!r}")
-        return False
-    return value
-
-
-def _text(value: object, path: str, problems: Problems) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        problems.add(path, f"expected a non-empty string, got {value!r}")
-        return None
-    return value
-
-
-def _period(payload: Mapping, problems: Problems) -> tuple[date | None, date | None]:
-    """``startDate`` and ``endDate``: ISO dates, in order, not in the future (the seed: a period
-    reaching into the future gets no valid response)."""
-    start = not_future(_date_field(payload, "startDate", problems), "startDate", problems)
-    end = not_future(_date_field(payload, "endDate", problems), "endDate", problems)
-    if start and end and start > end:
-        problems.add("startDate", f"{start} is after endDate {end}; the period runs from startDate to endDate")
-    return start, end
-
 
 @dataclass(frozen=True)
 class PerformanceMaster:
-    """Master data of one portfolio (or instrument) for performance reporting.
+    """Master data of one portfolio (or instrument) for performance reporting: the domain side of
+    :class:`toolkit.contracts.performance.PortfolioMasterData` (whose rules it keeps).
 
     ``performance_measurement_start_date``: the first day performance is measured (BOD); no
     request may start before it. ``daily_performance_start_date``: daily returns are reported from
     this day on; it is the first day of a calendar month, or the measurement start itself.
+    ``portfolio_id``: the id the queries name the portfolio by (the data source's, ``E0002``).
     """
 
     performance_measurement_start_date: date
@@ -154,20 +111,16 @@ class PerformanceMaster:
 
     def __post_init__(self) -> None:
         problems = Problems()
-        _check_master_dates(self.performance_measurement_start_date, self.daily_performance_start_date, problems)
+        check_master_dates(self.performance_measurement_start_date, self.daily_performance_start_date, problems)
         problems.raise_if_any("performance master data")
 
     @classmethod
     def from_dict(cls, payload: object) -> PerformanceMaster:
-        """Master data from the seed's camelCase dict; a ``ValidationError`` names every bad field."""
-        problems = Problems()
-        problems.require_object(payload, MASTER_FIELDS, "performance master data")
-        inception = _date_field(payload, "performanceMeasurementStartDate", problems)
-        daily = _date_field(payload, "dailyPerformanceStartDate", problems)
-        ids = {key: _text(payload[key], key, problems) for key in ("portfolioId", "benchmarkId")
-               if payload.get(key) is not None}
-        problems.raise_if_any("performance master data")
-        return cls(inception, daily, ids.get("portfolioId"), ids.get("benchmarkId"))
+        """Master data from the seed's camelCase dict (:class:`PortfolioMasterData`); a
+        ``ValidationError`` names every bad field."""
+        data = read(PortfolioMasterData, payload, "performance master data")
+        return cls(data.performance_measurement_start_date, data.daily_performance_start_date, data.portfolio_id,
+                   data.benchmark_id)
 
     def to_dict(self) -> dict:
         return {"portfolioId": self.portfolio_id,
@@ -176,96 +129,19 @@ class PerformanceMaster:
                 "benchmarkId": self.benchmark_id}
 
 
-def _check_master_dates(inception: date, daily: date, problems: Problems, prefix: str = "") -> None:
-    if daily < inception:
-        problems.add(f"{prefix}dailyPerformanceStartDate",
-                     f"{daily} is before performanceMeasurementStartDate {inception}")
-    elif daily != inception and daily.day != 1:
-        problems.add(f"{prefix}dailyPerformanceStartDate",
-                     f"{daily} is neither the first day of a month nor performanceMeasurementStartDate")
+def portfolio_query(request: object) -> PortfolioReturnsQuery:
+    """A PortfolioReturns query (a dict, JSON or query-string text) validated
+    (:class:`toolkit.contracts.performance.PortfolioReturnsQuery`); ``ValidationError`` otherwise."""
+    return read_query(PortfolioReturnsQuery, request)
 
 
-@dataclass(frozen=True)
-class PortfolioReturnsRequest:
-    """A validated PortfolioReturns request (see the module docstring for the semantics)."""
-
-    portfolio_id: str
-    start: date
-    end: date
-    include_daily: bool = False
-    include_benchmark: bool = False
-    custom_benchmark_id: str | None = None
-
-    def to_dict(self) -> dict:
-        out = {"portfolioId": self.portfolio_id, "startDate": self.start.isoformat(),
-               "endDate": self.end.isoformat(), "includeDailyReturns": self.include_daily,
-               "includeBenchmark": self.include_benchmark}
-        if self.custom_benchmark_id is not None:
-            out["customBenchmarkId"] = self.custom_benchmark_id
-        return out
+def instrument_query(request: object) -> InstrumentReturnsQuery:
+    """An InstrumentReturns query validated (:class:`toolkit.contracts.performance.InstrumentReturnsQuery`)."""
+    return read_query(InstrumentReturnsQuery, request)
 
 
-@dataclass(frozen=True)
-class InstrumentReturnsRequest:
-    """A validated InstrumentReturns request: unique ids, in the order asked."""
-
-    instrument_ids: tuple[str, ...]
-    start: date
-    end: date
-    include_daily: bool = False
-
-    def to_dict(self) -> dict:
-        return {"instrumentIds": list(self.instrument_ids), "startDate": self.start.isoformat(),
-                "endDate": self.end.isoformat(), "includeDailyReturns": self.include_daily}
-
-
-def parse_portfolio_request(payload: object) -> PortfolioReturnsRequest:
-    """Validate a PortfolioReturns payload (the checks that need no data); ``ValidationError`` otherwise.
-
-    Refused: unknown fields, a missing or empty ``portfolioId``, missing or malformed dates,
-    ``startDate`` after ``endDate``, flags that are not JSON booleans, and ``customBenchmarkId``
-    without ``"includeBenchmark": true``.
-    """
-    if isinstance(payload, PortfolioReturnsRequest):
-        return payload
-    problems = Problems()
-    problems.require_object(payload, PORTFOLIO_FIELDS, "PortfolioReturns request")
-    portfolio_id = _text(payload.get("portfolioId"), "portfolioId", problems)
-    start, end = _period(payload, problems)
-    daily = _flag(payload, "includeDailyReturns", problems)
-    benchmark = _flag(payload, "includeBenchmark", problems)
-    custom = payload.get("customBenchmarkId")
-    if custom is not None:
-        custom = _text(custom, "customBenchmarkId", problems)
-        if payload.get("includeBenchmark") is not True:
-            problems.add("customBenchmarkId", "is given but includeBenchmark is not true; "
-                         "set \"includeBenchmark\": true or drop customBenchmarkId")
-    problems.raise_if_any("PortfolioReturns request")
-    return PortfolioReturnsRequest(portfolio_id, start, end, daily, benchmark, custom)
-
-
-def parse_instrument_request(payload: object) -> InstrumentReturnsRequest:
-    """Validate an InstrumentReturns payload; ``instrumentIds`` is a non-empty list of unique,
-    non-empty strings (a bad one is named ``instrumentIds[i]``)."""
-    if isinstance(payload, InstrumentReturnsRequest):
-        return payload
-    problems = Problems()
-    problems.require_object(payload, INSTRUMENT_FIELDS, "InstrumentReturns request")
-    ids = payload.get("instrumentIds")
-    if not isinstance(ids, list) or not ids:
-        problems.add("instrumentIds", f"expected a non-empty list of instrument ids, got {ids!r}")
-        ids = []
-    seen: dict[str, int] = {}
-    for i, value in enumerate(ids):
-        if _text(value, f"instrumentIds[{i}]", problems) is None:
-            continue
-        if value in seen:
-            problems.add(f"instrumentIds[{i}]", f"{value!r} repeats instrumentIds[{seen[value]}]")
-        seen.setdefault(value, i)
-    start, end = _period(payload, problems)
-    daily = _flag(payload, "includeDailyReturns", problems)
-    problems.raise_if_any("InstrumentReturns request")
-    return InstrumentReturnsRequest(tuple(ids), start, end, daily)
+#: the former readers' names, until the façade reads its queries through the contracts
+parse_portfolio_request, parse_instrument_request = portfolio_query, instrument_query
 
 
 # --- the builders -----------------------------------------------------------------------------
@@ -404,7 +280,7 @@ def portfolio_returns(daily: xr.Dataset, master: PerformanceMaster, request: obj
     Raises ``ValidationError`` for a bad request (fields by path), ``DataError`` for a NaN
     return inside the period.
     """
-    req = parse_portfolio_request(request)
+    req = portfolio_query(request)
     problems = Problems()
     if master.portfolio_id is not None and master.portfolio_id != req.portfolio_id:
         problems.add("portfolioId", f"is {req.portfolio_id!r} but the master data are of {master.portfolio_id!r}")
@@ -424,12 +300,12 @@ def portfolio_returns(daily: xr.Dataset, master: PerformanceMaster, request: obj
         latest = _as_date(as_of)
     else:
         latest = _as_date(daily.indexes[TIME].max()) if daily.sizes[TIME] else None
-    _check_window(req.start, req.end, master.performance_measurement_start_date, latest, problems)
+    _check_window(req.start_date, req.end_date, master.performance_measurement_start_date, latest, problems)
     problems.raise_if_any("PortfolioReturns request")
     names = ["gross", "net", *(["benchmark"] if req.include_benchmark else [])]
-    daily_from = max(req.start, master.daily_performance_start_date) if req.include_daily else None
-    tables = _cumulated(daily[names].to_dataarray(FIELD), req.start, req.end, daily_from)
-    response = {"portfolioId": req.portfolio_id, "startDate": req.start.isoformat(), "endDate": req.end.isoformat(),
+    daily_from = max(req.start_date, master.daily_performance_start_date) if req.include_daily_returns else None
+    tables = _cumulated(daily[names].to_dataarray(FIELD), req.start_date, req.end_date, daily_from)
+    response = {"portfolioId": req.portfolio_id, "startDate": req.start_date.isoformat(), "endDate": req.end_date.isoformat(),
                 "performanceMeasurementStartDate": master.performance_measurement_start_date.isoformat(),
                 "dailyPerformanceStartDate": master.daily_performance_start_date.isoformat(),
                 "indexStart": INDEX_START}
@@ -448,7 +324,7 @@ def instrument_returns(daily: xr.DataArray, request: object, masters: Mapping[st
     An unknown id, or a period outside an instrument's data, is refused at ``instrumentIds[i]``.
     Every instrument is cumulated in the same call, along ``time``.
     """
-    req = parse_instrument_request(request)
+    req = instrument_query(request)
     masters = masters or {}
     problems = Problems()
     known = set(daily.indexes[INSTRUMENT])
@@ -469,14 +345,14 @@ def instrument_returns(daily: xr.DataArray, request: object, masters: Mapping[st
         if inceptions[iid] is None:
             problems.add(f"instrumentIds[{i}]", f"{iid!r} has no returns in these data")
             continue
-        _check_window(req.start, req.end, inceptions[iid], ends[iid], problems, f"instrumentIds[{i}]",
+        _check_window(req.start_date, req.end_date, inceptions[iid], ends[iid], problems, f"instrumentIds[{i}]",
                       f"instrument {iid!r}")
     problems.raise_if_any("InstrumentReturns request")
-    tables = _cumulated(asked, req.start, req.end, req.start if req.include_daily else None)
+    tables = _cumulated(asked, req.start_date, req.end_date, req.start_date if req.include_daily_returns else None)
     blocks = []
     for iid in req.instrument_ids:  # formatting: one JSON block per instrument
         block = {"instrumentId": iid, "performanceMeasurementStartDate": inceptions[iid].isoformat(),
                  "dailyPerformanceStartDate": dailies[iid].isoformat(), "indexStart": INDEX_START}
-        since = max(req.start, dailies[iid]).isoformat()
+        since = max(req.start_date, dailies[iid]).isoformat()
         blocks.append(block | tables.block({iid: INSTRUMENT_SERIES["instrument"]}, since))
-    return {"startDate": req.start.isoformat(), "endDate": req.end.isoformat(), "instruments": blocks}
+    return {"startDate": req.start_date.isoformat(), "endDate": req.end_date.isoformat(), "instruments": blocks}
