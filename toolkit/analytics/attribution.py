@@ -91,6 +91,23 @@ def prepare(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArray, be
     """Check and align the four inputs on the union of their instruments (weights 0 where absent).
 
     Returns ``(w, r, W, b)``: weights with NaN as 0, returns with NaN only where nothing is held.
+
+    Parameters
+    ----------
+    portfolio_weights : xr.DataArray, (instrument, ...)
+        Beginning-of-period weights (NaN = not held), summing to 1 per period and portfolio; further
+        dimensions (``time``, ``portfolio``, ...) are kept.
+    portfolio_returns : xr.DataArray, (instrument, ...)
+        The portfolio's instruments' simple returns over the period(s).
+    benchmark_weights : xr.DataArray, (instrument, ...)
+        The benchmark's weights, summing to 1; may carry ``portfolio`` too.
+    benchmark_returns : xr.DataArray, (instrument, ...), optional
+        The benchmark's instruments' returns (default: ``portfolio_returns``).
+
+    Returns
+    -------
+    tuple of xr.DataArray, each (instrument, ...)
+        ``(w, r, W, b)`` on the union of the instruments.
     """
     if benchmark_returns is None:
         benchmark_returns = portfolio_returns
@@ -159,7 +176,24 @@ def _named(v: object) -> bool:
 
 def membership(labels: np.ndarray, instruments: pd.Index, used: np.ndarray, name: str = "segments") -> xr.DataArray:
     """The one-hot matrix (instrument, segment) of ``labels``; an instrument without a label refuses
-    when ``used`` (held by either side), else it belongs to no group."""
+    when ``used`` (held by either side), else it belongs to no group.
+
+    Parameters
+    ----------
+    labels : np.ndarray, (instrument,)
+        The group label of each instrument (None where it has none).
+    instruments : pd.Index, (instrument,)
+        The instruments.
+    used : np.ndarray of bool, (instrument,)
+        Whether either side holds each instrument.
+    name : str, default "segments"
+        How an error names the grouping.
+
+    Returns
+    -------
+    xr.DataArray, (instrument, segment)
+        1.0 where an instrument belongs to a group, else 0.0.
+    """
     missing = used & (labels == "")
     if missing.any():
         problems = Problems()
@@ -186,7 +220,22 @@ def _contribute(w: np.ndarray, r: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def aggregate(weights: xr.DataArray, returns: xr.DataArray, groups: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
-    """Per group: the weight ``sum w`` and the contribution ``sum w r`` (NaN returns of unheld instruments as 0)."""
+    """Per group: the weight ``sum w`` and the contribution ``sum w r`` (NaN returns of unheld instruments as 0).
+
+    Parameters
+    ----------
+    weights : xr.DataArray, (instrument, ...)
+        Weights (NaN as 0).
+    returns : xr.DataArray, (instrument, ...)
+        Returns (NaN only where nothing is held).
+    groups : xr.DataArray, (instrument, segment)
+        The membership matrix of :func:`membership`.
+
+    Returns
+    -------
+    tuple of xr.DataArray, each (segment, ...)
+        The group weights ``sum w`` and contributions ``sum w r``.
+    """
     core = [[INSTRUMENT], [INSTRUMENT, SEGMENT]]
     weight = along(_sum_groups, weights, groups, core=core, out=[[SEGMENT]])
     contribution = along(_contribute, weights, returns, groups, core=[[INSTRUMENT], *core], out=[[SEGMENT]])
@@ -196,7 +245,18 @@ def aggregate(weights: xr.DataArray, returns: xr.DataArray, groups: xr.DataArray
 def layout(*arrays: xr.DataArray) -> list[xr.DataArray]:
     """The arrays with ``segment`` first, then the dimensions of the last array (the benchmark's),
     then the others, in C order: the dimensions only the portfolios have (often the largest) come
-    last, so that broadcasting the benchmark over them runs over long contiguous rows."""
+    last, so that broadcasting the benchmark over them runs over long contiguous rows.
+
+    Parameters
+    ----------
+    *arrays : xr.DataArray
+        Arrays with a ``segment`` dimension; the last one is the benchmark's.
+
+    Returns
+    -------
+    list of xr.DataArray, each (segment, ...)
+        The arrays transposed and C-contiguous.
+    """
     order = [SEGMENT, *(d for d in arrays[-1].dims if d != SEGMENT)]
     order += [d for a in arrays for d in a.dims if d not in order]
     order = list(dict.fromkeys(order))
@@ -213,7 +273,20 @@ def _ratio(contribution: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 def group_returns(weight: xr.DataArray, contribution: xr.DataArray) -> xr.DataArray:
-    """``contribution / weight`` where the group is held, NaN where its weight is 0 (never a division by 0)."""
+    """``contribution / weight`` where the group is held, NaN where its weight is 0 (never a division by 0).
+
+    Parameters
+    ----------
+    weight : xr.DataArray, (segment, ...)
+        Group weights.
+    contribution : xr.DataArray, (segment, ...)
+        Group contributions ``sum w r``.
+
+    Returns
+    -------
+    xr.DataArray, (segment, ...)
+        The group returns; NaN where the weight is 0.
+    """
     return xr.apply_ufunc(_ratio, contribution, weight, dask="parallelized", output_dtypes=[float])
 
 
@@ -262,7 +335,28 @@ def split(w: xr.DataArray, W: xr.DataArray, C: xr.DataArray, D: xr.DataArray, re
     """Arithmetic allocation, selection and interaction per group, with the allocation measured
     against ``reference`` (Brinson-Fachler: ``b``; BHB: 0): ``A_i = (w_i - W_i)(b_i - reference)``,
     interaction folded as ``variant`` says. They add up to ``(C_i - D_i) - (w_i - W_i) reference``.
-    Also returns the group returns ``portfolio_return``, ``benchmark_return``."""
+    Also returns the group returns ``portfolio_return``, ``benchmark_return``.
+
+    Parameters
+    ----------
+    w : xr.DataArray, (segment, ...)
+        Portfolio group weights.
+    W : xr.DataArray, (segment, ...)
+        Benchmark group weights.
+    C : xr.DataArray, (segment, ...)
+        Portfolio group contributions ``w r``.
+    D : xr.DataArray, (segment, ...)
+        Benchmark group contributions ``W b``.
+    reference : xr.DataArray, (...), or float
+        The return allocation is measured against (``b`` for Brinson-Fachler, 0 for BHB).
+    variant : {"three_effect", "top_down", "bottom_up"} or None
+        Where interaction goes (None: ``"three_effect"``).
+
+    Returns
+    -------
+    dict of str to xr.DataArray, each (segment, ...)
+        ``allocation``, ``selection``, ``interaction``, ``portfolio_return``, ``benchmark_return``.
+    """
     names = ("allocation", "selection", "interaction")
     parts = xr.apply_ufunc(_split_kernel, w, W, C, D, reference, kwargs={"variant": variant}, dask="parallelized",
                            output_core_dims=[[]] * len(names), output_dtypes=[float] * len(names))
@@ -272,7 +366,30 @@ def split(w: xr.DataArray, W: xr.DataArray, C: xr.DataArray, D: xr.DataArray, re
 def effects(w: xr.DataArray, W: xr.DataArray, C: xr.DataArray, D: xr.DataArray, *, model: str = "brinson_fachler",
             variant: str | None = None, geometric: bool = False) -> xr.Dataset:
     """Attribution effects from group weights ``w``, ``W`` and contributions ``C = w r``, ``D = W b``
-    over ``segment`` (see the module's conventions); the kernel of :func:`brinson`."""
+    over ``segment`` (see the module's conventions); the kernel of :func:`brinson`.
+
+    Parameters
+    ----------
+    w : xr.DataArray, (segment, ...)
+        Portfolio group weights.
+    W : xr.DataArray, (segment, ...)
+        Benchmark group weights.
+    C : xr.DataArray, (segment, ...)
+        Portfolio group contributions ``w r``.
+    D : xr.DataArray, (segment, ...)
+        Benchmark group contributions ``W b``.
+    model : {"brinson_fachler", "brinson_hood_beebower"}, default "brinson_fachler"
+        The allocation formula.
+    variant : {"three_effect", "top_down", "bottom_up"} or None
+        Where interaction goes (None: ``"three_effect"``).
+    geometric : bool, default False
+        Bacon's geometric effects (Brinson-Fachler, top-down only).
+
+    Returns
+    -------
+    xr.Dataset
+        The effects and group figures over ``(segment, ...)``, the totals over ``(...)``.
+    """
     variant = _check_model(model, variant, geometric)
     r, b = C.sum(SEGMENT, skipna=False), D.sum(SEGMENT, skipna=False)
     parts = split(w, W, C, D, b if model == "brinson_fachler" else 0.0, variant)
@@ -293,7 +410,22 @@ def effects(w: xr.DataArray, W: xr.DataArray, C: xr.DataArray, D: xr.DataArray, 
 
 
 def finish(per_segment: dict[str, xr.DataArray], totals: dict[str, xr.DataArray], attrs: dict) -> xr.Dataset:
-    """One Dataset: the per-group variables with ``segment`` first, then the totals."""
+    """One Dataset: the per-group variables with ``segment`` first, then the totals.
+
+    Parameters
+    ----------
+    per_segment : dict of str to xr.DataArray, each (segment, ...)
+        The per-group variables.
+    totals : dict of str to xr.DataArray, each (...)
+        The totals.
+    attrs : dict
+        The Dataset's attributes (model, variant).
+
+    Returns
+    -------
+    xr.Dataset
+        Per-group variables over ``(segment, ...)`` and totals over ``(...)``.
+    """
     out = {k: v.transpose(SEGMENT, ...) for k, v in per_segment.items()}
     return xr.Dataset({**out, **totals}, attrs=attrs)
 
@@ -312,6 +444,33 @@ def brinson(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArray, be
     ``portfolio_return``, ``benchmark_return``, ``portfolio_contribution``,
     ``benchmark_contribution``), and without ``segment`` the totals ``portfolio_total``,
     ``benchmark_total`` and ``active``. Formulas and conventions: see the module docstring.
+
+    Parameters
+    ----------
+    portfolio_weights : xr.DataArray, (instrument, ...)
+        Beginning-of-period weights (NaN = not held), summing to 1 per period and portfolio; further
+        dimensions (``time``, ``portfolio``, ...) are kept.
+    portfolio_returns : xr.DataArray, (instrument, ...)
+        The portfolio's instruments' simple returns over the period(s).
+    benchmark_weights : xr.DataArray, (instrument, ...)
+        The benchmark's weights, summing to 1; may carry ``portfolio`` too.
+    segments : str, mapping, xr.DataArray (instrument,) or None, default None
+        The grouping: a coordinate name on ``instrument``, a mapping instrument -> label, labels over
+        ``instrument``, or None (one group per instrument).
+    benchmark_returns : xr.DataArray, (instrument, ...), optional
+        The benchmark's instruments' returns (default: ``portfolio_returns``).
+    model : {"brinson_fachler", "brinson_hood_beebower"}, default "brinson_fachler"
+        The allocation formula.
+    variant : {"three_effect", "top_down", "bottom_up"} or None
+        Where interaction goes (None: ``"three_effect"``).
+    geometric : bool, default False
+        Bacon's geometric effects (Brinson-Fachler, top-down only).
+
+    Returns
+    -------
+    xr.Dataset
+        Effects and group figures over ``(segment, ...)``; ``portfolio_total``, ``benchmark_total``
+        and ``active`` over ``(...)``, the inputs' dimensions other than ``instrument``.
     """
     _check_model(model, variant, geometric)
     w, r, W, b = prepare(portfolio_weights, portfolio_returns, benchmark_weights, benchmark_returns)
@@ -360,6 +519,26 @@ def hierarchical(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArra
     last level (0 above), ``total``, the node weights, returns and contributions, and
     ``portfolio_total``, ``benchmark_total``, ``active``. ``allocation.groupby("tier").sum()``
     gives the effect of each level.
+
+    Parameters
+    ----------
+    portfolio_weights : xr.DataArray, (instrument, ...)
+        Beginning-of-period weights (NaN = not held), summing to 1 per period and portfolio; further
+        dimensions (``time``, ``portfolio``, ...) are kept.
+    portfolio_returns : xr.DataArray, (instrument, ...)
+        The portfolio's instruments' simple returns over the period(s).
+    benchmark_weights : xr.DataArray, (instrument, ...)
+        The benchmark's weights, summing to 1; may carry ``portfolio`` too.
+    levels : sequence of segments
+        The groupings from the top, each as ``segments`` of :func:`brinson` (None = the instruments).
+    benchmark_returns : xr.DataArray, (instrument, ...), optional
+        The benchmark's instruments' returns (default: ``portfolio_returns``).
+
+    Returns
+    -------
+    xr.Dataset
+        Every node's figures over ``(segment, ...)`` (coordinates ``tier`` and ``parent`` on
+        ``segment``); ``portfolio_total``, ``benchmark_total`` and ``active`` over ``(...)``.
     """
     problems = Problems()
     if isinstance(levels, str) or not len(levels):
@@ -412,6 +591,21 @@ def at_horizon(weights: xr.DataArray, returns: xr.DataArray, horizon: str) -> tu
     Returns are compounded within each calendar period (:func:`toolkit.analytics.risk.horizon_returns`,
     labelled with the period's end); the weights are those of each period's first day (held from
     its start: exact for buy-and-hold within the period). ``day`` returns the inputs unchanged.
+
+    Parameters
+    ----------
+    weights : xr.DataArray, (instrument, time, ...)
+        Daily weights.
+    returns : xr.DataArray, (instrument, time, ...)
+        Daily simple returns on the same ``time`` labels.
+    horizon : {"day", "week", "month"}
+        The attribution period.
+
+    Returns
+    -------
+    tuple of xr.DataArray, each (instrument, time, ...)
+        The weights of each period's first day and the period's compounded returns, ``time``
+        labelled by the period's end.
     """
     problems = Problems()
     check_choice(horizon, HORIZONS, "horizon", problems)
@@ -441,6 +635,30 @@ def risk_attribution(returns: xr.DataArray, portfolio_weights: xr.DataArray, ben
     the group in its current mix; NaN for an unheld group), ``*_percent = contribution / sigma``.
     Active: tracking error ``TE = sqrt(a' S a)`` with ``a = w - W`` and ``S a = sigma_p m_p -
     sigma_b m_b``; ``active_contribution = sum_{i in g} a_i (S a)_i / TE`` adds up to ``tracking_error``.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (instrument, time)
+        Simple returns of every instrument either side holds.
+    portfolio_weights : xr.DataArray, (instrument, ...)
+        The portfolio's weights, summing to 1.
+    benchmark_weights : xr.DataArray, (instrument, ...)
+        The benchmark's weights, summing to 1.
+    segments : str, mapping, xr.DataArray (instrument,) or None, default None
+        The grouping: a coordinate name on ``instrument``, a mapping instrument -> label, labels over
+        ``instrument``, or None (one group per instrument).
+    horizon : {"day", "week", "month"} or None, default None
+        Compound the returns to this horizon first.
+    annualise : bool, default False
+        Scale the risks by ``sqrt(periods_per_year)``.
+    periods_per_year : float, default 252
+        Periods a year of the (horizon) returns.
+
+    Returns
+    -------
+    xr.Dataset
+        ``portfolio_risk``, ``benchmark_risk``, ``tracking_error`` over ``(...)``; per group
+        ``*_weight``, ``*_contribution``, ``*_percent`` (and ``*_marginal``) over ``(segment, ...)``.
     """
     port = volatility_contributions(returns, portfolio_weights, horizon=horizon, annualise=annualise,
                                     periods_per_year=periods_per_year)

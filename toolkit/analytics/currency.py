@@ -79,6 +79,37 @@ def ankrim_hensel(portfolio_weights: xr.DataArray, portfolio_local_returns: xr.D
     ``portfolio_forward_weight``, ``benchmark_forward_weight``, local and base returns
     (``portfolio_local_return``, ``portfolio_return``, ...), ``currency_return``,
     ``forward_return``; and ``portfolio_total``, ``benchmark_total``, ``active`` (base currency).
+
+    Parameters
+    ----------
+    portfolio_weights : xr.DataArray, (instrument, ...)
+        Beginning-of-period weights, summing to 1; further dimensions (``time``, ``portfolio``) are kept.
+    portfolio_local_returns : xr.DataArray, (instrument, ...)
+        The instruments' returns in their own currency.
+    benchmark_weights : xr.DataArray, (instrument, ...)
+        The benchmark's weights, summing to 1.
+    currency_returns : xr.DataArray, (segment, ...)
+        ``c_i = S_1 / S_0 - 1`` per currency group, optionally over ``time``.
+    benchmark_local_returns : xr.DataArray, (instrument, ...), optional
+        The benchmark's local returns (default: the portfolio's).
+    forward_premium : xr.DataArray, (segment, ...), optional
+        ``d_i = F / S_0 - 1`` (default 0).
+    portfolio_forwards, benchmark_forwards : xr.DataArray, (segment, ...), optional
+        Forward-contract weights of each side (a currency overlay).
+    segments : str, mapping, xr.DataArray (instrument,) or None, default "currency"
+        The currency grouping of the instruments.
+    base : str, optional
+        The group in the base currency (``c = d = 0``).
+    model : {"brinson_fachler", "brinson_hood_beebower"}, default "brinson_fachler"
+        The allocation formula.
+    variant : {"three_effect", "top_down", "bottom_up"} or None
+        Where interaction goes.
+
+    Returns
+    -------
+    xr.Dataset
+        The five effects, ``total`` and the group figures over ``(segment, ...)``;
+        ``portfolio_total``, ``benchmark_total``, ``active`` over ``(...)``.
     """
     variant = _check_model(model, variant, False)
     w, l, W, L = prepare(portfolio_weights, portfolio_local_returns, benchmark_weights, benchmark_local_returns)

@@ -64,6 +64,18 @@ def sector_factors(returns: xr.DataArray, sectors: xr.DataArray | Mapping[str, s
 
     ``sectors`` maps instrument to sector (a mapping or a DataArray over ``instrument``); by
     default the ``sector`` coordinate of ``returns``. Instruments without a sector are left out.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (instrument, time)
+        Simple returns.
+    sectors : xr.DataArray (instrument,), mapping or None, default None
+        Each instrument's sector (default: the ``sector`` coordinate).
+
+    Returns
+    -------
+    xr.DataArray, (factor, time)
+        One equally weighted sector return per sector label.
     """
     if sectors is None:
         if "sector" not in returns.coords:
@@ -88,6 +100,16 @@ def factor_proxies(*parts: xr.DataArray) -> xr.DataArray:
     Each part is a DataArray over ``(factor, time)``, over ``(instrument, time)`` (instruments
     become factors), or one named series over ``time`` (its name becomes the factor label),
     e.g. ``factor_proxies(market, etfs, sector_factors(stocks))``. Labels must be unique.
+
+    Parameters
+    ----------
+    *parts : xr.DataArray, (factor, time), (instrument, time) or (time,)
+        Factor series; a named ``(time,)`` series is one factor.
+
+    Returns
+    -------
+    xr.DataArray, (factor, time)
+        All parts, outer-joined on ``time``.
     """
     pieces, problems = [], Problems()
     for i, part in enumerate(parts):
@@ -110,7 +132,20 @@ def factor_proxies(*parts: xr.DataArray) -> xr.DataArray:
 def select_factors(factors: xr.DataArray, names: str | Sequence[str] | None = None) -> xr.DataArray:
     """The factors named ``names`` (all when None), over ``(factor, time)``; a single series over
     ``time`` becomes one factor. An unknown name raises :class:`toolkit.errors.NotFoundError`
-    listing the known ones."""
+    listing the known ones.
+
+    Parameters
+    ----------
+    factors : xr.DataArray, (factor, time) or (time,)
+        Factor returns.
+    names : str, sequence of str or None, default None
+        The factors to use (all when None).
+
+    Returns
+    -------
+    xr.DataArray, (factor, time)
+        The chosen factors, in the order named.
+    """
     if FACTOR not in factors.dims:
         if INSTRUMENT in factors.dims:
             factors = factors.rename({INSTRUMENT: FACTOR})
@@ -130,7 +165,20 @@ def select_factors(factors: xr.DataArray, names: str | Sequence[str] | None = No
 
 
 def ewma_weights(length: int, halflife: float) -> np.ndarray:
-    """``w_t = 2^(-(length - 1 - t) / halflife)`` for ``t = 0 .. length - 1``: the last weighs 1."""
+    """``w_t = 2^(-(length - 1 - t) / halflife)`` for ``t = 0 .. length - 1``: the last weighs 1.
+
+    Parameters
+    ----------
+    length : int
+        The number of weights.
+    halflife : float
+        The half-life in observations.
+
+    Returns
+    -------
+    np.ndarray, (length,)
+        The weights, oldest first, the last one 1.
+    """
     if isinstance(halflife, bool) or not isinstance(halflife, (int, float, np.number)) or not 0 < halflife < math.inf:
         raise ValidationError([Problem("halflife", f"{halflife!r} is not a positive number of observations")],
                               "regression request")
@@ -197,6 +245,26 @@ def regress(returns: xr.DataArray, factors: xr.DataArray, *, names: str | Sequen
     ``factor``, adds up to R^2) and ``count`` (dates used). ``names`` selects factors (an unknown one
     raises :class:`NotFoundError`); each series needs ``k + 2`` dates with every factor
     (:class:`DataError` otherwise). Conventions: the module docstring.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns; other dimensions (``instrument``, ``portfolio``) are kept.
+    factors : xr.DataArray, (factor, time)
+        Factor returns.
+    names : str, sequence of str or None, default None
+        The factors to use (all when None).
+    halflife : float, optional
+        Weighted least squares with exponential weights of this half-life (observations).
+    periods_per_year : float, default 252
+        Periods a year (annualisation).
+
+    Returns
+    -------
+    xr.Dataset
+        ``alpha``, ``alpha_annual``, ``r_squared``, ``residual_vol``, ``idiosyncratic_vol``, ``count``
+        over ``(...)``; ``beta`` and ``variance_share`` over ``(factor, ...)``; ``...`` the dimensions
+        of ``returns`` other than ``time``.
     """
     y, x = _aligned(returns, factors, names)
     k = x.sizes[FACTOR]
@@ -217,7 +285,25 @@ def factor_summary(returns: xr.DataArray, factors: xr.DataArray, *, names: str |
                    periods_per_year: float = 252) -> xr.Dataset:
     """Exposures and where the variance comes from: the :func:`regress` results plus
     ``idiosyncratic_share`` (``1 - R^2``), and per factor its annualised ``factor_mean`` (mean x
-    periods) and ``factor_vol`` (std, ddof = 1, x sqrt periods) over the factor's whole history."""
+    periods) and ``factor_vol`` (std, ddof = 1, x sqrt periods) over the factor's whole history.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns; other dimensions (``instrument``, ``portfolio``) are kept.
+    factors : xr.DataArray, (factor, time)
+        Factor returns.
+    names : str, sequence of str or None, default None
+        The factors to use (all when None).
+    periods_per_year : float, default 252
+        Periods a year (annualisation).
+
+    Returns
+    -------
+    xr.Dataset
+        :func:`regress`'s variables, ``idiosyncratic_share`` over ``(...)``, and ``factor_mean``,
+        ``factor_vol`` over ``(factor,)``.
+    """
     fit = regress(returns, factors, names=names, periods_per_year=periods_per_year)
     chosen = select_factors(factors, names)
     return fit.assign(idiosyncratic_share=1 - fit["r_squared"],
@@ -234,6 +320,25 @@ def benchmark_analytics(returns: xr.DataArray, benchmark: xr.DataArray, *, name:
 
     ``benchmark`` is one series over ``time``, or several over ``factor``/``instrument`` with
     ``name`` choosing one (an unknown name raises :class:`NotFoundError`).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns; other dimensions (``instrument``, ``portfolio``) are kept.
+    benchmark : xr.DataArray, (time,) or (factor, time) or (instrument, time)
+        The benchmark's returns; with several series ``name`` picks one.
+    name : str, optional
+        The benchmark series to use.
+    level : float or sequence of float, default 0.95
+        Confidence level(s) of the CVaRs.
+    periods_per_year : float, default 252
+        Periods a year (annualisation).
+
+    Returns
+    -------
+    xr.Dataset
+        ``alpha_annual``, ``beta``, ``r_squared``, ``idiosyncratic_vol`` over ``(...)``; ``cvar`` and
+        ``active_cvar`` over ``(level, ...)`` or ``(...)`` for a scalar level.
     """
     chosen = select_factors(benchmark, name)
     if chosen.sizes[FACTOR] != 1:
@@ -254,7 +359,20 @@ def benchmark_analytics(returns: xr.DataArray, benchmark: xr.DataArray, *, name:
 
 def weighted_mean(returns: xr.DataArray, halflife: float) -> xr.DataArray:
     """Exponentially weighted mean along ``time``: ``sum w_t r_t / sum w_t`` over the dates with a
-    return, ``w_t`` of :func:`ewma_weights` (as pandas ``ewm(halflife=h).mean()`` at the last date)."""
+    return, ``w_t`` of :func:`ewma_weights` (as pandas ``ewm(halflife=h).mean()`` at the last date).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns; other dimensions (``instrument``, ``portfolio``) are kept.
+    halflife : float
+        The half-life in observations.
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        The weighted mean per series, ``returns`` without ``time``.
+    """
     w = xr.DataArray(ewma_weights(returns.sizes[TIME], halflife), dims=TIME, coords={TIME: returns[TIME]})
     valid = returns.notnull()
     return (returns.fillna(0.0) * w).sum(TIME) / (valid * w).sum(TIME)
@@ -269,6 +387,26 @@ def expected_returns(returns: xr.DataArray, factors: xr.DataArray | None = None,
     ``halflife`` observations); ``factor``: ``P beta' mean(f)`` (OLS betas); ``factor_ewma``:
     ``P beta_w' mean_w(f)`` (WLS betas and weighted factor means, same half-life). ``P`` is
     ``periods_per_year``. The factor estimators need ``factors``.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns; other dimensions (``instrument``, ``portfolio``) are kept.
+    factors : xr.DataArray, (factor, time), optional
+        Factor returns; needed by ``factor`` and ``factor_ewma``.
+    estimators : sequence of {"sample", "ewma", "factor", "factor_ewma"}, default all
+        The estimators to compute.
+    halflife : float, default 126.0
+        The half-life of the exponential weights (observations).
+    names : str, sequence of str or None, default None
+        The factors to use (all when None).
+    periods_per_year : float, default 252
+        Periods a year (annualisation).
+
+    Returns
+    -------
+    xr.DataArray, (estimator, ...)
+        Annualised expected returns (arithmetic, ``x periods_per_year``).
     """
     problems = Problems()
     for i, e in enumerate(estimators):

@@ -109,7 +109,21 @@ def _geometric(attribution: xr.Dataset, name: str) -> xr.DataArray:
 
 def adjusted(attribution: xr.Dataset, method: str = "carino") -> xr.Dataset:
     """The per-period effects ``E'_t`` of ``method`` (see the module docstring), over the same
-    dimensions as ``attribution``'s effects; their sum over ``time`` is :func:`link`'s result."""
+    dimensions as ``attribution``'s effects; their sum over ``time`` is :func:`link`'s result.
+
+    Parameters
+    ----------
+    attribution : xr.Dataset, (segment, time, ...)
+        Per-period effects with ``portfolio_total`` and ``benchmark_total`` over ``(time, ...)``, as
+        :func:`toolkit.analytics.attribution.brinson` gives them.
+    method : {"carino", "menchero", "grap", "frongello", "geometric"}, default "carino"
+        The linking method.
+
+    Returns
+    -------
+    xr.Dataset, (segment, time, ...)
+        The adjusted per-period effects ``E'_t``.
+    """
     names, r, b = _check(attribution, method)
     R, B = (1 + r).prod(TIME) - 1, (1 + b).prod(TIME) - 1
     out = {}
@@ -136,6 +150,20 @@ def link(attribution: xr.Dataset, method: str = "carino") -> xr.Dataset:
     Arithmetic methods: every effect and segment adds up, ``sum(total) = R - B``. ``geometric``:
     ``(1 + sum allocation)(1 + sum selection) = (1 + R)/(1 + B)``. Also returns ``portfolio_total``
     (``R``), ``benchmark_total`` (``B``), ``active`` and the ``method``.
+
+    Parameters
+    ----------
+    attribution : xr.Dataset, (segment, time, ...)
+        Per-period effects with ``portfolio_total`` and ``benchmark_total`` over ``(time, ...)``, as
+        :func:`toolkit.analytics.attribution.brinson` gives them.
+    method : {"carino", "menchero", "grap", "frongello", "geometric"}, default "carino"
+        The linking method.
+
+    Returns
+    -------
+    xr.Dataset, (segment, ...)
+        The linked effects (``time`` dropped), with ``portfolio_total``, ``benchmark_total`` and
+        ``active`` over ``(...)``.
     """
     out = adjusted(attribution, method).sum(TIME, skipna=False)
     r, b = attribution["portfolio_total"], attribution["benchmark_total"]

@@ -65,6 +65,18 @@ def annual_return(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Da
     ``n`` is the number of observed (non-NaN) returns; empyrical uses the number of rows,
     NaN included (see the module docstring). Not held back for periods under a year (unlike
     GIPS, see :func:`toolkit.analytics.returns.annualise`). NaN without observations.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+    periods_per_year : float, default 252
+        Observations a year (252 daily, 12 monthly).
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
     skipna, n = _observed(returns)
@@ -77,6 +89,20 @@ def annual_volatility(returns: xr.DataArray, periods_per_year: float = 252, ddof
 
     Sample deviation (``ddof=1``) by default, as empyrical and quantstats; NaN with fewer than
     ``ddof + 1`` observations.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+    periods_per_year : float, default 252
+        Observations a year (252 daily, 12 monthly).
+    ddof : int, default 1
+        Delta degrees of freedom of the standard deviation (1: sample).
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year, ddof)
     skipna, n = _observed(returns)
@@ -97,6 +123,20 @@ def sharpe(returns: xr.DataArray, risk_free: float | xr.DataArray = 0.0,
 
     ``risk_free`` is a per-period rate (a number or a series along time). NaN skipped; NaN
     with fewer than 2 observations or a constant series (empyrical: +-inf).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+    risk_free : float or xr.DataArray, (time, ...), default 0.0
+        The per-period risk-free rate, a number or a series along ``time``.
+    periods_per_year : float, default 252
+        Observations a year (252 daily, 12 monthly).
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
     excess = returns - risk_free
@@ -114,6 +154,20 @@ def downside_risk(returns: xr.DataArray, required_return: float | xr.DataArray =
 
     The mean runs over all observed returns (those above ``MAR`` count as 0), denominator ``n``,
     as empyrical. NaN skipped.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+    required_return : float or xr.DataArray, (time, ...), default 0.0
+        The minimum acceptable return (MAR) per period.
+    periods_per_year : float, default 252
+        Observations a year (252 daily, 12 monthly).
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
     below = np.minimum(returns - required_return, 0.0)
@@ -126,6 +180,20 @@ def sortino(returns: xr.DataArray, required_return: float | xr.DataArray = 0.0,
 
     ``required_return`` (MAR) is per period. NaN with fewer than 2 observations or a zero
     downside risk (empyrical: +inf).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+    required_return : float or xr.DataArray, (time, ...), default 0.0
+        The minimum acceptable return (MAR) per period.
+    periods_per_year : float, default 252
+        Observations a year (252 daily, 12 monthly).
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
     excess = returns - required_return
@@ -157,6 +225,16 @@ def drawdown(returns: xr.DataArray) -> xr.DataArray:
 
     The starting wealth 1 is a peak (as empyrical's ``drawdown_series``); NaN returns are flat
     days (the drawdown is carried). Values are <= 0.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        The drawdown at each stamp (<= 0), labelled like ``returns``.
     """
     _checked(returns)
     out = xr.apply_ufunc(_drawdown_kernel, returns, input_core_dims=[[TIME]], output_core_dims=[[TIME]],
@@ -166,7 +244,18 @@ def drawdown(returns: xr.DataArray) -> xr.DataArray:
 
 def max_drawdown(returns: xr.DataArray) -> xr.DataArray:
     """Maximum drawdown: ``min_t D_t`` of :func:`drawdown` (a negative fraction; empyrical's
-    ``max_drawdown``). NaN for an empty or all-NaN series."""
+    ``max_drawdown``). NaN for an empty or all-NaN series.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        One value per series, ``returns`` without ``time``.
+    """
     _checked(returns)
     return drawdown(returns).min(TIME).where(_observed(returns)[1] > 0)
 
@@ -178,6 +267,18 @@ def summary(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Dataset:
     ``annual_volatility``, ``sharpe``, ``sortino``, ``downside_risk``, ``max_drawdown``,
     ``observations``; zero risk-free rate and required return. The drawdown series is
     :func:`drawdown`.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns (NaN = no observation); other dimensions (``instrument``, ``portfolio``) are kept.
+    periods_per_year : float, default 252
+        Observations a year (252 daily, 12 monthly).
+
+    Returns
+    -------
+    xr.Dataset, (...)
+        One variable per statistic, each one value per series (``returns`` without ``time``).
     """
     _checked(returns, periods_per_year)
     return xr.Dataset({

@@ -42,7 +42,23 @@ WHAT = "returns request"
 # --------------------------------------------------------------------------- validation helpers
 
 def check_array(x: Any, name: str, dims: Iterable[Hashable] = (TIME,), problems: Problems | None = None) -> None:
-    """Note (or raise at once, without ``problems``) that ``x`` is not a DataArray holding ``dims``."""
+    """Note (or raise at once, without ``problems``) that ``x`` is not a DataArray holding ``dims``.
+
+    Parameters
+    ----------
+    x : object
+        The value to check; it must be an ``xr.DataArray``.
+    name : str
+        Its field path in the problem (``"returns"``).
+    dims : iterable of str, default ``("time",)``
+        The dimensions ``x`` must hold (others are allowed).
+    problems : Problems, optional
+        The collector to note into; without it a ``ValidationError`` is raised at once.
+
+    Returns
+    -------
+    None
+    """
     own = problems is None
     problems = Problems() if own else problems
     if not isinstance(x, xr.DataArray):
@@ -57,7 +73,23 @@ def check_array(x: Any, name: str, dims: Iterable[Hashable] = (TIME,), problems:
 
 
 def check_choice(value: Any, choices: Iterable[str], name: str, problems: Problems | None = None) -> None:
-    """Note (or raise) that ``value`` is not one of ``choices``."""
+    """Note (or raise) that ``value`` is not one of ``choices``.
+
+    Parameters
+    ----------
+    value : object
+        The value given.
+    choices : iterable of str
+        The values allowed, compared exactly.
+    name : str
+        Its field path in the problem.
+    problems : Problems, optional
+        The collector to note into; without it a ``ValidationError`` is raised at once.
+
+    Returns
+    -------
+    None
+    """
     choices = tuple(choices)
     if value not in choices:
         own = problems is None
@@ -93,7 +125,18 @@ def _positive(value: Any, name: str, problems: Problems, integer: bool = False) 
 
 def needs_skipna(x: xr.DataArray) -> bool:
     """Whether reductions of ``x`` must skip NaN: always for dask arrays (never loaded to check),
-    else only if ``x`` holds a NaN (the NaN-free path of NumPy reductions is several times faster)."""
+    else only if ``x`` holds a NaN (the NaN-free path of NumPy reductions is several times faster).
+
+    Parameters
+    ----------
+    x : xr.DataArray, (...)
+        Any array; a dask-backed one is not computed.
+
+    Returns
+    -------
+    bool
+        True for dask arrays and for floating arrays that hold a NaN.
+    """
     return x.chunks is not None or x.dtype.kind not in "iub" and bool(np.isnan(x.data).any())
 
 
@@ -109,6 +152,20 @@ def link(returns: xr.DataArray, dim: str = TIME, skipna: bool = True) -> xr.Data
 
     NaN returns are skipped (treated as a flat period) when ``skipna``; a series with no
     observation at all links to NaN, not 0. With ``skipna=False`` any NaN gives NaN.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (dim, ...)
+        Simple returns (0.01 = 1 %); every other dimension is kept.
+    dim : str, default ``"time"``
+        The dimension linked over.
+    skipna : bool, default True
+        Skip NaN returns (flat periods); False makes any NaN give NaN.
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        The linked return, ``returns`` without ``dim``.
     """
     check_array(returns, "returns", (dim,))
     if skipna and (returns.sizes[dim] == 0 or needs_skipna(returns)):
@@ -123,6 +180,18 @@ def cumulate(returns: xr.DataArray, freq: str) -> xr.DataArray:
     (the last calendar day, e.g. 2021-03-31 even if the last data day is 2021-03-30). Works on
     daily returns and on monthly ones (monthly -> quarterly or yearly). NaN is skipped; a period
     without any observation is NaN. Quarters and years are calendar ones (ending in December).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily or monthly simple returns over a datetime ``time``; other dimensions are kept.
+    freq : {"ME", "QE", "YE"}
+        Calendar months, quarters or years.
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        One linked return per calendar period, ``time`` labelled by the period's calendar ultimo.
     """
     problems = Problems()
     check_array(returns, "returns", problems=problems)
@@ -143,6 +212,18 @@ def index_values(returns: xr.DataArray, start: float = 100.0) -> xr.DataArray:
     NaN returns count as flat days (the index is carried forward), as in empyrical's
     ``cum_returns``; the index is labelled like the returns (the ``start`` value itself, before
     the first return, is not a point of the result).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns; other dimensions are kept.
+    start : float, default 100.0
+        The index value before the first return.
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        The index at each stamp, labelled like ``returns``.
     """
     check_array(returns, "returns")
     return start * (1 + returns.fillna(0.0)).cumprod(TIME)
@@ -162,6 +243,20 @@ def to_date(returns: xr.DataArray, as_of: date | str | pd.Timestamp, kind: str) 
     observation (``"ITD"``). Every stamp of the day ``as_of`` is included. Monthly returns
     labelled by their month end count in the window that holds that month end. NaN is skipped;
     a window without observations is NaN. Raises ValidationError if ``as_of`` precedes the data.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily or monthly simple returns over a datetime ``time``; other dimensions are kept.
+    as_of : date, str or pd.Timestamp
+        The last day of the window (included whole).
+    kind : {"MTD", "QTD", "YTD", "ITD"}
+        The window: month, quarter, year or inception to date.
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        The linked return of the window, ``returns`` without ``time``.
     """
     problems = Problems()
     check_array(returns, "returns", problems=problems)
@@ -194,6 +289,22 @@ def rolling(returns: xr.DataArray, years: int, periods_per_year: int = 12,
     ``annualised``. NaN where the history is shorter than ``n`` or the window holds a NaN.
     Computed as differences of cumulative sums of ``log(1 + r)`` (exact to ~1e-14, one pass,
     lazy on dask); a return of exactly -100 % makes its windows -100 %, one below -100 % NaN.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Simple returns at a regular frequency (monthly by default); other dimensions are kept.
+    years : int
+        The window's length in years (positive).
+    periods_per_year : int, default 12
+        Observations a year (12 monthly, 252 daily).
+    annualised : bool, default True
+        Give ``(1 + R)^(1/years) - 1`` instead of the cumulative ``R``.
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        The trailing return ending at each stamp; NaN where the window is not full.
     """
     problems = Problems()
     check_array(returns, "returns", problems=problems)
@@ -220,6 +331,20 @@ def annualise(total: xr.DataArray, years: float | xr.DataArray, *, short: str = 
     GIPS (2020): a return for a period shorter than a year must not be annualised.
     ``short="nan"`` (default) gives NaN for ``years < 1``; ``short="cumulative"`` gives the
     cumulative figure unchanged. ``years`` may vary by portfolio (a DataArray) and must be >= 0.
+
+    Parameters
+    ----------
+    total : xr.DataArray, (...)
+        Cumulative simple returns, any dimensions.
+    years : float or xr.DataArray, (...)
+        The span in years (>= 0); a DataArray broadcasts against ``total`` (e.g. one per portfolio).
+    short : {"nan", "cumulative"}, default "nan"
+        What a span under a year gives: NaN (GIPS) or the cumulative return unchanged.
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        The annualised return, broadcast over ``total`` and ``years``.
     """
     problems = Problems()
     check_array(total, "total", dims=(), problems=problems)
@@ -250,6 +375,21 @@ def relative(portfolio: xr.DataArray, benchmark: xr.DataArray, kind: str = "arit
     ``"arithmetic"``: ``r_p - r_b``; ``"geometric"``: ``(1 + r_p) / (1 + r_b) - 1``. The
     benchmark broadcasts over the portfolio's extra dimensions; shared dimensions must carry the
     same labels (no silent inner join).
+
+    Parameters
+    ----------
+    portfolio : xr.DataArray, (...)
+        Portfolio returns, e.g. ``(portfolio, time)``.
+    benchmark : xr.DataArray, (...)
+        Benchmark returns, e.g. ``(time,)``; broadcast over the portfolio's other dimensions, with the
+        same labels on the shared ones.
+    kind : {"arithmetic", "geometric"}, default "arithmetic"
+        ``r_p - r_b`` or ``(1 + r_p) / (1 + r_b) - 1``.
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        The excess return over the union of both inputs' dimensions.
     """
     problems = Problems()
     check_array(portfolio, "portfolio", dims=(), problems=problems)
@@ -268,6 +408,18 @@ def simple_returns(prices: xr.DataArray, dim: str = TIME) -> xr.DataArray:
     NaN-aware: ``p_{t-1}`` is the last valid price before ``t`` (a gap of missing quotes is
     bridged, so linking the returns gives the price change over the gap); the return is NaN
     where ``p_t`` is NaN or no earlier price exists. Prices must be positive.
+
+    Parameters
+    ----------
+    prices : xr.DataArray, (dim, ...)
+        Positive prices (NaN where there is no quote); other dimensions are kept.
+    dim : str, default ``"time"``
+        The dimension along which returns are taken.
+
+    Returns
+    -------
+    xr.DataArray, (dim, ...)
+        The returns, one stamp shorter than ``prices`` along ``dim``.
     """
     check_array(prices, "prices", (dim,))
     previous = prices.ffill(dim).shift({dim: 1})
@@ -282,6 +434,21 @@ def instrument_returns(close: xr.DataArray | xr.Dataset, to: str | None = None,
     :func:`toolkit.market.fx.convert` (``rates (time, currency)``, units per EUR; the ``currency``
     coordinate on ``instrument`` names each local currency), so the returns include the FX move.
     A market Dataset may be passed instead of its ``close``. Returns as :func:`simple_returns`.
+
+    Parameters
+    ----------
+    close : xr.DataArray, (instrument, time) or xr.Dataset
+        Closing prices (or a market Dataset with a ``close`` variable); a ``currency`` coordinate on
+        ``instrument`` names each price's currency when converting.
+    to : str, optional
+        The ISO 4217 currency to convert into before taking returns; None keeps local currency.
+    rates : xr.DataArray, (time, currency), optional
+        ECB reference rates, units of each currency per EUR; required with ``to``.
+
+    Returns
+    -------
+    xr.DataArray, (instrument, time)
+        Daily simple returns, one stamp shorter than ``close``.
     """
     problems = Problems()
     if isinstance(close, xr.Dataset):
@@ -328,6 +495,20 @@ def time_weighted(nav: xr.DataArray, flows: xr.DataArray, timing: str = "end") -
     before inception is 0. So the funding day has no return (NaN) with ``"end"`` and the day's
     return on the deposit with ``"start"``. Any zero denominator (no invested capital) gives
     NaN, never inf. Linking the result (NaN skipped) gives the true time-weighted return.
+
+    Parameters
+    ----------
+    nav : xr.DataArray, (time, ...)
+        End-of-day values (cash included), NaN before inception; e.g. ``(portfolio, time)``.
+    flows : xr.DataArray, (time, ...)
+        External flows booked each day (deposits +, withdrawals -; NaN = none), labelled as ``nav``.
+    timing : {"end", "start"}, default "end"
+        Whether a flow arrives at the end or the start of its day.
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        Daily time-weighted returns; NaN where no capital was invested.
     """
     nav, flows = _flows_on(nav, flows, timing)
     before = nav.shift({TIME: 1}).fillna(0.0)
@@ -361,6 +542,22 @@ def modified_dietz(nav: xr.DataArray, flows: xr.DataArray, freq: str = "ME", *,
     ``V_end`` (0 before the first stamp: a portfolio starts empty and its funding is a flow).
     Periods ``"ME"``, ``"QE"``, ``"YE"``, labelled by their calendar ultimo; a zero
     denominator gives NaN. Computed with resample over all portfolios at once.
+
+    Parameters
+    ----------
+    nav : xr.DataArray, (time, ...)
+        End-of-day values over a daily datetime ``time``; e.g. ``(portfolio, time)``.
+    flows : xr.DataArray, (time, ...)
+        External flows booked each day (NaN = none), labelled as ``nav``.
+    freq : {"ME", "QE", "YE"}, default "ME"
+        The calendar periods.
+    timing : {"end", "start"}, default "end"
+        Whether a flow arrives at the end or the start of its day.
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        One return per calendar period, ``time`` labelled by the period's calendar ultimo.
     """
     nav, flows = _flows_on(nav, flows, timing)
     problems = Problems()
@@ -407,6 +604,20 @@ def money_weighted(nav: xr.DataArray, flows: xr.DataArray, *, annualised: bool =
     count as 0 (not yet or no longer invested), flows are at the end of their day. Per year
     when ``annualised`` (default), else over the whole span. NaN where no root is found.
     Solved by Newton's method on all portfolios at once (a dask input gets one chunk along time).
+
+    Parameters
+    ----------
+    nav : xr.DataArray, (time, ...)
+        End-of-day values over a daily datetime ``time`` (NaN counts as 0); e.g. ``(portfolio, time)``.
+    flows : xr.DataArray, (time, ...)
+        External flows at the end of their day (NaN = none), labelled as ``nav``.
+    annualised : bool, default True
+        A yearly rate (365-day years) instead of the return over the whole span.
+
+    Returns
+    -------
+    xr.DataArray, (...)
+        The internal rate of return, ``nav`` without ``time``.
     """
     nav, flows = _flows_on(nav, flows, "end")
     times = _time_index(nav, "nav").normalize()
@@ -430,6 +641,24 @@ def net_of_fees(gross: xr.DataArray, annual_fee: float | xr.DataArray, days_per_
     ``days`` the calendar days since the previous observation (a Monday after a Friday accrues
     3 days; a month-end return accrues the days of its month). The first observation accrues
     ``first_days``, by default the gap to the second observation. NaN gross stays NaN.
+
+    Parameters
+    ----------
+    gross : xr.DataArray, (dim, ...)
+        Gross simple returns over a datetime ``dim``; other dimensions are kept.
+    annual_fee : float or xr.DataArray, (...)
+        The yearly fee rate in [0, 1) (0.01 = 1 % a year), e.g. one per ``portfolio``.
+    days_per_year : int, default 365
+        Calendar days a year the fee accrues over.
+    dim : str, default ``"time"``
+        The time dimension.
+    first_days : int, optional
+        Days the first observation accrues (default: the gap to the second).
+
+    Returns
+    -------
+    xr.DataArray, (dim, ...)
+        Net simple returns, broadcast over ``gross`` and ``annual_fee``.
     """
     problems = Problems()
     check_array(gross, "gross", (dim,), problems)

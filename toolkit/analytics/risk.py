@@ -71,6 +71,28 @@ def along(func: Callable, *args: xr.DataArray, core: list[list[str]], out: list[
 
     Core dimensions of a dask-backed input are rechunked into one chunk first (a kernel needs a
     whole history); every other dimension is broadcast and kept.
+
+    Parameters
+    ----------
+    func : callable
+        A numpy kernel taking the core dimensions last, in the order of ``core``.
+    *args : xr.DataArray
+        Its array inputs.
+    core : list of list of str
+        The core dimensions of each input.
+    out : list of list of str
+        The core dimensions of each output.
+    sizes : dict of str to int, optional
+        Sizes of output core dimensions that no input has.
+    exclude : set of str, optional
+        Core dimensions allowed to change size.
+    kwargs : dict, optional
+        Keyword arguments of ``func``.
+
+    Returns
+    -------
+    xr.DataArray or tuple of xr.DataArray, (..., *out)
+        The broadcast dimensions of the inputs, then each output's core dimensions.
     """
     args = tuple(a.chunk({d: -1 for d in dims if d in a.dims}) if a.chunks is not None else a
                  for a, dims in zip(args, core))
@@ -81,7 +103,20 @@ def along(func: Callable, *args: xr.DataArray, core: list[list[str]], out: list[
 
 def series_names(mask: xr.DataArray, limit: int = 5) -> str:
     """The labels of the series where a (small, computed) boolean ``mask`` is true, e.g.
-    ``instrument=AMD, instrument=XOM (and 3 more)``."""
+    ``instrument=AMD, instrument=XOM (and 3 more)``.
+
+    Parameters
+    ----------
+    mask : xr.DataArray, (...)
+        Booleans, one per series.
+    limit : int, default 5
+        How many labels to spell out.
+
+    Returns
+    -------
+    str
+        The labels of the true series, ``"; "``-separated.
+    """
     mask = mask.compute()
     hits = np.argwhere(np.asarray(mask.values).reshape(mask.shape))
     names = []
@@ -94,7 +129,22 @@ def series_names(mask: xr.DataArray, limit: int = 5) -> str:
 
 def require_data(returns: xr.DataArray, name: str = "returns", dim: str | None = TIME) -> None:
     """Refuse series without a single number along ``dim`` (all NaN), naming them; with ``dim``
-    None, ``returns`` are the counts per series."""
+    None, ``returns`` are the counts per series.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (dim, ...)
+        The series (or, with ``dim`` None, their counts over ``(...)``).
+    name : str, default "returns"
+        How the error names the input.
+    dim : str or None, default ``"time"``
+        The dimension counted along.
+
+    Returns
+    -------
+    None
+        Raises ``DataError`` naming the series without data.
+    """
     if dim is not None and dim not in returns.dims:
         raise DataError(f"{name} needs a {dim!r} dimension; it has {list(returns.dims)}.")
     if dim is not None and returns.sizes[dim] == 0:
@@ -107,7 +157,24 @@ def require_data(returns: xr.DataArray, name: str = "returns", dim: str | None =
 
 def require_history(counts: xr.DataArray, need: int, name: str, what: str) -> None:
     """Refuse series with fewer than ``need`` observations (``counts``, one per series); ``what``
-    says who needs them, e.g. "a tail at level 0.975 needs"."""
+    says who needs them, e.g. "a tail at level 0.975 needs".
+
+    Parameters
+    ----------
+    counts : xr.DataArray, (...)
+        Observations per series.
+    need : int
+        The fewest observations allowed.
+    name : str
+        How the error names the input.
+    what : str
+        Who needs them, e.g. ``"a tail at level 0.975 needs"``.
+
+    Returns
+    -------
+    None
+        Raises ``DataError`` naming the short series.
+    """
     short = (counts < need).compute()
     if bool(short.any()):
         found = int(counts.where(short).min().item())
@@ -117,7 +184,19 @@ def require_history(counts: xr.DataArray, need: int, name: str, what: str) -> No
 
 
 def tails(level: Levels) -> tuple[np.ndarray, bool]:
-    """The tail probabilities ``1 - level`` (rounded to 1e-12) and whether ``level`` was a sequence."""
+    """The tail probabilities ``1 - level`` (rounded to 1e-12) and whether ``level`` was a sequence.
+
+    Parameters
+    ----------
+    level : float or sequence of float, default (0.9, 0.95, 0.975)
+        Confidence level(s) in (0, 1); a sequence adds a ``level`` dimension, a scalar a scalar
+        ``level`` coordinate.
+
+    Returns
+    -------
+    tuple of (np.ndarray, (level,), bool)
+        The tail probabilities ``1 - level`` and whether ``level`` was a sequence.
+    """
     many = not np.isscalar(level)
     problems = Problems()
     try:
@@ -135,12 +214,38 @@ def tails(level: Levels) -> tuple[np.ndarray, bool]:
 
 
 def tail_need(alphas: np.ndarray) -> int:
-    """Observations a tail at probability ``a`` needs: ``ceil(1 / a)``, one whole observation in the tail."""
+    """Observations a tail at probability ``a`` needs: ``ceil(1 / a)``, one whole observation in the tail.
+
+    Parameters
+    ----------
+    alphas : np.ndarray, (level,)
+        Tail probabilities in (0, 1).
+
+    Returns
+    -------
+    int
+        ``ceil(1 / min(alphas))``.
+    """
     return int(math.ceil(round(1.0 / float(np.min(alphas)), 9)))
 
 
 def with_levels(out: xr.DataArray | xr.Dataset, level: Levels, many: bool) -> xr.DataArray | xr.Dataset:
-    """Label the ``level`` dimension; a scalar ``level`` becomes a scalar coordinate."""
+    """Label the ``level`` dimension; a scalar ``level`` becomes a scalar coordinate.
+
+    Parameters
+    ----------
+    out : xr.DataArray or xr.Dataset, (level, ...)
+        A result with a ``level`` dimension.
+    level : float or sequence of float
+        The confidence level(s) asked.
+    many : bool
+        Whether ``level`` was a sequence (keep the dimension) or a scalar (squeeze it).
+
+    Returns
+    -------
+    xr.DataArray or xr.Dataset, (level, ...) or (...)
+        ``out`` with its ``level`` labelled.
+    """
     out = out.assign_coords({LEVEL: np.atleast_1d(np.asarray(level, dtype=float))})
     return out if many else out.isel({LEVEL: 0})
 
@@ -163,7 +268,20 @@ def _horizon_list(horizon: Horizons) -> tuple[list[str | None], bool]:
 
 def period_ends(index: pd.DatetimeIndex, horizon: str) -> np.ndarray:
     """The end date of the calendar period of each timestamp: the Friday on or after it (``W-FRI``)
-    or the last day of its month (``ME``), as pandas ``resample`` labels them."""
+    or the last day of its month (``ME``), as pandas ``resample`` labels them.
+
+    Parameters
+    ----------
+    index : pd.DatetimeIndex, (time,)
+        The stamps.
+    horizon : {"week", "month"}
+        The calendar period.
+
+    Returns
+    -------
+    np.ndarray of datetime64, (time,)
+        The end of each stamp's period.
+    """
     days = (index.tz_localize(None) if index.tz is not None else index).to_numpy().astype("datetime64[D]")
     if horizon == "week":
         weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
@@ -208,6 +326,19 @@ def horizon_returns(returns: xr.DataArray, horizon: str) -> xr.DataArray:
     ``expm1(sum log1p r_t)``), labelled with the period's end date. NaN days are skipped; a
     period in which a series has no return is NaN. Every other dimension is kept; dask-backed
     input stays lazy.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily simple returns over a datetime ``time``; other dimensions (``instrument``,
+        ``portfolio``) are kept.
+    horizon : {"day", "week", "month"}
+        The calendar period.
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        One return per period, ``time`` labelled by the period's end.
     """
     names, many = _horizon_list(horizon)
     if many or names[0] is None:
@@ -334,6 +465,26 @@ def risk_summary(returns: xr.DataArray, level: Levels = LEVELS, horizon: Horizon
     the module docstring. ``volatility`` and ``mean`` (per period) have no ``level``;
     ``annualise`` applies to ``volatility`` only. Each series needs ``ceil(1 / (1 - level))``
     returns at each horizon (40 for 0.975: one whole observation in the tail), and 2 at least.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily simple returns over a datetime ``time``; other dimensions (``instrument``,
+        ``portfolio``) are kept.
+    level : float or sequence of float, default (0.9, 0.95, 0.975)
+        Confidence level(s) in (0, 1); a sequence adds a ``level`` dimension, a scalar a scalar
+        ``level`` coordinate.
+    horizon : str, sequence of str or None, default ("day", "week", "month")
+        Horizon name(s) of ``toolkit.schema.HORIZONS``; a sequence adds a ``horizon`` dimension; None
+        uses the returns as given.
+    annualise : bool, default False
+        Annualise ``volatility`` by ``sqrt`` of 252, 52 or 12 periods a year.
+
+    Returns
+    -------
+    xr.Dataset, (level, horizon, ...)
+        ``var``, ``cvar`` over ``(level, horizon, ...)``; ``volatility``, ``mean``, ``count`` over
+        ``(horizon, ...)``; ``...`` are the dimensions of ``returns`` other than ``time``.
     """
     alphas, many = tails(level)
     need = max(2, tail_need(alphas))
@@ -346,6 +497,23 @@ def tail_risk(returns: xr.DataArray, level: Levels = LEVELS, horizon: Horizons =
     """Historical VaR and CVaR (``var``, ``cvar``: positive = loss) at each level and horizon.
 
     Dimensions, estimators and history checks as :func:`risk_summary` (one observation in the tail).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily simple returns over a datetime ``time``; other dimensions (``instrument``,
+        ``portfolio``) are kept.
+    level : float or sequence of float, default (0.9, 0.95, 0.975)
+        Confidence level(s) in (0, 1); a sequence adds a ``level`` dimension, a scalar a scalar
+        ``level`` coordinate.
+    horizon : str, sequence of str or None, default ("day", "week", "month")
+        Horizon name(s) of ``toolkit.schema.HORIZONS``; a sequence adds a ``horizon`` dimension; None
+        uses the returns as given.
+
+    Returns
+    -------
+    xr.Dataset, (level, horizon, ...)
+        ``var`` and ``cvar``, positive = loss.
     """
     alphas, many = tails(level)
     out = _statistics(returns, alphas, horizon, tail_need(alphas), f"a tail at level {1 - alphas.min():g} needs")
@@ -356,6 +524,24 @@ def value_at_risk(returns: xr.DataArray, level: Levels = LEVELS, horizon: Horizo
     """Historical VaR, ``-quantile(r, 1 - level)`` with linear interpolation (as empyrical), a loss > 0.
 
     Dimensions and checks as :func:`tail_risk`.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily simple returns over a datetime ``time``; other dimensions (``instrument``,
+        ``portfolio``) are kept.
+    level : float or sequence of float, default (0.9, 0.95, 0.975)
+        Confidence level(s) in (0, 1); a sequence adds a ``level`` dimension, a scalar a scalar
+        ``level`` coordinate.
+    horizon : str, sequence of str or None, default ("day", "week", "month")
+        Horizon name(s) of ``toolkit.schema.HORIZONS``; a sequence adds a ``horizon`` dimension; None
+        uses the returns as given.
+
+    Returns
+    -------
+    xr.DataArray, (level, horizon, ...)
+        The VaR (positive = loss): minus the ``1 - level`` quantile, linear interpolation between
+        order statistics (numpy ``"linear"``, Hyndman & Fan type 7).
     """
     return tail_risk(returns, level, horizon)["var"]
 
@@ -365,6 +551,24 @@ def conditional_value_at_risk(returns: xr.DataArray, level: Levels = LEVELS,
     """Historical CVaR (expected shortfall), Acerbi-Tasche estimator (as riskfolio's ``CVaR_Hist``), a loss > 0.
 
     Dimensions and checks as :func:`tail_risk`.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily simple returns over a datetime ``time``; other dimensions (``instrument``,
+        ``portfolio``) are kept.
+    level : float or sequence of float, default (0.9, 0.95, 0.975)
+        Confidence level(s) in (0, 1); a sequence adds a ``level`` dimension, a scalar a scalar
+        ``level`` coordinate.
+    horizon : str, sequence of str or None, default ("day", "week", "month")
+        Horizon name(s) of ``toolkit.schema.HORIZONS``; a sequence adds a ``horizon`` dimension; None
+        uses the returns as given.
+
+    Returns
+    -------
+    xr.DataArray, (level, horizon, ...)
+        The CVaR (positive = loss), Acerbi-Tasche: the mean of the worst ``aT`` returns, the boundary
+        one counted fractionally.
     """
     return tail_risk(returns, level, horizon)["cvar"]
 
@@ -376,13 +580,46 @@ def volatility(returns: xr.DataArray, horizon: Horizons = HORIZON_NAMES, *, annu
     ``annualise`` multiplies by ``sqrt(PERIODS_PER_YEAR[horizon])`` (252, 52, 12), or by
     ``sqrt(periods_per_year)`` when given (needed when ``horizon`` is None and the returns are not
     daily). Needs 2 returns a series and horizon.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily simple returns over a datetime ``time``; other dimensions (``instrument``,
+        ``portfolio``) are kept.
+    horizon : str, sequence of str or None, default ("day", "week", "month")
+        Horizon name(s) of ``toolkit.schema.HORIZONS``; a sequence adds a ``horizon`` dimension; None
+        uses the returns as given.
+    annualise : bool, default False
+        Multiply by ``sqrt`` of the periods a year.
+    periods_per_year : float, optional
+        Periods a year when annualising (default: 252, 52, 12 by horizon).
+
+    Returns
+    -------
+    xr.DataArray, (horizon, ...)
+        The sample standard deviation (ddof = 1) per series and horizon.
     """
     out = _statistics(returns, np.empty(0), horizon, 2, "a volatility needs")["volatility"]
     return _annualised(out, annualise, periods_per_year)
 
 
 def average_return(returns: xr.DataArray, horizon: Horizons = HORIZON_NAMES) -> xr.DataArray:
-    """Arithmetic mean of the horizon returns (NaN skipped), per period, not annualised."""
+    """Arithmetic mean of the horizon returns (NaN skipped), per period, not annualised.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (time, ...)
+        Daily simple returns over a datetime ``time``; other dimensions (``instrument``,
+        ``portfolio``) are kept.
+    horizon : str, sequence of str or None, default ("day", "week", "month")
+        Horizon name(s) of ``toolkit.schema.HORIZONS``; a sequence adds a ``horizon`` dimension; None
+        uses the returns as given.
+
+    Returns
+    -------
+    xr.DataArray, (horizon, ...)
+        The arithmetic mean per period, per series and horizon.
+    """
     return _statistics(returns, np.empty(0), horizon, 1, "a mean needs")["mean"]
 
 
@@ -421,11 +658,36 @@ def var_commentary(var: xr.DataArray, subject: str = "instrument") -> xr.DataArr
     more than 7.1% over one week" (level 0.975, horizon ``week``, VaR 0.071: the loss to one
     decimal, the chance with trailing zeros dropped). A negative VaR reads "gain less than". ``var`` needs
     ``level`` and ``horizon`` coordinates (as :func:`value_at_risk` gives); NaN gives "".
+
+    Parameters
+    ----------
+    var : xr.DataArray, (level, horizon, ...)
+        VaR values with ``level`` and ``horizon`` coordinates (dimensions or scalars).
+    subject : str, default "instrument"
+        What the sentence speaks of (``"portfolio"``).
+
+    Returns
+    -------
+    xr.DataArray of str, (level, horizon, ...)
+        One sentence per value, labelled like the input.
     """
     return _sentences(var, subject, _var_sentence)
 
 
 def cvar_commentary(cvar: xr.DataArray, subject: str = "instrument") -> xr.DataArray:
     """A sentence for each CVaR, e.g. "In the worst 2.5% of cases the instrument loses 9.3% on
-    average over one week"; coordinates and rounding as :func:`var_commentary`."""
+    average over one week"; coordinates and rounding as :func:`var_commentary`.
+
+    Parameters
+    ----------
+    cvar : xr.DataArray, (level, horizon, ...)
+        CVaR values with ``level`` and ``horizon`` coordinates (dimensions or scalars).
+    subject : str, default "instrument"
+        What the sentence speaks of (``"portfolio"``).
+
+    Returns
+    -------
+    xr.DataArray of str, (level, horizon, ...)
+        One sentence per value, labelled like the input.
+    """
     return _sentences(cvar, subject, _cvar_sentence)

@@ -61,6 +61,21 @@ def check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float
     instruments without returns, NaN or infinite weights, and portfolios whose weights do not sum
     to 1 within ``tolerance``. Instruments of ``returns`` without a weight get 0. Computes the
     (small) weight sums of dask-backed weights.
+
+    Parameters
+    ----------
+    weights : xr.DataArray, (instrument, ...)
+        Fractions summing to 1 per portfolio, over ``instrument`` and any portfolio dimensions
+        (``portfolio``, ...).
+    returns : xr.DataArray, (instrument, time, ...)
+        Simple returns; dimensions beyond ``instrument`` and ``time`` are kept.
+    tolerance : float, default 1e-6
+        How far a portfolio's weights may sum from 1.
+
+    Returns
+    -------
+    xr.DataArray, (instrument, ...)
+        The weights over the instruments of ``returns`` (0 where not named).
     """
     problems = Problems()
     if INSTRUMENT not in weights.dims:
@@ -88,7 +103,22 @@ def check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float
 def portfolio_returns(returns: xr.DataArray, weights: xr.DataArray) -> xr.DataArray:
     """``r_p,t = sum_i w_i r_i,t``: the returns of portfolios held at constant weights (rebalanced
     every period). NaN on a date where an instrument with a non-zero weight has no return; the
-    weights are checked as by :func:`check_weights`."""
+    weights are checked as by :func:`check_weights`.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (instrument, time, ...)
+        Simple returns; dimensions beyond ``instrument`` and ``time`` are kept.
+    weights : xr.DataArray, (instrument, ...)
+        Fractions summing to 1 per portfolio, over ``instrument`` and any portfolio dimensions
+        (``portfolio``, ...).
+
+    Returns
+    -------
+    xr.DataArray, (time, ...)
+        ``sum_i w_i r_i,t`` per portfolio: the dimensions of ``weights`` and ``returns`` without
+        ``instrument``.
+    """
     weights = check_weights(weights, returns)
     value = xr.dot(returns.fillna(0.0), weights, dim=INSTRUMENT)
     gaps = xr.dot(returns.isnull().astype(float), (weights != 0).astype(float), dim=INSTRUMENT)
@@ -172,6 +202,26 @@ def volatility_contributions(returns: xr.DataArray, weights: xr.DataArray, *, ho
     ``S`` is the sample covariance (ddof = 1) on the dates where every instrument has a return,
     of the returns compounded to ``horizon`` when given. ``annualise`` scales ``total``,
     ``marginal`` and ``contribution`` by ``sqrt(periods_per_year)``.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (instrument, time, ...)
+        Simple returns; dimensions beyond ``instrument`` and ``time`` are kept.
+    weights : xr.DataArray, (instrument, ...)
+        Fractions summing to 1 per portfolio, over ``instrument`` and any portfolio dimensions
+        (``portfolio``, ...).
+    horizon : {"day", "week", "month"} or None, default None
+        Compound the returns to this calendar horizon first; None uses them as given.
+    annualise : bool, default False
+        Scale ``total``, ``marginal`` and ``contribution`` by ``sqrt(periods_per_year)``.
+    periods_per_year : float, default 252
+        Periods a year of the (horizon) returns.
+
+    Returns
+    -------
+    xr.Dataset
+        ``total`` over the portfolio dimensions ``(...)``; ``marginal``, ``contribution`` and
+        ``percent`` over ``(instrument, ...)``.
     """
     returns, weights = _prepare(returns, weights, horizon, 2)
     total, marginal, _ = along(_volatility_kernel, returns, weights, core=[[TIME, INSTRUMENT], [INSTRUMENT]],
@@ -190,6 +240,24 @@ def cvar_contributions(returns: xr.DataArray, weights: xr.DataArray, level: Leve
     ``contribution`` = ``w_i marginal_i`` (sums to ``total``) and ``percent``. Where returns tie
     at the tail's boundary the gradient is not unique and one of the tied dates is taken (any
     choice is a subgradient; the contributions still add up). Needs ``ceil(1 / (1 - level))`` dates.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (instrument, time, ...)
+        Simple returns; dimensions beyond ``instrument`` and ``time`` are kept.
+    weights : xr.DataArray, (instrument, ...)
+        Fractions summing to 1 per portfolio, over ``instrument`` and any portfolio dimensions
+        (``portfolio``, ...).
+    level : float or sequence of float, default 0.95
+        Confidence level(s); a sequence adds a ``level`` dimension.
+    horizon : {"day", "week", "month"} or None, default None
+        Compound the returns to this calendar horizon first; None uses them as given.
+
+    Returns
+    -------
+    xr.Dataset
+        ``total`` over ``(level, ...)``; ``marginal``, ``contribution`` and ``percent`` over
+        ``(instrument, level, ...)``; positive = loss.
     """
     alphas, many = tails(level)
     returns, weights = _prepare(returns, weights, horizon, tail_need(alphas))
@@ -205,6 +273,21 @@ def diversification_ratio(returns: xr.DataArray, weights: xr.DataArray, *, horiz
     return; the ratio does not depend on ddof or annualisation. ``rating`` uses
     ``DIVERSIFICATION_BANDS``: "low" below ``sqrt 2``, "medium" below 2, "high" from 2 (on ``DR^2``,
     the effective number of independent risk factors: below 2, below 4, from 4).
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (instrument, time, ...)
+        Simple returns; dimensions beyond ``instrument`` and ``time`` are kept.
+    weights : xr.DataArray, (instrument, ...)
+        Fractions summing to 1 per portfolio, over ``instrument`` and any portfolio dimensions
+        (``portfolio``, ...).
+    horizon : {"day", "week", "month"} or None, default None
+        Compound the returns to this calendar horizon first; None uses them as given.
+
+    Returns
+    -------
+    xr.Dataset, (...)
+        ``ratio`` (float) and ``rating`` (str) per portfolio.
     """
     returns, weights = _prepare(returns, weights, horizon, 2)
     total, _, sigma = along(_volatility_kernel, returns, weights, core=[[TIME, INSTRUMENT], [INSTRUMENT]],
@@ -214,7 +297,18 @@ def diversification_ratio(returns: xr.DataArray, weights: xr.DataArray, *, horiz
 
 
 def diversification_rating(ratio: xr.DataArray) -> xr.DataArray:
-    """The band of each diversification ratio in ``DIVERSIFICATION_BANDS`` ("low", "medium", "high"); NaN gives ""."""
+    """The band of each diversification ratio in ``DIVERSIFICATION_BANDS`` ("low", "medium", "high"); NaN gives "".
+
+    Parameters
+    ----------
+    ratio : xr.DataArray, (...)
+        Diversification ratios.
+
+    Returns
+    -------
+    xr.DataArray of str, (...)
+        ``"low"``, ``"medium"``, ``"high"``, or ``""`` for NaN.
+    """
     bounds = np.array([b for b, _ in DIVERSIFICATION_BANDS[1:]])
     names = np.array(["", *(name for _, name in DIVERSIFICATION_BANDS)], dtype=object)
 
