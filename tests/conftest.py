@@ -20,10 +20,8 @@ def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def book_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo workspace with the demo book (:mod:`toolkit.book`), built once per session (read-only)."""
-    from toolkit.book import populate
-
-    return demo.build(tmp_path_factory.mktemp("book") / "demo.db", populate=populate)
+    """The demo workspace with the demo book (:mod:`toolkit.workspace.book`), built once per session (read-only)."""
+    return Workspace.build_demo(tmp_path_factory.mktemp("book") / "demo.db")
 
 
 def _workspaces(path_fixture: str, what: str, names: tuple[str, str]) -> tuple[Callable, Callable]:

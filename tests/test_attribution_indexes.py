@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import dump
-from toolkit.book import INDEXES
+from toolkit.workspace.book import INDEXES
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.market.sources import DATA
 from toolkit.workspace import Workspace

@@ -3,7 +3,7 @@ and the model allocations, linked over a range.
 
 Reference cases rebuild the façade's numbers in plain pandas from the account's holdings
 (``ws.accounts.holdings``: value, cash, nav), the closes (``ws.history.prices``), the share counts
-of data/shares_outstanding.csv, the model weights of toolkit.book and the ECB rates of
+of data/shares_outstanding.csv, the model weights of toolkit.workspace.book and the ECB rates of
 data/ecb_fx.csv: Brinson-Fachler by sector (Bacon 2008, *Practical Portfolio Performance
 Measurement and Attribution*, 2nd ed., ch. 5) linked by Carino (1999), written out below in a few
 lines each. Properties check that every model, variant and linking adds up to the active return on
@@ -21,8 +21,8 @@ import pytest
 
 from helpers import dump
 from toolkit.analytics import linking
-from toolkit.attribution import AttributionReport
-from toolkit.book import INDEXES, MODELS
+from toolkit.workspace.attribution import AttributionReport
+from toolkit.workspace.book import INDEXES, MODELS
 from toolkit.errors import DataError, NotFoundError, ToolkitError, ValidationError
 from toolkit.market.sources import DATA
 from toolkit.workspace import Workspace

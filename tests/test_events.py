@@ -17,7 +17,7 @@ import pytest
 
 from toolkit.errors import ConflictError, NotFoundError, ValidationError
 from toolkit.store.db import write
-from toolkit.trading.events import SIGNATURE_HEADER, Dispatcher, verify_signature
+from toolkit.workspace.dispatch import SIGNATURE_HEADER, Dispatcher, verify_signature
 from toolkit.workspace import Workspace
 
 SECRET = b"s3cret-shared-with-the-receiver"

@@ -1,4 +1,4 @@
-"""The risk platform in the façade (toolkit.risk_platform): uploaded portfolios (payload kept
+"""The risk platform in the façade (toolkit.workspace.portfolios and toolkit.workspace.analytics): uploaded portfolios (payload kept
 verbatim, status worked by hand from the shipped closes, data load, universes, refusals that save
 nothing) and the analytics on the real data of the demo workspace, checked against independent
 implementations on the same returns: empyrical-reloaded (VaR, CVaR where the tail is whole,

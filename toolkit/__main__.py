@@ -1,7 +1,7 @@
 """Command line: ``python -m toolkit setup [PATH]`` and ``python -m toolkit serve``.
 
 ``setup`` applies the migrations to a workspace file; for the demo workspace (the default,
-``data/demo.db``) it builds the file from ``data/`` with the demo book (:mod:`toolkit.book`) when
+``data/demo.db``) it builds the file from ``data/`` with the demo book (:mod:`toolkit.workspace.book`) when
 it does not exist yet or has no book.
 ``serve`` starts Voilà on the apps in ``apps/`` with the settings of ``voila.json``, through
 :mod:`toolkit.server` (a Host/Origin allow-list, and a token on any bind but loopback).
@@ -19,17 +19,15 @@ TEMPLATES = Path(__file__).resolve().parent / "widgets" / "jupyter"
 
 
 def setup(path: str | None, rebuild: bool) -> None:
-    from toolkit.store import connect, migrate
-    from toolkit.store import demo
-
-    from toolkit.book import populate
+    from toolkit.store import connect, demo, migrate
+    from toolkit.workspace import Workspace
 
     target = Path(path) if path else demo.DEFAULT_PATH
-    if target == demo.DEFAULT_PATH and (rebuild or not target.exists() or not _has_book(target)):
+    if target == demo.DEFAULT_PATH and (rebuild or not target.exists() or not demo.has_book(target)):
         def progress(done: int, total: int, label: str) -> None:
             print(f"\r  building demo workspace: {done}/{total} {label:<12}", end="", flush=True)
 
-        demo.build(target, progress=progress, populate=populate)
+        Workspace.build_demo(target, progress=progress)
         print("\n  demo book: 4 mandates run 2010-2022")
     db = connect(target)
     applied = migrate(db)
@@ -37,23 +35,13 @@ def setup(path: str | None, rebuild: bool) -> None:
     print(f"workspace {target}: {len(applied)} migration(s) applied, up to date")
 
 
-def _has_book(path: Path) -> bool:
-    """True when the demo workspace already holds the demo book (built before the book existed: rebuild)."""
-    import sqlite3
-
-    with sqlite3.connect(path) as conn:
-        try:
-            return all(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0
-                       for table in ("performance_master", "indexes"))
-        except sqlite3.OperationalError:
-            return False
-
-
 def serve(port: int, host: str, allow_hosts: list[str], extra: list[str]) -> None:
     os.chdir(ROOT)  # voila.json is read from the working directory
     os.environ["JUPYTER_PATH"] = os.pathsep.join(  # where the `toolkit` Voilà template lives
         filter(None, [str(TEMPLATES), os.environ.get("JUPYTER_PATH")]))
-    from toolkit.server import main as run_server  # Voilà with the Host/Origin allow-list and the token
+    from toolkit.server import (
+        main as run_server,  # Voilà with the Host/Origin allow-list and the token
+    )
 
     run_server(["apps", f"--port={port}", f"--Voila.ip={host}", "--no-browser", *extra], allow_hosts)
 

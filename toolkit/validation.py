@@ -29,7 +29,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
 from toolkit.errors import Problems
@@ -245,3 +245,20 @@ def shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
+
+def texts(keys: object, path: str, what: str, each: bool = True) -> list[str]:
+    """``keys`` as a list: one text, or a list (any iterable but a mapping) of texts (of anything
+    without ``each``); a ``ValidationError`` names ``path`` or ``path[i]`` otherwise (``"AAPL"`` is one
+    key, never four)."""
+    if isinstance(keys, str):
+        return [keys]
+    problems = Problems()
+    if isinstance(keys, (dict, bytes)) or not hasattr(keys, "__iter__"):
+        problems.add(path, f"{shown(keys)} is not a text or a list of texts")
+        problems.raise_if_any(what)
+    keys = list(keys)
+    for n, key in enumerate(keys if each else ()):
+        if not isinstance(key, str):
+            problems.add(f"{path}[{n}]", f"{shown(key)} is not a text")
+    problems.raise_if_any(what)
+    return keys

@@ -1,6 +1,6 @@
 """Charts of an attribution: the waterfall from the benchmark's return to the portfolio's, and the
 effects by segment. Pure functions from the effects table of
-:meth:`toolkit.attribution.AttributionReport.effects_table` (fractions) to plotly figures.
+:meth:`toolkit.workspace.attribution.AttributionReport.effects_table` (fractions) to plotly figures.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ into a computation.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -64,3 +67,31 @@ def bps(x: Formattable, decimals: int = 0) -> Formatted:
     ``x * 10_000`` rounded half-to-even to ``decimals`` places, followed by ``" bp"``.
     """
     return _apply(x, 10_000.0, decimals, " bp")
+
+
+def json_number(x: Any) -> float | None:
+    """A JSON number: a float, or None (JSON null) for NaN."""
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def json_value(value: Any) -> Any:
+    """A cell of a table as JSON writes it: numbers as floats or ints (NaN as None), timestamps as ISO dates."""
+    if isinstance(value, (np.floating, float)):
+        return json_number(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value).date().isoformat()
+    return value
+
+
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """A table's rows as JSON objects (:func:`json_value` for each cell)."""
+    return [{k: json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def camel(name: str) -> str:
+    """``snake_case`` as the seeds' ``camelCase`` keys: ``value_at_risk`` -> ``valueAtRisk``."""
+    head, *rest = str(name).split("_")
+    return head + "".join(part.title() for part in rest)

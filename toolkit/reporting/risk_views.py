@@ -1,6 +1,6 @@
 """Tables and charts of one series' risk analytics: the VaR / CVaR table, the risk-by-horizon
 chart and the factor exposure chart. Pure functions from the façade's Datasets (the risk cube of
-:func:`toolkit.risk_platform.risk_cube`, the exposures of :func:`toolkit.risk_platform.exposures`)
+:func:`toolkit.workspace.analytics.risk_cube`, the exposures of :func:`toolkit.workspace.analytics.exposures`)
 to a DataFrame or a plotly figure; numbers stay fractions (0.071 = 7.1%), formatting is the
 caller's.
 """

@@ -45,6 +45,26 @@ class AccountRepository:
             cash[account_id] += Decimal(amount)
         return [Account(*row, cash=cash[row[0]]) for row in rows]
 
+    def ids(self, type_: str | None = None, among: Sequence[str] | None = None) -> list[str]:
+        """Account ids, oldest first, of one ``type_`` (all when None), among ``among`` when given (in
+        its order)."""
+        kind = "" if type_ is None else "type = ? AND "
+        params = [] if type_ is None else [type_]
+        if among is None:
+            return [r[0] for r in self.db.conn.execute(
+                f"SELECT id FROM accounts WHERE {kind}1 ORDER BY created_at, id", params)]
+        found = {r[0] for r in self.db.conn.execute(
+            f"SELECT id FROM accounts WHERE {kind}id IN (SELECT value FROM json_each(?))",
+            [*params, json.dumps(list(among))])}
+        return [i for i in among if i in found]
+
+    def column(self, ids: Sequence[str], name: str) -> dict[str, object]:
+        """``id -> value`` of one column (``type``, ``name`` or ``currency``) of the accounts among ``ids``."""
+        if name not in ("type", "name", "currency"):
+            raise ValueError(f"not an account column: {name!r}")
+        return dict(self.db.conn.execute(f"SELECT id, {name} FROM accounts WHERE id IN "
+                                         "(SELECT value FROM json_each(?))", (json.dumps(list(ids)),)).fetchall())
+
     def set_status(self, account_id: str, status: str) -> None:
         self.db.conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -14,6 +15,23 @@ from toolkit.trading.allocations import Allocation, AllocationItem, AllocationRe
 class AllocationRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+
+    def foreign_currency(self, allocation_ids: list[str], currency: str) -> str:
+        """The current instruments of the allocations not quoted in ``currency``, as ``"SAP (EUR), …"``
+        ("" when there are none)."""
+        rows = self.db.conn.execute(
+            "SELECT DISTINCT i.symbol, i.currency FROM allocation_weights w "
+            "JOIN allocations a ON a.id = w.allocation_id AND a.version = w.version "
+            "JOIN instruments i ON i.instrument_id = w.instrument_id "
+            "WHERE a.id IN (SELECT value FROM json_each(?)) AND i.currency != ? ORDER BY i.symbol",
+            [json.dumps(list(allocation_ids)), currency]).fetchall()
+        return ", ".join(f"{symbol} ({quoted})" for symbol, quoted in rows)
+
+    def configured_currencies(self, allocation_id: str) -> list[str]:
+        """The currencies of the accounts configured to track the allocation."""
+        return [r[0] for r in self.db.conn.execute(
+            "SELECT DISTINCT a.currency FROM configurations c JOIN accounts a ON a.id = c.account_id "
+            "WHERE c.allocation_id = ?", (allocation_id,))]
 
     def insert(self, allocation_id: str, request: AllocationRequest, stamp: str, valid_from: str) -> None:
         """A new allocation: created at ``stamp`` (wall clock, audit), its version 1 valid from ``valid_from``."""

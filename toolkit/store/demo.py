@@ -12,7 +12,11 @@ from toolkit.market.history import parse_history
 from toolkit.schema import Timeframe
 from toolkit.store.db import connect, lock_files, write
 from toolkit.store.migrations import migrate
-from toolkit.store.repositories import FxRepository, InstrumentRepository, PriceRepository
+from toolkit.store.repositories import (
+    FxRepository,
+    InstrumentRepository,
+    PriceRepository,
+)
 
 DEFAULT_PATH = sources.DATA / "demo.db"
 
@@ -61,3 +65,15 @@ def build(path: str | Path = DEFAULT_PATH, data: Path = sources.DATA, progress=N
             if os.path.exists(leftover):
                 os.remove(leftover)
     return path
+
+
+def has_book(path: Path) -> bool:
+    """True when the demo workspace already holds the demo book (built before the book existed: rebuild)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        try:
+            return all(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0
+                       for table in ("performance_master", "indexes"))
+        except sqlite3.OperationalError:
+            return False

@@ -152,6 +152,10 @@ class PriceRepository:
         frame["time"] = pd.to_datetime(frame["time"], format="ISO8601")
         return frame.astype({c: "float64" for c in OHLCV})
 
+    def uploads_mark(self) -> tuple:
+        """A mark that changes with every history upload (their count and last id): a cache key."""
+        return tuple(self.db.conn.execute("SELECT count(*), max(id) FROM history_uploads").fetchone())
+
     def latest(self, timeframe: Timeframe = Timeframe.DAY) -> str | None:
         """The latest bar's time of ``timeframe`` over every series (an ISO date for daily bars): one
         primary-key seek per instrument (under 1 ms on the demo, against 12 ms for a scan of the prices)."""

@@ -14,7 +14,7 @@ import html
 import ipywidgets as widgets
 import pandas as pd
 
-from toolkit.attribution import DIMENSIONS
+from toolkit.workspace.attribution import DIMENSIONS
 from toolkit.reporting import attribution_views as views
 from toolkit.reporting.formatting import bps, percent
 from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html

@@ -27,10 +27,10 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,16 +38,35 @@ import xarray as xr
 
 from toolkit.analytics import risk
 from toolkit.analytics.returns import simple_returns
-from toolkit.analytics.risk_portfolio import cvar_contributions, volatility_contributions
+from toolkit.analytics.risk_portfolio import (
+    cvar_contributions,
+    volatility_contributions,
+)
 from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
 from toolkit.optimise import RULES, efficient_frontier, optimise, triggered_trades
 from toolkit.optimise.parameters import parse_parameters
 from toolkit.optimise.rules import rule_named
+from toolkit.optimise.strategy import Strategy
 from toolkit.schema import INSTRUMENT, TIME
-from toolkit.validation import decimal_or_none, read_decimal, read_id, read_name, read_period, shown
-
-if TYPE_CHECKING:
-    from toolkit.workspace import Workspace
+from toolkit.store.accounts import AccountRepository
+from toolkit.store.repositories import now
+from toolkit.store.strategies import StrategyRepository
+from toolkit.validation import (
+    decimal_or_none,
+    read_decimal,
+    read_id,
+    read_name,
+    read_period,
+    shown,
+)
+from toolkit.workspace.accounts import Accounts
+from toolkit.workspace.allocations import Allocations
+from toolkit.workspace.attribution import Attribution
+from toolkit.workspace.configurations import Configurations
+from toolkit.workspace.context import Context
+from toolkit.workspace.history import History
+from toolkit.workspace.instruments import Instruments
+from toolkit.workspace.rebalancings import Rebalancings
 
 FIELDS = ("portfolio_id", "weights", "capital", "rule_name", "parameters", "constraints", "universe", "benchmark",
           "start_date", "end_date")
@@ -74,7 +93,8 @@ class Optimisation:
     expected: pd.Series
     returns: xr.DataArray
     constraints: Mapping | None
-    _ws: Workspace
+    #: ``place(account_id, name, weights, execution_date)``: the façade's way to place the target
+    _place: Callable[[str, str, dict[str, str], str | None], dict] = field(repr=False, compare=False)
 
     def components(self) -> pd.DataFrame:
         """Current and target weight, the trade, and the expected return of every component."""
@@ -118,14 +138,7 @@ class Optimisation:
         rebalance the account to it through the trading engine; returns the rebalancing answer."""
         if self.account_id is None:
             raise NotFoundError("Only an optimisation of a PORTFOLIO account can be placed; give portfolio_id.")
-        weights = _exact(self.target)
-        name = f"{self.rule_name} for {self._ws.accounts.get(self.account_id).name or self.account_id[:8]}"
-        with self._ws.transaction():
-            allocation = self._ws.allocations.create({"name": name, "allocation": [
-                {"instrument_id": i, "instrument_id_type": "UUID", "weight": w} for i, w in weights.items()]})
-            self._ws.configurations.switch(self.account_id, allocation.id)
-            return self._ws.rebalancings.execute({"account_ids": [self.account_id], "execution_date": execution_date})
-
+        return self._place(self.account_id, self.rule_name, _exact(self.target), execution_date)
 
 def _exact(target: xr.DataArray) -> dict[str, str]:
     """Target weights as decimal text that sums to 1 exactly (4 places, the largest takes the rest)."""
@@ -139,8 +152,15 @@ def _exact(target: xr.DataArray) -> dict[str, str]:
 class Strategies:
     """``ws.strategies``: the nine rules and the optimisation of a portfolio (module docstring)."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
+    def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
+                 allocations: Allocations, configurations: Configurations, rebalancings: Rebalancings,
+                 attribution: Attribution, reopen: Callable[[], Any]) -> None:
+        self._ctx = ctx
+        self._instruments, self._history, self._accounts = instruments, history, accounts
+        self._allocations, self._configurations, self._rebalancings = allocations, configurations, rebalancings
+        self._attribution = attribution
+        self._reopen = reopen  # a second connection to the same file, for the background runs
+        self._store = StrategyRepository(ctx.db)
 
     @staticmethod
     def rules() -> list[dict]:
@@ -165,7 +185,7 @@ class Strategies:
         ids = self._universe(payload.get("universe"), list(current[INSTRUMENT].values))
         if benchmark is not None:  # tracking a benchmark needs its constituents in the universe
             ids = list(dict.fromkeys([*ids, *map(str, benchmark[INSTRUMENT].values)]))
-        prices = self._ws.history.prices(ids, start=start, end=end)
+        prices = self._history.prices(ids, start=start, end=end)
         if prices.sizes[TIME] < 3:  # two returns at the least
             raise ValidationError([Problem("start_date", f"the sample {start} to {end} holds {prices.sizes[TIME]} "
                                                          "closes; choose dates within the price history")],
@@ -188,26 +208,37 @@ class Strategies:
         expected = returns.mean(TIME) * 252
         return Optimisation(rule.name, dict(payload.get("parameters") or {}), capital, currency, account_id,
                             target.rename("weight"), current, orders, analytics,
-                            expected.to_series(), returns, payload.get("constraints"), self._ws)
+                            expected.to_series(), returns, payload.get("constraints"), self._place)
+
+    def _place(self, account_id: str, rule_name: str, weights: dict[str, str], execution_date: str | None) -> dict:
+        """Make ``weights`` the account's allocation (a new allocation named after the rule) and
+        rebalance the account to it through the trading engine; returns the rebalancing answer."""
+        name = f"{rule_name} for {self._accounts.get(account_id).name or account_id[:8]}"
+        with self._ctx.transaction():
+            allocation = self._allocations.create({"name": name, "allocation": [
+                {"instrument_id": i, "instrument_id_type": "UUID", "weight": w} for i, w in weights.items()]})
+            self._configurations.switch(account_id, allocation.id)
+            return self._rebalancings.execute({"account_ids": [account_id], "execution_date": execution_date})
 
     # ------------------------------------------------------------------ strategies
 
     def create(self, payload: Mapping) -> Strategy:
         """Store a strategy: ``{"name": ..., "rules": [{"rule_name": ..., "parameters": {...},
         "constraints": {...}}, ...]}``; every rule name and parameter is checked first."""
-        from toolkit.store.repositories import now  # noqa: PLC0415
-
         name, rules = _parse_strategy(payload)
+        if self._store.name_taken(name):
+            raise ValidationError([Problem("name", f"a strategy named {name!r} exists already; choose another "
+                                                   "name")], "strategy")
         strategy_id = str(uuid.uuid4())
-        StrategyRuns(self._ws).save(strategy_id, name, rules, now(precise=True))
+        self._store.save(strategy_id, name, rules, now(precise=True))
         return self.get(strategy_id)
 
     def list(self) -> list[Strategy]:
-        return StrategyRuns(self._ws).load()
+        return self._store.load()
 
     def get(self, strategy_id: str) -> Strategy:
         """A strategy by id or name, with its latest run's status."""
-        found = StrategyRuns(self._ws).load(strategy_id)
+        found = self._store.load(strategy_id)
         if not found:
             raise NotFoundError(f"No strategy {strategy_id!r}; see ws.strategies.list().")
         return found[0]
@@ -218,17 +249,15 @@ class Strategies:
         the run id. :meth:`status` says ``Running`` with ``percentage_complete``, then ``Complete``
         (or ``Failed``); :meth:`results` holds each account's answer as it comes. ``wait=True``
         blocks until the end, calling ``progress(percentage)`` as it goes."""
-        from toolkit.store.repositories import now  # noqa: PLC0415
-
         strategy = self.get(strategy_id)
-        accounts = self._run_accounts(account_ids) if account_ids is not None else [r[0] for r in self._ws.db.conn.execute(
-            "SELECT id FROM accounts WHERE type = 'PORTFOLIO' ORDER BY created_at, id")]
+        accounts = (self._run_accounts(account_ids) if account_ids is not None
+                    else AccountRepository(self._ctx.db).ids("PORTFOLIO"))
         if not accounts:
             raise NotFoundError("No PORTFOLIO account to run the strategy over.")
         run_id = str(uuid.uuid4())
-        store = StrategyRuns(self._ws)
+        store = self._store
         store.start(run_id, strategy.id, now(precise=True))
-        job = threading.Thread(target=_run_job, args=(str(self._ws.path), run_id, strategy, accounts),
+        job = threading.Thread(target=_run_job, args=(self._reopen, run_id, strategy, accounts),
                                name=f"strategy-{run_id[:8]}", daemon=True)
         job.start()
         if wait:
@@ -249,8 +278,7 @@ class Strategies:
             problems.add("account_ids", f"{shown(account_ids)} is not a list of PORTFOLIO account ids")
             problems.raise_if_any("strategy run")
         ids = [read_id(a, f"account_ids[{n}]", problems) for n, a in enumerate(account_ids)]
-        known = {r[0] for r in self._ws.db.conn.execute(
-            f"SELECT id FROM accounts WHERE type = 'PORTFOLIO' AND id IN ({', '.join('?' * len(ids))})", ids)}
+        known = set(AccountRepository(self._ctx.db).ids("PORTFOLIO", [i for i in ids if i is not None]))
         for n, found in enumerate(ids):
             if found is not None and found not in known:
                 problems.add(f"account_ids[{n}]", f"{found} is no PORTFOLIO account")
@@ -259,12 +287,12 @@ class Strategies:
 
     def status(self, run_id: str) -> dict:
         """``status`` (Running, Complete, Failed), ``percentage_complete`` and the times of a run."""
-        return StrategyRuns(self._ws).status(run_id)
+        return self._store.status(run_id)
 
     def results(self, run_id: str) -> pd.DataFrame:
         """Each account's and rule's answer of a run (``result`` JSON in the seed's shape, or ``error``)."""
-        StrategyRuns(self._ws).status(run_id)
-        return StrategyRuns(self._ws).results(run_id)
+        self._store.status(run_id)
+        return self._store.results(run_id)
 
     # ------------------------------------------------------------------ the request's parts
 
@@ -278,11 +306,11 @@ class Strategies:
         capital = None if payload.get("capital") is None else read_decimal(
             payload["capital"], "capital", problems, "100000.00", numbers=True, positive=True)
         if key is not None:
-            account = self._ws.accounts.get(key)
+            account = self._accounts.get(key)
             if account.type != "PORTFOLIO":
                 problems.add("portfolio_id", f"{key} is a {account.type} account; optimise a PORTFOLIO account")
                 return None, nothing, 0.0, account.currency
-            cube = self._ws.accounts.holdings([key]).isel(portfolio=0, drop=True).isel({TIME: -1})
+            cube = self._accounts.holdings([key]).isel(portfolio=0, drop=True).isel({TIME: -1})
             nav = float(cube["nav"])
             weights = (cube["value"] / nav).drop_vars([c for c in cube.coords if c != INSTRUMENT])
             return key, weights.where(weights > 0, 0.0), nav if capital is None else float(capital), account.currency
@@ -297,7 +325,7 @@ class Strategies:
                 problems.add(f"weights.{name}", f"{shown(value)} is not a weight such as 0.25 or \"0.25\"")
         if problems:
             return None, nothing, 0.0, "USD"
-        ids = self._ws.instruments.resolve(list(given))
+        ids = self._instruments.resolve(list(given))
         return None, xr.DataArray([float(v) for v in values], dims=INSTRUMENT, coords={INSTRUMENT: ids}), \
             float(capital), "USD"
 
@@ -306,11 +334,11 @@ class Strategies:
             if not held:
                 raise NotFoundError("The portfolio holds nothing yet; give a universe of instruments to optimise.")
             return held
-        return list(dict.fromkeys([*self._ws.instruments.resolve(list(universe)), *held]))
+        return list(dict.fromkeys([*self._instruments.resolve(list(universe)), *held]))
 
     def _window(self, start: date | None, end: date | None) -> tuple[str, str]:
         """The sample: ``start`` to ``end``, by default the last close and :data:`LOOKBACK_YEARS` before it."""
-        last = end.isoformat() if end else str(pd.Timestamp(self._ws.instruments.table()["history_end"].max()).date())
+        last = end.isoformat() if end else str(pd.Timestamp(self._instruments.table()["history_end"].max()).date())
         first = start.isoformat() if start else str((pd.Timestamp(last) - pd.DateOffset(years=LOOKBACK_YEARS)).date())
         if first > last:  # (a start after the last close; a start after a given end is refused when read)
             raise ValidationError([Problem("start_date", f"{first} is after the last close {last}; choose a start "
@@ -328,7 +356,7 @@ class Strategies:
             problems = Problems()
             problems.add("benchmark", "Min Tracking Error needs a benchmark: an index id or name, or a model allocation")
             problems.raise_if_any("optimisation request")
-        weights, _ = self._ws.attribution.weights(key, end)
+        weights, _ = self._attribution.weights(key, end)
         last = weights.ffill(TIME).isel({TIME: -1}, drop=True).fillna(0.0)
         return last.where(last > 0, drop=True).rename("weight")
 
@@ -368,24 +396,6 @@ def _orders(trades: xr.DataArray, last: xr.DataArray, daily_sd: xr.DataArray, ca
 
 STRATEGY_FIELDS = ("name", "rules")
 RULE_FIELDS = ("rule_name", "parameters", "constraints", "universe", "benchmark", "start_date", "end_date")
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """A named set of rules with their parameters; ``status`` is its latest run's (``NotRun`` before
-    any), with ``percentage_complete``."""
-
-    id: str
-    name: str
-    rules: list[dict]
-    created_at: str
-    status: str
-    percentage_complete: float
-    run_id: str | None
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "rules": self.rules, "created_at": self.created_at,
-                "status": self.status, "percentage_complete": self.percentage_complete, "run_id": self.run_id}
 
 
 def _read_rule(item: Mapping, problems: Problems, prefix: str = "") -> tuple[date | None, date | None]:
@@ -428,72 +438,11 @@ def _parse_strategy(payload: object) -> tuple[str, list[dict]]:
     return name.strip(), [dict(item) for item in rules]
 
 
-class StrategyRuns:
-    """Reads and writes of strategies and their runs (parameterised SQL; writes in ``BEGIN IMMEDIATE``)."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
-
-    def save(self, strategy_id: str, name: str, rules: list[dict], stamp: str) -> None:
-        taken = self._ws.db.conn.execute("SELECT 1 FROM strategies WHERE name = ?", (name,)).fetchone()
-        if taken:
-            problems = Problems()
-            problems.add("name", f"a strategy named {name!r} exists already; choose another name")
-            problems.raise_if_any("strategy")
-        with self._ws.transaction():
-            self._ws.db.conn.execute("INSERT INTO strategies (id, name, rules, created_at) VALUES (?, ?, ?, ?)",
-                                     (strategy_id, name, json.dumps(rules), stamp))
-
-    def load(self, strategy_id: str | None = None) -> list[Strategy]:
-        where, params = ("WHERE s.id = ? OR s.name = ?", (strategy_id, strategy_id)) if strategy_id else ("", ())
-        rows = self._ws.db.conn.execute(
-            "SELECT s.id, s.name, s.rules, s.created_at, r.status, r.percentage_complete, r.id FROM strategies s "
-            "LEFT JOIN strategy_runs r ON r.id = (SELECT id FROM strategy_runs WHERE strategy_id = s.id "
-            f"ORDER BY started_at DESC, rowid DESC LIMIT 1) {where} ORDER BY s.created_at, s.name", params).fetchall()
-        return [Strategy(r[0], r[1], json.loads(r[2]), r[3], r[4] or "NotRun", float(r[5] or 0.0), r[6])
-                for r in rows]
-
-    def start(self, run_id: str, strategy_id: str, stamp: str) -> None:
-        with self._ws.transaction():
-            self._ws.db.conn.execute("INSERT INTO strategy_runs (id, strategy_id, status, percentage_complete, "
-                                     "started_at) VALUES (?, ?, 'Running', 0, ?)", (run_id, strategy_id, stamp))
-
-    def record(self, run_id: str, account_id: str, rule_name: str, result: str | None, error: str | None,
-               percentage: float) -> None:
-        with self._ws.transaction():
-            self._ws.db.conn.execute("INSERT INTO strategy_results (run_id, account_id, rule_name, result, error) "
-                                     "VALUES (?, ?, ?, ?, ?)", (run_id, account_id, rule_name, result, error))
-            self._ws.db.conn.execute("UPDATE strategy_runs SET percentage_complete = ? WHERE id = ?",
-                                     (percentage, run_id))
-
-    def finish(self, run_id: str, status: str, stamp: str, error: str | None = None) -> None:
-        with self._ws.transaction():
-            self._ws.db.conn.execute("UPDATE strategy_runs SET status = ?, finished_at = ?, error = ?, "
-                                     "percentage_complete = CASE WHEN ? = 'Complete' THEN 100 ELSE "
-                                     "percentage_complete END WHERE id = ?", (status, stamp, error, status, run_id))
-
-    def status(self, run_id: str) -> dict:
-        row = self._ws.db.conn.execute("SELECT id, strategy_id, status, percentage_complete, started_at, finished_at, "
-                                       "error FROM strategy_runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"No strategy run {run_id!r}.")
-        return dict(zip(("run_id", "strategy_id", "status", "percentage_complete", "started_at", "finished_at",
-                         "error"), row))
-
-    def results(self, run_id: str) -> pd.DataFrame:
-        cursor = self._ws.db.conn.execute("SELECT account_id, rule_name, result, error FROM strategy_results "
-                                          "WHERE run_id = ? ORDER BY rowid", (run_id,))
-        return pd.DataFrame(cursor.fetchall(), columns=["account_id", "rule_name", "result", "error"])
-
-
-def _run_job(path: str, run_id: str, strategy: Strategy, accounts: list[str]) -> None:
+def _run_job(reopen: Callable[[], Any], run_id: str, strategy: Strategy, accounts: list[str]) -> None:
     """The background job: every rule of ``strategy`` for every account, each result stored as it
     comes (its own connection, as a second kernel would have)."""
-    from toolkit.store.repositories import now  # noqa: PLC0415
-    from toolkit.workspace import Workspace  # noqa: PLC0415 - the job opens its own connection
-
-    ws = Workspace.open(path)
-    store = StrategyRuns(ws)
+    ws = reopen()  # its own connection, as a second kernel would have
+    store = StrategyRepository(ws.db)
     try:
         total, done = len(accounts) * len(strategy.rules), 0
         for account in accounts:

@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,16 +36,27 @@ from toolkit.analytics import linking
 from toolkit.analytics.currency import ankrim_hensel
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import horizon_returns
-from toolkit.validation import YEARS, read_choice, read_date, read_decimal, read_name, read_period, read_text
 from toolkit.errors import DataError, NotFoundError, Problems
 from toolkit.market.instruments import check_currency
 from toolkit.market.universes import geography_of
 from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
+from toolkit.store.accounts import AccountRepository
 from toolkit.store.indexes import IndexRepository
 from toolkit.store.repositories import now
-
-if TYPE_CHECKING:
-    from toolkit.workspace import Workspace
+from toolkit.validation import (
+    YEARS,
+    read_choice,
+    read_date,
+    read_decimal,
+    read_name,
+    read_period,
+    read_text,
+)
+from toolkit.workspace.accounts import Accounts
+from toolkit.workspace.allocations import Allocations
+from toolkit.workspace.context import Context
+from toolkit.workspace.history import History
+from toolkit.workspace.instruments import Instruments
 
 INDEX_FIELDS = ("name", "method", "currency", "description", "constituents")
 CONSTITUENT_FIELDS = ("instrument_id", "isin", "symbol", "shares", "weight")
@@ -99,8 +109,13 @@ def _positive_decimal(value: object, path: str, problems: Problems, what: str) -
 class Attribution:
     """``ws.attribution``: the indexes to attribute against (see the module docstring)."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
+    def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
+                 allocations: Allocations) -> None:
+        self._ctx = ctx
+        self._instruments = instruments
+        self._history = history
+        self._accounts = accounts
+        self._allocations = allocations
 
     # ------------------------------------------------------------------ indexes
 
@@ -118,12 +133,12 @@ class Attribution:
         if description is not None:
             description = read_text(description, "description", problems)
         rows = self._constituents(payload.get("constituents"), method, currency, problems)
-        repo = IndexRepository(self._ws.db)
+        repo = IndexRepository(self._ctx.db)
         if name and repo.name_taken(name.strip()):
             problems.add("name", f"an index named {name.strip()!r} exists already; choose another name")
         problems.raise_if_any("index")
         index_id = str(uuid.uuid4())
-        with self._ws.transaction():
+        with self._ctx.transaction():
             repo.insert(index_id, name.strip(), method, currency, description, json.dumps(payload), rows, now())
         return self.index(index_id)
 
@@ -132,7 +147,7 @@ class Attribution:
         if not isinstance(items, list) or not items:
             problems.add("constituents", "give at least one constituent, e.g. {'symbol': 'AAPL'}")
             return []
-        table = self._ws.instruments.table().set_index("instrument_id")
+        table = self._instruments.table().set_index("instrument_id")
         needs = METHODS.get(method) if isinstance(method, str) else None
         rows, seen = [], {}
         for n, item in enumerate(items):
@@ -144,7 +159,7 @@ class Attribution:
                 problems.add(path, "name the instrument by exactly one of instrument_id, isin or symbol")
                 continue
             try:
-                (iid,) = self._ws.instruments.resolve([keys[0]])
+                (iid,) = self._instruments.resolve([keys[0]])
             except NotFoundError:
                 problems.add(path, f"no instrument {keys[0]!r} in this workspace")
                 continue
@@ -169,11 +184,11 @@ class Attribution:
 
     def indexes(self) -> list[Index]:
         """Every stored index, oldest first (the seed's ``GET /index``)."""
-        return [self._load(row) for _, row in IndexRepository(self._ws.db).indexes().iterrows()]
+        return [self._load(row) for _, row in IndexRepository(self._ctx.db).indexes().iterrows()]
 
     def index(self, index_id: str) -> Index:
         """One index by id or name; an unknown one raises ``NotFoundError``."""
-        repo = IndexRepository(self._ws.db)
+        repo = IndexRepository(self._ctx.db)
         rows = repo.indexes([index_id]) if isinstance(index_id, str) else pd.DataFrame()
         if rows.empty and isinstance(index_id, str):
             every = repo.indexes()
@@ -184,8 +199,8 @@ class Attribution:
         return self._load(rows.iloc[0])
 
     def _load(self, row: pd.Series) -> Index:
-        parts = IndexRepository(self._ws.db).constituents(row["id"])
-        table = self._ws.instruments.table().set_index("instrument_id")
+        parts = IndexRepository(self._ctx.db).constituents(row["id"])
+        table = self._instruments.table().set_index("instrument_id")
         meta = table.loc[parts["instrument_id"], ["symbol", "isin", "name", "sector", "country", "asset_class",
                                                   "currency"]].reset_index()
         return Index(row["id"], row["name"], row["method"], row["currency"], row["description"],
@@ -204,7 +219,7 @@ class Attribution:
         problems.raise_if_any("index weights request")
         index = self.index(index_id)
         ids = list(index.constituents["instrument_id"])
-        close = self._ws.history.prices(ids, end=end)["close"]
+        close = self._history.prices(ids, end=end)["close"]
         held = close.ffill(TIME)
         live = held.notnull()
         if index.method == "cap":
@@ -275,30 +290,31 @@ class Attribution:
     def weights(self, key: str, end: str | None = None) -> tuple[xr.DataArray, str]:
         """Weights at the close of every day to ``end`` of an index (id or name), a PORTFOLIO
         account or a model allocation, over ``(instrument, time)``; and its display name."""
-        repo = IndexRepository(self._ws.db)
+        repo = IndexRepository(self._ctx.db)
         every = repo.indexes()
         if key in set(every["id"]) or key in set(every["name"]):
             index = self.index(key)
             return self.index_weights(index.id, end=end), f"Index: {index.name}"
-        row = self._ws.db.conn.execute("SELECT type, name, currency FROM accounts WHERE id = ?", (key,)).fetchone()
-        if row is not None:
-            if row[0] != "PORTFOLIO":
-                raise NotFoundError(f"Account {key!r} is a {row[0]} account; attribution needs a PORTFOLIO account.")
-            return self._account(key, end, row[2]), f"Account: {row[1] or key[:8]}"
+        account = AccountRepository(self._ctx.db).get(key)
+        if account is not None:
+            if account.type != "PORTFOLIO":
+                raise NotFoundError(f"Account {key!r} is a {account.type} account; attribution needs a PORTFOLIO "
+                                    "account.")
+            return self._account(key, end, account.currency), f"Account: {account.name or key[:8]}"
         try:
-            allocation = self._ws.allocations.get(key)
+            allocation = self._allocations.get(key)
         except NotFoundError:
             raise NotFoundError(f"No index, PORTFOLIO account or model allocation {key!r}; see "
                                 "ws.attribution.indexes(), ws.accounts.list(type='PORTFOLIO') and "
                                 "ws.allocations.list().") from None
         mix = {x["instrument_id"]: float(x["weight"]) for x in allocation.to_dict()["allocation"]}
-        close = self._ws.history.prices(list(mix), end=end)["close"]
+        close = self._history.prices(list(mix), end=end)["close"]
         fixed = xr.DataArray(list(mix.values()), dims=INSTRUMENT, coords={INSTRUMENT: list(mix)})
         weights = (fixed * close.notnull().all(INSTRUMENT)).where(close.notnull().all(INSTRUMENT))
         return weights.rename("weight"), f"Model: {allocation.name or key[:8]}"
 
     def _account(self, account_id: str, end: str | None, currency: str) -> xr.DataArray:
-        cube = self._ws.accounts.holdings([account_id], end=end).isel({PORTFOLIO: 0}, drop=True)
+        cube = self._accounts.holdings([account_id], end=end).isel({PORTFOLIO: 0}, drop=True)
         nav = cube["nav"].where(cube["nav"] > 0)
         weights = cube["value"] / nav
         cash = (cube["cash"] / nav).expand_dims({INSTRUMENT: [CASH]})
@@ -309,7 +325,7 @@ class Attribution:
         """Daily returns of ``ids`` (CASH: 0) from the first day after ``start_date`` to ``end_date``,
         with the instrument metadata and ``geography`` as coordinates; and every trading day."""
         real = [i for i in ids if i != CASH]
-        close = self._ws.history.prices(real, end=req["end_date"])["close"]
+        close = self._history.prices(real, end=req["end_date"])["close"]
         meta = {c: close[c].values for c in ("symbol", "name", "asset_class", "sector", "country", "currency")}
         returns = simple_returns(close.drop_vars([c for c in close.coords if c not in close.dims]))
         if CASH in ids:
@@ -354,7 +370,7 @@ class Attribution:
         if req["geometric"]:
             raise DataError("The currency attribution (Ankrim-Hensel) is arithmetic; ask for it without geometric.")
         base, codes = req["base_currency"], sorted(set(r["currency"].values))
-        rates = self._ws.history.rates
+        rates = self._history.rates
         known = set(map(str, rates["currency"].values)) | {"EUR"}
         missing = sorted({*codes, base} - known)
         if missing:

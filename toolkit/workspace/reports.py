@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -40,12 +39,21 @@ from toolkit.reporting import consistency, reports
 from toolkit.reporting import returns as interface
 from toolkit.reporting.returns import PerformanceMaster
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
+from toolkit.store.accounts import AccountRepository
 from toolkit.store.allocations import AllocationRepository
+from toolkit.store.performance import PerformanceRepository
 from toolkit.store.repositories import now
-from toolkit.validation import not_future, read_choice, read_decimal, read_id, read_period
-
-if TYPE_CHECKING:
-    from toolkit.workspace import Workspace
+from toolkit.validation import (
+    not_future,
+    read_choice,
+    read_decimal,
+    read_id,
+    read_period,
+)
+from toolkit.workspace.accounts import Accounts
+from toolkit.workspace.context import Context
+from toolkit.workspace.history import History
+from toolkit.workspace.instruments import Instruments
 
 MASTER_PAYLOAD = ("performanceMeasurementStartDate", "dailyPerformanceStartDate", "benchmarkId", "annualFee")
 Report = pd.DataFrame | go.Figure
@@ -55,8 +63,11 @@ class Reports:
     """PortfolioReturns, InstrumentReturns and the PO001 / PO003 / PO005 / MA001 / MA003 / MA004
     reports of the workspace's portfolios and instruments (see the module docstring)."""
 
-    def __init__(self, ws: Workspace) -> None:
-        self._ws = ws
+    def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts) -> None:
+        self._ctx = ctx
+        self._instruments = instruments
+        self._history = history
+        self._accounts = accounts
 
     # ------------------------------------------------------------------ master data
 
@@ -88,16 +99,10 @@ class Reports:
                 problems.add("benchmarkId", str(error))
         self._portfolio(portfolio_id)
         problems.raise_if_any("performance master data")
-        with self._ws.transaction():
-            self._ws.db.conn.execute(
-                "INSERT INTO performance_master (portfolio_id, performance_measurement_start_date, "
-                "daily_performance_start_date, benchmark_id, annual_fee, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (portfolio_id) DO UPDATE SET performance_measurement_start_date = "
-                "excluded.performance_measurement_start_date, daily_performance_start_date = "
-                "excluded.daily_performance_start_date, benchmark_id = excluded.benchmark_id, "
-                "annual_fee = excluded.annual_fee, updated_at = excluded.updated_at",
-                (portfolio_id, master.performance_measurement_start_date.isoformat(),
-                 master.daily_performance_start_date.isoformat(), bench, format(fee, "f"), now(precise=True)))
+        with self._ctx.transaction():
+            PerformanceRepository(self._ctx.db).save_master(
+                portfolio_id, master.performance_measurement_start_date.isoformat(),
+                master.daily_performance_start_date.isoformat(), bench, format(fee, "f"), now(precise=True))
         return self.master(portfolio_id)
 
     def master(self, portfolio_id: str) -> PerformanceMaster:
@@ -120,7 +125,7 @@ class Reports:
         ``benchmark`` is NaN for that portfolio.
         """
         ids = self._ids(portfolio_ids)
-        cube = self._ws.accounts.holdings(ids)
+        cube = self._accounts.holdings(ids)
         gross = time_weighted(cube["nav"], cube["flows"], timing="end")
         stored = self._stored(ids)
         starts = pd.to_datetime([stored[p][0] if p in stored else pd.NaT for p in ids])
@@ -153,7 +158,7 @@ class Reports:
         ids = []
         for n, key in enumerate(request.instrument_ids):
             try:
-                ids.append(self._ws.instruments.resolve([key])[0])
+                ids.append(self._instruments.resolve([key])[0])
             except (NotFoundError, ValidationError) as error:
                 problems.add(f"instrumentIds[{n}]", str(error))
         problems.raise_if_any("InstrumentReturns request")
@@ -184,10 +189,10 @@ class Reports:
         """MA001 (to-date and trailing returns), MA003 (calendar years) and MA004 (cumulated chart);
         an ``end`` past the latest return of every instrument is refused."""
         start, end = _period(start, end, "instrument report")
-        ids = self._ws.instruments.resolve(list(instrument_ids))
+        ids = self._instruments.resolve(list(instrument_ids))
         daily = self._instrument_daily(ids)
         _within(None, end, None, daily, "instrument report")
-        symbols = self._ws.instruments.table().set_index("instrument_id").loc[ids, "symbol"].tolist()
+        symbols = self._instruments.table().set_index("instrument_id").loc[ids, "symbol"].tolist()
         daily = daily.assign_coords({INSTRUMENT: symbols})
         return {"MA001": reports.instrument_table(daily, end), "MA003": reports.calendar_year_returns(daily, start, end),
                 "MA004": reports.instrument_chart(daily, start, end)}
@@ -203,28 +208,20 @@ class Reports:
         problems = Problems()
         found = read_id(portfolio_id, "portfolioId", problems)
         problems.raise_if_any("portfolio")
-        row = self._ws.db.conn.execute("SELECT type FROM accounts WHERE id = ?", (found,)).fetchone()
-        if row is None or row[0] != "PORTFOLIO":
+        if AccountRepository(self._ctx.db).column([found], "type").get(found) != "PORTFOLIO":
             raise NotFoundError(f"No PORTFOLIO account with id {portfolio_id!r}.")
         return found
 
     def _ids(self, portfolio_ids: Sequence[str] | None) -> list[str]:
         if portfolio_ids is None:
-            return [r[0] for r in self._ws.db.conn.execute(
-                "SELECT DISTINCT o.account_id FROM portfolio_orders o JOIN accounts a ON a.id = o.account_id "
-                "WHERE o.state IN ('FILLED', 'SETTLED') AND length(o.legs) > 0 AND a.type = 'PORTFOLIO' "
-                "ORDER BY a.created_at, a.id")]
+            return PerformanceRepository(self._ctx.db).reported()
         return [self._portfolio(p) for p in portfolio_ids]
 
     def _stored(self, ids: list[str]) -> dict[str, tuple]:
-        marks = ", ".join("?" * len(ids))
-        rows = self._ws.db.conn.execute(
-            f"SELECT portfolio_id, performance_measurement_start_date, daily_performance_start_date, benchmark_id, "
-            f"annual_fee FROM performance_master WHERE portfolio_id IN ({marks})", ids).fetchall()
-        return {r[0]: r[1:] for r in rows}
+        return PerformanceRepository(self._ctx.db).masters(ids)
 
     def _first_returns(self, ids: list[str]) -> dict[str, date]:
-        cube = self._ws.accounts.holdings(ids)
+        cube = self._accounts.holdings(ids)
         gross = time_weighted(cube["nav"], cube["flows"], timing="end")
         first = gross[TIME].where(gross.notnull()).min(TIME, skipna=True)  # (datetimes skip NaT only when told)
         return {p: pd.Timestamp(first.sel({PORTFOLIO: p}).values).date() for p in ids}
@@ -238,25 +235,23 @@ class Reports:
         return daily[[v for v in ("gross", "net", "benchmark") if v in daily]]
 
     def _instrument_daily(self, ids: list[str]) -> xr.DataArray:
-        prices = self._ws.history.prices(ids)
+        prices = self._history.prices(ids)
         return instrument_returns(prices["close"])
 
     def _benchmark_key(self, key: str) -> tuple[str, str]:
         """``("allocation", id)`` or ``("instrument", id)`` for a benchmark named by id, symbol or ISIN."""
-        if isinstance(key, str) and AllocationRepository(self._ws.db).exists(key):
+        if isinstance(key, str) and AllocationRepository(self._ctx.db).exists(key):
             return "allocation", key
         if not isinstance(key, str) or not key:
             raise NotFoundError(f"{key!r} names no instrument or allocation to benchmark against.")
-        return "instrument", self._ws.instruments.resolve([key])[0]
+        return "instrument", self._instruments.resolve([key])[0]
 
     def _benchmarks(self, keys: list[str | None], ids: list[str], days: pd.DatetimeIndex) -> xr.DataArray:
         """The daily benchmark return of each portfolio (NaN where it has none), one computation per
         distinct benchmark, picked per portfolio with one vectorised selection."""
         named = sorted({k for k in keys if k is not None})
         columns = [xr.DataArray(np.full(len(days), np.nan), dims=TIME, coords={TIME: days})]
-        currencies = self._ws.db.conn.execute(
-            f"SELECT id, currency FROM accounts WHERE id IN ({', '.join('?' * len(ids))})", ids).fetchall()
-        currency = dict(currencies)
+        currency = AccountRepository(self._ctx.db).column(ids, "currency")
         for key in named:  # a handful of benchmarks, each a vectorised series
             wanted = {currency[p] for p, k in zip(ids, keys) if k == key}
             if len(wanted) > 1:
@@ -272,12 +267,12 @@ class Reports:
     def _benchmark(self, key: str, currency: str, days: pd.DatetimeIndex) -> xr.DataArray:
         kind, found = self._benchmark_key(key)
         if kind == "allocation":
-            items = AllocationRepository(self._ws.db).get([found])[0].items
+            items = AllocationRepository(self._ctx.db).get([found])[0].items
             ids = [i.instrument_id for i in items]
             weights = xr.DataArray([float(Decimal(i.weight)) for i in items], dims=INSTRUMENT, coords={INSTRUMENT: ids})
         else:
             ids, weights = [found], xr.DataArray([1.0], dims=INSTRUMENT, coords={INSTRUMENT: [found]})
-        prices = self._ws.history.prices(ids)
+        prices = self._history.prices(ids)
         quoted = set(prices["currency"].values.tolist()) if "currency" in prices.coords else {currency}
         # the close on each of the portfolio's days (the last one on or before it, within each history),
         # so that the move of a day the benchmark trades and the portfolio does not (a holiday of one of
@@ -286,7 +281,7 @@ class Reports:
         last = prices["close"][TIME].where(prices["close"].notnull()).max(TIME, skipna=True)
         close = close.where(close[TIME] <= last).sel({TIME: days})
         daily = instrument_returns(close, to=currency if quoted != {currency} else None,
-                                   rates=self._ws.history.rates if quoted != {currency} else None)
+                                   rates=self._history.rates if quoted != {currency} else None)
         return (daily * weights).sum(INSTRUMENT, min_count=len(ids))
 
 

@@ -1,4 +1,5 @@
-"""The demo book: model portfolios run on the shipped prices, so the reports have a real history.
+"""The demo book (``ws`` below is a :class:`toolkit.workspace.Workspace`, which builds the
+demo through :meth:`~toolkit.workspace.Workspace.build_demo`): model portfolios run on the shipped prices, so the reports have a real history.
 
 Four mandates (PORTFOLIO accounts in USD) follow three model allocations of the real stocks and
 factor ETFs in ``data/``, from 2010 to the last shipped close (2022-12-28), through the façade
@@ -13,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from toolkit.market.sources import DATA
 from toolkit.trading.orders import FeeSchedule
-from toolkit.workspace import Workspace
 
 #: model allocations: name -> {symbol: weight}; symbols of the skfolio series in data/
 MODELS = {
@@ -43,16 +43,7 @@ FEES = FeeSchedule(bps=Decimal("5"), minimum=Decimal("1.00"))
 DRIFT = {"threshold": "0.02", "type": "ABSOLUTE"}
 
 
-def populate(path: Path) -> None:
-    """Run the demo book into the workspace file at ``path`` (``toolkit.store.demo.build``'s hook)."""
-    ws = Workspace.open(path)
-    try:
-        build_book(ws)
-    finally:
-        ws.close()
-
-
-def build_book(ws: Workspace, progress: Callable[[int, int, str], None] | None = None) -> dict[str, str]:
+def build_book(ws: Any, progress: Callable[[int, int, str], None] | None = None) -> dict[str, str]:
     """Run the demo book into ``ws`` (an empty demo workspace); returns mandate name -> account id."""
     ws.orders.fees = FEES
     symbols = ws.instruments.table().query("source == 'skfolio' and tradable")
@@ -90,7 +81,7 @@ def build_book(ws: Workspace, progress: Callable[[int, int, str], None] | None =
     return accounts
 
 
-def create_indexes(ws: Workspace) -> list[str]:
+def create_indexes(ws: Any) -> list[str]:
     """The demo indexes of the 20 S&P 500 stocks: cap-weighted (shares of data/shares_outstanding.csv)
     and equally weighted; returns their ids."""
     shares = pd.read_csv(DATA / "shares_outstanding.csv", dtype={"shares": str})
@@ -111,7 +102,7 @@ def _calendar(stock_days: pd.DatetimeIndex, etf_days: pd.DatetimeIndex) -> list[
     return [(day, "quarter" if day.month in (1, 4, 7, 10) else "month") for day in firsts]
 
 
-def _act(ws: Workspace, account: str, day: pd.Timestamp, what: str, start: str, deposit: str, flow: Decimal,
+def _act(ws: Any, account: str, day: pd.Timestamp, what: str, start: str, deposit: str, flow: Decimal,
          switch: tuple | None, models: dict[str, str]) -> None:
     """One mandate's bookings on the first trading day of a month."""
     when = day.strftime("%Y-%m-%d")

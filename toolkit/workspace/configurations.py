@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import uuid
+
+from toolkit.errors import ConflictError, NotFoundError, Problems
+from toolkit.store.accounts import AccountRepository, ConfigurationRepository
+from toolkit.store.allocations import AllocationRepository
+from toolkit.store.events import EventRepository
+from toolkit.store.repositories import now
+from toolkit.trading.accounts import Configuration
+from toolkit.validation import read_id
+from toolkit.workspace.context import Context
+
+
+class Configurations:
+    """Links a PORTFOLIO account to the allocation it tracks; switching changes only the target."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._repo = ConfigurationRepository(ctx.db)
+        self._events = EventRepository(ctx.db)
+
+    def create(self, payload: dict) -> Configuration:
+        """``{"account_id": ..., "allocation_id": ...}``; an account has at most one configuration."""
+        return self._save(payload, create=True)
+
+    def switch(self, account_id: str, allocation_id: str) -> Configuration:
+        """Point the account at another allocation; the reallocation happens at the next rebalancing."""
+        return self._save({"account_id": account_id, "allocation_id": allocation_id}, create=False)
+
+    def get(self, account_id: str) -> Configuration:
+        found = self._repo.for_account(account_id) if isinstance(account_id, str) else None
+        if found is None:
+            raise NotFoundError(f"Account {account_id!r} has no configuration.")
+        return found
+
+    def _save(self, payload: dict, create: bool) -> Configuration:
+        problems = Problems()
+        problems.require_object(payload, ("account_id", "allocation_id"), "configuration")
+        account_id = read_id(payload.get("account_id"), "account_id", problems)
+        allocation_id = read_id(payload.get("allocation_id"), "allocation_id", problems)
+        stamp = now(precise=True)
+        with self._ctx.transaction():
+            account = AccountRepository(self._ctx.db).get(account_id) if account_id else None
+            if account_id and account is None:
+                problems.add("account_id", f"no account with id {account_id}")
+            elif account is not None and account.type != "PORTFOLIO":
+                problems.add("account_id", f"is a {account.type} account; configurations link PORTFOLIO accounts")
+            if allocation_id and not AllocationRepository(self._ctx.db).exists(allocation_id):
+                problems.add("allocation_id", f"no allocation with id {allocation_id}")
+            elif allocation_id and account is not None:
+                other = AllocationRepository(self._ctx.db).foreign_currency([allocation_id], account.currency)
+                if other:
+                    problems.add("allocation_id", f"holds {other}, but account {account_id} is in "
+                                                  f"{account.currency}")
+            problems.raise_if_any("configuration")
+            existing = self._repo.for_account(account_id)
+            if create and existing is not None:
+                raise ConflictError(f"Account {account_id} already has a configuration; switch its allocation "
+                                    "with configurations.switch().")
+            if not create and existing is None:
+                raise NotFoundError(f"Account {account_id} has no configuration to switch; create one first.")
+            self._repo.upsert(str(uuid.uuid4()), account_id, allocation_id, stamp)
+            saved = self._repo.for_account(account_id)
+            self._events.record("CONFIGURATION.CREATED" if create else "CONFIGURATION.UPDATED",
+                                saved.id, saved.to_dict(), stamp)
+        return saved
