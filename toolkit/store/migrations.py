@@ -421,6 +421,17 @@ def m013_event_subscribers(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m014_performance_reference(db: sqlite_utils.Database) -> None:
+    """The id a reported portfolio has in the performance interface's data source (its ``portfolioId``,
+    ``E0002``; performance-reporting-interface.txt line 112), unique in a workspace; NULL: the portfolio
+    is named by its account id."""
+    _run(db, """
+    ALTER TABLE performance_master ADD COLUMN reference TEXT;
+    CREATE UNIQUE INDEX performance_master_reference ON performance_master (reference) WHERE reference IS NOT NULL
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):
