@@ -29,7 +29,9 @@ def test_create_answers_in_the_seed_shape(ws: Workspace) -> None:
     assert body["name"] == "Balanced US equity" and body["version"] == 1
     assert [(a["symbol"], a["weight"]) for a in body["allocation"]] == [("AAPL", "0.40"), ("MSFT", "0.35"),
                                                                         ("JPM", "0.25")]
-    assert all(a["instrument_id_type"] == "UUID" for a in body["allocation"])
+    # the seed's identifier type of the workspace's instrument UUIDs (brokerage document, line 146)
+    assert all(a["instrument_id_type"] == "UPVEST" for a in body["allocation"])
+    assert body["allocation_id"] == created.id and "id" not in body  # the seed's key (line 39)
     assert ws.allocations.get(created.id) == created
     weights = created.to_xarray()
     assert weights.dims == ("instrument",) and float(weights.sum()) == pytest.approx(1.0)
@@ -103,7 +105,7 @@ BAD = {
                         {"allocation[0].weight": "not in (0, 1]", "allocation[1].weight": "greater than 0"}),
     "zero weight": ({"allocation": [item(AAPL, "1"), item(MSFT, "0")]}, {"allocation[1].weight": "greater than 0"}),
     "duplicate ISIN": ({"allocation": [item(AAPL, "0.5"), item(AAPL, "0.5")]},
-                       {"allocation[1].instrument_id": "lists AAPL again"}),
+                       {"allocation[1].instrument_id": "lists US0378331005 again"}),
     "unknown instrument": ({"allocation": [item("DE0007164600", "1")]},
                            {"allocation[0].instrument_id": "no tradable instrument with ISIN DE0007164600"}),
     "index is not tradable": ({"allocation": [item(SPX, "1")]}, {"allocation[0].instrument_id": "no tradable"}),
@@ -112,7 +114,7 @@ BAD = {
     "unknown UUID": ({"allocation": [item("00000000-0000-0000-0000-000000000000", "1", "UUID")]},
                      {"allocation[0].instrument_id": "no instrument with id"}),
     "unknown id type": ({"allocation": [item(AAPL, "1", "CUSIP")]},
-                        {"allocation[0].instrument_id_type": "not one of ISIN, UUID"}),
+                        {"allocation[0].instrument_id_type": "not one of ISIN, UPVEST"}),
     "malformed weight": ({"allocation": [item(AAPL, "0,5"), item(MSFT, "0.5")]},
                          {"allocation[0].weight": "not a decimal number"}),
     "weight as a float": ({"allocation": [{"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": 1.0}]},

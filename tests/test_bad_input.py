@@ -444,7 +444,7 @@ CASES = [
         "settle-number-id": ({"move": "settle", "order": 42}, N, "42"),
     }),
     # ------------------------------------------------------------------ rebalancings
-    case("rebalancing-neither-ids", lambda c: c.ws.rebalancings.execute({"preview": True}), V, "account_ids"),
+    case("rebalancing-neither-ids", lambda c: c.ws.rebalancings.execute({"preview": True}), V, "accounts"),
     case("rebalancing-both-ids", lambda c: c.ws.rebalancings.execute(
         {"account_ids": [c.portfolio], "allocation_ids": [c.allocation]}), V, "account_ids"),
     case("rebalancing-unknown-allocation", lambda c: c.ws.rebalancings.execute({"allocation_ids": [UNKNOWN]}), V,

@@ -94,7 +94,7 @@ def test_by_allocation_rebalances_every_configured_account(ws: Workspace) -> Non
 
 
 BAD = {
-    "neither list": ({"drift": {"threshold": "0.02"}}, ["account_ids"]),
+    "neither list": ({"drift": {"threshold": "0.02"}}, ["accounts"]),  # the seed's list (brokerage line 191)
     "both lists": ({"account_ids": ["00000000-0000-0000-0000-000000000000"],
                     "allocation_ids": ["00000000-0000-0000-0000-000000000000"]}, ["account_ids"]),
     "not a UUID": ({"account_ids": ["acc-1"]}, ["account_ids[0]"]),

@@ -1,4 +1,6 @@
-"""Accounts, their cash ledger, and configurations (account → allocation): the seed's payloads.
+"""Accounts, their cash ledger, and configurations (account → allocation): the domain objects; the
+requests are read by :mod:`toolkit.contracts.brokerage` (``AccountOpening``, ``CashMovement``,
+``PortfolioConfigurationRequest``/``Update``), ``ACCOUNT_TYPES``, ``STATUSES`` and ``CENT`` come from there.
 
 Account request::  {"type": "PORTFOLIO", "currency": "USD", "name": "Jane Doe ISA"}   # name optional
 Cash movement::    {"amount": "10000.00", "currency": "USD"}      # a decimal string, to the cent
@@ -14,20 +16,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
+from toolkit.contracts.brokerage import (ACCOUNT_TYPES, CENT, STATUSES, AccountOpening, CashMovement,  # noqa: F401
+                                         PortfolioConfigurationResponse, parse)
 from toolkit.errors import Problems
-from toolkit.market.instruments import check_currency
-from toolkit.validation import not_future, read_date, read_decimal
-from toolkit.trading.allocations import _check_name
+from toolkit.validation import read_date
 
-ACCOUNT_TYPES = ("PORTFOLIO", "TRADING")
-#: the statuses a broker uses; only ACTIVE accounts trade
-STATUSES = ("ACTIVE", "PENDING", "SUSPENDED", "BLOCKED", "CLOSED")
 #: statuses an account never leaves: a closed account is not reopened (its history stays as it
 #: was closed); a customer who comes back gets a new account
 FINAL_STATUSES = ("CLOSED",)
-CENT = Decimal("0.01")
-#: the largest single cash movement accepted (a guard against typos and overflow)
-MAX_AMOUNT = Decimal("1000000000000")
 
 
 @dataclass(frozen=True)
@@ -54,8 +50,16 @@ class Configuration:
     created_at: str
     updated_at: str
 
+    @property
+    def configuration_id(self) -> str:
+        return self.id
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The seed's answer (brokerage document, line 66: "the response returns the account_id"):
+        :class:`~toolkit.contracts.brokerage.PortfolioConfigurationResponse`."""
+        return PortfolioConfigurationResponse(account_id=self.account_id, allocation_id=self.allocation_id,
+                                              configuration_id=self.id, created_at=self.created_at,
+                                              updated_at=self.updated_at).to_dict()
 
 
 @dataclass(frozen=True)
@@ -67,37 +71,18 @@ class AccountRequest:
 
 
 def parse_account(payload: object) -> AccountRequest:
-    problems = Problems()
-    problems.require_object(payload, ("type", "currency", "name", "status"), "account")
-    kind = payload.get("type")
-    if kind not in ACCOUNT_TYPES:
-        problems.add("type", f"{kind!r} is not one of {', '.join(ACCOUNT_TYPES)}")
-    status = payload.get("status", "ACTIVE")
-    if status not in STATUSES:
-        problems.add("status", f"{status!r} is not one of {', '.join(STATUSES)}")
-    currency = check_currency(payload.get("currency"), "currency", problems)
-    name = _check_name(payload.get("name"), problems)
-    problems.raise_if_any("account")
-    return AccountRequest(kind, currency, name, status)
+    """An account request (a dict or JSON text) read by
+    :class:`~toolkit.contracts.brokerage.AccountOpening`."""
+    opening = parse(AccountOpening, payload, "account")
+    return AccountRequest(opening.type, opening.currency, opening.name, opening.status)
 
 
 def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str | None]:
-    """Validate ``{"amount": "123.45", "currency": ..., "value_date": "2020-01-02"}``: a positive
-    decimal string to the cent, in the account's currency, and an optional ISO value date, not
-    later than today (UTC): cash is booked once it has moved, so a forward-dated movement waits
-    for its day (a future value date would put cash in the books before any price can value it)."""
-    problems = Problems()
-    problems.require_object(payload, ("amount", "currency", "value_date"), what)
-    amount = check_amount(payload.get("amount"), "amount", problems)
-    code = check_currency(payload.get("currency"), "currency", problems)
-    if code and code != currency:
-        problems.add("currency", f"{code} is not the account's currency {currency}")
-    value_date = payload.get("value_date")
-    if value_date is not None:
-        day = not_future(read_date(value_date, "value_date", problems), "value_date", problems)
-        value_date = None if day is None else day.isoformat()
-    problems.raise_if_any(what)
-    return amount, value_date
+    """A cash movement ``{"amount": "123.45", "currency": ..., "value_date": "2020-01-02"}`` read by
+    :class:`~toolkit.contracts.brokerage.CashMovement` in the account's ``currency``: the amount and
+    the value date's ISO text (None when not given)."""
+    movement = parse(CashMovement, payload, what, currency=currency)
+    return movement.amount, None if movement.value_date is None else movement.value_date.isoformat()
 
 
 def status_change(account_id: str, before: str, after: str) -> str | None:
@@ -112,21 +97,3 @@ def iso_date(value: object, path: str, problems: Problems) -> str | None:
     """An ISO date field of a payload (:func:`toolkit.validation.read_date`), as its text."""
     day = read_date(value, path, problems)
     return None if day is None else day.isoformat()
-
-
-def check_amount(value: object, path: str, problems: Problems) -> Decimal | None:
-    """A positive amount given as a decimal string with at most two decimals."""
-    amount = read_decimal(value, path, problems, "1000.00")
-    if amount is None:
-        return None
-    if amount <= 0:
-        problems.add(path, f"{value} is not a positive amount")
-    elif amount > MAX_AMOUNT:
-        problems.add(path, f"{value} is above the limit of {MAX_AMOUNT}")
-    elif amount != amount.quantize(CENT):
-        problems.add(path, f"{value} has fractions of a cent; amounts are booked to the cent")
-    else:
-        return amount.quantize(CENT)
-    return None
-
-

@@ -1,8 +1,10 @@
-"""Portfolio orders: the seed's payload and the child orders it splits into (pure, exact).
+"""Portfolio orders: the seed's request and the child orders it splits into (pure, exact).
 
-Request::
+Request (brokerage document, line 86; read by :class:`toolkit.contracts.brokerage.PortfolioOrderRequest`)::
 
-    {"cash_amount": "5000.00", "currency": "USD", "side": "BUY",
+    {"user_id": "<uuid>",                       # optional
+     "account_id": "<uuid>",                    # required unless the façade is given the account
+     "cash_amount": "5000.00", "currency": "USD", "side": "BUY",
      "idempotency_key": "client-ref-42",        # optional: a retried request never places twice
      "execution_date": "2022-12-28"}            # optional: the latest date with prices by default
 
@@ -22,13 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from toolkit.errors import Problems
-from toolkit.market.instruments import check_currency
+from toolkit.contracts.brokerage import CENT, SIDES, STATES, PortfolioOrderRequest, parse  # noqa: F401
 from toolkit.trading import engine
-from toolkit.trading.accounts import CENT, check_amount, iso_date
 
-SIDES = ("BUY", "SELL")
-STATES = ("NEW", "PROCESSING", "FILLED", "SETTLED", "CANCELLED")
 #: allowed state transitions; FILLED and CANCELLED orders never go back
 TRANSITIONS = {"NEW": ("PROCESSING", "CANCELLED"), "PROCESSING": ("FILLED", "CANCELLED"),
                "FILLED": ("SETTLED",), "SETTLED": (), "CANCELLED": ()}
@@ -58,11 +56,22 @@ class FeeSchedule:
 
 @dataclass(frozen=True)
 class OrderRequest:
+    """A validated portfolio order (:class:`~toolkit.contracts.brokerage.PortfolioOrderRequest`) as
+    the order code uses it: exact amount, ISO execution date text (None: the market clock)."""
+
     side: str
     amount: Decimal
     currency: str
     idempotency_key: str | None
     execution_date: str | None
+    user_id: str | None = None
+    account_id: str | None = None
+
+    @classmethod
+    def of(cls, request: PortfolioOrderRequest) -> "OrderRequest":
+        day = request.execution_date
+        return cls(request.side, request.cash_amount, request.currency, request.idempotency_key,
+                   None if day is None else day.isoformat(), request.user_id, request.account_id)
 
     def to_dict(self) -> dict:
         body = asdict(self)
@@ -70,27 +79,13 @@ class OrderRequest:
         return body
 
 
-def parse_order(payload: object, account_currency: str) -> OrderRequest:
-    """Validate a portfolio order payload; one ``ValidationError`` names every problem."""
-    problems = Problems()
-    problems.require_object(payload, ("cash_amount", "currency", "side", "idempotency_key", "execution_date"),
-                            "portfolio order")
-    amount = check_amount(payload.get("cash_amount"), "cash_amount", problems)
-    currency = check_currency(payload.get("currency"), "currency", problems)
-    if currency and currency != account_currency:
-        problems.add("currency", f"{currency} is not the account's currency {account_currency}")
-    side = payload.get("side")
-    if side not in SIDES:
-        problems.add("side", f"{side!r} is not BUY or SELL")
-    key = payload.get("idempotency_key")
-    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 100 or not key.strip()
-                            or not key.isprintable()):
-        problems.add("idempotency_key", "must be a string of 1 to 100 printable characters, not blank")
-    date = payload.get("execution_date")
-    if date is not None:
-        date = iso_date(date, "execution_date", problems)
-    problems.raise_if_any("portfolio order")
-    return OrderRequest(side, amount, currency, key, date)
+def parse_order(payload: object, account_currency: str, account_id: str | bool = True) -> OrderRequest:
+    """A portfolio order payload (a dict or JSON text) read by
+    :class:`~toolkit.contracts.brokerage.PortfolioOrderRequest` for an account in ``account_currency``:
+    ``account_id`` is the account the order is placed for (the body's must agree with it), or True when
+    the caller names it elsewhere; one ``ValidationError`` names every problem."""
+    return OrderRequest.of(parse(PortfolioOrderRequest, payload, "portfolio order", currency=account_currency,
+                                 account_id=account_id))
 
 
 def child_orders(amount: Decimal, weight_units: np.ndarray, prices: np.ndarray,

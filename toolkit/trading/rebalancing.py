@@ -1,8 +1,9 @@
 """Rebalancing executions: the seed's request, and a whole book as arrays for the order engine.
 
-Request::
+Request (brokerage document, line 190; read by
+:class:`toolkit.contracts.brokerage.RebalancingExecutionRequest`)::
 
-    {"account_ids": ["<uuid>", ...]}          # or {"allocation_ids": [...]}: every account configured with them
+    {"accounts": ["<uuid>", ...],             # or "allocation_ids": [...]: every account configured with them
      "drift": {"threshold": "0.02", "type": "ABSOLUTE"},   # optional; RELATIVE is a share of each target
      "execution_date": "2022-12-28",                       # optional: the latest date with prices
      "preview": true}                                      # optional: compute the trades, place nothing
@@ -22,21 +23,15 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from toolkit.errors import Problems
-from toolkit.validation import read_decimal, read_flag, read_id
+from toolkit.contracts.brokerage import DRIFT_TYPES, MAX_ACCOUNTS, REASONS, RebalancingExecutionRequest, parse  # noqa: F401
 from toolkit.trading import engine
-from toolkit.trading.accounts import CENT, iso_date
 from toolkit.trading.orders import decimal_texts
-
-DRIFT_TYPES = ("ABSOLUTE", "RELATIVE")
-DRIFT_FIELDS = ("threshold", "type")
-REASONS = ("ACCOUNT_NOT_FOUND", "INVALID_ACCOUNT_TYPE", "INVALID_ACCOUNT_STATUS", "CONFIGURATION_IS_MISSING",
-           "ACCOUNT_IS_EMPTY", "PORTFOLIO_IS_BALANCED")
-MAX_ACCOUNTS = 100_000
 
 
 @dataclass(frozen=True)
 class RebalancingRequest:
+    """A validated rebalancing request as the run uses it (no drift: 0, ABSOLUTE)."""
+
     account_ids: tuple[str, ...] | None
     allocation_ids: tuple[str, ...] | None
     drift: Decimal
@@ -44,43 +39,19 @@ class RebalancingRequest:
     execution_date: str | None
     preview: bool
 
+    @classmethod
+    def of(cls, request: RebalancingExecutionRequest) -> "RebalancingRequest":
+        drift = request.drift
+        day = request.execution_date
+        return cls(request.account_list, request.allocation_ids, Decimal(0) if drift is None else drift.threshold,
+                   "ABSOLUTE" if drift is None else drift.type, None if day is None else day.isoformat(),
+                   request.preview)
+
 
 def parse_rebalancing(payload: object) -> RebalancingRequest:
-    problems = Problems()
-    problems.require_object(payload, ("account_ids", "allocation_ids", "drift", "execution_date", "preview"),
-                            "rebalancing request")
-    given = [k for k in ("account_ids", "allocation_ids") if k in payload]
-    if len(given) != 1:
-        problems.add("account_ids", "give either account_ids or allocation_ids (one of them)")
-    lists = {k: _ids(payload.get(k), k, problems) for k in given}
-    drift, kind = Decimal(0), "ABSOLUTE"
-    if "drift" in payload:
-        spec = problems.require_fields(payload["drift"], "drift", DRIFT_FIELDS)
-        if spec is not None:
-            kind = spec.get("type", "ABSOLUTE")
-            if kind not in DRIFT_TYPES:
-                problems.add("drift.type", f"{kind!r} is not ABSOLUTE or RELATIVE")
-            drift = read_decimal(spec.get("threshold"), "drift.threshold", problems, "0.02")
-            if drift is not None and not 0 <= drift <= 1:
-                problems.add("drift.threshold", f"{drift} is not between 0 and 1")
-    preview = read_flag(payload.get("preview", False), "preview", problems)
-    date = payload.get("execution_date")
-    if date is not None:
-        date = iso_date(date, "execution_date", problems)
-    problems.raise_if_any("rebalancing request")
-    return RebalancingRequest(lists.get("account_ids"), lists.get("allocation_ids"), drift, kind, date, preview)
-
-
-def _ids(values: object, path: str, problems: Problems) -> tuple[str, ...] | None:
-    if not isinstance(values, list) or not values or len(values) > MAX_ACCOUNTS:
-        problems.add(path, f"expected a list of 1 to {MAX_ACCOUNTS:,} UUIDs")
-        return None
-    found = [read_id(v, f"{path}[{i}]", problems) for i, v in enumerate(values)]
-    first: dict[str, int] = {}
-    for i, key in enumerate(found):
-        if key is not None and first.setdefault(key, i) != i:
-            problems.add(f"{path}[{i}]", f"repeats {path}[{first[key]}]; name each once")
-    return tuple(f for f in found if f)
+    """A rebalancing request (a dict or JSON text) read by
+    :class:`~toolkit.contracts.brokerage.RebalancingExecutionRequest`."""
+    return RebalancingRequest.of(parse(RebalancingExecutionRequest, payload, "rebalancing request"))
 
 
 def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...]) -> pd.Series:
