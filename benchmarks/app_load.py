@@ -21,7 +21,7 @@ import psutil
 
 from toolkit.store import demo
 from common import arguments, machine, report
-from toolkit.widgets.browser import chromium, open_page, voila_server
+from toolkit.testing.browser import chromium, open_page, voila_server
 APP = "/voila/render/market.ipynb"
 
 

@@ -78,7 +78,7 @@ def served_app(book_path: Path, folder: Path, notebook: str, ready: str) -> Iter
     """An app served by Voilà on a copy of the demo book, open in Chromium once ``ready`` (a CSS
     selector) is on the page: ``(page, ws, outside)``, with ``ws`` the test's own read-only view of
     the same file and ``outside`` the requests the page tried to send off 127.0.0.1."""
-    from toolkit.widgets.browser import CELL_ERROR, chromium, open_page, voila_server
+    from toolkit.testing.browser import CELL_ERROR, chromium, open_page, voila_server
 
     path = folder / "book.db"
     with Workspace.open(book_path) as source:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.widgets.browser import CELL_ERROR, chromium, open_page, voila_server
+from toolkit.testing.browser import CELL_ERROR, chromium, open_page, voila_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

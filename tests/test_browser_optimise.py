@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.widgets.browser import CELL_ERROR
+from toolkit.testing.browser import CELL_ERROR
 
 from helpers import app_screenshot, page_clean, served_app, type_into
 

@@ -18,7 +18,7 @@ import pytest
 
 from toolkit.reporting import consistency
 from toolkit.reporting.formatting import bps, percent
-from toolkit.widgets.browser import CELL_ERROR
+from toolkit.testing.browser import CELL_ERROR
 from toolkit.workspace import Workspace
 
 from helpers import app_screenshot, choose, page_clean, page_table, served_app, type_into

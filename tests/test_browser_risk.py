@@ -16,7 +16,7 @@ import pytest
 
 from toolkit.reporting import risk_views
 from toolkit.reporting.formatting import percent
-from toolkit.widgets.browser import CELL_ERROR
+from toolkit.testing.browser import CELL_ERROR
 
 from helpers import app_screenshot, choose, page_clean, page_table, served_app
 
