@@ -298,14 +298,19 @@ def test_unknown_rule_and_misspelled_parameters_are_named(stocks: xr.DataArray) 
     with pytest.raises(ValidationError, match=r"parameters\.level: 1\.5 is not a confidence level"):
         optimise("Min Risk (CVaR)", stocks, parameters={"level": 1.5})
     with pytest.raises(ValidationError, match=r"size_rebalance_trigger: 5 is outside \[0, 1\]"):
-        optimise("Equal Weight", stocks, parameters={"Size Rebalance Trigger": 5})
+        optimise("Equal Weight", stocks, parameters={"size_rebalance_trigger": 5})  # a fraction
+    with pytest.raises(ValidationError, match=r"Size Rebalance Trigger: 150 is out of range; expected 0 to 100 "):
+        optimise("Equal Weight", stocks, parameters={"Size Rebalance Trigger": 150})  # the document's percent
     with pytest.raises(ValidationError, match="expected a whole number"):
         optimise("ATR weighted", ohlc=qqq(), parameters={"period": 14.5})
 
 
-def test_seed_labels_are_accepted_and_recorded(stocks: xr.DataArray) -> None:
-    w = optimise("equal weight", stocks, parameters={"Include Stop/Limit": True, "Size Rebalance Trigger": 0.05})
+def test_seed_labels_are_accepted_in_the_seeds_units_and_recorded(stocks: xr.DataArray) -> None:
+    # risk-platform-api.txt line 866: "A value of 10 equates to 10%"
+    w = optimise("equal weight", stocks, parameters={"Include Stop/Limit": True, "Size Rebalance Trigger": 5})
     assert w.attrs["parameters"] == {"include_stop_limit": True, "size_rebalance_trigger": 0.05}
+    w = optimise("equal weight", stocks, parameters={"IncludeStopLimit": False, "RebalanceTrigger": 2.5})
+    assert w.attrs["parameters"] == {"include_stop_limit": False, "size_rebalance_trigger": 0.025}
     assert w.attrs["rule"] == "Equal Weight" and list(w["symbol"].values) == SYMBOLS
 
 
@@ -413,3 +418,20 @@ def test_importing_the_toolkit_does_not_import_riskfolio_or_cvxpy() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_strategys_portfolio_rule_becomes_the_toolkits_rule_in_its_units() -> None:
+    from toolkit.contracts.base import read
+    from toolkit.contracts.risk.strategy import StrategyRequest
+    from toolkit.optimise.parameters import SEED_RULES, from_strategy
+
+    request = read(StrategyRequest, {"name": "s", "rules": [
+        {"rule_id": 4}, {"rule_id": 16, "parameters": [{"key": "RebalanceTrigger", "value": "2.0"},
+                                                       {"key": "RiskFreeRate", "value": "3"},
+                                                       {"key": "IncludeStopLimit", "value": "true"}]}]})
+    name, params = from_strategy(request.portfolio_rule)
+    assert name == "Max Sharpe" and set(SEED_RULES.values()) == set(RULES)
+    assert (params.size_rebalance_trigger, params.risk_free_rate, params.include_stop_limit) == (0.02, 0.03, True)
+    assert from_strategy(read(StrategyRequest, {"name": "s", "rules": [{"rule_id": 19}]}).rules[0])[1].period == 14
+    with pytest.raises(ValidationError, match="rule 4 .* is no portfolio rule"):
+        from_strategy(request.rules[0])

@@ -275,7 +275,7 @@ def plan(rule: str, returns: xr.DataArray | None = None, *, parameters: Mapping 
          benchmark: xr.DataArray | None = None) -> Plan:
     """Validate a request without solving it (what :func:`optimise` and the batches do first)."""
     r = rule_named(rule)
-    params = P.parse_parameters(r.parameters, parameters)
+    params = P.read_parameters(r.parameters, parameters)
     _inputs(r, {"returns": returns, "ohlc": ohlc, "benchmark": benchmark})
     if r.name == "ATR weighted":
         bars = heuristics.complete_bars(ohlc, params.period)
