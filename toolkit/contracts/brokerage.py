@@ -195,13 +195,14 @@ def _quiet(reader, value: object, *args: object) -> Any:
 
 def _list_of(reader):
     """A before-validator reading a whole list with ``reader(values, path, problems)``: its problems
-    at ``[i]`` land under the field (``accounts[2]``)."""
+    at ``field[i]`` land under the field (``accounts[2]``)."""
 
-    def check(values: object) -> Any:
+    def check(values: object, info: ValidationInfo) -> Any:
         problems = Problems()
-        out = reader(values, "", problems)
+        out = reader(values, info.field_name, problems)
         if problems:
-            raise _error("list", [(_location(p.path), p.message, values) for p in problems.items])
+            raise _error("list", [(_location(p.path.removeprefix(info.field_name)), p.message, values)
+                                  for p in problems.items])
         return out
 
     return check
