@@ -423,7 +423,8 @@ def test_importing_the_toolkit_does_not_import_riskfolio_or_cvxpy() -> None:
 def test_a_strategys_portfolio_rule_becomes_the_toolkits_rule_in_its_units() -> None:
     from toolkit.contracts.base import read
     from toolkit.contracts.risk.strategy import StrategyRequest
-    from toolkit.optimise.parameters import SEED_RULES, from_strategy
+    from toolkit.optimise.parameters import SEED_RULES
+    from toolkit.optimise.rules import from_strategy
 
     request = read(StrategyRequest, {"name": "s", "rules": [
         {"rule_id": 4}, {"rule_id": 16, "parameters": [{"key": "RebalanceTrigger", "value": "2.0"},

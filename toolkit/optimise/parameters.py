@@ -7,9 +7,8 @@ risk platform's keys and names in the document's units (``risk-platform-api.txt`
 of 10 equates to 10%"): ``RebalanceTrigger`` / "Size Rebalance Trigger" 5 is 5 %, ``IncludeStopLimit``
 / "Include Stop/Limit", ``ConfidenceLevel``, ``RiskFreeRate`` (percent), ``Covariance``, ``Period``.
 Unknown names are refused with a did-you-mean, wrong types (a bool is not a number, a float not a
-whole number, text not a number) and values out of range too. :func:`from_strategy` turns a
-strategy's rule (:class:`toolkit.contracts.risk.strategy.StrategyRule`) into the rule's name and
-parameters.
+whole number, text not a number) and values out of range too. :func:`toolkit.optimise.rules.from_strategy` turns
+a strategy's rule into the rule's name and parameters.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from pydantic import ValidationError as PydanticError
 
 from toolkit.contracts.base import Contract, problems_of
 from toolkit.contracts.risk.analytics import refuse
-from toolkit.contracts.risk.strategy import StrategyRule
 from toolkit.errors import Problem, ValidationError
 
 WHAT = "optimisation request"
@@ -151,19 +149,6 @@ def read_parameters(cls: type[Common], payload: Mapping | Common | None, path: s
 def as_record(params: Common) -> dict:
     """The parameters as a plain dict (field name -> value), for the result's record."""
     return params.model_dump()
-
-
-def from_strategy(rule: StrategyRule) -> tuple[str, Common]:
-    """A strategy's portfolio rule as the toolkit's rule name and parameters (the document's units
-    turned into the toolkit's: ``RebalanceTrigger`` "5" is 0.05); refused when it is no portfolio rule."""
-    name = SEED_RULES.get(rule.rule_id)
-    if name is None:
-        raise ValidationError([Problem("rule_id", f"rule {rule.rule_id} ({rule.rule.title}) is no portfolio rule; "
-                                                  f"the portfolio rules are {', '.join(map(str, SEED_RULES))}")], WHAT)
-    from toolkit.optimise.rules import RULES  # noqa: PLC0415 - rules imports this module
-
-    given = {k: float(v) if isinstance(v, Decimal) else v for k, v in rule.settings().items() if k != "Benchmark"}
-    return name, read_parameters(RULES[name].parameters, given)
 
 
 # --------------------------------------------------------------------------- the rules' parameters

@@ -27,11 +27,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 import numpy as np
 import xarray as xr
 
-from toolkit.errors import Problems
+from toolkit.contracts.risk.strategy import StrategyRule
+from toolkit.errors import Problem, Problems, ValidationError
 from toolkit.optimise import heuristics, models
 from toolkit.optimise import parameters as P
 from toolkit.optimise.constraints import ConstraintSet, parse_constraints
@@ -326,3 +328,14 @@ def optimise(rule: str, returns: xr.DataArray | None = None, *, parameters: Mapp
     :class:`toolkit.optimise.solve.OptimisationError` (every solver failed).
     """
     return execute(plan(rule, returns, parameters=parameters, constraints=constraints, ohlc=ohlc, benchmark=benchmark))
+
+
+def from_strategy(rule: StrategyRule) -> tuple[str, P.Common]:
+    """A strategy's portfolio rule as the toolkit's rule name and parameters (the document's units
+    turned into the toolkit's: ``RebalanceTrigger`` "5" is 0.05); refused when it is no portfolio rule."""
+    name = P.SEED_RULES.get(rule.rule_id)
+    if name is None:
+        raise ValidationError([Problem("rule_id", f"rule {rule.rule_id} ({rule.rule.title}) is no portfolio rule; "
+                                                  f"the portfolio rules are {', '.join(map(str, P.SEED_RULES))}")], WHAT)
+    given = {k: float(v) if isinstance(v, Decimal) else v for k, v in rule.settings().items() if k != "Benchmark"}
+    return name, P.read_parameters(RULES[name].parameters, given)
