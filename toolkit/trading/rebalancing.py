@@ -23,9 +23,15 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from toolkit.contracts.brokerage import DRIFT_TYPES, MAX_ACCOUNTS, REASONS, RebalancingExecutionRequest, parse  # noqa: F401
+from toolkit.contracts.brokerage import (  # noqa: F401
+    DRIFT_TYPES,
+    MAX_ACCOUNTS,
+    REASONS,
+    RebalancingExecutionRequest,
+    parse,
+)
 from toolkit.trading import engine
-from toolkit.trading.orders import decimal_texts
+from toolkit.trading.orders import CENT, FeeSchedule, decimal_texts
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,37 @@ def _where(labels: pd.Series, index: pd.Index) -> np.ndarray:
 
 def values_nav(qty: np.ndarray, cash: np.ndarray, prices: np.ndarray) -> np.ndarray:
     return cash + engine.values_cents(qty, prices).sum(axis=-1)
+
+
+def plan(accounts: pd.DataFrame, requested: tuple[str, ...], qty: np.ndarray, cash: np.ndarray, prices: np.ndarray,
+         target: np.ndarray, *, drift: Decimal | float, drift_type: str,
+         fees: FeeSchedule) -> tuple[pd.Series, np.ndarray, dict[str, np.ndarray]]:
+    """The decision of a rebalancing run, for the whole book at once: each requested account's
+    cancellation reason (None where it trades), the mask ``ok`` of the accounts the engine valued,
+    and the engine's trades for those (:func:`toolkit.trading.engine.rebalance`; ``{}`` when none).
+
+    The reasons, in the seed's order: ACCOUNT_NOT_FOUND, INVALID_ACCOUNT_TYPE,
+    INVALID_ACCOUNT_STATUS, CONFIGURATION_IS_MISSING (:func:`cancellations`), then ACCOUNT_IS_EMPTY
+    (a NAV not above 0: also an account whose cash went below 0 outside the toolkit and whose
+    holdings do not cover it) and PORTFOLIO_IS_BALANCED (within the drift band, or every trade it
+    would need is below the minimum order). ``qty``/``target`` are ``(account, instrument)`` units,
+    ``cash`` is cents per account, ``prices`` per instrument. Pure: no I/O.
+    """
+    reasons = cancellations(accounts, requested)
+    owing = reasons.isna().to_numpy() & (cash < 0)
+    if owing.any():
+        empty = np.flatnonzero(owing)[values_nav(qty[owing], cash[owing], prices) <= 0]
+        reasons.iloc[empty] = "ACCOUNT_IS_EMPTY"
+    ok = reasons.isna().to_numpy()
+    if not ok.any():
+        return reasons, ok, {}
+    trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=drift, drift_mode=drift_type.lower(),
+                              min_order_cents=int(fees.min_order / CENT), fee_rate=fees.rate,
+                              fee_min_cents=int(fees.minimum / CENT))
+    idle = (trades["sell_qty"] == 0).all(axis=-1) & (trades["buy_cents"] == 0).all(axis=-1)
+    reasons[ok] = np.where(trades["nav_cents"] <= 0, "ACCOUNT_IS_EMPTY",
+                           np.where(trades["balanced"] | idle, "PORTFOLIO_IS_BALANCED", ""))
+    return reasons.where(reasons != "", None), ok, trades
 
 
 def legs(trades: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -13,16 +13,13 @@ from toolkit.store.allocations import AllocationRepository
 from toolkit.store.orders import BookRepository, OrderRepository
 from toolkit.store.rebalancings import RebalancingRepository
 from toolkit.store.repositories import InstrumentRepository, now, sequential_ids
-from toolkit.trading import engine
-from toolkit.trading.accounts import CENT
 from toolkit.trading.orders import FILL_STEPS
 from toolkit.trading.rebalancing import (
     Executions,
     book_arrays,
-    cancellations,
     legs,
     parse_rebalancing,
-    values_nav,
+    plan,
 )
 from toolkit.workspace.context import Context
 from toolkit.workspace.orders import Orders
@@ -62,22 +59,9 @@ class Rebalancings:
             self._same_currency(accounts, targets)
             instruments, qty, cash, target = book_arrays(positions, balances, targets, accounts, ids)
             date, prices = self._prices(instruments, day)
-            reasons = cancellations(accounts, tuple(ids))
-            owing = reasons.isna().to_numpy() & (cash < 0)  # cash below 0 (written outside the toolkit)
-            if owing.any():  # is ACCOUNT_IS_EMPTY when the NAV is not above 0; the engine refuses the rest
-                empty = np.flatnonzero(owing)[values_nav(qty[owing], cash[owing], prices) <= 0]
-                reasons.iloc[empty] = "ACCOUNT_IS_EMPTY"
-            ok = reasons.isna().to_numpy()
             fees = self._orders.fees
-            trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=request.drift,
-                                      drift_mode=request.drift_type.lower(),
-                                      min_order_cents=int(fees.min_order / CENT), fee_rate=fees.rate,
-                                      fee_min_cents=int(fees.minimum / CENT)) if ok.any() else {}
-            if ok.any():  # empty (NAV <= 0), or balanced: also when every trade it needs is below the minimum
-                idle = (trades["sell_qty"] == 0).all(axis=-1) & (trades["buy_cents"] == 0).all(axis=-1)
-                reasons[ok] = np.where(trades["nav_cents"] <= 0, "ACCOUNT_IS_EMPTY",
-                                       np.where(trades["balanced"] | idle, "PORTFOLIO_IS_BALANCED", ""))
-                reasons = reasons.where(reasons != "", None)
+            reasons, ok, trades = plan(accounts, tuple(ids), qty, cash, prices, target, drift=request.drift,
+                                       drift_type=request.drift_type, fees=fees)
             executions, first = self._executions(ids, reasons, ok, trades, instruments, prices, request, date,
                                                  stamp, accounts)
             repo, execution_ids = RebalancingRepository(self._ctx.db), sequential_ids(len(executions))
