@@ -432,6 +432,13 @@ def m014_performance_reference(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m015_order_user(db: sqlite_utils.Database) -> None:
+    """The ``user_id`` a portfolio order was placed for (brokerage-model-portfolios.txt line 87), as
+    the request gave it; NULL when it gave none (the toolkit has no users of its own)."""
+    _run(db, "ALTER TABLE portfolio_orders ADD COLUMN user_id TEXT")
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):
