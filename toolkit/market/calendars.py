@@ -6,16 +6,20 @@ from functools import lru_cache
 
 import pandas as pd
 
+from toolkit.market.exchanges import operating_mic
+
 #: calendar used when an instrument has no MIC, or one without a published calendar
 DEFAULT_MIC = "XNYS"
 
 
 @lru_cache(maxsize=16)
 def calendar(mic: str | None):
-    """The trading calendar of a MIC (e.g. XNYS, XNAS, BATS), falling back to :data:`DEFAULT_MIC`."""
+    """The trading calendar of a MIC (e.g. XNYS, XNAS, BATS; a segment MIC such as XNGS trades on its
+    operator's calendar, XNAS), falling back to :data:`DEFAULT_MIC`."""
     import exchange_calendars as xc
 
     names = set(xc.get_calendar_names())
+    mic = mic if mic in names else operating_mic(mic)
     return xc.get_calendar(mic if mic in names else DEFAULT_MIC, start="1985-01-02")
 
 

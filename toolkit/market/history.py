@@ -30,8 +30,7 @@ What is refused, every problem named by its field path in one ``ValidationError`
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -39,11 +38,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from toolkit.contracts.risk.common import read_symbol
+from toolkit.contracts.risk.history import check_bars, row_order
 from toolkit.errors import Problems
 from toolkit.market.instruments import check_currency, check_isin, check_mic
 from toolkit.schema import HORIZONS, INSTRUMENT, OHLCV, TIME, Timeframe
-from toolkit.validation import (YEARS, shown, decimal_or_none, one, read_choice, read_date, read_id, read_name,
-                                read_timestamp)
+from toolkit.validation import (
+    decimal_or_none,
+    one,
+    read_choice,
+    read_date,
+    read_id,
+    read_name,
+    read_timestamp,
+    shown,
+)
 
 #: the fields of a history record
 RECORD_FIELDS = ("timestamp", *OHLCV)
@@ -51,8 +60,6 @@ RECORD_FIELDS = ("timestamp", *OHLCV)
 FIELDS = ("isin", "currency", "timeframe", "symbol", "name", "mic", "instrument_id", "history")
 #: how many row problems of one kind are reported before the rest are summarised
 _MAX_ROWS = 5
-#: a symbol: 1 to 20 ASCII letters, digits and ``. _ - /`` (``BRK.B``, ``EUR/USD``)
-_SYMBOL = re.compile(r"[A-Za-z0-9._/-]{1,20}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -80,11 +87,11 @@ def parse_history(payload: object, *, now: datetime | None = None) -> HistoryUpl
     currency = _standard(check_currency, payload.get("currency"), "currency", problems, "USD")
     timeframe = read_timeframe(payload.get("timeframe"), "timeframe", problems)
     mic = _optional(payload, "mic", _check_mic, problems)
-    symbol = _optional(payload, "symbol", _check_symbol, problems)
+    symbol = _optional(payload, "symbol", read_symbol, problems)
     name = _optional(payload, "name", read_name, problems)
     iid = _optional(payload, "instrument_id", read_id, problems)
-    frame = _check_records(payload.get("history"), timeframe, _utc(now or datetime.now(timezone.utc)), problems)
-    problems.items.sort(key=_row_order)
+    frame = check_bars(payload.get("history"), timeframe, now or datetime.now(timezone.utc), problems, "timestamp")
+    problems.items.sort(key=row_order)
     problems.raise_if_any("history upload")
     return HistoryUpload(isin, currency, timeframe, frame, symbol, name, mic, iid)
 
@@ -110,23 +117,9 @@ def _check_mic(value: object, path: str, problems: Problems) -> str | None:
     return _standard(check_mic, value, path, problems, "XNAS")
 
 
-def _check_symbol(value: object, path: str, problems: Problems) -> str | None:
-    if isinstance(value, str) and _SYMBOL.fullmatch(value):
-        return value
-    problems.add(path, f"{shown(value)} is not a symbol; use 1 to 20 letters, digits and . _ - / "
-                       "(such as \"AAPL\" or \"BRK.B\")")
-    return None
-
-
 def _utc(moment: datetime) -> datetime:
     """A datetime as naive UTC (naive ones are taken as UTC already)."""
     return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _row_order(problem) -> tuple[int, int]:
-    """Payload fields first, then row problems in row order."""
-    match = re.match(r"history\[(\d+)", problem.path)
-    return (1, int(match.group(1))) if match else (0, 0)
 
 
 def read_timeframe(value: object, path: str, problems: Problems) -> Timeframe | None:
@@ -159,129 +152,6 @@ def read_moment(value: object, path: str, problems: Problems, *, end: bool = Fal
     else:
         moment = read_timestamp(value, path, problems)
     return None if moment is None else pd.Timestamp(_utc(moment))
-
-
-def _report(problems: Problems, rows: np.ndarray, field: str, message: str,
-            messages: Sequence[str] | None = None) -> None:
-    """Name each bad row (with its own message from ``messages`` if given) up to :data:`_MAX_ROWS`,
-    then one problem that counts the rest."""
-    suffix = f".{field}" if field else ""
-    for k, row in enumerate(rows[:_MAX_ROWS]):
-        problems.add(f"history[{row}]{suffix}", messages[k] if messages is not None else message)
-    if len(rows) > _MAX_ROWS:
-        problems.add(f"history[{rows[_MAX_ROWS]}:]{suffix}", f"{len(rows) - _MAX_ROWS} more rows: {message}")
-
-
-def _check_records(records: object, timeframe: Timeframe | None, now: datetime,
-                   problems: Problems) -> pd.DataFrame:
-    if not isinstance(records, list):
-        problems.add("history", f"expected a list of records, got {type(records).__name__}")
-        return pd.DataFrame()
-    if not records:
-        problems.add("history", "is empty; send at least one record")
-        return pd.DataFrame()
-    bad = [i for i, r in enumerate(records) if not isinstance(r, dict)]
-    if bad:
-        _report(problems, np.array(bad), "", "expected an object with timestamp and prices")
-        return pd.DataFrame()
-    _check_fields(records, problems)
-    raw = pd.DataFrame.from_records(records, columns=[c for c in RECORD_FIELDS
-                                                      if any(c in r for r in records)])
-    for name in ("timestamp", "close"):
-        if name not in raw:
-            problems.add(f"history[].{name}", "is required on every record")
-    if "timestamp" not in raw or "close" not in raw:
-        return pd.DataFrame()
-    frame = pd.DataFrame(index=raw.index)
-    frame[TIME] = _check_times(raw["timestamp"], timeframe, now, problems)
-    for name in (f for f in OHLCV if f in raw):
-        frame[name] = _check_numbers(raw[name], name, problems)
-    _check_order(frame[TIME], problems)
-    _check_bars(frame, problems)
-    return frame.set_index(TIME)
-
-
-def _check_fields(records: list[dict], problems: Problems) -> None:
-    """Name every field outside :data:`RECORD_FIELDS` at the first rows that carry it."""
-    allowed = set(RECORD_FIELDS)
-    unknown: dict[str, list[int]] = {}
-    for i, record in enumerate(records):
-        for key in record.keys() - allowed:
-            unknown.setdefault(str(key), []).append(i)
-    for key in sorted(unknown):
-        _report(problems, np.array(unknown[key]), key, f"unknown field; records carry {', '.join(RECORD_FIELDS)}")
-
-
-def _check_times(column: pd.Series, timeframe: Timeframe | None, now: datetime, problems: Problems) -> pd.Series:
-    missing = column.isna()
-    _report(problems, np.flatnonzero(missing), "timestamp", "is missing")
-    scratch, stamps, bad = Problems(), [], []
-    for row, (absent, value) in enumerate(zip(missing, column)):
-        stamp = None if absent else read_timestamp(value, "", scratch)
-        if not absent and stamp is None:
-            bad.append(row)
-        stamps.append(None if stamp is None else _utc(stamp))
-    rule = f"an ISO 8601 date or time in the years {YEARS[0]}-{YEARS[1]}, such as \"2024-01-02\" or " \
-           "\"2024-01-02T15:30:00Z\""
-    _report(problems, np.array(bad), "timestamp", f"is not {rule}",
-            [f"{shown(v)} is not {rule}" for v in column.iloc[bad[:_MAX_ROWS]]])
-    times = pd.Series(pd.to_datetime(stamps), index=column.index)
-    _report(problems, np.flatnonzero(times > pd.Timestamp(now)), "timestamp",
-            f"is in the future (after {now:%Y-%m-%dT%H:%M:%S}Z, UTC); upload a bar once it has happened")
-    if timeframe in (Timeframe.DAY, Timeframe.WEEK):
-        intraday = times.notna() & (times != times.dt.normalize())
-        _report(problems, np.flatnonzero(intraday), "timestamp",
-                f"{timeframe.label} bars carry a date without a time of day")
-    return times
-
-
-def _check_numbers(column: pd.Series, name: str, problems: Problems) -> pd.Series:
-    missing = column.isna()
-    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        numbers = column.map(_json_number)
-        wrong = numbers.isna() & ~missing
-        rows = np.flatnonzero(wrong)
-        _report(problems, rows, name, "expected a number",
-                [f"expected a number, got {shown(v)}" for v in column.iloc[rows[:_MAX_ROWS]]])
-        column = numbers
-    _report(problems, np.flatnonzero(missing), name, "is missing or NaN")
-    values = column.astype("float64")
-    infinite = np.isinf(values)
-    _report(problems, np.flatnonzero(infinite), name, "is not a finite number")
-    if name == "volume":
-        _report(problems, np.flatnonzero((values < 0) & ~infinite), name, "is negative; volume must be >= 0")
-    else:
-        _report(problems, np.flatnonzero((values <= 0) & ~infinite), name, "is not positive; prices must be > 0")
-    return values
-
-
-def _json_number(value: object) -> float:
-    """A JSON number (or a NumPy one) as a float: NaN for anything else (text, bools); an integer
-    too large for a float is infinite."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        return np.nan
-    try:
-        return float(value)
-    except OverflowError:
-        return np.inf if value > 0 else -np.inf
-
-
-def _check_order(times: pd.Series, problems: Problems) -> None:
-    previous = times.shift()
-    _report(problems, np.flatnonzero(times == previous), "timestamp",
-            "duplicates the timestamp of the row before")
-    _report(problems, np.flatnonzero(times < previous), "timestamp",
-            "is earlier than the row before; sort the records by time")
-
-
-def _check_bars(frame: pd.DataFrame, problems: Problems) -> None:
-    ends = [frame[c] for c in ("open", "close") if c in frame]
-    if "high" in frame:
-        _report(problems, np.flatnonzero(pd.concat(ends, axis=1).gt(frame["high"], axis=0).any(axis=1)),
-                "high", "is below the open or the close")
-    if "low" in frame:
-        _report(problems, np.flatnonzero(pd.concat(ends, axis=1).lt(frame["low"], axis=0).any(axis=1)),
-                "low", "is above the open or the close")
 
 
 def read_csv_history(data: bytes | str) -> list[dict]:

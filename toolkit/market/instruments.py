@@ -1,5 +1,9 @@
 """Instruments: identifiers, their validation, and search over a registry table.
 
+An instrument is named, as the risk platform names it, by its **code** ``SYMBOL_MIC`` (``AAPL_XNGS``:
+:func:`instrument_code`) and the ``apiid`` of its data provider (:mod:`toolkit.market.providers`);
+:func:`by_code` finds the series of a code, :func:`describe` answers the platform's instrument object.
+
 The registry is a ``pandas.DataFrame`` with one row per price series (the columns of
 :data:`COLUMNS` plus ``n_records``); search is a pure function over it, so it works on the
 workspace's table and on any table a user builds.
@@ -17,7 +21,11 @@ import pycountry
 from stdnum import isin as stdnum_isin
 
 from toolkit.contracts.codes import NOT_MONEY, read_currency as check_currency, read_isin as check_isin
+from toolkit.contracts.risk.common import SEPARATOR
+from toolkit.contracts.risk.history import split_code
 from toolkit.errors import Problems
+from toolkit.market.exchanges import market, segments
+from toolkit.market.providers import apiid_of
 from toolkit.validation import read_int, shown
 
 #: namespace of the toolkit's deterministic instrument ids (uuid5 of source and symbol)
@@ -90,6 +98,72 @@ def check_mic(value: object, path: str, problems: Problems) -> str | None:
     return value.upper()
 
 
+def instrument_code(symbol: str, mic: str | None) -> str:
+    """The risk platform's instrument code: ``SYMBOL_MIC`` (``instrument_code("AAPL", "XNGS")`` is
+    ``"AAPL_XNGS"``); a series without a MIC (a user's upload that named none) is its symbol."""
+    return f"{symbol}{SEPARATOR}{mic}" if mic else symbol
+
+
+def with_codes(table: pd.DataFrame) -> pd.DataFrame:
+    """The registry with ``instrument_code`` and ``apiid`` (None where no provider stands for the
+    series' source) added."""
+    codes = [instrument_code(s, m if isinstance(m, str) else None) for s, m in zip(table["symbol"], table["mic"])]
+    apiids = pd.Series([apiid_of(s) for s in table["source"]], index=table.index, dtype=object)
+    return table.assign(instrument_code=codes, apiid=apiids)
+
+
+def by_code(table: pd.DataFrame, code: str, apiid: int | None = None) -> pd.DataFrame:
+    """The rows of the registry named by ``code`` (and ``apiid`` when given), the current series
+    first (:func:`current_first`). A code is matched as written (``AAPL_XNAS`` is not ``AAPL_XNGS``)."""
+    coded = with_codes(table)
+    keep = coded["instrument_code"] == code
+    if apiid is not None:
+        keep &= coded["apiid"] == apiid
+    return current_first(coded[keep])
+
+
+def near_codes(table: pd.DataFrame, code: str, limit: int = 3) -> list[str]:
+    """Codes of the registry a mistyped ``code`` may have meant: the same symbol on another market,
+    then the codes that start like it."""
+    coded = with_codes(table)
+    symbol = split_code(code)[0].upper()
+    same = coded.loc[coded["symbol"].str.upper() == symbol, "instrument_code"]
+    like = coded.loc[coded["instrument_code"].str.upper().str.startswith(symbol[:3]), "instrument_code"]
+    return list(dict.fromkeys([*same, *like]))[:limit]
+
+
+#: the seed's ``asset_type`` of the registry's instrument types
+ASSET_TYPES = {"Stock": "Common Stock", "ETF": "ETF", "Index": "Index"}
+
+
+def describe(row: dict) -> dict:
+    """The risk platform's instrument object of a registry row (``risk-platform-api.txt`` lines
+    122-150): classification, name, print_name, currency, margin and fee data (no leverage, no fees:
+    the workspace charges none on its instruments), exchange, apiid, identifiers, asset type and class,
+    instrument_code; added: ``instrument_id``, ``source``, ``tradable`` and the daily history's
+    ``history_start``, ``history_end`` and ``n_records`` when the row has them."""
+    value = {k: (None if _missing(v) else v) for k, v in row.items()}
+    mic, country = value.get("mic"), value.get("country")
+    place = market(mic)
+    asset_type = ASSET_TYPES.get(value.get("instrument_type"), value.get("instrument_type") or "")
+    found = pycountry.countries.get(alpha_2=country) if country else None
+    return {
+        "classification": {"sector": value.get("sector"), "industry": None,
+                           "primary_country": getattr(found, "common_name", None) or getattr(found, "name", None)},
+        "name": value["name"], "print_name": f"[{value['symbol']}] {value['name']} ({asset_type})",
+        "currency": value["currency"], "margin_data": {"deposit_factor": 1},
+        "fee_data": {"fixed_commission": 0, "variable_commission": 0, "spread": 0},
+        "exchange": place.to_dict() if place else ({"mic_code": mic} if mic else None),
+        "apiid": apiid_of(value.get("source")),
+        "identifiers": {"symbol": value["symbol"], "isin": value.get("isin"), "figi": None},
+        "asset_type": asset_type, "asset_class": value.get("asset_class") or "",
+        "instrument_code": instrument_code(value["symbol"], mic),
+        "instrument_id": value["instrument_id"], "source": value.get("source") or "",
+        "tradable": bool(value.get("tradable")), "history_start": value.get("history_start"),
+        "history_end": value.get("history_end"), "n_records": int(value.get("n_records") or 0),
+    }
+
+
 def current_first(table: pd.DataFrame) -> pd.DataFrame:
     """The registry's rows with the series a user would pick first for each security: the one
     whose daily history ends latest (``history_end``), then the longest (``n_records``); rows
@@ -108,11 +182,14 @@ def search(
     isin: str | None = None,
     mic: str | None = None,
     currency: str | None = None,
+    apiid: int | None = None,
     limit: int = 50,
 ) -> pd.DataFrame:
     """Search a registry table; the most likely match comes first.
 
-    ``symbol``, ``isin``, ``mic`` and ``currency`` are exact filters (case-insensitive).
+    ``symbol``, ``isin``, ``mic`` and ``currency`` are exact filters (case-insensitive); ``mic`` also
+    finds the listings of an operating MIC's segments (``XNAS`` finds ``XNGS``); ``apiid`` keeps the
+    series of one data provider.
     ``text`` is free text matched against symbol, ISIN and name; each word must match
     somewhere. Score per word: exact symbol or ISIN 100, symbol prefix 50, a name word
     starting with it 30, anywhere in the name 10.
@@ -134,11 +211,17 @@ def search(
         if value is not None and (not isinstance(value, str) or len(value) > MAX_QUERY):
             problems.add(path, f"{shown(value)} is not a text of at most {MAX_QUERY} characters")
     read_int(limit, "limit", problems, low=1, high=MAX_MATCHES)
+    if apiid is not None:
+        read_int(apiid, "apiid", problems, low=1)
     problems.raise_if_any("instrument search")
     keep = pd.Series(True, index=table.index)
-    for column, wanted in (("symbol", symbol), ("isin", isin), ("mic", mic), ("currency", currency)):
+    for column, wanted in (("symbol", symbol), ("isin", isin), ("currency", currency)):
         if wanted:
             keep &= table[column].fillna("").str.upper() == wanted.strip().upper()
+    if mic:
+        keep &= table["mic"].fillna("").str.upper().isin(segments(mic.strip().upper()))
+    if apiid is not None:
+        keep &= table["source"].map(apiid_of) == apiid
     score = pd.Series(0.0, index=table.index)
     if text and text.strip():
         sym = table["symbol"].fillna("").str.upper()
