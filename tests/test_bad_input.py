@@ -514,12 +514,12 @@ CASES = [
         "portfolio-not-uuid": ({"portfolioId": OR_TRUE}, V, "portfolioId"),
         "unknown-portfolio": ({"portfolioId": UNKNOWN}, N, UNKNOWN),
         "trading-account": (lambda c: {"portfolioId": c.trading}, N, "PORTFOLIO"),
-        "flag-text": ({"includeDailyReturns": "true"}, V, "includeDailyReturns"),
+        "flag-text": ({"includeDailyReturns": "yes"}, V, "includeDailyReturns"),  # "true" is the query's text
         "custom-benchmark-without-flag": ({"customBenchmarkId": "SPX"}, V, "customBenchmarkId"),
         "unknown-field": ({"currency": "USD"}, V, "currency"),
     }),
     *variants("instrument-returns", lambda c, ch: c.ws.reports.instrument_returns(instrument_request(**ch)), {
-        "ids-string": ({"instrumentIds": "AAPL"}, V, "instrumentIds"),
+        "ids-number": ({"instrumentIds": 7}, V, "instrumentIds"),  # "AAPL,MSFT" is the seed's form
         "ids-empty": ({"instrumentIds": []}, V, "instrumentIds"),
         "unknown": ({"instrumentIds": ["AAPL", "NOPE"]}, V, "instrumentIds[1]"),
         "duplicate": ({"instrumentIds": ["AAPL", "AAPL"]}, V, "instrumentIds[1]"),

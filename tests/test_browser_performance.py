@@ -78,7 +78,7 @@ def test_default_report_shows_real_tables_and_chart(app) -> None:
     growth = _portfolio(ws, "Growth mandate")
     master = ws.reports.master(growth)
     answer = ws.reports.portfolio_returns({"portfolioId": growth, "startDate": "2012-01-04",
-                                           "endDate": "2022-12-28", "includeBenchmark": True})
+                                           "endDate": "2022-12-28", "includeBenchmark": True}).to_dict()
     assert master.performance_measurement_start_date.isoformat() == "2012-01-04"  # the book's first return
     _headline(page, "Growth mandate · 2012-01-04 to 2022-12-28 · against S&P 500 (SPX)")
     assert page.locator(".tk-perf-start input").input_value() == "2012-01-04"
@@ -113,7 +113,7 @@ def test_another_portfolio_benchmark_and_period_update_everything(app) -> None:
     assert page.locator(".tk-perf-period select").input_value() == "Custom"
     model = next(a.id for a in ws.allocations.list() if a.name == "Defensive Dividend")
     answer = ws.reports.portfolio_returns({"portfolioId": income, "startDate": "2015-03-16", "endDate": "2020-06-30",
-                                           "includeBenchmark": True, "customBenchmarkId": model})
+                                           "includeBenchmark": True, "customBenchmarkId": model}).to_dict()
     po001 = _table(page, ".tk-po001")
     assert list(po001) == ["2015", "2016", "2017", "2018", "2019", "2020", "YTD"]
     years = {str(y["year"]): y for y in answer["years"]}

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.errors import NotFoundError, ValidationError
+from toolkit.errors import ConflictError, NotFoundError, ValidationError
 from toolkit.reporting import consistency
 from toolkit.workspace import Workspace
 
@@ -61,7 +61,7 @@ def test_gross_links_to_the_nav_ratio_between_two_days_without_flows(book_ws: Wo
     # is the ratio of its NAVs, computed here from the raw tables in Decimal
     account = mandates(book_ws)["Switching mandate"]
     answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2017-03-01",
-                                                "endDate": "2021-06-30"})
+                                                "endDate": "2021-06-30"}).to_dict()
     ratio = nav_from_tables(book_path, account, "2021-06-30") / nav_from_tables(book_path, account, "2017-02-28")
     linked = np.prod([1 + y["grossReturn"] for y in answer["years"]]) - 1
     assert linked == pytest.approx(float(ratio) - 1, abs=1e-9)
@@ -73,7 +73,7 @@ def test_time_weighted_return_neutralises_the_monthly_savings(book_ws: Workspace
     # with the flow at the end of its day equals the linked daily gross returns of that month
     account = mandates(book_ws)["Growth mandate"]
     answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2019-01-01",
-                                                "endDate": "2019-12-31"})
+                                                "endDate": "2019-12-31"}).to_dict()
     with sqlite3.connect(book_path) as conn:
         flows = dict(conn.execute("SELECT value_date, sum(CAST(amount AS REAL)) FROM cash_ledger WHERE account_id = ? "
                                   "AND kind IN ('DEPOSIT', 'WITHDRAWAL') GROUP BY value_date", (account,)))
@@ -88,7 +88,7 @@ def test_time_weighted_return_neutralises_the_monthly_savings(book_ws: Workspace
 def test_benchmark_and_net_returns(book_ws: Workspace) -> None:
     account = mandates(book_ws)["Growth mandate"]
     answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2020-01-01",
-                                                "endDate": "2021-12-31", "includeBenchmark": True})
+                                                "endDate": "2021-12-31", "includeBenchmark": True}).to_dict()
     # S&P 500 price index: 3,230.78 -> 3,756.07 -> 4,766.18 (+16.26 %, +26.89 %)
     expected = [SPX["2020-12-31"] / SPX["2019-12-31"] - 1, SPX["2021-12-31"] / SPX["2020-12-31"] - 1]
     assert [y["bmReturn"] for y in answer["years"]] == pytest.approx(expected, abs=1e-12)
@@ -102,7 +102,7 @@ def test_a_custom_benchmark_allocation(book_ws: Workspace) -> None:
     models = {a.name: a.id for a in book_ws.allocations.list()}
     answer = book_ws.reports.portfolio_returns({"portfolioId": names["Income mandate"], "startDate": "2021-01-01",
                                                 "endDate": "2021-12-31", "includeBenchmark": True,
-                                                "customBenchmarkId": models["Defensive Dividend"]})
+                                                "customBenchmarkId": models["Defensive Dividend"]}).to_dict()
     weights = {"KO": 0.2, "PEP": 0.2, "PG": 0.15, "JNJ": 0.15, "WMT": 0.15, "MRK": 0.15}
     daily = STOCKS[list(weights)].pct_change().loc["2021-01-01":"2021-12-31"] @ pd.Series(weights)
     assert answer["benchmarkId"] == models["Defensive Dividend"]
@@ -123,7 +123,7 @@ def test_every_answer_keeps_the_consistency_rules(book_ws: Workspace, which: int
         return
     request = {"portfolioId": account, "startDate": start.strftime("%Y-%m-%d"), "endDate": end.strftime("%Y-%m-%d"),
                "includeDailyReturns": daily, "includeBenchmark": bench}
-    answer = book_ws.reports.portfolio_returns(request)
+    answer = book_ws.reports.portfolio_returns(request).to_dict()
     assert consistency.check(answer, master, request) == []
     assert bool(answer.get("days")) == (daily and end >= pd.Timestamp(master.daily_performance_start_date))
 
@@ -147,7 +147,7 @@ def test_invalid_periods_get_a_clear_error(book_ws: Workspace) -> None:
 
 def test_instrument_returns_in_local_currency(book_ws: Workspace) -> None:
     answer = book_ws.reports.instrument_returns({"instrumentIds": ["US0378331005", "MSFT"],
-                                                 "startDate": "2020-01-01", "endDate": "2020-12-31"})
+                                                 "startDate": "2020-01-01", "endDate": "2020-12-31"}).to_dict()
     (aapl, msft) = answer["instruments"]
     assert aapl["years"][0]["return"] == pytest.approx(STOCKS["AAPL"]["2020-12-31"] / STOCKS["AAPL"]["2019-12-31"] - 1,
                                                        abs=1e-12)
@@ -191,7 +191,7 @@ def test_master_data_can_be_replaced(book_copy: Workspace) -> None:
                                                     "annualFee": "0.01"})
     assert master.benchmark_id == "QUAL"
     answer = book_copy.reports.portfolio_returns({"portfolioId": account, "startDate": "2016-01-04",
-                                                  "endDate": "2016-12-31", "includeBenchmark": True})
+                                                  "endDate": "2016-12-31", "includeBenchmark": True}).to_dict()
     assert answer["years"][0]["startDate"] == "2016-01-04" and answer["benchmarkId"] == "QUAL"
 
 
@@ -200,7 +200,7 @@ def test_reports_of_a_portfolio_and_of_instruments(book_ws: Workspace) -> None:
     parts = book_ws.reports.portfolio_report(account, start="2022-01-01", end="2022-12-28", frequency="quarterly")
     assert set(parts) == {"PO001", "PO003", "PO005"}
     answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2022-01-01",
-                                                "endDate": "2022-12-28", "includeBenchmark": True})
+                                                "endDate": "2022-12-28", "includeBenchmark": True}).to_dict()
     overview = parts["PO001"]
     assert overview.loc["YTD", "gross"] == pytest.approx(answer["years"][0]["grossReturn"], abs=1e-12)
     assert overview.loc["YTD", "benchmark"] == pytest.approx(answer["years"][0]["bmReturn"], abs=1e-12)
@@ -236,8 +236,100 @@ def test_a_benchmark_in_another_currency_keeps_the_moves_of_every_day(ws: Worksp
     ws.history.upload({"isin": "DE0007164600", "currency": "EUR", "timeframe": 1, "symbol": "SAP",
                        "history": [{"timestamp": f"{d:%Y-%m-%d}", "close": c} for d, c in closes.items()]})
     answer = ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2022-02-01", "endDate": "2022-11-30",
-                                           "includeBenchmark": True, "customBenchmarkId": "SAP"})
+                                           "includeBenchmark": True, "customBenchmarkId": "SAP"}).to_dict()
     usd = pd.read_csv(DATA / "ecb_fx.csv", index_col="time", parse_dates=True)["USD"]  # USD per EUR
     first, last = pd.Timestamp("2022-01-31"), pd.Timestamp("2022-11-30")
     expected = closes[last] * usd[last] / (closes[first] * usd[first]) - 1
     assert answer["years"][0]["bmReturn"] == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- the seed's identifiers and queries
+
+SEED_CALL = "/portfolio/returns?portfolioId=E0002&startDate=2011-04-01&endDate=2019-03-31"  # line 153
+
+
+def test_the_demo_mandates_carry_the_interfaces_ids(book_ws: Workspace) -> None:
+    names = mandates(book_ws)
+    ids = {name: book_ws.reports.master(account).portfolio_id for name, account in names.items()}
+    assert ids == {"Growth mandate": "E0001", "Income mandate": "E0002", "Factor mandate": "E0003",
+                   "Switching mandate": "E0004"}
+    assert book_ws.reports.master("E0002") == book_ws.reports.master(names["Income mandate"])
+
+
+def test_the_documents_example_call_is_answered_verbatim(book_ws: Workspace) -> None:
+    answer = book_ws.reports.portfolio_returns(SEED_CALL)
+    as_params = book_ws.reports.portfolio_returns({"portfolioId": "E0002", "startDate": "2011-04-01",
+                                                   "endDate": "2019-03-31"})
+    assert answer == as_params
+    data = answer.to_dict()
+    assert data["portfolioId"] == "E0002" and (data["startDate"], data["endDate"]) == ("2011-04-01", "2019-03-31")
+    assert [y["year"] for y in data["years"]] == list(range(2011, 2020))
+    assert len(data["months"]) == 96 and data["months"][0]["month"] == "2011-04" and data["months"][-1]["complete"]
+    assert "days" not in data and "bmIndexStart" not in data  # both default to false (lines 120, 126)
+    assert consistency.check(data, book_ws.reports.master("E0002"), SEED_CALL) == []
+    # the same figures as asked by the account's id; only the id echoed differs
+    by_account = book_ws.reports.portfolio_returns({"portfolioId": mandates(book_ws)["Income mandate"],
+                                                    "startDate": "2011-04-01", "endDate": "2019-03-31"}).to_dict()
+    assert {**by_account, "portfolioId": "E0002"} == data
+
+
+def test_a_query_string_with_flags_gives_the_daily_and_benchmark_cube(book_ws: Workspace) -> None:
+    answer = book_ws.reports.portfolio_returns(f"{SEED_CALL}&includeDailyReturns=true&includeBenchmark=true")
+    days = answer.to_xarray("days")
+    assert set(days.data_vars) == {"grossReturn", "grossIndex", "netReturn", "netIndex", "bmReturn", "bmIndex"}
+    assert str(days.indexes["time"][0].date()) == "2012-01-03"  # dailyPerformanceStartDate 2012-01-01 (a Sunday)
+    assert answer.benchmark_id == "SPX" and answer.to_pandas("years").index[-1] == pd.Timestamp("2019-03-31")
+
+
+@pytest.mark.parametrize(("query", "error", "paths"), [
+    ({"portfolioId": "E9999", "startDate": "2011-04-01", "endDate": "2019-03-31"}, NotFoundError, None),
+    ({"portfolioId": "E0002", "startDate": "2009-04-01", "endDate": "2019-03-31"}, ValidationError, ["startDate"]),
+    ("portfolioId=E0002&startDate=2011-04-01&endDate=2019-03-31&includeBenchmark=yes", ValidationError,
+     ["includeBenchmark"]),
+    ("portfolioId=E0002&startDate=2011-04-01", ValidationError, ["endDate"]),
+])
+def test_bad_seed_queries_are_refused(book_ws: Workspace, query: object, error: type, paths: list | None) -> None:
+    with pytest.raises(error) as caught:
+        book_ws.reports.portfolio_returns(query)
+    if paths is not None:
+        assert caught.value.paths == paths
+    else:
+        assert "E9999" in str(caught.value) and "set_master" in str(caught.value)
+
+
+def test_instrument_ids_comma_separated_and_unknown_ones_named(book_ws: Workspace) -> None:
+    answer = book_ws.reports.instrument_returns("/instrument/returns?startDate=2019-01-01&endDate=2019-03-31"
+                                                "&instrumentIds=AAPL,US5949181045,SPX")
+    assert [b.instrument_id for b in answer.instruments] == ["AAPL", "US5949181045", "SPX"]
+    table = answer.to_pandas("months")
+    assert list(table.columns) == ["AAPL", "US5949181045", "SPX"] and len(table) == 3
+    assert table["SPX"].iloc[0] == pytest.approx(SPX["2019-01-31"] / SPX["2018-12-31"] - 1, abs=1e-12)
+    # the document's own ids name instruments of its data source, which the workspace does not hold
+    with pytest.raises(ValidationError) as caught:
+        book_ws.reports.instrument_returns({"startDate": "2019-01-01", "endDate": "2019-03-31",
+                                            "instrumentIds": "FTSEEUR,SWIIT,SF0003M"})
+    assert caught.value.paths == ["instrumentIds[0]", "instrumentIds[1]", "instrumentIds[2]"]
+    assert "'FTSEEUR'" in str(caught.value)
+
+
+def test_a_portfolio_id_is_set_renamed_and_unique(book_copy: Workspace) -> None:
+    names = mandates(book_copy)
+    factor = names["Factor mandate"]
+    base = {"performanceMeasurementStartDate": "2015-01-05", "dailyPerformanceStartDate": "2017-01-01"}
+    before = dump(book_copy)
+    with pytest.raises(ConflictError, match="E0002"):
+        book_copy.reports.set_master(factor, {**base, "portfolioId": "E0002"})  # the Income mandate's
+    for bad in ("E 3", names["Growth mandate"], "", "x" * 65):
+        with pytest.raises(ValidationError) as caught:
+            book_copy.reports.set_master(factor, {**base, "portfolioId": bad})
+        assert caught.value.paths == ["portfolioId"], bad
+    assert dump(book_copy) == before
+    assert book_copy.reports.set_master("E0003", {**base, "portfolioId": "FACTOR-1"}).portfolio_id == "FACTOR-1"
+    assert book_copy.reports.portfolio_returns({"portfolioId": "FACTOR-1", "startDate": "2016-01-04",
+                                                "endDate": "2016-12-31"}).portfolio_id == "FACTOR-1"
+    with pytest.raises(NotFoundError):
+        book_copy.reports.master("E0003")
+    # without a portfolioId the portfolio is named by its account id (master data are replaced whole)
+    assert book_copy.reports.set_master(factor, base).portfolio_id == factor
+    assert set(book_copy.reports.portfolio_report("E0001", start="2022-01-01", end="2022-12-28")) == \
+        {"PO001", "PO003", "PO005"}

@@ -251,7 +251,7 @@ class PerformanceApp:
         self.message.value = ""
         try:
             payload = self.request()
-            answer = self.ws.reports.portfolio_returns(payload)
+            answer = self.ws.reports.portfolio_returns(payload).to_dict()
             custom = payload.get("customBenchmarkId")
             parts = self.ws.reports.portfolio_report(payload["portfolioId"], payload["startDate"],
                                                      payload["endDate"], custom, self.frequency.value)

@@ -6,7 +6,8 @@ factor ETFs in ``data/``, from 2010 to the last shipped close (2022-12-28), thro
 only, as an operator would run them: funding deposits, monthly savings invested with smart orders,
 withdrawals raised with smart sells, quarterly rebalancings with a 2% drift band, one allocation
 switch (reallocated at the next rebalancing), 5 bps trading fees with a $1 minimum. Each mandate
-has its performance master data: a benchmark (the S&P 500 index, or a model used as the custom
+has its performance master data: its id in the performance interface (``E0001`` to ``E0004``, in
+the order below), a benchmark (the S&P 500 index, or a model used as the custom
 benchmark) and an annual management fee. Everything is deterministic.
 """
 
@@ -73,8 +74,9 @@ def build_book(ws: Any, progress: Callable[[int, int, str], None] | None = None)
         if progress:
             progress(step + 1, len(plan), day.strftime("%Y-%m"))
     create_indexes(ws)
-    for name, model, start, deposit, flow, bench, fee, switch in MANDATES:
+    for number, (name, model, start, deposit, flow, bench, fee, switch) in enumerate(MANDATES, start=1):
         ws.reports.set_master(accounts[name], {
+            "portfolioId": f"E{number:04d}",  # the performance interface's id (E0002: the Income mandate)
             "performanceMeasurementStartDate": _next(stock_days, pd.Timestamp(start)),
             "dailyPerformanceStartDate": _month_after(pd.Timestamp(start), 24),
             "benchmarkId": models.get(bench, bench), "annualFee": fee})

@@ -15,8 +15,11 @@ The daily returns of every portfolio (PORTFOLIO account) come from its holdings 
   used as the custom benchmark, rebalanced daily to its current weights:
   ``r_b = sum_i w_i r_i``.
 
-Master data (``performanceMeasurementStartDate``, ``dailyPerformanceStartDate``, ``benchmarkId``,
-``annualFee``) are stored per portfolio with :meth:`Reports.set_master`; without a row, the
+Master data (``portfolioId``, ``performanceMeasurementStartDate``, ``dailyPerformanceStartDate``,
+``benchmarkId``, ``annualFee``) are stored per portfolio with :meth:`Reports.set_master`; the
+interface's queries name a portfolio by that ``portfolioId`` (the data source's id, ``E0002``) or
+by its account id. Answers are the contract models of :mod:`toolkit.contracts.performance`
+(``.to_dict()`` is the JSON, ``.to_pandas()`` / ``.to_xarray()`` the tables). Without a row, the
 measurement starts on the first day with a return (the day after the first funding) and daily
 data start there too, with no benchmark and no fee. Every response is checked by
 :func:`toolkit.reporting.consistency.validate` before it is returned.
@@ -25,6 +28,7 @@ data start there too, with no benchmark and no fee. Every response is checked by
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -34,28 +38,24 @@ import plotly.graph_objects as go
 import xarray as xr
 
 from toolkit.analytics.returns import instrument_returns, net_of_fees, time_weighted
-from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
+from toolkit.contracts.base import read
+from toolkit.contracts.performance import (InstrumentReturnsResponse, PortfolioMasterData, PortfolioReturnsResponse,
+                                           id_problem)
+from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.reporting import consistency, reports
 from toolkit.reporting import returns as interface
-from toolkit.reporting.returns import PerformanceMaster
+from toolkit.reporting.returns import PerformanceMaster, instrument_query, portfolio_query
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.performance import PerformanceRepository
 from toolkit.store.repositories import now
-from toolkit.validation import (
-    not_future,
-    read_choice,
-    read_decimal,
-    read_id,
-    read_period,
-)
+from toolkit.validation import read_choice, read_id, read_period
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
 
-MASTER_PAYLOAD = ("performanceMeasurementStartDate", "dailyPerformanceStartDate", "benchmarkId", "annualFee")
 Report = pd.DataFrame | go.Figure
 
 
@@ -71,48 +71,54 @@ class Reports:
 
     # ------------------------------------------------------------------ master data
 
-    def set_master(self, portfolio_id: str, payload: dict) -> PerformanceMaster:
-        """Store a portfolio's master data: ``{"performanceMeasurementStartDate": "2012-01-04",
-        "dailyPerformanceStartDate": "2020-01-01", "benchmarkId": <instrument or allocation id,
-        symbol or ISIN>, "annualFee": "0.0075"}`` (benchmark and fee optional)."""
+    def set_master(self, portfolio_id: str, payload: object) -> PerformanceMaster:
+        """Store (replace) a portfolio's master data (:class:`~toolkit.contracts.performance.PortfolioMasterData`):
+        ``{"portfolioId": "E0002", "performanceMeasurementStartDate": "2012-01-04",
+        "dailyPerformanceStartDate": "2020-01-01", "benchmarkId": <instrument or allocation id, symbol or
+        ISIN>, "annualFee": "0.0075"}`` (all but the two dates optional).
+
+        ``portfolioId`` is the id the performance interface's queries name the portfolio by (the data
+        source's id, performance-reporting-interface.txt line 112), unique in the workspace; without
+        it the portfolio is named by its account id. ``portfolio_id`` is the account's id (or its
+        current ``portfolioId``). A ``portfolioId`` another portfolio carries is a ``ConflictError``.
+        """
         problems = Problems()
-        problems.require_object(payload, MASTER_PAYLOAD, "performance master data")
-        fee = read_decimal(payload.get("annualFee", "0"), "annualFee", problems, "0.0075")
-        if fee is not None and not 0 <= fee < 1:
-            problems.add("annualFee", f"{fee} is not a yearly rate from 0 up to 1 (0.0075 is 0.75% a year)")
-        bench = payload.get("benchmarkId")
-        master = None
+        account = self._portfolio(portfolio_id)
+        data = None
         try:
-            master = PerformanceMaster.from_dict({k: v for k, v in payload.items() if k in MASTER_PAYLOAD[:3]}
-                                                 | {"portfolioId": portfolio_id})
+            data = read(PortfolioMasterData, payload, "performance master data")
         except ValidationError as error:
-            for problem in error.problems:
-                problems.add(problem.path, problem.message)
-        if master is not None:  # measured from a day that has come (a future start has no returns to report)
-            for path, day in (("performanceMeasurementStartDate", master.performance_measurement_start_date),
-                              ("dailyPerformanceStartDate", master.daily_performance_start_date)):
-                not_future(day, path, problems)
-        if bench is not None and not problems:
+            problems.items.extend(error.problems)
+        if data is not None and data.portfolio_id is not None and read_id(data.portfolio_id, "", Problems()):
+            problems.add("portfolioId", f"{data.portfolio_id!r} is a UUID, which names accounts; give the data "
+                                        "source's id, such as \"E0002\"")
+        if data is not None and data.benchmark_id is not None and not problems:
             try:
-                self._benchmark_key(bench)
+                self._benchmark_key(data.benchmark_id)
             except NotFoundError as error:
                 problems.add("benchmarkId", str(error))
-        self._portfolio(portfolio_id)
         problems.raise_if_any("performance master data")
+        store = PerformanceRepository(self._ctx.db)
         with self._ctx.transaction():
-            PerformanceRepository(self._ctx.db).save_master(
-                portfolio_id, master.performance_measurement_start_date.isoformat(),
-                master.daily_performance_start_date.isoformat(), bench, format(fee, "f"), now(precise=True))
-        return self.master(portfolio_id)
+            owner = store.owner(data.portfolio_id) if data.portfolio_id is not None else None
+            if owner not in (None, account):
+                raise ConflictError(f"portfolioId {data.portfolio_id!r} already names portfolio {owner}; give this "
+                                    "portfolio another id")
+            store.save_master(account, data.performance_measurement_start_date.isoformat(),
+                              data.daily_performance_start_date.isoformat(), data.benchmark_id,
+                              format(data.annual_fee, "f"), now(precise=True), data.portfolio_id)
+        return self.master(account)
 
     def master(self, portfolio_id: str) -> PerformanceMaster:
-        """The stored master data, or the derived ones (first return, no benchmark) without a row."""
-        self._portfolio(portfolio_id)
-        row = self._stored([portfolio_id]).get(portfolio_id)
+        """The stored master data (their ``portfolio_id`` is the interface's ``portfolioId``, else the
+        account id), or the derived ones (first return, no benchmark) without a row."""
+        account = self._portfolio(portfolio_id)
+        row = self._stored([account]).get(account)
         if row is not None:
-            return PerformanceMaster(date.fromisoformat(row[0]), date.fromisoformat(row[1]), portfolio_id, row[2])
-        first = self._first_returns([portfolio_id])[portfolio_id]
-        return PerformanceMaster(first, first, portfolio_id, None)
+            return PerformanceMaster(date.fromisoformat(row[0]), date.fromisoformat(row[1]), row[4] or account,
+                                     row[2])
+        first = self._first_returns([account])[account]
+        return PerformanceMaster(first, first, account, None)
 
     # ------------------------------------------------------------------ the daily returns
 
@@ -141,30 +147,43 @@ class Reports:
 
     # ------------------------------------------------------------------ the interface
 
-    def portfolio_returns(self, payload: dict) -> dict:
-        """Answer a PortfolioReturns request (the seed's fields: ``portfolioId``, ``startDate``,
-        ``endDate``, ``includeDailyReturns``, ``includeBenchmark``, ``customBenchmarkId``)."""
-        request = interface.parse_portfolio_request(payload)
-        master = self.master(request.portfolio_id)
-        daily = self._one(request.portfolio_id, request.custom_benchmark_id, master)
-        answer = interface.portfolio_returns(daily, master, payload)
-        return consistency.validate(answer, master, payload)
+    def portfolio_returns(self, query: object) -> PortfolioReturnsResponse:
+        """Answer a PortfolioReturns query (``GET /portfolio/returns``, performance-reporting-interface.txt
+        lines 108-153): the query's parameters as a dict (strings as a query string writes them, or
+        JSON values), JSON text, or the query string itself (``"portfolioId=E0002&startDate=..."``).
 
-    def instrument_returns(self, payload: dict) -> dict:
-        """Answer an InstrumentReturns request: ``instrumentIds`` (ids, symbols or ISINs), ``startDate``,
-        ``endDate``, ``includeDailyReturns``; returns in each instrument's own currency."""
-        request = interface.parse_instrument_request(payload)
+        ``portfolioId`` is the portfolio's id in its master data (``E0002``) or its account id; an
+        unknown one is a ``NotFoundError``. The answer (checked by
+        :func:`toolkit.reporting.consistency.validate`) echoes the id as asked.
+        """
+        request = portfolio_query(query)
+        account = self._portfolio(request.portfolio_id)
+        master = replace(self.master(account), portfolio_id=request.portfolio_id)
+        daily = self._one(account, request.custom_benchmark_id, master)
+        answer = interface.portfolio_returns(daily, master, request)
+        return PortfolioReturnsResponse.model_validate(consistency.validate(answer, master, request))
+
+    def instrument_returns(self, query: object) -> InstrumentReturnsResponse:
+        """Answer an InstrumentReturns query (``GET /instrument/returns``, lines 241-269): ``instrumentIds``
+        (a list or comma-separated; instrument ids, ``SYMBOL_MIC`` codes, symbols or ISINs),
+        ``startDate``, ``endDate``, ``includeDailyReturns``; returns in each instrument's own currency,
+        one block per id in the order asked, under the id as asked.
+
+        An id the workspace does not know refuses the whole query (the document wants a valid file or
+        none): a ``ValidationError`` names each such ``instrumentIds[i]``.
+        """
+        request = instrument_query(query)
         problems = Problems()
         ids = []
         for n, key in enumerate(request.instrument_ids):
             try:
                 ids.append(self._instruments.resolve([key])[0])
             except (NotFoundError, ValidationError) as error:
-                problems.add(f"instrumentIds[{n}]", str(error))
+                problems.add(f"instrumentIds[{n}]", str(error).rstrip("."))
         problems.raise_if_any("InstrumentReturns request")
         daily = self._instrument_daily(ids).assign_coords({INSTRUMENT: list(request.instrument_ids)})
-        answer = interface.instrument_returns(daily, payload)
-        return consistency.validate(answer, None, payload)
+        answer = interface.instrument_returns(daily, request)
+        return InstrumentReturnsResponse.model_validate(consistency.validate(answer, None, request))
 
     # ------------------------------------------------------------------ reports
 
@@ -177,8 +196,9 @@ class Reports:
         ``end`` past the portfolio's latest return is refused (naming ``start`` or ``end``): the
         reports would otherwise show a YTD or a trailing period of nothing."""
         start, end = _period(start, end, "portfolio report", frequency=frequency)
-        master = self.master(portfolio_id)
-        daily = self._one(portfolio_id, benchmark_id, master)
+        account = self._portfolio(portfolio_id)
+        master = self.master(account)
+        daily = self._one(account, benchmark_id, master)
         _within(start, end, master.performance_measurement_start_date, daily["gross"], "portfolio report")
         return {"PO001": reports.performance_overview(daily, frequency, start, end),
                 "PO003": reports.cumulative_chart(daily, start, end),
@@ -205,11 +225,17 @@ class Reports:
     # ------------------------------------------------------------------ internals
 
     def _portfolio(self, portfolio_id: object) -> str:
+        """The account id of a reported portfolio named by its ``portfolioId`` (master data) or account id."""
         problems = Problems()
-        found = read_id(portfolio_id, "portfolioId", problems)
+        if not isinstance(portfolio_id, str) or id_problem(portfolio_id):
+            problems.add("portfolioId", id_problem(portfolio_id) or "expected an id")
         problems.raise_if_any("portfolio")
-        if AccountRepository(self._ctx.db).column([found], "type").get(found) != "PORTFOLIO":
-            raise NotFoundError(f"No PORTFOLIO account with id {portfolio_id!r}.")
+        found = PerformanceRepository(self._ctx.db).owner(portfolio_id)
+        if found is None:
+            found = read_id(portfolio_id, "portfolioId", Problems())
+        if found is None or AccountRepository(self._ctx.db).column([found], "type").get(found) != "PORTFOLIO":
+            raise NotFoundError(f"No reported portfolio has the id {portfolio_id!r}: name it by the portfolioId of "
+                                "its master data (reports.set_master) or by its PORTFOLIO account's id.")
         return found
 
     def _ids(self, portfolio_ids: Sequence[str] | None) -> list[str]:
@@ -259,7 +285,7 @@ class Reports:
                                                               "currency; give each currency its own benchmark")],
                                       "benchmark")
             columns.append(self._benchmark(key, wanted.pop(), days))
-        table = xr.concat(columns, "benchmark")
+        table = xr.concat(columns, "benchmark", join="outer")
         pick = xr.DataArray([0 if k is None else named.index(k) + 1 for k in keys], dims=PORTFOLIO,
                             coords={PORTFOLIO: ids})
         return table.isel(benchmark=pick).drop_vars("benchmark", errors="ignore")
