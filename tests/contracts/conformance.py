@@ -180,7 +180,8 @@ def kinds_of(fixture: dict, route: Route | None, error: Exception | None) -> tup
     found = []
     for text in problems:
         quoted = re.findall(r"'([^']{4,})'", text)
-        if (quoted and any(q in invalid for q in quoted)) or ("got str" in text and "not valid JSON" in invalid):
+        if (quoted and any(q in invalid for q in quoted)) or (("got str" in text or "not valid JSON" in text)
+                                                             and "not valid JSON" in invalid):
             kind = OWN_MISTAKE
         elif not route.takes_request:
             kind = SIGNATURE
@@ -229,28 +230,84 @@ def plain(answer: object) -> object:
     return answer
 
 
-def _outline(data: object) -> tuple[str, set | None]:
-    """``("object", keys)``, ``("list of objects", keys of the first)``, or a kind without keys."""
-    if isinstance(data, dict):
-        return "object", set(data)
-    if isinstance(data, list):
-        if data and isinstance(data[0], dict):
-            return "list of objects", set(data[0])
-        return f"list of {type(data[0]).__name__}" if data else "empty list", None
-    return type(data).__name__, None
+#: the formats a text of an example can have, checked in this order; the answer's text must have the same
+FORMATS = (
+    ("an ISO date", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")),
+    ("an ISO timestamp", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+                                    r"(Z|[+-][0-9]{2}:?[0-9]{2})?")),
+    ("a UUID", re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")),
+    ("a decimal string", re.compile(r"[+-]?[0-9]+\.[0-9]+")),
+    ("a status word", re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+|[A-Z]{2,}")),
+)
+#: keys whose numbers carry a sign convention (VaR and CVaR: the seed's sign must be kept)
+SIGNED = re.compile(r"(?i)(^|_)c?var($|_)|valueatrisk")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _format(text: str) -> str | None:
+    return next((name for name, pattern in FORMATS if pattern.fullmatch(text)), None)
+
+
+def shape_problems(example: object, answer: object, path: str = "") -> list[str]:
+    """Where ``answer`` departs from the example's shape, recursively: a key of the example missing, a
+    JSON type that differs (a decimal string where the example has a number is a difference), a text
+    of another format (ISO date, timestamp, UUID, decimal string, status word), a VaR of the other
+    sign, a list answered empty where the example has items. A null in the example (a value the
+    document does not give) takes anything; keys the answer adds are allowed (DESIGN.md)."""
+    where = path or "the answer"
+    if example is None:
+        return []
+    kind, got = _kind(example), _kind(answer)
+    if kind != got:
+        return [f"{where}: {got} where the example has a {kind} ({example!r:.40})"]
+    if isinstance(example, dict):
+        found = []
+        for key, value in example.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in answer:
+                found.append(f"{sub}: missing")
+            else:
+                found += shape_problems(value, answer[key], sub)
+        return found
+    if isinstance(example, list):
+        if not example:
+            return []
+        if not answer:
+            return [f"{where}: an empty list where the example has items"]
+        return [p for item in answer[:50] for p in shape_problems(example[0], item, f"{path}[]")][:20]
+    if isinstance(example, str):
+        want, have = _format(example), _format(answer)
+        if want is not None and want != have:
+            return [f"{where}: {answer!r:.40} is not {want} as the example's {example!r:.40}"]
+        return []
+    if kind == "number" and SIGNED.search(path.rsplit(".", 1)[-1]) and example and answer \
+            and (example > 0) != (answer > 0):
+        return [f"{where}: {answer} has the other sign than the example's {example}"]
+    return []
 
 
 def compare(example: object, answer: object) -> tuple[bool, str]:
-    """Whether ``answer`` has the example's top-level keys (of its first item, for a list)."""
-    (kind, keys), (got_kind, got) = _outline(example), _outline(answer)
-    if kind != got_kind:
-        return False, f"DIFFERENT: the example is a {kind}, the answer a {got_kind}"
-    if keys is None:
-        return True, "same"
-    missing, extra = sorted(keys - got), sorted(got - keys)
-    if missing:
-        return False, f"DIFFERENT: missing {', '.join(missing)}" + (f"; has {', '.join(extra)}" if extra else "")
-    return True, "same keys" + (f" + {len(extra)} extra" if extra else "")
+    """Whether ``answer`` has the example's shape (:func:`shape_problems`), and a word on how."""
+    found = shape_problems(example, answer)
+    if found:
+        more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+        return False, "DIFFERENT: " + "; ".join(found[:3]) + more
+    return True, "same shape"
 
 
 def first_problem(error: Exception) -> str:
@@ -286,8 +343,11 @@ def run_requests(ws: Workspace, every: dict[str, dict] | None = None) -> list[Ro
             answer = route.run(ws, request_of(fixture), context)
         except Exception as error:  # noqa: BLE001 - a crash is a finding, measured like a refusal
             status = "REFUSED" if isinstance(error, ToolkitError) else "ERROR"
+            reasons = kinds_of(fixture, route, error)
+            if status == "REFUSED" and reasons == (OWN_MISTAKE,):
+                status = MISTAKE  # the document's own mistake, named in the refusal: refused on purpose
             rows.append(Row(name, route.call, status, first_problem(error), response, problems=_problems(error),
-                            reasons=kinds_of(fixture, route, error)))
+                            reasons=reasons))
             continue
         data = plain(answer)
         if name.startswith("brokerage-") and fixture["path"] == "/portfolios/allocations" and isinstance(data, dict):
@@ -343,14 +403,25 @@ def measure() -> tuple[list[Row], list[Row]]:
             ws.close()
 
 
+#: the outcome of an example request that the document itself got wrong, refused naming the mistake
+MISTAKE = "REFUSED AS DOCUMENTED"
+
+
 def accepted(rows: list[Row]) -> list[str]:
     return [r.fixture for r in rows if r.status == "ACCEPTED"]
 
 
-def summary(rows: list[Row]) -> str:
-    n = len(accepted(rows))
-    k = sum(1 for r in rows if r.same_shape)
-    return f"{n} of {len(rows)} example requests accepted; {k} answered in the example's shape"
+def summary(rows: list[Row], responses: list[Row] | None = None) -> str:
+    """The count the README quotes."""
+    n, wrong = len(accepted(rows)), sum(1 for r in rows if r.status == MISTAKE)
+    paired = [r for r in rows if r.status == "ACCEPTED" and r.response]
+    line = (f"{n + wrong} of {len(rows)} example requests answered as the documents say: {n} accepted, {wrong} "
+            f"refused naming the document's own mistake; {sum(1 for r in paired if r.same_shape)} of {len(paired)} "
+            "accepted requests with a response example answered in its shape")
+    if responses is not None:
+        line += (f"; {sum(1 for r in responses if r.same_shape)} of {len(responses)} response examples without a "
+                 "request answered in their shape")
+    return line
 
 
 def _cell(text: str | None, width: int = 150) -> str:
@@ -388,7 +459,7 @@ def report(requests: list[Row], responses: list[Row]) -> str:
             "| fixture | façade call | outcome | detail | shape |", "|---|---|---|---|---|"]
     for r in responses:
         out.append(f"| {r.fixture} | `{r.call}` | {r.status} | {_cell(r.detail)} | {_cell(r.shape)} |")
-    out += ["", summary(requests)]
+    out += ["", summary(requests, responses)]
     return "\n".join(out) + "\n"
 
 
