@@ -14,7 +14,7 @@ import xarray as xr
 from test_analytics_risk import DATA, csv_returns, random_weights
 
 from toolkit.analytics import factors as fa
-from toolkit.analytics.risk_portfolio import portfolio_returns
+from toolkit.analytics.risk_portfolio import weighted_returns
 from toolkit.errors import DataError, NotFoundError, ValidationError
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 
@@ -200,7 +200,7 @@ def test_factor_summary_splits_the_variance(stocks: xr.DataArray, proxies: xr.Da
 
 def test_portfolios_regress_at_once_and_dask_stays_lazy(stocks: xr.DataArray, proxies: xr.DataArray) -> None:
     recent = stocks.isel(time=slice(-1500, None))
-    p = portfolio_returns(recent, random_weights(50, stocks[INSTRUMENT].values))
+    p = weighted_returns(recent, random_weights(50, stocks[INSTRUMENT].values))
     fit = fa.regress(p, proxies, names=STYLE)
     one = fa.regress(p.sel(portfolio="p7"), proxies, names=STYLE)
     for name in ["alpha", "beta", "r_squared", "idiosyncratic_vol"]:

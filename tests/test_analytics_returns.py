@@ -229,20 +229,20 @@ def test_simple_returns_bridge_missing_prices():
     assert R.link(R.simple_returns(p)).item() == pytest.approx(121 / 100 - 1, abs=1e-15)
 
 
-def test_instrument_returns_in_another_currency():
+def test_close_returns_in_another_currency():
     times = pd.date_range("2022-01-03", periods=3)
     close = xr.DataArray([[10.0, 11.0, 11.0], [20.0, 20.0, 21.0]], dims=("instrument", "time"),
                          coords={"instrument": ["US", "DE"], "time": times, "currency": ("instrument", ["USD", "EUR"])})
     table = pd.DataFrame({"currency": "USD", "time": times, "rate": [1.10, 1.21, 1.10]})
     rates = rates_from_table(table)
-    local = R.instrument_returns(close)
+    local = R.close_returns(close)
     np.testing.assert_allclose(local.values, [[0.1, 0.0], [0.0, 0.05]], atol=1e-15)
-    in_eur = R.instrument_returns(close, to="EUR", rates=rates)
+    in_eur = R.close_returns(close, to="EUR", rates=rates)
     # USD stock in EUR: (11 / 1.21) / (10 / 1.10) - 1 = 0; then (11 / 1.10) / (11 / 1.21) - 1 = 0.1
     np.testing.assert_allclose(in_eur.sel(instrument="US").values, [0.0, 0.1], atol=1e-14)
     np.testing.assert_allclose(in_eur.sel(instrument="DE").values, [0.0, 0.05], atol=1e-15)
     with pytest.raises(ValidationError) as err:
-        R.instrument_returns(close.drop_vars("currency"), to="EUR")
+        R.close_returns(close.drop_vars("currency"), to="EUR")
     assert set(err.value.paths) == {"rates", "close.currency"}
 
 
@@ -435,7 +435,7 @@ def test_linking_is_associative(values, cut):
     (lambda r: R.cumulate(r.rename(time="date"), "ME"), "returns"),
     (lambda r: R.link(r.values), "returns"),
     (lambda r: R.simple_returns(r.rename(time="date")), "prices"),
-    (lambda r: R.instrument_returns(r.rename(instrument="asset")), "close"),
+    (lambda r: R.close_returns(r.rename(instrument="asset")), "close"),
 ])
 def test_refusals_name_the_argument(daily, call, path):
     with pytest.raises(ValidationError) as err:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from toolkit.analytics import risk
 from toolkit.analytics.risk_portfolio import (check_weights, cvar_contributions, diversification_ratio,
-                                              diversification_rating, portfolio_returns, volatility_contributions)
+                                              diversification_rating, volatility_contributions, weighted_returns)
 from toolkit.errors import DataError, ValidationError
 from toolkit.schema import HORIZON, INSTRUMENT, LEVEL, PORTFOLIO, TIME
 
@@ -347,10 +347,10 @@ def test_euler_contributions_add_up_for_many_portfolios_and_chunked_weights_stay
     np.testing.assert_allclose(lazy["contribution"].values, cvar_contributions(recent, w, risk.LEVELS)[
         "contribution"].values, rtol=1e-12)
     sigma = volatility_contributions(recent, w)["total"]
-    np.testing.assert_allclose(sigma.values, portfolio_returns(recent, w).std(TIME, ddof=1).values, rtol=1e-10)
+    np.testing.assert_allclose(sigma.values, weighted_returns(recent, w).std(TIME, ddof=1).values, rtol=1e-10)
 
 
-def test_portfolio_returns_skip_gaps_of_instruments_not_held() -> None:
+def test_weighted_returns_skip_gaps_of_instruments_not_held() -> None:
     r = xr.DataArray([[0.01, np.nan, 0.02], [0.03, 0.01, np.nan], [np.nan, 0.05, 0.04]], dims=(INSTRUMENT, TIME),
                      coords={INSTRUMENT: ["A", "B", "C"], TIME: np.arange(3)})
     w = xr.DataArray([[0.5, 0.5, 0.0], [0.25, 0.0, 0.75]], dims=(PORTFOLIO, INSTRUMENT),
@@ -358,7 +358,7 @@ def test_portfolio_returns_skip_gaps_of_instruments_not_held() -> None:
     # ab (A, B): day 0 = 0.5 * 0.01 + 0.5 * 0.03 = 0.02 although C has no return (not held); day 1 A and
     # day 2 B are missing -> NaN. ac (A, C): days 0 and 1 miss C or A -> NaN; day 2 = 0.25 * 0.02 + 0.75 * 0.04
     # = 0.035 although B has no return.
-    out = portfolio_returns(r, w)
+    out = weighted_returns(r, w)
     np.testing.assert_allclose(out.sel(portfolio="ab").values, [0.02, np.nan, np.nan], rtol=1e-15)
     np.testing.assert_allclose(out.sel(portfolio="ac").values, [np.nan, np.nan, 0.035], rtol=1e-15)
 

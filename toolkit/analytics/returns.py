@@ -426,8 +426,8 @@ def simple_returns(prices: xr.DataArray, dim: str = TIME) -> xr.DataArray:
     return (prices / previous - 1).isel({dim: slice(1, None)})
 
 
-def instrument_returns(close: xr.DataArray | xr.Dataset, to: str | None = None,
-                       rates: xr.DataArray | None = None) -> xr.DataArray:
+def close_returns(close: xr.DataArray | xr.Dataset, to: str | None = None,
+                  rates: xr.DataArray | None = None) -> xr.DataArray:
     """Daily simple returns of ``close (instrument, time)``, in local currency or in currency ``to``.
 
     With ``to``, prices are first converted at each day's ECB reference rate by

@@ -100,7 +100,7 @@ def check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float
     return weights.reindex({INSTRUMENT: returns.indexes[INSTRUMENT]}, fill_value=0.0)
 
 
-def portfolio_returns(returns: xr.DataArray, weights: xr.DataArray) -> xr.DataArray:
+def weighted_returns(returns: xr.DataArray, weights: xr.DataArray) -> xr.DataArray:
     """``r_p,t = sum_i w_i r_i,t``: the returns of portfolios held at constant weights (rebalanced
     every period). NaN on a date where an instrument with a non-zero weight has no return; the
     weights are checked as by :func:`check_weights`.

@@ -15,8 +15,8 @@ from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk_portfolio import (
     cvar_contributions,
     diversification_ratio,
-    portfolio_returns,
     volatility_contributions,
+    weighted_returns,
 )
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.market.history import parse_history
@@ -600,7 +600,7 @@ class Analytics:
                             "in the window; widen the window or hold instruments with overlapping histories.")
         levels = sorted({*map(float, _as_list(levels)), float(level)})
         horizons = list(dict.fromkeys([*_as_list(horizons), horizon]))
-        series = portfolio_returns(common, weights)
+        series = weighted_returns(common, weights)
         parts = self._shared(series, PORTFOLIO, "portfolio", levels, horizons, model, halflife, with_factors, window)
         vol = volatility_contributions(common, weights, horizon=horizon, annualise=True,
                                        periods_per_year=risk.PERIODS_PER_YEAR[horizon])

@@ -37,7 +37,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import xarray as xr
 
-from toolkit.analytics.returns import instrument_returns, net_of_fees, time_weighted
+from toolkit.analytics.returns import close_returns, net_of_fees, time_weighted
 from toolkit.contracts.base import read
 from toolkit.contracts.performance import (InstrumentReturnsResponse, PortfolioMasterData, PortfolioReturnsResponse,
                                            id_problem)
@@ -262,7 +262,7 @@ class Reports:
 
     def _instrument_daily(self, ids: list[str]) -> xr.DataArray:
         prices = self._history.prices(ids)
-        return instrument_returns(prices["close"])
+        return close_returns(prices["close"])
 
     def _benchmark_key(self, key: str) -> tuple[str, str]:
         """``("allocation", id)`` or ``("instrument", id)`` for a benchmark named by id, symbol or ISIN."""
@@ -306,8 +306,8 @@ class Reports:
         close = prices["close"].reindex({TIME: prices.indexes[TIME].union(days)}).ffill(TIME)
         last = prices["close"][TIME].where(prices["close"].notnull()).max(TIME, skipna=True)
         close = close.where(close[TIME] <= last).sel({TIME: days})
-        daily = instrument_returns(close, to=currency if quoted != {currency} else None,
-                                   rates=self._history.rates if quoted != {currency} else None)
+        daily = close_returns(close, to=currency if quoted != {currency} else None,
+                              rates=self._history.rates if quoted != {currency} else None)
         return (daily * weights).sum(INSTRUMENT, min_count=len(ids))
 
 
