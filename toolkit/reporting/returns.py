@@ -140,10 +140,6 @@ def instrument_query(request: object) -> InstrumentReturnsQuery:
     return read_query(InstrumentReturnsQuery, request)
 
 
-#: the former readers' names, until the façade reads its queries through the contracts
-parse_portfolio_request, parse_instrument_request = portfolio_query, instrument_query
-
-
 # --- the builders -----------------------------------------------------------------------------
 
 def _check_window(start: date, end: date, inception: date | None, latest: date | None, problems: Problems,
