@@ -273,7 +273,7 @@ RISK_FIELDS = {"horizon", "level", "valueAtRisk", "conditionalValueAtRisk", "var
 
 
 def test_the_seed_fields_are_all_present(all20) -> None:
-    body = all20.to_dict()
+    body = all20.summary()
     assert len(body) == 20
     apple = next(b for b in body if b["symbol"] == "AAPL")
     assert set(apple) == INSTRUMENT_FIELDS
@@ -307,7 +307,7 @@ def test_exposures_and_regression_equal_empyrical_and_least_squares(all20, stock
         coef, ssr, *_ = np.linalg.lstsq(a, y.to_numpy(), rcond=None)
         assert cube["idiosyncratic_vol"].sel(instrument=name).item() == pytest.approx(
             math.sqrt(ssr[0] / (len(y) - 2) * 252), rel=1e-10)
-    counts = {e["factor"]: e["observations"] for e in all20.to_dict()[0]["exposures"]}
+    counts = {e["factor"]: e["observations"] for e in all20.summary()[0]["exposures"]}
     assert counts["SPX"] == 8312 and counts["MTUM"] == len(etfs) and counts["Energy"] == 8312
 
 
@@ -357,7 +357,7 @@ def test_price_curves_from_the_upload_payload_or_pandas(demo_ws: Workspace, stoc
         m = returns(INDEX).reindex(returns(prices).index)
         assert cube["exposure"].sel(instrument=label, factor="SPX").item() == pytest.approx(
             empyrical.alpha_beta(returns(prices), m)[1], rel=1e-10)
-    body = {b["instrument"]: b for b in out.to_dict()}
+    body = {b["instrument"]: b for b in out.summary()}
     assert body["MYKO"]["isin"] == "US1912161007" and body["MYKO"]["instrumentId"] is None
 
 
@@ -370,7 +370,7 @@ BENCHMARK_FIELDS = {"instrument", "benchmark", "level", "startDate", "endDate", 
 
 def test_benchmark_of_one_curve_against_another_equals_empyrical(demo_ws: Workspace, stocks: pd.DataFrame) -> None:
     start = worst_window(2000)  # aT whole at 0.95: empyrical's CVaR is the same estimator there
-    out = demo_ws.analytics.benchmark("AAPL", "SPX", start=start).to_dict()
+    out = demo_ws.analytics.benchmark("AAPL", "SPX", start=start).summary()
     assert set(out) == BENCHMARK_FIELDS and out["observations"] == 2000
     y, m = stocks["AAPL"].iloc[-2000:], returns(INDEX).iloc[-2000:]
     alpha, beta = empyrical.alpha_beta(y, m)
@@ -383,7 +383,7 @@ def test_benchmark_of_one_curve_against_another_equals_empyrical(demo_ws: Worksp
     assert out["commentary"][0] == f"In the worst 5% of cases the instrument loses {100 * out['cvar']:.1f}% on " \
                                    "average over one day"
     # the benchmark as a price curve the workspace does not hold
-    curve = demo_ws.analytics.benchmark("AAPL", INDEX.rename("MYINDEX"), start=start).to_dict()
+    curve = demo_ws.analytics.benchmark("AAPL", INDEX.rename("MYINDEX"), start=start).summary()
     assert curve["benchmark"] == "MYINDEX" and curve["beta"] == pytest.approx(beta, rel=1e-10)
 
 
@@ -408,7 +408,7 @@ def test_portfolio_contributions_equal_riskfolio_and_add_up(mix, stocks: pd.Data
 
     names, w = ["AAPL", "KO", "XOM"], pd.Series([0.3, 0.3, 0.4], index=["AAPL", "KO", "XOM"])
     frame = stocks[names].iloc[-2520:]
-    body = mix.to_dict()
+    body = mix.summary()
     assert set(body) == PORTFOLIO_FIELDS and body["observations"] == 2520 and body["source"] == "WEIGHTS"
     parts = {c["instrument"]: c for c in body["components"]}
     assert set(parts) == set(names) and all(set(c) == COMPONENT_FIELDS for c in parts.values())
@@ -448,7 +448,7 @@ def test_uploaded_portfolio_weights_are_value_weights_on_as_of(ws: Workspace) ->
     value = pd.Series({"AAPL": 300 * day["AAPL"], "JPM": 200 * day["JPM"], "XOM": 150 * day["XOM"]})
     weights = ws.analytics.weights(pid, as_of="2020-06-30").sel(portfolio=pid).to_series()
     np.testing.assert_allclose(weights[value.index].to_numpy(), (value / value.sum()).to_numpy(), rtol=1e-12)
-    out = ws.analytics.portfolio(pid, as_of="2020-06-30", horizons="day", levels=0.95).to_dict()
+    out = ws.analytics.portfolio(pid, as_of="2020-06-30", horizons="day", levels=0.95).summary()
     assert (out["source"], out["name"], out["asOf"]) == ("RISK_PLATFORM", "US core", "2020-06-30")
     # by default on the status date: XOM was sold, AAPL and JPM are valued at the last close
     last = ws.analytics.weights(pid).sel(portfolio=pid).to_series()
@@ -472,7 +472,7 @@ def test_brokerage_accounts_are_analysed_from_their_holdings(book_ws: Workspace)
     totals = out.contributions
     np.testing.assert_allclose(totals["cvar_contribution"].sum(INSTRUMENT).values, totals["cvar_total"].values,
                                rtol=1e-10)
-    assert {b["source"] for b in out.to_dict()} == {"ACCOUNT"} and out.to_dict()[0]["asOf"] == "2022-12-28"
+    assert {b["source"] for b in out.summary()} == {"ACCOUNT"} and out.summary()[0]["asOf"] == "2022-12-28"
 
 
 def test_two_hundred_portfolios_in_one_call(demo_ws: Workspace, stocks: pd.DataFrame) -> None:
@@ -516,7 +516,7 @@ def test_the_span_of_a_series_that_ends_inside_the_window(demo_ws: Workspace) ->
     not null (xarray skips NaT in a min or max of datetimes only when told to)."""
     last = pd.read_csv(Path(__file__).resolve().parents[1] / "data" / "nasdaq_ohlcv.csv")["time"].iloc[-1]
     out = demo_ws.analytics.instrument(["AAPL", "COMP"], start="2015-01-02", end="2019-12-31",
-                                       with_factors=False).to_dict()
+                                       with_factors=False).summary()
     assert {x["instrument"]: x["endDate"] for x in out} == {"AAPL": "2019-12-31", "COMP": last}
     assert {x["startDate"] for x in out} == {"2015-01-05"}
 

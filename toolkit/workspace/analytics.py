@@ -18,8 +18,11 @@ from toolkit.analytics.risk_portfolio import (
     volatility_contributions,
     weighted_returns,
 )
+from toolkit.contracts.base import read
+from toolkit.contracts.risk import analytics as seed
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.market.history import parse_history
+from toolkit.market.instruments import describe
 from toolkit.reporting.formatting import camel, json_number, json_value
 from toolkit.schema import (
     HORIZON,
@@ -75,6 +78,60 @@ def _span(returns: xr.DataArray) -> xr.Dataset:
                        "observations": returns.count(TIME)})
 
 
+#: what the document calls each kind of factor proxy (``exposure[].factor_type``, line 1205)
+FACTOR_TYPES = {"market": "geographic", "style": "style", "sector": "sector"}
+#: the market index's country: the S&P 500 is the United States' market (``factor_focus`` "USA")
+MARKET_FOCUS, MARKET_NAME = "USA", "United States"
+#: what the style ETFs stand for
+STYLE_NAMES = {"MTUM": "Momentum", "QUAL": "Quality", "SIZE": "Size", "USMV": "Minimum Volatility", "VLUE": "Value"}
+#: the toolkit's expected-return estimators under the document's names (line 1214)
+ESTIMATOR_NAMES = {"sample": "equally_weighted_sample", "ewma": "exponentially_weighted_sample",
+                   "factor": "equally_weighted_factor_model", "factor_ewma": "exponentially_weighted_factor_model"}
+
+
+def level_key(level: float) -> str:
+    """A confidence level as the document keys it: ``"0.975"``, ``"0.9"``."""
+    return repr(float(level))
+
+
+def seed_risk(one: xr.Dataset, subject: str, model: type[seed.RiskMeasures] = seed.RiskMeasures,
+              **extra: Any) -> seed.RiskMeasures:
+    """The risk cube of one series (``var``/``cvar`` over level and horizon, positive = loss;
+    ``volatility`` over horizon) in the document's signs and words: VaR and CVaR as returns."""
+    horizons = [str(h) for h in one[HORIZON].values]
+
+    def tail(name: str) -> dict[str, dict[str, float]]:
+        return {level_key(lv): {h: -float(one[name].sel({LEVEL: lv, HORIZON: h})) for h in horizons}
+                for lv in one[LEVEL].values}
+
+    volatility = {h: float(one["volatility"].sel({HORIZON: h})) for h in horizons}
+    base = seed.RiskMeasures.of(tail("var"), tail("cvar"), volatility, subject)
+    return model(**dict(base), **extra)
+
+
+def seed_exposures(one: xr.Dataset | None) -> list[seed.Exposure]:
+    """The single-factor betas of one series as the document lists them (line 1202)."""
+    if one is None:
+        return []
+    out = []
+    for factor in one[fa.FACTOR].values:
+        kind = str(one["kind"].sel({fa.FACTOR: factor}).item())
+        name = str(factor)
+        focus, label = (MARKET_FOCUS, MARKET_NAME) if kind == "market" else (name, STYLE_NAMES.get(name, name))
+        out.append(seed.Exposure(beta=json_number(one["beta"].sel({fa.FACTOR: factor})), factor_focus=focus,
+                                 factor_type=FACTOR_TYPES[kind], factor_name=label))
+    return out
+
+
+def horizon_of(annual: float | None, horizon: str, root: bool = False) -> float | None:
+    """An annual figure over one ``horizon``: divided by its periods a year (their square root for a
+    volatility)."""
+    if annual is None or math.isnan(annual):
+        return None
+    periods = float(risk.PERIODS_PER_YEAR[horizon])
+    return annual / (math.sqrt(periods) if root else periods)
+
+
 @dataclass(frozen=True)
 class SeriesAnalytics:
     """What instrument and portfolio analytics share: the risk of each series at every level and
@@ -113,6 +170,35 @@ class SeriesAnalytics:
                                      "idiosyncratic_vol": fit["idiosyncratic_vol"]}).drop_vars(
                 [c for c in fit.coords if c not in fit.dims], errors="ignore"))
         return xr.merge(parts, join="outer", compat="override", combine_attrs="drop_conflicts")
+
+    def seed_parts(self, label: str, subject: str) -> dict:
+        """The parts the document's instrument and portfolio answers share, for series ``label``:
+        ``risk``, ``exposure``, ``expected_returns`` by estimator and per horizon (the equally weighted
+        sample is the mean return per horizon, as ``average_returns``; the others are the annual
+        estimates over each horizon's share of a year), ``average_returns`` and ``regression``
+        (``alpha`` annualised, ``idiosyncratic_risk`` per horizon)."""
+        one = self.risk.sel({self.dim: label})
+        means = {str(h): json_number(one["mean"].sel({HORIZON: h})) for h in one[HORIZON].values}
+        annual = self.expected_returns.sel({self.dim: label})
+        estimates = {}
+        for estimator, name in ESTIMATOR_NAMES.items():
+            if estimator == "sample":
+                estimates[name] = seed.Horizons.of(means)
+            elif estimator in annual[fa.ESTIMATOR].values:
+                value = float(annual.sel({fa.ESTIMATOR: estimator}))
+                estimates[name] = seed.Horizons.of({h: horizon_of(value, h) for h in seed.HORIZON_ORDER})
+            else:
+                estimates[name] = seed.Horizons.of({})
+        fit = None if self.regression is None else self.regression.sel({self.dim: label})
+        idio = None if fit is None else json_number(fit["idiosyncratic_vol"])
+        regression = seed.Regression(
+            idiosyncratic_risk=seed.Horizons.of({h: horizon_of(idio, h, root=True) for h in seed.HORIZON_ORDER}),
+            r_squared=None if fit is None else json_number(fit["r_squared"]),
+            alpha=None if fit is None else json_number(fit["alpha_annual"]))
+        exposures = None if self.exposures is None else self.exposures.sel({self.dim: label})
+        return {"risk": seed_risk(one, subject), "exposure": seed_exposures(exposures),
+                "expected_returns": seed.ExpectedReturns(**estimates), "average_returns": seed.Horizons.of(means),
+                "regression": regression}
 
     def _body(self, label: str) -> dict:
         one = self.risk.sel({self.dim: label})
@@ -166,8 +252,20 @@ class SeriesAnalytics:
 class InstrumentAnalytics(SeriesAnalytics):
     """Analytics of instruments (or price curves) over ``instrument``; see :meth:`Analytics.instrument`."""
 
+    def answer(self, label: str | None = None) -> seed.InstrumentAnalytics:
+        """GET /history/analytics's answer for one instrument (the first by default)."""
+        return seed.InstrumentAnalytics(**self.seed_parts(label or self.labels()[0], "instrument"))
+
     def to_dict(self) -> dict | list[dict]:
-        """One instrument's analytics in the seed's layout (a list of them for several): identity,
+        """The document's answer (``risk-platform-api.txt`` lines 1110-1236; a list of them for
+        several instruments): ``risk`` (VaR and CVaR by level and horizon, as returns, with their
+        sentences; volatility per horizon), ``exposure``, ``expected_returns``, ``average_returns``
+        and ``regression``."""
+        out = [self.answer(label).to_dict() for label in self.labels()]
+        return out[0] if len(out) == 1 else out
+
+    def summary(self) -> dict | list[dict]:
+        """The toolkit's fuller layout (a list of them for several): identity,
         sample, ``risk`` (VaR / CVaR per horizon and level with ``varCommentary`` and
         ``cvarCommentary``), ``volatility`` and ``averageReturn`` per horizon, ``exposures``,
         ``regression`` (alpha, R^2, idiosyncratic risk, factor summary), ``expectedReturns``
@@ -211,8 +309,23 @@ class BenchmarkAnalytics:
                 "trackingError": json_number(one["tracking_error"]), "cvar": json_number(one["cvar"]),
                 "activeCvar": json_number(one["active_cvar"]), "commentary": [s for s in sentences if s]}
 
+    def answer(self, label: str | None = None) -> seed.BenchmarkAnalytics:
+        """GET /history/benchmark's answer for one series (the first by default): CVaR as a return."""
+        one = self.result.sel({self.dim: label if label is not None else self.result[self.dim].values[0]})
+        cvar = json_number(one["cvar"])
+        return seed.BenchmarkAnalytics(alpha=json_number(one["alpha_annual"]), beta=json_number(one["beta"]),
+                                       cvar=None if cvar is None else -cvar,
+                                       idiosyncratic_risk=json_number(one["idiosyncratic_vol"]),
+                                       r_squared=json_number(one["r_squared"]),
+                                       tracking_error=json_number(one["tracking_error"]))
+
     def to_dict(self) -> dict | list[dict]:
-        """:meth:`row` of the series (a list of them for several)."""
+        """The document's answer (line 1243; a list of them for several series)."""
+        out = [self.answer(label).to_dict() for label in self.result[self.dim].values]
+        return out[0] if len(out) == 1 else out
+
+    def summary(self) -> dict | list[dict]:
+        """:meth:`row` of the series (a list of them for several): the toolkit's fuller layout."""
         out = [self.row(label) for label in self.result[self.dim].values]
         return out[0] if len(out) == 1 else out
 
@@ -232,6 +345,8 @@ class PortfolioAnalytics(SeriesAnalytics):
     horizon: str
     sources: dict
     benchmark: BenchmarkAnalytics | None
+    component_exposures: xr.Dataset | None = None
+    meta: dict | None = None  # instrument id -> the instrument object (toolkit.market.instruments.describe)
 
     def to_xarray(self) -> xr.Dataset:
         """The shared Dataset plus ``weight``, the contributions (``volatility_*``, ``cvar_*``) and
@@ -265,8 +380,60 @@ class PortfolioAnalytics(SeriesAnalytics):
                           yaxis_tickformat=".0%", yaxis_title="share of the total", legend_title="risk measure")
         return fig
 
+    def answer(self, label: str | None = None) -> seed.PortfolioAnalytics:
+        """GET /portfolio/analytics's answer for one portfolio (the first by default): its risk,
+        exposures, expected returns (the mean return per horizon), ``factor_summary`` (the betas
+        summed per factor type), ``diversification_ratio`` and ``r_squared`` rated, and per held
+        instrument its exposures, its risk with ``marginal_contribution_to_risk`` (its share of the
+        portfolio's volatility, Euler) and its mean return per horizon."""
+        label = label if label is not None else self.labels()[0]
+        parts = self.seed_parts(label, "portfolio")
+        weights = self.weights.sel({PORTFOLIO: label})
+        contrib = self.contributions.sel({PORTFOLIO: label})
+        components = []
+        for i, w in zip(weights[INSTRUMENT].values, weights.values):
+            if w == 0:
+                continue
+            one = self.components.sel({INSTRUMENT: i})
+            share = json_number(contrib["volatility_percent"].sel({INSTRUMENT: i}))
+            contribution = seed.Contribution(volatility=seed.Measure(
+                value=share, commentary="" if share is None else seed.contribution_sentence(share)))
+            iid = str(weights["instrument_id"].sel({INSTRUMENT: i}).item()) if "instrument_id" in weights.coords \
+                else str(i)
+            info = (self.meta or {}).get(iid) or {}
+            place = info.get("exchange") or {}
+            found = self.component_exposures.sel({INSTRUMENT: i}) if self.component_exposures is not None else None
+            components.append(seed.Component(
+                exposure=seed_exposures(found),
+                instrument=seed.ComponentInstrument(
+                    symbol=info.get("identifiers", {}).get("symbol") or str(i),
+                    country=info.get("classification", {}).get("primary_country"),
+                    instrument_code=info.get("instrument_code") or str(i), mic=place.get("mic_code"),
+                    name=info.get("name"), weight=float(w), exchange=place.get("name"),
+                    currency=info.get("currency"), type=info.get("asset_type") or None, apiid=info.get("apiid") or 0),
+                risk=seed_risk(one, "instrument", seed.ComponentRisk, marginal_contribution_to_risk=contribution),
+                expected_returns=seed.Horizons.of({str(h): json_number(one["mean"].sel({HORIZON: h}))
+                                                   for h in one[HORIZON].values})))
+        summary: dict[str, float] = {}
+        for item in parts["exposure"]:
+            summary[item.factor_type] = summary.get(item.factor_type, 0.0) + (item.beta or 0.0)
+        div = self.diversification.sel({PORTFOLIO: label})
+        r2 = parts["regression"].r_squared
+        return seed.PortfolioAnalytics(
+            risk=seed_risk(self.risk.sel({self.dim: label}), "portfolio", seed.PortfolioRisk),
+            exposure=parts["exposure"], components=components, expected_returns=parts["average_returns"],
+            factor_summary=[seed.FactorSummary(factor_type=k, beta=v) for k, v in summary.items()],
+            diversification_ratio=seed.Rated.of(json_number(div["ratio"]), str(div["rating"].item()),
+                                                "diversification ratio"),
+            r_squared=seed.Rated.of(r2, seed.r_squared_rating(r2), "R-squared"))
+
     def to_dict(self) -> dict | list[dict]:
-        """One portfolio's analytics in the seed's layout (a list for several): ``components``
+        """The document's answer (lines 1437-1803; a list of them for several portfolios)."""
+        out = [self.answer(label).to_dict() for label in self.labels()]
+        return out[0] if len(out) == 1 else out
+
+    def summary(self) -> dict | list[dict]:
+        """One portfolio's analytics in the toolkit's fuller layout (a list for several): ``components``
         with their weights, risk and contributions, the portfolio's ``totalVolatility``
         (annualised) and ``totalCvar`` at ``level`` over ``horizon`` returns, ``diversificationRatio``
         and ``diversificationRating``,
@@ -307,6 +474,18 @@ def _window(start: object, end: object) -> tuple[str | None, str | None]:
     days = read_period(start, end, problems)
     problems.raise_if_any("analytics request")
     return tuple(d.isoformat() if d else None for d in days)
+
+
+def _is_query(request: object, key: str | None = None) -> bool:
+    """Whether ``request`` is one of the document's queries: a dict (holding ``key``, when given: a
+    portfolio's weights are a dict too) or JSON text of an object."""
+    if isinstance(request, (str, bytes)):
+        return request.lstrip()[:1] in ("{", b"{")
+    return isinstance(request, Mapping) and (key is None or key in request)
+
+
+def _iso(day: Any) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _as_list(value: Any) -> list:
@@ -543,7 +722,32 @@ class Analytics:
 
     # ------------------------------------------------------------------ the three requests
 
-    def instrument(self, instruments: str | Sequence[str] | None = None, *,
+    # ------------------------------------------------------------------ the document's requests
+
+    def _by_code(self, code: str, apiid: int, path: str) -> str:
+        """The instrument id of ``code`` and ``apiid`` (``Instruments.by_code``), or NotFoundError at ``path``."""
+        return self._instruments.by_code(code, apiid, path=path)
+
+    def _described(self, ids: list[str]) -> dict[str, dict]:
+        """The instrument object (``toolkit.market.instruments.describe``) of each instrument id."""
+        table = self._instruments.table()
+        rows = table[table["instrument_id"].isin(ids)].drop_duplicates("instrument_id")
+        return {str(r["instrument_id"]): describe(r) for r in rows.to_dict("records")}
+
+    def _seed_instrument(self, query: object) -> InstrumentAnalytics:
+        q = read(seed.InstrumentQuery, query, "instrument analytics query")
+        iid = self._by_code(q.instrument_code, q.apiid, "instrument_code")
+        return self.instrument([iid], start=_iso(q.start_date), end=_iso(q.end_date))
+
+    def _seed_benchmark(self, query: object) -> BenchmarkAnalytics:
+        q = read(seed.BenchmarkQuery, query, "benchmark analytics query")
+        iid = self._by_code(q.instrument_code, q.apiid, "instrument_code")
+        bench = self._by_code(q.benchmark_instrument_code, q.benchmark_apiid, "benchmark_instrument_code")
+        return self.benchmark([iid], bench, start=_iso(q.start_date), end=_iso(q.end_date))
+
+    # ------------------------------------------------------------------ the three requests
+
+    def instrument(self, instruments: str | Sequence[str] | Mapping | None = None, *,
                    curve: Curve | Sequence[Curve] | None = None, start: str | None = None, end: str | None = None,
                    levels: Sequence[float] = risk.LEVELS, horizons: Sequence[str] = risk.HORIZON_NAMES,
                    model: Sequence[str] | str = MODEL, halflife: float = fa.HALFLIFE,
@@ -554,20 +758,32 @@ class Analytics:
         (alpha, R^2, idiosyncratic risk) and expected returns by the four estimators (half-life
         ``halflife`` days). ``with_factors=False`` skips the factor parts (for a curve outside the
         proxies' dates). Too little history for a horizon, an instrument without data in the
-        window, or an unknown instrument raise a :class:`toolkit.errors.ToolkitError` naming it."""
+        window, or an unknown instrument raise a :class:`toolkit.errors.ToolkitError` naming it.
+
+        GET /history/analytics (``risk-platform-api.txt`` lines 1106-1110): ``instruments`` may be the
+        document's query, ``{"instrument_code": "AAPL_XNGS", "apiid": "8"}`` (a dict of query-string
+        texts, JSON values or JSON text; :class:`toolkit.contracts.risk.analytics.InstrumentQuery`)."""
+        if _is_query(instruments):
+            return self._seed_instrument(instruments)
         window = _window(start, end)
         returns = self._series(instruments, curve, *window)
         parts = self._shared(returns, INSTRUMENT, "instrument", _as_list(levels), _as_list(horizons), model,
                              halflife, with_factors, window)
         return InstrumentAnalytics(**parts)
 
-    def benchmark(self, instruments: str | Sequence[str] | None = None, benchmark: str | Curve = MARKET, *,
+    def benchmark(self, instruments: str | Sequence[str] | Mapping | None = None, benchmark: str | Curve = MARKET, *,
                   curve: Curve | Sequence[Curve] | None = None, start: str | None = None, end: str | None = None,
                   level: float = 0.95) -> BenchmarkAnalytics:
         """One curve (instruments and/or price curves) against a ``benchmark`` (an instrument of the
         workspace, by default the market index, or a price curve), on the dates both have: annualised
         alpha, beta, R^2, idiosyncratic risk and tracking error, CVaR and active CVaR at ``level``
-        (daily returns). An unknown benchmark raises :class:`toolkit.errors.NotFoundError`."""
+        (daily returns). An unknown benchmark raises :class:`toolkit.errors.NotFoundError`.
+
+        GET /history/benchmark (lines 1237-1243): ``instruments`` may be the document's query
+        (``instrument_code``, ``apiid``, ``benchmark_instrument_code``, ``benchmark_apiid``;
+        :class:`toolkit.contracts.risk.analytics.BenchmarkQuery`)."""
+        if _is_query(instruments):
+            return self._seed_benchmark(instruments)
         window = _window(start, end)
         returns = self._series(instruments, curve, *window)
         return self._benchmark(returns, benchmark, INSTRUMENT, "instrument", level, window)
@@ -583,7 +799,14 @@ class Analytics:
         at ``level`` over ``horizon`` returns (marginal, absolute, percent: they add up to the
         total), the diversification ratio with its rating, R^2, exposures, factor summary,
         expected returns, and with ``benchmark`` the benchmark analytics. Measured on the dates on
-        which every held instrument has a return, within ``start`` .. ``end``."""
+        which every held instrument has a return, within ``start`` .. ``end``.
+
+        GET /portfolio/analytics (lines 1432-1437): ``portfolio`` may be the document's query,
+        ``{"client_reference": ...}`` (:class:`toolkit.contracts.risk.analytics.PortfolioQuery`): the
+        client reference of an uploaded portfolio, or the id of a PORTFOLIO account of the book."""
+        if _is_query(portfolio, "client_reference"):
+            q = read(seed.PortfolioQuery, portfolio, "portfolio analytics query")
+            portfolio, start, end = q.client_reference, _iso(q.start_date), _iso(q.end_date)
         window = _window(start, end)
         problems = Problems()
         if horizon not in risk.PERIODS_PER_YEAR:
@@ -608,9 +831,12 @@ class Analytics:
         contributions = xr.merge([vol.rename({k: f"volatility_{k}" for k in vol.data_vars}),
                                   tail.rename({k: f"cvar_{k}" for k in tail.data_vars}).drop_vars(LEVEL)])
         held = (weights != 0).any(PORTFOLIO)
+        parts_of = common.isel({INSTRUMENT: held.values})
+        component_exposures = exposures(parts_of, self.factors(start=window[0], end=window[1]), INSTRUMENT) \
+            if with_factors else None
         return PortfolioAnalytics(
-            **parts, weights=weights, components=risk_cube(common.isel({INSTRUMENT: held.values}), levels, horizons,
-                                                           "instrument"),
+            component_exposures=component_exposures, meta=self._described(list(weights["instrument_id"].values)),
+            **parts, weights=weights, components=risk_cube(parts_of, levels, horizons, "instrument"),
             contributions=contributions, diversification=diversification_ratio(common, weights, horizon=horizon),
             level=float(level), horizon=horizon, sources=sources,
             benchmark=None if benchmark is None else self._benchmark(series, benchmark, PORTFOLIO, "portfolio",

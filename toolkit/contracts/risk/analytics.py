@@ -125,12 +125,12 @@ class RiskMeasures(Contract):
         """From plain numbers: ``var[level][horizon]`` and ``cvar[level][horizon]`` as returns (a loss
         negative), ``volatility[horizon]``, with the sentences about ``subject``."""
         def tail(values: dict[str, dict[str, float]], sentence) -> dict[str, HorizonMeasures]:
-            return {level: HorizonMeasures(**{h: Measure(value=_number(v[h]), commentary=sentence(
-                v[h], float(level), h, subject) if _number(v[h]) is not None else "") for h in HORIZON_ORDER})
+            return {level: HorizonMeasures(**{h: Measure(value=_number(v.get(h)), commentary=sentence(
+                v[h], float(level), h, subject) if _number(v.get(h)) is not None else "") for h in HORIZON_ORDER})
                 for level, v in values.items()}
 
-        vol = HorizonMeasures(**{h: Measure(value=_number(volatility[h]), commentary=volatility_sentence(
-            volatility[h], h, subject) if _number(volatility[h]) is not None else "") for h in HORIZON_ORDER})
+        vol = HorizonMeasures(**{h: Measure(value=_number(volatility.get(h)), commentary=volatility_sentence(
+            volatility[h], h, subject) if _number(volatility.get(h)) is not None else "") for h in HORIZON_ORDER})
         return cls(var=tail(var, var_sentence), cvar=tail(cvar, cvar_sentence), volatility=vol)
 
 
@@ -203,14 +203,17 @@ class BenchmarkQuery(InstrumentQuery):
 
 
 class BenchmarkAnalytics(Contract):
-    """GET /history/benchmark's answer (line 1243): daily ``alpha`` (annualised), ``beta``, ``cvar``
-    (a return: a loss negative, at 95 %) and ``idiosyncratic_risk`` (annualised) of the instrument
-    against the benchmark."""
+    """GET /history/benchmark's answer (line 1243): ``alpha`` (annualised), ``beta``, ``cvar`` (of the
+    instrument's daily returns at 95 %, as a return: a loss negative) and ``idiosyncratic_risk``
+    (annualised) of the instrument against the benchmark, on the dates both have; the toolkit adds
+    ``r_squared`` and ``tracking_error`` (annualised)."""
 
     alpha: float | None
     beta: float | None
     cvar: float | None
     idiosyncratic_risk: float | None
+    r_squared: float | None = None
+    tracking_error: float | None = None
 
 
 # =========================================================================== portfolio
