@@ -80,8 +80,10 @@ class Problems:
         """Refuse at once a payload that is not a JSON object; note every field outside ``fields``."""
         if not isinstance(payload, dict):
             self.add("", f"expected a JSON object, got {type(payload).__name__}")
-            self.raise_if_any(what)
-        for key in sorted(set(payload) - set(fields or payload), key=str):
+            raise ValidationError(self.items, what)
+        if not fields:  # no list of fields: every key is allowed
+            return
+        for key in sorted(set(payload) - set(fields), key=str):
             self.add(key, f"unknown field; {what} has {', '.join(fields)}")
 
     def require_fields(self, item: object, path: str, allowed: tuple[str, ...]) -> dict | None:

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, Literal, TypeVar, overload
 
-from toolkit.errors import Problems
+from toolkit.errors import Problems, ValidationError
 
 T = TypeVar("T")
 
@@ -82,7 +82,8 @@ def read_decimal(value: object, path: str, problems: Problems, example: str = "1
     if positive and number <= 0:
         problems.add(path, f"{value} must be greater than 0")
         return None
-    if places is not None and -min(number.normalize().as_tuple().exponent, 0) > places:
+    exponent = number.normalize().as_tuple().exponent  # an int: the number is finite
+    if places is not None and isinstance(exponent, int) and -min(exponent, 0) > places:
         problems.add(path, f"{value} has more than {places} decimals")
         return None
     return number
@@ -118,7 +119,7 @@ def read_timestamp(value: object, path: str, problems: Problems) -> datetime | N
     stamp = None
     if match and date_or_none(match.group(1)) is not None:
         try:
-            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            stamp = datetime.fromisoformat(match.group(0).replace("Z", "+00:00"))
         except ValueError:
             stamp = None
     if stamp is None:
@@ -228,7 +229,7 @@ def read_period(start: object, end: object, problems: Problems, paths: tuple[str
 
 def today() -> date:
     """Today's date in UTC: what "in the future" is measured against."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def not_future(day: date | None, path: str, problems: Problems) -> date | None:
@@ -246,19 +247,25 @@ def shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def texts(keys: object, path: str, what: str, each: bool = True) -> list[str]:
+@overload
+def texts(keys: object, path: str, what: str, each: Literal[True] = True) -> list[str]: ...
+@overload
+def texts(keys: object, path: str, what: str, each: bool) -> list[Any]: ...  # without each: the items as given
+
+
+def texts(keys: object, path: str, what: str, each: bool = True) -> list[Any]:
     """``keys`` as a list: one text, or a list (any iterable but a mapping) of texts (of anything
     without ``each``); a ``ValidationError`` names ``path`` or ``path[i]`` otherwise (``"AAPL"`` is one
     key, never four)."""
     if isinstance(keys, str):
         return [keys]
     problems = Problems()
-    if isinstance(keys, (dict, bytes)) or not hasattr(keys, "__iter__"):
+    if isinstance(keys, (dict, bytes)) or not isinstance(keys, Iterable):
         problems.add(path, f"{shown(keys)} is not a text or a list of texts")
-        problems.raise_if_any(what)
-    keys = list(keys)
-    for n, key in enumerate(keys if each else ()):
+        raise ValidationError(problems.items, what)
+    items = list(keys)
+    for n, key in enumerate(items if each else ()):
         if not isinstance(key, str):
             problems.add(f"{path}[{n}]", f"{shown(key)} is not a text")
     problems.raise_if_any(what)
-    return keys
+    return items

@@ -237,8 +237,8 @@ def aggregate(weights: xr.DataArray, returns: xr.DataArray, groups: xr.DataArray
         The group weights ``sum w`` and contributions ``sum w r``.
     """
     core = [[INSTRUMENT], [INSTRUMENT, SEGMENT]]
-    weight = along(_sum_groups, weights, groups, core=core, out=[[SEGMENT]])
-    contribution = along(_contribute, weights, returns, groups, core=[[INSTRUMENT], *core], out=[[SEGMENT]])
+    (weight,) = along(_sum_groups, weights, groups, core=core, out=[[SEGMENT]])
+    (contribution,) = along(_contribute, weights, returns, groups, core=[[INSTRUMENT], *core], out=[[SEGMENT]])
     return weight, contribution
 
 

@@ -27,11 +27,24 @@ with :func:`toolkit.analytics.linking.link` (any arithmetic method).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import xarray as xr
 
-from toolkit.analytics.attribution import (WHAT, Segments, _check_model, _labels_of, _used, aggregate, finish,
-                                           group_returns, membership, prepare, split)
+from toolkit.analytics.attribution import (
+    WHAT,
+    Segments,
+    _check_model,
+    _labels_of,
+    _used,
+    aggregate,
+    finish,
+    group_returns,
+    membership,
+    prepare,
+    split,
+)
 from toolkit.analytics.returns import check_array
 from toolkit.errors import Problems
 from toolkit.schema import INSTRUMENT, SEGMENT, TIME
@@ -40,7 +53,8 @@ EFFECTS = ("allocation", "selection", "interaction", "currency", "forward_premiu
 
 
 def _per_group(x: xr.DataArray | None, name: str, groups: xr.DataArray, used: np.ndarray, base: str | None,
-               reference: xr.DataArray, problems: Problems, required: bool = False, weights: bool = False) -> xr.DataArray:
+               reference: xr.DataArray, problems: Problems, required: bool = False,
+               weights: bool = False) -> xr.DataArray:
     """``x`` over the groups, 0 for ``base`` and where not given; a problem for periods other than
     the weights', if ``required`` for every held group it lacks, and for ``weights`` on a label
     that is no group (they would be lost)."""
@@ -112,11 +126,12 @@ def ankrim_hensel(portfolio_weights: xr.DataArray, portfolio_local_returns: xr.D
         ``portfolio_total``, ``benchmark_total``, ``active`` over ``(...)``.
     """
     variant = _check_model(model, variant, False)
-    w, l, W, L = prepare(portfolio_weights, portfolio_local_returns, benchmark_weights, benchmark_local_returns)
+    w, lr, W, L = prepare(  # weights and local returns: portfolio (w, lr), benchmark (W, L)
+        portfolio_weights, portfolio_local_returns, benchmark_weights, benchmark_local_returns)
     instruments = w.indexes[INSTRUMENT]
     groups = membership(_labels_of(segments, instruments, (portfolio_weights, benchmark_weights,
                                                            portfolio_local_returns, L)), instruments, _used(w, W))
-    (wp, lp), (wb, lb) = aggregate(w, l, groups), aggregate(W, L, groups)
+    (wp, lp), (wb, lb) = aggregate(w, lr, groups), aggregate(W, L, groups)
     used = ((wp != 0) | (wb != 0)).any([d for d in wp.dims if d != SEGMENT]).compute().values
     problems = Problems()
     c = _per_group(currency_returns, "currency_returns", groups, used, base, wp, problems, required=True)
@@ -135,7 +150,8 @@ def ankrim_hensel(portfolio_weights: xr.DataArray, portfolio_local_returns: xr.D
     parts["currency"] = (wp - wb) * (surprise - e) + (fp - fb) * (forward - e)
     parts["forward_premium"] = (wp - wb) * (d - dd)
     r, b = C.sum(SEGMENT) + (fp * forward).sum(SEGMENT), D.sum(SEGMENT) + (fb * forward).sum(SEGMENT)
-    out = {**parts, "total": sum(parts[k] for k in EFFECTS[:-1]),
+    total = cast(xr.DataArray, sum(parts[k] for k in EFFECTS[:-1]))  # 0 + DataArray: a DataArray
+    out = {**parts, "total": total,
            "portfolio_weight": wp, "benchmark_weight": wb, "active_weight": wp - wb,
            "portfolio_forward_weight": fp + 0 * wp, "benchmark_forward_weight": fb + 0 * wp,
            "portfolio_local_return": group_returns(wp, lp), "benchmark_local_return": group_returns(wb, lb),

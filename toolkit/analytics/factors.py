@@ -423,6 +423,7 @@ def expected_returns(returns: xr.DataArray, factors: xr.DataArray | None = None,
         elif e == "ewma":
             mu = weighted_mean(returns, halflife)
         else:
+            assert factors is not None  # refused above
             chosen = select_factors(factors, names)
             ewma = e == "factor_ewma"
             fit = regress(returns, chosen, halflife=halflife if ewma else None)

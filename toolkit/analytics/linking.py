@@ -31,6 +31,8 @@ adjusted per-period effects ``E'_t`` whose sum over time and segments is ``R - B
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import xarray as xr
 
@@ -53,8 +55,9 @@ def _check(attribution: xr.Dataset, method: str) -> tuple[list[str], xr.DataArra
         problems.add("attribution.time", "has no periods to link; attribute a range of periods first")
     geometric = bool(attribution.attrs.get("geometric"))
     if geometric != (method == "geometric"):
-        problems.add("method", "geometric effects link only by 'geometric'" if geometric else
-                     "'geometric' links geometric attribution; use brinson(..., geometric=True) or an arithmetic method")
+        problems.add("method", "geometric effects link only by 'geometric'" if geometric
+                     else "'geometric' links geometric attribution; use brinson(..., geometric=True) "
+                          "or an arithmetic method")
     problems.raise_if_any(WHAT)
     r, b = attribution["portfolio_total"], attribution["benchmark_total"]
     for name, x in (("portfolio_total", r), ("benchmark_total", b)):
@@ -79,7 +82,8 @@ def _carino(r: xr.DataArray, b: xr.DataArray, R: xr.DataArray, B: xr.DataArray) 
 def _menchero(r: xr.DataArray, b: xr.DataArray, R: xr.DataArray, B: xr.DataArray) -> xr.DataArray:
     periods = r.sizes[TIME]
     j = xr.DataArray(np.arange(periods, dtype=float), dims="_j")
-    M = np.exp(((periods - 1 - j) * np.log1p(R) + j * np.log1p(B)) / periods).mean("_j")
+    # numpy's ufuncs give a DataArray for a DataArray (__array_ufunc__); their stubs say ndarray
+    M = cast(xr.DataArray, np.exp(((periods - 1 - j) * np.log1p(R) + j * np.log1p(B)) / periods)).mean("_j")
     d = r - b
     squares = (d * d).sum(TIME)
     alpha = (R - B - M * d.sum(TIME)) * d / squares.where(squares != 0, 1.0)
@@ -140,7 +144,7 @@ def adjusted(attribution: xr.Dataset, method: str = "carino") -> xr.Dataset:
         elif name != "total":
             out[name] = _geometric(attribution, name)
     if method == "geometric":
-        out["total"] = sum(out[n] for n in names if n != "total")
+        out["total"] = cast(xr.DataArray, sum(out[n] for n in names if n != "total"))  # 0 + DataArray: a DataArray
     return xr.Dataset({n: out[n].transpose(*attribution[n].dims) for n in names}, attrs=dict(attribution.attrs))
 
 

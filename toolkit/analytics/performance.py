@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import numpy as np
 import xarray as xr
@@ -170,7 +171,7 @@ def downside_risk(returns: xr.DataArray, required_return: float | xr.DataArray =
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    below = np.minimum(returns - required_return, 0.0)
+    below = cast(xr.DataArray, np.minimum(returns - required_return, 0.0))  # numpy's stubs say ndarray
     return np.sqrt((below ** 2).mean(TIME, skipna=_observed(below)[0])) * np.sqrt(periods_per_year)
 
 

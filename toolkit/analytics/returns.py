@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,8 @@ def check_array(x: Any, name: str, dims: Iterable[Hashable] = (TIME,), problems:
     None
     """
     own = problems is None
-    problems = Problems() if own else problems
+    if problems is None:
+        problems = Problems()
     if not isinstance(x, xr.DataArray):
         problems.add(name, f"expected an xarray DataArray, got {type(x).__name__}")
     else:
@@ -93,7 +94,8 @@ def check_choice(value: Any, choices: Iterable[str], name: str, problems: Proble
     choices = tuple(choices)
     if value not in choices:
         own = problems is None
-        problems = Problems() if own else problems
+        if problems is None:
+            problems = Problems()
         problems.add(name, f"{value!r} is not one of {', '.join(map(repr, choices))}")
         if own:
             problems.raise_if_any(WHAT)
@@ -320,7 +322,8 @@ def rolling(returns: xr.DataArray, years: int, periods_per_year: int = 12,
     wiped = returns == -1
     usable = returns > -1  # False for NaN and for returns at or below -100 %
     complete = trailing((usable | wiped).astype(np.int64)) == n
-    total = np.expm1(trailing(np.log1p(returns.where(usable, 0.0))))
+    # numpy's ufuncs give a DataArray for a DataArray (__array_ufunc__); their stubs say ndarray
+    total = np.expm1(trailing(cast(xr.DataArray, np.log1p(returns.where(usable, 0.0)))))
     total = xr.where(trailing(wiped.astype(np.int64)) > 0, -1.0, total).where(complete)
     return annualise(total, years) if annualised else total
 
@@ -360,6 +363,7 @@ def annualise(total: xr.DataArray, years: float | xr.DataArray, *, short: str = 
     else:
         span = xr.DataArray(float(years))
     problems.raise_if_any(WHAT)
+    assert span is not None  # refused above
     full = span >= 1
     grown = (1 + total) ** (1 / span.where(full, 1.0)) - 1
     return grown.where(full) if short == "nan" else xr.where(full, grown, total)
@@ -468,6 +472,7 @@ def close_returns(close: xr.DataArray | xr.Dataset, to: str | None = None,
     if to is not None:
         from toolkit.market.fx import convert
 
+        assert rates is not None  # refused above
         close = convert(close.to_dataset(name="close"), to, rates)["close"]
     return simple_returns(close)
 
@@ -564,7 +569,7 @@ def modified_dietz(nav: xr.DataArray, flows: xr.DataArray, freq: str = "ME", *,
     check_choice(freq, FREQS, "freq", problems)
     problems.raise_if_any(WHAT)
     weights = _per_time(_day_weights(_time_index(nav, "nav"), freq, timing), nav)
-    by = {TIME: freq}
+    by: dict[Hashable, str] = {TIME: freq}
     weighted = (flows * weights).resample(by).sum()
     total = flows.resample(by).sum()
     end = nav.resample(by).last()

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,8 @@ _PERIOD = "_period"
 
 Levels = float | Sequence[float]
 Horizons = str | Sequence[str] | None
+#: a labelled result: a DataArray or a Dataset, given back as the same type
+Result = TypeVar("Result", xr.DataArray, xr.Dataset)
 
 
 # --------------------------------------------------------------------------- shared plumbing
@@ -66,7 +69,7 @@ Horizons = str | Sequence[str] | None
 
 def along(func: Callable, *args: xr.DataArray, core: list[list[str]], out: list[list[str]],
           sizes: dict[str, int] | None = None, exclude: set[str] | None = None,
-          kwargs: dict | None = None) -> xr.DataArray | tuple[xr.DataArray, ...]:
+          kwargs: dict | None = None) -> tuple[xr.DataArray, ...]:
     """``xr.apply_ufunc`` of a numpy kernel over core dimensions, dask-parallelised.
 
     Core dimensions of a dask-backed input are rechunked into one chunk first (a kernel needs a
@@ -91,14 +94,16 @@ def along(func: Callable, *args: xr.DataArray, core: list[list[str]], out: list[
 
     Returns
     -------
-    xr.DataArray or tuple of xr.DataArray, (..., *out)
-        The broadcast dimensions of the inputs, then each output's core dimensions.
+    tuple of xr.DataArray, (..., *out)
+        One per output (a kernel with one output gives a 1-tuple): the broadcast dimensions of the
+        inputs, then that output's core dimensions.
     """
     args = tuple(a.chunk({d: -1 for d in dims if d in a.dims}) if a.chunks is not None else a
                  for a, dims in zip(args, core))
-    return xr.apply_ufunc(func, *args, input_core_dims=core, output_core_dims=out, exclude_dims=exclude or set(),
-                          kwargs=kwargs or {}, dask="parallelized", output_dtypes=[float] * len(out),
-                          dask_gufunc_kwargs={"output_sizes": sizes or {}})
+    result = xr.apply_ufunc(func, *args, input_core_dims=core, output_core_dims=out, exclude_dims=exclude or set(),
+                            kwargs=kwargs or {}, dask="parallelized", output_dtypes=[float] * len(out),
+                            dask_gufunc_kwargs={"output_sizes": sizes or {}})
+    return result if isinstance(result, tuple) else (result,)
 
 
 def series_names(mask: xr.DataArray, limit: int = 5) -> str:
@@ -229,7 +234,7 @@ def tail_need(alphas: np.ndarray) -> int:
     return int(math.ceil(round(1.0 / float(np.min(alphas)), 9)))
 
 
-def with_levels(out: xr.DataArray | xr.Dataset, level: Levels, many: bool) -> xr.DataArray | xr.Dataset:
+def with_levels(out: Result, level: Levels, many: bool) -> Result:
     """Label the ``level`` dimension; a scalar ``level`` becomes a scalar coordinate.
 
     Parameters
@@ -255,7 +260,7 @@ def with_levels(out: xr.DataArray | xr.Dataset, level: Levels, many: bool) -> xr
 
 def _horizon_list(horizon: Horizons) -> tuple[list[str | None], bool]:
     many = horizon is not None and not isinstance(horizon, str)
-    names = list(horizon) if many else [horizon]
+    names: list[str | None] = [horizon] if horizon is None or isinstance(horizon, str) else list(horizon)
     problems = Problems()
     if many and not names:
         problems.add("horizon", f"give at least one of {', '.join(HORIZONS)}")
@@ -351,7 +356,7 @@ def horizon_returns(returns: xr.DataArray, horizon: str) -> xr.DataArray:
         valid = ~np.isnan(x)
         return _compound(x, starts, None if valid.all() else valid)
 
-    out = along(kernel, returns, core=[[TIME]], out=[[_PERIOD]], sizes={_PERIOD: len(starts)}, exclude={TIME})
+    (out,) = along(kernel, returns, core=[[TIME]], out=[[_PERIOD]], sizes={_PERIOD: len(starts)}, exclude={TIME})
     return out.rename({_PERIOD: TIME}).assign_coords({TIME: ends}).transpose(*returns.dims)
 
 
@@ -427,7 +432,7 @@ def _statistics(returns: xr.DataArray, alphas: np.ndarray, horizon: Horizons, ne
         require_data(returns)
     cuts = [_periods_of(returns, name)[0] for name in names]
     if lazy:
-        counts = along(_period_counts, returns, core=[[TIME]], out=[[HORIZON]], sizes={HORIZON: len(names)},
+        (counts,) = along(_period_counts, returns, core=[[TIME]], out=[[HORIZON]], sizes={HORIZON: len(names)},
                        kwargs={"cuts": cuts})
         require_history(counts.assign_coords({HORIZON: [str(n) for n in names]}), need, "returns", what)
     var, cvar, mean, std, count = along(

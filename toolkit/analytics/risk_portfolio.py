@@ -32,12 +32,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import xarray as xr
 
-from toolkit.analytics.risk import Levels, along, horizon_returns, require_data, require_history, tail_need, \
-    tails, with_levels
+from toolkit.analytics.risk import (
+    Levels,
+    along,
+    horizon_returns,
+    require_data,
+    require_history,
+    tail_need,
+    tails,
+    with_levels,
+)
 from toolkit.errors import Problems
 from toolkit.schema import INSTRUMENT, LEVEL, TIME
 
@@ -87,7 +96,7 @@ def check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float
             problems.add(f"weights[instrument={name}]", "has no returns; load its history or remove it")
     others = [d for d in weights.dims if d != INSTRUMENT]
     lay = weights.transpose(*others, INSTRUMENT)
-    bad = ~np.isfinite(lay)
+    bad = ~cast(xr.DataArray, np.isfinite(lay))  # a DataArray (__array_ufunc__); numpy's stubs say ndarray
     totals = lay.where(~bad, 0).sum(INSTRUMENT)
     off = abs(totals - 1) > tolerance
     bad, totals, off = (x.compute() for x in (bad, totals, off))
@@ -129,7 +138,8 @@ def _complete(returns: np.ndarray) -> np.ndarray:
     return returns[~np.isnan(returns).any(axis=-1)]
 
 
-def _per_sample(fn: Callable, returns: np.ndarray, weights: np.ndarray, tails_: tuple[int, ...], **kw) -> tuple:
+def _per_sample(fn: Callable, returns: np.ndarray, weights: np.ndarray, tails_: tuple[tuple[int, ...], ...],
+                **kw) -> tuple:
     """Run ``fn(R (T, N), W (M, N)) -> arrays (M, *tail)`` for each history in ``returns``; one step
     when ``returns`` has only (time, instrument). Outputs are broadcast over both inputs' extra dims."""
     n = returns.shape[-1]

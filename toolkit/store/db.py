@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import sqlite_utils
 
@@ -26,11 +27,11 @@ CACHE_KIB = 262_144
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: writers fall back on SQLite's busy timeout alone
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module, or None off POSIX (mypy checks for POSIX)
 
 #: every Store not closed yet: closed at interpreter exit, so that a kernel or script that ends
 #: without ``close()`` leaves every committed write in the database file itself, not only in its WAL
-_OPEN: "weakref.WeakSet[Store]" = weakref.WeakSet()
+_OPEN: weakref.WeakSet[Store] = weakref.WeakSet()
 
 
 class BusyError(ConflictError):
@@ -59,7 +60,7 @@ class Store(sqlite_utils.Database):
         self.path = str(path)
         self.timeout = timeout
         self.closed = False
-        self.writer_lock = None
+        self.writer_lock: TextIO | None = None
         self.checkpointer = None if self.path == ":memory:" else Checkpointer(path)
         if fcntl is not None and self.path != ":memory:":
             try:
@@ -68,7 +69,7 @@ class Store(sqlite_utils.Database):
                 self.writer_lock = None
         _OPEN.add(self)
 
-    def lock(self) -> object | None:
+    def lock(self) -> TextIO | None:
         """Queue on the writer lock for at most :attr:`timeout` seconds, then :class:`BusyError`.
         Returns the open file that holds the lock (give it to :meth:`unlock`)."""
         if self.writer_lock is None:
@@ -77,23 +78,23 @@ class Store(sqlite_utils.Database):
             fcntl.flock(self.writer_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return self.writer_lock
         except BlockingIOError:
-            return self._wait_for_lock()
+            return self._wait_for_lock(self.writer_lock)
 
-    def unlock(self, holder: object | None) -> None:
+    def unlock(self, holder: TextIO | None) -> None:
         if holder is None:
             return
         fcntl.flock(holder, fcntl.LOCK_UN)
         if holder is not self.writer_lock:
             holder.close()
 
-    def _wait_for_lock(self) -> object:
+    def _wait_for_lock(self, lock: TextIO) -> TextIO:
         """Wait in the kernel's queue (``flock`` waiters sleep and are woken in turn, unlike SQLite's
         polling busy handler), on a thread, at most :attr:`timeout` seconds. ``flock`` itself has no
         timeout, so the thread waits on a descriptor of its own (a lock belongs to its open file);
         if the wait is given up, the thread closes that file, releasing the lock, once it gets it."""
-        handle = open(self.writer_lock.name, "a")
+        handle = open(lock.name, "a")
         got, state = threading.Event(), threading.Lock()
-        abandoned = []
+        abandoned: list[bool] = []
 
         def wait() -> None:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -204,7 +205,8 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
     stale one). ``target`` is replaced; it is a single file in rollback-journal mode until opened."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in (target, *lock_files(target)):
+    leftovers: tuple[str | Path, ...] = (target, *lock_files(target))
+    for leftover in leftovers:
         if os.path.exists(leftover) and not str(leftover).endswith(".lock"):
             os.remove(leftover)
     out = sqlite3.connect(str(target))
