@@ -121,7 +121,7 @@ def test_bad_configurations_are_refused(ws: Workspace) -> None:
              ({"account_id": unknown, "allocation_id": alloc}, ["account_id"], "no account"),
              ({"account_id": portfolio.id, "allocation_id": unknown}, ["allocation_id"], "no allocation"),
              ({"account_id": "x", "allocation_id": 3}, ["account_id", "allocation_id"], "not a UUID"),
-             ({"account_id": portfolio.id}, ["allocation_id"], "not a UUID")]
+             ({"account_id": portfolio.id}, ["allocation_id"], "allocation_id: is required")]
     for payload, paths, fragment in cases:
         with pytest.raises(ValidationError) as err:
             ws.configurations.create(payload)

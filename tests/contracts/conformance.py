@@ -89,15 +89,13 @@ ROUTES: dict[tuple[str, str, str], Route] = {
     ("brokerage", "POST", "/portfolios/configurations"):
         Route("configurations.create(body)", lambda ws, req, ctx: ws.configurations.create(req)),
     ("brokerage", "POST", "/portfolios/orders"):
-        Route("orders.place(body.get('account_id'), body)",
-              lambda ws, req, ctx: ws.orders.place(_field(req, "account_id"), req), False),
+        Route("orders.place(body)", lambda ws, req, ctx: ws.orders.place(req)),
     ("brokerage", "PUT", "/portfolios/allocations/{allocation_id}"):
         Route("allocations.replace(<brokerage-01's allocation, else the demo's first>, body)",
               lambda ws, req, ctx: ws.allocations.replace(_demo_allocation(ws, ctx), req)),
     ("brokerage", "PATCH", "/portfolios/configurations/{account_id}"):
-        Route("configurations.switch(<a configured demo account>, body.get('allocation_id'))",
-              lambda ws, req, ctx: ws.configurations.switch(_configured_account(ws), _field(req, "allocation_id")),
-              False),
+        Route("configurations.switch(<a configured demo account>, body)",
+              lambda ws, req, ctx: ws.configurations.switch(_configured_account(ws), req)),
     ("brokerage", "POST", "/portfolios/rebalancings/executions"):
         Route("rebalancings.execute(body)", lambda ws, req, ctx: ws.rebalancings.execute(req)),
     ("risk", "GET", "/user"): Route("status()", lambda ws, req, ctx: ws.status()),
@@ -351,7 +349,7 @@ def run_requests(ws: Workspace, every: dict[str, dict] | None = None) -> list[Ro
             continue
         data = plain(answer)
         if name.startswith("brokerage-") and fixture["path"] == "/portfolios/allocations" and isinstance(data, dict):
-            context["allocation_id"] = data.get("id")
+            context["allocation_id"] = data.get("allocation_id")
         same, shape = compare(example, data) if response else (None, None)
         rows.append(Row(name, route.call, "ACCEPTED", "", response, shape, same))
     return rows

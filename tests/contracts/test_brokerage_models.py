@@ -90,8 +90,7 @@ def test_the_order_example_is_refused_naming_its_user_id_and_its_spaced_key() ->
     fixture = EXAMPLES["brokerage-05-place-order.json"]
     problems = refused(PortfolioOrderRequest, fixture["verbatim"])
     assert problems == {"user_id": "'4b9732bd-7496-491-8a5f-6360479d7fed' is not a UUID",
-                        "account_id": "is required",
-                        "account id": "unknown field 'account id'; did you mean account_id?"}
+                        "account id": "unknown field 'account id'; did you mean account_id? (it is required)"}
     corrected = {"user_id": "4b9732bd-7496-4910-8a5f-6360479d7fed", "account_id": fixture["body"]["account id"],
                  "cash_amount": "100.00", "currency": "EUR", "side": "BUY"}
     request = parse(PortfolioOrderRequest, corrected)
@@ -168,7 +167,7 @@ BAD_ALLOCATIONS = {
     "item not an object": ({"allocation": [item(AAPL, "1"), AAPL]},
                            {"allocation[1]": "expected an object with instrument_id, instrument_id_type, weight"}),
     "unknown field": ({"allocation": [item(AAPL, "1")], "owner": "me"},
-                      {"owner": "unknown field; request has name, allocation"}),
+                      {"owner": "unknown field 'owner'; request has name, allocation"}),
     "unknown nested field": ({"allocation": [{**item(AAPL, "1"), "note": "x"}]},
                              {"allocation[0].note": "unknown field"}),
     "id type in lower case": ({"allocation": [item(AAPL, "1", "isin")]},
@@ -231,7 +230,7 @@ def test_the_sum_waits_for_every_weight_to_read() -> None:
     ({"account_id": ID}, {"allocation_id": "is required"}),
     ({"account_id": "x", "allocation_id": 3}, {"account_id": "'x' is not a UUID", "allocation_id": "3 is not a UUID"}),
     ({"account_id": ID, "allocation_id": OTHER, "type": "PORTFOLIO"},
-     {"type": "unknown field; request has account_id, allocation_id"}),
+     {"type": "unknown field 'type'; request has account_id, allocation_id"}),
 ])
 def test_bad_configurations_are_refused_by_path(payload: dict, expected: dict) -> None:
     assert refused(PortfolioConfigurationRequest, payload) == expected
@@ -239,7 +238,7 @@ def test_bad_configurations_are_refused_by_path(payload: dict, expected: dict) -
 
 def test_a_switch_takes_the_allocation_only() -> None:
     assert refused(PortfolioConfigurationUpdate, {"account_id": ID, "allocation_id": OTHER}) == {
-        "account_id": "unknown field; request has allocation_id"}
+        "account_id": "unknown field 'account_id'; request has allocation_id"}
 
 
 # ------------------------------------------------------------------------ orders
@@ -258,7 +257,7 @@ BAD_ORDERS = {
     "date that does not exist": ({"execution_date": "2022-02-30"}, {"execution_date": "not a date"}),
     "blank idempotency key": ({"idempotency_key": "  "}, {"idempotency_key": "not blank"}),
     "user id not a UUID": ({"user_id": "user-1"}, {"user_id": "not a UUID"}),
-    "unknown field": ({"limit_price": "1.00"}, {"limit_price": "unknown field; request has user_id, account_id"}),
+    "unknown field": ({"limit_price": "1.00"}, {"limit_price": "unknown field 'limit_price'; request has user_id"}),
     "near miss": ({"cashAmount": "1.00"}, {"cashAmount": "did you mean cash_amount?"}),
 }
 

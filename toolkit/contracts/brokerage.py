@@ -300,20 +300,28 @@ def parse(model: type[M], request: object, what: str = "request", **context: obj
     try:
         return model.model_validate(payload, context=context)
     except pydantic.ValidationError as exc:
-        raise ValidationError([_meant(model, p, what) for p in problems_of(exc)], what) from None
+        problems = problems_of(exc)
+    meant = {p.path: _meant(model, p.path) for p in problems if p.message == "unknown field" and "." not in p.path
+             and "[" not in p.path}
+    missing = {p.path for p in problems if p.message == "is required"} & set(meant.values())
+    out = []
+    for p in problems:
+        if p.path in meant:
+            names = [f.alias or n for n, f in model.model_fields.items()]
+            hint = (f"did you mean {meant[p.path]}?" + (" (it is required)" if meant[p.path] in missing else "")
+                    if meant[p.path] else f"{what} has {', '.join(names)}")
+            out.append(Problem(p.path, f"unknown field {p.path!r}; {hint}"))
+        elif p.path not in missing:  # a required field written with another key is named once, at that key
+            out.append(p)
+    raise ValidationError(out, what)
 
 
-def _meant(model: type[pydantic.BaseModel], problem: Problem, what: str) -> Problem:
-    """An unknown top-level field's problem, naming the field meant (or every field of ``model``)."""
-    if problem.message != "unknown field" or "." in problem.path or "[" in problem.path:
-        return problem
+def _meant(model: type[pydantic.BaseModel], key: str) -> str | None:
+    """The field of ``model`` an unknown top-level ``key`` is close to (``"account id"``: ``account_id``)."""
     names = [f.alias or n for n, f in model.model_fields.items()]
-    key = problem.path
     guess = key.strip().lower().replace(" ", "_").replace("-", "_")
     close = [guess] if guess in names else difflib.get_close_matches(key, names, n=1, cutoff=0.75)
-    if close:
-        return Problem(key, f"unknown field {key!r}; did you mean {close[0]}?")
-    return Problem(key, f"unknown field; {what} has {', '.join(names)}")
+    return close[0] if close else None
 
 
 # ----------------------------------------------------------------------------------------- allocations

@@ -9,15 +9,16 @@ from decimal import Decimal
 import numpy as np
 import sqlite_utils
 
+from toolkit.contracts.brokerage import AccountOpening
 from toolkit.store.repositories import _frame, decimal_text_sql, unknown_ids
-from toolkit.trading.accounts import Account, AccountRequest, Configuration
+from toolkit.trading.accounts import Account, Configuration
 
 
 class AccountRepository:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
 
-    def insert(self, account_id: str, request: AccountRequest, stamp: str) -> None:
+    def insert(self, account_id: str, request: AccountOpening, stamp: str) -> None:
         self.db.conn.execute(
             "INSERT INTO accounts (id, type, status, currency, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (account_id, request.type, request.status, request.currency, request.name, stamp))

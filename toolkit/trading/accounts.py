@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from toolkit.contracts.brokerage import (ACCOUNT_TYPES, CENT, STATUSES, AccountOpening, CashMovement,  # noqa: F401
-                                         PortfolioConfigurationResponse, parse)
+from toolkit.contracts.brokerage import ACCOUNT_TYPES, CENT, STATUSES, PortfolioConfigurationResponse  # noqa: F401
 from toolkit.errors import Problems
 from toolkit.validation import read_date
 
@@ -60,29 +59,6 @@ class Configuration:
         return PortfolioConfigurationResponse(account_id=self.account_id, allocation_id=self.allocation_id,
                                               configuration_id=self.id, created_at=self.created_at,
                                               updated_at=self.updated_at).to_dict()
-
-
-@dataclass(frozen=True)
-class AccountRequest:
-    type: str
-    currency: str
-    name: str | None
-    status: str
-
-
-def parse_account(payload: object) -> AccountRequest:
-    """An account request (a dict or JSON text) read by
-    :class:`~toolkit.contracts.brokerage.AccountOpening`."""
-    opening = parse(AccountOpening, payload, "account")
-    return AccountRequest(opening.type, opening.currency, opening.name, opening.status)
-
-
-def parse_money(payload: object, what: str, currency: str) -> tuple[Decimal, str | None]:
-    """A cash movement ``{"amount": "123.45", "currency": ..., "value_date": "2020-01-02"}`` read by
-    :class:`~toolkit.contracts.brokerage.CashMovement` in the account's ``currency``: the amount and
-    the value date's ISO text (None when not given)."""
-    movement = parse(CashMovement, payload, what, currency=currency)
-    return movement.amount, None if movement.value_date is None else movement.value_date.isoformat()
 
 
 def status_change(account_id: str, before: str, after: str) -> str | None:

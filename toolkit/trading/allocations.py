@@ -37,8 +37,7 @@ from decimal import Decimal
 import pandas as pd
 import xarray as xr
 
-from toolkit.contracts.brokerage import (AllocationEntry, PortfolioAllocationRequest, PortfolioAllocationResponse,
-                                         parse)
+from toolkit.contracts.brokerage import AllocationEntry, PortfolioAllocationRequest, PortfolioAllocationResponse
 from toolkit.errors import Problems
 from toolkit.market.instruments import current_first
 from toolkit.schema import INSTRUMENT
@@ -116,12 +115,6 @@ def resolve_allocation(request: PortfolioAllocationRequest, registry: pd.DataFra
     items = _check_items(request.allocation, registry, problems, market_date)
     problems.raise_if_any("allocation")
     return AllocationRequest(request.name, tuple(items))
-
-
-def parse_allocation(payload: object, registry: pd.DataFrame, market_date: str | None = None) -> AllocationRequest:
-    """A create/replace payload (a dict or JSON text) read as the seed's request and resolved
-    (:func:`resolve_allocation`)."""
-    return resolve_allocation(parse(PortfolioAllocationRequest, payload, "allocation"), registry, market_date)
 
 
 def _check_items(entries: tuple[AllocationEntry, ...], registry: pd.DataFrame, problems: Problems,

@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from toolkit.contracts.brokerage import CENT, SIDES, STATES, PortfolioOrderRequest, parse  # noqa: F401
+from toolkit.contracts.brokerage import CENT, SIDES, STATES, PortfolioOrderRequest  # noqa: F401
 from toolkit.trading import engine
 
 #: allowed state transitions; FILLED and CANCELLED orders never go back
@@ -77,15 +77,6 @@ class OrderRequest:
         body = asdict(self)
         body["amount"] = format(self.amount, "f")
         return body
-
-
-def parse_order(payload: object, account_currency: str, account_id: str | bool = True) -> OrderRequest:
-    """A portfolio order payload (a dict or JSON text) read by
-    :class:`~toolkit.contracts.brokerage.PortfolioOrderRequest` for an account in ``account_currency``:
-    ``account_id`` is the account the order is placed for (the body's must agree with it), or True when
-    the caller names it elsewhere; one ``ValidationError`` names every problem."""
-    return OrderRequest.of(parse(PortfolioOrderRequest, payload, "portfolio order", currency=account_currency,
-                                 account_id=account_id))
 
 
 def child_orders(amount: Decimal, weight_units: np.ndarray, prices: np.ndarray,

@@ -28,7 +28,6 @@ from toolkit.contracts.brokerage import (  # noqa: F401
     MAX_ACCOUNTS,
     REASONS,
     RebalancingExecutionRequest,
-    parse,
 )
 from toolkit.trading import engine
 from toolkit.trading.orders import CENT, FeeSchedule, decimal_texts
@@ -52,12 +51,6 @@ class RebalancingRequest:
         return cls(request.account_list, request.allocation_ids, Decimal(0) if drift is None else drift.threshold,
                    "ABSOLUTE" if drift is None else drift.type, None if day is None else day.isoformat(),
                    request.preview)
-
-
-def parse_rebalancing(payload: object) -> RebalancingRequest:
-    """A rebalancing request (a dict or JSON text) read by
-    :class:`~toolkit.contracts.brokerage.RebalancingExecutionRequest`."""
-    return RebalancingRequest.of(parse(RebalancingExecutionRequest, payload, "rebalancing request"))
 
 
 def cancellations(accounts: pd.DataFrame, requested: tuple[str, ...]) -> pd.Series:

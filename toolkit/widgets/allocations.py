@@ -76,7 +76,7 @@ class _Row:
         self.widget = styled(widgets.HBox([self.path, self.instrument, self.weight, remove]), "tk-row")
 
     def item(self) -> dict:
-        return {"instrument_id": self.instrument.value, "instrument_id_type": "UUID",
+        return {"instrument_id": self.instrument.value, "instrument_id_type": "UPVEST",
                 "weight": self.weight.value.strip()}
 
 
@@ -305,7 +305,7 @@ class AllocationsApp:
                 self.ws.configurations.get(account_id)
             except NotFoundError:
                 return self.ws.configurations.create({"account_id": account_id, "allocation_id": allocation_id})
-            return self.ws.configurations.switch(account_id, allocation_id)
+            return self.ws.configurations.switch(account_id, {"allocation_id": allocation_id})
 
         if _attempt(self.account_message, assign) is not None:
             self._on_account()
@@ -360,7 +360,9 @@ class AllocationsApp:
         self._order_key = str(uuid.uuid4())
 
     def _order_payload(self, account: Account) -> dict:
-        return {"cash_amount": self.amount.value.strip(), "currency": account.currency, "side": self.side.value}
+        """The seed's order request (brokerage document, line 86) for ``account``."""
+        return {"account_id": account.id, "cash_amount": self.amount.value.strip(), "currency": account.currency,
+                "side": self.side.value}
 
     def _on_order_preview(self, _button: object = None) -> None:
         self.order_table.value = ""
@@ -371,7 +373,7 @@ class AllocationsApp:
     def _preview_children(self) -> tuple[str, str]:
         """The child orders the order would get (``ws.orders.preview``), as a table and a message."""
         account = self._account_value()
-        order = self.ws.orders.preview(account.id, self._order_payload(account))
+        order = self.ws.orders.preview(self._order_payload(account))
         kids = order.children
         frame = pd.DataFrame({"symbol": kids["symbol"], "side": kids["side"],
                               f"close {order.execution_date}": kids["price"].round(4), "amount": kids["amount"],
@@ -386,8 +388,7 @@ class AllocationsApp:
     def _on_order_place(self, _button: object = None) -> None:
         def place() -> PortfolioOrder:
             account = self._account_value()
-            return self.ws.orders.place(account.id, {**self._order_payload(account),
-                                                     "idempotency_key": self._order_key})
+            return self.ws.orders.place({**self._order_payload(account), "idempotency_key": self._order_key})
 
         order = _attempt(self.order_message, place)
         if order is None:
@@ -427,7 +428,7 @@ class AllocationsApp:
 
     def _on_rebalance(self, preview: bool) -> None:
         def run() -> dict:
-            scope = ({"account_ids": [self._account_value().id]} if self.scope.value == "account"
+            scope = ({"accounts": [self._account_value().id]} if self.scope.value == "account"
                      else {"allocation_ids": [self._selected_id()]})
             return self.ws.rebalancings.execute({**scope, "preview": preview, "drift": {
                 "threshold": self.drift.value.strip(), "type": self.drift_type.value}})

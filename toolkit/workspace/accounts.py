@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import pandas as pd
 import xarray as xr
 
+from toolkit.contracts.brokerage import AccountOpening, CashMovement, parse
 from toolkit.errors import (
     ConflictError,
     NotFoundError,
@@ -21,8 +22,6 @@ from toolkit.trading.accounts import (
     ACCOUNT_TYPES,
     STATUSES,
     Account,
-    parse_account,
-    parse_money,
     status_change,
 )
 from toolkit.trading.holdings import holdings as trading_holdings
@@ -44,8 +43,11 @@ class Accounts:
         self._repo = AccountRepository(ctx.db)
         self._events = EventRepository(ctx.db)
 
-    def create(self, payload: dict) -> Account:
-        request = parse_account(payload)
+    def create(self, request: object) -> Account:
+        """Open an account (the brokerage document's prerequisite, line 47): ``{"type": "PORTFOLIO",
+        "currency": "USD", "name": ...}`` (a dict, JSON text or
+        :class:`~toolkit.contracts.brokerage.AccountOpening`; ``status`` ACTIVE by default)."""
+        request = parse(AccountOpening, request, "account")
         account_id, stamp = str(uuid.uuid4()), now(precise=True)
         with self._ctx.transaction():
             self._repo.insert(account_id, request, stamp)
@@ -88,8 +90,9 @@ class Accounts:
         stamp = now(precise=True)
         with self._ctx.transaction():
             account = self.get(account_id)
-            amount, value_date = parse_money(payload, what, account.currency)
-            value_date = value_date or self._ctx.clock  # the market clock, not the wall clock
+            movement = parse(CashMovement, payload, what, currency=account.currency)
+            amount = movement.amount  # the market clock by default, not the wall clock
+            value_date = self._ctx.clock if movement.value_date is None else movement.value_date.isoformat()
             last = self._repo.last_bookings([account_id], trades_only=True).get(account_id)
             if last is not None and value_date < last:
                 raise ValidationError([Problem("value_date", f"{value_date} is before the account's last trade on "

@@ -11,7 +11,8 @@ from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.repositories import now
 from toolkit.trading.accounts import iso_date
-from toolkit.trading.allocations import Allocation, parse_allocation
+from toolkit.contracts.brokerage import PortfolioAllocationRequest, parse
+from toolkit.trading.allocations import Allocation, AllocationRequest, resolve_allocation
 from toolkit.validation import optional, read_timestamp
 from toolkit.workspace.context import Context
 from toolkit.workspace.instruments import Instruments
@@ -28,13 +29,15 @@ class Allocations:
         self._instruments = instruments
         self._repo = AllocationRepository(ctx.db)
 
-    def create(self, payload: dict) -> Allocation:
-        """Create an allocation from the seed's payload; ``PORTFOLIO_ALLOCATION.CREATED`` is recorded.
-        An ISIN names its current series (the latest daily history, then the longest); a series
+    def create(self, request: object) -> Allocation:
+        """``POST /portfolios/allocations`` (brokerage document, line 19): create an allocation from the
+        seed's request (a dict, JSON text or :class:`~toolkit.contracts.brokerage.PortfolioAllocationRequest`);
+        ``PORTFOLIO_ALLOCATION.CREATED`` is recorded. The answer's ``to_dict()`` carries ``allocation_id``
+        (line 39). An ISIN names its current series (the latest daily history, then the longest); a series
         whose history ended more than ten days before the market clock (by default the workspace's
         latest close) is refused at
         ``allocation[i].instrument_id``, naming its last date and the current series to use."""
-        request = self._parse(payload)
+        request = self._parse(request)
         allocation_id, stamp = str(uuid.uuid4()), now(precise=True)
         with self._ctx.transaction():
             self._repo.insert(allocation_id, request, stamp, self._valid_from(stamp))
@@ -43,9 +46,11 @@ class Allocations:
                                                 allocation.to_dict(), stamp)
         return allocation
 
-    def replace(self, allocation_id: str, payload: dict) -> Allocation:
-        """Replace an allocation by a complete new one (no deltas); the old one stays readable as of its dates."""
-        request = self._parse(payload)
+    def replace(self, allocation_id: str, request: object) -> Allocation:
+        """``PUT /portfolios/allocations/{allocation_id}`` (line 127): replace an allocation by a complete
+        new one (no deltas), the seed's request as for :meth:`create`; the old one stays readable as of
+        its dates."""
+        request = self._parse(request)
         stamp = now(precise=True)
         with self._ctx.transaction():
             self._require(allocation_id)
@@ -103,11 +108,13 @@ class Allocations:
         of the write (``stamp``, wall clock), so versions of one market day keep their order."""
         return f"{self._ctx.clock}{stamp[10:]}"
 
-    def _parse(self, payload: dict):
-        """The validated request: an ISIN names its current series, and a series whose daily history
-        ended long before the market clock (:attr:`Workspace.clock`, by default the workspace's latest
-        close) is refused (see :mod:`toolkit.trading.allocations`)."""
-        return parse_allocation(payload, self._instruments.table(), self._ctx.clock)
+    def _parse(self, request: object) -> AllocationRequest:
+        """The validated request (:class:`~toolkit.contracts.brokerage.PortfolioAllocationRequest`)
+        resolved against the workspace's instruments: an ISIN names its current series, and a series
+        whose daily history ended long before the market clock (:attr:`Workspace.clock`, by default the
+        workspace's latest close) is refused (see :mod:`toolkit.trading.allocations`)."""
+        return resolve_allocation(parse(PortfolioAllocationRequest, request, "allocation"), self._instruments.table(),
+                                  self._ctx.clock)
 
     def _require(self, allocation_id: str) -> None:
         if not isinstance(allocation_id, str) or not self._repo.exists(allocation_id):

@@ -8,7 +8,7 @@ from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.repositories import now
 from toolkit.trading.accounts import Configuration
-from toolkit.validation import read_id
+from toolkit.contracts.brokerage import PortfolioConfigurationRequest, PortfolioConfigurationUpdate, parse
 from toolkit.workspace.context import Context
 
 
@@ -20,13 +20,23 @@ class Configurations:
         self._repo = ConfigurationRepository(ctx.db)
         self._events = EventRepository(ctx.db)
 
-    def create(self, payload: dict) -> Configuration:
-        """``{"account_id": ..., "allocation_id": ...}``; an account has at most one configuration."""
-        return self._save(payload, create=True)
+    def create(self, request: object) -> Configuration:
+        """``POST /portfolios/configurations`` (brokerage document, line 57): the seed's request
+        ``{"account_id": ..., "allocation_id": ...}`` (a dict, JSON text or
+        :class:`~toolkit.contracts.brokerage.PortfolioConfigurationRequest`); an account has at most one
+        configuration. Answers the configuration, whose ``to_dict()`` leads with ``account_id`` (line 66)."""
+        return self._save(parse(PortfolioConfigurationRequest, request, "configuration"), create=True)
 
-    def switch(self, account_id: str, allocation_id: str) -> Configuration:
-        """Point the account at another allocation; the reallocation happens at the next rebalancing."""
-        return self._save({"account_id": account_id, "allocation_id": allocation_id}, create=False)
+    def switch(self, account_id: str, request: object) -> Configuration:
+        """``PATCH /portfolios/configurations/{account_id}`` (line 174): point the account at another
+        allocation, given as the seed's body ``{"allocation_id": ...}`` (a dict, JSON text or
+        :class:`~toolkit.contracts.brokerage.PortfolioConfigurationUpdate`) or as the allocation's id;
+        the reallocation happens at the next rebalancing (line 170)."""
+        if isinstance(request, str) and not request.lstrip().startswith("{"):
+            request = {"allocation_id": request}  # the allocation's id itself
+        update = parse(PortfolioConfigurationUpdate, request, "configuration")
+        return self._save(parse(PortfolioConfigurationRequest, {"account_id": account_id, **update.to_dict()},
+                                "configuration"), create=False)
 
     def get(self, account_id: str) -> Configuration:
         found = self._repo.for_account(account_id) if isinstance(account_id, str) else None
@@ -34,21 +44,19 @@ class Configurations:
             raise NotFoundError(f"Account {account_id!r} has no configuration.")
         return found
 
-    def _save(self, payload: dict, create: bool) -> Configuration:
+    def _save(self, request: PortfolioConfigurationRequest, create: bool) -> Configuration:
         problems = Problems()
-        problems.require_object(payload, ("account_id", "allocation_id"), "configuration")
-        account_id = read_id(payload.get("account_id"), "account_id", problems)
-        allocation_id = read_id(payload.get("allocation_id"), "allocation_id", problems)
+        account_id, allocation_id = request.account_id, request.allocation_id
         stamp = now(precise=True)
         with self._ctx.transaction():
-            account = AccountRepository(self._ctx.db).get(account_id) if account_id else None
-            if account_id and account is None:
+            account = AccountRepository(self._ctx.db).get(account_id)
+            if account is None:
                 problems.add("account_id", f"no account with id {account_id}")
-            elif account is not None and account.type != "PORTFOLIO":
+            elif account.type != "PORTFOLIO":
                 problems.add("account_id", f"is a {account.type} account; configurations link PORTFOLIO accounts")
-            if allocation_id and not AllocationRepository(self._ctx.db).exists(allocation_id):
+            if not AllocationRepository(self._ctx.db).exists(allocation_id):
                 problems.add("allocation_id", f"no allocation with id {allocation_id}")
-            elif allocation_id and account is not None:
+            elif account is not None:
                 other = AllocationRepository(self._ctx.db).foreign_currency([allocation_id], account.currency)
                 if other:
                     problems.add("allocation_id", f"holds {other}, but account {account_id} is in "

@@ -7,7 +7,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from toolkit.errors import ConflictError, NotFoundError, Problem, ValidationError
+from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
@@ -21,12 +21,19 @@ from toolkit.trading.orders import (
     FeeSchedule,
     cents_text,
     child_orders,
-    parse_order,
+    OrderRequest,
     quantity_text,
 )
-from toolkit.validation import one, read_flag
+from toolkit.contracts.base import payload_of
+from toolkit.contracts.brokerage import PortfolioOrderRequest, PortfolioOrderResponse, parse
+from toolkit.validation import one, read_flag, read_id
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.context import Context
+
+
+#: the columns of an order a :class:`PortfolioOrder` is built from
+_FIELDS = ("id", "user_id", "account_id", "side", "cash_amount", "currency", "state", "idempotency_key",
+           "execution_date", "created_at")
 
 
 @dataclass(frozen=True)
@@ -45,14 +52,21 @@ class PortfolioOrder:
     created_at: str
     children: pd.DataFrame
     transitions: pd.DataFrame
+    user_id: str | None = None
+
+    @property
+    def portfolio_order_id(self) -> str | None:
+        """The seed's name of :attr:`id` (brokerage document, line 94)."""
+        return self.id
 
     def to_dict(self) -> dict:
-        """The seed's response shape: the order, its child orders and its state history."""
-        body = {k: getattr(self, k) for k in ("id", "account_id", "side", "cash_amount", "currency", "state",
-                                             "idempotency_key", "execution_date", "created_at")}
-        body["child_orders"] = self.children.to_dict("records")
-        body["state_history"] = self.transitions.to_dict("records")
-        return body
+        """The seed's response shape (:class:`~toolkit.contracts.brokerage.PortfolioOrderResponse`):
+        ``portfolio_order_id`` and the request's keys, the state, the child orders and the state history."""
+        return PortfolioOrderResponse(
+            portfolio_order_id=self.id, user_id=self.user_id, account_id=self.account_id, cash_amount=self.cash_amount,
+            currency=self.currency, side=self.side, state=self.state, idempotency_key=self.idempotency_key,
+            execution_date=self.execution_date, created_at=self.created_at,
+            child_orders=self.children.to_dict("records"), state_history=self.transitions.to_dict("records")).to_dict()
 
 
 class Orders:
@@ -67,27 +81,34 @@ class Orders:
         self._events = EventRepository(ctx.db)
         self.fees = FeeSchedule()
 
-    def place(self, account_id: str, payload: dict, execute: bool = True) -> PortfolioOrder:
-        """Place an order (NEW) and, unless ``execute`` is False, process and fill it at once
-        (``execute`` is a bool: ``"no"`` is refused, not taken as true). It fills at the closes of its
-        ``execution_date``, by default the market clock (:attr:`Workspace.clock`); an instrument
-        without a close that day is refused (``execution_date``). An execution date before the
-        account's last booking (a fill, a fee or a cash movement's value date) is refused
-        (``execution_date``): no back-dating."""
-        return self._place(account_id, payload, one(read_flag, execute, "execute", "portfolio order"), smart=False)
+    def place(self, request: object, payload: object = None, execute: bool = True) -> PortfolioOrder:
+        """``POST /portfolios/orders`` (brokerage document, line 82): place the seed's request
+        (``place({"account_id": ..., "cash_amount": "100.00", "currency": "EUR", "side": "BUY"})``, a
+        dict, JSON text or :class:`~toolkit.contracts.brokerage.PortfolioOrderRequest`), or
+        ``place(account_id, request)`` with the account named outside the body (the body's
+        ``account_id``, when given, must agree). The order is NEW and, unless ``execute`` is False,
+        processed and filled at once (``execute`` is a bool: ``"no"`` is refused, not taken as true).
+        It fills at the closes of its ``execution_date``, by default the market clock
+        (:attr:`Workspace.clock`); an instrument without a close that day is refused
+        (``execution_date``). An execution date before the account's last booking (a fill, a fee or a
+        cash movement's value date) is refused (``execution_date``): no back-dating."""
+        return self._place(request, payload, one(read_flag, execute, "execute", "portfolio order"), smart=False)
 
-    def smart(self, account_id: str, payload: dict) -> PortfolioOrder:
-        """A smart order: a BUY (inflow) spent only on buys, or a SELL (outflow) raised only by sells,
-        placed so that the holdings end as close as possible to the target weights (water-filling,
-        :func:`toolkit.trading.engine.water_fill`). Same payload, checks and fees as :meth:`place`."""
-        return self._place(account_id, payload, True, smart=True)
+    def smart(self, request: object, payload: object = None) -> PortfolioOrder:
+        """A smart order (the document's "coming soon", line 100, which gives no request of its own:
+        the same request as :meth:`place`): a BUY (inflow) spent only on buys, or a SELL (outflow)
+        raised only by sells, placed so that the holdings end as close as possible to the target
+        weights (water-filling, :func:`toolkit.trading.engine.water_fill`). Same checks and fees as
+        :meth:`place`."""
+        return self._place(request, payload, True, smart=True)
 
-    def preview(self, account_id: str, payload: dict, smart: bool = False) -> PortfolioOrder:
-        """The order :meth:`place` (or :meth:`smart`) would place, with its child orders, prices and
-        fees, in state ``PREVIEW`` and without an id; every check runs, and nothing is written."""
+    def preview(self, request: object, payload: object = None, smart: bool = False) -> PortfolioOrder:
+        """The order :meth:`place` (or :meth:`smart`) would place for the same arguments, with its
+        child orders, prices and fees, in state ``PREVIEW`` and without an id; every check runs, and
+        nothing is written."""
         smart = one(read_flag, smart, "smart", "portfolio order")
-        account = self._accounts.get(account_id)
-        request = parse_order(payload, account.currency)
+        account, request = self._read(request, payload)
+        account_id = account.id
         date, children, placed = self._plan(account, request, smart)
         quoted = InstrumentRepository(self._ctx.db).by_id([c[0] for c in children]).set_index("instrument_id")
         frame = pd.DataFrame(
@@ -98,20 +119,41 @@ class Orders:
         return PortfolioOrder(id=None, account_id=account_id, side=request.side, cash_amount=format(placed, "f"),
                               currency=account.currency, state="PREVIEW", idempotency_key=request.idempotency_key,
                               execution_date=date, created_at=now(precise=True), children=frame,
-                              transitions=pd.DataFrame(columns=["from_state", "to_state", "at"]))
+                              transitions=pd.DataFrame(columns=["from_state", "to_state", "at"]),
+                              user_id=request.user_id)
 
-    def _place(self, account_id: str, payload: dict, execute: bool, smart: bool) -> PortfolioOrder:
+    def _read(self, first: object, payload: object) -> tuple[Account, OrderRequest]:
+        """The account and the validated request of ``place(request)`` (the account is the body's
+        ``account_id``) or ``place(account_id, request)``. An unknown account named by the argument
+        is a ``NotFoundError``; one named by the body is refused at ``account_id``."""
+        if payload is not None:
+            account = self._accounts.get(first)
+            return account, OrderRequest.of(parse(PortfolioOrderRequest, payload, "portfolio order",
+                                                  currency=account.currency, account_id=account.id))
+        body = payload_of(first, "portfolio order")
+        named = body.get("account_id") if isinstance(body, dict) else None
+        account_id = read_id(named, "account_id", Problems()) if named is not None else None
+        try:
+            found = self._accounts.get(account_id) if account_id else None
+        except NotFoundError:
+            found = None
+        if found is None:  # every problem of the body, and an account it names that does not exist
+            request = parse(PortfolioOrderRequest, body, "portfolio order")
+            raise ValidationError([Problem("account_id", f"no account with id {request.account_id}")],
+                                  "portfolio order")
+        return found, OrderRequest.of(parse(PortfolioOrderRequest, body, "portfolio order",
+                                            currency=found.currency))
+
+    def _place(self, first: object, payload: object, execute: bool, smart: bool) -> PortfolioOrder:
         stamp = now(precise=True)
         with self._ctx.transaction():
-            account = self._accounts.get(account_id)
-            request = parse_order(payload, account.currency)
+            account, request = self._read(first, payload)
             if request.idempotency_key:
-                existing = self._repo.by_key(account_id, request.idempotency_key)
+                existing = self._repo.by_key(account.id, request.idempotency_key)
                 if existing:
                     return self._replay(existing, request)
             date, children, placed = self._plan(account, request, smart)
-            order_id = self._record(account, request.side, placed, request.idempotency_key, date,
-                                    children, stamp)
+            order_id = self._record(account, request, placed, date, children, stamp)
             if execute:
                 self._fill(order_id, stamp)
             return self.get(order_id)
@@ -177,14 +219,14 @@ class Orders:
                                            f"{len(missing)} of the order's instruments")], "portfolio order")
         return day, np.array([closes[i] for i in ids])
 
-    def _record(self, account: Account, side: str, amount: Decimal, key: str | None, date: str,
+    def _record(self, account: Account, request: OrderRequest, amount: Decimal, date: str,
                 children: list[tuple], stamp: str) -> str:
         """Write a NEW order with its child orders ``(instrument_id, side, cents, qty units, price, fee cents)``."""
         order_id = str(uuid.uuid4())
         self._repo.insert(
-            {"id": order_id, "account_id": account.id, "side": side, "cash_amount": format(amount, "f"),
-             "currency": account.currency, "state": "NEW", "idempotency_key": key, "execution_date": date,
-             "created_at": stamp},
+            {"id": order_id, "user_id": request.user_id, "account_id": account.id, "side": request.side,
+             "cash_amount": format(amount, "f"), "currency": account.currency, "state": "NEW",
+             "idempotency_key": request.idempotency_key, "execution_date": date, "created_at": stamp},
             [(iid, child_side, int(c), int(q), float(p), int(f)) for iid, child_side, c, q, p, f in children])
         self._move(order_id, None, "NEW", stamp)
         return order_id
@@ -217,8 +259,7 @@ class Orders:
         row = self._repo.order(order_id) if isinstance(order_id, str) else None
         if row is None:
             raise NotFoundError(f"No portfolio order with id {order_id!r}.")
-        return PortfolioOrder(**{k: row[k] for k in ("id", "account_id", "side", "cash_amount", "currency", "state",
-                                                     "idempotency_key", "execution_date", "created_at")},
+        return PortfolioOrder(**{k: row[k] for k in _FIELDS},
                               children=self._repo.children(order_id), transitions=self._repo.transitions(order_id))
 
     def positions(self, account_id: str) -> dict[str, Decimal]:
@@ -283,8 +324,8 @@ class Orders:
 
     def _replay(self, order_id: str, request) -> PortfolioOrder:
         order = self.get(order_id)
-        same = (order.side, Decimal(order.cash_amount), order.currency) == (request.side, request.amount,
-                                                                           request.currency)
+        same = (order.side, Decimal(order.cash_amount), order.currency, order.user_id) == (
+            request.side, request.amount, request.currency, request.user_id)
         if not same or request.execution_date not in (None, order.execution_date):
             raise ConflictError(f"Idempotency key {request.idempotency_key!r} was used for a different order "
                                 f"({order.side} {order.cash_amount} {order.currency} on {order.execution_date}).")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from toolkit.contracts.brokerage import RebalancingExecutionRequest, parse
 from toolkit.errors import ConflictError, NotFoundError, Problem, ValidationError
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.allocations import AllocationRepository
@@ -18,7 +19,7 @@ from toolkit.trading.rebalancing import (
     Executions,
     book_arrays,
     legs,
-    parse_rebalancing,
+    RebalancingRequest,
     plan,
 )
 from toolkit.workspace.context import Context
@@ -37,11 +38,16 @@ class Rebalancings:
         self._orders = orders
         self._book = BookRepository(ctx.db)
 
-    def execute(self, payload: dict) -> dict:
-        """Run (or preview) a rebalancing at the closes of its ``execution_date``, by default the market
-        clock (:attr:`Workspace.clock`); an execution date before the last booking of any of the run's
-        accounts is refused (``execution_date``): no back-dating."""
-        request = parse_rebalancing(payload)
+    def execute(self, payload: object) -> dict:
+        """``POST /portfolios/rebalancings/executions`` (brokerage document, line 186): run (or preview)
+        the seed's request ``{"accounts": [...]}`` (a dict, JSON text or
+        :class:`~toolkit.contracts.brokerage.RebalancingExecutionRequest`, with the toolkit's
+        ``allocation_ids``, ``drift``, ``execution_date`` and ``preview``) at the closes of its
+        ``execution_date``, by default the market clock (:attr:`Workspace.clock`); an execution date
+        before the last booking of any of the run's accounts is refused (``execution_date``): no
+        back-dating."""
+        contract = parse(RebalancingExecutionRequest, payload, "rebalancing request")
+        request = RebalancingRequest.of(contract)
         stamp, run_id = now(precise=True), str(uuid.uuid4())
         with self._ctx.transaction():
             loaded = request.account_ids is None
@@ -65,8 +71,8 @@ class Rebalancings:
             executions, first = self._executions(ids, reasons, ok, trades, instruments, prices, request, date,
                                                  stamp, accounts)
             repo, execution_ids = RebalancingRepository(self._ctx.db), sequential_ids(len(executions))
-            repo.insert(run_id, json.dumps(payload, default=str), request.preview, stamp,
-                        executions.rows(execution_ids, placed=False))
+            stored = json.dumps(contract.model_dump(mode="json", exclude_none=True))  # the request as read
+            repo.insert(run_id, stored, request.preview, stamp, executions.rows(execution_ids, placed=False))
             if first is not None:
                 repo.insert_placed(run_id, execution_ids, executions.placed, first)
         return {"id": run_id, "preview": request.preview, "created_at": stamp, "executions": executions}
