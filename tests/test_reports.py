@@ -265,7 +265,7 @@ def test_the_documents_example_call_is_answered_verbatim(book_ws: Workspace) -> 
     assert data["portfolioId"] == "E0002" and (data["startDate"], data["endDate"]) == ("2011-04-01", "2019-03-31")
     assert [y["year"] for y in data["years"]] == list(range(2011, 2020))
     assert len(data["months"]) == 96 and data["months"][0]["month"] == "2011-04" and data["months"][-1]["complete"]
-    assert "days" not in data and "bmIndexStart" not in data  # both default to false (lines 120, 126)
+    assert "days" not in data and "bmIndexStart" not in data  # both default to false (lines 130, 138)
     assert consistency.check(data, book_ws.reports.master("E0002"), SEED_CALL) == []
     # the same figures as asked by the account's id; only the id echoed differs
     by_account = book_ws.reports.portfolio_returns({"portfolioId": mandates(book_ws)["Income mandate"],

@@ -1,6 +1,6 @@
 """The performance-reporting interface's contracts (``performance-reporting-interface.txt``):
 the PortfolioReturns and InstrumentReturns queries, their responses, and the portfolio master data
-the document refers to (``PortfolioMasterData.performanceMeasurementStartDate``, line 139).
+the document refers to (``PortfolioMasterData.performanceMeasurementStartDate``, line 171).
 
 A query is what an integrator sends to ``GET /portfolio/returns`` or ``GET /instrument/returns``:
 a dict (the query's parameters, values as a query string writes them, or as JSON values) or the
@@ -12,10 +12,10 @@ led by the path and ``?``, as in the document's example calls, lines 153 and 269
 
 Decisions where the document is vague, taken as its most demanding integrator would:
 
-- **Flags** (``includeDailyReturns``, ``includeBenchmark``; default false, lines 120-128) are JSON
+- **Flags** (``includeDailyReturns``, ``includeBenchmark``; default false, lines 130-143) are JSON
   booleans or, as a query string writes them, the texts ``"true"`` / ``"false"`` (lower case, as
   OpenAPI serialises a boolean); ``"yes"``, ``"1"``, ``"True"`` are refused.
-- **instrumentIds** is a ``string[]`` (line 263) that the example writes comma-separated
+- **instrumentIds** is a ``string[]`` (line 257) that the example writes comma-separated
   (``FTSEEUR,SWIIT,SF0003M``, line 269): a JSON list, a comma-separated text, or the parameter
   repeated in a query string; at least one id, at most :data:`MOST_INSTRUMENTS`, none repeated,
   none empty (``"A,,B"`` is refused at ``instrumentIds[1]``).
@@ -23,18 +23,18 @@ Decisions where the document is vague, taken as its most demanding integrator wo
   the document writes them (``E0002``, ``FTSEEUR``): 1 to 64 printable characters without spaces,
   commas or markup. ``portfolioId`` is not a workspace UUID: it is the reference a portfolio's
   master data carry (:class:`PortfolioMasterData`); the façade resolves it.
-- **The period**: ``startDate`` and ``endDate`` are ISO dates (BOD and EOD, lines 39-41),
-  ``startDate <= endDate``, neither in the future (line 60: "a period reaching into the future ...
+- **The period**: ``startDate`` and ``endDate`` are ISO dates (BOD and EOD, line 41),
+  ``startDate <= endDate``, neither in the future (line 64: "a period reaching into the future ...
   no valid response"); the checks that need the data (measurement start, latest data) are the
   façade's.
-- ``customBenchmarkId`` (line 134) measures the portfolio "against another benchmark": it needs
+- ``customBenchmarkId`` (line 145) measures the portfolio "against another benchmark": it needs
   ``includeBenchmark`` true, else the request is refused at ``customBenchmarkId`` (a benchmark
   asked for and silently not delivered would pass unnoticed).
 
 The document shows no response (its "Schema" and "Example" headings are empty); the response
-models are the toolkit's: monthly and yearly buckets (calendar ultimo, line 54), optional daily
+models are the toolkit's: monthly and yearly buckets (calendar ultimo, line 58), optional daily
 entries, index values from ``indexStart`` (100 at BOD of ``startDate``), gross / net / benchmark
-return types (lines 43-49); every rule is in :mod:`toolkit.reporting.returns`.
+return types (lines 43-50); every rule is in :mod:`toolkit.reporting.returns`.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ class PortfolioReturnsQuery(_Query):
 
 
 class InstrumentReturnsQuery(_Query):
-    """``GET /instrument/returns`` (performance-reporting-interface.txt, lines 241-269): the returns of
+    """``GET /instrument/returns`` (performance-reporting-interface.txt, lines 225-269): the returns of
     instruments for a period, one block each, in the order asked.
 
     ``instrumentIds``: a list, or the comma-separated text of the example call
@@ -283,11 +283,11 @@ def read_query(model: type[Q], request: object, what: str | None = None) -> Q:
 # --- master data ------------------------------------------------------------------------------
 
 class PortfolioMasterData(Contract):
-    """A reported portfolio's master data (the document's ``PortfolioMasterData``, lines 139 and 149).
+    """A reported portfolio's master data (the document's ``PortfolioMasterData``, lines 171 and 173).
 
     ``performanceMeasurementStartDate``: the first day performance is measured (BOD); no query may
     start before it. ``dailyPerformanceStartDate``: daily returns are reported from this day on, for
-    whole months (line 149: "all and only the months buckets beginning with the month of ...
+    whole months (line 173: "all and only the months buckets beginning with the month of ...
     dailyPerformanceStartDate"), so it is the first day of a month, or the measurement start itself.
     Neither may be in the future. The toolkit adds ``portfolioId`` (the data source's id the queries
     name, unique in a workspace), ``benchmarkId`` (the default benchmark) and ``annualFee`` (the
@@ -316,7 +316,7 @@ class PortfolioMasterData(Contract):
 
 def check_master_dates(inception: date, daily: date, problems: Problems, prefix: str = "") -> None:
     """``dailyPerformanceStartDate`` is not before the measurement start and is the first day of a
-    month or the measurement start itself (line 149)."""
+    month or the measurement start itself (line 173)."""
     if daily < inception:
         problems.add(f"{prefix}dailyPerformanceStartDate",
                      f"{daily} is before performanceMeasurementStartDate {inception}")
@@ -335,21 +335,21 @@ class _Answer(Contract):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class _Bucket(_Answer):
-    """A year or month entry: the part of the calendar period inside the requested period, from
+class _Year(_Answer):
+    year: int = Field(ge=1900, le=2199)
+
+
+class _Month(_Answer):
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+class _Span(_Answer):
+    """A year or month entry's span: the part of the calendar period inside the requested period, from
     ``startDate`` (BOD) to ``date`` (EOD: the calendar ultimo, or ``endDate`` in the last one)."""
 
     start_date: IsoDate = Field(alias="startDate")
     end: IsoDate = Field(alias="date")
     complete: bool
-
-
-class _Year(_Bucket):
-    year: int = Field(ge=1900, le=2199)
-
-
-class _Month(_Bucket):
-    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
 
 class _Day(_Answer):
@@ -372,27 +372,30 @@ class _InstrumentFigures(_Answer):
     index: Figure
 
 
-class PortfolioYear(_Year, _PortfolioFigures):
+# pydantic orders a model's fields from its last base to its first: label, span, then the figures
+
+
+class PortfolioYear(_PortfolioFigures, _Span, _Year):
     """One year of a PortfolioReturns response."""
 
 
-class PortfolioMonth(_Month, _PortfolioFigures):
+class PortfolioMonth(_PortfolioFigures, _Span, _Month):
     """One month of a PortfolioReturns response."""
 
 
-class PortfolioDay(_Day, _PortfolioFigures):
+class PortfolioDay(_PortfolioFigures, _Day):
     """One trading day of a PortfolioReturns response (``includeDailyReturns``)."""
 
 
-class InstrumentYear(_Year, _InstrumentFigures):
+class InstrumentYear(_InstrumentFigures, _Span, _Year):
     """One year of an instrument's block."""
 
 
-class InstrumentMonth(_Month, _InstrumentFigures):
+class InstrumentMonth(_InstrumentFigures, _Span, _Month):
     """One month of an instrument's block."""
 
 
-class InstrumentDay(_Day, _InstrumentFigures):
+class InstrumentDay(_InstrumentFigures, _Day):
     """One trading day of an instrument's block (``includeDailyReturns``)."""
 
 
@@ -432,8 +435,8 @@ class PortfolioReturnsResponse(_Answer):
     end_date: IsoDate = Field(alias="endDate")
     performance_measurement_start_date: IsoDate = Field(alias="performanceMeasurementStartDate")
     daily_performance_start_date: IsoDate = Field(alias="dailyPerformanceStartDate")
-    benchmark_id: SourceId | None = Field(None, alias="benchmarkId")
     index_start: Figure = Field(alias="indexStart")
+    benchmark_id: SourceId | None = Field(None, alias="benchmarkId")
     bm_index_start: Figure | None = Field(None, alias="bmIndexStart")
     years: list[PortfolioYear]
     months: list[PortfolioMonth]

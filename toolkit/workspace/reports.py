@@ -164,7 +164,7 @@ class Reports:
         return PortfolioReturnsResponse.model_validate(consistency.validate(answer, master, request))
 
     def instrument_returns(self, query: object) -> InstrumentReturnsResponse:
-        """Answer an InstrumentReturns query (``GET /instrument/returns``, lines 241-269): ``instrumentIds``
+        """Answer an InstrumentReturns query (``GET /instrument/returns``, lines 225-269): ``instrumentIds``
         (a list or comma-separated; instrument ids, ``SYMBOL_MIC`` codes, symbols or ISINs),
         ``startDate``, ``endDate``, ``includeDailyReturns``; returns in each instrument's own currency,
         one block per id in the order asked, under the id as asked.
