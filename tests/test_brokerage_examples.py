@@ -30,11 +30,16 @@ def example(name: str) -> dict:
 
 
 def msci_world(ws: Workspace) -> str:
-    """The iShares MSCI World ETF the document invests in, uploaded with closes to the market clock."""
-    bars = [{"timestamp": f"2022-12-{d}", "open": 70.0, "high": 71.0, "low": 69.5, "close": 70.5, "volume": 1000}
+    """The iShares MSCI World ETF the document invests in, uploaded (the risk platform's upload) with daily
+    closes to the market clock; its instrument id."""
+    bars = [{"datetime": f"2022-12-{d}", "open": 70.0, "high": 71.0, "low": 69.5, "close": 70.5, "volume": 1000}
             for d in (20, 21, 22, 23, 27, 28)]
-    return ws.history.upload({"isin": MSCI_WORLD, "currency": "USD", "timeframe": 1, "symbol": "IWDA",
-                              "name": "iShares Core MSCI World UCITS ETF", "history": bars})["instrument_id"]
+    ws.history.upload({"instrument": {"instrument_code": "IWRD_XLON", "currency": "USD",
+                                      "name": "iShares MSCI World UCITS ETF",
+                                      "identifiers": {"symbol": "IWRD", "isin": MSCI_WORLD},
+                                      "exchange": {"mic_code": "XLON"}},
+                       "timeframe_id": 1, "history": bars})
+    return ws.instruments.resolve([MSCI_WORLD])[0]
 
 
 def funded(ws: Workspace, cash: str = "1000.00") -> str:
@@ -57,7 +62,8 @@ def test_the_wrong_examples_are_refused_naming_the_mistake_and_nothing_is_writte
         "brokerage-01-create-allocation": (ws.allocations.create, "allocation[0].instrument_id", "IE00BOM62058"),
         "brokerage-03-create-configuration": (ws.configurations.create, "allocation_id", "6612e7bd3afg"),
         "brokerage-05-place-order": (ws.orders.place, "user_id", "4b9732bd-7496-491-"),
-        "brokerage-07-replace-allocation": (lambda body: ws.allocations.replace(allocation, body), "", "not valid JSON"),
+        "brokerage-07-replace-allocation": (lambda body: ws.allocations.replace(allocation, body), "",
+                                            "not valid JSON"),
         "brokerage-08-switch-configuration": (lambda body: ws.configurations.switch(account, body), "allocation_id",
                                               "306v963fc16f"),
     }
@@ -94,7 +100,8 @@ def test_the_corrected_examples_are_accepted_in_the_documents_order(ws: Workspac
         {"instrument_id": MSCI_WORLD, "instrument_id_type": "ISIN", "weight": "0.5"},
         {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.3"},
         {"instrument_id": msft, "instrument_id_type": "UPVEST", "weight": "0.2"}]})  # 4: an UPVEST id
-    assert replaced.version == 2 and [a["instrument_id_type"] for a in replaced.to_dict()["allocation"]] == ["UPVEST"] * 3
+    assert replaced.version == 2
+    assert [a["instrument_id_type"] for a in replaced.to_dict()["allocation"]] == ["UPVEST"] * 3
     other = ws.allocations.create({"allocation": [{"instrument_id": AAPL, "instrument_id_type": "ISIN",
                                                    "weight": "1"}]})
     switched = ws.configurations.switch(account, json.dumps({"allocation_id": other.id}).encode())  # 5: bytes
@@ -155,3 +162,26 @@ def test_a_reused_idempotency_key_with_another_user_is_a_conflict(ws: Workspace)
     with pytest.raises(ConflictError, match="different order"):
         ws.orders.place({**body, "user_id": "5b9732bd-7496-4910-8a5f-6360479d7fed"})
     assert ws.accounts.get(account).cash == Decimal("990.00")
+
+
+def test_one_refusal_names_the_requests_own_problems_and_the_workspaces(ws: Workspace) -> None:
+    before = dump(ws)
+    with pytest.raises(ValidationError) as info:
+        ws.allocations.create({"name": "a;b", "allocation": [
+            {"instrument_id": "DE0007164600", "instrument_id_type": "ISIN", "weight": "0.5"},  # SAP: not in the demo
+            {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "x"}]})
+    assert info.value.paths == ["name", "allocation[0].instrument_id", "allocation[1].weight"]
+    assert "no tradable instrument with ISIN DE0007164600" in str(info.value)
+    assert dump(ws) == before
+
+
+def test_the_list_takes_the_query_parameters_as_a_query_string_gives_them(ws: Workspace) -> None:
+    apple = ws.allocations.create({"allocation": [{"instrument_id": AAPL, "instrument_id_type": "ISIN",
+                                                   "weight": "1"}]})
+    day = apple.created_at[:10]
+    found = ws.allocations.list(instrument_ids=f"{AAPL},US5949181045", start_date=day, end_date=day)
+    assert found[0].allocation_id == apple.id  # newest first
+    assert all({i.isin for i in a.items} & {AAPL, "US5949181045"} for a in found)
+    with pytest.raises(ValidationError) as info:
+        ws.allocations.list(instrument_ids=f"{AAPL},BTC")
+    assert info.value.paths == ["instrument_ids[1]"]

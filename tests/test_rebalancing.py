@@ -211,19 +211,22 @@ def test_a_book_run_refuses_when_its_orders_cannot_get_consecutive_row_ids(ws: W
 
 
 def test_an_allocation_cannot_move_its_accounts_into_another_currency(ws: Workspace) -> None:
-    from test_history_upload import valid_payload
-
-    payload = valid_payload()  # its bars moved to the demo's last week: a 2024 upload made AAPL (to 2022) stale
-    for bar, day in zip(payload["history"], ("2022-12-22", "2022-12-23", "2022-12-27", "2022-12-28")):
-        bar["timestamp"] = day
-    sap = ws.history.upload(payload)["instrument_id"]
+    sap_isin = "DE0007164600"  # SAP on Xetra, in EUR, uploaded for the demo's last week (the risk platform's upload)
+    days = ("2022-12-22", "2022-12-23", "2022-12-27", "2022-12-28")
+    ws.history.upload({"instrument": {"instrument_code": "SAP_XETR", "currency": "EUR", "name": "SAP SE",
+                                      "identifiers": {"symbol": "SAP", "isin": sap_isin},
+                                      "exchange": {"mic_code": "XETR"}},
+                       "timeframe_id": 1,
+                       "history": [{"datetime": day, "open": 100.0, "high": 101.0, "low": 99.0, "close": 100.5,
+                                    "volume": 1000} for day in days]})
+    sap = ws.instruments.resolve([sap_isin])[0]
     mix = allocation(ws, ("1", AAPL))
     funded(ws, mix, invest=None)
     before = dump(ws)
     with pytest.raises(ConflictError, match=r"configured for USD accounts; the new version holds SAP \(EUR\)"):
         ws.allocations.replace(mix, {"allocation": [
             {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.5"},
-            {"instrument_id": sap, "instrument_id_type": "UUID", "weight": "0.5"}]})
+            {"instrument_id": sap, "instrument_id_type": "UPVEST", "weight": "0.5"}]})
     assert dump(ws) == before
 
 

@@ -22,8 +22,8 @@ several sources: MSFT from skfolio to 2022, pmdarima to 2017 and bokeh to 2013):
   names a security; the series that carries today's prices is the one it trades.
 - An ``UPVEST`` id names a series by its UUID, and that series must be current: a series whose last daily
   close is more than :data:`STALE_DAYS` calendar days before the market date (``market_date``:
-  the workspace's market clock, by default its latest close) is refused at ``allocation[i].instrument_id``, with its last
-  date and the current series of the same ISIN to use instead (or, when the ISIN has none, the
+  the workspace's market clock, by default its latest close) is refused at ``allocation[i].instrument_id``, with its
+  last date and the current series of the same ISIN to use instead (or, when the ISIN has none, the
   advice to upload its history). Such a series would otherwise be offered for new orders and
   fill at prices years old. Ten days cover the longest market closures (a holiday week) while
   refusing a feed that stopped; an order itself still needs a close on its execution date.
@@ -31,14 +31,19 @@ several sources: MSFT from skfolio to 2022, pmdarima to 2017 and bokeh to 2013):
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
+import pydantic
 import xarray as xr
 
-from toolkit.contracts.brokerage import AllocationEntry, PortfolioAllocationRequest, PortfolioAllocationResponse
-from toolkit.errors import Problems
+from toolkit.contracts.base import payload_of
+from toolkit.contracts.brokerage import (AllocationEntry, PortfolioAllocationRequest, PortfolioAllocationResponse,
+                                         parse)
+from toolkit.errors import Problem, Problems, ValidationError
 from toolkit.market.instruments import current_first
 from toolkit.schema import INSTRUMENT
 
@@ -112,18 +117,56 @@ def resolve_allocation(request: PortfolioAllocationRequest, registry: pd.DataFra
     module docstring); the registry then needs its ``history_end`` column. One error lists every
     problem."""
     problems = Problems()
-    items = _check_items(request.allocation, registry, problems, market_date)
+    items = _check_items(enumerate(request.allocation), registry, problems, market_date)
     problems.raise_if_any("allocation")
     return AllocationRequest(request.name, tuple(items))
 
 
-def _check_items(entries: tuple[AllocationEntry, ...], registry: pd.DataFrame, problems: Problems,
+def read_allocation(request: object, registry: pd.DataFrame, market_date: str | None = None) -> AllocationRequest:
+    """A create/replace request as sent (a dict, JSON text or the model) read by
+    :class:`~toolkit.contracts.brokerage.PortfolioAllocationRequest` and resolved
+    (:func:`resolve_allocation`). When the request has problems of its own, the instruments that read
+    are resolved all the same, so one refusal names every problem (an unknown ISIN beside a bad name)."""
+    try:
+        model = parse(PortfolioAllocationRequest, request, "allocation")
+    except ValidationError as error:
+        problems, named = Problems(), set(error.paths)
+        _check_items(_entries(request), registry, problems, market_date)
+        found = error.problems + [p for p in problems.items if p.path not in named]
+        raise ValidationError(sorted(found, key=_rank), "allocation") from None
+    return resolve_allocation(model, registry, market_date)
+
+
+def _entries(request: object) -> list[tuple[int, AllocationEntry]]:
+    """The entries of a refused request that read on their own, with their positions."""
+    try:
+        items = payload_of(request).get("allocation")
+    except (ValidationError, AttributeError):
+        return []
+    found = []
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        try:
+            found.append((i, AllocationEntry.model_validate(item)))
+        except pydantic.ValidationError:
+            continue
+    return found
+
+
+def _rank(problem: Problem) -> tuple[int, int]:
+    """Problems in the request's order: name, each instrument by position, the list as a whole, the rest."""
+    match = re.match(r"allocation\[(\d+)\]", problem.path)
+    if match:
+        return 1, int(match.group(1))
+    return {"name": (0, 0), "allocation": (2, 0)}.get(problem.path, (3, 0))
+
+
+def _check_items(entries: Iterable[tuple[int, AllocationEntry]], registry: pd.DataFrame, problems: Problems,
                  market_date: str | None = None) -> list[AllocationItem]:
     tradable = current_first(registry[registry["tradable"]])
     by_isin = tradable.drop_duplicates("isin").set_index("isin")
     by_id = registry.set_index("instrument_id")
     items, seen = [], {}
-    for i, entry in enumerate(entries):
+    for i, entry in entries:
         path = f"allocation[{i}].instrument_id"
         iid = _resolve(entry, path, by_isin, by_id, problems)
         if iid is None:

@@ -11,8 +11,7 @@ from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.repositories import now
 from toolkit.trading.accounts import iso_date
-from toolkit.contracts.brokerage import PortfolioAllocationRequest, parse
-from toolkit.trading.allocations import Allocation, AllocationRequest, resolve_allocation
+from toolkit.trading.allocations import Allocation, AllocationRequest, read_allocation
 from toolkit.validation import optional, read_timestamp
 from toolkit.workspace.context import Context
 from toolkit.workspace.instruments import Instruments
@@ -78,8 +77,9 @@ class Allocations:
 
     def list(self, instrument_ids: Sequence[str] | None = None, start_date: str | None = None,
              end_date: str | None = None, limit: int = DEFAULT_LIMIT) -> list[Allocation]:
-        """Allocations created between ``start_date`` and ``end_date`` (inclusive) holding any of
-        ``instrument_ids`` (ISINs or UUIDs), newest first, at most ``limit`` (1 to 1,000). The dates
+        """``GET /portfolios/allocations`` (brokerage document, line 108): allocations created between
+        ``start_date`` and ``end_date`` (inclusive) holding any of ``instrument_ids`` (ISINs or UUIDs: a
+        list, or the query parameter's comma-separated text), newest first, at most ``limit`` (1 to 1,000). The dates
         are ISO ``YYYY-MM-DD`` texts or ``datetime.date`` objects (:func:`toolkit.validation.read_date`);
         anything else (a ``datetime``, a ``pd.Timestamp``, a number) is refused by name. An unnamed
         allocation's ``name`` is None (JSON null)."""
@@ -113,8 +113,7 @@ class Allocations:
         resolved against the workspace's instruments: an ISIN names its current series, and a series
         whose daily history ended long before the market clock (:attr:`Workspace.clock`, by default the
         workspace's latest close) is refused (see :mod:`toolkit.trading.allocations`)."""
-        return resolve_allocation(parse(PortfolioAllocationRequest, request, "allocation"), self._instruments.table(),
-                                  self._ctx.clock)
+        return read_allocation(request, self._instruments.table(), self._ctx.clock)
 
     def _require(self, allocation_id: str) -> None:
         if not isinstance(allocation_id, str) or not self._repo.exists(allocation_id):
@@ -123,7 +122,9 @@ class Allocations:
     def _filter_ids(self, keys: Sequence[str] | None, problems: Problems) -> list[str] | None:
         if keys is None:
             return None
-        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+        if isinstance(keys, str):  # the seed's query parameter as a query string gives it: comma-separated
+            keys = [k.strip() for k in keys.split(",")]
+        if not isinstance(keys, Sequence) or not all(isinstance(k, str) for k in keys):
             problems.add("instrument_ids", "expected a list of ISINs or UUIDs")
             return None
         table = self._instruments.table()
