@@ -270,8 +270,13 @@ FORMATS = (
                                     r"(Z|[+-][0-9]{2}:?[0-9]{2})?")),
     ("a UUID", re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")),
     ("a decimal string", re.compile(r"[+-]?[0-9]+\.[0-9]+")),
-    ("a status word", re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+|[A-Z]{2,}")),
+    ("an instrument code", re.compile(r"[A-Z0-9.]+_[A-Z]{4}(_[0-9]+)?(_[A-Z]{3})?")),
 )
+#: an enum's value (the seeds' status words), checked on the keys that hold one
+STATUS_WORD = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
+ENUM_KEY = re.compile(r"(?i)(status|state|result|side|direction|type|kind|reason)$")
+#: a key that is itself data: an instrument code, as the risk platform keys effects by instrument
+DATA_KEY = re.compile(r"[A-Z0-9.]+(_[A-Z0-9]+)+")
 #: keys whose numbers carry a sign convention (VaR and CVaR: the seed's sign must be kept)
 SIGNED = re.compile(r"(?i)(^|_)c?var($|_)|valueatrisk")
 
@@ -300,8 +305,10 @@ def shape_problems(example: object, answer: object, path: str = "") -> list[str]
     """Where ``answer`` departs from the example's shape, recursively: a key of the example missing, a
     JSON type that differs (a decimal string where the example has a number is a difference), a text
     of another format (ISO date, timestamp, UUID, decimal string, status word), a VaR of the other
-    sign, a list answered empty where the example has items. A null in the example (a value the
-    document does not give) takes anything; keys the answer adds are allowed (DESIGN.md)."""
+    sign, a list answered empty where the example has items; on keys that hold an enum (status, type,
+    side, ...), an upper-case status word where the example has one. An object keyed by data
+    (instrument codes) is compared value by value. A null in the example (a value the document does
+    not give) takes anything; keys the answer adds are allowed (DESIGN.md)."""
     where = path or "the answer"
     if example is None:
         return []
@@ -309,6 +316,12 @@ def shape_problems(example: object, answer: object, path: str = "") -> list[str]
     if kind != got:
         return [f"{where}: {got} where the example has a {kind} ({example!r:.40})"]
     if isinstance(example, dict):
+        if example and all(isinstance(k, str) and DATA_KEY.fullmatch(k) for k in example) \
+                and not set(example) & set(answer):  # keyed by data: each value has the first one's shape
+            if not answer:
+                return [f"{where}: an empty object where the example has entries"]
+            first = next(iter(example.values()))
+            return [p for key in list(answer)[:50] for p in shape_problems(first, answer[key], f"{path}.{key}")][:20]
         found = []
         for key, value in example.items():
             sub = f"{path}.{key}" if path else str(key)
@@ -327,6 +340,9 @@ def shape_problems(example: object, answer: object, path: str = "") -> list[str]
         want, have = _format(example), _format(answer)
         if want is not None and want != have:
             return [f"{where}: {answer!r:.40} is not {want} as the example's {example!r:.40}"]
+        if ENUM_KEY.search(path.rsplit(".", 1)[-1].rstrip("[]")) and STATUS_WORD.fullmatch(example) \
+                and not STATUS_WORD.fullmatch(answer):
+            return [f"{where}: {answer!r:.40} is not a status word as the example's {example!r:.40}"]
         return []
     if kind == "number" and SIGNED.search(path.rsplit(".", 1)[-1]) and example and answer \
             and (example > 0) != (answer > 0):
