@@ -41,7 +41,7 @@ import re
 import shutil
 import socket
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: the hosts always allowed in the ``Host`` header (IPv6 without brackets)
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -87,7 +87,9 @@ def origin_allowed(origin: str | None, host_header: str | None,
     if origin is None:
         return True
     match = _ORIGIN.fullmatch(origin.strip())
-    source, target = split_host(match["authority"]) if match else None, split_host(host_header)
+    if match is None:
+        return False
+    source, target = split_host(match["authority"]), split_host(host_header)
     if source is None or target is None:
         return False
     default = DEFAULT_PORTS[match["scheme"].lower()]
@@ -180,7 +182,7 @@ def mark_handed_out_active(manager) -> None:
 
     async def get_rendered_notebook(*args, **kwargs):
         task, rendered, kernel_id = await hand_out(*args, **kwargs)
-        manager.get_kernel(kernel_id).last_activity = datetime.now(timezone.utc)
+        manager.get_kernel(kernel_id).last_activity = datetime.now(UTC)
         return task, rendered, kernel_id
 
     manager.get_rendered_notebook = get_rendered_notebook

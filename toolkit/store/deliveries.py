@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import cast
 
 import pandas as pd
 import sqlite_utils
@@ -87,11 +88,12 @@ class DeliveryRepository:
             "INSERT INTO event_deliveries (event_id, subscriber, attempt, status, http_status, error, at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (int(event_id), subscriber, int(attempt), status, http_status, error, stamp))
-        return int(cursor.lastrowid)
+        return cast(int, cursor.lastrowid)  # an INSERT sets it (the stubs allow None)
 
     def log(self, event_id: int | None = None, subscriber: str | None = None) -> pd.DataFrame:
         """Every attempt, oldest first, optionally for one event and/or one subscriber."""
-        sql, params = f"SELECT {_COLUMNS} FROM event_deliveries WHERE 1 = 1", []
+        sql = f"SELECT {_COLUMNS} FROM event_deliveries WHERE 1 = 1"
+        params: list[int | str] = []
         if event_id is not None:
             sql += " AND event_id = ?"
             params.append(int(event_id))

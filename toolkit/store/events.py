@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import cast
 
 import pandas as pd
 import sqlite_utils
@@ -19,7 +20,7 @@ class EventRepository:
         cursor = self.db.conn.execute(
             "INSERT INTO events (type, resource_id, payload, created_at) VALUES (?, ?, ?, ?)",
             (type_, resource_id, json.dumps(payload, default=str), stamp))
-        return int(cursor.lastrowid)
+        return cast(int, cursor.lastrowid)  # an INSERT sets it (the stubs allow None)
 
     def record_many(self, rows: Iterable[tuple]) -> None:
         """Many events at once: ``(type, resource_id, payload JSON text, created_at)``."""

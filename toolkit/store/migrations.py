@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import numpy as np
@@ -10,6 +11,7 @@ from sqlite_utils.migrations import Migrations
 
 from toolkit.store import legs
 from toolkit.store.db import write
+from toolkit.store.indexes import symbol_of
 
 MIGRATIONS = Migrations("toolkit")
 
@@ -437,6 +439,72 @@ def m015_order_user(db: sqlite_utils.Database) -> None:
     """The ``user_id`` a portfolio order was placed for (brokerage-model-portfolios.txt line 87), as
     the request gave it; NULL when it gave none (the toolkit has no users of its own)."""
     _run(db, "ALTER TABLE portfolio_orders ADD COLUMN user_id TEXT")
+
+
+@MIGRATIONS()
+def m016_strategy_ids_index_symbols(db: sqlite_utils.Database) -> None:
+    """The risk platform's names of strategies and indexes (risk-platform-api.txt lines 1049, 1859):
+    ``strategies.strategy_id``, a whole number from 100 up, unique, given to the existing strategies in
+    the order they were made; ``strategies.rules`` in the document's form (``rule_id`` and a list of
+    ``{key, value}`` in its units: a trigger of 0.05 becomes "5"), the rules as first saved kept in
+    ``strategies.original`` (NULL for strategies saved in the document's form); ``indexes.symbol``, the
+    symbol GET /index lists and ``index_symbol`` names, unique, made from the name of each existing index
+    (upper-case letters and digits: "S&P 20 cap-weighted" is SP20CAPWEIGHTED)."""
+    _run(db, """
+    ALTER TABLE strategies ADD COLUMN strategy_id INTEGER;
+    ALTER TABLE strategies ADD COLUMN original TEXT;
+    ALTER TABLE indexes ADD COLUMN symbol TEXT
+    """)
+    rows = db.conn.execute("SELECT id, rules FROM strategies ORDER BY created_at, name").fetchall()
+    for number, (key, rules) in enumerate(rows, start=100):
+        db.conn.execute("UPDATE strategies SET strategy_id = ?, rules = ?, original = ? WHERE id = ?",
+                        (number, json.dumps([_seed_rule(r) for r in json.loads(rules)]), rules, key))
+    for key, name in db.conn.execute("SELECT id, name FROM indexes ORDER BY created_at, name").fetchall():
+        base = symbol_of(name)
+        symbol, n = base, 1
+        while db.conn.execute("SELECT 1 FROM indexes WHERE symbol = ?", (symbol,)).fetchone():
+            n += 1
+            symbol = f"{base}{n}"
+        db.conn.execute("UPDATE indexes SET symbol = ? WHERE id = ?", (symbol, key))
+    _run(db, """
+    CREATE UNIQUE INDEX strategies_strategy_id ON strategies (strategy_id);
+    CREATE UNIQUE INDEX indexes_symbol ON indexes (symbol)
+    """)
+
+
+#: the toolkit's rule names and parameter names before m016, as the document's rule ids and keys
+#: (key, scale from a fraction to the document's percent)
+_RULE_IDS = {"Min Risk (CVaR)": 12, "Equal Weight": 14, "Diversified Min Risk": 15, "Max Sharpe": 16,
+             "Volatility weighted": 17, "Risk Parity": 18, "ATR weighted": 19, "Max Diversification": 20,
+             "Min Tracking Error": 21}
+_KEYS = {"include stop/limit": ("IncludeStopLimit", 0), "include_stop_limit": ("IncludeStopLimit", 0),
+         "size rebalance trigger": ("RebalanceTrigger", 100), "size_rebalance_trigger": ("RebalanceTrigger", 100),
+         "covariance": ("Covariance", 0), "level": ("ConfidenceLevel", 1), "risk_free_rate": ("RiskFreeRate", 100),
+         "period": ("Period", 1)}
+
+
+#: the keys each portfolio rule takes beyond IncludeStopLimit and RebalanceTrigger
+_EXTRA_KEYS = {12: {"ConfidenceLevel"}, 15: {"Covariance"}, 16: {"Covariance", "RiskFreeRate"}, 18: {"Covariance"},
+               19: {"Period"}, 20: {"Covariance"}}
+
+
+def _seed_rule(rule: dict) -> dict:
+    """A rule as saved before m016 (``rule_name``, ``parameters`` by name in fractions) in the
+    document's form; parameters the rule has no key for are left out (``original`` keeps them)."""
+    values, rule_id = [], _RULE_IDS.get(rule.get("rule_name"), 14)
+    takes = {"IncludeStopLimit", "RebalanceTrigger", *_EXTRA_KEYS.get(rule_id, ())}
+    for name, value in (rule.get("parameters") or {}).items():
+        key, scale = _KEYS.get(" ".join(str(name).lower().split()), (None, 0))
+        if key not in takes or value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif scale and isinstance(value, (int, float)):
+            text = format((Decimal(repr(value)) * scale).normalize(), "f")
+        else:
+            text = str(value)
+        values.append({"key": key, "value": text})
+    return {"rule_id": rule_id, "parameters": values, "constraints": []}
 
 
 def _run(db: sqlite_utils.Database, script: str) -> None:

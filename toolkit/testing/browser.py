@@ -22,6 +22,10 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Playwright is imported only when a browser starts: the module imports without it
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,12 +46,13 @@ class VoilaServer:
     """A running ``python -m toolkit serve``; ``log`` holds what it printed."""
 
     def __init__(self, url: str, process: subprocess.Popen) -> None:
-        self.url, self.process, self.log = url, process, []
+        self.url, self.process = url, process
+        self.log: list[str] = []
         self.pool_fills = 0  # how often Voilà said its preheated kernel pool is full
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.process.stdout:
+        for line in self.process.stdout or ():
             self.log.append(line)
             if "is filled with" in line:
                 self.pool_fills += 1
@@ -151,7 +156,7 @@ def voila_server(workspace: str | Path | None = None, preheat: bool = True,
 
 
 @contextmanager
-def chromium(resolve: Sequence[str] = ()) -> Iterator[object]:
+def chromium(resolve: Sequence[str] = ()) -> Iterator[Browser]:
     """Debian's Chromium under Playwright (headless); the host names in ``resolve`` lead to 127.0.0.1."""
     from playwright.sync_api import sync_playwright
 
@@ -165,7 +170,7 @@ def chromium(resolve: Sequence[str] = ()) -> Iterator[object]:
             browser.close()
 
 
-def open_page(browser: object, url: str, outside: list[str] | None = None) -> object:
+def open_page(browser: Browser, url: str, outside: list[str] | None = None) -> Page:
     """A new page at ``url``; requests to any host but 127.0.0.1 fail (see :data:`RESOLVER_RULES`)
     and are recorded in ``outside``."""
     page = browser.new_page(viewport={"width": 1360, "height": 1000})

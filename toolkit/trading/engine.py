@@ -23,8 +23,9 @@ shares (the int64 range of quantity units).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable, Literal
+from typing import Literal, cast
 
 import numpy as np
 import xarray as xr
@@ -76,6 +77,7 @@ def _decimal_units(value: object, path: str, problems: Problems) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (str, Decimal, int, float, np.integer, np.floating)):
         problems.add(path, f"expected a decimal string such as \"0.25\", got {type(value).__name__}")
         return None
+    number: Decimal | None
     if isinstance(value, Decimal):
         number = value
     else:  # strings strictly (ASCII digits, surrounding spaces ignored), floats through their shortest repr
@@ -371,6 +373,7 @@ def rebalance(qty_units: object, cash_cents: object, price: object, target_units
     problems = Problems()
     drift_units = _decimal_units(drift, "drift", problems)
     problems.raise_if_any("order request")
+    assert drift_units is not None  # refused above
     qty, cash, ticks, weights, minimum, lead = _book(qty_units, cash_cents, "cash_cents", price, target_units,
                                                      min_order_cents)
     parts = [_rebalance_rows(qty[rows], cash[rows], ticks[rows], weights[rows], minimum[rows], drift_units,
@@ -422,7 +425,8 @@ def _rebalance_rows(qty: np.ndarray, cash: np.ndarray, ticks: np.ndarray, weight
 
 
 def _book(qty_units: object, money: object, money_name: str, price: object, target_units: object,
-          min_order_cents: object) -> tuple[np.ndarray, ...]:
+          min_order_cents: object
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
     """Validated inputs broadcast and flattened to ``(portfolios, instruments)`` rows, and the
     leading shape to restore; money may be negative only when it is a cash flow."""
     qty = _ints(qty_units, "qty_units")
@@ -456,7 +460,7 @@ def _balanced(value: np.ndarray, nav: np.ndarray, weights: np.ndarray, drift: in
         lower = np.maximum(weights - drift, 0)
     high, _ = _muldiv(nav[..., None], upper, scale)
     low = _round(*_muldiv(nav[..., None], lower, scale), scale, "up")
-    return ((value >= low) & (value <= high)).all(axis=-1)
+    return cast(np.ndarray, ((value >= low) & (value <= high)).all(axis=-1))  # rows: an array (stubs: or a bool)
 
 
 def fees(cents: np.ndarray, rate: int = 0, minimum: int = 0) -> np.ndarray:
@@ -505,7 +509,8 @@ def rebalance_book(holdings: xr.DataArray, cash: xr.DataArray, prices: xr.DataAr
         dask="parallelized", output_dtypes=[np.int64] * len(ORDER_KEYS) + [bool, np.int64, np.int64])
     book = xr.Dataset(dict(zip(ORDER_KEYS + PORTFOLIO_KEYS, outputs)))
     for key, unit in (("sell_cents", "cents"), ("buy_cents", "cents"), ("nav_cents", "cents"),
-                      ("cash_after_cents", "cents"), ("fee_cents", "cents"), ("sell_qty", "1e-10 share"), ("buy_qty", "1e-10 share")):
+                      ("cash_after_cents", "cents"), ("fee_cents", "cents"), ("sell_qty", "1e-10 share"),
+                      ("buy_qty", "1e-10 share")):
         book[key].attrs["units"] = unit
     return book
 

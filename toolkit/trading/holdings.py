@@ -3,12 +3,12 @@
 ``positions (portfolio, instrument, time)``: shares held at the end of each day, the running sum
 of the fills by execution date; ``cash (portfolio, time)``: the running sum of the cash ledger by
 value date; ``flows (portfolio, time)``: the external cash flows (deposits +, withdrawals −) booked
-for each day, the inputs of the time-weighted return. Bookings on a non-trading day count from the next trading day on. Sums run on the
-exact integer units (1e-10 share, cents) before the float64 the cube carries.
+for each day, the inputs of the time-weighted return. Bookings on a non-trading day count from the
+next trading day on. Sums run on the exact integer units (1e-10 share, cents) before the float64 the
+cube carries.
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 import pandas as pd

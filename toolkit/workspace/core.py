@@ -52,7 +52,7 @@ ENV_VAR = "TOOLKIT_WORKSPACE"
 
 
 #: the workspaces not closed yet, closed at interpreter exit (before their connections)
-_OPEN: "weakref.WeakSet[Workspace]" = weakref.WeakSet()
+_OPEN: weakref.WeakSet[Workspace] = weakref.WeakSet()
 
 
 @atexit.register
@@ -120,6 +120,7 @@ class Workspace:
         problems = Problems()
         day = not_future(read_date(value, "clock", problems), "clock", problems)
         problems.raise_if_any("market clock")
+        assert day is not None  # refused above
         self._clock = day.isoformat()
 
     def transaction(self) -> AbstractContextManager[sqlite_utils.Database]:
@@ -129,7 +130,7 @@ class Workspace:
         return self._ctx.transaction()
 
     @classmethod
-    def open(cls, path: str | Path) -> "Workspace":
+    def open(cls, path: str | Path) -> Workspace:
         """Open an existing, set-up workspace file."""
         path = Path(path)
         if not path.exists():
@@ -143,14 +144,14 @@ class Workspace:
         return ws
 
     @classmethod
-    def create(cls, path: str | Path) -> "Workspace":
+    def create(cls, path: str | Path) -> Workspace:
         """Create (or bring up to date) an empty workspace file and open it."""
         ws = cls(path)
         migrate(ws.db)
         return ws
 
     @classmethod
-    def demo(cls, path: str | Path | None = None, copy: bool = False) -> "Workspace":
+    def demo(cls, path: str | Path | None = None, copy: bool = False) -> Workspace:
         """The demo workspace built from the shipped data and the demo book (``data/demo.db``), built
         on first use.
 
@@ -188,7 +189,7 @@ class Workspace:
         return demo_store.build(Path(path or demo_store.DEFAULT_PATH), progress=progress, populate=run_book)
 
     @classmethod
-    def from_env(cls) -> "Workspace":
+    def from_env(cls) -> Workspace:
         """The workspace named by ``$TOOLKIT_WORKSPACE``, else the demo workspace (what apps open)."""
         path = os.environ.get(ENV_VAR)
         return cls.open(path) if path else cls.demo()
@@ -208,7 +209,7 @@ class Workspace:
         the ``.db`` file alone while it is open: committed writes may still be in its ``-wal``)."""
         return backup(self.db, target)
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc: object) -> None:

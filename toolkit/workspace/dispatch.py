@@ -150,9 +150,9 @@ def webhook_addresses(host: str, port: int, allow_private: bool = False) -> list
     except (socket.gaierror, UnicodeError) as exc:
         raise RefusedAddress(f"{host!r} does not resolve to an address ({exc}); check the host name",
                              unresolved=True) from None
-    addresses = []
+    addresses: list[tuple[int, tuple]] = []
     for family, _, _, _, sockaddr in found:
-        refusal = address_class(sockaddr[0].split("%")[0])
+        refusal = address_class(str(sockaddr[0]).split("%")[0])  # an IPv4 or IPv6 address (SOCK_STREAM)
         if refusal is not None and (refusal == "a cloud metadata service" or not allow_private):
             shown = host if sockaddr[0] == name else f"{host!r} (which resolves to {sockaddr[0]})"
             hint = "" if refusal == "a cloud metadata service" else (
@@ -360,7 +360,8 @@ class Dispatcher:
         with self._rounds:
             self._asked += 1
             if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name=f"webhooks {self._file}", daemon=True)
+                self._worker = threading.Thread(target=self._work, args=(self._file,), name=f"webhooks {self._file}",
+                                                daemon=True)
                 self._worker.start()
         self._wake.set()
 
@@ -455,9 +456,10 @@ class Dispatcher:
             self.wake()  # a backlog: the worker sends it now
         return subscription
 
-    def _work(self) -> None:
-        """The webhook worker: a round of deliveries each time it is woken, on its own connection."""
-        db = connect(self._file)
+    def _work(self, file: str) -> None:
+        """The webhook worker: a round of deliveries each time it is woken, on its own connection to
+        the workspace ``file``."""
+        db = connect(file)
         repo = DeliveryRepository(db)
         try:
             while True:
@@ -512,7 +514,7 @@ class Dispatcher:
         body = json.dumps(event, separators=(",", ":"), default=str).encode("utf-8")
         for attempt in range(1, subscription.attempts + 1):
             if subscription.callback is not None:
-                http_status, error, final = *self._call(subscription, body), True
+                http_status, error, final = *self._call(subscription.callback, body), True
             else:
                 http_status, error, final = self._post(subscription, event, body)
                 if error is not None and self._closed.is_set():
@@ -534,9 +536,9 @@ class Dispatcher:
             self._closed.wait(seconds)
 
     @staticmethod
-    def _call(subscription: Subscription, body: bytes) -> tuple[None, str | None]:
+    def _call(callback: Callable[[dict], object], body: bytes) -> tuple[None, str | None]:
         try:
-            subscription.callback(json.loads(body))  # a fresh copy: a callback cannot alter the next one's event
+            callback(json.loads(body))  # a fresh copy: a callback cannot alter the next one's event
         except Exception as exc:  # noqa: BLE001 - a subscriber's bug must not stop dispatch
             return None, _text(exc)
         return None, None
@@ -545,13 +547,17 @@ class Dispatcher:
               body: bytes) -> tuple[int | None, str | None, bool]:
         """One attempt: ``(http_status, error or None, final)``; ``final`` when retrying cannot help
         (the host now resolves to a forbidden address: nothing is sent)."""
-        parts = urllib.parse.urlsplit(subscription.url)
+        url, secret = subscription.url, subscription.secret
+        assert url is not None and secret is not None  # a webhook subscription (subscribe_webhook) has both
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        assert host is not None  # a URL without a host is refused at subscription
         try:
-            addresses = webhook_addresses(parts.hostname, _port(parts), subscription.allow_private)
+            addresses = webhook_addresses(host, _port(parts), subscription.allow_private)
         except RefusedAddress as exc:  # a name that no longer resolves may again: retried
             return None, f"Not sent: {exc}"[:_MAX_ERROR], not exc.unresolved
         tls = ssl.create_default_context() if parts.scheme.lower() == "https" else None
-        request = _Connection(parts.hostname, _port(parts), addresses, subscription.timeout, tls)
+        request = _Connection(host, _port(parts), addresses, subscription.timeout, tls)
         target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         self._request = request
         try:
@@ -559,7 +565,7 @@ class Dispatcher:
                 return None, "closed", False
             request.request("POST", target, body, headers={
                 "Content-Type": "application/json", "X-Toolkit-Event": event["type"],
-                "X-Toolkit-Delivery": str(event["id"]), SIGNATURE_HEADER: sign(body, subscription.secret)})
+                "X-Toolkit-Delivery": str(event["id"]), SIGNATURE_HEADER: sign(body, secret)})
             response = request.getresponse()
             status, reason = response.status, response.reason
         except (OSError, http.client.HTTPException) as exc:  # refused, timed out, dropped, bad TLS
