@@ -49,12 +49,12 @@ def test_risk_parity_orders_are_the_facade_answer(app) -> None:
     growth = next(a.id for a in ws.accounts.list(type="PORTFOLIO") if a.name == "Growth mandate")
     answer = ws.strategies.optimise({"portfolio_id": growth, "rule_name": "Risk Parity",
                                      "constraints": {"max_weight": 0.3},
-                                     "parameters": {"Size Rebalance Trigger": 0.05, "Include Stop/Limit": False}})
+                                     "parameters": {"Size Rebalance Trigger": 5, "Include Stop/Limit": False}})
     rows = _rows(page)
     assert [(r["instrument"], r["direction"], r["notional"]) for r in rows] == [
         (o.instrument, o.direction, o.notional) for o in answer.orders.itertuples()]
     assert len(rows) > 0
-    assert "There is a 5% chance that the portfolio will lose more than" in page.locator(HEADLINE).inner_text()
+    assert "There is a 5.0% chance that the portfolio will lose more than" in page.locator(HEADLINE).inner_text()
     assert page.locator(".tk-opt-weights .bars .point").count() == 2 * len(answer.components())
     assert page.locator(".tk-opt-place button, button.tk-opt-place").first.is_disabled()  # not before confirming
     page_clean(page, CELL_ERROR)

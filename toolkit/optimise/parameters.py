@@ -32,6 +32,8 @@ Covariance = Literal["sample", "ledoit_wolf"]
 SEED_RULES: dict[int, str] = {12: "Min Risk (CVaR)", 14: "Equal Weight", 15: "Diversified Min Risk", 16: "Max Sharpe",
                               17: "Volatility weighted", 18: "Risk Parity", 19: "ATR weighted",
                               20: "Max Diversification", 21: "Min Tracking Error"}
+#: the document's rule id of each of the toolkit's portfolio rules
+RULE_IDS: dict[str, int] = {name: rule_id for rule_id, name in SEED_RULES.items()}
 #: the document's parameter keys and names: -> (field, scale from the document's unit to the field's)
 SEED_NAMES: dict[str, tuple[str, float]] = {
     "IncludeStopLimit": ("include_stop_limit", 1), "Include Stop/Limit": ("include_stop_limit", 1),

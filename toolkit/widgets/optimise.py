@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from toolkit.optimise import RULES
+from toolkit.optimise.parameters import RULE_IDS
 from toolkit.reporting.formatting import percent
 from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
 from toolkit.workspace import Workspace
@@ -134,18 +135,31 @@ class OptimiseApp:
         ]), "tk-app", "tk-opt-app")
 
     # -- strategies -----------------------------------------------------------------------------
-    def _strategy_options(self) -> list[tuple[str, str]]:
-        return [(f"{s.name} ({s.status})", s.id) for s in self.ws.strategies.list()]
+    def _strategy_options(self) -> list[tuple[str, int]]:
+        return [(f"{s.strategy.name} ({s.status})", s.strategy.strategy_id) for s in self.ws.strategies.list()]
+
+    def strategy(self) -> dict:
+        """The controls as the risk platform's strategy (POST /strategy): the rule by its ``rule_id``, the
+        trigger in percent, the sector cap as a SectorConstraint, the benchmark of Min Tracking Error as
+        its ``Benchmark`` parameter (the document has no constraint for the per-instrument cap)."""
+        parameters = [{"key": "IncludeStopLimit", "value": "true" if self.stop_limit.value else "false"},
+                      {"key": "RebalanceTrigger", "value": f"{self.trigger.value:g}"}]
+        if self.rule.value == "Min Tracking Error":
+            parameters.append({"key": "Benchmark", "value": self.benchmark.value})
+        constraints = [] if self.sector.value == NO_CAP else [
+            {"type": "SectorConstraint", "parameter": self.sector.label, "lower_bound": 0,
+             "upper_bound": self.sector_max.value / 100}]
+        return {"name": self.strategy_name.value, "rules": [
+            {"rule_id": RULE_IDS[self.rule.value], "parameters": parameters, "constraints": constraints}]}
 
     def save_strategy(self) -> None:
         """Store the controls' rule, parameters and constraints as a strategy named in the text field."""
-        request = self.request()
-        rule = {k: request[k] for k in ("rule_name", "parameters", "constraints", "benchmark") if k in request}
         try:
-            strategy = self.ws.strategies.create({"name": self.strategy_name.value, "rules": [rule]})
+            saved = self.ws.strategies.create(self.strategy())
             self.strategies.options = self._strategy_options()
-            self.strategies.value = strategy.id
-            self.message.value = ok_html(f"Strategy {strategy.name!r} saved.")
+            self.strategies.value = saved.strategy_id
+            self.message.value = ok_html(f"Strategy {self.strategy_name.value!r} saved. Its strategy_id is "
+                                         f"{saved.strategy_id}.")
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
             self.message.value = error_html(exc)
 
@@ -172,7 +186,7 @@ class OptimiseApp:
             self.runs.value = (f"<p>Run {run[:8]}: <b>{status['status']}</b>, {status['percentage_complete']:.0f}% "
                                f"complete.</p>" + table_html(rows))
             self.strategies.options = self._strategy_options()
-            self.strategies.value = self.ws.strategies.get(status["strategy_id"]).id
+            self.strategies.value = status["strategy_id"]
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
             self.message.value = error_html(exc)
         finally:
@@ -184,7 +198,7 @@ class OptimiseApp:
         if self.sector.value != NO_CAP:
             constraints["sectors"] = [{"code": self.sector.value, "max": self.sector_max.value / 100}]
         payload = {"portfolio_id": self.portfolio.value, "rule_name": self.rule.value, "constraints": constraints,
-                   "parameters": {"Size Rebalance Trigger": self.trigger.value / 100,
+                   "parameters": {"Size Rebalance Trigger": self.trigger.value,  # in percent, as the document
                                   "Include Stop/Limit": self.stop_limit.value}}
         if self.rule.value == "Min Tracking Error":
             payload["benchmark"] = self.benchmark.value
@@ -220,6 +234,7 @@ class OptimiseApp:
         answer = self.answer
         seed = answer.to_dict()
         stats = seed["portfolio_rebalance"]["analytics"]
+        var, cvar = stats["var"]["0.95"]["day"], stats["cvar"]["0.95"]["day"]
         table = answer.components()
         table = table[(table["current"] > 0) | (table["target"] > 0)]
         self.weights.show(weights_chart(table, f"{answer.rule_name}: current and target weights"))
@@ -230,10 +245,12 @@ class OptimiseApp:
         self.headline.value = (
             f"<div><b>{html.escape(self.portfolio.label)}</b> · {html.escape(answer.rule_name)} · capital "
             f"{answer.capital:,.2f} {answer.currency} · {len(answer.orders)} order(s)</div><div>"
-            f"<span class='tk-muted'>Target volatility</span> <span class='tk-figure'>{percent(stats['volatility'])}</span>"
-            f"<span class='tk-muted'>1-day VaR 95%</span> <span class='tk-figure'>{percent(stats['var'])}</span>"
-            f"<span class='tk-muted'>1-day CVaR 95%</span> <span class='tk-figure'>{percent(stats['cvar'])}</span>"
-            f"</div><div class='tk-muted'>{html.escape(seed['portfolio_rebalance']['comment'])}</div>")
+            f"<span class='tk-muted'>Daily volatility</span> "
+            f"<span class='tk-figure'>{percent(stats['volatility']['day']['value'])}</span>"
+            f"<span class='tk-muted'>1-day VaR 95%</span> <span class='tk-figure'>{percent(var['value'])}</span>"
+            f"<span class='tk-muted'>1-day CVaR 95%</span> <span class='tk-figure'>{percent(cvar['value'])}</span>"
+            f"</div><div class='tk-muted'>{html.escape(var['commentary'])}. "
+            f"{html.escape(seed['portfolio_rebalance']['comment'])}</div>")
 
     def place(self) -> None:
         """Place the previewed trades (the user has confirmed) and report the execution."""

@@ -89,6 +89,13 @@ ESTIMATOR_NAMES = {"sample": "equally_weighted_sample", "ewma": "exponentially_w
                    "factor": "equally_weighted_factor_model", "factor_ewma": "exponentially_weighted_factor_model"}
 
 
+def described(table: pd.DataFrame, ids: list[str]) -> dict[str, dict]:
+    """The instrument object (:func:`toolkit.market.instruments.describe`: code, apiid, exchange,
+    asset type ...) of each instrument id, from the registry ``table``."""
+    rows = table[table["instrument_id"].isin(list(ids))].drop_duplicates("instrument_id")
+    return {str(r["instrument_id"]): describe(r) for r in rows.to_dict("records")}
+
+
 def level_key(level: float) -> str:
     """A confidence level as the document keys it: ``"0.975"``, ``"0.9"``."""
     return repr(float(level))
@@ -729,10 +736,7 @@ class Analytics:
         return self._instruments.by_code(code, apiid, path=path)
 
     def _described(self, ids: list[str]) -> dict[str, dict]:
-        """The instrument object (``toolkit.market.instruments.describe``) of each instrument id."""
-        table = self._instruments.table()
-        rows = table[table["instrument_id"].isin(ids)].drop_duplicates("instrument_id")
-        return {str(r["instrument_id"]): describe(r) for r in rows.to_dict("records")}
+        return described(self._instruments.table(), ids)
 
     def _seed_instrument(self, query: object) -> InstrumentAnalytics:
         q = read(seed.InstrumentQuery, query, "instrument analytics query")

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pycountry
 import xarray as xr
 
 from toolkit.analytics import attribution as at
@@ -36,12 +37,17 @@ from toolkit.analytics import linking
 from toolkit.analytics.currency import ankrim_hensel
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import horizon_returns
-from toolkit.errors import DataError, NotFoundError, Problems
-from toolkit.market.instruments import check_currency
+from toolkit.contracts.base import payload_of, read
+from toolkit.contracts.risk import attribution as T
+from toolkit.contracts.risk.analytics import Measure, contribution_sentence
+from toolkit.contracts.risk.common import read_symbol
+from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
+from toolkit.market.instruments import check_currency, instrument_code
+from toolkit.market.providers import USER_FEED
 from toolkit.market.universes import geography_of
 from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
 from toolkit.store.accounts import AccountRepository
-from toolkit.store.indexes import IndexRepository
+from toolkit.store.indexes import IndexRepository, symbol_of
 from toolkit.store.repositories import now
 from toolkit.validation import (
     YEARS,
@@ -54,11 +60,12 @@ from toolkit.validation import (
 )
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.allocations import Allocations
+from toolkit.workspace.analytics import described
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
 
-INDEX_FIELDS = ("name", "method", "currency", "description", "constituents")
+INDEX_FIELDS = ("name", "symbol", "method", "currency", "description", "constituents")
 CONSTITUENT_FIELDS = ("instrument_id", "isin", "symbol", "shares", "weight")
 METHODS = {"cap": "shares", "equal": None, "fixed": "weight"}
 MAX_NAME = 200
@@ -78,14 +85,28 @@ class Index:
     description: str | None
     constituents: pd.DataFrame
     created_at: str
+    symbol: str = ""
+
+    def entry(self) -> T.IndexEntry:
+        """GET /index's item (``risk-platform-api.txt`` lines 1859-1866): ``name``, ``country`` (the
+        constituents' country when they share one), ``symbol``, ``currency``, ``apiid`` and
+        ``instrument_code``. An index is computed in the workspace from its constituents' prices, so it
+        lives under the User Feed (``apiid`` 91, GET /api) and its code is its symbol (no market)."""
+        countries = set(self.constituents["country"].dropna())
+        found = pycountry.countries.get(alpha_2=countries.pop()) if len(countries) == 1 else None
+        country = getattr(found, "common_name", None) or getattr(found, "name", None)
+        return T.IndexEntry(name=self.name, country=country, symbol=self.symbol, currency=self.currency,
+                            apiid=USER_FEED, instrument_code=instrument_code(self.symbol, None), id=self.id,
+                            method=self.method, description=self.description)
 
     def to_dict(self) -> dict:
-        """The seed's ``GET /index`` item: ``id, name, method, currency, description, constituents``."""
-        keep = ["instrument_id", "symbol", "isin", "name", "sector"] + ([METHODS[self.method]] if METHODS[self.method]
-                                                                        else [])
-        return {"id": self.id, "name": self.name, "method": self.method, "currency": self.currency,
-                "description": self.description, "created_at": self.created_at,
-                "constituents": self.constituents[keep].to_dict("records")}
+        """:meth:`entry` in the document's shape, with the toolkit's ``id``, ``method`` and ``description``."""
+        return self.entry().to_dict()
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The constituents: ``instrument_id, symbol, isin, name, sector, country, asset_class, currency``
+        and ``shares`` or ``weight``."""
+        return self.constituents
 
 
 def _bound(value: object, path: str, problems: Problems) -> str | None:
@@ -136,10 +157,17 @@ class Attribution:
         repo = IndexRepository(self._ctx.db)
         if name and repo.name_taken(name.strip()):
             problems.add("name", f"an index named {name.strip()!r} exists already; choose another name")
+        symbol = payload.get("symbol")
+        if symbol is None and name:
+            symbol = symbol_of(name)
+        elif symbol is not None:
+            symbol = read_symbol(symbol, "symbol", problems)
+        if symbol and repo.symbol_taken(symbol):
+            problems.add("symbol", f"an index with symbol {symbol!r} exists already; give another symbol")
         problems.raise_if_any("index")
         index_id = str(uuid.uuid4())
         with self._ctx.transaction():
-            repo.insert(index_id, name.strip(), method, currency, description, json.dumps(payload), rows, now())
+            repo.insert(index_id, name.strip(), symbol, method, currency, description, json.dumps(payload), rows, now())
         return self.index(index_id)
 
     def _constituents(self, items: object, method: object, currency: str | None,
@@ -187,12 +215,12 @@ class Attribution:
         return [self._load(row) for _, row in IndexRepository(self._ctx.db).indexes().iterrows()]
 
     def index(self, index_id: str) -> Index:
-        """One index by id or name; an unknown one raises ``NotFoundError``."""
+        """One index by id, name or symbol; an unknown one raises ``NotFoundError``."""
         repo = IndexRepository(self._ctx.db)
         rows = repo.indexes([index_id]) if isinstance(index_id, str) else pd.DataFrame()
         if rows.empty and isinstance(index_id, str):
             every = repo.indexes()
-            rows = every[every["name"] == index_id]
+            rows = every[(every["name"] == index_id) | (every["symbol"] == index_id)]
         if rows.empty:
             names = ", ".join(repr(n) for n in repo.indexes()["name"]) or "none yet"
             raise NotFoundError(f"No index {index_id!r}; the indexes are {names} (ws.attribution.indexes()).")
@@ -204,7 +232,7 @@ class Attribution:
         meta = table.loc[parts["instrument_id"], ["symbol", "isin", "name", "sector", "country", "asset_class",
                                                   "currency"]].reset_index()
         return Index(row["id"], row["name"], row["method"], row["currency"], row["description"],
-                     pd.concat([meta, parts[["shares", "weight"]]], axis=1), row["created_at"])
+                     pd.concat([meta, parts[["shares", "weight"]]], axis=1), row["created_at"], row["symbol"] or "")
 
     def index_weights(self, index_id: str, start: str | None = None, end: str | None = None) -> xr.DataArray:
         """Constituent weights at the close of every trading day in ``start .. end`` (the module
@@ -236,6 +264,54 @@ class Attribution:
         return weights.rename("weight").assign_attrs(index=index.name, method=index.method)
 
     # ------------------------------------------------------------------ runs
+
+    def versus_index(self, query: object) -> AttributionReport:
+        """GET /portfolio/attribution/index (``risk-platform-api.txt`` lines 1882-1886): the portfolio
+        of ``client_reference`` against the index of ``index_symbol`` (GET /index), per ``horizon`` and
+        ``model`` (:class:`toolkit.contracts.risk.attribution.IndexAttributionQuery`)."""
+        q = read(T.IndexAttributionQuery, query, "attribution query")
+        try:
+            index = self.index(q.index_symbol)
+        except NotFoundError:
+            symbols = ", ".join(i.symbol for i in self.indexes()) or "none yet"
+            raise NotFoundError(f"index_symbol: no index {q.index_symbol!r}; the indexes are {symbols} "
+                                "(GET /index: attribution.indexes()).") from None
+        return self._seed_run(q, {"index_id": index.id})
+
+    def versus_portfolio(self, query: object) -> AttributionReport:
+        """GET /portfolio/attribution/portfolio (lines 2097-2101): the portfolio of ``client_reference``
+        against the one of ``benchmark_client_reference``
+        (:class:`toolkit.contracts.risk.attribution.PortfolioAttributionQuery`)."""
+        q = read(T.PortfolioAttributionQuery, query, "attribution query")
+        return self._seed_run(q, {"portfolio_id": q.benchmark_client_reference})
+
+    def _seed_run(self, q: T.IndexAttributionQuery | T.PortfolioAttributionQuery, benchmark: dict) -> AttributionReport:
+        """The document's query as the toolkit's run: Brinson-Fachler by asset class, geography, sector
+        and instrument, linked by Carino; the hierarchical model adds the top-down attribution asset
+        class > sector > instrument. Without ``start_date`` the range starts the day after both sides
+        first hold something. Paths of the toolkit's request are named as the query's."""
+        request = {"portfolio_id": q.client_reference, "benchmark": benchmark, "horizon": q.horizon,
+                   "dimensions": list(SEED_DIMENSIONS.values()),
+                   "start_date": None if q.start_date is None else q.start_date.isoformat(),
+                   "end_date": None if q.end_date is None else q.end_date.isoformat(),
+                   "hierarchy": ["asset_class", "sector", "instrument"]
+                   if q.model == "HierarchicalMultiAssetClassAttribution" else None}
+        names = {"portfolio_id": "client_reference", "benchmark": "benchmark_client_reference"
+                 if "portfolio_id" in benchmark else "index_symbol"}
+        if request["start_date"] is None:  # the range: from the day after both sides first hold something
+            firsts = []
+            for key in (q.client_reference, next(iter(benchmark.values()))):
+                weights, _ = self.weights(key, request["end_date"])
+                held = (weights.fillna(0.0).sum(INSTRUMENT) > 0).values
+                if held.any():
+                    firsts.append(pd.Timestamp(weights[TIME].values[int(np.argmax(held))]))
+            if firsts:
+                request["start_date"] = (max(firsts) + pd.Timedelta(days=1)).date().isoformat()
+        try:
+            return self.run(request)
+        except ValidationError as exc:
+            raise ValidationError([Problem(names.get(p.path, p.path), p.message) for p in exc.problems],
+                                  exc.what) from None
 
     def run(self, payload: Mapping) -> AttributionReport:
         """Brinson attribution of a portfolio against an index or another portfolio over a range.
@@ -284,8 +360,12 @@ class Attribution:
                                      "geometric" if req["geometric"] else req["linking"])
         if req["base_currency"]:
             currency = self._currency(w_p, r_p, w_b, trading, req)
+        filled = returns.fillna(0.0)
+        means = pd.DataFrame({"day": filled.mean(TIME).to_series(),
+                              "month": horizon_returns(filled, "month").mean(TIME).to_series()})
         return AttributionReport(req, p_name, b_name, periods, linked, risk, _components(w_p, w_b, r_p),
-                                 hierarchy, currency)
+                                 hierarchy, currency, means=means,
+                                 meta=described(self._instruments.table(), list(returns[INSTRUMENT].values)))
 
     def weights(self, key: str, end: str | None = None) -> tuple[xr.DataArray, str]:
         """Weights at the close of every day to ``end`` of an index (id or name), a PORTFOLIO
@@ -337,6 +417,7 @@ class Attribution:
             meta[c] = np.array([v if isinstance(v, str) and v else "Unclassified" for v in meta[c]], dtype=object)
         meta["geography"] = np.array([geography_of(c) or ("Cash" if c == "Cash" else "Other")
                                       for c in meta["country"]], dtype=object)
+        meta["domicile"] = np.array([_country_name(c) for c in meta["country"]], dtype=object)
         returns = returns.assign_coords({c: (INSTRUMENT, np.asarray(v, dtype=object)) for c, v in meta.items()})
         window = returns.sel({TIME: slice(req["start_date"], req["end_date"])})
         if req["start_date"] and window.sizes[TIME] and window.indexes[TIME][0] == returns.indexes[TIME][0]:
@@ -394,7 +475,11 @@ RUN_FIELDS = ("portfolio_id", "benchmark", "start_date", "end_date", "horizon", 
               "variant", "geometric", "linking", "base_currency")
 #: the seed's grouping dimensions, and the instrument coordinate each one reads
 DIMENSIONS = {"asset_class": "asset_class", "geography": "geography", "sector": "sector",
-              "instrument": "symbol", "currency": "currency"}
+              "instrument": "symbol", "currency": "currency", "domicile": "domicile"}
+#: the document's dimensions (lines 1931-2095) and the toolkit's that answers each: its ``geography`` is
+#: the domicile, the instrument's country by name ("United States", line 1957)
+SEED_DIMENSIONS = {"asset_class": "asset_class", "geography": "domicile", "instrument": "instrument",
+                   "sector": "sector"}
 DEFAULT_DIMENSIONS = ("asset_class", "geography", "sector", "instrument")
 RUN_HORIZONS = ("day", "month")
 #: the pseudo-instrument of an account's cash (return 0): its labels in every dimension
@@ -470,6 +555,95 @@ class AttributionReport:
     components: pd.DataFrame
     hierarchy: xr.Dataset | None = None
     currency: xr.Dataset | None = None
+    means: pd.DataFrame | None = None  # mean daily and monthly return of each instrument over the range
+    meta: dict | None = None  # instrument id -> the instrument object (toolkit.market.instruments.describe)
+
+    def _key(self, instrument_id: str) -> str:
+        """An instrument's key in the document's answer: ``CODE_APIID_CURRENCY`` (``KO_XNYS_8_USD``)."""
+        info = (self.meta or {}).get(str(instrument_id))
+        if not info:
+            return str(instrument_id)
+        return f"{info['instrument_code']}_{info.get('apiid') or 0}_{info['currency']}"
+
+    def _segments(self, dim: str) -> dict[str, str]:
+        """The document's name of each segment of ``dim`` (instruments by key, others as they are)."""
+        names = {}
+        if dim == "instrument":
+            for iid, symbol in self.components["symbol"].items():
+                names[str(symbol)] = self._key(iid)
+        return names
+
+    def answer(self) -> T.Attribution:
+        """The document's answer (``risk-platform-api.txt`` lines 1886-2096): the portfolio's
+        ``components`` (weight averaged over the periods, mean daily and monthly return, share of the
+        portfolio's volatility) and per dimension the Brinson effects linked over the range, each
+        side's shares of its volatility (``marginal_risk_contribution``) and the aggregated weights
+        (averaged) and returns (compounded)."""
+        components = []
+        held = self.components[(self.components["portfolio_weight"] > 0) & (self.components.index != CASH)]
+        shares = self.risk.get("instrument")
+        for iid, row in held.iterrows():
+            info = (self.meta or {}).get(str(iid)) or {}
+            share = None if shares is None or row["symbol"] not in shares[SEGMENT].values else \
+                _num(shares["portfolio_percent"].sel({SEGMENT: row["symbol"]}))
+            place = info.get("exchange") or {}
+            mean = self.means.loc[iid] if self.means is not None and iid in self.means.index else None
+            components.append(T.AttributionComponent(
+                average_returns=T.PeriodReturns(month=None if mean is None else _num(mean["month"]),
+                                                day=None if mean is None else _num(mean["day"])),
+                instrument=T.AttributionInstrument(
+                    name=info.get("name") or row["name"], country=info.get("classification", {}).get("primary_country"),
+                    print_name=info.get("print_name") or str(row["symbol"]), symbol=str(row["symbol"]),
+                    currency=info.get("currency") or row["currency"],
+                    instrument_code=info.get("instrument_code") or str(row["symbol"]), fixed_commission=0,
+                    spread_points=0, variable_commission=0, apiid=info.get("apiid") or 0,
+                    asset_type=info.get("asset_type") or None, asset_class=info.get("asset_class") or None,
+                    mic_code=place.get("mic_code")),
+                marginal_contribution_to_risk=T.Contribution(volatility=Measure(
+                    value=share, commentary="" if share is None else contribution_sentence(share))),
+                weight=float(row["portfolio_weight"]), error_message=None, is_error=False))
+        totals = self.totals()
+        first = aggregated(next(iter(self.periods.values())))
+        total = T.Totals(returns={"total": T.Sides(portfolio=totals["portfolio_return"],
+                                                   benchmark=totals["benchmark_return"])},
+                         weights={"total": T.Sides(portfolio=_num(first["portfolio_weight"].sum()),
+                                                   benchmark=_num(first["benchmark_weight"].sum()))})
+        dims = {seed: self._dimension(dim if dim in self.linked else seed) for seed, dim in SEED_DIMENSIONS.items()
+                if dim in self.linked or seed in self.linked}
+        return T.Attribution(components=components, performance_attribution=T.PerformanceAttribution(
+            total=total, **dims))
+
+    def _dimension(self, dim: str) -> T.Dimension:
+        names = self._segments(dim)
+        table = self.effects_table(dim)
+        table.index = [names.get(str(k), str(k)) for k in table.index]
+
+        def by_segment(column: str) -> dict[str, float | None]:
+            return {k: _num(v) for k, v in table[column].items()} if column in table else {}
+
+        effects = T.Effects(allocation_effect=by_segment("allocation"), interaction_effect=by_segment("interaction"),
+                            selection_effect=by_segment("selection"),
+                            fx_effect=by_segment("currency") if "currency" in table else None,
+                            total_effect=by_segment("total"))
+        shares = {}
+        for side in ("portfolio", "benchmark"):
+            found = self.risk.get(dim)
+            values = {} if found is None else {names.get(str(k), str(k)): _num(v) for k, v in
+                                                found[f"{side}_percent"].to_series().items()}
+            shares[side] = T.RiskShare(marginal_risk_contribution=values)
+        risk = T.RiskAttribution(**shares)
+        if dim == "instrument":
+            figures = T.SideFigures(
+                returns={side: by_segment(f"{side}_return") for side in ("portfolio", "benchmark")},
+                weights={side: by_segment(f"{side}_weight") for side in ("portfolio", "benchmark")})
+            return T.InstrumentDimension(performance_attribution=effects, risk_attribution=risk,
+                                         aggregated_weights_returns=figures)
+        figures = T.SegmentFigures(
+            returns={k: T.Sides(portfolio=_num(r["portfolio_return"]), benchmark=_num(r["benchmark_return"]))
+                     for k, r in table.iterrows()},
+            weights={k: T.Sides(portfolio=_num(r["portfolio_weight"]), benchmark=_num(r["benchmark_weight"]))
+                     for k, r in table.iterrows()})
+        return T.Dimension(performance_attribution=effects, risk_attribution=risk, aggregated_weights_returns=figures)
 
     def totals(self) -> dict[str, float]:
         """Portfolio, benchmark and active return over the range (the linked totals)."""
@@ -492,7 +666,11 @@ class AttributionReport:
                          for dim, ds in self.linked.items()], compat="override")
 
     def to_dict(self) -> dict:
-        """The seed's response: ``components``, ``performance_attribution``, ``risk_attribution``
+        """:meth:`answer` in the document's shape."""
+        return self.answer().to_dict()
+
+    def summary(self) -> dict:
+        """The toolkit's fuller layout: ``components``, ``performance_attribution``, ``risk_attribution``
         and ``aggregated_weights_returns`` per dimension, with the request's echo, the range's
         returns, the linked ``periods`` totals, and ``hierarchy`` / ``currency_attribution``."""
         perf, risk, agg = {}, {}, {}
@@ -560,6 +738,14 @@ def _components(w: xr.DataArray, W: xr.DataArray, r: xr.DataArray) -> pd.DataFra
 def _at_end(eod: xr.DataArray, days: pd.DatetimeIndex) -> xr.DataArray:
     full = eod.reindex({TIME: eod.indexes[TIME].union(days)}).ffill(TIME)
     return full.sel({TIME: days[-1]}, drop=True).fillna(0.0)
+
+
+def _country_name(code: object) -> str:
+    """An ISO 3166 alpha-2 country by its common name ("US" -> "United States"); "Cash" stays, else "Other"."""
+    if code == "Cash":
+        return "Cash"
+    found = pycountry.countries.get(alpha_2=code) if isinstance(code, str) and len(code) == 2 else None
+    return (getattr(found, "common_name", None) or getattr(found, "name", None)) if found else "Other"
 
 
 def _num(x: object) -> float | None:

@@ -1,24 +1,32 @@
-"""The risk platform's optimisation in the façade (``ws.strategies``): a rule's answer for a portfolio
-of the workspace, as target weights and the orders that reach them.
+"""The risk platform's rules, strategies and optimisation in the façade (``ws.strategies``;
+``risk-platform-api.txt`` GET /rules, GET and POST /strategy, GET /portfolio/optimisation).
 
-``ws.strategies.optimise(payload)`` answers, and writes nothing::
+- ``rules()``: GET /rules, the document's rule table (:mod:`toolkit.contracts.risk.rules`);
+- ``create(request)``: POST /strategy, the document's strategy (``rule_id``, ``parameters`` as
+  ``{key, value}`` in its units, ``constraints``) saved, answered ``{"strategy_id": 100}``; a
+  ``strategy_id`` in the request replaces that strategy;
+- ``list(query)`` / ``get(strategy_id)``: GET /strategy, the strategies with the status of their
+  latest run;
+- ``optimise(query)``: GET /portfolio/optimisation, ``{"client_reference": ..., "strategy_id": "100"}``:
+  the strategy's portfolio rule applied to the portfolio (an uploaded portfolio's client reference,
+  or a PORTFOLIO account id of the book), answered in the document's shape (orders, capital,
+  tactical analysis, the rebalanced portfolio with its risk). The toolkit's own request (``portfolio_id``
+  or ``weights`` and ``capital``, ``rule_name`` of :data:`toolkit.optimise.RULES`, ``parameters``,
+  ``constraints`` in :mod:`toolkit.optimise.constraints`' form, ``universe``, ``benchmark``,
+  ``start_date``, ``end_date``) answers the same way; it is what the optimisation app sends.
 
-    {"portfolio_id": "<PORTFOLIO account id>",       # or "weights": {instrument: weight} and "capital"
-     "rule_name": "Max Sharpe", "parameters": {"Size Rebalance Trigger": 0.05},
-     "constraints": {"max_weight": 0.25, "sectors": [{"code": "45", "max": 0.4}]},
-     "universe": ["AAPL", "MSFT", ...],               # default: the holdings
-     "benchmark": "<index id or name, or model allocation id>",   # Min Tracking Error
-     "start_date": "2020-01-01", "end_date": "2022-12-28"}        # the sample (default: 3 years)
-
-The rules and constraint sets are those of :mod:`toolkit.optimise` (riskfolio-lib is imported on
-the first optimisation, not before). Current weights are the account's market values over its NAV
-at the sample's last close (cash is the rest); the orders are, per component that the size
-rebalance trigger lets through (:func:`toolkit.optimise.triggered_trades`), ``direction`` BUY or
-SELL, ``notional = |w_target - w_current| x capital`` (to the cent), ``size = notional / level``
-(10 decimal places) and ``level`` the last close. With ``Include Stop/Limit`` an order also carries
-``limit_level`` (the last close) and ``stop_level`` two daily standard deviations of the sample away
-(below for a BUY, above for a SELL). :meth:`Optimisation.place` makes the target the account's
-allocation and rebalances it through the trading engine (fees, minimum orders, sells first).
+Current weights are the account's market values over its NAV at the sample's last close (cash is the
+rest); the orders are, per component that the size rebalance trigger lets through
+(:func:`toolkit.optimise.triggered_trades`), ``Long`` (buy) or ``Short`` (sell: the toolkit is long
+only, a ``Short`` order reduces a holding), ``notional = |w_target - w_current| x capital`` (to the
+cent), ``size = notional / level`` (10 decimal places) and ``level`` the last close. With ``Include
+Stop/Limit`` an order carries ``limit`` (the last close) and ``stop`` two daily standard deviations
+of the sample away (below a buy, above a sell). The sample is the last five years of daily closes for
+the document's query (every level of its VaR and CVaR then has enough months), three for the toolkit's
+request unless it gives ``start_date`` / ``end_date``. Tactical rules (categories other than Portfolio) are
+stored with a strategy and listed in ``tactical_analysis`` with ``validated`` "NOT_EVALUATED": the
+toolkit does not evaluate them. :meth:`Optimisation.place` makes the target the account's allocation
+and rebalances it through the trading engine (fees, minimum orders, sells first).
 """
 
 from __future__ import annotations
@@ -38,29 +46,24 @@ import xarray as xr
 
 from toolkit.analytics import risk
 from toolkit.analytics.returns import simple_returns
-from toolkit.analytics.risk_portfolio import (
-    cvar_contributions,
-    volatility_contributions,
-)
-from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
+from toolkit.analytics.risk_portfolio import cvar_contributions, volatility_contributions
+from toolkit.contracts.base import payload_of, read
+from toolkit.contracts.risk import strategy as S
+from toolkit.contracts.risk.analytics import HORIZON_ORDER, Horizons, percent
+from toolkit.contracts.risk.rules import RULES as TABLE
+from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.optimise import RULES, efficient_frontier, optimise, triggered_trades
-from toolkit.optimise.parameters import parse_parameters
-from toolkit.optimise.rules import rule_named
+from toolkit.optimise.parameters import RULE_IDS, Common, read_parameters
+from toolkit.optimise.rules import from_strategy, rule_named
 from toolkit.optimise.strategy import Strategy
-from toolkit.schema import INSTRUMENT, TIME
+from toolkit.schema import HORIZON, INSTRUMENT, LEVEL, TIME
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.repositories import now
 from toolkit.store.strategies import StrategyRepository
-from toolkit.validation import (
-    decimal_or_none,
-    read_decimal,
-    read_id,
-    read_name,
-    read_period,
-    shown,
-)
+from toolkit.validation import decimal_or_none, read_decimal, read_id, read_period, shown
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.allocations import Allocations
+from toolkit.workspace.analytics import described, horizon_of, seed_risk
 from toolkit.workspace.attribution import Attribution
 from toolkit.workspace.configurations import Configurations
 from toolkit.workspace.context import Context
@@ -72,52 +75,112 @@ FIELDS = ("portfolio_id", "weights", "capital", "rule_name", "parameters", "cons
           "start_date", "end_date")
 #: the default sample: this many years of daily closes up to the last one
 LOOKBACK_YEARS = 3
+#: the sample of the document's optimisation query (it names none): five years, so that every level of
+#: the answer's VaR and CVaR has enough monthly returns (a 0.975 tail needs 40)
+SEED_LOOKBACK_YEARS = 5
 CENT, STEP = Decimal("0.01"), Decimal("1e-10")
+#: the toolkit's constraint groups of the document's constraint types
+GROUPS = {"AssetClassConstraint": "asset_classes", "CurrencyConstraint": "currencies",
+          "GeographyConstraint": "geographies", "SectorConstraint": "sectors"}
+#: what the toolkit says of a tactical rule it does not evaluate
+NOT_EVALUATED = "NOT_EVALUATED"
 
 
 @dataclass(frozen=True)
 class Optimisation:
     """A rule's answer for one portfolio: ``target`` and ``current`` weights over instruments, the
-    ``orders`` table, ``capital``, the target's risk ``analytics`` and ``expected`` returns per
-    component, and the sample ``returns`` (for the frontier and contribution chart)."""
+    ``orders`` table, ``capital`` (and ``cash``), and the sample ``returns`` (for the frontier and
+    contribution chart); ``client_reference``, ``strategy_id``, ``seed_rule_name`` and ``tactical``
+    (the strategy's other rules, ``(rule_id, name)``) for the document's answer; ``meta`` the
+    instrument object of each instrument id."""
 
     rule_name: str
-    parameters: dict
+    parameters: Common
     capital: float
     currency: str
     account_id: str | None
     target: xr.DataArray
     current: xr.DataArray
     orders: pd.DataFrame
-    analytics: dict
-    expected: pd.Series
     returns: xr.DataArray
     constraints: Mapping | None
     #: ``place(account_id, name, weights, execution_date)``: the façade's way to place the target
     _place: Callable[[str, str, dict[str, str], str | None], dict] = field(repr=False, compare=False)
+    client_reference: str = ""
+    strategy_id: int | None = None
+    seed_rule_name: str = ""
+    tactical: tuple[tuple[int, str], ...] = ()
+    cash: float | None = None
+    meta: dict = field(default_factory=dict, repr=False, compare=False)
 
     def components(self) -> pd.DataFrame:
-        """Current and target weight, the trade, and the expected return of every component."""
+        """Current and target weight, the trade, and the expected (annual, mean) return of every component."""
         table = pd.DataFrame({"symbol": self.target["symbol"].values, "current": self.current.values,
                               "target": self.target.values}, index=self.target[INSTRUMENT].values)
         table["trade"] = table["target"] - table["current"]
-        table["expected_return"] = self.expected.reindex(table.index).values
+        table["expected_return"] = (self.returns.mean(TIME) * 252).to_series().reindex(table.index).values
         return table
 
+    def _code(self, instrument_id: str) -> tuple[str, int, str]:
+        info = self.meta.get(str(instrument_id)) or {}
+        return info.get("instrument_code") or str(instrument_id), info.get("apiid") or 0, info.get("name") or ""
+
+    def answer(self) -> S.Optimisation:
+        """GET /portfolio/optimisation's answer (``risk-platform-api.txt`` lines 1249-1377)."""
+        orders = []
+        for row in self.orders.to_dict("records"):
+            code, apiid, name = self._code(row["instrument_id"])
+            stop, limit = row.get("stop_level"), row.get("limit_level")
+            level = float(row["level"])
+            orders.append(S.OptimisationOrder(
+                timeframe="Day", commentary=None, notional=f"{Decimal(row['notional']):,.2f}",
+                direction=row["direction"], print_stop="N/A" if stop is None else f"{stop:,.4g}",
+                print_level="Market Order", print_limit="N/A" if limit is None else f"{limit:,.4g}", timeframe_id=1,
+                print_size=format(Decimal(row["size"]).normalize(), "f"),
+                stop_points="N/A" if stop is None else f"{abs(level - stop):.4g}",
+                limit_points="N/A" if limit is None else f"{abs(level - limit):.4g}", apiid=apiid,
+                strategy_id=self.strategy_id or 0, instrument_code=code, instrument_name=name, level=level,
+                size=float(row["size"]), stop=stop, limit=limit))
+        capital = S.OptimisationCapital(currency=self.currency, funds=self.capital,
+                                        available=self.capital if self.cash is None else self.cash,
+                                        equity=self.capital, print_funds=f"{self.currency} {self.capital:,.0f}")
+        held = [str(i) for i, w in zip(self.target[INSTRUMENT].values, self.target.values) if w > 0]
+        annual = self.returns.mean(TIME) * 252
+        components = []
+        for i in held:
+            code, apiid, _ = self._code(i)
+            mean = float(annual.sel({INSTRUMENT: i}))
+            components.append(S.RebalanceComponent(
+                weight=float(self.target.sel({INSTRUMENT: i})), apiid=max(apiid, 1), instrument_code=code,
+                expected_returns=Horizons.of({h: horizon_of(mean, h) for h in HORIZON_ORDER})))
+        series = (self.returns.dropna(TIME, how="any") * self.target).sum(INSTRUMENT)
+        cube = risk_of(series)
+        measures = seed_risk(cube, "portfolio")
+        total = float((annual * self.target).sum())
+        expected = Horizons.of({h: horizon_of(total, h) for h in HORIZON_ORDER})
+        rebalance = S.PortfolioRebalance(comment=_comment(expected, measures), components=components,
+                                         analytics=measures, rule_name=self.seed_rule_name or self.rule_name,
+                                         expected_returns=expected)
+        return S.Optimisation(orders=orders, capital=capital, tactical_analysis=self._tactical(),
+                              portfolio_rebalance=rebalance, client_reference=self.client_reference)
+
+    def _tactical(self) -> list[S.TacticalAnalysis]:
+        """One entry per ordered instrument with each tactical rule of the strategy, NOT_EVALUATED."""
+        out = []
+        for row in self.orders.to_dict("records") if self.tactical else []:
+            code, apiid, name = self._code(row["instrument_id"])
+            note = "The toolkit does not evaluate tactical rules; this rule was not applied."
+            results = [S.TacticalResult(commentary=note, validated=NOT_EVALUATED, datapoints=[], simple_commentary=note,
+                                        rule_name=rule_name, rule_id=rule_id) for rule_id, rule_name in self.tactical]
+            out.append(S.TacticalAnalysis(results=results, validated=NOT_EVALUATED, apiid=apiid, instrument_code=code,
+                                          commentary_simple=f"{name} [{row['instrument']}]\nRisk mgt: {NOT_EVALUATED}\n"))
+        return out
+
     def to_dict(self) -> dict:
-        """The seed's answer: ``orders`` (instrument, direction, size, notional, level), ``capital``,
-        ``portfolio_rebalance`` (components with weight and expected return, analytics with VaR,
-        CVaR and volatility, and the comment) and ``rule_name``."""
-        table = self.components()
-        return {"rule_name": self.rule_name, "parameters": self.parameters, "capital": f"{self.capital:.2f}",
-                "currency": self.currency,
-                "orders": self.orders.to_dict("records"),
-                "portfolio_rebalance": {
-                    "components": [{"instrument": r.symbol, "instrument_id": i, "weight": float(r.target),
-                                    "expected_return": float(r.expected_return)} for i, r in table.iterrows()
-                                   if r.target > 0],
-                    "analytics": {k: self.analytics[k] for k in ("var", "cvar", "volatility", "level", "horizon")},
-                    "comment": self.analytics["comment"]}}
+        """The document's answer: ``orders``, ``capital``, ``tactical_analysis``, ``portfolio_rebalance``
+        (components with weight and expected returns per horizon, the target's VaR, CVaR and volatility
+        by level and horizon, its expected returns and the comment) and ``client_reference``."""
+        return self.answer().to_dict()
 
     def frontier(self, points: int = 20) -> xr.Dataset:
         """The efficient frontier (volatility) of the sample under the same constraints, with the result."""
@@ -140,6 +203,41 @@ class Optimisation:
             raise NotFoundError("Only an optimisation of a PORTFOLIO account can be placed; give portfolio_id.")
         return self._place(self.account_id, self.rule_name, _exact(self.target), execution_date)
 
+
+def risk_of(series: xr.DataArray) -> xr.Dataset:
+    """VaR, CVaR (over ``level`` and ``horizon``, positive = loss), volatility and mean (over
+    ``horizon``) of one return series at the document's levels and horizons; NaN where the sample is
+    too short for a level at a horizon (a 0.975 tail of monthly returns needs 40 months)."""
+    levels, horizons = list(risk.LEVELS), list(risk.HORIZON_NAMES)
+    try:
+        return risk.risk_summary(series, levels, horizons)
+    except DataError:
+        pass
+    cube = {k: np.full((len(levels), len(horizons)), np.nan) for k in ("var", "cvar")}
+    moments = {k: np.full(len(horizons), np.nan) for k in ("volatility", "mean")}
+    for j, h in enumerate(horizons):
+        for i, level in enumerate(levels):
+            try:
+                one = risk.risk_summary(series, level, h)
+            except DataError:
+                continue
+            cube["var"][i, j], cube["cvar"][i, j] = float(one["var"]), float(one["cvar"])
+            moments["volatility"][j], moments["mean"][j] = float(one["volatility"]), float(one["mean"])
+    return xr.Dataset({**{k: ((LEVEL, HORIZON), v) for k, v in cube.items()},
+                       **{k: (HORIZON, v) for k, v in moments.items()}}, coords={LEVEL: levels, HORIZON: horizons})
+
+
+def _comment(expected: Horizons, measures: S.RiskMeasures) -> str:
+    """Line 1302: "The portfolio has a monthly expected return of 3.54% with an expected average loss of
+    -20.72% for the 5% worst monthly performances." (the day where the sample has too few months)."""
+    for horizon, adjective in (("month", "monthly"), ("day", "daily")):
+        er, tail = getattr(expected, horizon), getattr(measures.cvar.get("0.95"), horizon, None)
+        if er is not None and tail is not None and tail.value is not None:
+            return (f"The portfolio has a {adjective} expected return of {percent(er)} with an expected average loss "
+                    f"of {percent(tail.value)} for the 5% worst {adjective} performances.")
+    return "The sample is too short for the portfolio's expected return and tail loss."
+
+
 def _exact(target: xr.DataArray) -> dict[str, str]:
     """Target weights as decimal text that sums to 1 exactly (4 places, the largest takes the rest)."""
     kept = {str(i): Decimal(repr(float(w))).quantize(Decimal("0.0001")) for i, w in
@@ -149,8 +247,16 @@ def _exact(target: xr.DataArray) -> dict[str, str]:
     return {i: format(w, "f") for i, w in kept.items() if w > 0}
 
 
+def seed_name(rule_name: str, params: Common) -> str:
+    """The document's name of a toolkit rule with its parameters: "Portfolio - Risk Parity (false, 5)"."""
+    trigger = params.size_rebalance_trigger
+    values = {"IncludeStopLimit": "true" if params.include_stop_limit else "false",
+              "RebalanceTrigger": "0" if trigger is None else format(Decimal(repr(trigger * 100)).normalize(), "f")}
+    return TABLE[RULE_IDS[rule_name]].name_for(values)
+
+
 class Strategies:
-    """``ws.strategies``: the nine rules and the optimisation of a portfolio (module docstring)."""
+    """``ws.strategies``: the rule table, strategies, and the optimisation of a portfolio (module docstring)."""
 
     def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
                  allocations: Allocations, configurations: Configurations, rebalancings: Rebalancings,
@@ -163,24 +269,86 @@ class Strategies:
         self._store = StrategyRepository(ctx.db)
 
     @staticmethod
-    def rules() -> list[dict]:
-        """The rules by their seed names, with their inputs, model and parameters (and defaults)."""
-        from dataclasses import fields  # noqa: PLC0415
+    def rules() -> list[S.RuleListing]:
+        """GET /rules: the document's 21 rules (lines 651-991), the toolkit's extra parameters of its
+        portfolio rules after the document's."""
+        return S.rule_listing()
 
-        return [{"rule_name": name, "inputs": list(rule.inputs), "model": rule.model,
-                 "parameters": {f.metadata.get("label", f.name): f.default for f in fields(rule.parameters)}}
-                for name, rule in RULES.items()]
+    # ------------------------------------------------------------------ optimisation
 
-    def optimise(self, payload: Mapping) -> Optimisation:
-        """The rule's target weights for the portfolio and the orders that reach them (module docstring)."""
+    def optimise(self, request: object) -> Optimisation:
+        """GET /portfolio/optimisation: ``{"client_reference": ..., "strategy_id": "100"}`` (and
+        ``benchmark_client_reference`` for rule 21), or the toolkit's own request (module docstring)."""
+        payload = payload_of(request, "optimisation query")
+        if isinstance(payload, Mapping) and ("client_reference" in payload or "strategy_id" in payload):
+            return self._optimise_strategy(payload)
+        return self._optimise(payload)
+
+    def _optimise_strategy(self, payload: Mapping) -> Optimisation:
+        q = read(S.OptimisationQuery, payload, "optimisation query")
+        stored = self._stored(q.strategy_id, "strategy_id")
+        rules = [read(S.StrategyRule, r, "strategy") for r in stored.rules]
+        chosen = next(((n, r) for n, r in enumerate(rules) if r.rule.portfolio), None)
+        if chosen is None:
+            raise ValidationError([Problem("strategy_id", f"strategy {stored.strategy_id} ({stored.name}) has no "
+                                                          "portfolio rule (rule_id 12 or 14 to 21) to optimise by")],
+                                  "optimisation query")
+        n, rule = chosen
+        name, params = from_strategy(rule)
+        constraints, paths = self._constraints(rule, n)
+        benchmark = q.benchmark_client_reference or rule.settings().get("Benchmark")
+        request = {"portfolio_id": q.client_reference, "rule_name": name, "parameters": params,
+                   "constraints": constraints, "benchmark": benchmark}
+        try:
+            return self._optimise(request, SEED_LOOKBACK_YEARS, client_reference=q.client_reference,
+                                  strategy_id=q.strategy_id,
+                                  seed_rule_name=rule.rule.name_for(rule.values()),
+                                  tactical=tuple((r.rule_id, r.rule.name_for(r.values())) for r in rules
+                                                 if not r.rule.portfolio))
+        except ValidationError as exc:  # the toolkit's paths as the strategy's and the query's
+            raise ValidationError([Problem(_seed_path(p.path, paths), p.message) for p in exc.problems],
+                                  exc.what) from None
+
+    def _constraints(self, rule: S.StrategyRule, n: int) -> tuple[dict | None, dict[str, str]]:
+        """A strategy rule's constraints in :mod:`toolkit.optimise.constraints`' form, and the path of
+        each in the strategy (``constraints.sectors[0]`` -> ``rules[0].constraints[3]``)."""
+        if not rule.constraints:
+            return None, {}
+        out: dict[str, list] = {}
+        paths, problems = {}, Problems()
+        for j, item in enumerate(rule.constraints):
+            bounds = {"min": float(item.lower_bound), "max": float(item.upper_bound)}
+            if isinstance(item, S.InstrumentConstraint):
+                where = f"rules[{n}].constraints[{j}].instrument"
+                try:
+                    iid = self._instruments.by_code(item.instrument.instrument_code, item.instrument.apiid, path=where)
+                except (NotFoundError, ValidationError) as exc:
+                    problems.add(where, str(exc.problems[0].message) if isinstance(exc, ValidationError) else str(exc))
+                    continue
+                group, entry = "instruments", {"instrument": iid, **bounds}
+            else:
+                group, entry = GROUPS[item.type], {"code": item.parameter, **bounds}
+            out.setdefault(group, []).append(entry)
+            paths[f"constraints.{group}[{len(out[group]) - 1}]"] = f"rules[{n}].constraints[{j}]"
+        problems.raise_if_any("optimisation query")
+        return out, paths
+
+    def _stored(self, strategy_id: int, path: str) -> Strategy:
+        found = self._store.load(strategy_id)
+        if not found:
+            raise NotFoundError(f"{path}: no strategy {strategy_id}; see strategies.list() (GET /strategy).")
+        return found[0]
+
+    def _optimise(self, payload: object, lookback: int = LOOKBACK_YEARS, **seed: Any) -> Optimisation:
+        """The toolkit's request (module docstring), on ``lookback`` years of closes unless it says otherwise."""
         problems = Problems()
         problems.require_object(payload, FIELDS, "optimisation request")
         rule = rule_named(payload.get("rule_name"), "rule_name")
-        parameters = parse_parameters(rule.parameters, payload.get("parameters") or {})
+        parameters = read_parameters(rule.parameters, payload.get("parameters") or {})
         window = _read_rule(payload, problems)
-        account_id, current, capital, currency = self._current(payload, problems)
+        account_id, current, capital, currency, cash = self._current(payload, problems)
         problems.raise_if_any("optimisation request")
-        start, end = self._window(*window)
+        start, end = self._window(*window, lookback)
         benchmark = self._benchmark(payload.get("benchmark"), end) if "benchmark" in rule.inputs else None
         ids = self._universe(payload.get("universe"), list(current[INSTRUMENT].values))
         if benchmark is not None:  # tracking a benchmark needs its constituents in the universe
@@ -194,21 +362,21 @@ class Strategies:
         returns = returns.assign_coords(geography=(INSTRUMENT, np.array(
             [self._geography(c) for c in prices["country"].values], dtype=object)))
         ohlc = prices if "ohlc" in rule.inputs else None
-        target = optimise(rule.name, None if "ohlc" in rule.inputs else returns, parameters=payload.get("parameters") or {},
+        target = optimise(rule.name, None if "ohlc" in rule.inputs else returns, parameters=parameters,
                           constraints=payload.get("constraints"), ohlc=ohlc, benchmark=benchmark)
-        target = target.reindex({INSTRUMENT: ids}, fill_value=0.0).assign_coords(symbol=(INSTRUMENT, prices["symbol"].values))
+        target = target.reindex({INSTRUMENT: ids}, fill_value=0.0).assign_coords(
+            symbol=(INSTRUMENT, prices["symbol"].values))
         current = current.reindex({INSTRUMENT: ids}, fill_value=0.0)
         last = prices["close"].ffill(TIME).isel({TIME: -1}, drop=True)
-        trigger = getattr(parameters, "size_rebalance_trigger", None)
+        trigger = parameters.size_rebalance_trigger
         trades = triggered_trades(current, target, trigger if trigger is not None else 0.0)
-        daily_sd = returns.std(TIME, ddof=1)
-        orders = _orders(trades, last, daily_sd, capital, prices["symbol"],
-                         getattr(parameters, "include_stop_limit", False))
-        analytics = self._analytics(returns, target)
-        expected = returns.mean(TIME) * 252
-        return Optimisation(rule.name, dict(payload.get("parameters") or {}), capital, currency, account_id,
-                            target.rename("weight"), current, orders, analytics,
-                            expected.to_series(), returns, payload.get("constraints"), self._place)
+        orders = _orders(trades, last, returns.std(TIME, ddof=1), capital, prices["symbol"],
+                         parameters.include_stop_limit)
+        seed.setdefault("client_reference", account_id or "")
+        seed.setdefault("seed_rule_name", seed_name(rule.name, parameters))
+        return Optimisation(rule.name, parameters, capital, currency, account_id, target.rename("weight"), current,
+                            orders, returns, payload.get("constraints"), self._place, cash=cash,
+                            meta=described(self._instruments.table(), ids), **seed)
 
     def _place(self, account_id: str, rule_name: str, weights: dict[str, str], execution_date: str | None) -> dict:
         """Make ``weights`` the account's allocation (a new allocation named after the rule) and
@@ -222,41 +390,49 @@ class Strategies:
 
     # ------------------------------------------------------------------ strategies
 
-    def create(self, payload: Mapping) -> Strategy:
-        """Store a strategy: ``{"name": ..., "rules": [{"rule_name": ..., "parameters": {...},
-        "constraints": {...}}, ...]}``; every rule name and parameter is checked first."""
-        name, rules = _parse_strategy(payload)
-        if self._store.name_taken(name):
+    def create(self, request: object) -> S.SavedStrategy:
+        """POST /strategy (lines 1047-1103): save the document's strategy; ``{"strategy_id": 100}``.
+        With ``strategy_id`` the request replaces that stored strategy. A name is unique."""
+        q = read(S.StrategyRequest, request, "strategy")
+        if q.strategy_id is not None and not self._store.exists(q.strategy_id):
+            raise ValidationError([Problem("strategy_id", f"there is no strategy {q.strategy_id} to replace; leave "
+                                                          "strategy_id out to save a new strategy")], "strategy")
+        name = q.name.strip()
+        if self._store.name_taken(name, q.strategy_id):
             raise ValidationError([Problem("name", f"a strategy named {name!r} exists already; choose another "
                                                    "name")], "strategy")
-        strategy_id = str(uuid.uuid4())
-        self._store.save(strategy_id, name, rules, now(precise=True))
-        return self.get(strategy_id)
+        rules = [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in q.rules]
+        if q.strategy_id is not None:
+            self._store.replace(q.strategy_id, name, rules)
+            return S.SavedStrategy(strategy_id=q.strategy_id)
+        return S.SavedStrategy(strategy_id=self._store.save(str(uuid.uuid4()), name, rules, now(precise=True)))
 
-    def list(self) -> list[Strategy]:
-        return self._store.load()
+    def list(self, query: object = None) -> list[S.StrategyStatus]:
+        """GET /strategy (lines 992-1046): every strategy, or the one of ``{"strategy_id": "100"}``, with
+        the status of its latest run."""
+        q = read(S.StrategyQuery, {} if query is None else query, "strategy query")
+        found = [self._stored(q.strategy_id, "strategy_id")] if q.strategy_id is not None else self._store.load()
+        return [_status(s) for s in found]
 
-    def get(self, strategy_id: str) -> Strategy:
-        """A strategy by id or name, with its latest run's status."""
-        found = self._store.load(strategy_id)
-        if not found:
-            raise NotFoundError(f"No strategy {strategy_id!r}; see ws.strategies.list().")
-        return found[0]
+    def get(self, strategy_id: int | str) -> S.StrategyStatus:
+        """One strategy by its ``strategy_id`` (a whole number, or its text)."""
+        return self.list({"strategy_id": strategy_id})[0]
 
-    def run(self, strategy_id: str, account_ids: list[str] | None = None, wait: bool = False,
+    def run(self, strategy_id: int | str, account_ids: list[str] | None = None, wait: bool = False,
             progress: Callable[[float], None] | None = None) -> str:
-        """Run a strategy over the PORTFOLIO accounts (all by default) as a background job; returns
-        the run id. :meth:`status` says ``Running`` with ``percentage_complete``, then ``Complete``
-        (or ``Failed``); :meth:`results` holds each account's answer as it comes. ``wait=True``
-        blocks until the end, calling ``progress(percentage)`` as it goes."""
-        strategy = self.get(strategy_id)
+        """Run a strategy over the PORTFOLIO accounts (all by default) as a background job (line 1856:
+        "Trigger the analysis of the given strategy against all portfolios"); returns the run id.
+        :meth:`status` says ``Running`` with ``percentage_complete``, then ``Complete`` (or ``Failed``);
+        :meth:`results` holds each account's optimisation as it comes. ``wait=True`` blocks until the
+        end, calling ``progress(percentage)`` as it goes."""
+        strategy = self._stored(self.get(strategy_id).strategy.strategy_id, "strategy_id")
         accounts = (self._run_accounts(account_ids) if account_ids is not None
                     else AccountRepository(self._ctx.db).ids("PORTFOLIO"))
         if not accounts:
             raise NotFoundError("No PORTFOLIO account to run the strategy over.")
         run_id = str(uuid.uuid4())
         store = self._store
-        store.start(run_id, strategy.id, now(precise=True))
+        store.start(run_id, strategy.key, now(precise=True))
         job = threading.Thread(target=_run_job, args=(self._reopen, run_id, strategy, accounts),
                                name=f"strategy-{run_id[:8]}", daemon=True)
         job.start()
@@ -296,27 +472,32 @@ class Strategies:
 
     # ------------------------------------------------------------------ the request's parts
 
-    def _current(self, payload: Mapping, problems: Problems) -> tuple[str | None, xr.DataArray, float, str]:
-        """The account's current weights and capital (its NAV), or the given weights and capital."""
+    def _current(self, payload: Mapping, problems: Problems) -> tuple[str | None, xr.DataArray, float, str, float | None]:
+        """The account's current weights, capital (its NAV), currency and cash, or the given weights and capital."""
         key, given = payload.get("portfolio_id"), payload.get("weights")
         if (key is None) == (given is None):
             problems.add("portfolio_id", "give portfolio_id (a PORTFOLIO account) or weights with capital")
-            return None, xr.DataArray([], dims=INSTRUMENT, coords={INSTRUMENT: []}), 0.0, "USD"
+            return None, xr.DataArray([], dims=INSTRUMENT, coords={INSTRUMENT: []}), 0.0, "USD", None
         nothing = xr.DataArray([], dims=INSTRUMENT, coords={INSTRUMENT: []})
         capital = None if payload.get("capital") is None else read_decimal(
             payload["capital"], "capital", problems, "100000.00", numbers=True, positive=True)
         if key is not None:
-            account = self._accounts.get(key)
+            try:
+                account = self._accounts.get(key)
+            except NotFoundError:
+                raise NotFoundError(f"client_reference: no portfolio {key!r}; name a PORTFOLIO account of the book by "
+                                    "its id (uploaded portfolios are analysed by analytics.portfolio)") from None
             if account.type != "PORTFOLIO":
                 problems.add("portfolio_id", f"{key} is a {account.type} account; optimise a PORTFOLIO account")
-                return None, nothing, 0.0, account.currency
+                return None, nothing, 0.0, account.currency, None
             cube = self._accounts.holdings([key]).isel(portfolio=0, drop=True).isel({TIME: -1})
             nav = float(cube["nav"])
             weights = (cube["value"] / nav).drop_vars([c for c in cube.coords if c != INSTRUMENT])
-            return key, weights.where(weights > 0, 0.0), nav if capital is None else float(capital), account.currency
+            return key, weights.where(weights > 0, 0.0), nav if capital is None else float(capital), account.currency, \
+                float(cube["cash"])
         if not isinstance(given, Mapping) or not given:
             problems.add("weights", "expected {instrument: weight}")
-            return None, nothing, 0.0, "USD"
+            return None, nothing, 0.0, "USD", None
         if payload.get("capital") is None:
             problems.add("capital", "give the capital the weights are of, e.g. '100000.00'")
         values = [decimal_or_none(v, numbers=True) for v in given.values()]
@@ -324,10 +505,10 @@ class Strategies:
             if number is None:
                 problems.add(f"weights.{name}", f"{shown(value)} is not a weight such as 0.25 or \"0.25\"")
         if problems:
-            return None, nothing, 0.0, "USD"
+            return None, nothing, 0.0, "USD", None
         ids = self._instruments.resolve(list(given))
         return None, xr.DataArray([float(v) for v in values], dims=INSTRUMENT, coords={INSTRUMENT: ids}), \
-            float(capital), "USD"
+            float(capital), "USD", None
 
     def _universe(self, universe: object, held: list[str]) -> list[str]:
         if universe is None:
@@ -336,10 +517,10 @@ class Strategies:
             return held
         return list(dict.fromkeys([*self._instruments.resolve(list(universe)), *held]))
 
-    def _window(self, start: date | None, end: date | None) -> tuple[str, str]:
-        """The sample: ``start`` to ``end``, by default the last close and :data:`LOOKBACK_YEARS` before it."""
+    def _window(self, start: date | None, end: date | None, years: int = LOOKBACK_YEARS) -> tuple[str, str]:
+        """The sample: ``start`` to ``end``, by default the last close and ``years`` before it."""
         last = end.isoformat() if end else str(pd.Timestamp(self._instruments.table()["history_end"].max()).date())
-        first = start.isoformat() if start else str((pd.Timestamp(last) - pd.DateOffset(years=LOOKBACK_YEARS)).date())
+        first = start.isoformat() if start else str((pd.Timestamp(last) - pd.DateOffset(years=years)).date())
         if first > last:  # (a start after the last close; a start after a given end is refused when read)
             raise ValidationError([Problem("start_date", f"{first} is after the last close {last}; choose a start "
                                                          "within the price history")], "optimisation request")
@@ -381,7 +562,7 @@ def _orders(trades: xr.DataArray, last: xr.DataArray, daily_sd: xr.DataArray, ca
         level = float(last.sel({INSTRUMENT: i}))
         notional = (Decimal(repr(abs(float(delta)) * capital))).quantize(CENT)
         row = {"instrument": str(symbols.sel({INSTRUMENT: i}).item()), "instrument_id": str(i),
-               "direction": "BUY" if delta > 0 else "SELL", "size": format((notional / Decimal(repr(level))).quantize(STEP), "f"),
+               "direction": "Long" if delta > 0 else "Short", "size": format((notional / Decimal(repr(level))).quantize(STEP), "f"),
                "notional": format(notional, "f"), "level": level}
         if stop_limit:
             band = 2 * float(daily_sd.sel({INSTRUMENT: i})) * level
@@ -393,9 +574,6 @@ def _orders(trades: xr.DataArray, last: xr.DataArray, daily_sd: xr.DataArray, ca
 
 
 # =========================================================================== strategies and their runs
-
-STRATEGY_FIELDS = ("name", "rules")
-RULE_FIELDS = ("rule_name", "parameters", "constraints", "universe", "benchmark", "start_date", "end_date")
 
 
 def _read_rule(item: Mapping, problems: Problems, prefix: str = "") -> tuple[date | None, date | None]:
@@ -413,47 +591,43 @@ def _read_rule(item: Mapping, problems: Problems, prefix: str = "") -> tuple[dat
     return window
 
 
-def _parse_strategy(payload: object) -> tuple[str, list[dict]]:
-    """A strategy's name (:func:`toolkit.validation.read_name`) and its rules, each with its name,
-    parameters and the parts :func:`_read_rule` reads checked now (its constraints are read when
-    it runs, against the instruments of each portfolio)."""
-    problems = Problems()
-    problems.require_object(payload, STRATEGY_FIELDS, "strategy")
-    name = read_name(payload.get("name"), "name", problems)
-    rules = payload.get("rules")
-    if not isinstance(rules, list) or not rules:
-        problems.add("rules", "give at least one rule, e.g. {'rule_name': 'Risk Parity'}")
-        rules = []
-    for n, item in enumerate(rules):
-        path = f"rules[{n}]"
-        if problems.require_fields(item, path, RULE_FIELDS) is None:
-            continue
-        _read_rule(item, problems, f"{path}.")
-        try:
-            rule = rule_named(item.get("rule_name"), f"{path}.rule_name")
-            parse_parameters(rule.parameters, item.get("parameters") or {}, f"{path}.parameters")
-        except Exception as exc:  # noqa: BLE001 - a ValidationError's problems join this request's
-            problems.items.extend(getattr(exc, "problems", []))
-    problems.raise_if_any("strategy")
-    return name.strip(), [dict(item) for item in rules]
+def _status(strategy: Strategy) -> S.StrategyStatus:
+    """GET /strategy's item of a stored strategy (the analysis figures stay 0 until the toolkit computes
+    them: a run records each portfolio's optimisation, see :meth:`Strategies.results`)."""
+    rules = [S.StrategyRuleDetail.of(read(S.StrategyRule, r, "strategy")) for r in strategy.rules]
+    return S.StrategyStatus(strategy=S.StrategyDetail(name=strategy.name, strategy_id=strategy.strategy_id, rules=rules),
+                            status=strategy.status, percentage_complete=strategy.percentage_complete,
+                            last_updated=strategy.last_updated or "N/A",
+                            print_percentage_complete=f"{strategy.percentage_complete:g}%")
+
+
+def _seed_path(path: str, paths: dict[str, str]) -> str:
+    """A toolkit request's path as the document's: a constraint's (``constraints.sectors[0].max`` ->
+    ``rules[0].constraints[3].upper_bound``), ``portfolio_id`` -> ``client_reference``, ``benchmark`` ->
+    ``benchmark_client_reference``."""
+    fields = {"code": "parameter", "min": "lower_bound", "max": "upper_bound", "instrument": "instrument"}
+    for toolkit, seed in paths.items():
+        if path == toolkit or path.startswith(toolkit + "."):
+            rest = path[len(toolkit) + 1:]
+            return f"{seed}.{fields.get(rest, rest)}" if rest else seed
+    return {"portfolio_id": "client_reference", "benchmark": "benchmark_client_reference"}.get(path, path)
 
 
 def _run_job(reopen: Callable[[], Any], run_id: str, strategy: Strategy, accounts: list[str]) -> None:
-    """The background job: every rule of ``strategy`` for every account, each result stored as it
-    comes (its own connection, as a second kernel would have)."""
-    ws = reopen()  # its own connection, as a second kernel would have
+    """The background job: the strategy's optimisation of every account, each result stored as it comes
+    (its own connection, as a second kernel would have)."""
+    ws = reopen()
     store = StrategyRepository(ws.db)
+    portfolio = next((r for r in strategy.rules if TABLE[r["rule_id"]].portfolio), None)
+    name = TABLE[portfolio["rule_id"]].title if portfolio else "none"
     try:
-        total, done = len(accounts) * len(strategy.rules), 0
-        for account in accounts:
-            for rule in strategy.rules:
-                try:
-                    answer = ws.strategies.optimise({"portfolio_id": account, **rule})
-                    result, error = json.dumps(answer.to_dict()), None
-                except Exception as exc:  # noqa: BLE001 - a portfolio's failure is its result, the run goes on
-                    result, error = None, f"{type(exc).__name__}: {exc}"
-                done += 1
-                store.record(run_id, account, rule["rule_name"], result, error, round(100 * done / total, 2))
+        for done, account in enumerate(accounts, start=1):
+            try:
+                answer = ws.strategies.optimise({"client_reference": account, "strategy_id": strategy.strategy_id})
+                result, error = json.dumps(answer.to_dict()), None
+            except Exception as exc:  # noqa: BLE001 - a portfolio's failure is its result, the run goes on
+                result, error = None, f"{type(exc).__name__}: {exc}"
+            store.record(run_id, account, name, result, error, round(100 * done / len(accounts), 2))
         store.finish(run_id, "Complete", now(precise=True))
     except Exception as exc:  # noqa: BLE001 - the run's status says why it stopped
         store.finish(run_id, "Failed", now(precise=True), f"{type(exc).__name__}: {exc}")

@@ -11,8 +11,8 @@ and instrument) or ``HierarchicalMultiAssetClassAttribution`` (top-down: asset c
 within it, then instrument). The toolkit adds ``start_date`` and ``end_date`` (ISO dates) to bound
 the range.
 
-The answer's segment keys are as the document writes them: sectors, geographies (countries) and
-asset classes by name, instruments as ``CODE_APIID_CURRENCY`` (``KO_XNYS_8_USD``, line 1990).
+The answer's segment keys are as the document writes them: sectors, geographies (the instruments'
+domiciles: countries by name, "United States") and asset classes by name, instruments as ``CODE_APIID_CURRENCY`` (``KO_XNYS_8_USD``, line 1990).
 Under ``instrument``, ``aggregated_weights_returns`` is keyed side first (``returns.portfolio.{code}``,
 lines 2010-2018), elsewhere segment first (``returns.{segment}.portfolio``, lines 1945-1950), as the
 document shows. ``fx_effect`` is null unless a currency attribution is asked for.
@@ -28,12 +28,11 @@ from toolkit.contracts.risk.analytics import Measure, Window
 Model = Literal["BrinsonFachlerEquityAttribution", "HierarchicalMultiAssetClassAttribution"]
 #: the model used when the query names none
 DEFAULT_MODEL: Model = "BrinsonFachlerEquityAttribution"
-#: the dimensions of the answer (lines 1926, 1955, 1984, 2037), with the instrument coordinate of each
-DIMENSIONS = {"asset_class": "asset_class", "geography": "country", "instrument": "instrument", "sector": "sector"}
 
 
 class IndexEntry(Contract):
-    """One index of GET /index (lines 1859-1866)."""
+    """One index of GET /index (lines 1859-1866); the toolkit adds its ``id``, weighting ``method``
+    and ``description``."""
 
     name: str
     country: str | None
@@ -41,6 +40,9 @@ class IndexEntry(Contract):
     currency: str
     apiid: int
     instrument_code: str
+    id: str | None = None
+    method: str | None = None
+    description: str | None = None
 
 
 class IndexAttributionQuery(Window):
@@ -170,13 +172,14 @@ class InstrumentDimension(Dimension):
 
 
 class PerformanceAttribution(Contract):
-    """``performance_attribution`` (lines 1918-2095)."""
+    """``performance_attribution`` (lines 1918-2095); the document's queries answer every dimension, a
+    toolkit run asked for fewer answers null for the others."""
 
     total: Totals
-    asset_class: Dimension
-    geography: Dimension
-    instrument: InstrumentDimension
-    sector: Dimension
+    asset_class: Dimension | None = None
+    geography: Dimension | None = None
+    instrument: InstrumentDimension | None = None
+    sector: Dimension | None = None
 
 
 class Attribution(Contract):

@@ -34,9 +34,15 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core import ValidationError as CoreValidationError
 
 from toolkit.contracts.base import Contract, Name, Number, Text, Whole
-from toolkit.contracts.risk.analytics import Horizons, RiskMeasures, refuse
 from toolkit.contracts.codes import Currency
-from toolkit.contracts.risk.common import ApiId, AssetClass, Direction, InstrumentRef, QueryWhole
+from toolkit.contracts.risk.analytics import Horizons, RiskMeasures, refuse
+from toolkit.contracts.risk.common import (
+    ApiId,
+    AssetClass,
+    Direction,
+    InstrumentRef,
+    QueryWhole,
+)
 from toolkit.contracts.risk.rules import RULES, Rule, spec
 from toolkit.validation import decimal_or_none, shown
 
