@@ -491,7 +491,7 @@ _EXTRA_KEYS = {12: {"ConfidenceLevel"}, 15: {"Covariance"}, 16: {"Covariance", "
 def _seed_rule(rule: dict) -> dict:
     """A rule as saved before m016 (``rule_name``, ``parameters`` by name in fractions) in the
     document's form; parameters the rule has no key for are left out (``original`` keeps them)."""
-    values, rule_id = [], _RULE_IDS.get(rule.get("rule_name"), 14)
+    values, rule_id = [], _RULE_IDS.get(rule.get("rule_name", ""), 14)
     takes = {"IncludeStopLimit", "RebalanceTrigger", *_EXTRA_KEYS.get(rule_id, ())}
     for name, value in (rule.get("parameters") or {}).items():
         key, scale = _KEYS.get(" ".join(str(name).lower().split()), (None, 0))
