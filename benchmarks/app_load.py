@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 import psutil
+from common import arguments, machine, report
 
 from toolkit.store import demo
-from common import arguments, machine, report
 from toolkit.testing.browser import chromium, open_page, voila_server
+
 APP = "/voila/render/market.ipynb"
 
 

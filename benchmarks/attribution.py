@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-
 from common import arguments, report, row, timed
+
 from toolkit.analytics.attribution import brinson
 from toolkit.analytics.linking import link
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME

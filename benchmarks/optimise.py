@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-
 from common import arguments, machine, report
+
 from toolkit.optimise import Request, optimise, optimise_many
 from toolkit.optimise.solve import SOLVER_OPTIONS
 from toolkit.schema import INSTRUMENT, TIME

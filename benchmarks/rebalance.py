@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from common import arguments, machine, report
+
 from toolkit.store.demo import DEFAULT_PATH as DEMO
 from toolkit.store.repositories import now
 from toolkit.trading.engine import QTY_SCALE, WEIGHT_SCALE, rebalance

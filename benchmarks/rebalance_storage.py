@@ -34,9 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-
 from common import arguments, report, row
+
 from toolkit.store.db import Store, connect, write
 from toolkit.store.demo import DEFAULT_PATH as DEMO
 from toolkit.store.orders import units_sql

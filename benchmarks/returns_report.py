@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import quantstats as qs
 import xarray as xr
-
 from common import arguments, machine, report
+
 from toolkit.analytics import performance, returns
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sp500_stocks.csv"

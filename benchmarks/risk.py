@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-
 from common import arguments, report, row, timed
+
 from toolkit.analytics.risk import LEVELS, risk_summary
 from toolkit.analytics.risk_portfolio import cvar_contributions, volatility_contributions
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME

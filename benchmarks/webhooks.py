@@ -20,7 +20,6 @@ orders and must leave the same cash; we report the median seconds per order and 
 from __future__ import annotations
 
 import http.server
-import shutil
 import socket
 import statistics
 import tempfile
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 from common import arguments, report, row
+
 from toolkit.store import demo
 from toolkit.workspace import Workspace
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from helpers import dump
 
 from toolkit.errors import ConflictError, NotFoundError, ValidationError
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 USD = {"type": "PORTFOLIO", "currency": "USD", "name": "Jane Doe ISA"}
 

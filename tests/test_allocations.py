@@ -6,11 +6,10 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
+from helpers import dump
 
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 AAPL, MSFT, JPM, SPX = "US0378331005", "US5949181045", "US46625H1005", "US78378X1072"
 

@@ -20,9 +20,9 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from test_analytics_risk import csv_returns
-from toolkit.analytics.attribution import (MODELS, VARIANTS, at_horizon, brinson, hierarchical, risk_attribution)
+
+from toolkit.analytics.attribution import MODELS, VARIANTS, at_horizon, brinson, hierarchical, risk_attribution
 from toolkit.errors import DataError, ValidationError
 from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
 

@@ -18,9 +18,9 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from test_analytics_attribution import MARKETS, RB, RP, WB, WP, over
 from test_analytics_risk import csv_returns
+
 from toolkit.analytics.attribution import VARIANTS, at_horizon
 from toolkit.analytics.currency import EFFECTS, ankrim_hensel
 from toolkit.analytics.linking import link

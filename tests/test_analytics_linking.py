@@ -17,8 +17,8 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from test_analytics_attribution import MARKETS, perfattr_frames
+
 from toolkit.analytics.attribution import brinson
 from toolkit.analytics.linking import METHODS, adjusted, link
 from toolkit.errors import DataError, ValidationError

@@ -17,8 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.analytics import risk
-from toolkit.analytics.risk_portfolio import (check_weights, cvar_contributions, diversification_ratio,
-                                              diversification_rating, volatility_contributions, weighted_returns)
+from toolkit.analytics.risk_portfolio import (
+    check_weights,
+    cvar_contributions,
+    diversification_rating,
+    diversification_ratio,
+    volatility_contributions,
+    weighted_returns,
+)
 from toolkit.errors import DataError, ValidationError
 from toolkit.schema import HORIZON, INSTRUMENT, LEVEL, PORTFOLIO, TIME
 

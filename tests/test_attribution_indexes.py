@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from helpers import dump
-from toolkit.workspace.book import INDEXES
+
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.market.sources import DATA
 from toolkit.workspace import Workspace
+from toolkit.workspace.book import INDEXES
 
 
 def test_the_demo_book_ships_a_cap_and_an_equal_weighted_index(book_ws: Workspace) -> None:

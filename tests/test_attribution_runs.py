@@ -18,14 +18,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import dump
+
 from toolkit.analytics import linking
-from toolkit.workspace.attribution import AttributionReport
-from toolkit.workspace.book import INDEXES, MODELS
 from toolkit.errors import DataError, NotFoundError, ToolkitError, ValidationError
 from toolkit.market.sources import DATA
 from toolkit.workspace import Workspace
+from toolkit.workspace.attribution import AttributionReport
+from toolkit.workspace.book import INDEXES, MODELS
 
 CAP, EQUAL = INDEXES
 CASH = "CASH"

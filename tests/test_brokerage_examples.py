@@ -11,11 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import dump
 
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "contracts"))
 from contract_examples import fixtures  # noqa: E402

@@ -13,10 +13,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from helpers import app_screenshot, page_clean, served_app, type_into
 
 from toolkit.testing.browser import CELL_ERROR
-
-from helpers import app_screenshot, page_clean, served_app, type_into
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

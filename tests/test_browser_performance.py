@@ -15,13 +15,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import app_screenshot, choose, page_clean, page_table, served_app, type_into
 
 from toolkit.reporting import consistency
 from toolkit.reporting.formatting import bps, percent
 from toolkit.testing.browser import CELL_ERROR
 from toolkit.workspace import Workspace
-
-from helpers import app_screenshot, choose, page_clean, page_table, served_app, type_into
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

@@ -13,12 +13,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import app_screenshot, choose, page_clean, page_table, served_app
 
 from toolkit.reporting import risk_views
 from toolkit.reporting.formatting import percent
 from toolkit.testing.browser import CELL_ERROR
-
-from helpers import app_screenshot, choose, page_clean, page_table, served_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 

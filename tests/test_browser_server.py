@@ -16,8 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.server import (LOCAL_HOSTS, allowed_entry, allowed_hosts, host_allowed, is_loopback,
-                            origin_allowed, refusal, split_host)
+from toolkit.server import (
+    LOCAL_HOSTS,
+    allowed_entry,
+    allowed_hosts,
+    host_allowed,
+    is_loopback,
+    origin_allowed,
+    refusal,
+    split_host,
+)
 from toolkit.testing.browser import chromium, free_port, open_page, voila_server
 
 ROOT = Path(__file__).resolve().parents[1]

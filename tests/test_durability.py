@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import dump
 
 from toolkit.store import BusyError
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 #: holds the workspace's write transaction, says so, then waits to be stopped
 HOLDER = textwrap.dedent("""

@@ -17,8 +17,8 @@ import pytest
 
 from toolkit.errors import ConflictError, NotFoundError, ValidationError
 from toolkit.store.db import write
-from toolkit.workspace.dispatch import SIGNATURE_HEADER, Dispatcher, verify_signature
 from toolkit.workspace import Workspace
+from toolkit.workspace.dispatch import SIGNATURE_HEADER, Dispatcher, verify_signature
 
 SECRET = b"s3cret-shared-with-the-receiver"
 ALLOCATION = {"name": "All Apple",

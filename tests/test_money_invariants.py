@@ -14,14 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import dump
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import ToolkitError
 from toolkit.trading.orders import FeeSchedule
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 CENT = Decimal("0.01")
 DATES = (None, "2022-12-28", "2022-06-01", "2020-03-16")

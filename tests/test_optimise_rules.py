@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import toolkit.optimise.solve as shield
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import conditional_value_at_risk
 from toolkit.analytics.risk_portfolio import diversification_ratio, volatility_contributions
 from toolkit.errors import DataError, ValidationError
 from toolkit.optimise import RULES, OptimisationError, optimise, wilder_atr
-import toolkit.optimise.solve as shield
 from toolkit.optimise.constraints import parse_constraints
 from toolkit.schema import INSTRUMENT, TIME
 

@@ -14,8 +14,15 @@ import xarray as xr
 import toolkit.optimise.solve as shield
 from toolkit.analytics.risk_portfolio import volatility_contributions
 from toolkit.errors import ValidationError
-from toolkit.optimise import OptimisationError, Request, efficient_frontier, optimise, optimise_many, size_trigger, \
-    triggered_trades
+from toolkit.optimise import (
+    OptimisationError,
+    Request,
+    efficient_frontier,
+    optimise,
+    optimise_many,
+    size_trigger,
+    triggered_trades,
+)
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 
 DATA = Path(__file__).resolve().parents[1] / "data"

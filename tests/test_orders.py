@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import dump
 
 from toolkit.errors import ConflictError, NotFoundError, ValidationError
 from toolkit.trading.orders import FeeSchedule
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 AAPL, MSFT, JPM = "US0378331005", "US5949181045", "US46625H1005"
 #: the closes on 2022-12-28, read from the shipped file (skfolio's data), not from the workspace

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_reporting_interface import instrument_daily, portfolio_daily, request
+
 from toolkit.errors import ValidationError
 from toolkit.reporting.consistency import check, validate
 from toolkit.reporting.returns import PerformanceMaster, instrument_returns, portfolio_returns

@@ -23,8 +23,8 @@ import pytest
 import xarray as xr
 
 from toolkit.analytics.returns import net_of_fees
-from toolkit.errors import DataError, ValidationError
 from toolkit.contracts.performance import InstrumentReturnsQuery, PortfolioReturnsQuery
+from toolkit.errors import DataError, ValidationError
 from toolkit.reporting.returns import (
     PerformanceMaster,
     instrument_query,

@@ -7,14 +7,22 @@ independent computations (pandas resampling, empyrical-reloaded, numpy by hand).
 from __future__ import annotations
 
 import re
+
 import empyrical
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from test_reporting_interface import (
+    MASTER,
+    daily_frame,
+    instrument_daily,
+    instrument_frame,
+    linked,
+    portfolio_daily,
+    request,
+)
 
-from test_reporting_interface import MASTER, daily_frame, instrument_daily, instrument_frame, linked, \
-    portfolio_daily, request
 from toolkit.errors import ValidationError
 from toolkit.reporting import reports
 from toolkit.reporting.formatting import bps, percent

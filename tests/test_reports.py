@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import dump
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import ConflictError, NotFoundError, ValidationError
 from toolkit.reporting import consistency
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPX = pd.read_csv(DATA / "sp500_index.csv", index_col="time", parse_dates=True)["SP500"]

@@ -16,8 +16,8 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-
 from helpers import dump
+
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.optimise import RULES
 from toolkit.workspace import Workspace

@@ -38,8 +38,18 @@ from scipy.optimize import minimize
 from toolkit.errors import DataError, ValidationError
 from toolkit.schema import INSTRUMENT, PORTFOLIO
 from toolkit.trading import engine
-from toolkit.trading.engine import (QTY_SCALE, WEIGHT_SCALE, fees, quantities, rebalance, rebalance_book, split_cents,
-                                    values_cents, water_fill, weights_to_units)
+from toolkit.trading.engine import (
+    QTY_SCALE,
+    WEIGHT_SCALE,
+    fees,
+    quantities,
+    rebalance,
+    rebalance_book,
+    split_cents,
+    values_cents,
+    water_fill,
+    weights_to_units,
+)
 
 S = WEIGHT_SCALE
 SHARE = QTY_SCALE

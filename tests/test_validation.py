@@ -3,19 +3,29 @@ across the façade with the field named and nothing written."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from helpers import dump
 from hypothesis import given
 from hypothesis import strategies as st
 
 from toolkit.errors import ConflictError, Problems, ValidationError
-from toolkit.validation import (date_or_none, decimal_or_none, one, read_choice, read_date, read_decimal, read_flag,
-                                read_id, read_int, read_period, read_timestamp)
+from toolkit.validation import (
+    date_or_none,
+    decimal_or_none,
+    one,
+    read_choice,
+    read_date,
+    read_decimal,
+    read_flag,
+    read_id,
+    read_int,
+    read_period,
+    read_timestamp,
+)
 from toolkit.workspace import Workspace
-
-from helpers import dump
 
 AAPL, MSFT = "US0378331005", "US5949181045"
 
@@ -74,7 +84,7 @@ def test_dates_and_timestamps_that_read() -> None:
     assert date_or_none("2022-02-28") == date(2022, 2, 28) and date_or_none(date(2020, 1, 1)) == date(2020, 1, 1)
     assert date_or_none(datetime(2020, 1, 1)) is None  # a datetime is not a calendar date
     problems = Problems()
-    assert read_timestamp("2022-03-31T15:30:00Z", "t", problems) == datetime(2022, 3, 31, 15, 30, tzinfo=timezone.utc)
+    assert read_timestamp("2022-03-31T15:30:00Z", "t", problems) == datetime(2022, 3, 31, 15, 30, tzinfo=UTC)
     assert read_timestamp("2022-03-31", "t", problems) == datetime(2022, 3, 31)
     assert read_timestamp("2022-03-31 09:15", "t", problems) == datetime(2022, 3, 31, 9, 15)
     assert not problems

@@ -11,13 +11,22 @@ from decimal import Decimal
 
 import pydantic
 import pytest
-
 from contract_examples import fixtures
-from toolkit.contracts.brokerage import (AccountOpening, CashMovement, PortfolioAllocationRequest,
-                                         PortfolioAllocationResponse, PortfolioConfigurationRequest,
-                                         PortfolioConfigurationResponse, PortfolioConfigurationUpdate,
-                                         PortfolioOrderRequest, PortfolioOrderResponse, RebalancingExecution,
-                                         RebalancingExecutionRequest, parse)
+
+from toolkit.contracts.brokerage import (
+    AccountOpening,
+    CashMovement,
+    PortfolioAllocationRequest,
+    PortfolioAllocationResponse,
+    PortfolioConfigurationRequest,
+    PortfolioConfigurationResponse,
+    PortfolioConfigurationUpdate,
+    PortfolioOrderRequest,
+    PortfolioOrderResponse,
+    RebalancingExecution,
+    RebalancingExecutionRequest,
+    parse,
+)
 from toolkit.errors import ValidationError
 from toolkit.trading.accounts import Configuration
 from toolkit.trading.allocations import Allocation, AllocationItem

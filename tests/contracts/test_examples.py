@@ -10,9 +10,22 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-
-from contract_examples import (COUNTS, DOCUMENTS, FIELDS, FORMATS, KINDS, METHODS, NAME, OPTIONAL, document_lines,
-                               fixtures, folded, parsed, seeds_dir, unredoc)
+from contract_examples import (
+    COUNTS,
+    DOCUMENTS,
+    FIELDS,
+    FORMATS,
+    KINDS,
+    METHODS,
+    NAME,
+    OPTIONAL,
+    document_lines,
+    fixtures,
+    folded,
+    parsed,
+    seeds_dir,
+    unredoc,
+)
 
 ALL = fixtures()
 #: how far from ``line`` the example may start in the document (the documents' line numbers are exact today)

@@ -14,11 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-
 from contract_examples import fixtures
-from toolkit.contracts.performance import (InstrumentReturnsQuery, InstrumentReturnsResponse, PortfolioMasterData,
-                                           PortfolioReturnsQuery, PortfolioReturnsResponse, read_query)
+
 from toolkit.contracts.base import read
+from toolkit.contracts.performance import (
+    InstrumentReturnsQuery,
+    InstrumentReturnsResponse,
+    PortfolioMasterData,
+    PortfolioReturnsQuery,
+    PortfolioReturnsResponse,
+    read_query,
+)
 from toolkit.errors import ValidationError
 from toolkit.reporting.returns import PerformanceMaster, instrument_returns, portfolio_returns
 

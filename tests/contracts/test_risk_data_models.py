@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -99,7 +99,7 @@ def test_history_query_reads_a_query_strings_texts():
     query = read(h.HistoryQuery, {"instrument_code": "AAPL_XNGS", "timeframeid": "1", "apiid": "8",
                                   "start_date": "2019-10-12T07:20:50Z"})
     assert query.timeframeid is Timeframe.DAY and query.apiid == 8
-    assert query.start_date == datetime(2019, 10, 12, 7, 20, 50, tzinfo=timezone.utc)
+    assert query.start_date == datetime(2019, 10, 12, 7, 20, 50, tzinfo=UTC)
     assert query.to_dict()["start_date"] == "2019-10-12T07:20:50Z"
 
 
@@ -168,7 +168,7 @@ def test_constraint_universe_examples_fit_the_item_model(name):
 
 # =========================================================================== unhappy paths: PUT /history
 
-NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 BAD_UPLOADS = [
     ("code with a space", changed(UPLOAD, "instrument.instrument_code", "AAPL XNGS"), {"instrument.instrument_code"}),
