@@ -316,7 +316,9 @@ CASES = [
         "limit-text": ({"limit": "10"}, V, "limit"),
         "garbage-date": ({"start_date": "garbage"}, V, "start_date"),
         "start-after-end": ({"start_date": "2022-03-01", "end_date": "2022-02-01"}, V, "end_date"),
-        "ids-as-string": ({"instrument_ids": AAPL}, V, "instrument_ids"),
+        # the seed's query parameter as a query string gives it: comma-separated ids, each named by position
+        "ids-as-text-with-a-bad-one": ({"instrument_ids": f"{AAPL},nope"}, V, "instrument_ids[1]"),
+        "ids-as-a-mapping": ({"instrument_ids": {"isin": AAPL}}, V, "instrument_ids"),
         "id-neither": ({"instrument_ids": ["nope"]}, V, "instrument_ids[0]"),
     }),
     # ------------------------------------------------------------------ accounts
