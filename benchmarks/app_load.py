@@ -3,8 +3,9 @@
     python benchmarks/app_load.py [--quick]
 
 "Interactive" is the moment the controls of the live kernel are on the page and answer; the
-chart (plotly.js, loaded on first use) is timed to its first draw too. Ours is the Voilà server as the README starts it (a preheated kernel
-per page); the peer is the same app on a plain Voilà that runs the notebook on each request.
+chart (plotly.js, loaded on first use) is timed to its first draw too. Ours is the Voilà server as
+the README starts it (a preheated kernel per page); the peer is the same app on a plain Voilà that
+runs the notebook on each request.
 The interactions are a search (until the match is listed) and a selection (until the chart
 shows the new series). Each figure is the median over the loads, after one warm-up load.
 """

@@ -105,7 +105,7 @@ def run(count: int, sample: int) -> list[dict]:
             f"portfolios and scaled x{count / sample:g}")
     rows = []
     for method, factors in (("carino", carino_factors), ("grap", grap_factors)):
-        ours, ours_s = timed(lambda: link(brinson(w, r, W, "sector"), method))
+        ours, ours_s = timed(lambda method=method: link(brinson(w, r, W, "sector"), method))
         pandas_loop(weights[:1], returns, benchmark, groups, factors)  # warm-up
         start = time.perf_counter()
         theirs = pandas_loop(weights[:sample], returns, benchmark, groups, factors)

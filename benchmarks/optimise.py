@@ -39,6 +39,7 @@ import resource
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -254,12 +255,12 @@ def universe_rows(n: int, frame: pd.DataFrame, bench: pd.Series, label: str, rep
     rows = []
     for rule, (peer_name, peer, how, tol) in CASES.items():
         if rule == "ATR weighted":
-            (ours, theirs), (ours_s, peer_s), split = timed_pair(lambda: optimise(rule, ohlc=ohlc),
-                                                                 lambda: peer_atr(ohlc), repeat)
+            (ours, theirs), (ours_s, peer_s), split = timed_pair(partial(optimise, rule, ohlc=ohlc),
+                                                                 partial(peer_atr, ohlc), repeat)
         else:
             extra = {"benchmark": bench_x} if rule == "Min Tracking Error" else {}
-            (ours, theirs), (ours_s, peer_s), split = timed_pair(lambda: optimise(rule, returns, **extra),
-                                                                 lambda: peer(frame, bench), repeat)
+            (ours, theirs), (ours_s, peer_s), split = timed_pair(partial(optimise, rule, returns, **extra),
+                                                                 partial(peer, frame, bench), repeat)
         agree(rule, how, tol, frame, ours.values, theirs)
         rows.append(row(f"{rule}, {n} assets", label, ours_s, peer_name, peer_s))
         line = f"  {rule:22s} {n:4d} assets: ours {ours_s:8.3f} s, peer {peer_s:8.3f} s"
@@ -274,7 +275,7 @@ def universe_rows(n: int, frame: pd.DataFrame, bench: pd.Series, label: str, rep
                                    ("Risk Parity", lambda: peer_parity(frame, None, solver=None), "weights", 1e-5)):
         if n >= 500 and not slow:
             continue
-        (ours, theirs), (ours_s, peer_s), _ = timed_pair(lambda: optimise(rule, returns), peer, repeat)
+        (ours, theirs), (ours_s, peer_s), _ = timed_pair(partial(optimise, rule, returns), peer, repeat)
         agree(rule, check, tol, frame, ours.values, theirs)
         rows.append(row(f"{rule}, {n} assets vs riskfolio defaults", label, ours_s,
                         "riskfolio-lib as it comes (Clarabel, default tolerances)", peer_s))

@@ -96,7 +96,8 @@ COMMON = [
         o.account_id, 'EXECUTED', NULL, o.id, NULL FROM portfolio_orders o WHERE o.created_at = '{STAMP}'"""]
 
 ROWS = [
-    """CREATE TABLE child_orders (id TEXT PRIMARY KEY, portfolio_order_id TEXT NOT NULL REFERENCES portfolio_orders (id),
+    """CREATE TABLE child_orders (id TEXT PRIMARY KEY,
+        portfolio_order_id TEXT NOT NULL REFERENCES portfolio_orders (id),
         position INTEGER NOT NULL, instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
         side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')), amount TEXT NOT NULL, quantity TEXT NOT NULL,
         price REAL NOT NULL CHECK (price > 0), fee TEXT NOT NULL)""",

@@ -116,7 +116,7 @@ def book(count: int, sample: int, stocks: pd.DataFrame) -> list[dict]:
     for name, ours_fn, measures in cases:
         ours, ours_s = timed(ours_fn)
 
-        def peer(rows: np.ndarray) -> list:
+        def peer(rows: np.ndarray, measures: list[tuple[str, float | None]] = measures) -> list:
             return [[rp.Risk_Contribution(w, stocks, rm=rm, alpha=0.05 if level is None else round(1 - level, 12))
                      for rm, level in measures] for w in rows]
 

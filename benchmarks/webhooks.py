@@ -102,8 +102,9 @@ def main() -> None:
                 timings[on_write_path] = _run(copy, url, n, on_write_path)
             (ours, cash), (peer, peer_cash) = timings[False], timings[True]
             assert cash == peer_cash, (receiver, cash, peer_cash)
-            rows.append(row(f"orders.place, receiver {receiver}", f"{n} BUY orders, 3 events each, timeout 0.5 s, 1 retry",
-                            ours, "delivery on the write path (dispatch() after each order)", peer))
+            rows.append(row(f"orders.place, receiver {receiver}",
+                            f"{n} BUY orders, 3 events each, timeout 0.5 s, 1 retry", ours,
+                            "delivery on the write path (dispatch() after each order)", peer))
     for server in servers.values():
         server.shutdown()
     report(rows, args.results)

@@ -131,9 +131,10 @@ def test_effects_add_up(seed: int, model: str, variant: str) -> None:
     local = xr.DataArray(rng.uniform(-0.3, 0.3, 4), dims=INSTRUMENT, coords=W.coords)
     groups = {"a": "GBP", "b": "JPY", "c": "USD", "d": "USD"}
     f = rng.uniform(-0.3, 0.3, 3)
+    labels = {"segment": ["GBP", "JPY", "USD"]}
     ds = ankrim_hensel(w, local, W, benchmark_local_returns=local * 0.9, segments=groups, model=model, variant=variant,
-                       currency_returns=markets(rng.uniform(-0.2, 0.2, 3)).assign_coords(segment=["GBP", "JPY", "USD"]),
-                       forward_premium=markets(rng.uniform(-0.02, 0.02, 3)).assign_coords(segment=["GBP", "JPY", "USD"]),
-                       portfolio_forwards=markets(f - f.mean()).assign_coords(segment=["GBP", "JPY", "USD"]))
+                       currency_returns=markets(rng.uniform(-0.2, 0.2, 3)).assign_coords(labels),
+                       forward_premium=markets(rng.uniform(-0.02, 0.02, 3)).assign_coords(labels),
+                       portfolio_forwards=markets(f - f.mean()).assign_coords(labels))
     xr.testing.assert_allclose(sum(ds[n] for n in EFFECTS[:-1]), ds.total, atol=1e-15)
     xr.testing.assert_allclose(ds.total.sum(SEGMENT), ds.active, atol=1e-14)

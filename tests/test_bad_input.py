@@ -545,7 +545,8 @@ CASES = [
     case("instrument-report-year-9999", lambda c: c.ws.reports.instrument_report(["AAPL"], start="9999-12-31"), V,
          "start"),
     case("master-list-for-object", lambda c: c.ws.reports.set_master(c.portfolio, [master()]), V, ""),
-    *variants("master", lambda c, ch: c.ws.reports.set_master(ch.pop("id", c.portfolio), master(**ch)), {
+    *variants("master",
+              lambda c, ch: c.ws.reports.set_master(ch.pop("id", c.portfolio), master(**ch)), {
         "fee-above-one": ({"annualFee": "1.5"}, V, "annualFee"),
         "fee-nan": ({"annualFee": "NaN"}, V, "annualFee"),
         "fee-negative": ({"annualFee": "-0.01"}, V, "annualFee"),

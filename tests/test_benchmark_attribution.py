@@ -1,4 +1,5 @@
-"""Smoke run of benchmarks/attribution.py (its --quick size): it runs, agrees with its pandas peer and writes its rows."""
+"""Smoke run of benchmarks/attribution.py (its --quick size): it runs, agrees with its pandas peer and writes
+its rows."""
 
 from __future__ import annotations
 

@@ -39,7 +39,8 @@ def _optimise(page, headline: str) -> None:
 
 def _rows(page) -> list[dict[str, str]]:
     heads = page.locator(".tk-opt-orders thead th").all_inner_texts()
-    return [dict(zip(heads, row.locator("td").all_inner_texts())) for row in page.locator(".tk-opt-orders tbody tr").all()]
+    rows = page.locator(".tk-opt-orders tbody tr").all()
+    return [dict(zip(heads, row.locator("td").all_inner_texts())) for row in rows]
 
 
 def test_risk_parity_orders_are_the_facade_answer(app) -> None:

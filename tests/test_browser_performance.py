@@ -63,7 +63,8 @@ def _screenshot(page, name: str) -> Path:
 @pytest.fixture(scope="module")
 def app(book_path: Path, tmp_path_factory: pytest.TempPathFactory):
     ARTIFACTS.mkdir(exist_ok=True)
-    with served_app(book_path, tmp_path_factory.mktemp("browser"), "performance.ipynb", ".tk-po003 .main-svg") as served:
+    with served_app(book_path, tmp_path_factory.mktemp("browser"), "performance.ipynb",
+                    ".tk-po003 .main-svg") as served:
         yield served
 
 

@@ -40,7 +40,8 @@ def _idle(page) -> None:
 @pytest.fixture(scope="module")
 def app(book_path: Path, tmp_path_factory: pytest.TempPathFactory):
     ARTIFACTS.mkdir(exist_ok=True)
-    with served_app(book_path, tmp_path_factory.mktemp("browser"), "risk.ipynb", ".tk-exposure-chart .main-svg") as served:
+    with served_app(book_path, tmp_path_factory.mktemp("browser"), "risk.ipynb",
+                    ".tk-exposure-chart .main-svg") as served:
         yield served
 
 

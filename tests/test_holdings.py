@@ -136,7 +136,8 @@ def test_back_dating_is_refused_naming_the_date_and_the_last_booking(book) -> No
     # on the day of the last booking or later, all of it is accepted
     ws.accounts.deposit(accounts[1], {"amount": "1.00", "currency": "USD", "value_date": "2022-06-01"})
     ws.orders.place(accounts[1], {**buy, "execution_date": "2022-06-01"})
-    ws.accounts.deposit(accounts[0], {"amount": "1.00", "currency": "USD", "value_date": "2022-03-01"})  # its trade: Jan
+    # its trade: Jan
+    ws.accounts.deposit(accounts[0], {"amount": "1.00", "currency": "USD", "value_date": "2022-03-01"})
     assert ws.rebalancings.execute({"account_ids": accounts, "execution_date": "2022-06-02"})["executions"]
 
 

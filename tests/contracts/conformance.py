@@ -117,7 +117,8 @@ ROUTES: dict[tuple[str, str, str], Route] = {
         Route("rebalancings.execute(body)", lambda ws, req, ctx: ws.rebalancings.execute(req)),
     ("risk", "GET", "/user"): Route("api.user()", lambda ws, req, ctx: ws.api.user()),
     ("risk", "GET", "/history"):
-        Route("history.get({'instrument_code': 'AAPL_XNGS' (the paired answer's; the table gives no example), **query})",
+        Route("history.get({'instrument_code': 'AAPL_XNGS' (the paired answer's; the table gives no example), "
+              "**query})",
               lambda ws, req, ctx: ws.history.get({"instrument_code": "AAPL_XNGS", **req})),
     ("risk", "PUT", "/history"): Route("history.upload(body)", lambda ws, req, ctx: ws.history.upload(req)),
     ("risk", "GET", "/api"): Route("api.providers()", lambda ws, req, ctx: ws.api.providers()),
@@ -172,7 +173,8 @@ ROUTES: dict[tuple[str, str, str], Route] = {
 }
 #: response-only endpoints whose façade method needs a request the documents do not give
 NEEDS_PARAMETERS = {("risk", "GET", "/portfolio/optimisation"), ("risk", "GET", "/portfolio/analytics"),
-                    ("risk", "GET", "/portfolio/attribution/index"), ("risk", "GET", "/portfolio/attribution/portfolio")}
+                    ("risk", "GET", "/portfolio/attribution/index"),
+                    ("risk", "GET", "/portfolio/attribution/portfolio")}
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ def test_the_rule_table_is_the_documents_with_the_toolkits_parameters_after_its_
 
 
 def test_a_rules_name_shows_its_values() -> None:
-    assert RULES[18].name_for({"IncludeStopLimit": "true", "RebalanceTrigger": "2"}) == "Portfolio - Risk Parity (true, 2)"
+    assert RULES[18].name_for({"IncludeStopLimit": "true", "RebalanceTrigger": "2"}) \
+        == "Portfolio - Risk Parity (true, 2)"
     assert RULES[21].name == "Portfolio - Min Tracking Error (false, 5, null)"
     assert RULES[8].name_for({"Period": "50"}) == "Backtest Over 50 Candles"
     assert RULES[9].name == "Direction - No Short"
@@ -191,7 +192,8 @@ def test_the_optimisation_query_takes_the_strategy_id_as_text() -> None:
     problems = refused(S.OptimisationQuery, {"strategy_id": "abc", "benchmark_client_reference": ""})
     assert set(problems) == {"client_reference", "strategy_id", "benchmark_client_reference"}
     assert "strategy_id" in refused(S.OptimisationQuery, {"client_reference": "t", "strategy_id": "0"})
-    assert read(S.StrategyQuery, {}).strategy_id is None and read(S.StrategyQuery, {"strategy_id": "100"}).strategy_id == 100
+    assert read(S.StrategyQuery, {}).strategy_id is None
+    assert read(S.StrategyQuery, {"strategy_id": "100"}).strategy_id == 100
 
 
 def test_the_attribution_queries_take_the_documents_enums() -> None:
@@ -224,8 +226,8 @@ def test_the_sentences_are_the_documents_to_the_letter() -> None:
 
 def test_risk_measures_are_built_from_numbers_with_their_sentences() -> None:
     horizons = {"day": -0.02, "week": -0.05, "month": -0.1}
-    built = A.RiskMeasures.of({"0.95": horizons}, {"0.95": horizons}, {"day": 0.01, "week": 0.03, "month": float("nan")},
-                              "portfolio").to_dict()
+    built = A.RiskMeasures.of({"0.95": horizons}, {"0.95": horizons},
+                              {"day": 0.01, "week": 0.03, "month": float("nan")}, "portfolio").to_dict()
     assert list(built["var"]["0.95"]) == ["week", "month", "day"]
     assert built["var"]["0.95"]["week"] == {"value": -0.05, "commentary": "There is a 5.0% chance that the portfolio "
                                                                            "will lose more than 5.0% over one week"}

@@ -354,7 +354,8 @@ def registry() -> pd.DataFrame:
     rows = [("a1", "AAPL", "Apple Inc.", "US0378331005", "XNGS", "skfolio", "2022-12-28", 8000),
             ("a2", "AAPL", "Apple Inc.", "US0378331005", "XNGS", "bokeh", "2013-03-01", 3000),
             ("k1", "KO", "The Coca-Cola Company", "US1912161007", "XNYS", "skfolio", "2022-12-28", 8000),
-            ("m1", "MTUM", "iShares MSCI USA Momentum Factor ETF", "US46432F3964", "BATS", "skfolio", "2022-12-28", 2000),
+            ("m1", "MTUM", "iShares MSCI USA Momentum Factor ETF", "US46432F3964", "BATS", "skfolio", "2022-12-28",
+             2000),
             ("u1", "MYFUND", "My fund", "US0378331005", None, "upload", "2024-01-02", 10)]
     return pd.DataFrame([{"instrument_id": i, "symbol": s, "name": n, "isin": c, "mic": m, "currency": "USD",
                           "asset_class": "Equity", "instrument_type": "ETF" if s == "MTUM" else "Stock",
