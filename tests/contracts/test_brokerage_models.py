@@ -369,6 +369,13 @@ def test_a_request_that_is_no_json_object_is_refused_whole(request_: object) -> 
     assert info.value.paths == [""]
 
 
+def test_a_model_given_with_context_is_checked_again() -> None:
+    run = parse(RebalancingExecutionRequest, {"accounts": [ID], "preview": True})
+    assert parse(RebalancingExecutionRequest, run, extra="context") == run
+    movement = parse(CashMovement, {"amount": "1.00", "currency": "EUR"})
+    assert refused(CashMovement, movement, currency="USD") == {"currency": "EUR is not the account's currency USD"}
+
+
 def test_models_are_frozen_and_pass_through_parse() -> None:
     request = parse(PortfolioOrderRequest, order())
     assert parse(PortfolioOrderRequest, request) is request

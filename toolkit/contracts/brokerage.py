@@ -524,7 +524,7 @@ class RebalancingExecutionRequest(Checked):
 
     @classmethod
     def across(cls, data: dict, context: dict, failed: set[tuple]) -> list[tuple[tuple, str]]:
-        given = [k for k in ("accounts", "account_ids", "allocation_ids") if k in data]
+        given = [k for k in ("accounts", "account_ids", "allocation_ids") if data.get(k) is not None]
         if len(given) == 1:
             return []
         return [((given[0] if given else "accounts",),
