@@ -80,7 +80,7 @@ class Ctx:
     cancelled: str
     risk: str
     index: str
-    strategy: str
+    strategy: int
 
 
 def digest(ws: Workspace) -> str:
@@ -127,7 +127,7 @@ def _setup(ws: Workspace) -> dict[str, str]:
         {"isin": AAPL, "quantity": "10", "open_date": "2020-01-02", "open_level": 75.0}]}).id
     index = ws.attribution.create_index({"name": "Bad input index", "method": "equal", "currency": "USD",
                                          "constituents": [{"symbol": "AAPL"}, {"symbol": "MSFT"}]}).id
-    strategy = ws.strategies.create({"name": "Bad input strategy", "rules": [{"rule_name": "Equal Weight"}]}).id
+    strategy = ws.strategies.create({"name": "Bad input strategy", "rules": [{"rule_id": 14}]}).strategy_id
     return dict(allocation=allocation, portfolio=portfolio, trading=account("TRADING"), closed=closed,
                 suspended=suspended, bare=account(), eur=account(currency="EUR"), filled=filled, new=new,
                 cancelled=cancelled, risk=risk, index=index, strategy=strategy)
@@ -233,7 +233,11 @@ def optimisation(ctx: Ctx, **changes) -> dict:
 
 
 def strategy(**changes) -> dict:
-    return {"name": "Another strategy", "rules": [{"rule_name": "Equal Weight"}], **changes}
+    return {"name": "Another strategy", "rules": [{"rule_id": 14}], **changes}
+
+
+def seed_optimisation(ctx: Ctx, **changes) -> dict:
+    return {"client_reference": ctx.portfolio, "strategy_id": str(ctx.strategy), **changes}
 
 
 def webhook(ctx: Ctx, url: str = "http://127.0.0.1:9/hook", **changes) -> object:
@@ -690,15 +694,35 @@ CASES = [
         "name-markup": ({"name": SCRIPT}, V, "name"),
         "name-taken": ({"name": "Bad input strategy"}, V, "name"),
         "no-rules": ({"rules": []}, V, "rules"),
-        "unknown-rule": ({"rules": [{"rule_name": "Nope"}]}, V, "rules[0].rule_name"),
-        "unknown-rule-field": ({"rules": [{"rule_name": "Equal Weight", "leverage": 2}]}, V, "rules[0].leverage"),
-        "rule-garbage-date": ({"rules": [{"rule_name": "Equal Weight", "start_date": "garbage"}]}, V,
-                              "rules[0].start_date"),
-        "rule-universe-string": ({"rules": [{"rule_name": "Equal Weight", "universe": "AAPL"}]}, V,
-                                 "rules[0].universe"),
+        "unknown-rule": ({"rules": [{"rule_id": 99}]}, V, "rules[0].rule_id"),
+        "unknown-rule-field": ({"rules": [{"rule_id": 14, "leverage": 2}]}, V, "rules[0].leverage"),
+        "rule-id-text": ({"rules": [{"rule_id": "14"}]}, V, "rules[0].rule_id"),
+        "trigger-above-100": ({"rules": [{"rule_id": 14, "parameters": [{"key": "RebalanceTrigger", "value": "150"}]}]},
+                              V, "rules[0].parameters[0].value"),
+        "trigger-number": ({"rules": [{"rule_id": 14, "parameters": [{"key": "RebalanceTrigger", "value": 5}]}]}, V,
+                           "rules[0].parameters[0].value"),
+        "unknown-parameter": ({"rules": [{"rule_id": 14, "parameters": [{"key": "Leverage", "value": "2"}]}]}, V,
+                              "rules[0].parameters[0].key"),
+        "constraint-above-one": ({"rules": [{"rule_id": 14, "constraints": [
+            {"type": "CurrencyConstraint", "parameter": "USD", "lower_bound": 0, "upper_bound": 2}]}]}, V,
+            "rules[0].constraints[0].upper_bound"),
+        "constraint-on-tactical-rule": ({"rules": [{"rule_id": 4, "constraints": [
+            {"type": "CurrencyConstraint", "parameter": "USD", "lower_bound": 0, "upper_bound": 1}]}]}, V,
+            "rules[0].constraints"),
+        "two-portfolio-rules": ({"rules": [{"rule_id": 14}, {"rule_id": 18}]}, V, "rules[1].rule_id"),
+        "replace-unknown": ({"strategy_id": 999999}, V, "strategy_id"),
         "name-control-character": ({"name": "Strategy\n2"}, V, "name"),
     }),
-    case("strategy-run-unknown", lambda c: c.ws.strategies.run(UNKNOWN), N, UNKNOWN),
+    *variants("optimise-query", lambda c, ch: c.ws.strategies.optimise(seed_optimisation(c, **ch)), {
+        "strategy-text": ({"strategy_id": "first"}, V, "strategy_id"),
+        "strategy-unknown": ({"strategy_id": "999999"}, N, "999999"),
+        "strategy-float": ({"strategy_id": "100.0"}, V, "strategy_id"),
+        "reference-unknown": ({"client_reference": UNKNOWN}, N, "client_reference"),
+        "reference-blank": ({"client_reference": " "}, V, "client_reference"),
+        "unknown-field": ({"leverage": "2"}, V, "leverage"),
+    }),
+    case("strategy-run-unknown", lambda c: c.ws.strategies.run(999999), N, "999999"),
+    case("strategy-run-text", lambda c: c.ws.strategies.run(UNKNOWN), V, "strategy_id"),
     case("strategy-run-bad-account", lambda c: c.ws.strategies.run(c.strategy, account_ids=[SQL]), V,
          "account_ids[0]"),
     case("strategy-run-accounts-string", lambda c: c.ws.strategies.run(c.strategy, account_ids=c.portfolio), V,
