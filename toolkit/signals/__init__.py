@@ -1,0 +1,21 @@
+"""Indicators of the risk platform's tactical rules, as pure functions over OHLCV bars.
+
+Every function takes an OHLCV ``xr.Dataset`` (or closes) over ``(instrument, time)`` with any extra
+dimensions, keeps those dimensions, and stays lazy on dask-backed input. Parameters are in the risk
+platform's units and ranges (``toolkit.contracts.risk.rules``); each module states its seeding and
+where TA-Lib, ``ta``, pandas-ta and stockstats differ.
+
+- :mod:`~toolkit.signals.volatility`: :func:`true_range`, :func:`atr` (SMA, EMA, Smoothed = Wilder);
+- :mod:`~toolkit.signals.momentum`: :func:`rsi` (Wilder), :func:`reversal_probability` (rule 4);
+- :mod:`~toolkit.signals.trend`: :func:`supertrend` (rule 7), :func:`trend_bias` (rule 9);
+- :mod:`~toolkit.signals.levels`: :func:`swing_points`, :func:`support_resistance`,
+  :func:`nearest_levels` (minor and major supports and resistances, rules 5 and 10).
+"""
+
+from toolkit.signals.levels import nearest_levels, support_resistance, swing_points
+from toolkit.signals.momentum import reversal_probability, rsi
+from toolkit.signals.trend import supertrend, trend_bias
+from toolkit.signals.volatility import atr, true_range
+
+__all__ = ["atr", "nearest_levels", "reversal_probability", "rsi", "supertrend", "support_resistance",
+           "swing_points", "trend_bias", "true_range"]
