@@ -123,8 +123,7 @@ def _setup(ws: Workspace) -> dict[str, str]:
     closed, suspended = account(configured=True), account(configured=True)
     ws.accounts.set_status(closed, "CLOSED")
     ws.accounts.set_status(suspended, "SUSPENDED")
-    risk = ws.portfolios.upload({"name": "Bad input book", "capital": "100000.00", "currency": "USD", "positions": [
-        {"isin": AAPL, "quantity": "10", "open_date": "2020-01-02", "open_level": 75.0}]}).id
+    risk = ws.portfolios.upload({**risk_body(), "name": "Bad input book"}, "BAD-INPUT-BOOK").client_reference
     index = ws.attribution.create_index({"name": "Bad input index", "method": "equal", "currency": "USD",
                                          "constituents": [{"symbol": "AAPL"}, {"symbol": "MSFT"}]}).id
     strategy = ws.strategies.create({"name": "Bad input strategy", "rules": [{"rule_id": 14}]}).strategy_id
@@ -197,13 +196,19 @@ def bar(n: int, **changes) -> list[dict]:
     return [{**b, **changes} if i == n else b for i, b in enumerate(BARS)]
 
 
-def risk(**changes) -> dict:
-    return {"name": "Risk book", "capital": "100000.00", "currency": "USD",
-            "positions": [{"isin": AAPL, "quantity": "10", "open_date": "2020-01-02", "open_level": 75.0}], **changes}
+def risk_body(**changes) -> dict:
+    """PUT /portfolio's body (risk-platform-api.txt lines 209-241) with ``changes`` at the top."""
+    return {"name": "Risk book", "capital": {"currency": "USD", "funds": "100000.00"}, "wishlist": [],
+            "positions": [{"instrument_code": "AAPL_XNGS", "apiid": 8, "size": "10", "level": 75.0,
+                           "date_open": "2020-01-02T15:00:00Z", "direction": "Long"}], **changes}
+
+
+def capital(**changes) -> dict:
+    return risk_body(capital={**risk_body()["capital"], **changes})
 
 
 def position(**changes) -> dict:
-    return risk(positions=[{**risk()["positions"][0], **changes}])
+    return risk_body(positions=[{**risk_body()["positions"][0], **changes}])
 
 
 def master(**changes) -> dict:
@@ -605,36 +610,55 @@ CASES = [
     case("instrument-search-text-number", lambda c: c.ws.instruments.search(5), V, "text"),
     case("instrument-search-text-10mb", lambda c: c.ws.instruments.search(HUGE), V, "text"),
     case("instrument-search-isin-number", lambda c: c.ws.instruments.search(isin=378331005), V, "isin"),
-    case("coverage-not-a-list", lambda c: c.ws.instruments.coverage({"isin": AAPL}), V, "instruments"),
-    case("coverage-answer-format", lambda c: c.ws.instruments.coverage([{"isin": AAPL, "currency": "USD"}],
-                                                                       answer="xml"), V, "answer"),
+    case("coverage-not-a-list", lambda c: c.ws.instruments.coverage({"isin": AAPL}), V, ""),
+    case("coverage-answer-format", lambda c: c.ws.instruments.coverage(
+        [{"isin": AAPL, "currency": "USD"}], {"method": "ISIN_CURRENCY", "format_output": "XML"}), V, "format_output"),
+    case("coverage-lower-case-isin", lambda c: c.ws.instruments.coverage([{"isin": AAPL.lower(), "currency": "USD"}]),
+         V, "[0].isin"),
+    case("instrument-code-markup", lambda c: c.ws.instruments.by_code(SCRIPT), V, "instrument_code"),
+    case("instrument-code-unknown", lambda c: c.ws.instruments.by_code("AAPL_XNAS", 8), N, "AAPL_XNAS"),
+    case("instrument-code-apiid-text", lambda c: c.ws.instruments.by_code("AAPL_XNGS", "8.0"), V, "apiid"),
+    case("instrument-find-mic-lower-case", lambda c: c.ws.instruments.find({"mic_code": "xngs"}), V, "mic_code"),
+    case("history-get-timeframe-text", lambda c: c.ws.history.get({"instrument_code": "AAPL_XNGS",
+                                                                   "timeframeid": "day"}), V, "timeframeid"),
+    case("history-get-unknown-code", lambda c: c.ws.history.get({"instrument_code": "NOPE_XNYS"}), N, "NOPE_XNYS"),
     case("instrument-table-timeframe-9", lambda c: c.ws.instruments.table(timeframe=9), V, "timeframe"),
     # ------------------------------------------------------------------ risk platform: portfolios
-    case("risk-list-for-object", lambda c: c.ws.portfolios.upload([risk()]), V, ""),
-    *variants("risk", lambda c, ch: c.ws.portfolios.upload(risk(**ch)), {
-        "capital-underscore": ({"capital": "100_000.00"}, V, "capital"),
-        "capital-nan": ({"capital": float("nan")}, V, "capital"),
-        "capital-negative": ({"capital": "-5.00"}, V, "capital"),
-        "capital-fraction-of-cent": ({"capital": "100.001"}, V, "capital"),
-        "currency-xxx": ({"currency": "XXX"}, V, "currency"),
+    case("risk-list-for-object", lambda c: c.ws.portfolios.upload([risk_body()]), V, ""),
+    *variants("risk", lambda c, ch: c.ws.portfolios.upload(capital(**ch)), {
+        "funds-underscore": ({"funds": "100_000.00"}, V, "capital.funds"),
+        "funds-nan": ({"funds": float("nan")}, V, "capital.funds"),
+        "funds-negative": ({"funds": "-5.00"}, V, "capital.funds"),
+        "funds-fraction-of-cent": ({"funds": "100.001"}, V, "capital.funds"),
+        "currency-xxx": ({"currency": "XXX"}, V, "capital.currency"),
+    }),
+    *variants("risk", lambda c, ch: c.ws.portfolios.upload(risk_body(**ch)), {
+        "capital-as-a-number": ({"capital": "100000.00"}, V, "capital"),
         "name-markup": ({"name": SCRIPT}, V, "name"),
         "name-control-character": ({"name": "Risk\x00book"}, V, "name"),
         "wishlist-number": ({"wishlist": [5]}, V, "wishlist[0]"),
+        "wishlist-missing": ({"wishlist": None}, V, "wishlist"),
     }),
     *variants("risk", lambda c, ch: c.ws.portfolios.upload(position(**ch)), {
-        "quantity-zero": ({"quantity": "0"}, V, "positions[0].quantity"),
-        "quantity-arabic": ({"quantity": "١٠"}, V, "positions[0].quantity"),
-        "open-date-february-30": ({"open_date": "2020-02-30"}, V, "positions[0].open_date"),
-        "close-before-open": ({"close_date": "2019-01-02", "close_level": 80.0}, V, "positions[0].close_date"),
-        "close-without-level": ({"close_date": "2021-01-04"}, V, "positions[0].close_level"),
-        "bad-isin": ({"isin": "US0378331006"}, V, "positions[0].isin"),
-        "position-currency-mismatch": ({"currency": "EUR"}, V, "positions[0].currency"),
-        "positions-above-capital": ({"quantity": "10000"}, V, "positions[0]"),
+        "size-zero": ({"size": "0"}, V, "positions[0].size"),
+        "size-arabic": ({"size": "١٠"}, V, "positions[0].size"),
+        "date-open-february-30": ({"date_open": "2020-02-30T10:00:00Z"}, V, "positions[0].date_open"),
+        "close-before-open": ({"date_close": "2019-01-02T00:00:00Z", "close": 80.0}, V, "positions[0].date_close"),
+        "close-without-level": ({"date_close": "2021-01-04T00:00:00Z"}, V, "positions[0].close"),
+        "code-markup": ({"instrument_code": SCRIPT}, V, "positions[0].instrument_code"),
+        "apiid-text": ({"apiid": "8"}, V, "positions[0].apiid"),
+        "apiid-no-provider": ({"apiid": 7}, V, "positions[0].apiid"),
+        "direction-lower-case": ({"direction": "long"}, V, "positions[0].direction"),
         "unknown-position-field": ({"price": 1.0}, V, "positions[0].price"),
     }),
-    case("risk-replace-unknown-id", lambda c: c.ws.portfolios.upload(risk(), portfolio_id=SQL), N, SQL),
-    case("risk-status-impossible-as-of", lambda c: c.ws.portfolios.status(c.risk, as_of="2020-02-30"), V, "as_of"),
-    case("risk-status-future-as-of", lambda c: c.ws.portfolios.status(c.risk, as_of="2150-01-01"), V, "as_of"),
+    case("risk-reference-markup", lambda c: c.ws.portfolios.upload(risk_body(), SCRIPT), V, "client_reference"),
+    case("risk-get-sql", lambda c: c.ws.portfolios.get(SQL), N, SQL),
+    case("risk-delete-unknown", lambda c: c.ws.portfolios.delete({"client_reference": "NOPE"}), N, "NOPE"),
+    case("risk-delete-nothing-named", lambda c: c.ws.portfolios.delete({}), V, "client_reference"),
+    case("risk-composition-impossible-as-of", lambda c: c.ws.portfolios.composition(c.risk, as_of="2020-02-30"), V,
+         "as_of"),
+    case("risk-composition-future-as-of", lambda c: c.ws.portfolios.composition(c.risk, as_of="2150-01-01"), V,
+         "as_of"),
     case("analytics-weights-future-as-of", lambda c: c.ws.analytics.weights(c.risk, as_of="2150-01-01"), V, "as_of"),
     case("risk-get-unknown", lambda c: c.ws.portfolios.get(UNKNOWN), N, UNKNOWN),
     case("risk-universe-case", lambda c: c.ws.portfolios.universes("Sectors"), V, "kind"),

@@ -226,7 +226,11 @@ def test_sectors_are_universe_sectors(registry):
 def test_every_mic_has_an_exchange_calendar(registry):
     import exchange_calendars as xc
 
-    assert set(registry["mic"].dropna()) <= set(xc.get_calendar_names())
+    from toolkit.market.exchanges import market, operating_mic
+
+    mics = set(registry["mic"].dropna())
+    assert {operating_mic(m) for m in mics} <= set(xc.get_calendar_names())
+    assert all(market(m) is not None for m in mics)
 
 
 def test_series_of_one_security_share_its_identifiers(registry):

@@ -196,113 +196,113 @@ def test_resolve_of_nothing_raises_not_found(demo_ws):
         demo_ws.instruments.resolve([])
 
 
-# =========================================================================== coverage
+# =========================================================================== coverage (POST /history/coverage)
 
 REQUEST = [
     {"isin": "US0378331005", "currency": "USD"},   # Apple: covered
     {"isin": "DE0007164600", "currency": "EUR"},   # SAP: a valid ISIN we have no series for
     {"isin": "US0378331005", "currency": "EUR"},   # Apple in euro: not held
-    {"isin": "US0378331006", "currency": "USD"},   # bad check digit
-    {"isin": "US0378331005", "currency": "XXZ"},   # no such currency
-    {"isin": " us5949181045 ", "currency": "usd"},  # Microsoft, sloppy spelling
+    {"isin": "US5949181045", "currency": "USD"},   # Microsoft: three series, the current one answers
 ]
 EXPECTED = [
-    ("US0378331005", "USD", "COVERED", "1990-01-02", "2022-12-28"),
+    ("US0378331005", "USD", "OK", "1990-01-02", "2022-12-28"),
     ("DE0007164600", "EUR", "NOT_COVERED", None, None),
     ("US0378331005", "EUR", "CURRENCY_NOT_COVERED", None, None),
-    ("US0378331006", "USD", "INVALID_ISIN", None, None),
-    ("US0378331005", "XXZ", "INVALID_CURRENCY", None, None),
-    ("US5949181045", "USD", "COVERED", "1990-01-02", "2022-12-28"),  # the longest MSFT series
+    ("US5949181045", "USD", "OK", "1990-01-02", "2022-12-28"),
 ]
+CSV_QUERY = {"method": "ISIN_CURRENCY", "format_input": "CSV"}
 
 
 def _summary(answers: list[dict]) -> list[tuple]:
-    return [(a["isin"], a["currency"], a["coverage_status"], a["history_start"], a["history_end"]) for a in answers]
+    return [(a["input"]["isin"], a["input"]["currency"], a["coverage_status"], a["history_start"], a["history_end"])
+            for a in answers]
 
 
-@pytest.mark.parametrize("request_, fmt", [
-    pytest.param(REQUEST, "json", id="list"),
-    pytest.param({"instruments": REQUEST}, "json", id="dict"),
-    pytest.param(json.dumps(REQUEST), "json", id="JSON text"),
-    pytest.param(json.dumps({"instruments": REQUEST}).encode(), "json", id="JSON bytes"),
-    pytest.param("isin,currency\n" + "\n".join(f"{r['isin']},{r['currency']}" for r in REQUEST), "csv", id="CSV"),
+@pytest.mark.parametrize("request_, query", [
+    pytest.param(REQUEST, None, id="list"),
+    pytest.param(json.dumps(REQUEST), {"method": "ISIN_CURRENCY"}, id="JSON text"),
+    pytest.param(json.dumps(REQUEST).encode(), {"method": "ISIN_CURRENCY", "format_input": "JSON"}, id="JSON bytes"),
+    pytest.param("isin,currency\n" + "\n".join(f"{r['isin']},{r['currency']}" for r in REQUEST), CSV_QUERY,
+                 id="CSV"),
     pytest.param(("\ufeffISIN, Currency\n" + "\n".join(f"{r['isin']},{r['currency']}" for r in REQUEST)).encode(),
-                 "csv", id="CSV bytes with BOM"),
+                 CSV_QUERY, id="CSV bytes with BOM"),
 ])
-def test_coverage_statuses(demo_ws, registry, request_, fmt):
-    answers = demo_ws.instruments.coverage(request_, fmt=fmt)
+def test_coverage_statuses(demo_ws, registry, request_, query):
+    answers = demo_ws.instruments.coverage(request_, query).to_dict()
     assert _summary(answers) == EXPECTED
     assert answers[0]["instrument"]["instrument_id"] == series_id(registry, "AAPL", "skfolio")
-    assert answers[5]["instrument"]["instrument_id"] == demo_ws.instruments.resolve("US5949181045")[0]
+    assert (answers[0]["instrument"]["instrument_code"], answers[0]["instrument"]["apiid"]) == ("AAPL_XNGS", 8)
+    assert answers[3]["instrument"]["instrument_id"] == demo_ws.instruments.resolve("US5949181045")[0]
     assert answers[0]["instrument"]["tradable"] is True
-    assert all(a["instrument"] is None for a in answers[1:5])
+    assert all(a["instrument"] is None for a in answers[1:3])
     assert {a["coverage_status"] for a in answers} == set(coverage_check.STATUSES)
 
 
 def test_coverage_history_dates_follow_the_series(demo_ws):
     answers = demo_ws.instruments.coverage([{"isin": "US46432F3964", "currency": "USD"},   # MTUM
                                             {"isin": "US6311011026", "currency": "USD"}])  # NASDAQ Composite
-    assert _summary(answers) == [("US46432F3964", "USD", "COVERED", "2014-01-02", "2022-12-28"),
-                                 ("US6311011026", "USD", "COVERED", "1999-01-04", "2018-12-31")]
-
-
-def test_coverage_answers_as_json_text(demo_ws):
-    text = demo_ws.instruments.coverage(REQUEST, answer="json")
-    assert json.loads(text) == demo_ws.instruments.coverage(REQUEST)
+    assert _summary(answers.to_dict()) == [("US46432F3964", "USD", "OK", "2014-01-02", "2022-12-28"),
+                                           ("US6311011026", "USD", "OK", "1999-01-04", "2018-12-31")]
+    assert list(answers.to_pandas()["instrument_code"]) == ["MTUM_BATS", "COMP_XNAS"]
 
 
 def test_coverage_answers_as_csv(demo_ws, registry):
-    text = demo_ws.instruments.coverage(REQUEST, answer="csv")
+    text = demo_ws.instruments.coverage(REQUEST, {"method": "ISIN_CURRENCY", "format_output": "CSV"})
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == ["isin", "currency", "coverage_status", "history_start", "history_end",
-                             "instrument_id", "symbol", "name"]
+                             "instrument_code", "apiid", "instrument_id", "symbol", "name"]
     assert [(r["isin"], r["currency"], r["coverage_status"], r["history_start"] or None, r["history_end"] or None)
             for r in rows] == EXPECTED
     assert rows[0]["instrument_id"] == series_id(registry, "AAPL", "skfolio")
-    assert (rows[0]["symbol"], rows[0]["name"]) == ("AAPL", "Apple Inc.")
+    assert (rows[0]["instrument_code"], rows[0]["apiid"], rows[0]["symbol"], rows[0]["name"]) == \
+        ("AAPL_XNGS", "8", "AAPL", "Apple Inc.")
     assert rows[1]["instrument_id"] == rows[1]["symbol"] == ""
     # the CSV answer is itself a valid CSV request
-    again = demo_ws.instruments.coverage(text, fmt="csv")
-    assert _summary(again) == EXPECTED
+    again = demo_ws.instruments.coverage(text, CSV_QUERY)
+    assert _summary(again.to_dict()) == EXPECTED
 
 
-@pytest.mark.parametrize("request_, fmt, paths", [
-    pytest.param({"isin": "US0378331005", "currency": "USD"}, "json", ["instruments"], id="object not list"),
-    pytest.param([], "json", ["instruments"], id="empty list"),
-    pytest.param({"instruments": []}, "json", ["instruments"], id="empty instruments"),
-    pytest.param("42", "json", ["instruments"], id="JSON number"),
-    pytest.param([{"isin": "US0378331005", "currency": "USD"}, {"currency": "USD"}], "json",
-                 ["instruments[1].isin"], id="row without isin"),
-    pytest.param([{"isin": "US0378331005", "currency": "USD"}, "US0378331005"], "json",
-                 ["instruments[1]"], id="row not an object"),
-    pytest.param([{"isin": "US0378331005", "currency": 840}], "json", ["instruments[0].currency"],
-                 id="currency not a string"),
-    pytest.param([{"isin": None, "currency": None}], "json", ["instruments[0].isin", "instruments[0].currency"],
-                 id="both null"),
-    pytest.param("isin\nUS0378331005\nUS5949181045\n", "csv",
-                 ["instruments[0].currency", "instruments[1].currency"], id="CSV without currency"),
-    pytest.param("isin,currency\n", "csv", ["instruments"], id="CSV header only"),
+@pytest.mark.parametrize("request_, query, paths", [
+    pytest.param({"isin": "US0378331005", "currency": "USD"}, None, [""], id="object not list"),
+    pytest.param({"instruments": REQUEST}, None, [""], id="the toolkit's old wrapper"),
+    pytest.param([], None, [""], id="empty list"),
+    pytest.param("42", None, [""], id="JSON number"),
+    pytest.param([{"isin": "US0378331005", "currency": "USD"}, {"currency": "USD"}], None, ["[1].isin"],
+                 id="row without isin"),
+    pytest.param([{"isin": "US0378331005", "currency": "USD"}, "US0378331005"], None, ["[1]"],
+                 id="row not an object"),
+    pytest.param([{"isin": "US0378331005", "currency": 840}], None, ["[0].currency"], id="currency not a string"),
+    pytest.param([{"isin": None, "currency": None}], None, ["[0].isin", "[0].currency"], id="both null"),
+    pytest.param([{"isin": "US0378331006", "currency": "USD"}], None, ["[0].isin"], id="bad check digit"),
+    pytest.param([{"isin": "US0378331005", "currency": "XXZ"}], None, ["[0].currency"], id="no such currency"),
+    pytest.param([{"isin": " us5949181045 ", "currency": "usd"}], None, ["[0].isin", "[0].currency"],
+                 id="sloppy spelling"),
+    pytest.param("isin\nUS0378331005\nUS5949181045\n", CSV_QUERY, ["[0].currency", "[1].currency"],
+                 id="CSV without currency"),
+    pytest.param("isin,currency\n", CSV_QUERY, [""], id="CSV header only"),
+    pytest.param(REQUEST, {"method": "ISIN"}, ["method"], id="method not the seed's"),
+    pytest.param(REQUEST, {"method": "ISIN_CURRENCY", "format_output": "XML"}, ["format_output"], id="format XML"),
+    pytest.param(REQUEST, {}, ["method"], id="method missing"),
 ])
-def test_malformed_coverage_request_is_refused(demo_ws, request_, fmt, paths):
+def test_malformed_coverage_request_is_refused(demo_ws, request_, query, paths):
     with pytest.raises(ValidationError) as info:
-        demo_ws.instruments.coverage(request_, fmt=fmt)
+        demo_ws.instruments.coverage(request_, query)
     assert info.value.paths == paths
     assert str(info.value).startswith("The coverage request has ")
-    with pytest.raises(ValidationError):
-        coverage_check.parse_request(request_, fmt)
 
 
-@pytest.mark.parametrize("request_, fmt", [
-    pytest.param('[{"isin": "US0378331005", "currency": "USD"}', "json", id="truncated JSON"),
-    pytest.param(b"isin;currency", "json", id="CSV sent as JSON"),
-    pytest.param("", "csv", id="empty CSV"),
+@pytest.mark.parametrize("request_, query", [
+    pytest.param('[{"isin": "US0378331005", "currency": "USD"}', None, id="truncated JSON"),
+    pytest.param(b"isin;currency", None, id="CSV sent as JSON"),
+    pytest.param("", CSV_QUERY, id="empty CSV"),
+    pytest.param(REQUEST, CSV_QUERY, id="a list sent as CSV"),
 ])
-def test_unreadable_coverage_request_is_a_validation_error(demo_ws, request_, fmt):
+def test_unreadable_coverage_request_is_a_validation_error(demo_ws, request_, query):
     # text that is not JSON (or an empty upload) is a malformed request like any other,
     # not a bare json/pandas parser exception
     with pytest.raises(ValidationError) as info:
-        demo_ws.instruments.coverage(request_, fmt=fmt)
-    assert info.value.paths == ["instruments"]
+        demo_ws.instruments.coverage(request_, query)
+    assert info.value.paths == [""]
 
 
 # =========================================================================== resample

@@ -53,14 +53,19 @@ def worst_window(days: int) -> str:
     return STOCKS.index[-days - 1].date().isoformat()
 
 
-PAYLOAD = {
-    "name": "US core", "capital": "100000.00", "currency": "USD",
-    "wishlist": [{"isin": "US7427181091", "currency": "USD"}, "US1912161007"],
+PAYLOAD = {  # PUT /portfolio (risk-platform-api.txt lines 209-241), with the toolkit's added name
+    "name": "US core",
+    "capital": {"currency": "USD", "funds": 100000, "available": "30000.00", "equity": 100000,
+                "print_funds": "$100,000"},
+    "wishlist": [{"instrument": {"instrument_code": "PG_XNYS", "apiid": 8}, "direction": "Long"},
+                 {"instrument": {"instrument_code": "KO_XNYS", "apiid": 8}, "direction": "Long"}],
     "positions": [
-        {"isin": "US0378331005", "currency": "USD", "quantity": "300", "open_date": "2019-01-02", "open_level": 38.0},
-        {"isin": "US46625H1005", "quantity": "200", "open_date": "2019-01-02", "open_level": "90.50"},
-        {"isin": "US30231G1022", "quantity": 150, "open_date": "2019-06-03", "open_level": 62.1,
-         "close_date": "2021-06-30", "close_level": 58.2},
+        {"instrument_code": "AAPL_XNGS", "apiid": 8, "date_open": "2019-01-02T15:30:00Z", "level": 38.0, "size": 300,
+         "direction": "Long"},
+        {"instrument_code": "JPM_XNYS", "apiid": 8, "date_open": "2019-01-02T15:30:00Z", "level": "90.50",
+         "size": "200", "direction": "Long", "stop": 80},
+        {"instrument_code": "XOM_XNYS", "apiid": 8, "date_open": "2019-06-03T14:00:00Z", "level": 62.1, "size": 150,
+         "direction": "Long", "date_close": "2021-06-30T19:00:00Z", "close": 58.2},
     ],
 }
 
@@ -86,75 +91,125 @@ def mix(demo_ws: Workspace):
 # =========================================================================== uploaded portfolios
 
 
-def test_upload_keeps_the_payload_verbatim_and_a_replacement_replaces_it(ws: Workspace) -> None:
-    saved = ws.portfolios.upload(PAYLOAD)
-    body = saved.to_dict()
-    assert {k: v for k, v in body.items() if k not in ("id", "created_at", "updated_at")} == PAYLOAD
-    assert [p.id for p in ws.portfolios.list()] == [saved.id]
-    assert saved.to_pandas()["quantity"].tolist() == ["300", "200", "150"]
-    assert saved.to_pandas()["open_level"].tolist() == ["38.0", "90.50", "62.1"]
-    events = ws.events.list(resource_id=saved.id)
-    assert events["type"].tolist() == ["RISK_PORTFOLIO.UPLOADED"]
+def position(code: str, size: object, opened: str, level: object, apiid: int = 8, **more: object) -> dict:
+    return {"instrument_code": code, "apiid": apiid, "date_open": f"{opened}T15:00:00Z", "level": level,
+            "size": size, "direction": "Long", **more}
+
+
+def body(positions: list[dict], wishlist: list[dict] | None = None, funds: object = 1_000_000) -> dict:
+    return {"capital": {"currency": "USD", "funds": funds}, "wishlist": wishlist or [], "positions": positions}
+
+
+def test_upload_answers_the_portfolio_as_get_does_and_a_replacement_replaces_it(ws: Workspace) -> None:
+    saved = ws.portfolios.upload(PAYLOAD, "US-CORE")
+    answer = saved.to_dict()
+    assert answer["client_reference"] == "US-CORE" and answer["name"] == "US core"
+    assert answer["capital"] == {"currency": "USD", "funds": 100000, "available": 30000, "equity": 100000,
+                                 "print_equity": None, "print_funds": "$100,000", "print_available": None}
+    assert answer["wishlist"] == PAYLOAD["wishlist"]
+    first, second, third = answer["positions"]
+    assert (first["size"], first["level"], first["close"], first["limit"], first["stop"]) == (300, 38, None, 0, 0)
+    assert (second["size"], second["level"], second["stop"]) == (200, 90.5, 80)
+    assert (third["close"], third["date_close"], third["date_open"]) == ("58.2", "2021-06-30T19:00:00Z",
+                                                                       "2019-06-03T14:00:00Z")
+    assert first["instrument_id"] == ws.instruments.by_code("AAPL_XNGS", 8)
+    assert answer["data_load"] == "100%"
+    assert [p.client_reference for p in ws.portfolios.list()] == ["US-CORE"]
+    assert ws.portfolios.list({"client_reference": "US-CORE"})[0].to_dict() == answer
+    assert ws.events.list(resource_id="US-CORE")["type"].tolist() == ["RISK_PORTFOLIO.UPLOADED"]
     smaller = {**PAYLOAD, "positions": PAYLOAD["positions"][:1], "wishlist": []}
-    again = ws.portfolios.upload(smaller, portfolio_id=saved.id)
+    again = ws.portfolios.upload(json.dumps(smaller), {"client_reference": "US-CORE"})
     assert again.created_at == saved.created_at and again.updated_at > saved.updated_at
-    assert len(again.positions) == 1 and again.wishlist.empty
-    assert ws.portfolios.get(saved.id).to_dict()["positions"] == smaller["positions"]
+    assert len(again.positions) == 1 and again.wishlist == []
+    assert ws.portfolios.get("US-CORE").to_dict()["positions"] == again.to_dict()["positions"]
+    # without a client_reference, a new portfolio under a new UUID
+    other = ws.portfolios.upload(smaller)
+    assert len(other.client_reference) == 36 and len(ws.portfolios.list()) == 2
 
 
-def test_status_capital_cash_and_composition_worked_by_hand(ws: Workspace) -> None:
-    pid = ws.portfolios.upload(PAYLOAD).id
-    # at the end of the data (2022-12-28) AAPL and JPM are open, XOM was sold on 2021-06-30:
-    # cash = 100,000 - 300 x 38 - 200 x 90.50 - 150 x 62.1 + 150 x 58.2 = 69,915.00
-    end = ws.portfolios.status(pid).to_dict()
-    assert end["as_of"] == "2022-12-28" and end["capital"] == "100000.00" and end["cash"] == "69915.00"
+def test_composition_worked_by_hand(ws: Workspace) -> None:
+    ws.portfolios.upload(PAYLOAD, "US-CORE")
+    # at the end of the data (2022-12-28) AAPL and JPM are open, XOM was sold on 2021-06-30
+    end = ws.portfolios.composition("US-CORE")
+    assert set(end["as_of"]) == {"2022-12-28"}
     last = STOCKS.loc["2022-12-28"]
     value = {"AAPL": 300 * last["AAPL"], "JPM": 200 * last["JPM"]}
-    rows = {r["symbol"]: r for r in end["composition"]}
-    assert set(rows) == {"AAPL", "JPM"} and rows["AAPL"]["quantity"] == "300"
+    rows = end.set_index("symbol")
+    assert set(rows.index) == {"AAPL", "JPM"} and rows.loc["AAPL", "quantity"] == "300"
+    assert rows.loc["AAPL", "instrument_code"] == "AAPL_XNGS" and rows.loc["JPM", "apiid"] == 8
     for symbol, v in value.items():
-        assert rows[symbol]["close"] == last[symbol]
-        assert rows[symbol]["weight"] == pytest.approx(v / sum(value.values()), rel=1e-12)
-    assert end["market_value"] == pytest.approx(sum(value.values()), rel=1e-12)
-    # on Sunday 2020-06-28 all three are open (cash 100,000 - 38,815 = 61,185.00), valued at Friday's close
-    sunday = ws.portfolios.status(pid, as_of="2020-06-28")
+        assert rows.loc[symbol, "close"] == last[symbol]
+        assert rows.loc[symbol, "weight"] == pytest.approx(v / sum(value.values()), rel=1e-12)
+    # on Sunday 2020-06-28 all three are open, valued at Friday's close
+    sunday = ws.portfolios.composition("US-CORE", as_of="2020-06-28")
     friday = STOCKS.loc["2020-06-26"]
-    assert sunday.cash == pytest.approx(61185) and str(sunday.cash) == "61185.00"
-    assert dict(zip(sunday.composition["symbol"], sunday.composition["close"])) == {
-        s: friday[s] for s in ("AAPL", "JPM", "XOM")}
+    assert dict(zip(sunday["symbol"], sunday["close"])) == {s: friday[s] for s in ("AAPL", "JPM", "XOM")}
+
+
+def test_a_short_position_counts_negative(ws: Workspace) -> None:
+    ws.portfolios.upload(body([position("AAPL_XNGS", 100, "2020-01-02", 75.0),
+                               {**position("JPM_XNYS", 50, "2020-01-02", 140.0), "direction": "Short"}]), "LS")
+    held = ws.portfolios.composition("LS", as_of="2020-06-30").set_index("symbol")
+    assert held.loc["JPM", "quantity"] == "-50" and held.loc["JPM", "value"] < 0
+    assert ws.portfolios.get("LS").to_dict()["positions"][1]["direction"] == "Short"
 
 
 def test_data_load_says_which_histories_are_loaded_partial_or_missing(ws: Workspace) -> None:
-    payload = {"capital": 1_000_000, "currency": "USD", "wishlist": ["US1912161007"], "positions": [
-        {"isin": "US0378331005", "quantity": "10", "open_date": "2019-01-02", "open_level": 38.0},
-        {"isin": "US46432F3964", "quantity": "10", "open_date": "2013-06-03", "open_level": 50},   # MTUM from 2014
-        {"isin": "US6311011026", "quantity": "1", "open_date": "2015-01-02", "open_level": 4700,   # COMP to 2018
-         "close_date": "2020-01-02", "close_level": 9000},
-        {"isin": "US0231351067", "quantity": "1", "open_date": "2020-01-02", "open_level": 1898.01},  # not loaded
-    ]}
-    pid = ws.portfolios.upload(payload).id
-    load = ws.portfolios.status(pid).to_dict()["data_load"]
-    status = {r["isin"]: r["status"] for r in load["instruments"]}
-    assert status == {"US0378331005": "LOADED", "US46432F3964": "PARTIAL", "US6311011026": "PARTIAL",
-                      "US0231351067": "MISSING", "US1912161007": "LOADED"}
-    assert (load["status"], load["loaded"], load["total"]) == ("INCOMPLETE", 2, 5)
-    amazon = next(r for r in load["instruments"] if r["isin"] == "US0231351067")
-    assert amazon["needed_from"] == "2020-01-02" and amazon["n_records"] is None
-    with pytest.raises(DataError, match=r"US0231351067 USD \(positions\[3\]\).*ws.history.upload"):
-        ws.analytics.portfolio(pid)
-    ws.history.upload({"isin": "US0231351067", "currency": "USD", "timeframe": 1, "symbol": "AMZN",
-                       "history": [{"timestamp": "2020-01-02", "close": 1898.01},
-                                   {"timestamp": "2020-01-03", "close": 1874.97}]})
-    after = {r["isin"]: r for r in ws.portfolios.status(pid).to_dict()["data_load"]["instruments"]}
-    assert after["US0231351067"]["status"] == "LOADED" and after["US0231351067"]["n_records"] == 2
+    payload = body([
+        position("AAPL_XNGS", "10", "2019-01-02", 38.0),
+        position("MTUM_BATS", "10", "2013-06-03", 50),                        # MTUM from 2014
+        position("COMP_XNAS", "1", "2015-01-02", 4700, apiid=11,              # COMP to 2018
+                 date_close="2020-01-02T21:00:00Z", close=9000),
+        position("AMZN_XNGS", "1", "2020-01-02", 1898.01, apiid=91),           # not loaded
+    ], wishlist=[{"instrument": {"instrument_code": "KO_XNYS", "apiid": 8}, "direction": "Long"}])
+    answer = ws.portfolios.upload(payload, "LOAD").to_dict()
+    status = {r["instrument_code"]: r["status"] for r in answer["instruments"]}
+    assert status == {"AAPL_XNGS": "LOADED", "MTUM_BATS": "PARTIAL", "COMP_XNAS": "PARTIAL",
+                      "AMZN_XNGS": "MISSING", "KO_XNYS": "LOADED"}
+    assert answer["data_load"] == "40%"
+    amazon = next(r for r in answer["instruments"] if r["instrument_code"] == "AMZN_XNGS")
+    assert amazon["needed_from"] == "2020-01-02" and amazon["instrument_id"] is None
+    with pytest.raises(DataError, match=r"positions\[3\]"):
+        ws.analytics.portfolio("LOAD")
+    ws.history.upload({"instrument": {"instrument_code": "AMZN_XNGS", "currency": "USD", "name": "Amazon.com Inc"},
+                       "timeframe_id": 1, "history": [{"datetime": "2020-01-02", "close": 1898.01},
+                                                      {"datetime": "2020-01-03", "close": 1874.97}]})
+    after = {r["instrument_code"]: r for r in ws.portfolios.get("LOAD").to_dict()["instruments"]}
+    assert after["AMZN_XNGS"]["status"] == "LOADED" and after["AMZN_XNGS"]["history_end"] == "2020-01-03"
 
 
-def test_constraint_universes_are_the_shipped_ones(demo_ws: Workspace) -> None:
+def test_delete_by_reference_or_all_data(ws: Workspace) -> None:
+    for reference in ("A", "B", "C"):
+        ws.portfolios.upload(PAYLOAD, reference)
+    assert ws.portfolios.delete({"client_reference": "B"}).to_dict() == {"deleted": ["B"]}
+    assert [p.client_reference for p in ws.portfolios.list()] == ["A", "C"]
+    assert ws.events.list(resource_id="B")["type"].tolist() == ["RISK_PORTFOLIO.UPLOADED", "RISK_PORTFOLIO.DELETED"]
+    with pytest.raises(NotFoundError, match="client_reference 'B'"):
+        ws.portfolios.delete("B")
+    before = dump(ws)
+    for query, path in (({}, "client_reference"), ({"all_data": "yes"}, "all_data"),
+                        ({"client_reference": "A", "all_data": "true"}, "all_data")):
+        with pytest.raises(ValidationError) as refused:
+            ws.portfolios.delete(query)
+        assert refused.value.paths == [path] and dump(ws) == before
+    assert ws.portfolios.delete({"all_data": "true"}).deleted == ["A", "C"]
+    assert ws.portfolios.list() == []
+    assert ws.db.conn.execute("SELECT count(*) FROM risk_portfolio_positions").fetchone()[0] == 0
+
+
+def test_constraint_universes_in_the_seeds_shape(demo_ws: Workspace) -> None:
     shipped = json.loads((DATA / "universes.json").read_text())
-    assert demo_ws.portfolios.universes() == shipped
-    assert len(demo_ws.portfolios.universes("sectors")) == 11
-    demo_ws.portfolios.universes()["sectors"].clear()  # a copy: the next caller still sees all of them
-    assert demo_ws.portfolios.universes("sectors") == shipped["sectors"]
+    sectors = [s.to_dict() for s in demo_ws.portfolios.universes("sectors")]
+    assert [(s["id"], s["name"], s["type"], s["description"]) for s in sectors] == \
+        [(s["code"], s["name"], "sector", "") for s in shipped["sectors"]]
+    geographies = demo_ws.portfolios.universes("geographies")
+    assert geographies[0].type == "geographic" and geographies[0].countries == shipped["geographies"][0]["countries"]
+    usd = next(c for c in demo_ws.portfolios.universes("currencies") if c.id == "USD")
+    assert usd.to_dict() == {"name": "USD", "type": "currency", "id": "USD", "description": "US Dollar",
+                             "countries": None}
+    assert [a.id for a in demo_ws.portfolios.universes("assetclasses")] == \
+        [a.id for a in demo_ws.portfolios.universes("asset_classes")] == [a["code"] for a in shipped["asset_classes"]]
+    assert set(demo_ws.portfolios.universes()) == {"geographies", "sectors", "currencies", "assetclasses"}
     with pytest.raises(ValidationError) as refused:
         demo_ws.portfolios.universes("planets")
     assert refused.value.paths == ["kind"]
@@ -162,27 +217,31 @@ def test_constraint_universes_are_the_shipped_ones(demo_ws: Workspace) -> None:
 
 BAD = {
     "not an object": (["AAPL"], [""]),
-    "unknown field, no capital, bad currency": ({"currency": "ZZZ", "owner": "me"}, ["owner", "currency", "capital"]),
-    "capital below the cent": ({"capital": "100.001", "currency": "USD"}, ["capital"]),
-    "capital not positive": ({"capital": -5, "currency": "USD"}, ["capital"]),
-    "positions not a list": ({"capital": "100", "currency": "USD", "positions": {"isin": "x"}}, ["positions"]),
-    "every position field": ({"capital": "1000", "currency": "USD", "positions": [
-        {"isin": "US0378331006", "quantity": "-5", "open_date": "2019-13-01", "open_level": "abc"},
-        {"isin": "US0378331005", "currency": "EUR", "quantity": "1", "open_date": "2019-01-02", "open_level": 1,
-         "close_date": "2018-01-02", "close_level": 2, "ticker": "AAPL"},
-        {"isin": "US0378331005", "quantity": "1", "open_date": "2019-01-02", "open_level": 1,
-         "close_date": "2019-02-01"},
-        "AAPL"]},
-     ["positions[0].isin", "positions[0].quantity", "positions[0].open_date", "positions[0].open_level",
-      "positions[1].ticker", "positions[1].currency", "positions[1].close_date", "positions[2].close_level",
-      "positions[3]"]),
-    "wishlist entries": ({"capital": "1000", "currency": "USD", "wishlist": ["XX123", {"isin": "US0378331005",
-                                                                                      "weight": 1}, 7]},
-                         ["wishlist[0].isin", "wishlist[1].weight", "wishlist[2]"]),
-    "positions cost more than the capital": ({"capital": "10000.00", "currency": "USD", "positions": [
-        {"isin": "US0378331005", "quantity": "100", "open_date": "2019-01-02", "open_level": 38},
-        {"isin": "US46625H1005", "quantity": "100", "open_date": "2019-01-03", "open_level": 90.5}]},
-        ["positions[1]"]),
+    "the toolkit's old form": ({"capital": "100000.00", "currency": "USD", "wishlist": []}, ["capital", "currency"]),
+    "unknown field, no capital, bad currency": ({"capital": {"currency": "ZZZ", "funds": 1}, "owner": "me",
+                                                 "wishlist": []}, ["owner", "capital.currency"]),
+    "funds below the cent": (body([], funds="100.001"), ["capital.funds"]),
+    "funds negative": (body([], funds=-5), ["capital.funds"]),
+    "positions not a list": ({**body([]), "positions": {"instrument_code": "x"}}, ["positions"]),
+    "every position field": (body([
+        {"instrument_code": "AAPL XNGS", "apiid": "8", "date_open": "2019-13-01", "level": "abc", "size": -5,
+         "direction": "long"},
+        {**position("AAPL_XNGS", 1, "2019-01-02", 1), "ticker": "AAPL"},
+        "AAPL"]),
+     ["positions[0].instrument_code", "positions[0].apiid", "positions[0].date_open", "positions[0].level",
+      "positions[0].size", "positions[0].direction", "positions[1].ticker", "positions[2]"]),
+    # the rules across fields, once every field is well formed
+    "closes and providers": (body([
+        {**position("AAPL_XNGS", 1, "2019-01-02", 1), "date_close": "2018-01-02T00:00:00Z", "close": 2},
+        {**position("AAPL_XNGS", 1, "2019-01-02", 1), "date_close": "2019-02-01T00:00:00Z"},
+        {**position("AAPL_XNGS", 1, "2019-01-02", 1), "apiid": 7}],
+        wishlist=[{"instrument": {"instrument_code": "KO_XNYS", "apiid": 99}, "direction": "Long"}]),
+     ["positions[0].date_close", "positions[1].close", "positions[2].apiid", "wishlist[0].instrument.apiid"]),
+    "wishlist entries": (body([], wishlist=[{"isin": "US0378331005"},
+                                            {"instrument": {"instrument_code": "KO_XNYS", "apiid": 8},
+                                             "direction": "Long", "weight": 1}, 7]),
+                         ["wishlist[0].isin", "wishlist[0].instrument", "wishlist[0].direction",
+                          "wishlist[1].weight", "wishlist[2]"]),
 }
 
 
@@ -191,28 +250,37 @@ def test_malformed_payloads_name_every_field_and_save_nothing(ws: Workspace, cas
     payload, paths = BAD[case]
     before = dump(ws)
     with pytest.raises(ValidationError) as refused:
-        ws.portfolios.upload(payload)
+        ws.portfolios.upload(payload, "BAD")
     assert sorted(refused.value.paths) == sorted(paths)
     assert "Nothing was saved" in str(refused.value)
     assert dump(ws) == before
 
 
-def test_overdraft_names_the_opening_and_the_free_capital(ws: Workspace) -> None:
-    with pytest.raises(ValidationError, match=r"opening on 2019-01-03 costs 9,050.00 USD, but only 6,200.00 USD"):
-        ws.portfolios.upload(BAD["positions cost more than the capital"][0])
+def test_positions_may_cost_more_than_the_funds(ws: Workspace) -> None:
+    # the document allows leverage (line 639): funds of 10,000 hold 13,850 of positions
+    answer = ws.portfolios.upload(body([position("AAPL_XNGS", 100, "2019-01-02", 38),
+                                        position("JPM_XNYS", 111, "2019-01-03", 90.5)], funds="10000.00"), "LEVER")
+    assert answer.capital.funds == 10000 and len(answer.positions) == 2
 
 
-def test_unknown_portfolio_bad_dates_and_ids_are_refused(ws: Workspace) -> None:
-    with pytest.raises(NotFoundError, match="No uploaded portfolio with id 'nope'"):
-        ws.portfolios.status("nope")
-    pid = ws.portfolios.upload(PAYLOAD).id
+def test_unknown_portfolio_bad_dates_and_references_are_refused(ws: Workspace) -> None:
+    with pytest.raises(NotFoundError, match="No portfolio with client_reference 'nope'"):
+        ws.portfolios.get("nope")
+    with pytest.raises(NotFoundError, match="No portfolio with client_reference 'nope'"):
+        ws.portfolios.by_reference("nope")
+    ws.portfolios.upload(PAYLOAD, "US-CORE")
+    assert ws.portfolios.by_reference("US-CORE") == "US-CORE"
     with pytest.raises(ValidationError) as refused:
-        ws.portfolios.status(pid, as_of="30/06/2020")
+        ws.portfolios.composition("US-CORE", as_of="30/06/2020")
     assert refused.value.paths == ["as_of"]
     before = dump(ws)
+    for reference in (42, "<script>", " ", {"client_reference": "A", "extra": 1}):
+        with pytest.raises(ValidationError) as refused:
+            ws.portfolios.upload(PAYLOAD, reference)
+        assert refused.value.paths[0] in ("client_reference", "extra") and dump(ws) == before
     with pytest.raises(ValidationError) as refused:
-        ws.portfolios.upload(PAYLOAD, portfolio_id=42)
-    assert refused.value.paths == ["portfolio_id"] and dump(ws) == before
+        ws.portfolios.by_reference(42, path="portfolio")
+    assert refused.value.paths == ["portfolio"]
 
 
 # =========================================================================== instrument analytics
@@ -443,7 +511,7 @@ def test_contribution_chart_shows_both_measures(mix) -> None:
 
 
 def test_uploaded_portfolio_weights_are_value_weights_on_as_of(ws: Workspace) -> None:
-    pid = ws.portfolios.upload(PAYLOAD).id
+    pid = ws.portfolios.upload(PAYLOAD, "US-CORE").client_reference
     day = STOCKS.loc["2020-06-30"]
     value = pd.Series({"AAPL": 300 * day["AAPL"], "JPM": 200 * day["JPM"], "XOM": 150 * day["XOM"]})
     weights = ws.analytics.weights(pid, as_of="2020-06-30").sel(portfolio=pid).to_series()

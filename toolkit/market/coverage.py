@@ -1,107 +1,71 @@
-"""Coverage check: which ISIN + currency pairs the workspace has history for.
+"""Coverage of ISIN + currency pairs (POST /history/coverage, ``risk-platform-api.txt`` lines 152-188):
+which series of the registry answers each pair.
 
-Request: a JSON list of ``{"isin": ..., "currency": ...}`` (or ``{"instruments": [...]}``),
-or a CSV with ``isin`` and ``currency`` columns. Answer, one per request, in request order::
+The pairs come as the contract reads them (:func:`toolkit.contracts.risk.history.read_pairs`), from a
+JSON array or from CSV text with ``isin`` and ``currency`` columns (:func:`csv_rows`). Each answer::
 
-    {"isin": ..., "currency": ..., "coverage_status": "COVERED",
+    {"coverage_status": "OK", "input": {"isin": ..., "currency": ...},
      "history_start": "1990-01-02", "history_end": "2022-12-28", "instrument": {...}}
 
-``coverage_status`` is ``COVERED``; ``NOT_COVERED`` (no series for that ISIN);
-``CURRENCY_NOT_COVERED`` (the ISIN is known, but not in that currency); ``INVALID_ISIN`` or
-``INVALID_CURRENCY`` (the pair fails ISO 6166 / ISO 4217 validation). A malformed request
-(not a list, a row without ``isin``) raises ``ValidationError`` instead.
+``coverage_status`` is ``OK`` (the document's word: covered), or, added, ``NOT_COVERED`` (no series
+of that ISIN) and ``CURRENCY_NOT_COVERED`` (the ISIN is covered in another currency). The best
+matching instrument is the pair's current series (its daily history ends latest, then it is the
+longest: :func:`toolkit.market.instruments.current_first`), answered as the platform's instrument
+object (:func:`toolkit.market.instruments.describe`).
 """
 
 from __future__ import annotations
 
 import io
-import json
 
-import numpy as np
 import pandas as pd
-import pycountry
 
-from toolkit.errors import Problems
-from toolkit.market.instruments import COLUMNS, is_isin
+from toolkit.market.instruments import current_first, describe
 
-STATUSES = ("COVERED", "NOT_COVERED", "CURRENCY_NOT_COVERED", "INVALID_ISIN", "INVALID_CURRENCY")
-ANSWER_FIELDS = ("isin", "currency", "coverage_status", "history_start", "history_end")
-
-
-def parse_request(data: object, fmt: str = "json") -> pd.DataFrame:
-    """Read a coverage request (JSON text, bytes, a list/dict, or CSV text) into ``isin, currency``."""
-    problems = Problems()
-    try:
-        rows = _read(data, fmt)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:  # JSONDecodeError is a ValueError
-        problems.add("instruments", f"is not readable {fmt.upper()}: {exc}")
-        problems.raise_if_any("coverage request")
-    if not isinstance(rows, list) or not rows:
-        problems.add("instruments", "expected a non-empty list of {isin, currency} pairs")
-        problems.raise_if_any("coverage request")
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            problems.add(f"instruments[{i}]", "expected an object with isin and currency")
-            continue
-        for key in ("isin", "currency"):
-            if not isinstance(row.get(key), str):
-                problems.add(f"instruments[{i}].{key}", "is required as a string")
-    problems.raise_if_any("coverage request")
-    return pd.DataFrame({"isin": [r["isin"].strip().upper() for r in rows],
-                         "currency": [r["currency"].strip().upper() for r in rows]})
+STATUSES = ("OK", "NOT_COVERED", "CURRENCY_NOT_COVERED")
+#: the columns of a CSV answer: the answer's fields, then the instrument's code, apiid, id, symbol and name
+CSV_COLUMNS = ("isin", "currency", "coverage_status", "history_start", "history_end", "instrument_code", "apiid",
+               "instrument_id", "symbol", "name")
 
 
-def _read(data: object, fmt: str) -> object:
-    if fmt == "csv":
-        text = data.decode("utf-8-sig") if isinstance(data, bytes) else str(data)
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        frame.columns = [c.strip().lower() for c in frame.columns]
-        return frame.to_dict("records")
-    if fmt != "json":
-        raise ValueError(f"the format must be 'json' or 'csv', not {fmt!r}")
-    rows = json.loads(data) if isinstance(data, (str, bytes)) else data
-    return rows.get("instruments") if isinstance(rows, dict) else rows
+def csv_rows(data: str | bytes) -> list[dict]:
+    """CSV text (or UTF-8 bytes, a BOM allowed) with ``isin`` and ``currency`` columns as rows to read:
+    headers are matched case-insensitively and without surrounding spaces, other columns are left out
+    (a CSV answer is itself a request); cells are kept as written (the contract reads them strictly).
+    Raises ``ValueError`` for text that is not CSV."""
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    return frame[[c for c in ("isin", "currency") if c in frame]].to_dict("records")
 
 
-def check(request: pd.DataFrame, registry: pd.DataFrame) -> list[dict]:
-    """Answer a parsed request against a registry table (with ``history_start/end``, ``n_records``).
-
-    Where several series share an ISIN and currency, the one with the most records answers.
-    """
-    best = (registry.sort_values("n_records", ascending=False, kind="stable")
-            .drop_duplicates(["isin", "currency"]))
-    merged = request.merge(best, on=["isin", "currency"], how="left", validate="many_to_one")
-    currencies = {c.alpha_3 for c in pycountry.currencies}
-    status = np.select(
-        [~request["isin"].map(is_isin).astype(bool), ~request["currency"].isin(currencies),
-         merged["instrument_id"].notna(), request["isin"].isin(set(registry["isin"]))],
-        ["INVALID_ISIN", "INVALID_CURRENCY", "COVERED", "CURRENCY_NOT_COVERED"],
-        default="NOT_COVERED",
-    )
-    merged = merged.astype(object).where(merged.notna(), None)
+def check(pairs: list[tuple[str, str]], registry: pd.DataFrame) -> list[dict]:
+    """One answer per ``(isin, currency)`` pair, in order, against a registry table (with
+    ``history_start``, ``history_end`` and ``n_records``)."""
+    best = current_first(registry[registry["n_records"] > 0]).drop_duplicates(["isin", "currency"])
+    rows = {(r["isin"], r["currency"]): r for r in best.to_dict("records")}
+    held = set(best["isin"])
     answers = []
-    for row, state in zip(merged.to_dict("records"), status):
-        covered = state == "COVERED"
-        answers.append({"isin": row["isin"], "currency": row["currency"], "coverage_status": str(state),
-                        "history_start": row["history_start"] if covered else None,
-                        "history_end": row["history_end"] if covered else None,
-                        "instrument": {c: _plain(row[c]) for c in COLUMNS} if covered else None})
+    for isin, currency in pairs:
+        row = rows.get((isin, currency))
+        status = "OK" if row else "CURRENCY_NOT_COVERED" if isin in held else "NOT_COVERED"
+        answers.append({"coverage_status": status, "input": {"isin": isin, "currency": currency},
+                        "history_start": row["history_start"] if row else None,
+                        "history_end": row["history_end"] if row else None,
+                        "instrument": describe(row) if row else None})
     return answers
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, float) and value != value:
-        return None
-    return value.item() if hasattr(value, "item") else value
+def to_table(answers: list[dict]) -> pd.DataFrame:
+    """The answers as a table of :data:`CSV_COLUMNS`."""
+    table = [{"isin": a["input"]["isin"], "currency": a["input"]["currency"], "coverage_status": a["coverage_status"],
+              "history_start": a["history_start"], "history_end": a["history_end"],
+              **{k: (a["instrument"] or {}).get(k) for k in ("instrument_code", "apiid", "instrument_id")},
+              "symbol": ((a["instrument"] or {}).get("identifiers") or {}).get("symbol"),
+              "name": (a["instrument"] or {}).get("name")} for a in answers]
+    return pd.DataFrame(table, columns=list(CSV_COLUMNS), dtype=object)
 
 
 def to_csv(answers: list[dict]) -> str:
-    """The answers as CSV: the answer fields, then ``instrument_id``, ``symbol`` and ``name``."""
-    rows = [{**{k: a[k] for k in ANSWER_FIELDS},
-             **{k: (a["instrument"] or {}).get(k) for k in ("instrument_id", "symbol", "name")}}
-            for a in answers]
-    return pd.DataFrame(rows).to_csv(index=False, lineterminator="\n")
-
-
-def to_json(answers: list[dict]) -> str:
-    return json.dumps(answers, indent=2)
+    """The answers as CSV (:data:`CSV_COLUMNS`): itself a valid CSV request."""
+    return to_table(answers).to_csv(index=False, lineterminator="\n")

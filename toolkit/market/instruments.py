@@ -20,12 +20,14 @@ import pandas as pd
 import pycountry
 from stdnum import isin as stdnum_isin
 
-from toolkit.contracts.codes import NOT_MONEY, read_currency as check_currency, read_isin as check_isin
+from toolkit.contracts.codes import NOT_MONEY
+from toolkit.contracts.codes import read_currency as check_currency
+from toolkit.contracts.codes import read_isin as check_isin
 from toolkit.contracts.risk.common import SEPARATOR
-from toolkit.contracts.risk.history import split_code
+from toolkit.contracts.risk.history import InstrumentUpload, split_code
 from toolkit.errors import Problems
 from toolkit.market.exchanges import market, segments
-from toolkit.market.providers import apiid_of
+from toolkit.market.providers import UPLOAD, apiid_of
 from toolkit.validation import read_int, shown
 
 #: namespace of the toolkit's deterministic instrument ids (uuid5 of source and symbol)
@@ -105,9 +107,12 @@ def instrument_code(symbol: str, mic: str | None) -> str:
 
 
 def with_codes(table: pd.DataFrame) -> pd.DataFrame:
-    """The registry with ``instrument_code`` and ``apiid`` (None where no provider stands for the
-    series' source) added."""
-    codes = [instrument_code(s, m if isinstance(m, str) else None) for s, m in zip(table["symbol"], table["mic"])]
+    """The registry with ``instrument_code`` (a user's own code where the registry's ``code`` column
+    keeps one, else ``SYMBOL_MIC``) and ``apiid`` (None where no provider stands for the series' source)
+    added."""
+    own = table["code"] if "code" in table else pd.Series(None, index=table.index, dtype=object)
+    codes = [c if isinstance(c, str) else instrument_code(s, m if isinstance(m, str) else None)
+             for c, s, m in zip(own, table["symbol"], table["mic"])]
     apiids = pd.Series([apiid_of(s) for s in table["source"]], index=table.index, dtype=object)
     return table.assign(instrument_code=codes, apiid=apiids)
 
@@ -132,6 +137,28 @@ def near_codes(table: pd.DataFrame, code: str, limit: int = 3) -> list[str]:
     return list(dict.fromkeys([*same, *like]))[:limit]
 
 
+def registered(instrument: InstrumentUpload) -> dict:
+    """The registry row of an instrument a user uploads under its own code (PUT /history): source
+    ``upload`` (the User Feed); the symbol and MIC of its code (or its ``identifiers`` and ``exchange``);
+    ISIN, name, sector and primary country as given (the ISIN empty and the name the code when not
+    given; a country named in full, ``United States``, is kept as its ISO 3166 alpha-2 code)."""
+    isin = instrument.isin or ""
+    country = None
+    given = instrument.classification.primary_country if instrument.classification else None
+    if given:
+        try:
+            country = pycountry.countries.lookup(given).alpha_2
+        except LookupError:
+            country = None
+    kinds = {v: k for k, v in ASSET_TYPES.items()}
+    return {"instrument_id": instrument_id(UPLOAD, instrument.instrument_code, isin, instrument.currency),
+            "symbol": instrument.symbol, "name": instrument.name or instrument.instrument_code, "isin": isin,
+            "mic": instrument.mic, "currency": instrument.currency, "asset_class": instrument.asset_class or "Equity",
+            "instrument_type": kinds.get(instrument.asset_type, instrument.asset_type or "Stock"),
+            "sector": instrument.classification.sector if instrument.classification else None,
+            "country": country or (isin[:2] if isin else None), "tradable": True, "source": UPLOAD}
+
+
 #: the seed's ``asset_type`` of the registry's instrument types
 ASSET_TYPES = {"Stock": "Common Stock", "ETF": "ETF", "Index": "Index"}
 
@@ -140,7 +167,7 @@ def describe(row: dict) -> dict:
     """The risk platform's instrument object of a registry row (``risk-platform-api.txt`` lines
     122-150): classification, name, print_name, currency, margin and fee data (no leverage, no fees:
     the workspace charges none on its instruments), exchange, apiid, identifiers, asset type and class,
-    instrument_code; added: ``instrument_id``, ``source``, ``tradable`` and the daily history's
+    instrument_code (a text the registry does not hold, such as the industry or the FIGI, is ``""``); added: ``instrument_id``, ``source``, ``tradable`` and the daily history's
     ``history_start``, ``history_end`` and ``n_records`` when the row has them."""
     value = {k: (None if _missing(v) else v) for k, v in row.items()}
     mic, country = value.get("mic"), value.get("country")
@@ -148,16 +175,16 @@ def describe(row: dict) -> dict:
     asset_type = ASSET_TYPES.get(value.get("instrument_type"), value.get("instrument_type") or "")
     found = pycountry.countries.get(alpha_2=country) if country else None
     return {
-        "classification": {"sector": value.get("sector"), "industry": None,
-                           "primary_country": getattr(found, "common_name", None) or getattr(found, "name", None)},
+        "classification": {"sector": value.get("sector") or "", "industry": "",
+                           "primary_country": getattr(found, "common_name", None) or getattr(found, "name", "")},
         "name": value["name"], "print_name": f"[{value['symbol']}] {value['name']} ({asset_type})",
         "currency": value["currency"], "margin_data": {"deposit_factor": 1},
         "fee_data": {"fixed_commission": 0, "variable_commission": 0, "spread": 0},
         "exchange": place.to_dict() if place else ({"mic_code": mic} if mic else None),
         "apiid": apiid_of(value.get("source")),
-        "identifiers": {"symbol": value["symbol"], "isin": value.get("isin"), "figi": None},
+        "identifiers": {"symbol": value["symbol"], "isin": value.get("isin") or "", "figi": ""},
         "asset_type": asset_type, "asset_class": value.get("asset_class") or "",
-        "instrument_code": instrument_code(value["symbol"], mic),
+        "instrument_code": value.get("code") or instrument_code(value["symbol"], mic),
         "instrument_id": value["instrument_id"], "source": value.get("source") or "",
         "tradable": bool(value.get("tradable")), "history_start": value.get("history_start"),
         "history_end": value.get("history_end"), "n_records": int(value.get("n_records") or 0),

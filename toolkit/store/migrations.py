@@ -507,6 +507,96 @@ def _seed_rule(rule: dict) -> dict:
     return {"rule_id": rule_id, "parameters": values, "constraints": []}
 
 
+@MIGRATIONS()
+def m017_risk_codes(db: sqlite_utils.Database) -> None:
+    """The risk platform's identifiers (risk-platform-api.txt lines 1108-1109, 206-241).
+
+    - The Nasdaq stocks listed on Nasdaq Global Select (AAPL, AMD, GOOG, MSFT, PEP) carry its segment
+      MIC, ``XNGS`` (ISO 10383), as the document's codes do (``AAPL_XNGS``), instead of Nasdaq's
+      operating MIC ``XNAS``; indexes (COMP) keep ``XNAS``.
+    - Uploaded portfolios name instruments by ``instrument_code`` and ``apiid`` and hold ``Long`` or
+      ``Short`` positions of a ``size`` at a ``level``, opened and closed at RFC 3339 times, with
+      ``limit`` and ``stop``; the capital object's ``available`` and ``equity`` are kept beside
+      ``capital`` (its ``funds``). Existing positions and wishes, named by ISIN and currency, keep
+      them and get the code and provider of the current series of that ISIN and currency (the code is
+      the ISIN, under the User Feed, where the workspace has none): ``Long``, size = quantity, level =
+      open_level, close = close_level, dates at midnight UTC. Nothing is dropped.
+    """
+    from toolkit.market.instruments import current_first, instrument_code  # noqa: PLC0415
+    from toolkit.market.providers import USER_FEED, apiid_of  # noqa: PLC0415
+    from toolkit.store.repositories import _frame  # noqa: PLC0415
+
+    db.conn.execute("UPDATE instruments SET mic = 'XNGS' WHERE mic = 'XNAS' AND instrument_type = 'Stock' "
+                    "AND symbol IN ('AAPL', 'AMD', 'GOOG', 'MSFT', 'PEP')")
+    table = current_first(_frame(db, """
+        SELECT i.symbol, i.mic, i.isin, i.currency, i.source, coalesce(s.n, 0) AS n_records, s.last AS history_end
+        FROM instruments i LEFT JOIN (SELECT instrument_id, count(*) AS n, max(time) AS last FROM prices
+                                      WHERE timeframe = 1 GROUP BY instrument_id) s USING (instrument_id)
+        ORDER BY i.symbol""")).drop_duplicates(["isin", "currency"])
+    named = {(r.isin, r.currency): (instrument_code(r.symbol, r.mic if isinstance(r.mic, str) else None),
+                                    apiid_of(r.source) or USER_FEED) for r in table.itertuples()}
+
+    def code(isin: str, currency: str) -> tuple[str, int]:
+        return named.get((isin, currency), (isin, USER_FEED))
+
+    positions = db.conn.execute("SELECT portfolio_id, position, isin, currency, quantity, open_date, open_level, "
+                                "close_date, close_level FROM risk_portfolio_positions").fetchall()
+    wishes = db.conn.execute("SELECT portfolio_id, position, isin, currency FROM risk_portfolio_wishlist").fetchall()
+    _run(db, """
+    DROP TABLE risk_portfolio_positions;
+    DROP TABLE risk_portfolio_wishlist;
+    CREATE TABLE risk_portfolio_positions (
+        portfolio_id TEXT NOT NULL REFERENCES risk_portfolios (id),
+        position INTEGER NOT NULL,
+        instrument_code TEXT NOT NULL,
+        apiid INTEGER NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('Long', 'Short')),
+        size TEXT NOT NULL,
+        level TEXT NOT NULL,
+        date_open TEXT NOT NULL,
+        close TEXT,
+        date_close TEXT,
+        "limit" TEXT,
+        stop TEXT,
+        isin TEXT,
+        currency TEXT,
+        PRIMARY KEY (portfolio_id, position),
+        CHECK (date_close IS NULL OR date_close >= date_open),
+        CHECK ((date_close IS NULL) = (close IS NULL))
+    );
+    CREATE INDEX risk_portfolio_positions_code ON risk_portfolio_positions (instrument_code, apiid);
+    CREATE TABLE risk_portfolio_wishlist (
+        portfolio_id TEXT NOT NULL REFERENCES risk_portfolios (id),
+        position INTEGER NOT NULL,
+        instrument_code TEXT NOT NULL,
+        apiid INTEGER NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('Long', 'Short')),
+        isin TEXT,
+        currency TEXT,
+        PRIMARY KEY (portfolio_id, position)
+    );
+    ALTER TABLE risk_portfolios ADD COLUMN available TEXT;
+    ALTER TABLE risk_portfolios ADD COLUMN equity TEXT
+    """)
+    db.conn.executemany(
+        "INSERT INTO risk_portfolio_positions (portfolio_id, position, instrument_code, apiid, direction, size, level, "
+        "date_open, close, date_close, isin, currency) VALUES (?, ?, ?, ?, 'Long', ?, ?, ?, ?, ?, ?, ?)",
+        [(pid, n, *code(isin, cur), qty, level, f"{opened}T00:00:00Z", close,
+          f"{closed}T00:00:00Z" if closed else None, isin, cur)
+         for pid, n, isin, cur, qty, opened, level, closed, close in positions])
+    db.conn.executemany(
+        "INSERT INTO risk_portfolio_wishlist (portfolio_id, position, instrument_code, apiid, direction, isin, "
+        "currency) VALUES (?, ?, ?, ?, 'Long', ?, ?)",
+        [(pid, n, *code(isin, cur), isin, cur) for pid, n, isin, cur in wishes])
+
+
+@MIGRATIONS()
+def m018_instrument_codes(db: sqlite_utils.Database) -> None:
+    """``instruments.code``: the instrument code a user gave its upload (PUT /history) where it is not the
+    series' ``SYMBOL_MIC`` (``IBM.US``, risk-platform-api.txt line 194); NULL: the code is ``SYMBOL_MIC``."""
+    _run(db, "ALTER TABLE instruments ADD COLUMN code TEXT")
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

@@ -102,13 +102,18 @@ class InstrumentRepository:
     def table(self, timeframe: Timeframe = Timeframe.DAY) -> pd.DataFrame:
         """Every instrument with ``n_records``, ``history_start`` and ``history_end`` for a timeframe."""
         return _frame(self.db, f"""
-            SELECT {', '.join('i.' + c for c in COLUMNS)},
+            SELECT {', '.join('i.' + c for c in COLUMNS)}, i.code,
                    coalesce(s.n, 0) AS n_records, s.first AS history_start, s.last AS history_end
             FROM instruments i LEFT JOIN (
                 SELECT instrument_id, count(*) AS n, min(time) AS first, max(time) AS last
                 FROM prices WHERE timeframe = ? GROUP BY instrument_id
             ) s USING (instrument_id)
             ORDER BY i.symbol, n_records DESC""", [int(timeframe)]).astype({"tradable": bool})
+
+    def set_code(self, instrument_id: str, code: str) -> None:
+        """Keep the instrument code a user gave its upload where it is not the series' ``SYMBOL_MIC``
+        (``IBM.US``)."""
+        self.db.conn.execute("UPDATE instruments SET code = ? WHERE instrument_id = ?", (code, instrument_id))
 
     def by_isin(self, isin: str, currency: str) -> pd.DataFrame:
         return _frame(self.db, "SELECT * FROM instruments WHERE isin = ? AND currency = ?", [isin, currency])

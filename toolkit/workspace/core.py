@@ -33,6 +33,7 @@ from toolkit.validation import not_future, one, read_date, read_flag, today
 from toolkit.workspace import book
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.allocations import Allocations
+from toolkit.workspace.api import Api
 from toolkit.workspace.analytics import Analytics
 from toolkit.workspace.attribution import Attribution
 from toolkit.workspace.configurations import Configurations
@@ -76,6 +77,7 @@ class Workspace:
         ctx = self._ctx = Context(self.db, self.path, lambda: self.clock, self.dispatcher)
         self.instruments = Instruments(ctx)
         self.history = History(ctx, instruments=self.instruments)
+        self.api = Api(ctx, instruments=self.instruments, history=self.history)
         self.allocations = Allocations(ctx, instruments=self.instruments)
         self.accounts = Accounts(ctx, history=self.history)
         self.configurations = Configurations(ctx)

@@ -1,217 +1,64 @@
+"""The risk platform's portfolios (``ws.portfolios``): PUT /portfolio (:meth:`Portfolios.upload`),
+GET /portfolio (:meth:`~Portfolios.list`, :meth:`~Portfolios.get`), DELETE /portfolio
+(:meth:`~Portfolios.delete`) and the constraint universes (GET /constraints/*:
+:meth:`~Portfolios.universes`), in the contracts of :mod:`toolkit.contracts.risk.portfolio`
+(``risk-platform-api.txt`` lines 199-650).
+
+A portfolio is keyed by its ``client_reference`` ("client side unique identifier for the portfolio",
+line 209): PUT creates it or replaces it whole. Its positions and wishlist name instruments by
+``instrument_code`` and ``apiid``; they need not have history in the workspace yet: ``data_load``
+(``"100%"``) is the share of its instruments whose daily history covers their holding periods, and
+``instruments`` says, one by one, which are ``LOADED``, ``PARTIAL`` or ``MISSING``.
+"""
+
 from __future__ import annotations
 
-import copy
 import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
+from toolkit.contracts.base import payload_of, read
+from toolkit.contracts.risk.common import InstrumentRef, rfc3339
+from toolkit.contracts.risk.portfolio import (
+    CapitalStatus,
+    Deleted,
+    InstrumentLoad,
+    PortfolioDeletion,
+    PortfolioReference,
+    PortfolioStatus,
+    PortfolioUpload,
+    PositionStatus,
+    UniverseItem,
+    Wish,
+)
 from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
-from toolkit.market.instruments import check_currency, check_isin
-from toolkit.market.universes import universes as shipped_universes
-from toolkit.reporting.formatting import json_number, json_records
+from toolkit.market import providers
+from toolkit.market.instruments import current_first, with_codes
+from toolkit.market.universes import universe_items
 from toolkit.schema import INSTRUMENT, TIME
 from toolkit.store.events import EventRepository
 from toolkit.store.portfolios import RiskPortfolioRepository
 from toolkit.store.repositories import now
-from toolkit.validation import not_future, read_date, read_decimal, read_name
+from toolkit.validation import not_future, read_date
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
 
-PORTFOLIO_FIELDS = ("name", "capital", "currency", "wishlist", "positions")
-
-
-POSITION_FIELDS = ("isin", "currency", "quantity", "open_date", "open_level", "close_date", "close_level")
-
-
-WISHLIST_FIELDS = ("isin", "currency")
-
-
-#: the universes of :func:`toolkit.market.universes.universes`
-UNIVERSES = ("geographies", "sectors", "currencies", "asset_classes")
-
-
-CENT = Decimal("0.01")
-
-
-MAX_NAME = 200
-
-
-@dataclass(frozen=True)
-class PositionRequest:
-    isin: str
-    currency: str
-    quantity: Decimal
-    open_date: date
-    open_level: Decimal
-    close_date: date | None
-    close_level: Decimal | None
-
-    def row(self) -> tuple:
-        """The stored row, in :data:`toolkit.store.portfolios.POSITION_COLUMNS` order."""
-        return (self.isin, self.currency, format(self.quantity, "f"), self.open_date.isoformat(),
-                format(self.open_level, "f"), self.close_date.isoformat() if self.close_date else None,
-                format(self.close_level, "f") if self.close_level is not None else None)
-
-
-@dataclass(frozen=True)
-class PortfolioRequest:
-    name: str | None
-    capital: Decimal
-    currency: str
-    positions: tuple[PositionRequest, ...]
-    wishlist: tuple[tuple[str, str], ...]
-
-
-def _listed(value: object, path: str, problems: Problems) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.add(path, f"expected a list, got {type(value).__name__}")
-        return []
-    return value
-
-
-def _instrument(item: dict, path: str, currency: str | None, problems: Problems) -> tuple[str, str] | None:
-    """``(isin, currency)`` of a position or wishlist entry; the currency defaults to the portfolio's."""
-    isin = check_isin(item.get("isin"), f"{path}.isin", problems)
-    quoted = check_currency(item["currency"], f"{path}.currency", problems) if "currency" in item else currency
-    return (isin, quoted) if isin and quoted else None
-
-
-def _position(item: object, path: str, currency: str | None, problems: Problems) -> PositionRequest | None:
-    item = problems.require_fields(item, path, POSITION_FIELDS)
-    if item is None:
-        return None
-    count = len(problems.items)
-    where = _instrument(item, path, currency, problems)
-    if where and currency and where[1] != currency:
-        problems.add(f"{path}.currency", f"{where[1]} is not the portfolio currency {currency}; a portfolio "
-                                         "holds positions quoted in its own currency")
-    quantity = read_decimal(item.get("quantity"), f"{path}.quantity", problems, "100", numbers=True, positive=True)
-    opened = read_date(item.get("open_date"), f"{path}.open_date", problems)
-    open_level = read_decimal(item.get("open_level"), f"{path}.open_level", problems, "39.48", numbers=True, positive=True)
-    closed = close_level = None
-    if item.get("close_date") is not None or item.get("close_level") is not None:
-        for key in ("close_date", "close_level"):
-            if item.get(key) is None:
-                problems.add(f"{path}.{key}", "is required with a close; a closed position has both close_date "
-                                              "and close_level")
-        if item.get("close_date") is not None:
-            closed = read_date(item["close_date"], f"{path}.close_date", problems)
-        if item.get("close_level") is not None:
-            close_level = read_decimal(item["close_level"], f"{path}.close_level", problems, "136.96", numbers=True, positive=True)
-        if closed and opened and closed < opened:
-            problems.add(f"{path}.close_date", f"{closed} is before open_date {opened}")
-    if where is None or len(problems.items) > count:
-        return None
-    return PositionRequest(where[0], where[1], quantity, opened, open_level, closed, close_level)
-
-
-def _check_capital(capital: Decimal, currency: str, positions: Sequence[PositionRequest], problems: Problems) -> None:
-    """Refuse positions that would ever cost more than the capital: walk the opens and closes in
-    date order (closes first on a day) and name the first opening that overdraws."""
-    moves = [(p.open_date, 1, -p.quantity * p.open_level, n) for n, p in enumerate(positions)]
-    moves += [(p.close_date, 0, p.quantity * p.close_level, n) for n, p in enumerate(positions) if p.close_date]
-    cash = capital
-    for day, _, amount, n in sorted(moves, key=lambda m: (m[0], m[1], m[3])):
-        cash += amount
-        if cash < 0:
-            problems.add(f"positions[{n}]", f"opening on {day} costs {-amount:,.2f} {currency}, but only "
-                                            f"{cash - amount:,.2f} {currency} of the capital is free then")
-            return
-
-
-def parse_portfolio(payload: object) -> PortfolioRequest:
-    """Validate a risk-platform portfolio payload (the module docstring); one
-    :class:`ValidationError` names every problem by its field path, e.g. ``positions[1].open_level``."""
-    problems = Problems()
-    problems.require_object(payload, PORTFOLIO_FIELDS, "portfolio")
-    name = payload.get("name")
-    if name is not None:
-        name = read_name(name, "name", problems, MAX_NAME)
-    currency = check_currency(payload.get("currency"), "currency", problems)
-    capital = read_decimal(payload.get("capital"), "capital", problems, "100000.00", numbers=True, positive=True)
-    if capital is not None and capital != capital.quantize(CENT):
-        problems.add("capital", f"{payload['capital']!r} has more than 2 decimals; money is booked to the cent")
-    positions = [_position(item, f"positions[{n}]", currency, problems)
-                 for n, item in enumerate(_listed(payload.get("positions"), "positions", problems))]
-    wishlist = []
-    for n, item in enumerate(_listed(payload.get("wishlist"), "wishlist", problems)):
-        entry = {"isin": item} if isinstance(item, str) else problems.require_fields(item, f"wishlist[{n}]", WISHLIST_FIELDS)
-        found = _instrument(entry, f"wishlist[{n}]", currency, problems) if entry is not None else None
-        if found:
-            wishlist.append(found)
-    if not problems and capital is not None:
-        _check_capital(capital, currency, positions, problems)
-    problems.raise_if_any("portfolio")
-    return PortfolioRequest(name.strip() if name else None, capital.quantize(CENT), currency, tuple(positions),
-                            tuple(wishlist))
-
-
-@dataclass(frozen=True)
-class RiskPortfolio:
-    """An uploaded portfolio: the payload as sent, and its positions and wishlist as tables."""
-
-    id: str
-    name: str | None
-    capital: Decimal
-    currency: str
-    payload: dict
-    created_at: str
-    updated_at: str
-    positions: pd.DataFrame
-    wishlist: pd.DataFrame
-
-    def to_dict(self) -> dict:
-        """The payload as uploaded, with the portfolio's ``id`` and its timestamps."""
-        return {"id": self.id, **copy.deepcopy(self.payload), "created_at": self.created_at,
-                "updated_at": self.updated_at}
-
-    def to_pandas(self) -> pd.DataFrame:
-        """The positions, one row each."""
-        return self.positions.drop(columns="portfolio_id")
-
-
-@dataclass(frozen=True)
-class PortfolioStatus:
-    """Capital, cash, composition at ``as_of`` and the data load of one uploaded portfolio."""
-
-    portfolio_id: str
-    name: str | None
-    currency: str
-    capital: Decimal
-    cash: Decimal
-    as_of: str | None
-    composition: pd.DataFrame
-    data_load: pd.DataFrame
-
-    @property
-    def market_value(self) -> float:
-        return float(self.composition["value"].sum(min_count=1)) if len(self.composition) else 0.0
-
-    def to_dict(self) -> dict:
-        loaded = int((self.data_load["status"] == "LOADED").sum())
-        return {"portfolio_id": self.portfolio_id, "name": self.name, "currency": self.currency,
-                "capital": format(self.capital, "f"), "cash": format(self.cash, "f"), "as_of": self.as_of,
-                "market_value": json_number(self.market_value), "nav": json_number(self.market_value + float(self.cash)),
-                "composition": json_records(self.composition),
-                "data_load": {"status": "COMPLETE" if loaded == len(self.data_load) else "INCOMPLETE",
-                              "loaded": loaded, "total": int(len(self.data_load)),
-                              "instruments": json_records(self.data_load)}}
-
-    def to_pandas(self) -> pd.DataFrame:
-        return self.composition
+WHAT = "portfolio"
+#: the universes, by the word of their path (GET /constraints/<kind>) and the shipped file's key
+UNIVERSES = {"geographies": "geographies", "sectors": "sectors", "currencies": "currencies",
+             "assetclasses": "asset_classes", "asset_classes": "asset_classes"}
+#: the columns that join a position or wish to its series
+KEY = ["instrument_code", "apiid"]
 
 
 class Portfolios:
-    """The risk platform's portfolios: upload (verbatim), get, list, status, and the constraint universes."""
+    """The risk platform's portfolios: upload, list, get, delete, and the constraint universes."""
 
     def __init__(self, ctx: Context, *, instruments: Instruments, history: History) -> None:
         self._ctx = ctx
@@ -219,90 +66,133 @@ class Portfolios:
         self._history = history
         self._repo = RiskPortfolioRepository(ctx.db)
 
-    def upload(self, payload: dict, portfolio_id: str | None = None) -> RiskPortfolio:
-        """Store a portfolio payload (the module docstring) as a new portfolio, or as a complete
-        replacement of the uploaded portfolio ``portfolio_id``, which must exist (an unknown id is a
-        ``NotFoundError``, never a new portfolio under an id of the caller's choosing: a mistyped id
-        would otherwise leave the intended portfolio as it was). Validation happens before any
-        write and the write is one transaction, so a refused upload leaves the workspace as it
-        was. ``RISK_PORTFOLIO.UPLOADED`` is recorded."""
-        request = parse_portfolio(payload)
-        if portfolio_id is not None and (not isinstance(portfolio_id, str) or not 0 < len(portfolio_id) <= MAX_NAME):
-            raise ValidationError([Problem("portfolio_id", f"{portfolio_id!r} is not an id of 1 to {MAX_NAME} "
-                                                           "characters")], "portfolio")
-        replacing = portfolio_id is not None
-        portfolio_id = portfolio_id or str(uuid.uuid4())
+    def upload(self, body: object, client_reference: str | Mapping | None = None) -> PortfolioStatus:
+        """PUT /portfolio: ``body`` (a dict or JSON text, :class:`~toolkit.contracts.risk.portfolio.PortfolioUpload`)
+        stored as the portfolio ``client_reference`` (a text, or the query ``{"client_reference": ...}``),
+        which is created or replaced whole; without one, a new portfolio under a new UUID. An ``apiid`` that
+        names no data provider is refused at its path. Validation happens before any write and the write is
+        one transaction: a refused upload changes nothing. ``RISK_PORTFOLIO.UPLOADED`` is recorded. Answers
+        the portfolio as GET /portfolio does."""
+        reference = self._reference(client_reference, required=False) or str(uuid.uuid4())
+        upload = read(PortfolioUpload, body, WHAT)
+        problems = upload.problems() + _providers(upload)
+        if problems:
+            raise ValidationError(problems, WHAT)
+        capital = upload.capital
         stamp = now(precise=True)
+        rows = [(p.instrument_code, p.apiid, p.direction, _text(p.size), _text(p.level), _rfc(p.date_open),
+                 _text(p.close), _rfc(p.date_close), _text(p.limit), _text(p.stop)) for p in upload.positions]
+        wishes = [(w.instrument.instrument_code, w.instrument.apiid, w.direction) for w in upload.wishlist]
         with self._ctx.transaction():
-            if replacing and not self._repo.exists(portfolio_id):
-                raise NotFoundError(f"No uploaded portfolio with id {portfolio_id!r} to replace; upload without an id "
-                                    "to create one (see portfolios.list()).")
-            self._repo.save(portfolio_id, request.name, format(request.capital, "f"), request.currency,
-                            json.dumps(payload, default=str), (p.row() for p in request.positions),
-                            request.wishlist, stamp)
-            EventRepository(self._ctx.db).record("RISK_PORTFOLIO.UPLOADED", portfolio_id,
-                                                {"positions": len(request.positions),
-                                                 "wishlist": len(request.wishlist)}, stamp)
-        return self.get(portfolio_id)
+            self._repo.save(reference, upload.name, (_text(capital.funds), _text(capital.available),
+                                                     _text(capital.equity)),
+                            capital.currency, json.dumps(payload_of(body, WHAT)), rows, wishes, stamp)
+            EventRepository(self._ctx.db).record("RISK_PORTFOLIO.UPLOADED", reference,
+                                                {"positions": len(rows), "wishlist": len(wishes)}, stamp)
+        return self.get(reference)
 
-    def get(self, portfolio_id: str) -> RiskPortfolio:
-        found = self._load([portfolio_id]) if isinstance(portfolio_id, str) else []
-        if not found:
-            raise NotFoundError(f"No uploaded portfolio with id {portfolio_id!r}; see portfolios.list().")
-        return found[0]
-
-    def list(self) -> list[RiskPortfolio]:
-        """Every uploaded portfolio, oldest first."""
+    def list(self, query: Mapping | str | None = None) -> list[PortfolioStatus]:
+        """GET /portfolio: every portfolio, oldest first, or the one of ``query``'s ``client_reference``
+        (a dict of the query's texts, or the reference itself)."""
+        reference = self._reference(query, required=False)
+        if reference is not None:
+            return [self.get(reference)]
         return self._load(None)
 
-    def exists(self, portfolio_id: str) -> bool:
-        return isinstance(portfolio_id, str) and self._repo.exists(portfolio_id)
+    def get(self, client_reference: str) -> PortfolioStatus:
+        """One portfolio as GET /portfolio answers it; an unknown reference is a ``NotFoundError``."""
+        reference = self.by_reference(client_reference)
+        return self._load([reference])[0]
 
-    def status(self, portfolio_id: str, as_of: str | None = None) -> PortfolioStatus:
-        """``capital``, ``cash``, the ``composition`` on ``as_of`` (open positions per instrument with
-        quantity, last close on or before ``as_of``, value and value weight) and the ``data_load``
-        of every instrument of the positions and the wishlist: ``LOADED`` (daily history over the
-        holding periods), ``PARTIAL`` (history starts after an open or ends before a close) or
-        ``MISSING`` (no history: upload it with ``ws.history.upload``). By default ``as_of`` is the
-        latest date on which every instrument of the open positions has a close."""
-        portfolio = self.get(portfolio_id)
+    def by_reference(self, client_reference: object, path: str = "client_reference") -> str:
+        """The stored id of the portfolio ``client_reference`` (the reference itself: portfolios are
+        keyed by it), a ``ValidationError`` at ``path`` for a malformed one and a ``NotFoundError`` naming
+        it for an unknown one."""
+        reference = self._reference(client_reference, required=True, path=path)
+        if not self._repo.exists(reference):
+            raise NotFoundError(f"No portfolio with {path} {reference!r}; upload it with PUT /portfolio "
+                                "(ws.portfolios.upload) or see ws.portfolios.list().")
+        return reference
+
+    def exists(self, client_reference: object) -> bool:
+        return isinstance(client_reference, str) and self._repo.exists(client_reference)
+
+    def capital(self, client_reference: str) -> CapitalStatus:
+        """The capital object of a portfolio (``currency``, ``funds``, ``available``, ``equity``)."""
+        return self.get(client_reference).capital
+
+    def delete(self, query: Mapping | str | None = None, *, all_data: bool | None = None) -> Deleted:
+        """DELETE /portfolio: the portfolio of ``query``'s ``client_reference`` (or the reference itself),
+        or with ``all_data=true`` every portfolio (:class:`~toolkit.contracts.risk.portfolio.PortfolioDeletion`).
+        An unknown reference is a ``NotFoundError``; ``RISK_PORTFOLIO.DELETED`` is recorded for each."""
+        given = dict(query) if isinstance(query, Mapping) else {} if query is None else {"client_reference": query}
+        if all_data is not None:
+            given["all_data"] = all_data
+        request = read(PortfolioDeletion, given, "portfolio deletion")
+        if request.problems():
+            raise ValidationError(request.problems(), "portfolio deletion")
+        stamp = now(precise=True)
+        with self._ctx.transaction():
+            if request.client_reference is not None:
+                self.by_reference(request.client_reference)
+            gone = self._repo.delete(None if request.all_data else [request.client_reference])
+            events = EventRepository(self._ctx.db)
+            for reference in gone:
+                events.record("RISK_PORTFOLIO.DELETED", reference, {}, stamp)
+        return Deleted(deleted=gone)
+
+    def composition(self, client_reference: str, as_of: str | None = None) -> pd.DataFrame:
+        """The positions open on ``as_of`` (an ISO date, not in the future; by default the latest day on
+        which every open position's instrument has a close), one row per instrument: ``instrument_code``,
+        ``apiid``, ``instrument_id``, ``symbol``, the signed ``quantity`` (negative for a short), the last
+        ``close`` on or before that day, ``value`` and value ``weight``."""
+        reference = self.by_reference(client_reference)
         day = check_as_of(as_of)
-        table = self._instruments.table()
-        positions = located(portfolio.positions, table)
-        loads = _data_load(positions, located(portfolio.wishlist, table))
+        positions = located(self._repo.positions([reference]), self._instruments.table())
         if day is None and len(positions):
             day = str(status_dates(positions).iloc[0])
         held = open_on(positions, day)
-        composition = self._composition(held, day)
-        cash = portfolio.capital
-        if day is not None:
-            opened = positions[positions["open_date"] <= day]
-            closed = positions[positions["close_date"].notna() & (positions["close_date"] <= day)]
-            cash += _amount(closed, "close_level") - _amount(opened, "open_level")
-        return PortfolioStatus(portfolio.id, portfolio.name, portfolio.currency, portfolio.capital,
-                               cash.quantize(CENT), day, composition, loads)
-
-    def universes(self, kind: str | None = None) -> dict | list:
-        """The constraint universes: ``geographies`` (with their ISO countries), ``sectors`` (GICS),
-        ``currencies`` (ISO 4217) and ``asset_classes``; one of them with ``kind``."""
-        if kind is not None and kind not in UNIVERSES:
-            raise ValidationError([Problem("kind", f"{kind!r} is not one of {', '.join(UNIVERSES)}")],
-                                  "universe request")
-        every = copy.deepcopy(shipped_universes())
-        return every if kind is None else every[kind]
-
-    def _composition(self, held: pd.DataFrame, day: str | None) -> pd.DataFrame:
-        columns = ["isin", "currency", "instrument_id", "symbol", "quantity", "close", "value", "weight"]
+        columns = [*KEY, "instrument_id", "symbol", "quantity", "close", "value", "weight"]
         if held.empty:
             return pd.DataFrame(columns=columns)
-        groups = held.groupby(["isin", "currency"], sort=False)
+        groups = held.groupby(KEY, sort=False)
         frame = groups.agg(instrument_id=("instrument_id", "first"), symbol=("symbol", "first")).reset_index()
         frame["quantity"] = [format(sum(map(Decimal, g["quantity"]), Decimal(0)), "f") for _, g in groups]
         closes = self._closes([i for i in frame["instrument_id"] if isinstance(i, str)], day)
         frame["close"] = frame["instrument_id"].map(closes).astype(float)
         frame["value"] = frame["quantity"].astype(float) * frame["close"]
         frame["weight"] = frame["value"] / frame["value"].sum(min_count=1)
-        return frame[columns]
+        return frame[columns].assign(as_of=day)
+
+    def universes(self, kind: str | None = None) -> list[UniverseItem] | dict[str, list[UniverseItem]]:
+        """GET /constraints/<kind>: ``geographies``, ``sectors``, ``currencies`` or ``assetclasses``
+        (``asset_classes`` too), each entry ``{name, type, id, description}`` whose ``id`` a strategy
+        constraint names; all four (by kind) when ``kind`` is None. The universes are the shipped ones
+        (``data/universes.json``: regions with their ISO countries, GICS sectors, ISO 4217 currencies,
+        asset classes): their ids are the codes the optimiser's constraints take."""
+        if kind is not None and kind not in UNIVERSES:
+            raise ValidationError([Problem("kind", f"{kind!r} is not one of geographies, sectors, currencies, "
+                                                   "assetclasses")], "universe request")
+        if kind is None:
+            return {name: self.universes(name) for name in ("geographies", "sectors", "currencies", "assetclasses")}
+        return [UniverseItem.model_validate(item) for item in universe_items(UNIVERSES[kind])]
+
+    # ------------------------------------------------------------------ reading back
+
+    def _reference(self, given: object, *, required: bool, path: str = "client_reference") -> str | None:
+        """``client_reference`` of a query (a dict of its texts) or given as itself, checked; a problem is
+        named at ``path``."""
+        found = None
+        if given is not None:
+            query = dict(given) if isinstance(given, Mapping) else {"client_reference": given}
+            try:
+                found = read(PortfolioReference, query, "portfolio request").client_reference
+            except ValidationError as exc:
+                raise ValidationError([Problem(path if p.path == "client_reference" else p.path, p.message)
+                                       for p in exc.problems], "portfolio request") from None
+        if found is None and required:
+            raise ValidationError([Problem(path, "is required")], "portfolio request")
+        return found
 
     def _closes(self, ids: list[str], day: str | None) -> dict[str, float]:
         if not ids:
@@ -310,19 +200,53 @@ class Portfolios:
         close = self._history.prices(ids, end=day)["close"]
         return dict(zip(close[INSTRUMENT].values.tolist(), close.ffill(TIME).isel({TIME: -1}).values.tolist()))
 
-    def _load(self, ids: list[str] | None) -> list[RiskPortfolio]:
+    def _load(self, ids: list[str] | None) -> list[PortfolioStatus]:
         rows = self._repo.portfolios(ids)
         keys = list(rows["id"])
-        positions, wishlist = self._repo.positions(keys), self._repo.wishlist(keys)
-        return [RiskPortfolio(r.id, r.name, Decimal(r.capital), r.currency, json.loads(r.payload), r.created_at,
-                              r.updated_at, positions[positions["portfolio_id"] == r.id].reset_index(drop=True),
-                              wishlist[wishlist["portfolio_id"] == r.id].reset_index(drop=True))
+        table = self._instruments.table()
+        positions = located(self._repo.positions(keys), table)
+        wishlist = located(self._repo.wishlist(keys), table)
+        return [_status(r, positions[positions["portfolio_id"] == r.id], wishlist[wishlist["portfolio_id"] == r.id])
                 for r in rows.itertuples(index=False)]
 
 
-def _amount(positions: pd.DataFrame, level: str) -> Decimal:
-    """``sum(quantity x level)`` of the positions, exact."""
-    return sum((Decimal(q) * Decimal(p) for q, p in zip(positions["quantity"], positions[level])), Decimal(0))
+def _providers(upload: PortfolioUpload) -> list[Problem]:
+    """An ``apiid`` that names no data provider (GET /api), at its path."""
+    named = [(f"positions[{n}].apiid", p.apiid) for n, p in enumerate(upload.positions)]
+    named += [(f"wishlist[{n}].instrument.apiid", w.instrument.apiid) for n, w in enumerate(upload.wishlist)]
+    return [Problem(path, f"{apiid} is not a data provider; the providers are {providers.known_ids()}")
+            for path, apiid in named if providers.provider(apiid) is None]
+
+
+def _text(number: Decimal | None) -> str | None:
+    return None if number is None else format(number, "f")
+
+
+def _rfc(moment: datetime | None) -> str | None:
+    return None if moment is None else rfc3339(moment)
+
+
+def _status(row, positions: pd.DataFrame, wishlist: pd.DataFrame) -> PortfolioStatus:
+    """One stored portfolio as GET /portfolio answers it."""
+    sent = json.loads(row.payload).get("capital")
+    shown = {k: sent.get(k) for k in ("print_equity", "print_funds", "print_available")} \
+        if isinstance(sent, dict) else {}
+    capital = CapitalStatus(currency=row.currency, funds=row.capital, available=row.available or row.capital,
+                            equity=row.equity or row.capital, **shown)
+    loads = data_load(positions, wishlist)
+    loaded = int((loads["status"] == "LOADED").sum()) if len(loads) else 0
+    share = f"{round(100 * loaded / len(loads)) if len(loads) else 100}%"
+    return PortfolioStatus(
+        capital=capital,
+        wishlist=[Wish(instrument=InstrumentRef(instrument_code=w.instrument_code, apiid=int(w.apiid)),
+                       direction=w.direction) for w in wishlist.itertuples()],
+        positions=[PositionStatus(size=p.size, level=p.level, close=p.close, limit=p.limit or 0, stop=p.stop or 0,
+                                  direction=p.direction, date_close=p.date_close, date_open=p.date_open,
+                                  instrument_code=p.instrument_code, apiid=int(p.apiid), instrument_id=p.instrument_id)
+                   for p in positions.itertuples()],
+        data_load=share, client_reference=row.id, name=row.name, created_at=row.created_at,
+        updated_at=row.updated_at,
+        instruments=[InstrumentLoad.model_validate(r) for r in loads.to_dict("records")])
 
 
 def check_as_of(as_of: object) -> str | None:
@@ -335,33 +259,40 @@ def check_as_of(as_of: object) -> str | None:
 
 
 def located(rows: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` (with ``isin``, ``currency``) joined to the longest daily series of each pair:
-    ``instrument_id``, ``symbol``, ``n_records``, ``history_start``, ``history_end`` (None where
-    the workspace has no history for it)."""
-    series = (table[table["n_records"] > 0].sort_values("n_records", ascending=False, kind="stable")
-              .drop_duplicates(["isin", "currency"]))
-    cols = ["isin", "currency", "instrument_id", "symbol", "n_records", "history_start", "history_end"]
-    out = rows.merge(series[cols], on=["isin", "currency"], how="left")
-    return out.astype({c: object for c in cols[2:]}).where(out.notna(), None)
+    """``rows`` (positions or wishes, with ``instrument_code`` and ``apiid``) joined to the series each
+    names (the current one where several series share a code and provider): ``instrument_id``,
+    ``symbol``, ``n_records``, ``history_start``, ``history_end`` and, where the rows have none, the
+    series' ``isin`` and ``currency`` (None where the workspace has no daily history for it)."""
+    series = with_codes(current_first(table[table["n_records"] > 0])).drop_duplicates(KEY)
+    cols = ["instrument_id", "symbol", "n_records", "history_start", "history_end"]
+    keyed = series[[*KEY, *cols, "isin", "currency"]].rename(columns={"isin": "_isin", "currency": "_currency"})
+    keyed = keyed.astype({"apiid": object})
+    out = rows.astype({"apiid": object}).merge(keyed, on=KEY, how="left")
+    for column in ("isin", "currency"):
+        out[column] = out[column].where(out[column].notna(), out[f"_{column}"]) if column in out else out[f"_{column}"]
+    out = out.drop(columns=["_isin", "_currency"])
+    return out.astype(object).where(out.notna(), None)
 
 
-def _data_load(positions: pd.DataFrame, wishlist: pd.DataFrame) -> pd.DataFrame:
-    cols = ["isin", "currency", "instrument_id", "symbol", "n_records", "history_start", "history_end"]
-    every = pd.concat([positions, wishlist], ignore_index=True)
+def data_load(positions: pd.DataFrame, wishlist: pd.DataFrame) -> pd.DataFrame:
+    """Per instrument (code and apiid) of the positions and the wishlist: its series, the days its
+    positions need (``needed_from``: the first open; ``needed_to``: the last close when all are closed)
+    and ``status`` ``LOADED``, ``PARTIAL`` or ``MISSING``."""
+    cols = ["instrument_id", "history_start", "history_end"]
+    every = pd.concat([positions[[*KEY, *cols]], wishlist[[*KEY, *cols]]], ignore_index=True)
     if every.empty:
-        return pd.DataFrame(columns=[*cols, "needed_from", "needed_to", "status"])
-    keyed = every.groupby(["isin", "currency"], sort=False)
-    out = keyed[cols[2:]].first().reset_index()
-    held = positions.groupby(["isin", "currency"])
-    out = out.merge(held["open_date"].min().rename("needed_from"), on=["isin", "currency"], how="left")
+        return pd.DataFrame(columns=[*KEY, *cols, "needed_from", "needed_to", "status"])
+    out = every.groupby(KEY, sort=False)[cols].first().reset_index()
+    held = positions.groupby(KEY)
+    out = out.merge(held["open_date"].min().rename("needed_from"), on=KEY, how="left")
     last_close = held["close_date"].agg(lambda c: None if c.isna().any() else c.max()).rename("needed_to")
-    out = out.merge(last_close, on=["isin", "currency"], how="left")
+    out = out.merge(last_close, on=KEY, how="left")
     out = out.astype(object).where(out.notna(), None)
     missing = out["instrument_id"].isna()
     late = out["needed_from"].notna() & (out["history_start"].fillna("9999") > out["needed_from"].fillna(""))
     short = out["needed_to"].notna() & (out["history_end"].fillna("") < out["needed_to"].fillna(""))
     out["status"] = np.where(missing, "MISSING", np.where(late | short, "PARTIAL", "LOADED"))
-    out["n_records"] = pd.Series([None if n is None else int(n) for n in out["n_records"]], dtype=object)
+    out["apiid"] = [int(a) for a in out["apiid"]]
     return out
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -141,7 +141,7 @@ def read_moment(value: object, path: str, problems: Problems) -> datetime | None
     stamp = value if isinstance(value, datetime) else read_timestamp(value, path, problems)
     if stamp is None:
         return None
-    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def read_amount(value: object, path: str, problems: Problems, *, signed: bool = False) -> Decimal | None:
@@ -169,7 +169,7 @@ def json_number(number: Decimal) -> int | float:
 
 def rfc3339(moment: datetime) -> str:
     """``2019-10-12T07:20:50Z`` (with microseconds only when it has some)."""
-    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds" if moment.microsecond else "seconds") + "Z"
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -139,12 +139,31 @@ class Provider(Contract):
 # =========================================================================== the instrument object
 
 
+class ClassificationInfo(Contract):
+    """``classification`` as answered: a text the workspace does not know is ``""`` (as the document
+    writes an empty ``description``)."""
+
+    sector: str
+    industry: str
+    primary_country: str
+
+
+class IdentifiersInfo(Contract):
+    """``identifiers`` as answered (``""`` for a FIGI the workspace does not know)."""
+
+    symbol: str
+    isin: str
+    figi: str
+
+
 class InstrumentInfo(Contract):
     """The instrument object of the answers (lines 23-49, 122-150, 172-200), with the seed's keys;
     added: ``instrument_id`` (the workspace's id of the series), ``source``, ``tradable``, and the
-    daily history's ``history_start``, ``history_end`` and ``n_records``."""
+    daily history's ``history_start``, ``history_end`` and ``n_records``. ``primary_country`` is the
+    country's name and ``exchange.country_iso`` its ISO 3166 alpha-2 code, as the document's GET /history
+    and GET /history/instrument examples write them (its coverage example writes ``USA`` for both)."""
 
-    classification: Classification
+    classification: ClassificationInfo
     name: str
     print_name: str
     currency: str
@@ -152,7 +171,7 @@ class InstrumentInfo(Contract):
     fee_data: FeeData
     exchange: Exchange | None
     apiid: int | None
-    identifiers: Identifiers
+    identifiers: IdentifiersInfo
     asset_type: str
     asset_class: str
     instrument_code: str
@@ -244,7 +263,7 @@ def read_upload(request: object, *, now: datetime | None = None) -> tuple[Histor
     except pydantic.ValidationError as exc:
         problems.items.extend(problems_of(exc))
     timeframe = model.timeframe_id if model else _timeframe_or_none(payload.get("timeframe_id"))
-    frame = check_bars(payload.get("history"), timeframe, now or datetime.now(timezone.utc), problems)
+    frame = check_bars(payload.get("history"), timeframe, now or datetime.now(UTC), problems)
     problems.items.sort(key=row_order)
     problems.raise_if_any(WHAT)
     return model, frame
@@ -330,7 +349,7 @@ def _check_times(column: pd.Series, key: str, timeframe: Timeframe | None, now: 
     _report(problems, np.array(bad), key, f"is not {rule}",
             [f"{shown(v)} is not {rule}" for v in column.iloc[bad[:MAX_ROWS]]])
     times = pd.Series(pd.to_datetime(stamps), index=column.index)
-    limit = pd.Timestamp(now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now)
+    limit = pd.Timestamp(now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now)
     _report(problems, np.flatnonzero(times > limit), key,
             f"is in the future (after {limit:%Y-%m-%dT%H:%M:%S}Z, UTC); upload a bar once it has happened")
     if timeframe in (Timeframe.DAY, Timeframe.WEEK):
@@ -435,13 +454,14 @@ class TimeframeStatus(Contract):
 
 
 class HistoryStatus(Contract):
-    """GET /history's answer (lines 23-69); ``history``, added, holds the bars when ``timeframeid`` was
-    given (in ``currency`` when given)."""
+    """GET /history's answer (lines 23-69); added: ``history``, the bars when ``timeframeid`` was given
+    (in ``currency`` when given), and ``n_records_uploaded`` when it answers a PUT /history."""
 
     instrument: InstrumentInfo
     historyStatus: list[TimeframeStatus]
     history: list[Bar] | None = None
     currency: str | None = None
+    n_records_uploaded: int | None = None
 
 
 # =========================================================================== GET /history/instrument
