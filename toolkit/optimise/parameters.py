@@ -223,7 +223,3 @@ class Atr(Common):
         if not 2 <= self.period <= 250:
             found.append((("period",), f"{self.period!r} is outside 2..250 bars", self.period))
         return found
-
-
-#: the former reader's name, until the façade reads strategies through the contracts (phase 2 of issue 18)
-parse_parameters = read_parameters
