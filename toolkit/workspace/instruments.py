@@ -57,10 +57,10 @@ class Instruments:
         if found.empty:
             where = f" from apiid {number}" if number is not None else ""
             known = by_code(table, instrument_code)
-            if number is not None and not known.empty:
+            if number is not None and providers.provider(number) is None:
+                hint = f"{number} is no data provider; the providers are {providers.known_ids()} (ws.api.providers())"
+            elif number is not None and not known.empty:
                 hint = f"it is there from apiid {', '.join(str(a) for a in dict.fromkeys(known['apiid']))}"
-            elif number is not None and providers.provider(number) is None:
-                hint = f"the providers are {providers.known_ids()} (GET /api: ws.api.providers())"
             else:
                 near = near_codes(table, instrument_code)
                 hint = f"did you mean {', '.join(near)}?" if near else "search for it with instruments.find()"
