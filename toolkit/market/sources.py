@@ -63,6 +63,8 @@ def intraday(data: Path = DATA) -> Iterator[tuple[str, Timeframe, pd.DataFrame]]
     timeframe whose step is the file's own bar length is the file as shipped; a longer one is built
     from the file's real bars by :func:`aggregate_bars` (2 h from 1 h bars, 15 min from 1 min bars).
     """
+    if not (data / "intraday.csv").exists():  # a data folder without intraday series
+        return
     table = instruments(data)
     manifest = pd.read_csv(data / "intraday.csv", dtype={"timeframe": int})
     for row in manifest.itertuples(index=False):
