@@ -13,6 +13,7 @@ unit where they are exact, to one unit where the book's own rounding shows.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -205,7 +206,7 @@ def test_at_horizon_compounds_months_and_takes_first_day_weights(stocks: xr.Data
     w = xr.DataArray(dirichlet((r.sizes[TIME],), 20, 5), dims=(TIME, INSTRUMENT),
                      coords={TIME: r[TIME], INSTRUMENT: r[INSTRUMENT]})
     weights, returns = at_horizon(w, r, "month")
-    expected = (1 + r.T.to_pandas()).resample("ME").prod() - 1
+    expected = (1 + cast(pd.DataFrame, r.T.to_pandas())).resample("ME").prod() - 1  # 2-D: a DataFrame
     np.testing.assert_allclose(returns.T.to_pandas().values, expected.values, rtol=1e-12, atol=1e-15)
     days = r.indexes[TIME].to_series()
     firsts = days.groupby(days.dt.to_period("M")).first()
@@ -270,7 +271,8 @@ def test_refusals_name_the_field() -> None:
         (lambda: brinson(WP, RP, WB, variant="sideways"), r"variant: 'sideways' is not one of"),
         (lambda: brinson(WP, RP, WB, model="brinson_hood_beebower", geometric=True), r"geometric attribution is "),
         (lambda: brinson(WP, RP, WB, variant="bottom_up", geometric=True), r"no interaction term; it is top-down"),
-        (lambda: brinson(WP.values, RP, WB), r"portfolio_weights: expected an xarray DataArray"),
+        (lambda: brinson(WP.values, RP, WB),  # type: ignore[arg-type]  # refused
+         r"portfolio_weights: expected an xarray DataArray"),
         (lambda: hierarchical(WP, RP, WB, "sector"), r"levels: give a sequence"),
     ]
     for call, message in cases:
@@ -286,7 +288,7 @@ def test_refusals_name_the_field() -> None:
 
 
 @st.composite
-def books(draw: st.DrawFn) -> tuple[xr.DataArray, ...]:
+def books(draw: st.DrawFn) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray, dict[str, str]]:
     """A few portfolios over 2 periods and up to 7 instruments in up to 3 groups, some weights 0."""
     n = draw(st.integers(2, 7))
     seed = draw(st.integers(0, 2**32 - 1))

@@ -10,7 +10,9 @@ currency forwards of 20/-15/-5% in the portfolio and 30/-10/-20% in the benchmar
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -91,7 +93,7 @@ def test_euro_investor_effects_add_up_to_the_euro_active_return(euro_book: tuple
     portfolio = (euro * 0.045).sum(axis=1) - 0.3 * usd.to_numpy()
     bench = (euro * 0.05).sum(axis=1)
     np.testing.assert_allclose(ds.active.values, (portfolio - bench).to_numpy(), atol=1e-14)
-    parts = sum(ds[name].sum(SEGMENT) for name in EFFECTS[:-1])
+    parts = cast(xr.DataArray, sum(ds[name].sum(SEGMENT) for name in EFFECTS[:-1]))  # 0 + DataArray
     np.testing.assert_allclose(parts.values, ds.active.values, atol=1e-15)
     # the hedge is a currency decision: the dollar segment carries it, the euro cash is allocation
     assert float(abs(ds.currency.sel(segment="USD")).sum()) > 0
@@ -104,7 +106,7 @@ def test_refusals(euro_book: tuple) -> None:
     weights, monthly, usd = euro_book
     fx = xr.DataArray(usd.to_numpy()[None, :], dims=(SEGMENT, TIME), coords={SEGMENT: ["USD"], TIME: monthly[TIME]})
     benchmark = xr.where(weights[INSTRUMENT] == "EURCASH", 0.0, 0.05).broadcast_like(weights)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         (dict(currency_returns=fx), r"currency_returns\[segment=EUR\]: is missing for a held currency"),
         (dict(currency_returns=fx.isel(time=slice(1, None)), base="EUR"), r"currency_returns.time: must have"),
         (dict(currency_returns=fx, base="EUR", portfolio_forwards=xr.DataArray([0.1], dims=SEGMENT,
@@ -129,7 +131,7 @@ def test_effects_add_up(seed: int, model: str, variant: str) -> None:
     w = xr.DataArray(raw / raw.sum(-1, keepdims=True), dims=(PORTFOLIO, INSTRUMENT), coords=coords)
     W = xr.DataArray(rng.dirichlet(np.ones(4)), dims=INSTRUMENT, coords={INSTRUMENT: coords[INSTRUMENT]})
     local = xr.DataArray(rng.uniform(-0.3, 0.3, 4), dims=INSTRUMENT, coords=W.coords)
-    groups = {"a": "GBP", "b": "JPY", "c": "USD", "d": "USD"}
+    groups: dict[Hashable, Hashable] = {"a": "GBP", "b": "JPY", "c": "USD", "d": "USD"}
     f = rng.uniform(-0.3, 0.3, 3)
     labels = {"segment": ["GBP", "JPY", "USD"]}
     ds = ankrim_hensel(w, local, W, benchmark_local_returns=local * 0.9, segments=groups, model=model, variant=variant,

@@ -6,6 +6,8 @@ regression worked by hand."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import empyrical
 import numpy as np
 import pandas as pd
@@ -170,7 +172,7 @@ def test_ewma_mean_equals_pandas_ewm_and_riskfolio_mean_vector(stocks: xr.DataAr
 def test_four_expected_return_estimators(stocks: xr.DataArray, proxies: xr.DataArray) -> None:
     mu = fa.expected_returns(stocks, proxies, names=STYLE, halflife=126)
     assert list(mu[fa.ESTIMATOR].values) == list(fa.ESTIMATORS)
-    frame, x = stocks.to_pandas().T, proxies.sel(factor=STYLE).to_pandas().T
+    frame, x = (cast(pd.DataFrame, a.to_pandas()).T for a in (stocks, proxies.sel(factor=STYLE)))  # 2-D: DataFrames
     np.testing.assert_allclose(mu.sel(estimator="sample").values, frame.mean().to_numpy() * 252, rtol=1e-12)
     np.testing.assert_allclose(mu.sel(estimator="ewma").values,
                                frame.ewm(halflife=126).mean().iloc[-1].to_numpy() * 252, rtol=1e-12)

@@ -131,7 +131,7 @@ def test_linked_effects_match_perfattr(method: str, theirs: str) -> None:
 
 
 @st.composite
-def histories(draw: st.DrawFn) -> xr.Dataset:
+def histories(draw: st.DrawFn) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, str]:
     periods, seed = draw(st.integers(1, 12)), draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     coords = {PORTFOLIO: [0, 1], TIME: pd.date_range("2020-01-31", periods=periods, freq="ME"), INSTRUMENT: MARKETS}

@@ -187,7 +187,7 @@ def test_extra_dimensions_are_kept(daily):
 @pytest.mark.parametrize(("call", "path"), [
     (lambda r: P.annual_return(r, periods_per_year=0), "periods_per_year"),
     (lambda r: P.annual_volatility(r, ddof=-1), "ddof"),
-    (lambda r: P.sharpe(r, periods_per_year="daily"), "periods_per_year"),
+    (lambda r: P.sharpe(r, periods_per_year="daily"), "periods_per_year"),  # type: ignore[arg-type]  # refused
     (lambda r: P.max_drawdown(r.rename(time="date")), "returns"),
     (lambda r: P.summary(r.to_pandas()), "returns"),
 ])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import empyrical
 import numpy as np
@@ -96,7 +97,7 @@ def test_horizon_returns_compound_within_calendar_weeks_and_months() -> None:
 
 
 def test_horizon_returns_equal_pandas_resample_on_the_stocks(stocks: xr.DataArray) -> None:
-    frame = stocks.to_pandas().T
+    frame = cast(pd.DataFrame, stocks.to_pandas()).T  # 2-D: a DataFrame
     for horizon, offset in [("week", "W-FRI"), ("month", "ME")]:
         theirs = (1 + frame).resample(offset).prod(min_count=1) - 1
         theirs = theirs[theirs.notna().any(axis=1)]
@@ -106,7 +107,7 @@ def test_horizon_returns_equal_pandas_resample_on_the_stocks(stocks: xr.DataArra
 
 
 def test_volatility_and_average_return_per_horizon_equal_empyrical_and_pandas(stocks: xr.DataArray) -> None:
-    frame = stocks.to_pandas().T
+    frame = cast(pd.DataFrame, stocks.to_pandas()).T  # 2-D: a DataFrame
     monthly = (1 + frame).resample("ME").prod() - 1
     vol = risk.volatility(stocks, annualise=True)
     mean = risk.average_return(stocks, horizon=["day", "month"])
