@@ -32,7 +32,7 @@ def _rss_mb(pid: int) -> float:
     return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
 
 
-def _load(browser, server) -> tuple[float, float, float, float]:
+def _load(browser, server) -> tuple[float, float, float, float, float]:
     """Seconds from navigation to the controls answering, from the page's load event to the same
     moment, from navigation to the chart drawn, for a search to list its match, and for a
     selection to redraw the chart."""

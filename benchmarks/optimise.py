@@ -38,9 +38,10 @@ from __future__ import annotations
 import resource
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -150,7 +151,8 @@ def peer_proportional(frame: pd.DataFrame, benchmark: pd.Series) -> np.ndarray:
 
 def peer_atr(ohlc: xr.Dataset, period: int = 14) -> np.ndarray:
     """Wilder's ATR with pandas, the usual way: true range, SMA seed, then ``ewm(alpha=1/period)``."""
-    high, low, close = (ohlc[v].to_pandas().T for v in ("high", "low", "close"))
+    # a 2-D DataArray gives a DataFrame (the stubs allow a Series or a DataArray too)
+    high, low, close = (cast(pd.DataFrame, ohlc[v].to_pandas()).T for v in ("high", "low", "close"))
     previous = close.shift(1)
     tr = pd.concat([high - low, (high - previous).abs(), (low - previous).abs()]).groupby(level=0).max()
     tr = tr.loc[close.index]
@@ -234,7 +236,7 @@ CASES: dict[str, tuple[str, Callable, str, float]] = {
     "Max Sharpe": ("riskfolio-lib optimization(rm='MV', obj='Sharpe'), Clarabel", peer_sharpe, "weights", 1e-6),
     "Volatility weighted": ("skfolio InverseVolatility, reciprocal", peer_proportional, "weights", 1e-12),
     "Risk Parity": ("riskfolio-lib rp_optimization(rm='MV'), Clarabel", peer_parity, "weights", 1e-6),
-    "ATR weighted": ("pandas ewm Wilder ATR", None, "weights", 1e-10),
+    "ATR weighted": ("pandas ewm Wilder ATR", peer_atr, "weights", 1e-10),  # called with the bars
     "Max Diversification": ("riskfolio-lib Sharpe program on volatilities, Clarabel", peer_maxdiv, "weights", 1e-6),
     "Min Tracking Error": ("skfolio BenchmarkTracker", peer_skfolio("BenchmarkTracker"), "weights", 1e-5),
 }
@@ -256,10 +258,10 @@ def universe_rows(n: int, frame: pd.DataFrame, bench: pd.Series, label: str, rep
     for rule, (peer_name, peer, how, tol) in CASES.items():
         if rule == "ATR weighted":
             (ours, theirs), (ours_s, peer_s), split = timed_pair(partial(optimise, rule, ohlc=ohlc),
-                                                                 partial(peer_atr, ohlc), repeat)
+                                                                 partial(peer, ohlc), repeat)
         else:
-            extra = {"benchmark": bench_x} if rule == "Min Tracking Error" else {}
-            (ours, theirs), (ours_s, peer_s), split = timed_pair(partial(optimise, rule, returns, **extra),
+            benchmark = bench_x if rule == "Min Tracking Error" else None
+            (ours, theirs), (ours_s, peer_s), split = timed_pair(partial(optimise, rule, returns, benchmark=benchmark),
                                                                  partial(peer, frame, bench), repeat)
         agree(rule, how, tol, frame, ours.values, theirs)
         rows.append(row(f"{rule}, {n} assets", label, ours_s, peer_name, peer_s))
@@ -287,7 +289,8 @@ def batch_row(count: int, frame: pd.DataFrame) -> dict:
     rng = np.random.default_rng(200)
     subsets = [sorted(rng.choice(frame.shape[1], 10, replace=False)) for _ in range(count)]
     returns = as_xarray(frame)
-    requests = {f"p{k}": Request("Max Sharpe", returns.isel({INSTRUMENT: s})) for k, s in enumerate(subsets)}
+    requests: dict[Hashable, Request] = {f"p{k}": Request("Max Sharpe", returns.isel({INSTRUMENT: s}))
+                                         for k, s in enumerate(subsets)}
     (ours, theirs), (ours_s, peer_s), _ = timed_pair(lambda: optimise_many(requests, workers=2),
                                                      lambda: [peer_sharpe(frame.iloc[:, s], None) for s in subsets], 1)
     for k, s in enumerate(subsets):
@@ -309,7 +312,8 @@ def main() -> None:
     optimise("Max Sharpe", as_xarray(stocks.iloc[:300, :5]))  # imports riskfolio-lib, cvxpy, skfolio: not timed
     import skfolio.optimization  # noqa: F401
     count_inside()
-    rows, overheads = [], []
+    rows: list[dict] = []
+    overheads: list[tuple[str, float]] = []
     for n in [20] if args.quick else [20, 100, 500]:
         if n == 20:
             frame, bench, label = stocks, spx, f"20 S&P 500 stocks x {DAYS:,} days (shipped data)"

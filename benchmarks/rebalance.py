@@ -30,6 +30,7 @@ import uuid
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from common import arguments, machine, report
 from toolkit.store.demo import DEFAULT_PATH as DEMO
 from toolkit.store.repositories import now
 from toolkit.trading.engine import QTY_SCALE, WEIGHT_SCALE, rebalance
+from toolkit.trading.orders import OrderRequest
 from toolkit.workspace import Workspace
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sp500_stocks.csv"
@@ -45,8 +47,15 @@ GOAL_S = 1.0
 WRITES_GOAL_S = 5.0
 MODELS = 50  # the with-writes book: accounts share 50 model allocations
 RUNS = 5  # with-writes runs, each on a fresh copy of the seeded book (median reported)
-CASES = {"rebalance to target, no drift band": {},
-         "rebalance, 2% drift band, $10 minimum order": {"drift": "0.02", "min_order_cents": 1000}}
+class Options(TypedDict, total=False):
+    """The engine's options a case sets (the rest keep their defaults)."""
+
+    drift: str
+    min_order_cents: int
+
+
+CASES: dict[str, Options] = {"rebalance to target, no drift band": {},
+                             "rebalance, 2% drift band, $10 minimum order": {"drift": "0.02", "min_order_cents": 1000}}
 KEYS = ("sell_cents", "buy_cents", "sell_qty", "buy_qty", "balanced", "nav_cents", "cash_after_cents")
 CENT = Decimal("0.01")
 UNIT = Decimal(1).scaleb(-10)
@@ -207,13 +216,15 @@ def peer_writes(path: Path, sample: list[str]) -> None:
             target = {item.instrument_id: Decimal(item.weight) for item in model.items}
             ids = sorted(set(target) | set(held))
             date, closes = ws.orders._repo.closes(ids, None)
+            assert date is not None, ids  # the demo has closes for every instrument
             prices = [Decimal(repr(closes[i])) for i in ids]
             out = peer_account([int(held.get(i, Decimal(0)).scaleb(10)) for i in ids], int(account.cash / CENT),
                                prices, [target.get(i, Decimal(0)) for i in ids], Decimal(0), False, 0)
             legs = [(i, "SELL", c, q, closes[i], 0) for i, c, q in zip(ids, out["sell_cents"], out["sell_qty"]) if q]
             legs += [(i, "BUY", c, q, closes[i], 0) for i, c, q in zip(ids, out["buy_cents"], out["buy_qty"]) if c]
             turnover = Decimal(sum(c for _, _, c, _, _, _ in legs)) * CENT
-            order_id = ws.orders._record(account, "REBALANCE", turnover, None, date, legs, stamp)
+            request = OrderRequest("REBALANCE", turnover, account.currency, None, date)
+            order_id = ws.orders._record(account, request, turnover, date, legs, stamp)
             ws.orders._fill(order_id, stamp)
     ws.close()
 

@@ -27,6 +27,7 @@ Our time is the median of 3 runs after a warm-up. The goal is a ratio of at most
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -110,9 +111,10 @@ def book(count: int, sample: int, stocks: pd.DataFrame) -> list[dict]:
     size = (f"{count:,} portfolios x 20 stocks x {DAYS:,} days; peer timed on {sample:,} portfolios and "
             f"scaled x{count / sample:g}")
     rows = []
-    cases = [("volatility contributions", lambda: volatility_contributions(returns, weights), [("MV", None)]),
-             ("CVaR contributions at 3 levels", lambda: cvar_contributions(returns, weights, LEVELS),
-              [("CVaR", level) for level in LEVELS])]
+    cases: list[tuple[str, Callable[[], xr.Dataset], list[tuple[str, float | None]]]] = [
+        ("volatility contributions", lambda: volatility_contributions(returns, weights), [("MV", None)]),
+        ("CVaR contributions at 3 levels", lambda: cvar_contributions(returns, weights, LEVELS),
+         [("CVaR", level) for level in LEVELS])]
     for name, ours_fn, measures in cases:
         ours, ours_s = timed(ours_fn)
 
