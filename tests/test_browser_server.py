@@ -77,8 +77,8 @@ def test_origin_must_be_a_page_of_this_server(origin, host, allowed) -> None:
 
 def test_refusal_names_the_header_and_checks_both_origin_headers() -> None:
     assert refusal({"Host": "127.0.0.1:1"}) is None
-    assert "Host" in refusal({"Host": f"{EVIL}:1", "Origin": f"http://{EVIL}:1"})
-    assert "Sec-WebSocket-Origin" in refusal({"Host": "127.0.0.1:1", "Sec-WebSocket-Origin": "null"})
+    assert "Host" in (refusal({"Host": f"{EVIL}:1", "Origin": f"http://{EVIL}:1"}) or "")
+    assert "Sec-WebSocket-Origin" in (refusal({"Host": "127.0.0.1:1", "Sec-WebSocket-Origin": "null"}) or "")
 
 
 def test_allowed_hosts_from_options_environment_and_bind() -> None:
@@ -141,7 +141,9 @@ def _at_rest(server) -> int:
 
 
 def _kernel_id(html: str) -> str:
-    return re.search(r'"kernelId": "([0-9a-f-]{36})"', html)[1]
+    found = re.search(r'"kernelId": "([0-9a-f-]{36})"', html)
+    assert found, html[:500]
+    return found[1]
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +176,7 @@ def test_chromium_through_a_rebound_name_gets_no_page(server) -> None:
     with chromium(resolve=[EVIL]) as browser:
         page = browser.new_page()
         response = page.goto(f"http://{EVIL}:{port}{APP}")
-        assert response.status == 403
+        assert response is not None and response.status == 403
         page.wait_for_timeout(1000)
         assert page.locator("[class*='tk-']").count() == 0 and "kernelId" not in page.content()
     assert server.kernel_ids() == kernels and _at_rest(server) == served

@@ -52,7 +52,7 @@ def test_a_stopped_writer_makes_others_wait_at_most_the_busy_timeout(ws: Workspa
     the writer lock for ever; now they wait the busy timeout, then get a BusyError naming the file."""
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(ws.path)], stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout.readline().strip() == "holding"
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         os.kill(holder.pid, signal.SIGSTOP)
         account = ws.accounts.create  # the write below must not start before the lock is held
         ws.db.timeout = 1.5

@@ -81,7 +81,7 @@ def graph(root: Path) -> dict[str, dict[str, int]]:
     files = {module_name(p, root): p for p in root.rglob("*.py")}
     edges: dict[str, dict[str, int]] = {}
     for module, path in files.items():
-        targets = {}
+        targets: dict[str, int] = {}
         for name, line in imports_of(path.read_text(), module, path.name == "__init__.py"):
             while name and name not in files:  # `from toolkit.x import name`: the module is toolkit.x
                 name = name.rpartition(".")[0]
