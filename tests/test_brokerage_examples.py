@@ -92,7 +92,7 @@ def test_the_corrected_examples_are_accepted_in_the_documents_order(ws: Workspac
     order = ws.orders.place({"user_id": USER, "account_id": account, "cash_amount": "100.00", "currency": "USD",
                              "side": "BUY"})  # 3 (in the account's currency: the demo's accounts are in USD)
     answer = order.to_dict()
-    assert answer["portfolio_order_id"] == order.id and answer["user_id"] == USER and "id" not in answer
+    assert order.id and answer["portfolio_order_id"] == order.id and answer["user_id"] == USER and "id" not in answer
     assert ws.orders.get(order.id).user_id == USER
     msft = ws.instruments.resolve(["US5949181045"])[0]
     replaced = ws.allocations.replace(created.id, {"name": "Allocation 1", "allocation": [

@@ -99,12 +99,13 @@ def test_idempotency_key_never_places_twice(ws: Workspace) -> None:
 def test_states_new_cancel_settle(ws: Workspace) -> None:
     account = book(ws)
     pending = ws.orders.place(account, buy("100.00"), execute=False)
-    assert pending.state == "NEW" and ws.accounts.get(account).cash == Decimal("10000.00")
+    assert pending.id and pending.state == "NEW" and ws.accounts.get(account).cash == Decimal("10000.00")
     cancelled = ws.orders.cancel(pending.id)
     assert list(cancelled.transitions["to_state"]) == ["NEW", "CANCELLED"]
     with pytest.raises(ConflictError, match="cannot become PROCESSING"):
         ws.orders.execute(pending.id)
     filled = ws.orders.place(account, buy("100.00"))
+    assert filled.id
     settled = ws.orders.settle(filled.id)
     assert list(settled.transitions["to_state"]) == ["NEW", "PROCESSING", "FILLED", "SETTLED"]
     with pytest.raises(ConflictError):
@@ -264,7 +265,7 @@ def test_a_new_order_is_not_filled_behind_a_later_booking(ws: Workspace) -> None
     account = book(ws)  # its deposit is valued at the market clock
     pending = ws.orders.place(account, buy("100.00"), execute=False)
     early = ws.orders.place(account, buy("100.00"), execute=False)
-    assert early.execution_date == "2022-12-27"
+    assert pending.id and early.id and early.execution_date == "2022-12-27"
     ws.orders.execute(pending.id)
     assert ws.orders.get(pending.id).state == "FILLED"  # on the day of the last booking: fine
     ws.clock = None

@@ -15,7 +15,7 @@ from helpers import dump
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.errors import ConflictError, NotFoundError, ValidationError
+from toolkit.errors import ConflictError, NotFoundError, ToolkitError, ValidationError
 from toolkit.reporting import consistency
 from toolkit.workspace import Workspace
 
@@ -25,7 +25,7 @@ STOCKS = pd.read_csv(DATA / "sp500_stocks.csv", index_col="time", parse_dates=Tr
 
 
 def mandates(ws: Workspace) -> dict[str, str]:
-    return {a.name: a.id for a in ws.accounts.list(type="PORTFOLIO")}
+    return {a.name: a.id for a in ws.accounts.list(type="PORTFOLIO") if a.name}
 
 
 def nav_from_tables(path: Path, account: str, day: str) -> Decimal:
@@ -201,11 +201,14 @@ def test_reports_of_a_portfolio_and_of_instruments(book_ws: Workspace) -> None:
     answer = book_ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2022-01-01",
                                                 "endDate": "2022-12-28", "includeBenchmark": True}).to_dict()
     overview = parts["PO001"]
+    assert isinstance(overview, pd.DataFrame)
     assert overview.loc["YTD", "gross"] == pytest.approx(answer["years"][0]["grossReturn"], abs=1e-12)
     assert overview.loc["YTD", "benchmark"] == pytest.approx(answer["years"][0]["bmReturn"], abs=1e-12)
-    assert len(parts["PO003"].data) >= 2
+    # (workspace.reports.Report, a DataFrame or a plotly Figure, is no type alias mypy can read)
+    assert len(parts["PO003"].data) >= 2  # type: ignore[attr-defined]
     instruments = book_ws.reports.instrument_report(["AAPL", "MSFT", "SPX"], start="2018-01-01", end="2022-12-28")
-    assert list(instruments["MA003"].index) == ["AAPL", "MSFT", "SPX"]
+    table = instruments["MA003"]
+    assert isinstance(table, pd.DataFrame) and list(table.index) == ["AAPL", "MSFT", "SPX"]
     html = book_ws.reports.to_html({**parts, **instruments}, "Growth mandate")
     assert "PO001" in html and "MA004" in html
     assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']?https?:", html)  # nothing from the network
@@ -287,11 +290,12 @@ def test_a_query_string_with_flags_gives_the_daily_and_benchmark_cube(book_ws: W
      ["includeBenchmark"]),
     ("portfolioId=E0002&startDate=2011-04-01", ValidationError, ["endDate"]),
 ])
-def test_bad_seed_queries_are_refused(book_ws: Workspace, query: object, error: type, paths: list | None) -> None:
+def test_bad_seed_queries_are_refused(book_ws: Workspace, query: object, error: type[ToolkitError],
+                                      paths: list | None) -> None:
     with pytest.raises(error) as caught:
         book_ws.reports.portfolio_returns(query)
     if paths is not None:
-        assert caught.value.paths == paths
+        assert isinstance(caught.value, ValidationError) and caught.value.paths == paths
     else:
         assert "E9999" in str(caught.value) and "set_master" in str(caught.value)
 
