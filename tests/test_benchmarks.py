@@ -56,3 +56,21 @@ def test_webhooks_benchmark_runs(tmp_path: Path) -> None:
     rows = {r["name"]: r for r in json.loads(out.read_text())}
     assert list(rows) == [f"orders.place, receiver {r}" for r in ("answers", "is down", "hangs")]
     assert rows["orders.place, receiver hangs"]["peer_s"] >= 3 * 0.5  # three events, each at least its timeout
+
+
+@pytest.mark.timeout(300)
+def test_signals_benchmark_runs(tmp_path: Path) -> None:
+    """Every indicator runs on 50 instruments x 2,520 bars and agrees with its peer loop (the script asserts:
+    TA-Lib to 1e-9, stockstats' SuperTrend after the washout, scipy's swing points exactly)."""
+    out = tmp_path / "signals.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "signals.py"), "--quick", "--results", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [r["name"] for r in rows][:5] == ["true range", "ATR 14 Smoothed (Wilder)", "ATR 10 SMA", "ATR 10 EMA",
+                                              "RSI 14 (Wilder)"]
+    assert rows[-1]["name"] == "every indicator above" and len(rows) == 10
+    for row in rows:
+        assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
+        # peer_s is rounded to the millisecond: a TA-Lib loop over 50 instruments may show 0.0
+        assert row["ours_s"] > 0 and row["peer_s"] >= 0 and row["size"].startswith("50 instruments x 2,520")

@@ -67,15 +67,6 @@ def enough(array: xr.DataArray, name: str, needed: int, what: str) -> None:
         raise DataError(f"{name}: {have} candles, but {what} needs at least {needed}; pass a longer history.")
 
 
-def aligned(*arrays: xr.DataArray) -> list[xr.DataArray]:
-    """The price variables on common coordinates (an inner join would drop bars silently: refused)."""
-    try:
-        return list(xr.align(*arrays, join="exact"))
-    except ValueError as exc:
-        raise DataError(f"high, low, close: the price variables are not on the same instruments and times ({exc}).")\
-            from None
-
-
 def read_parameters(values: dict[str, tuple[object, int, str]], problems: Problems | None = None) -> None:
     """Check ``{path: (value, rule_id, key)}`` against the document's spec of ``key`` in rule ``rule_id``.
 
@@ -154,9 +145,25 @@ def apply(kernel: Callable, *arrays: xr.DataArray, outputs: int = 1, **kwargs) -
 
 # --- numpy helpers of the kernels: valid bars packed at the start of each row --------------------------------
 
-def compact(valid: np.ndarray) -> np.ndarray | None:
+def valid_values(*arrays: np.ndarray) -> np.ndarray | None:
+    """Where all ``arrays`` are finite, or None when all of them are everywhere (one reduction each first:
+    the usual input has no NaN)."""
+    if np.isfinite(sum(float(a.sum()) for a in arrays)):
+        return None
+    valid = np.isfinite(arrays[0])
+    for a in arrays[1:]:
+        valid &= np.isfinite(a)
+    return valid
+
+
+def counts(valid: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Each row's number of valid bars (all of them when ``valid`` is None)."""
+    return np.full(shape[:-1], shape[-1]) if valid is None else valid.sum(axis=-1)
+
+
+def compact(valid: np.ndarray | None) -> np.ndarray | None:
     """The per-row order that puts the valid bars first (stable), or None when every bar is valid."""
-    if valid.all():
+    if valid is None or valid.all():
         return None
     return np.argsort(~valid, axis=-1, kind="stable")
 
@@ -166,9 +173,9 @@ def pack(x: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     return x if order is None else np.take_along_axis(x, order, axis=-1)
 
 
-def spread(y: np.ndarray, order: np.ndarray | None, valid: np.ndarray) -> np.ndarray:
+def spread(y: np.ndarray, order: np.ndarray | None, valid: np.ndarray | None) -> np.ndarray:
     """The packed result ``y`` put back at its bars' places; NaN at the invalid bars."""
-    if order is None:
+    if order is None or valid is None:
         return y
     out = np.empty_like(y)
     np.put_along_axis(out, order, y, axis=-1)
@@ -176,5 +183,5 @@ def spread(y: np.ndarray, order: np.ndarray | None, valid: np.ndarray) -> np.nda
     return out
 
 
-__all__ = ["INSTRUMENT", "METHODS", "TIME", "aligned", "apply", "check_time", "compact", "core", "enough", "method",
-           "number", "order_dims", "pack", "read_parameters", "spread", "variable"]
+__all__ = ["INSTRUMENT", "METHODS", "TIME", "apply", "check_time", "compact", "counts", "core", "enough", "method",
+           "number", "order_dims", "pack", "read_parameters", "spread", "valid_values", "variable"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from numpy.lib.stride_tricks import sliding_window_view
 
 from toolkit.errors import Problems
 from toolkit.schema import TIME
@@ -36,16 +35,31 @@ from toolkit.signals.volatility import ohlc, valid_bars
 MINOR, MAJOR = 2, 10
 
 
-def _extreme_neighbours(x: np.ndarray, k: int, fill: float, reduce: np.ufunc) -> np.ndarray:
-    """``reduce`` (np.maximum or np.minimum) of the ``k`` values before and the ``k`` after each bar;
-    ``fill`` where the window leaves the row."""
+def _trailing(x: np.ndarray, k: int, fill: float, pick: np.ufunc) -> np.ndarray:
+    """``pick`` (np.maximum or np.minimum) of ``x[t - k + 1 .. t]`` on each bar, ``fill`` before the row.
+
+    Doubling windows (1, 2, 4, ... up to the largest power of two ``w <= k``), then two overlapping
+    windows of ``w`` cover ``k``: ``log2(k) + 1`` vector passes, whatever ``k``.
+    """
     steps = x.shape[-1]
-    padded = np.concatenate([np.full(x.shape[:-1] + (k,), fill), x, np.full(x.shape[:-1] + (k,), fill)], axis=-1)
-    windows = sliding_window_view(padded, k, axis=-1)  # window j covers padded[j .. j + k - 1]
-    side = reduce.reduce(windows, axis=-1)
-    before = side[..., :steps]  # padded[t .. t + k - 1] = x[t - k .. t - 1]
-    after = side[..., k + 1:k + 1 + steps]  # padded[t + k + 1 .. t + 2k] = x[t + 1 .. t + k]
-    return reduce(before, after)
+    m = np.concatenate([np.full(x.shape[:-1] + (k - 1,), fill), x], axis=-1)  # m[j] = x[j - k + 1]
+    w = 1
+    while 2 * w <= k:
+        doubled = m.copy()
+        pick(m[..., w:], m[..., :-w], out=doubled[..., w:])
+        m, w = doubled, 2 * w
+    # bar t's window is m positions t .. t + k - 1: the w ending at t + k - 1 and the w ending at t + w - 1
+    return pick(m[..., k - 1:k - 1 + steps], m[..., w - 1:w - 1 + steps])
+
+
+def _extreme_neighbours(x: np.ndarray, k: int, fill: float, pick: np.ufunc) -> np.ndarray:
+    """``pick`` of the ``k`` values before and the ``k`` after each bar; ``fill`` where the window leaves the row."""
+    trailing = _trailing(x, k, fill, pick)
+    out = np.full(x.shape, fill)
+    out[..., 1:] = trailing[..., :-1]  # before: x[t - k .. t - 1]
+    after = np.full(x.shape, fill)
+    after[..., :x.shape[-1] - k] = trailing[..., k:]  # after: x[t + 1 .. t + k]
+    return pick(out, after, out=out)
 
 
 def packed_swings(high: np.ndarray, low: np.ndarray, k: int, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +86,7 @@ def _known(swing: np.ndarray, k: int) -> np.ndarray:
 def _swing_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     valid = valid_bars(high, low, close)
     order = b.compact(valid)
-    outs = packed_swings(b.pack(high, order), b.pack(low, order), k, valid.sum(axis=-1))
+    outs = packed_swings(b.pack(high, order), b.pack(low, order), k, b.counts(valid, high.shape))
     return b.spread(outs[0], order, valid), b.spread(outs[1], order, valid)
 
 
@@ -80,7 +94,7 @@ def _levels_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, minor: 
                    major: int) -> tuple[np.ndarray, ...]:
     valid = valid_bars(high, low, close)
     order = b.compact(valid)
-    h, lo, count = b.pack(high, order), b.pack(low, order), valid.sum(axis=-1)
+    h, lo, count = b.pack(high, order), b.pack(low, order), b.counts(valid, high.shape)
     outs = []
     for k in (minor, major):
         top, bottom = packed_swings(h, lo, k, count)

@@ -34,15 +34,21 @@ def packed_rsi(close: np.ndarray, period: int) -> np.ndarray:
     change = np.empty(close.shape)
     change[..., 0] = np.nan
     np.subtract(close[..., 1:], close[..., :-1], out=change[..., 1:])
-    gains = ewm(np.maximum(change, 0.0), period, 1.0 / period, start=1)
-    losses = ewm(np.maximum(-change, 0.0), period, 1.0 / period, start=1)
-    total = gains + losses
+    up = np.maximum(change, 0.0)
+    losses = np.subtract(up, change, out=change)  # max(-d, 0) = max(d, 0) - d
+    gains = ewm(up, period, 1.0 / period, start=1, overwrite=True)
+    total = ewm(losses, period, 1.0 / period, start=1, overwrite=True)
+    total += gains
+    flat = total == 0  # no gain and no loss in the window: 50 (TA-Lib answers 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, 100.0 * gains / total, np.where(total == 0, 50.0, np.nan))
+        np.divide(gains, total, out=gains)
+    gains *= 100.0
+    np.copyto(gains, 50.0, where=flat)
+    return gains
 
 
 def _rsi_kernel(close: np.ndarray, period: int) -> np.ndarray:
-    valid = np.isfinite(close)
+    valid = b.valid_values(close)
     order = b.compact(valid)
     return b.spread(packed_rsi(b.pack(close, order), period), order, valid)
 
@@ -80,12 +86,12 @@ def rsi(data: xr.Dataset | xr.DataArray, period: int = PERIOD) -> xr.DataArray:
 
 def _reversal_kernel(close: np.ndarray, level: np.ndarray, period: int, horizon: int, width: float,
                      lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    valid = np.isfinite(close)
+    valid = b.valid_values(close)
     order = b.compact(valid)
     packed = b.pack(close, order)
     strength = packed_rsi(packed, period)
     steps = close.shape[-1]
-    last = valid.sum(axis=-1) - 1  # index of each row's last quoted bar, packed
+    last = b.counts(valid, close.shape) - 1  # index of each row's last quoted bar, packed
     current = np.take_along_axis(strength, np.maximum(last, 0)[..., None], axis=-1)[..., 0]
     current = np.where(last >= 0, current, np.nan)
     level = np.where(np.isnan(level), current, level)

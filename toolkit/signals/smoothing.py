@@ -22,6 +22,7 @@ below 1e-12 after 373 bars, for an EMA of 14 after 207.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
 #: alpha of each recursive method, given the period
@@ -31,37 +32,40 @@ ALPHA = {"EMA": lambda n: 2.0 / (n + 1.0), "Smoothed": lambda n: 1.0 / n}
 def sma(x: np.ndarray, n: int, start: int = 0) -> np.ndarray:
     """Rolling mean of ``n`` values over the last axis; NaN before ``start + n - 1``.
 
-    Running sums (a cumulative sum of the values from ``start``, differenced), as TA-Lib's SMA keeps
-    its running total; the rounding error is of the order of ``eps * n * max|x|`` per value.
+    ``scipy.ndimage.uniform_filter1d`` (a running sum in C, as TA-Lib's SMA keeps its running total), its
+    centred window moved to end on each bar (``origin = (n - 1) // 2``); the rounding error is of the order
+    of ``eps * max|x|`` per bar added.
     """
-    out = np.full(x.shape, np.nan)
+    out = np.empty(x.shape)
     if x.shape[-1] < start + n:
+        out.fill(np.nan)
         return out
-    total = np.cumsum(x[..., start:], axis=-1)
-    out[..., start + n - 1] = total[..., n - 1]
-    out[..., start + n:] = total[..., n:] - total[..., :-n]
-    out[..., start + n - 1:] /= n
+    uniform_filter1d(x[..., start:], n, axis=-1, output=out[..., start:], mode="nearest", origin=(n - 1) // 2)
+    out[..., :start + n - 1] = np.nan
     return out
 
 
-def ewm(x: np.ndarray, n: int, alpha: float, start: int = 0) -> np.ndarray:
+def ewm(x: np.ndarray, n: int, alpha: float, start: int = 0, *, overwrite: bool = False) -> np.ndarray:
     """``y_t = (1 - alpha) y_{t-1} + alpha x_t``, seeded at ``start + n - 1`` with the mean of the first
-    ``n`` values (TA-Lib's EMA and Wilder seeding); NaN before."""
-    out = np.full(x.shape, np.nan)
+    ``n`` values (TA-Lib's EMA and Wilder seeding); NaN before. ``overwrite`` lets it reuse ``x``.
+
+    One ``lfilter`` over the whole row: the values before the seed are zeroed and the seed enters as
+    ``seed / alpha`` on its bar, so the filter's state is the seed there and the recursion after it.
+    """
     first = start + n - 1
     if x.shape[-1] <= first:
-        return out
+        return np.full(x.shape, np.nan)
     seed = x[..., start:first + 1].mean(axis=-1)
-    out[..., first] = seed
-    if x.shape[-1] > first + 1:
-        decay = 1.0 - alpha
-        out[..., first + 1:] = lfilter([alpha], [1.0, -decay], x[..., first + 1:], axis=-1,
-                                       zi=(decay * seed)[..., None])[0]
-    return out
+    u = x if overwrite else x.copy()
+    u[..., :first] = 0.0
+    u[..., first] = seed / alpha
+    y = lfilter([alpha], [1.0, alpha - 1.0], u, axis=-1)
+    y[..., :first] = np.nan
+    return y
 
 
-def average(x: np.ndarray, n: int, method: str, start: int = 0) -> np.ndarray:
+def average(x: np.ndarray, n: int, method: str, start: int = 0, *, overwrite: bool = False) -> np.ndarray:
     """The ``method`` average (SMA, EMA or Smoothed) of period ``n``; see the module for the seeding."""
     if method == "SMA":
         return sma(x, n, start)
-    return ewm(x, n, ALPHA[method](n), start)
+    return ewm(x, n, ALPHA[method](n), start, overwrite=overwrite)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.ndimage import uniform_filter1d
 
 from toolkit.errors import Problems
 from toolkit.signals import bars as b
@@ -45,49 +46,59 @@ FACTOR, PERIOD, METHOD = 3.0, 10, "SMA"
 LOOKBACK = 200
 
 
+def _latch(set_: np.ndarray, reset: np.ndarray, first: int) -> np.ndarray:
+    """+1 from a bar where ``set_`` holds, -1 from one where ``reset`` holds, else the previous value, starting
+    at ``first`` from -1 unless ``set_`` holds there; the last axis is time. Vectorised: the last event forward
+    filled by its index."""
+    event = np.where(set_, 1.0, np.where(reset, -1.0, 0.0))
+    event[..., :first] = 0.0
+    if first < event.shape[-1]:
+        event[..., first] = np.where(set_[..., first], 1.0, -1.0)
+    index = np.where(event != 0.0, np.arange(event.shape[-1]), 0)
+    np.maximum.accumulate(index, axis=-1, out=index)
+    return np.take_along_axis(event, index, axis=-1)
+
+
 def bands(high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.ndarray,
           factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """SuperTrend of rows whose ATR starts on one bar for all (``(..., time)``): line, upper, lower,
-    direction (+1 up, -1 down), NaN where the ATR is NaN."""
+    direction (+1 up, -1 down), NaN where the ATR is NaN.
+
+    Both final bands are one ratchet: the state ``(U, -L)`` falls to the basic band ``(bu, -bl)`` when that
+    is lower (``min``), and resets to it when the previous close crossed it (``(c, -c) > (U, -L)``); three
+    vector operations per bar for every series at once. The direction is then a latch (up when the close
+    is above ``U``, down when below ``L``), computed for all bars at once by :func:`_latch`.
+    """
     shape = close.shape
     steps = shape[-1]
-    defined = np.isfinite(atr).any(axis=tuple(range(atr.ndim - 1))) if atr.ndim > 1 else np.isfinite(atr)
+    defined = np.isfinite(atr).reshape(-1, steps).any(axis=0)
     first = int(np.argmax(defined)) if defined.any() else steps
     middle = (high + low) / 2.0
-    # time-major, rows flattened: each step reads and writes contiguous vectors
-    basic_upper = np.ascontiguousarray((middle + factor * atr).reshape(-1, steps).T)
-    basic_lower = np.ascontiguousarray((middle - factor * atr).reshape(-1, steps).T)
-    c = np.ascontiguousarray(close.reshape(-1, steps).T)
-    upper = np.full(basic_upper.shape, np.nan)
-    lower = np.full(basic_lower.shape, np.nan)
-    up = np.zeros(basic_upper.shape, dtype=bool)
+    width = factor * atr
+    # time-major (time, 2, rows): each bar's state is one contiguous block
+    basic = np.empty((steps, 2, middle.size // steps))
+    basic[:, 0] = (middle + width).reshape(-1, steps).T
+    basic[:, 1] = (width - middle).reshape(-1, steps).T
+    signed = np.empty_like(basic)
+    signed[:, 0] = close.reshape(-1, steps).T
+    np.negative(signed[:, 0], out=signed[:, 1])
+    state = np.full(basic.shape, np.nan)
+    crossed = np.empty(basic.shape[1:], dtype=bool)
     if first < steps:
-        upper[first] = basic_upper[first]
-        lower[first] = basic_lower[first]
-        up[first] = c[first] > upper[first]
-    crossed = np.empty(c.shape[1], dtype=bool)
-    held = np.empty(c.shape[1], dtype=bool)
+        state[first] = basic[first]
     for t in range(first + 1, steps):
-        u, lo = upper[t], lower[t]
-        np.minimum(basic_upper[t], upper[t - 1], out=u)
-        np.greater(c[t - 1], upper[t - 1], out=crossed)
-        np.copyto(u, basic_upper[t], where=crossed)
-        np.maximum(basic_lower[t], lower[t - 1], out=lo)
-        np.less(c[t - 1], lower[t - 1], out=crossed)
-        np.copyto(lo, basic_lower[t], where=crossed)
-        np.less(c[t], lo, out=held)
-        np.logical_not(held, out=held)
-        np.logical_and(held, up[t - 1], out=up[t])
-        np.logical_or(up[t], c[t] > u, out=up[t])
-    upper_out = upper.T.reshape(shape)
-    lower_out = lower.T.reshape(shape)
-    direction = np.where(up.T.reshape(shape), 1.0, -1.0)
+        np.minimum(basic[t], state[t - 1], out=state[t])
+        np.greater(signed[t - 1], state[t - 1], out=crossed)
+        np.copyto(state[t], basic[t], where=crossed)
+    upper = state[:, 0].T.reshape(shape)
+    lower = (-state[:, 1]).T.reshape(shape)
+    with np.errstate(invalid="ignore"):
+        direction = _latch(close > upper, close < lower, first)
     missing = ~np.isfinite(atr)
-    direction[missing] = np.nan
-    upper_out[missing] = np.nan
-    lower_out[missing] = np.nan
-    line = np.where(direction > 0, lower_out, upper_out)
-    return line, upper_out, lower_out, direction
+    for out in (direction, upper, lower):
+        out[missing] = np.nan
+    line = np.where(direction > 0, lower, upper)
+    return line, upper, lower, direction
 
 
 def _supertrend_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, factor: float, period: int,
@@ -135,28 +146,24 @@ def supertrend(bars: xr.Dataset, factor: float = FACTOR, period: int = PERIOD, m
 
 
 def _bias_kernel(close: np.ndarray, lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    valid = np.isfinite(close)
+    valid = b.valid_values(close)
     order = b.compact(valid)
     c = b.pack(close, order)
-    change = c[..., 1:] - c[..., :-1]
-    ups = np.cumsum(change > 0, axis=-1)
-    downs = np.cumsum(change < 0, axis=-1)
+    change = c[..., 1:] - c[..., :-1]  # change k - 1 is bar k - 1 to bar k
     steps = close.shape[-1]
-    up = np.full(close.shape, np.nan)
-    down = np.full(close.shape, np.nan)
-    if steps > lookback:
-        # the window ending on bar t holds the changes t - lookback + 1 .. t (change k is bar k - 1 to k)
-        up[..., lookback] = ups[..., lookback - 1]
-        down[..., lookback] = downs[..., lookback - 1]
-        up[..., lookback + 1:] = ups[..., lookback:] - ups[..., :-lookback]
-        down[..., lookback + 1:] = downs[..., lookback:] - downs[..., :-lookback]
-        # a window reaching past a row's last quoted bar is not a window
-        beyond = np.arange(steps) >= valid.sum(axis=-1, keepdims=True)
-        up[beyond] = np.nan
-        down[beyond] = np.nan
-    up /= lookback
-    down /= lookback
-    return tuple(b.spread(o, order, valid) for o in (up, down, up - down))  # type: ignore[return-value]
+    shares = []
+    for moved in (change > 0, change < 0):
+        share = np.full(close.shape, np.nan)
+        if steps > lookback:
+            # the mean of the last ``lookback`` indicators (exact: a running sum of 0 and 1), ending on each bar
+            uniform_filter1d(moved.astype(float), lookback, axis=-1, output=share[..., 1:], mode="nearest",
+                             origin=(lookback - 1) // 2)
+            share[..., :lookback] = np.nan
+            if valid is not None:  # a window reaching past a row's last quoted bar is not a window
+                share[np.arange(steps) >= b.counts(valid, close.shape)[..., None]] = np.nan
+        shares.append(share)
+    up, down = shares
+    return b.spread(up, order, valid), b.spread(down, order, valid), b.spread(up - down, order, valid)
 
 
 def trend_bias(data: xr.Dataset | xr.DataArray, lookback: int = LOOKBACK) -> xr.Dataset:

@@ -36,19 +36,20 @@ PERIOD = 14
 
 
 def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    """True range of packed rows (valid bars first); NaN on the first bar."""
+    """True range of packed rows (valid bars first); NaN on the first bar.
+
+    ``max(h - l, |h - c'|, |l - c'|) = max(h, c') - min(l, c')`` for ``h >= l`` (three passes, not eight)."""
     out = np.empty(high.shape)
     out[..., 0] = np.nan
     previous = close[..., :-1]
-    h, lo = high[..., 1:], low[..., 1:]
-    np.maximum(h - lo, np.abs(h - previous), out=out[..., 1:])
-    np.maximum(out[..., 1:], np.abs(lo - previous), out=out[..., 1:])
+    np.maximum(high[..., 1:], previous, out=out[..., 1:])
+    out[..., 1:] -= np.minimum(low[..., 1:], previous)
     return out
 
 
-def valid_bars(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    """The bars whose high, low and close are all quoted."""
-    return np.isfinite(high) & np.isfinite(low) & np.isfinite(close)
+def valid_bars(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray | None:
+    """The bars whose high, low and close are all quoted; None when all are."""
+    return b.valid_values(high, low, close)
 
 
 def _tr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ def _tr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarr
 
 def packed_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, method: str) -> np.ndarray:
     """ATR of packed rows (valid bars first), NaN before bar ``period``."""
-    return average(_true_range(high, low, close), period, method, start=1)
+    return average(_true_range(high, low, close), period, method, start=1, overwrite=True)
 
 
 def _atr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, method: str) -> np.ndarray:
@@ -71,7 +72,7 @@ def _atr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: in
 
 def ohlc(bars: xr.Dataset, needed: int, what: str) -> list[xr.DataArray]:
     """``high, low, close`` of ``bars``, aligned, with at least ``needed`` candles."""
-    arrays = b.aligned(*(b.variable(bars, name) for name in ("high", "low", "close")))
+    arrays = [b.variable(bars, name) for name in ("high", "low", "close")]  # one dataset: shared coordinates
     b.enough(arrays[2], "close", needed, what)
     return arrays
 

@@ -1,0 +1,243 @@
+"""Every indicator of toolkit.signals for a universe of daily bars in one call, against a loop over instruments.
+
+    python benchmarks/signals.py [--quick] [--results PATH]
+
+Workload: 500 instruments (--quick: 50) x 2,520 daily bars (10 years). The bars are real and
+tiled: instrument ``i`` takes the last 2,520 bars of one of six real OHLCV series of data/ (bokeh
+AAPL, IBM, MSFT; pmdarima MSFT; arch S&P 500 and NASDAQ), in turn, times a seeded random walk
+``exp(cumsum(N(0, 0.5%)))`` (numpy ``default_rng(19)``) that scales the four prices of a bar by the
+same factor, so every bar keeps its real shape (high >= open, close >= low) while no two instruments
+are equal. All share one calendar of 2,520 business days (the series' own dates differ).
+
+Ours is one call on the whole ``xr.Dataset`` (numpy-backed, in memory), answering a DataArray or
+Dataset over ``(instrument, time)``. The peer is the loop one writes instead over the same bars (one
+numpy row per instrument, taken out of the dataset before timing), its results stacked to an
+``(instrument, time)`` array:
+
+- true range, ATR (Wilder 14; SMA 10 and EMA 10 of the true range) and RSI 14: TA-Lib
+  (``TRANGE``, ``ATR``, ``SMA``/``EMA`` of ``TRANGE``, ``RSI``); they must agree to 1e-9 relative
+  from the first value (the same seeding);
+- SuperTrend (3, 10, Smoothed): stockstats' ``supertrend`` (its own Python loop over bars), timed on
+  a sample of instruments and scaled; it must agree after 400 bars (stockstats' ATR seed differs);
+- support and resistance (minor 2, major 10 bars each side): ``scipy.signal.argrelextrema`` per
+  instrument and pandas to shift each swing to its confirmation bar and forward fill; equal;
+- trend bias (200 changes): TA-Lib ``SUM`` of the up and down indicators; equal to 1e-12;
+- rule 4's reversal probability (RSI 14, 5 bars ahead, +/- 2.5): TA-Lib ``RSI`` and numpy masks per
+  instrument; equal counts.
+
+Times are the fastest of 5 alternating runs (ours, peer, ours, ...) after a warm-up of each, the
+run least disturbed by the rest of a shared machine (--quick: 2). The goal: at least as fast as
+the TA-Lib loop (ratio <= 1) on every indicator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from common import arguments, report, row
+
+from toolkit import signals
+from toolkit.schema import INSTRUMENT, TIME
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DAYS = 2520
+PRICES = ("open", "high", "low", "close")
+WASHOUT = 400
+GOAL = 1.0
+
+
+def real_series() -> list[pd.DataFrame]:
+    """The last DAYS bars of the six real OHLCV series of data/."""
+    out = []
+    bokeh = pd.read_csv(DATA / "bokeh_stocks_ohlcv.csv")
+    for symbol in ("AAPL", "IBM", "MSFT"):
+        out.append(bokeh[bokeh["symbol"] == symbol])
+    for name in ("msft_ohlcv", "sp500_ohlcv", "nasdaq_ohlcv"):
+        out.append(pd.read_csv(DATA / f"{name}.csv"))
+    return [f[[*PRICES, "volume"]].iloc[-DAYS:].reset_index(drop=True) for f in out]
+
+
+def universe(count: int) -> xr.Dataset:
+    """``count`` instruments of real bars, tiled, each scaled bar by bar by its own seeded random walk."""
+    sources = real_series()
+    walk = np.exp(np.cumsum(np.random.default_rng(19).normal(0.0, 0.005, (count, DAYS)), axis=1))
+    data = {}
+    for name in (*PRICES, "volume"):
+        base = np.stack([sources[i % len(sources)][name].to_numpy(float) for i in range(count)])
+        data[name] = ((INSTRUMENT, TIME), base * walk if name in PRICES else base)
+    times = pd.bdate_range(end="2012-12-31", periods=DAYS)
+    return xr.Dataset(data, coords={INSTRUMENT: [f"i{i:03d}" for i in range(count)], TIME: times})
+
+
+def fastest(ours: Callable, peer: Callable, runs: int) -> tuple[Any, float, Any, float]:
+    """(our result, our fastest time, the peer's result, its fastest time) over alternating runs."""
+    ours_out, peer_out = ours(), peer()  # warm-up: imports, caches
+    ours_t, peer_t = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        ours_out = ours()
+        ours_t.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        peer_out = peer()
+        peer_t.append(time.perf_counter() - start)
+    return ours_out, min(ours_t), peer_out, min(peer_t)
+
+
+def stack(rows: list[np.ndarray]) -> np.ndarray:
+    return np.stack(rows)
+
+
+# ------------------------------------------------------------------ peers: loops over instruments
+
+
+def talib_loops(h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+    import talib
+
+    n = range(len(c))
+    return {
+        "true range": lambda: stack([talib.TRANGE(h[i], lo[i], c[i]) for i in n]),
+        "ATR 14 Smoothed (Wilder)": lambda: stack([talib.ATR(h[i], lo[i], c[i], 14) for i in n]),
+        "ATR 10 SMA": lambda: stack([talib.SMA(talib.TRANGE(h[i], lo[i], c[i]), 10) for i in n]),
+        "ATR 10 EMA": lambda: stack([talib.EMA(talib.TRANGE(h[i], lo[i], c[i]), 10) for i in n]),
+        "RSI 14 (Wilder)": lambda: stack([talib.RSI(c[i], 14) for i in n]),
+    }
+
+
+def stockstats_supertrend(bars: xr.Dataset, sample: int) -> tuple[np.ndarray, float]:
+    """stockstats' SuperTrend (3, 10) line of the first ``sample`` instruments, and its time."""
+    import stockstats
+
+    stockstats.set_dft_window("supertrend", 10)
+    frames = [bars.isel({INSTRUMENT: i}).to_dataframe()[[*PRICES, "volume"]] for i in range(sample)]
+
+    def loop() -> np.ndarray:
+        out = []
+        for frame in frames:
+            table = stockstats.StockDataFrame.retype(frame.copy())
+            table.SUPERTREND_MUL = 3
+            out.append(table["supertrend"].to_numpy())
+        return stack(out)
+
+    loop()  # warm-up
+    start = time.perf_counter()
+    line = loop()
+    return line, time.perf_counter() - start
+
+
+def scipy_levels(h: np.ndarray, lo: np.ndarray) -> dict[str, np.ndarray]:
+    """Last confirmed swing high/low per bar (minor 2, major 10): argrelextrema, shifted and forward filled."""
+    from scipy.signal import argrelextrema
+
+    out: dict[str, list[np.ndarray]] = {}
+    steps = h.shape[1]
+    for i in range(len(h)):
+        for name, k in (("minor", 2), ("major", 10)):
+            for kind, x, compare in (("resistance", h[i], np.greater), ("support", lo[i], np.less)):
+                (where,) = argrelextrema(x, compare, order=k)
+                where = where[(where >= k) & (where < steps - k)]
+                level = pd.Series(np.nan, index=range(steps))
+                level.iloc[where + k] = x[where]
+                out.setdefault(f"{name}_{kind}", []).append(level.ffill().to_numpy())
+    return {key: stack(value) for key, value in out.items()}
+
+
+def talib_bias(c: np.ndarray, lookback: int) -> np.ndarray:
+    import talib
+
+    rows = []
+    for i in range(len(c)):
+        change = np.diff(c[i], prepend=np.nan)
+        up = talib.SUM((change > 0).astype(float), lookback)
+        down = talib.SUM((change < 0).astype(float), lookback)
+        bias = (up - down) / lookback
+        bias[:lookback] = np.nan
+        rows.append(bias)
+    return stack(rows)
+
+
+def talib_reversal(c: np.ndarray, horizon: int = 5, width: float = 2.5) -> np.ndarray:
+    import talib
+
+    rows = []
+    for i in range(len(c)):
+        rsi = talib.RSI(c[i], 14)
+        level = rsi[-1]
+        later = np.full(len(rsi), np.nan)
+        later[:-horizon] = c[i][horizon:]
+        pointing = np.sign(rsi - 50)
+        with np.errstate(invalid="ignore"):
+            event = (np.abs(rsi - level) <= width) & (pointing != 0) & np.isfinite(later)
+            reversal = event & (pointing * (later - c[i]) < 0)
+        rows.append([event.sum(), reversal.sum()])
+    return np.array(rows, dtype=float)
+
+
+# ------------------------------------------------------------------ the rows
+
+
+def main() -> None:
+    args = arguments(__doc__, "signals", "50 instruments (stockstats on 5), 2 runs each")
+    count, sample, runs = (50, 5, 2) if args.quick else (500, 20, 5)
+    bars = universe(count)
+    h, lo, c = (np.ascontiguousarray(bars[k].values) for k in ("high", "low", "close"))
+    size = f"{count:,} instruments x {DAYS:,} daily bars (real bars tiled, seeded walk)"
+    rows = []
+    ours_total = peer_total = 0.0
+
+    def add(name: str, ours_s: float, peer: str, peer_s: float, note: str = "") -> None:
+        nonlocal ours_total, peer_total
+        ours_total += ours_s
+        peer_total += peer_s
+        rows.append(row(name, size + note, ours_s, peer, peer_s))
+
+    ours_calls = {
+        "true range": lambda: signals.true_range(bars),
+        "ATR 14 Smoothed (Wilder)": lambda: signals.atr(bars, 14, "Smoothed"),
+        "ATR 10 SMA": lambda: signals.atr(bars, 10, "SMA"),
+        "ATR 10 EMA": lambda: signals.atr(bars, 10, "EMA"),
+        "RSI 14 (Wilder)": lambda: signals.rsi(bars, 14),
+    }
+    for name, peer in talib_loops(h, lo, c).items():
+        ours, ours_s, theirs, peer_s = fastest(ours_calls[name], peer, runs)
+        np.testing.assert_allclose(ours.values, theirs, rtol=1e-9, err_msg=name)
+        add(name, ours_s, "TA-Lib loop over instruments", peer_s)
+
+    ours, ours_s, _, _ = fastest(lambda: signals.supertrend(bars, 3, 10, "Smoothed"), lambda: None, runs)
+    line, peer_sample_s = stockstats_supertrend(bars, sample)
+    np.testing.assert_allclose(ours["supertrend"].values[:sample, WASHOUT:], line[:, WASHOUT:], rtol=1e-9,
+                               err_msg="SuperTrend vs stockstats")
+    add("SuperTrend (3, 10, Smoothed)", ours_s, f"stockstats loop ({sample} instruments, scaled)",
+        peer_sample_s * count / sample, f"; stockstats timed on {sample} and scaled x{count / sample:g}")
+
+    ours, ours_s, theirs, peer_s = fastest(lambda: signals.support_resistance(bars, 2, 10),
+                                           lambda: scipy_levels(h, lo), runs)
+    for key, value in theirs.items():
+        np.testing.assert_array_equal(ours[key].values, value, err_msg=key)
+    add("support and resistance (minor 2, major 10)", ours_s, "scipy argrelextrema + pandas ffill loop", peer_s)
+
+    ours, ours_s, theirs, peer_s = fastest(lambda: signals.trend_bias(bars, 200), lambda: talib_bias(c, 200), runs)
+    np.testing.assert_allclose(ours["bias"].values, theirs, rtol=1e-12, atol=1e-15, err_msg="trend bias")
+    add("trend bias (200)", ours_s, "TA-Lib SUM loop over instruments", peer_s)
+
+    ours, ours_s, theirs, peer_s = fastest(lambda: signals.reversal_probability(bars), lambda: talib_reversal(c), runs)
+    np.testing.assert_array_equal(np.stack([ours["events"].values, ours["reversals"].values], axis=1), theirs)
+    add("reversal probability (RSI 14, 5 bars)", ours_s, "TA-Lib RSI + numpy loop over instruments", peer_s)
+
+    rows.append(row("every indicator above", size, ours_total, "the peers above, summed", peer_total))
+    print("ATR, true range and RSI agree with TA-Lib to 1e-9 from the first value, SuperTrend with stockstats "
+          f"after {WASHOUT} bars, levels with scipy argrelextrema, trend bias and reversal counts with the loops")
+    report(rows, args.results)
+    if not args.quick:
+        missed = [r["name"] for r in rows if r["ratio"] > GOAL]
+        print(f"goal: at least as fast as the peer loop on every indicator: "
+              f"{'met' if not missed else 'MISSED on ' + ', '.join(missed)}; peak RSS {rows[-1]['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
