@@ -303,7 +303,7 @@ def test_currency_attribution_of_usd_books_for_a_euro_investor(book_ws: Workspac
         expected = (1 + usd[f"{side}_return"]) * (1 + dollar) - 1
         assert float(fx[f"{side}_total"]) == pytest.approx(expected, abs=TOL), side
     assert float(fx["total"].sum()) == pytest.approx(usd["active_return"] * (1 + dollar), abs=TOL)
-    shown = growth.to_dict()["currency_attribution"]
+    shown = growth.summary()["currency_attribution"]
     assert shown["currency"] == 0.0 and shown["portfolio_return"] == float(fx["portfolio_total"])
 
 
@@ -326,8 +326,8 @@ def test_risk_attribution_adds_up_and_uses_the_weights_at_the_range_end(book_ws:
         assert float(risk[f"{side}_risk"]) == pytest.approx(math.sqrt(252 * w @ covariance @ w), abs=TOL), side
 
 
-def test_to_dict_has_the_seed_shape_and_is_plain_json(growth: AttributionReport) -> None:
-    out = growth.to_dict()
+def test_summary_has_the_toolkits_layout_and_is_plain_json(growth: AttributionReport) -> None:
+    out = growth.summary()  # (to_dict() is the risk platform's answer since issue 18: tests/test_risk_seed_queries.py)
     for key in ("components", "performance_attribution", "risk_attribution", "aggregated_weights_returns",
                 "hierarchy", "currency_attribution", "periods"):
         assert key in out, key

@@ -110,7 +110,8 @@ def test_attribution_against_an_index_and_a_portfolio(book_ws: Workspace) -> Non
     for dim in ("asset_class", "geography", "sector", "instrument"):
         assert sum(perf[dim]["performance_attribution"]["total_effect"].values()) == pytest.approx(active, abs=1e-9)
     assert "United States" in perf["geography"]["performance_attribution"]["total_effect"]
-    keys = set(perf["instrument"]["aggregated_weights_returns"]["weights"]["portfolio"]) - {"CASH"}  # the account's cash
+    held = perf["instrument"]["aggregated_weights_returns"]["weights"]["portfolio"]
+    keys = set(held) - {"CASH"}  # the account's cash
     assert keys and all(k.endswith("_8_USD") and k.count("_") == 3 for k in keys)  # CODE_APIID_CURRENCY
     other = book_ws.attribution.versus_portfolio({"client_reference": account,
                                                   "benchmark_client_reference": _account(book_ws, 1),

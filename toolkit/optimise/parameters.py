@@ -52,7 +52,7 @@ def _check(kind: str) -> Any:
         if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float, Decimal))
                                  or not math.isfinite(value)):
             raise ValueError(f"expected a finite number, got {value!r}")
-        return float(value) if kind == "number" else value
+        return float(value) if kind == "number" and isinstance(value, (int, float, Decimal)) else value
     return BeforeValidator(check)
 
 
@@ -140,7 +140,7 @@ def read_parameters(cls: type[Common], payload: Mapping | Common | None, path: s
             key = given_as.get(p.path, p.path)
             scale = SEED_NAMES.get(key, (None, 1))[1]
             message = p.message if scale == 1 or "outside" not in p.message else \
-                f"{payload[key]} is out of range; expected 0 to {round(1 / scale)} (in percent: 5 is 5 %)"
+                f"{(payload or {})[key]} is out of range; expected 0 to {round(1 / scale)} (in percent: 5 is 5 %)"
             named.append(Problem(key, message))
     problems = [Problem(f"{path}.{p.path}" if p.path else path, p.message) for p in named]
     if problems:

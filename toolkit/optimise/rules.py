@@ -37,8 +37,18 @@ from toolkit.errors import Problem, Problems, ValidationError
 from toolkit.optimise import heuristics, models
 from toolkit.optimise import parameters as P
 from toolkit.optimise.constraints import ConstraintSet, parse_constraints
-from toolkit.optimise.inputs import (MIN_DATES, Sample, benchmark_returns, covariance, covariance_need, require_dates,
-                                     require_regular, require_varying, sample, tail_need)
+from toolkit.optimise.inputs import (
+    MIN_DATES,
+    Sample,
+    benchmark_returns,
+    covariance,
+    covariance_need,
+    require_dates,
+    require_regular,
+    require_varying,
+    sample,
+    tail_need,
+)
 from toolkit.optimise.solve import Solved
 from toolkit.schema import INSTRUMENT
 
@@ -272,7 +282,7 @@ def _inputs(rule: Rule, given: dict[str, object]) -> None:
     problems.raise_if_any(WHAT)
 
 
-def plan(rule: str, returns: xr.DataArray | None = None, *, parameters: Mapping | None = None,
+def plan(rule: str, returns: xr.DataArray | None = None, *, parameters: Mapping | P.Common | None = None,
          constraints: Mapping | ConstraintSet | None = None, ohlc: xr.Dataset | None = None,
          benchmark: xr.DataArray | None = None) -> Plan:
     """Validate a request without solving it (what :func:`optimise` and the batches do first)."""
@@ -308,7 +318,7 @@ def execute(p: Plan) -> xr.DataArray:
     return xr.DataArray(solved.weights, dims=(INSTRUMENT,), coords=coords, name="weight", attrs=attrs)
 
 
-def optimise(rule: str, returns: xr.DataArray | None = None, *, parameters: Mapping | None = None,
+def optimise(rule: str, returns: xr.DataArray | None = None, *, parameters: Mapping | P.Common | None = None,
              constraints: Mapping | ConstraintSet | None = None, ohlc: xr.Dataset | None = None,
              benchmark: xr.DataArray | None = None) -> xr.DataArray:
     """The weights of ``rule`` (a seed name, e.g. "Max Sharpe") for one universe.
@@ -335,7 +345,8 @@ def from_strategy(rule: StrategyRule) -> tuple[str, P.Common]:
     turned into the toolkit's: ``RebalanceTrigger`` "5" is 0.05); refused when it is no portfolio rule."""
     name = P.SEED_RULES.get(rule.rule_id)
     if name is None:
+        ids = ", ".join(map(str, P.SEED_RULES))
         raise ValidationError([Problem("rule_id", f"rule {rule.rule_id} ({rule.rule.title}) is no portfolio rule; "
-                                                  f"the portfolio rules are {', '.join(map(str, P.SEED_RULES))}")], WHAT)
+                                                  f"the portfolio rules are {ids}")], WHAT)
     given = {k: float(v) if isinstance(v, Decimal) else v for k, v in rule.settings().items() if k != "Benchmark"}
     return name, P.read_parameters(RULES[name].parameters, given)

@@ -46,7 +46,8 @@ class IndexRepository:
     def indexes(self, ids: Sequence[str] | None = None) -> pd.DataFrame:
         """``id, name, symbol, method, currency, description, payload, created_at, constituents`` (their count)."""
         where = "" if ids is None else f" WHERE i.id IN ({', '.join('?' * len(ids))})"
-        return _frame(self.db, "SELECT i.id, i.name, i.symbol, i.method, i.currency, i.description, i.payload, i.created_at, "
+        return _frame(self.db, "SELECT i.id, i.name, i.symbol, i.method, i.currency, i.description, i.payload, "
+                               "i.created_at, "
                                "(SELECT count(*) FROM index_constituents c WHERE c.index_id = i.id) AS constituents "
                                f"FROM indexes i{where} ORDER BY i.created_at, i.name", list(ids or []))
 

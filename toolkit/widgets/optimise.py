@@ -22,6 +22,7 @@ from toolkit.optimise.parameters import RULE_IDS
 from toolkit.reporting.formatting import percent
 from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
 from toolkit.workspace import Workspace
+from toolkit.workspace.strategies import Optimisation
 
 NO_CAP = "No sector cap"
 LAYOUT = dict(height=360, margin={"l": 55, "r": 20, "t": 50, "b": 40}, template="plotly_white",
@@ -56,7 +57,7 @@ class OptimiseApp:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.answer = None
+        self.answer: Optimisation | None = None
         self._accounts = [(a.name or a.id[:8], a.id) for a in ws.accounts.list(type="PORTFOLIO")]
         self._indexes = [(i.name, i.id) for i in ws.attribution.indexes()]
         sectors = sorted({str(s) for s in ws.instruments.table()["sector"].dropna()})
@@ -210,7 +211,8 @@ class OptimiseApp:
 
     def _busy(self, text: str | None) -> None:
         self.run_button.disabled = text is not None
-        self.busy.value = "" if text is None else f"<span class='tk-spinner'></span><span class='tk-muted'>{text}</span>"
+        spinner = f"<span class='tk-spinner'></span><span class='tk-muted'>{text}</span>"
+        self.busy.value = "" if text is None else spinner
 
     def optimise(self) -> None:
         """Ask ``ws.strategies.optimise`` for the chosen rule and show the answer (or why it was refused)."""
@@ -232,6 +234,8 @@ class OptimiseApp:
 
     def _show(self) -> None:
         answer = self.answer
+        if answer is None:
+            return
         seed = answer.to_dict()
         stats = seed["portfolio_rebalance"]["analytics"]
         var, cvar = stats["var"]["0.95"]["day"], stats["cvar"]["0.95"]["day"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
@@ -62,13 +62,13 @@ CONTRIBUTION_KEYS = (("marginalVolatility", "volatility_marginal"),
                      ("cvarContribution", "cvar_contribution"), ("cvarContributionPercent", "cvar_percent"))
 
 
-Curve = Mapping | pd.Series | pd.DataFrame | xr.DataArray
+Curve: TypeAlias = Mapping | pd.Series | pd.DataFrame | xr.DataArray
 
 
-Weights = Mapping[str, Any]
+Weights: TypeAlias = Mapping[str, Any]
 
 
-PortfolioSpec = str | Weights | Sequence[str | Weights] | xr.DataArray
+PortfolioSpec: TypeAlias = str | Weights | Sequence[str | Weights] | xr.DataArray
 
 
 def _span(returns: xr.DataArray) -> xr.Dataset:
@@ -368,7 +368,7 @@ class PortfolioAnalytics(SeriesAnalytics):
         label = portfolio if portfolio is not None else self.labels()[0]
         one = self.contributions.sel({PORTFOLIO: label})
         one = one.drop_vars([c for c in one.coords if c not in one.dims])
-        frame = one[[k for k in one.data_vars if not k.endswith("_total")]].to_dataframe()
+        frame = one[[k for k in one.data_vars if not str(k).endswith("_total")]].to_dataframe()
         frame.insert(0, "weight", self.weights.sel({PORTFOLIO: label}).to_series())
         if "symbol" in self.weights.coords:
             frame.insert(0, "symbol", self.weights["symbol"].to_series())
@@ -452,7 +452,8 @@ class PortfolioAnalytics(SeriesAnalytics):
             parts = self.components.sel({LEVEL: self.level, HORIZON: self.horizon})
             weights = self.weights.sel({PORTFOLIO: label})
             held = [str(i) for i, w in zip(weights[INSTRUMENT].values, weights.values) if w != 0]
-            components = [{"instrument": i, "instrumentId": json_value(weights["instrument_id"].sel({INSTRUMENT: i}).item())
+            components = [{"instrument": i,
+                           "instrumentId": json_value(weights["instrument_id"].sel({INSTRUMENT: i}).item())
                            if "instrument_id" in weights.coords else None,
                            "weight": json_number(weights.sel({INSTRUMENT: i})),
                            "volatility": json_number(parts["annual_volatility"].sel({INSTRUMENT: i})),
@@ -480,7 +481,8 @@ def _window(start: object, end: object) -> tuple[str | None, str | None]:
     problems = Problems()
     days = read_period(start, end, problems)
     problems.raise_if_any("analytics request")
-    return tuple(d.isoformat() if d else None for d in days)
+    first, last = (d.isoformat() if d else None for d in days)
+    return first, last
 
 
 def _is_query(request: object, key: str | None = None) -> bool:
@@ -627,7 +629,7 @@ class Analytics:
 
     @staticmethod
     def _curve(curve: Curve, path: str) -> xr.DataArray:
-        meta = {"instrument_id": None, "isin": None, "currency": None, "sector": None}
+        meta: dict[str, Any] = {"instrument_id": None, "isin": None, "currency": None, "sector": None}
         if isinstance(curve, Mapping):
             try:
                 upload = parse_history(dict(curve))
@@ -770,7 +772,7 @@ class Analytics:
         if _is_query(instruments):
             return self._seed_instrument(instruments)
         window = _window(start, end)
-        returns = self._series(instruments, curve, *window)
+        returns = self._series(cast(str | Sequence[str] | None, instruments), curve, *window)
         parts = self._shared(returns, INSTRUMENT, "instrument", _as_list(levels), _as_list(horizons), model,
                              halflife, with_factors, window)
         return InstrumentAnalytics(**parts)
@@ -789,7 +791,7 @@ class Analytics:
         if _is_query(instruments):
             return self._seed_benchmark(instruments)
         window = _window(start, end)
-        returns = self._series(instruments, curve, *window)
+        returns = self._series(cast(str | Sequence[str] | None, instruments), curve, *window)
         return self._benchmark(returns, benchmark, INSTRUMENT, "instrument", level, window)
 
     def portfolio(self, portfolio: PortfolioSpec, *, as_of: str | None = None, start: str | None = None,
@@ -866,7 +868,8 @@ class Analytics:
         for label in sorted({x for x in labels if labels.count(x) > 1}):
             problems.add("portfolio", f"{label} is given twice")
         problems.raise_if_any("portfolio analytics request")
-        rows, sources = [], {}
+        rows: list[pd.DataFrame] = []
+        sources: dict[str, dict] = {}
         named = [(label, spec) for label, spec in specs if isinstance(spec, str)]
         uploaded = set(RiskPortfolioRepository(self._ctx.db).portfolios([label for label, _ in named])["id"])
         risk_ids = [label for label, _ in named if label in uploaded]
@@ -881,8 +884,8 @@ class Analytics:
             given = self._given_mappings(mapped)
             sources |= {label: {"source": "WEIGHTS"} for label, _ in mapped}
             long = given if long is None else pd.concat([long, given], ignore_index=True)
-        table = long.pivot_table(index="portfolio", columns="instrument_id", values="weight", aggfunc="sum",
-                                 fill_value=0.0).reindex(labels)
+        table = cast(pd.DataFrame, long).pivot_table(index="portfolio", columns="instrument_id", values="weight",
+                                                     aggfunc="sum", fill_value=0.0).reindex(labels)
         array = xr.DataArray(table.to_numpy(dtype=float), dims=(PORTFOLIO, INSTRUMENT),
                              coords={PORTFOLIO: labels, INSTRUMENT: list(table.columns)})
         return self._labelled(array), sources
@@ -904,7 +907,7 @@ class Analytics:
     def _accounts(self, ids: list[str]) -> list[str]:
         if not ids:
             return []
-        found = set(AccountRepository(self._ctx.db).ids("PORTFOLIO", ids))
+        found: set[str] = set(AccountRepository(self._ctx.db).ids("PORTFOLIO", ids))
         unknown = [i for i in ids if i not in found]
         if unknown:
             raise NotFoundError(f"No uploaded portfolio or PORTFOLIO account with id {', '.join(map(repr, unknown))}; "

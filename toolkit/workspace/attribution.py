@@ -2,11 +2,15 @@
 
 **Indexes** (the seed's ``GET /index``) are stored benchmark portfolios with constituent weights::
 
-    {"name": "S&P 20 cap-weighted", "method": "cap", "currency": "USD",
+    {"name": "S&P 20 cap-weighted", "symbol": "SP20CAP", "method": "cap", "currency": "USD",
      "description": "...", "constituents": [{"symbol": "AAPL", "shares": "15908118000"}, ...]}
 
-A constituent names an instrument of the workspace by ``instrument_id``, ``isin`` or ``symbol``
-(an ISIN or symbol names its longest series). ``method`` says how the weights move:
+An index's ``symbol`` (optional: by default its name's letters and digits, ``SP20CAPWEIGHTED``) is
+what GET /index lists and the attribution query's ``index_symbol`` names; GET /index answers it with
+``instrument_code`` (the symbol: an index computed in the workspace has no market) and ``apiid`` 91
+(the User Feed: the workspace's own series). A constituent names an instrument of the workspace by
+``instrument_id``, ``isin`` or ``symbol`` (an ISIN or symbol names its longest series). ``method`` says
+how the weights move:
 
 - ``cap``: ``shares`` per constituent; the weight at the close of day ``t`` is
   ``s_i P_i,t / sum_j s_j P_j,t`` (closes carried forward over a constituent's missing days; a
@@ -26,6 +30,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -37,7 +42,7 @@ from toolkit.analytics import linking
 from toolkit.analytics.currency import ankrim_hensel
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import horizon_returns
-from toolkit.contracts.base import payload_of, read
+from toolkit.contracts.base import read
 from toolkit.contracts.risk import attribution as T
 from toolkit.contracts.risk.analytics import Measure, contribution_sentence
 from toolkit.contracts.risk.common import read_symbol
@@ -95,12 +100,16 @@ class Index:
         countries = set(self.constituents["country"].dropna())
         found = pycountry.countries.get(alpha_2=countries.pop()) if len(countries) == 1 else None
         country = getattr(found, "common_name", None) or getattr(found, "name", None)
+        weight = METHODS[self.method]
+        keep = ["instrument_id", "symbol", "isin", "name", "sector"] + ([weight] if weight else [])
         return T.IndexEntry(name=self.name, country=country, symbol=self.symbol, currency=self.currency,
                             apiid=USER_FEED, instrument_code=instrument_code(self.symbol, None), id=self.id,
-                            method=self.method, description=self.description)
+                            method=self.method, description=self.description,
+                            constituents=self.constituents[keep].to_dict("records"))
 
     def to_dict(self) -> dict:
-        """:meth:`entry` in the document's shape, with the toolkit's ``id``, ``method`` and ``description``."""
+        """:meth:`entry` in the document's shape, with the toolkit's ``id``, ``method``, ``description`` and
+        ``constituents``."""
         return self.entry().to_dict()
 
     def to_pandas(self) -> pd.DataFrame:
@@ -116,7 +125,7 @@ def _bound(value: object, path: str, problems: Problems) -> str | None:
         return None
     reduced = _REDUCED.fullmatch(value) if isinstance(value, str) else None
     if reduced and YEARS[0] <= int(reduced.group(1)) <= YEARS[1]:
-        return value
+        return str(value)
     day = read_date(value, path, problems)
     return None if day is None else day.isoformat()
 
@@ -158,16 +167,22 @@ class Attribution:
         if name and repo.name_taken(name.strip()):
             problems.add("name", f"an index named {name.strip()!r} exists already; choose another name")
         symbol = payload.get("symbol")
-        if symbol is None and name:
-            symbol = symbol_of(name)
-        elif symbol is not None:
+        if symbol is not None:
             symbol = read_symbol(symbol, "symbol", problems)
-        if symbol and repo.symbol_taken(symbol):
-            problems.add("symbol", f"an index with symbol {symbol!r} exists already; give another symbol")
+            if symbol and repo.symbol_taken(symbol):
+                problems.add("symbol", f"an index with symbol {symbol!r} exists already; give another symbol")
+        elif name:  # made from the name, numbered when another index has it (SP20CAPWEIGHTED2)
+            base = symbol = symbol_of(name)
+            n = 1
+            while repo.symbol_taken(symbol):
+                n += 1
+                symbol = f"{base}{n}"
         problems.raise_if_any("index")
         index_id = str(uuid.uuid4())
+        checked = cast(tuple[str, str, str, str], (name, symbol, method, currency))  # refused above when None
         with self._ctx.transaction():
-            repo.insert(index_id, name.strip(), symbol, method, currency, description, json.dumps(payload), rows, now())
+            repo.insert(index_id, checked[0].strip(), checked[1], checked[2], checked[3], description,
+                        json.dumps(payload), rows, now())
         return self.index(index_id)
 
     def _constituents(self, items: object, method: object, currency: str | None,
@@ -177,7 +192,8 @@ class Attribution:
             return []
         table = self._instruments.table().set_index("instrument_id")
         needs = METHODS.get(method) if isinstance(method, str) else None
-        rows, seen = [], {}
+        rows: list[tuple[str, str | None, str | None]] = []
+        seen: dict[str, int] = {}
         for n, item in enumerate(items):
             path = f"constituents[{n}]"
             if problems.require_fields(item, path, CONSTITUENT_FIELDS) is None:
@@ -205,7 +221,7 @@ class Attribution:
                     problems.add(f"{path}.{field}", f"a {method} index takes no {field}")
             rows.append((iid, values.get("shares"), values.get("weight")))
         if needs == "weight" and len(rows) == len(items) and all(r[2] for r in rows):  # each one valid
-            total = sum(Decimal(r[2]) for r in rows)
+            total = sum((Decimal(str(r[2])) for r in rows), Decimal(0))
             if total != 1:
                 problems.add("constituents", f"the weights sum to {total}; a fixed-weight index sums to 1 exactly")
         return rows
@@ -290,7 +306,7 @@ class Attribution:
         and instrument, linked by Carino; the hierarchical model adds the top-down attribution asset
         class > sector > instrument. Without ``start_date`` the range starts the day after both sides
         first hold something. Paths of the toolkit's request are named as the query's."""
-        request = {"portfolio_id": q.client_reference, "benchmark": benchmark, "horizon": q.horizon,
+        request: dict[str, Any] = {"portfolio_id": q.client_reference, "benchmark": benchmark, "horizon": q.horizon,
                    "dimensions": list(SEED_DIMENSIONS.values()),
                    "start_date": None if q.start_date is None else q.start_date.isoformat(),
                    "end_date": None if q.end_date is None else q.end_date.isoformat(),
@@ -456,7 +472,8 @@ class Attribution:
         missing = sorted({*codes, base} - known)
         if missing:
             raise DataError(f"No ECB rate for {', '.join(missing)}; the currency attribution needs one per currency.")
-        per_euro = {c: (rates.sel(currency=c, drop=True) if c != "EUR" else xr.ones_like(rates.isel(currency=0, drop=True)))
+        unit = xr.ones_like(rates.isel(currency=0, drop=True))
+        per_euro = {c: (rates.sel(currency=c, drop=True) if c != "EUR" else unit)
                     for c in {*codes, base}}
         value = xr.concat([per_euro[base] / per_euro[c] for c in codes], dim=SEGMENT).assign_coords({SEGMENT: codes})
         value = value.reindex({TIME: value.indexes[TIME].union(trading)}).ffill(TIME).sel({TIME: trading})
@@ -490,7 +507,7 @@ def _read_run(payload: object) -> dict:
     """The attribution request, validated at the edge: every problem named by its field."""
     problems = Problems()
     problems.require_object(payload, RUN_FIELDS, "attribution request")
-    out = {k: payload.get(k) for k in RUN_FIELDS}
+    out = {k: cast(dict, payload).get(k) for k in RUN_FIELDS}
     if not isinstance(out["portfolio_id"], str) or not out["portfolio_id"]:
         problems.add("portfolio_id", "name the portfolio: a PORTFOLIO account, a model allocation or an index")
     bench = out["benchmark"]
@@ -613,7 +630,7 @@ class AttributionReport:
         return T.Attribution(components=components, performance_attribution=T.PerformanceAttribution(
             total=total, **dims))
 
-    def _dimension(self, dim: str) -> T.Dimension:
+    def _dimension(self, dim: str) -> T.Dimension | T.InstrumentDimension:
         names = self._segments(dim)
         table = self.effects_table(dim)
         table.index = [names.get(str(k), str(k)) for k in table.index]
@@ -638,12 +655,12 @@ class AttributionReport:
                 weights={side: by_segment(f"{side}_weight") for side in ("portfolio", "benchmark")})
             return T.InstrumentDimension(performance_attribution=effects, risk_attribution=risk,
                                          aggregated_weights_returns=figures)
-        figures = T.SegmentFigures(
+        segments = T.SegmentFigures(
             returns={k: T.Sides(portfolio=_num(r["portfolio_return"]), benchmark=_num(r["benchmark_return"]))
                      for k, r in table.iterrows()},
             weights={k: T.Sides(portfolio=_num(r["portfolio_weight"]), benchmark=_num(r["benchmark_weight"]))
                      for k, r in table.iterrows()})
-        return T.Dimension(performance_attribution=effects, risk_attribution=risk, aggregated_weights_returns=figures)
+        return T.Dimension(performance_attribution=effects, risk_attribution=risk, aggregated_weights_returns=segments)
 
     def totals(self) -> dict[str, float]:
         """Portfolio, benchmark and active return over the range (the linked totals)."""
@@ -682,7 +699,8 @@ class AttributionReport:
             risk[dim] = [] if dim not in self.risk else _rows(self.risk[dim][[v for v in self.risk[dim].data_vars
                                               if SEGMENT in self.risk[dim][v].dims]].to_dataframe())
         first = next(iter(self.periods.values()))
-        periods = [{"period": str(pd.Timestamp(t).date()), "portfolio_return": _num(first["portfolio_total"].sel({TIME: t})),
+        periods = [{"period": str(pd.Timestamp(t).date()),
+                    "portfolio_return": _num(first["portfolio_total"].sel({TIME: t})),
                     "benchmark_return": _num(first["benchmark_total"].sel({TIME: t})),
                     "active_return": _num(first["active"].sel({TIME: t}))} for t in first[TIME].values]
         out = {**{k: self.request[k] for k in ("portfolio_id", "benchmark", "start_date", "end_date", "horizon",
@@ -726,8 +744,8 @@ def _components(w: xr.DataArray, W: xr.DataArray, r: xr.DataArray) -> pd.DataFra
     """Per instrument held by either side: identity, average weights over the periods, the return
     compounded over them and each side's summed contribution ``sum_t w_t r_t``."""
     held = ((w > 0) | (W > 0)).any(TIME)
-    meta = pd.DataFrame({c: r[c].values for c in ("symbol", "name", "asset_class", "geography", "sector",
-                                                  "currency")}, index=pd.Index(r[INSTRUMENT].values, name="instrument_id"))
+    names = ("symbol", "name", "asset_class", "geography", "sector", "currency")
+    meta = pd.DataFrame({c: r[c].values for c in names}, index=pd.Index(r[INSTRUMENT].values, name="instrument_id"))
     table = meta.assign(portfolio_weight=w.mean(TIME).values, benchmark_weight=W.mean(TIME).values,
                         instrument_return=((1 + r.fillna(0.0)).prod(TIME) - 1).values,
                         portfolio_contribution=(w * r.fillna(0.0)).sum(TIME).values,
@@ -745,10 +763,11 @@ def _country_name(code: object) -> str:
     if code == "Cash":
         return "Cash"
     found = pycountry.countries.get(alpha_2=code) if isinstance(code, str) and len(code) == 2 else None
-    return (getattr(found, "common_name", None) or getattr(found, "name", None)) if found else "Other"
+    name = (getattr(found, "common_name", None) or getattr(found, "name", None)) if found else None
+    return str(name) if name else "Other"
 
 
-def _num(x: object) -> float | None:
+def _num(x: Any) -> float | None:
     value = float(x)
     return None if np.isnan(value) else value
 

@@ -31,6 +31,7 @@ and rebalances it through the trading engine (fees, minimum orders, sells first)
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import uuid
@@ -38,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ from toolkit.contracts.risk import strategy as S
 from toolkit.contracts.risk.analytics import HORIZON_ORDER, Horizons, percent
 from toolkit.contracts.risk.rules import RULES as TABLE
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
-from toolkit.optimise import RULES, efficient_frontier, optimise, triggered_trades
+from toolkit.optimise import efficient_frontier, optimise, triggered_trades
 from toolkit.optimise.parameters import RULE_IDS, Common, read_parameters
 from toolkit.optimise.rules import from_strategy, rule_named
 from toolkit.optimise.strategy import Strategy
@@ -172,8 +173,9 @@ class Optimisation:
             note = "The toolkit does not evaluate tactical rules; this rule was not applied."
             results = [S.TacticalResult(commentary=note, validated=NOT_EVALUATED, datapoints=[], simple_commentary=note,
                                         rule_name=rule_name, rule_id=rule_id) for rule_id, rule_name in self.tactical]
+            simple = f"{name} [{row['instrument']}]\nRisk mgt: {NOT_EVALUATED}\n"
             out.append(S.TacticalAnalysis(results=results, validated=NOT_EVALUATED, apiid=apiid, instrument_code=code,
-                                          commentary_simple=f"{name} [{row['instrument']}]\nRisk mgt: {NOT_EVALUATED}\n"))
+                                          commentary_simple=simple))
         return out
 
     def to_dict(self) -> dict:
@@ -242,7 +244,7 @@ def _exact(target: xr.DataArray) -> dict[str, str]:
     """Target weights as decimal text that sums to 1 exactly (4 places, the largest takes the rest)."""
     kept = {str(i): Decimal(repr(float(w))).quantize(Decimal("0.0001")) for i, w in
             zip(target[INSTRUMENT].values, target.values) if w >= 0.00005}
-    biggest = max(kept, key=kept.get)
+    biggest = max(kept, key=lambda i: kept[i])
     kept[biggest] += Decimal(1) - sum(kept.values())
     return {i: format(w, "f") for i, w in kept.items() if w > 0}
 
@@ -339,10 +341,11 @@ class Strategies:
             raise NotFoundError(f"{path}: no strategy {strategy_id}; see strategies.list() (GET /strategy).")
         return found[0]
 
-    def _optimise(self, payload: object, lookback: int = LOOKBACK_YEARS, **seed: Any) -> Optimisation:
+    def _optimise(self, request: object, lookback: int = LOOKBACK_YEARS, **seed: Any) -> Optimisation:
         """The toolkit's request (module docstring), on ``lookback`` years of closes unless it says otherwise."""
         problems = Problems()
-        problems.require_object(payload, FIELDS, "optimisation request")
+        problems.require_object(request, FIELDS, "optimisation request")
+        payload = cast(Mapping, request)  # require_object refused anything but a JSON object
         rule = rule_named(payload.get("rule_name"), "rule_name")
         parameters = read_parameters(rule.parameters, payload.get("parameters") or {})
         window = _read_rule(payload, problems)
@@ -407,7 +410,7 @@ class Strategies:
             return S.SavedStrategy(strategy_id=q.strategy_id)
         return S.SavedStrategy(strategy_id=self._store.save(str(uuid.uuid4()), name, rules, now(precise=True)))
 
-    def list(self, query: object = None) -> list[S.StrategyStatus]:
+    def list(self, query: object = None) -> builtins.list[S.StrategyStatus]:
         """GET /strategy (lines 992-1046): every strategy, or the one of ``{"strategy_id": "100"}``, with
         the status of its latest run."""
         q = read(S.StrategyQuery, {} if query is None else query, "strategy query")
@@ -418,7 +421,7 @@ class Strategies:
         """One strategy by its ``strategy_id`` (a whole number, or its text)."""
         return self.list({"strategy_id": strategy_id})[0]
 
-    def run(self, strategy_id: int | str, account_ids: list[str] | None = None, wait: bool = False,
+    def run(self, strategy_id: int | str, account_ids: builtins.list[str] | None = None, wait: bool = False,
             progress: Callable[[float], None] | None = None) -> str:
         """Run a strategy over the PORTFOLIO accounts (all by default) as a background job (line 1856:
         "Trigger the analysis of the given strategy against all portfolios"); returns the run id.
@@ -445,7 +448,7 @@ class Strategies:
                 progress(store.status(run_id)["percentage_complete"])
         return run_id
 
-    def _run_accounts(self, account_ids: object) -> list[str]:
+    def _run_accounts(self, account_ids: object) -> builtins.list[str]:
         """The accounts a run is asked for: a non-empty list of PORTFOLIO account ids, each named
         ``account_ids[i]`` when it is not one (refused before the run starts, so a run never begins
         on a typo)."""
@@ -453,13 +456,13 @@ class Strategies:
         if isinstance(account_ids, str) or not isinstance(account_ids, (list, tuple)) or not account_ids:
             problems.add("account_ids", f"{shown(account_ids)} is not a list of PORTFOLIO account ids")
             problems.raise_if_any("strategy run")
-        ids = [read_id(a, f"account_ids[{n}]", problems) for n, a in enumerate(account_ids)]
-        known = set(AccountRepository(self._ctx.db).ids("PORTFOLIO", [i for i in ids if i is not None]))
+        ids = [read_id(a, f"account_ids[{n}]", problems) for n, a in enumerate(cast(builtins.list, account_ids))]
+        known: set[str] = set(AccountRepository(self._ctx.db).ids("PORTFOLIO", [i for i in ids if i is not None]))
         for n, found in enumerate(ids):
             if found is not None and found not in known:
                 problems.add(f"account_ids[{n}]", f"{found} is no PORTFOLIO account")
         problems.raise_if_any("strategy run")
-        return list(dict.fromkeys(ids))
+        return builtins.list(dict.fromkeys(i for i in ids if i is not None))
 
     def status(self, run_id: str) -> dict:
         """``status`` (Running, Complete, Failed), ``percentage_complete`` and the times of a run."""
@@ -472,7 +475,8 @@ class Strategies:
 
     # ------------------------------------------------------------------ the request's parts
 
-    def _current(self, payload: Mapping, problems: Problems) -> tuple[str | None, xr.DataArray, float, str, float | None]:
+    def _current(self, payload: Mapping,
+                 problems: Problems) -> tuple[str | None, xr.DataArray, float, str, float | None]:
         """The account's current weights, capital (its NAV), currency and cash, or the given weights and capital."""
         key, given = payload.get("portfolio_id"), payload.get("weights")
         if (key is None) == (given is None):
@@ -507,15 +511,16 @@ class Strategies:
         if problems:
             return None, nothing, 0.0, "USD", None
         ids = self._instruments.resolve(list(given))
-        return None, xr.DataArray([float(v) for v in values], dims=INSTRUMENT, coords={INSTRUMENT: ids}), \
-            float(capital), "USD", None
+        weights = xr.DataArray([float(cast(Decimal, v)) for v in values], dims=INSTRUMENT, coords={INSTRUMENT: ids})
+        return None, weights, float(cast(Decimal, capital)), "USD", None
 
-    def _universe(self, universe: object, held: list[str]) -> list[str]:
+    def _universe(self, universe: object, held: builtins.list[str]) -> builtins.list[str]:
         if universe is None:
             if not held:
                 raise NotFoundError("The portfolio holds nothing yet; give a universe of instruments to optimise.")
             return held
-        return list(dict.fromkeys([*self._instruments.resolve(list(universe)), *held]))
+        return builtins.list(dict.fromkeys([*self._instruments.resolve(builtins.list(cast(builtins.list, universe))),
+                                            *held]))
 
     def _window(self, start: date | None, end: date | None, years: int = LOOKBACK_YEARS) -> tuple[str, str]:
         """The sample: ``start`` to ``end``, by default the last close and ``years`` before it."""
@@ -533,11 +538,12 @@ class Strategies:
         return geography_of(country if isinstance(country, str) else None)
 
     def _benchmark(self, key: object, end: str) -> xr.DataArray:
-        if not isinstance(key, str):
+        if not isinstance(key, str):  # (a refusal: raise_if_any raises)
             problems = Problems()
-            problems.add("benchmark", "Min Tracking Error needs a benchmark: an index id or name, or a model allocation")
+            problems.add("benchmark", "Min Tracking Error needs a benchmark: an index id or name, or a model "
+                                      "allocation")
             problems.raise_if_any("optimisation request")
-        weights, _ = self._attribution.weights(key, end)
+        weights, _ = self._attribution.weights(cast(str, key), end)
         last = weights.ffill(TIME).isel({TIME: -1}, drop=True).fillna(0.0)
         return last.where(last > 0, drop=True).rename("weight")
 
@@ -562,7 +568,8 @@ def _orders(trades: xr.DataArray, last: xr.DataArray, daily_sd: xr.DataArray, ca
         level = float(last.sel({INSTRUMENT: i}))
         notional = (Decimal(repr(abs(float(delta)) * capital))).quantize(CENT)
         row = {"instrument": str(symbols.sel({INSTRUMENT: i}).item()), "instrument_id": str(i),
-               "direction": "Long" if delta > 0 else "Short", "size": format((notional / Decimal(repr(level))).quantize(STEP), "f"),
+               "direction": "Long" if delta > 0 else "Short",
+               "size": format((notional / Decimal(repr(level))).quantize(STEP), "f"),
                "notional": format(notional, "f"), "level": level}
         if stop_limit:
             band = 2 * float(daily_sd.sel({INSTRUMENT: i})) * level
@@ -595,7 +602,8 @@ def _status(strategy: Strategy) -> S.StrategyStatus:
     """GET /strategy's item of a stored strategy (the analysis figures stay 0 until the toolkit computes
     them: a run records each portfolio's optimisation, see :meth:`Strategies.results`)."""
     rules = [S.StrategyRuleDetail.of(read(S.StrategyRule, r, "strategy")) for r in strategy.rules]
-    return S.StrategyStatus(strategy=S.StrategyDetail(name=strategy.name, strategy_id=strategy.strategy_id, rules=rules),
+    detail = S.StrategyDetail(name=strategy.name, strategy_id=strategy.strategy_id, rules=rules)
+    return S.StrategyStatus(strategy=detail,
                             status=strategy.status, percentage_complete=strategy.percentage_complete,
                             last_updated=strategy.last_updated or "N/A",
                             print_percentage_complete=f"{strategy.percentage_complete:g}%")

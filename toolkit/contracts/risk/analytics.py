@@ -18,6 +18,7 @@ ratio is medium.").
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -38,7 +39,11 @@ R_SQUARED_BANDS = ((0.0, "low"), (0.5, "medium"), (0.8, "high"))
 _ADJECTIVES = {"day": "daily", "week": "weekly", "month": "monthly"}
 
 
-def refuse(model: str, found: list[tuple[tuple, str, object]]) -> None:
+#: a problem found inside a validator: its location, its message and the value at fault
+Found = tuple[tuple[str | int, ...], str, object]
+
+
+def refuse(model: str, found: Sequence[Found]) -> None:
     """Raise every ``(location, message, input)`` of ``found`` at once, from inside a validator, so
     that each is named by its own field path (``rules[0].parameters[1].value``)."""
     if found:
@@ -93,7 +98,7 @@ class Horizons(Contract):
     day: float | None
 
     @classmethod
-    def of(cls, values: dict[str, float]) -> Horizons:
+    def of(cls, values: Mapping[str, float | None]) -> Horizons:
         return cls(**{h: _number(values.get(h)) for h in HORIZON_ORDER})
 
 

@@ -12,7 +12,8 @@ within it, then instrument). The toolkit adds ``start_date`` and ``end_date`` (I
 the range.
 
 The answer's segment keys are as the document writes them: sectors, geographies (the instruments'
-domiciles: countries by name, "United States") and asset classes by name, instruments as ``CODE_APIID_CURRENCY`` (``KO_XNYS_8_USD``, line 1990).
+domiciles: countries by name, "United States") and asset classes by name, instruments as
+``CODE_APIID_CURRENCY`` (``KO_XNYS_8_USD``, line 1990).
 Under ``instrument``, ``aggregated_weights_returns`` is keyed side first (``returns.portfolio.{code}``,
 lines 2010-2018), elsewhere segment first (``returns.{segment}.portfolio``, lines 1945-1950), as the
 document shows. ``fx_effect`` is null unless a currency attribution is asked for.
@@ -31,8 +32,9 @@ DEFAULT_MODEL: Model = "BrinsonFachlerEquityAttribution"
 
 
 class IndexEntry(Contract):
-    """One index of GET /index (lines 1859-1866); the toolkit adds its ``id``, weighting ``method``
-    and ``description``."""
+    """One index of GET /index (lines 1859-1866); the toolkit adds its ``id``, weighting ``method``,
+    ``description`` and ``constituents`` (each one's ``instrument_id``, ``symbol``, ``isin``, ``name``,
+    ``sector`` and ``shares`` or ``weight``)."""
 
     name: str
     country: str | None
@@ -43,6 +45,7 @@ class IndexEntry(Contract):
     id: str | None = None
     method: str | None = None
     description: str | None = None
+    constituents: list[dict] | None = None
 
 
 class IndexAttributionQuery(Window):
@@ -165,9 +168,11 @@ class Dimension(Contract):
     aggregated_weights_returns: SegmentFigures
 
 
-class InstrumentDimension(Dimension):
-    """The ``instrument`` dimension (lines 1984-2031)."""
+class InstrumentDimension(Contract):
+    """The ``instrument`` dimension (lines 1984-2031): its aggregated figures are keyed side first."""
 
+    performance_attribution: Effects
+    risk_attribution: RiskAttribution
     aggregated_weights_returns: SideFigures
 
 

@@ -16,6 +16,7 @@ least 0.5 (line 739), the lookback ``Period`` of rule 8 from 7 to 500 (line 772)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -71,7 +72,7 @@ class Rule:
         """The keys of the document's parameters (the rule's name shows their values)."""
         return tuple(p.key for p in self.parameters if not p.description.startswith("Toolkit extension"))
 
-    def name_for(self, values: dict[str, str | None]) -> str:
+    def name_for(self, values: Mapping[str, str | None]) -> str:
         """The rule's name with its parameter values, as the document writes it: "Portfolio - Risk
         Parity (false, 5)", "Portfolio - Min Tracking Error (false, 5, null)", "Backtest Over 200 Candles"."""
         shown = ["null" if values.get(k) is None else str(values[k]) for k in self.seed_keys]

@@ -35,7 +35,7 @@ from pydantic_core import ValidationError as CoreValidationError
 
 from toolkit.contracts.base import Contract, Name, Number, Text, Whole
 from toolkit.contracts.codes import Currency
-from toolkit.contracts.risk.analytics import Horizons, RiskMeasures, refuse
+from toolkit.contracts.risk.analytics import Found, Horizons, RiskMeasures, refuse
 from toolkit.contracts.risk.common import (
     ApiId,
     AssetClass,
@@ -125,9 +125,9 @@ class Bounded(Contract):
 
     @model_validator(mode="after")
     def _bounds(self) -> Bounded:
-        found = [((name,), f"{value:f} is outside [0, 1]; bounds are fractions of the portfolio (0.15 for 15%)",
-                  value) for name, value in (("lower_bound", self.lower_bound), ("upper_bound", self.upper_bound))
-                 if not 0 <= value <= 1]
+        bounds = (("lower_bound", self.lower_bound), ("upper_bound", self.upper_bound))
+        found: list[Found] = [((name,), f"{value:f} is outside [0, 1]; bounds are fractions of the portfolio (0.15 "
+                                        "for 15%)", value) for name, value in bounds if not 0 <= value <= 1]
         if not found and self.lower_bound > self.upper_bound:
             found.append((("lower_bound",), f"{self.lower_bound:f} is above upper_bound {self.upper_bound:f}",
                           self.lower_bound))
@@ -174,8 +174,10 @@ class InstrumentConstraint(Bounded):
 
 
 #: the constraint models by their ``type``
-CONSTRAINTS: dict[str, type[Bounded]] = {m.model_fields["type"].annotation.__args__[0]: m for m in (
-    AssetClassConstraint, CurrencyConstraint, GeographyConstraint, SectorConstraint, InstrumentConstraint)}
+CONSTRAINTS: dict[str, type[Bounded]] = {
+    "AssetClassConstraint": AssetClassConstraint, "CurrencyConstraint": CurrencyConstraint,
+    "GeographyConstraint": GeographyConstraint, "SectorConstraint": SectorConstraint,
+    "InstrumentConstraint": InstrumentConstraint}
 
 
 def _by_type(value: object, handler: object) -> Bounded:
@@ -183,18 +185,23 @@ def _by_type(value: object, handler: object) -> Bounded:
     path (``constraints[2].upper_bound``, not pydantic's ``constraints[2].SectorConstraint.upper_bound``)."""
     if isinstance(value, Bounded):
         return value
-    model = CONSTRAINTS.get(value.get("type")) if isinstance(value, dict) else None
+    model = CONSTRAINTS.get(str(value.get("type"))) if isinstance(value, dict) else None
     if model is None:
         kind = value.get("type") if isinstance(value, dict) else value
-        raise PydanticCustomError("toolkit", "{message}", {"message": f"{shown(kind)} is not a constraint type; use one "
-                                                                      f"of {', '.join(CONSTRAINTS)}"})
+        message = f"{shown(kind)} is not a constraint type; use one of {', '.join(CONSTRAINTS)}"
+        raise PydanticCustomError("toolkit", "{message}", {"message": message})
     try:
         return model.model_validate(value)
     except CoreValidationError as exc:
-        raise CoreValidationError.from_exception_data(model.__name__, [
-            InitErrorDetails(type=PydanticCustomError("toolkit", "{message}", {"message": e["msg"]})
-                             if e["type"] == "toolkit" else e["type"], loc=e["loc"], input=e.get("input"),
-                             **({"ctx": e["ctx"]} if e.get("ctx") else {})) for e in exc.errors()]) from None
+        details = []
+        for e in exc.errors():
+            kind = PydanticCustomError("toolkit", "{message}", {"message": e["msg"]}) if e["type"] == "toolkit" \
+                else e["type"]
+            detail = InitErrorDetails(type=kind, loc=e["loc"], input=e.get("input"))
+            if e.get("ctx"):
+                detail["ctx"] = e["ctx"]
+            details.append(detail)
+        raise CoreValidationError.from_exception_data(model.__name__, details) from None
 
 
 Constraint = Annotated[AssetClassConstraint | CurrencyConstraint | GeographyConstraint | SectorConstraint
@@ -224,12 +231,13 @@ class StrategyRule(Contract):
 
     @model_validator(mode="after")
     def _known(self) -> StrategyRule:
-        rule = RULES.get(self.rule_id)
-        if rule is None:
+        if self.rule_id not in RULES:
             refuse("StrategyRule", [(("rule_id",), f"{self.rule_id} is not a rule; the rules are 1 to {len(RULES)} "
                                                    "(GET /rules)", self.rule_id)])
+        rule = RULES[self.rule_id]
         keys = [p.key for p in rule.parameters]
-        found, seen = [], set()
+        found: list[Found] = []
+        seen: set[str] = set()
         for n, given in enumerate(self.parameters):
             if given.key not in keys:
                 takes = ", ".join(keys) if keys else "no parameter"
@@ -283,11 +291,14 @@ class StrategyRequest(Contract):
 
     @model_validator(mode="after")
     def _one_portfolio_rule(self) -> StrategyRequest:
-        found, first, seen = [], None, {}
+        found: list[Found] = []
+        first: int | None = None
+        seen: dict[int, int] = {}
         for n, item in enumerate(self.rules):
             if item.rule_id in seen:
-                found.append((("rules", n, "rule_id"), f"rule {item.rule_id} is given twice (rules[{seen[item.rule_id]}]"
-                                                       " too)", item.rule_id))
+                first_at = seen[item.rule_id]
+                found.append((("rules", n, "rule_id"), f"rule {item.rule_id} is given twice (rules[{first_at}] too)",
+                              item.rule_id))
             seen.setdefault(item.rule_id, n)
             if item.rule.portfolio:
                 if first is not None and first != item.rule_id:
