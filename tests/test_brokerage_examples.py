@@ -132,6 +132,9 @@ def test_an_order_names_its_account_in_the_body_or_as_the_argument(ws: Workspace
     body = {"account_id": account, "cash_amount": "10.00", "currency": "USD", "side": "BUY"}
     assert ws.orders.place(account, body).account_id == account  # the façade's earlier call still works
     assert ws.orders.preview(body).cash_amount == "10.00"
+    from toolkit.contracts.brokerage import PortfolioOrderRequest, parse
+
+    assert ws.orders.preview(parse(PortfolioOrderRequest, body)).account_id == account  # the model itself
     before = dump(ws)
     with pytest.raises(ValidationError) as info:
         ws.orders.place(other, body)

@@ -130,7 +130,7 @@ class Orders:
             account = self._accounts.get(first)
             return account, OrderRequest.of(parse(PortfolioOrderRequest, payload, "portfolio order",
                                                   currency=account.currency, account_id=account.id))
-        body = payload_of(first, "portfolio order")
+        body = first.to_dict() if isinstance(first, PortfolioOrderRequest) else payload_of(first, "portfolio order")
         named = body.get("account_id") if isinstance(body, dict) else None
         account_id = read_id(named, "account_id", Problems()) if named is not None else None
         try:
