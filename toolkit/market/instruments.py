@@ -154,7 +154,7 @@ def registered(instrument: InstrumentUpload) -> dict:
     return {"instrument_id": instrument_id(UPLOAD, instrument.instrument_code, isin, instrument.currency),
             "symbol": instrument.symbol, "name": instrument.name or instrument.instrument_code, "isin": isin,
             "mic": instrument.mic, "currency": instrument.currency, "asset_class": instrument.asset_class or "Equity",
-            "instrument_type": kinds.get(instrument.asset_type, instrument.asset_type or "Stock"),
+            "instrument_type": kinds.get(instrument.asset_type or "", instrument.asset_type or "Stock"),
             "sector": instrument.classification.sector if instrument.classification else None,
             "country": country or (isin[:2] if isin else None), "tradable": True, "source": UPLOAD}
 
@@ -167,12 +167,14 @@ def describe(row: dict) -> dict:
     """The risk platform's instrument object of a registry row (``risk-platform-api.txt`` lines
     122-150): classification, name, print_name, currency, margin and fee data (no leverage, no fees:
     the workspace charges none on its instruments), exchange, apiid, identifiers, asset type and class,
-    instrument_code (a text the registry does not hold, such as the industry or the FIGI, is ``""``); added: ``instrument_id``, ``source``, ``tradable`` and the daily history's
-    ``history_start``, ``history_end`` and ``n_records`` when the row has them."""
+    instrument_code (a text the registry does not hold, such as the industry or the FIGI, is ``""``);
+    added: ``instrument_id``, ``source``, ``tradable`` and the daily history's ``history_start``,
+    ``history_end`` and ``n_records`` when the row has them."""
     value = {k: (None if _missing(v) else v) for k, v in row.items()}
     mic, country = value.get("mic"), value.get("country")
     place = market(mic)
-    asset_type = ASSET_TYPES.get(value.get("instrument_type"), value.get("instrument_type") or "")
+    kind = str(value.get("instrument_type") or "")
+    asset_type = ASSET_TYPES.get(kind, kind)
     found = pycountry.countries.get(alpha_2=country) if country else None
     return {
         "classification": {"sector": value.get("sector") or "", "industry": "",
@@ -184,7 +186,7 @@ def describe(row: dict) -> dict:
         "apiid": apiid_of(value.get("source")),
         "identifiers": {"symbol": value["symbol"], "isin": value.get("isin") or "", "figi": ""},
         "asset_type": asset_type, "asset_class": value.get("asset_class") or "",
-        "instrument_code": value.get("code") or instrument_code(value["symbol"], mic),
+        "instrument_code": value.get("code") or instrument_code(str(value["symbol"]), mic),
         "instrument_id": value["instrument_id"], "source": value.get("source") or "",
         "tradable": bool(value.get("tradable")), "history_start": value.get("history_start"),
         "history_end": value.get("history_end"), "n_records": int(value.get("n_records") or 0),

@@ -157,9 +157,10 @@ class History:
                 fill_from=_stamp(first["fill_from"]) if first is not None else registered_at,
                 history_start=_stamp(first["history_start"]) if first is not None else None))
         bars = None
-        if request.timeframeid is not None:
-            ds = self.prices([iid], start=request.start_date, end=request.end_date, currency=request.currency,
-                             timeframe=request.timeframeid)
+        wanted = request.timeframeid
+        if wanted is not None:
+            start, end = (None if t is None else rfc3339(t) for t in (request.start_date, request.end_date))
+            ds = self.prices([iid], start=start, end=end, currency=request.currency, timeframe=wanted)
             table = ds[list(OHLCV)].isel({INSTRUMENT: 0}).to_dataframe()[list(OHLCV)].dropna(subset=["close"])
             bars = [Bar(datetime=t.to_pydatetime(), **{k: _finite(v) for k, v in r.items()})
                     for t, r in zip(table.index, table.to_dict("records"))]

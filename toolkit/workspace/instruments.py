@@ -85,7 +85,7 @@ class Instruments:
         if unknown or not keys:
             raise NotFoundError(f"Unknown instrument(s): {', '.join(unknown) or 'none given'}; "
                                 "name instruments by id, instrument code, ISIN or symbol (see instruments.search()).")
-        return list(dict.fromkeys(iid for _, iid in found))
+        return [str(iid) for iid in dict.fromkeys(iid for _, iid in found)]
 
     def find(self, query: Mapping | str | None = None) -> Answers:
         """GET /history/instrument (``risk-platform-api.txt`` lines 116-150): the instruments matching the
@@ -132,7 +132,7 @@ class Instruments:
 class Answers(Sequence):
     """A list answer of the seed's objects: ``to_dict()`` is the JSON array, ``to_pandas()`` a table."""
 
-    def __init__(self, items: list[Contract], table: pd.DataFrame) -> None:
+    def __init__(self, items: Sequence[Contract], table: pd.DataFrame) -> None:
         self._items = list(items)
         self._table = table
 

@@ -13,6 +13,7 @@ line 209): PUT creates it or replaces it whole. Its positions and wishlist name 
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from collections.abc import Mapping
@@ -53,6 +54,7 @@ WHAT = "portfolio"
 #: the universes, by the word of their path (GET /constraints/<kind>) and the shipped file's key
 UNIVERSES = {"geographies": "geographies", "sectors": "sectors", "currencies": "currencies",
              "assetclasses": "asset_classes", "asset_classes": "asset_classes"}
+Universe = list[UniverseItem]
 #: the columns that join a position or wish to its series
 KEY = ["instrument_code", "apiid"]
 
@@ -91,7 +93,7 @@ class Portfolios:
                                                 {"positions": len(rows), "wishlist": len(wishes)}, stamp)
         return self.get(reference)
 
-    def list(self, query: Mapping | str | None = None) -> list[PortfolioStatus]:
+    def list(self, query: Mapping | str | None = None) -> builtins.list[PortfolioStatus]:
         """GET /portfolio: every portfolio, oldest first, or the one of ``query``'s ``client_reference``
         (a dict of the query's texts, or the reference itself)."""
         reference = self._reference(query, required=False)
@@ -109,6 +111,7 @@ class Portfolios:
         keyed by it), a ``ValidationError`` at ``path`` for a malformed one and a ``NotFoundError`` naming
         it for an unknown one."""
         reference = self._reference(client_reference, required=True, path=path)
+        assert reference is not None  # required: refused above when missing
         if not self._repo.exists(reference):
             raise NotFoundError(f"No portfolio with {path} {reference!r}; upload it with PUT /portfolio "
                                 "(ws.portfolios.upload) or see ws.portfolios.list().")
@@ -135,7 +138,7 @@ class Portfolios:
         with self._ctx.transaction():
             if request.client_reference is not None:
                 self.by_reference(request.client_reference)
-            gone = self._repo.delete(None if request.all_data else [request.client_reference])
+            gone = self._repo.delete(None if request.all_data else [str(request.client_reference)])
             events = EventRepository(self._ctx.db)
             for reference in gone:
                 events.record("RISK_PORTFOLIO.DELETED", reference, {}, stamp)
@@ -164,7 +167,7 @@ class Portfolios:
         frame["weight"] = frame["value"] / frame["value"].sum(min_count=1)
         return frame[columns].assign(as_of=day)
 
-    def universes(self, kind: str | None = None) -> list[UniverseItem] | dict[str, list[UniverseItem]]:
+    def universes(self, kind: str | None = None) -> Universe | dict[str, Universe]:
         """GET /constraints/<kind>: ``geographies``, ``sectors``, ``currencies`` or ``assetclasses``
         (``asset_classes`` too), each entry ``{name, type, id, description}`` whose ``id`` a strategy
         constraint names; all four (by kind) when ``kind`` is None. The universes are the shipped ones
@@ -174,8 +177,8 @@ class Portfolios:
             raise ValidationError([Problem("kind", f"{kind!r} is not one of geographies, sectors, currencies, "
                                                    "assetclasses")], "universe request")
         if kind is None:
-            return {name: self.universes(name) for name in ("geographies", "sectors", "currencies", "assetclasses")}
-        return [UniverseItem.model_validate(item) for item in universe_items(UNIVERSES[kind])]
+            return {name: _universe(name) for name in ("geographies", "sectors", "currencies", "assetclasses")}
+        return _universe(kind)
 
     # ------------------------------------------------------------------ reading back
 
@@ -194,13 +197,13 @@ class Portfolios:
             raise ValidationError([Problem(path, "is required")], "portfolio request")
         return found
 
-    def _closes(self, ids: list[str], day: str | None) -> dict[str, float]:
+    def _closes(self, ids: builtins.list[str], day: str | None) -> dict[str, float]:
         if not ids:
             return {}
         close = self._history.prices(ids, end=day)["close"]
         return dict(zip(close[INSTRUMENT].values.tolist(), close.ffill(TIME).isel({TIME: -1}).values.tolist()))
 
-    def _load(self, ids: list[str] | None) -> list[PortfolioStatus]:
+    def _load(self, ids: builtins.list[str] | None) -> builtins.list[PortfolioStatus]:
         rows = self._repo.portfolios(ids)
         keys = list(rows["id"])
         table = self._instruments.table()
@@ -208,6 +211,10 @@ class Portfolios:
         wishlist = located(self._repo.wishlist(keys), table)
         return [_status(r, positions[positions["portfolio_id"] == r.id], wishlist[wishlist["portfolio_id"] == r.id])
                 for r in rows.itertuples(index=False)]
+
+
+def _universe(kind: str) -> Universe:
+    return [UniverseItem.model_validate(item) for item in universe_items(UNIVERSES[kind])]
 
 
 def _providers(upload: PortfolioUpload) -> list[Problem]:
@@ -255,6 +262,7 @@ def check_as_of(as_of: object) -> str | None:
     problems = Problems()
     day = not_future(read_date(as_of, "as_of", problems), "as_of", problems)  # (no status of days to come)
     problems.raise_if_any("status request")
+    assert day is not None  # refused above
     return day.isoformat()
 
 

@@ -266,6 +266,7 @@ def read_upload(request: object, *, now: datetime | None = None) -> tuple[Histor
     frame = check_bars(payload.get("history"), timeframe, now or datetime.now(UTC), problems)
     problems.items.sort(key=row_order)
     problems.raise_if_any(WHAT)
+    assert model is not None  # every problem of the model was raised above
     return model, frame
 
 
