@@ -85,7 +85,7 @@ def test_list_filters_by_instrument_date_and_limit(ws: Workspace) -> None:
 @pytest.mark.parametrize("limit", [0, 1001, "10", True, 2.5])
 def test_list_limit_is_1_to_1000(ws: Workspace, limit: object) -> None:
     with pytest.raises(ValidationError) as err:
-        ws.allocations.list(limit=limit)
+        ws.allocations.list(limit=limit)  # type: ignore[arg-type]  # refused
     assert err.value.paths == ["limit"]
 
 
@@ -226,7 +226,7 @@ def test_list_refuses_other_dates_by_name(ws: Workspace, bad: object) -> None:
 
     for value in (bad, dt.datetime(2022, 1, 1), pd.Timestamp("2022-01-01")):
         with pytest.raises(ValidationError) as err:
-            ws.allocations.list(start_date=value, end_date=value)
+            ws.allocations.list(start_date=value, end_date=value)  # type: ignore[arg-type]  # refused
         assert err.value.paths == ["start_date", "end_date"]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
+import pandas as pd
 import pytest
 from helpers import dump
 
@@ -28,7 +30,7 @@ def funded(ws: Workspace, allocation_id: str, cash: str = "10000.00", invest: st
 
 
 def weights(ws: Workspace, account: str) -> dict[str, float]:
-    prices = ws.history.prices(start="2022-12-28")["close"].isel(time=-1).to_pandas()
+    prices = cast(pd.Series, ws.history.prices(start="2022-12-28")["close"].isel(time=-1).to_pandas())  # 1-D
     held = ws.orders.positions(account)
     values = {iid: float(q) * prices[iid] for iid, q in held.items()}
     nav = sum(values.values()) + float(ws.accounts.get(account).cash)
@@ -272,8 +274,8 @@ def test_the_answer_s_executions_are_built_when_read_and_behave_as_a_list() -> N
                          "price": 0.5},
                         {"instrument_id": "I0", "side": "BUY", "amount": "0.99", "quantity": "0.0000000001",
                          "price": 10.0}]}
-    second = {"account_id": "b", "status": "CANCELLED", "cancellation_reason": "ACCOUNT_IS_EMPTY",
-              "portfolio_order_id": None, "trades": []}
+    second: dict[str, object] = {"account_id": "b", "status": "CANCELLED",
+                                 "cancellation_reason": "ACCOUNT_IS_EMPTY", "portfolio_order_id": None, "trades": []}
     third = {"account_id": "c", "status": "EXECUTED", "cancellation_reason": None, "portfolio_order_id": "o-c",
              "trades": [{"instrument_id": "I0", "side": "BUY", "amount": "0.01", "quantity": "0.0000000010",
                          "price": 10.0}]}
