@@ -30,9 +30,13 @@ class Instruments:
         return self._repo.table(one(history.read_timeframe, timeframe, "timeframe", "instrument table request"))
 
     def search(self, text: str | None = None, *, symbol: str | None = None, isin: str | None = None,
-               mic: str | None = None, currency: str | None = None, limit: int = 50) -> pd.DataFrame:
-        """Search by free text, symbol, ISIN, MIC or currency; most likely match first."""
-        return search(self.table(), text, symbol=symbol, isin=isin, mic=mic, currency=currency, limit=limit)
+               mic: str | None = None, currency: str | None = None, apiid: int | None = None,
+               limit: int = 50) -> pd.DataFrame:
+        """Search by free text, symbol, ISIN, MIC (an operating MIC finds its segments) or currency, and
+        data provider (``apiid``); most likely match first, as a table with each series' ``instrument_code``
+        and ``apiid`` (the risk platform's GET /history/instrument, answered as its objects: :meth:`find`)."""
+        return with_codes(search(self.table(), text, symbol=symbol, isin=isin, mic=mic, currency=currency,
+                                 apiid=apiid, limit=limit))
 
     def get(self, instrument_id: str) -> Instrument:
         rows = self._repo.by_id([instrument_id])
