@@ -9,10 +9,11 @@ close-to-close changes ``d_t``, gains ``max(d_t, 0)`` and losses ``max(-d_t, 0)`
 with Wilder's smoothing (``alpha = 1/n``), seeded with the plain mean of the first ``n`` gains and
 losses (changes 1..n), so the first RSI is on bar ``n`` (0-based), as TA-Lib's ``RSI``; then
 ``RSI = 100 G / (G + L)`` (= ``100 - 100 / (1 + G/L)``). A flat window (``G = L = 0``) gives 50;
-TA-Lib gives 0 there. The ``ta`` package's ``RSIIndicator`` and pandas-ta's ``rsi`` run pandas'
-``ewm(alpha=1/n, adjust=False)`` from the first change without the mean seed (``ta`` reports from
-bar ``n`` on, pandas-ta from bar 1); all agree once the seed has decayed, ``(1 - 1/n)^k``: for
-``n = 14`` to 1e-12 after about 370 bars.
+TA-Lib gives 0 there. The ``ta`` package's ``RSIIndicator`` runs pandas'
+``ewm(alpha=1/n, adjust=False)`` from the first change without the mean seed (reporting from bar
+``n`` on); pandas-ta's ``rsi`` calls TA-Lib when it is installed (``talib=True``), else its ``rma``,
+``ewm(alpha=1/n, min_periods=n)`` with pandas' ``adjust=True`` weights. All agree once the seed has
+decayed, ``(1 - 1/n)^k``: for ``n = 14`` to 1e-12 after about 370 bars.
 """
 
 from __future__ import annotations

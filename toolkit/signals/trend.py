@@ -21,7 +21,9 @@ upper band. The band recursion depends on its own past (a running extreme that r
 close crosses it), so it is not a linear filter: it steps through time in numpy, every instrument
 and extra dimension at once (one vector operation per bar, never a loop over instruments).
 stockstats' ATR is ``ewm(alpha=1/n, adjust=True)`` from the first bar, so its SuperTrend equals the
-"Smoothed" one once the ATR seeds have decayed.
+"Smoothed" one once the ATR seeds have decayed. pandas-ta's ``supertrend`` is another recursion: it
+compares the close with the previous bar's bands and ratchets only the band of the current direction
+(its ATR is TA-Lib's when installed), so its line and flips can differ from Pine's after a reversal.
 
 **Trend bias** (rule 9, "computes the time the selected instrument spent going up versus down"):
 over the last ``lookback`` close-to-close changes of a series (consecutive quoted bars), the share

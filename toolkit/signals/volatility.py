@@ -8,19 +8,22 @@ quoted close (the series continues across the gap as if the bar had not existed)
 
 Conventions and how the peers differ:
 
-- **True range** (Wilder 1978): ``max(high - low, |high - close_prev|, |low - close_prev|)``; the
-  first bar of a series has no previous close and its true range is NaN, as TA-Lib's ``TRANGE``.
-  The ``ta`` package and pandas-ta take ``high - low`` on the first bar.
+- **True range** (Wilder 1978): ``max(high - low, |high - close_prev|, |low - close_prev|)``
+  (computed as ``max(high, close_prev) - min(low, close_prev)``, the same for ``high >= low``); the
+  first bar of a series has no previous close and its true range is NaN, as TA-Lib's ``TRANGE``
+  and pandas-ta's ``true_range``; the ``ta`` package takes ``high - low`` there.
 - **ATR** of period ``n`` is the ``method`` average of the true ranges (the risk platform's
   SuperTrend ``Method``: SMA, EMA or Smoothed = Wilder's), first defined on bar ``n`` (0-based), the
   ``n + 1``-th candle: Smoothed and EMA are seeded with the mean of the first ``n`` true ranges
   (bars 1..n), as TA-Lib's ``ATR`` and ``EMA(TRANGE)``; Smoothed uses ``alpha = 1/n``, EMA
-  ``alpha = 2/(n + 1)`` (see :mod:`toolkit.signals.smoothing`). ``ta``'s ``AverageTrueRange``
-  seeds one bar earlier with the mean of bars 0..n-1 (its first true range being ``high - low``);
-  pandas-ta's ``atr`` (``mamode="rma"``) runs pandas' ``ewm(alpha=1/n, adjust=False)`` from the
-  first true range without a mean seed; stockstats' ``atr`` uses ``ewm(alpha=1/n, adjust=True)``.
-  The recursions are the same, so all agree once the seed has decayed (``(1 - 1/n)^k``: for
-  ``n = 14``, to 1e-12 relative after about 370 bars).
+  ``alpha = 2/(n + 1)`` (see :mod:`toolkit.signals.smoothing`). So the toolkit equals TA-Lib from
+  the first value. ``ta``'s ``AverageTrueRange`` seeds one bar earlier with the mean of bars
+  0..n-1 (its first true range being ``high - low``). pandas-ta's ``atr`` calls TA-Lib when it is
+  installed (its ``talib=True`` default), else its ``rma``, pandas' ``ewm(alpha=1/n,
+  min_periods=n)`` with pandas' default ``adjust=True`` weights from the first true range;
+  stockstats' ``atr`` is ``ewm(alpha=1/n, adjust=True)`` from bar 0. The recursions are the same,
+  so all agree once the seed has decayed (``(1 - 1/n)^k``: for ``n = 14``, to 1e-12 relative
+  after about 370 bars).
 """
 
 from __future__ import annotations
