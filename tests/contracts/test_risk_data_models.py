@@ -329,6 +329,11 @@ def test_an_instrument_twice_in_the_wishlist_is_refused():
     assert refused(p.PortfolioUpload, payload) == {"wishlist[1].instrument"}
 
 
+def test_display_strings_may_be_empty_but_not_control_characters():
+    assert read(p.PortfolioUpload, changed(PORTFOLIO, "capital.print_funds", "")).capital.print_funds == ""
+    assert refused(p.PortfolioUpload, changed(PORTFOLIO, "capital.print_funds", "1\x00")) == {"capital.print_funds"}
+
+
 def test_a_short_position_and_an_empty_wishlist_are_accepted():
     payload = changed(changed(PORTFOLIO, "positions.0.direction", "Short"), "wishlist", [])
     upload = read(p.PortfolioUpload, payload)

@@ -16,7 +16,7 @@ Decisions where the document is vague, as its most demanding user would take the
 
 - ``capital`` is required with ``currency`` and ``funds`` (money >= 0, to the cent); ``available``
   and ``equity`` may be of either sign (a leveraged account's) and default to ``funds``; the
-  ``print_*`` texts are the client's display strings, kept as sent. The positions may cost more
+  ``print_*`` texts are the client's display strings (empty allowed), kept as sent. The positions may cost more
   than the funds (the document allows leverage, line 639: "sizes that are larger than the funds
   available ... valid if you are using leveraged instruments").
 - ``wishlist`` is required (line 212; it may be empty: "an empty wishlist means you desire an empty
@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from toolkit.contracts.base import Contract, Name
+from toolkit.contracts.base import Contract, Name, Text
 from toolkit.contracts.codes import Currency
 from toolkit.contracts.risk.common import (
     Amount,
@@ -66,9 +66,9 @@ class Capital(Contract):
     funds: Amount
     available: SignedAmount | None = None
     equity: SignedAmount | None = None
-    print_equity: Name | None = None
-    print_funds: Name | None = None
-    print_available: Name | None = None
+    print_equity: Text | None = None
+    print_funds: Text | None = None
+    print_available: Text | None = None
 
 
 class Wish(Contract):
