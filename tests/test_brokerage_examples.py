@@ -187,3 +187,18 @@ def test_the_list_takes_the_query_parameters_as_a_query_string_gives_them(ws: Wo
     with pytest.raises(ValidationError) as info:
         ws.allocations.list(instrument_ids=f"{AAPL},BTC")
     assert info.value.paths == ["instrument_ids[1]"]
+
+
+def test_a_rebalancing_run_answers_a_dict_and_its_json_shape(ws: Workspace) -> None:
+    allocation = ws.allocations.create({"allocation": [{"instrument_id": AAPL, "instrument_id_type": "ISIN",
+                                                        "weight": "1"}]}).id
+    account = funded(ws)
+    ws.configurations.create({"account_id": account, "allocation_id": allocation})
+    missing = "00000000-0000-4000-8000-000000000000"
+    run = ws.rebalancings.execute({"accounts": [account, missing], "preview": True})
+    body = run.to_dict()
+    assert json.loads(json.dumps(body)) == body and set(body) == {"id", "preview", "created_at", "executions"}
+    assert [(e["status"], e["cancellation_reason"]) for e in body["executions"]] == [
+        ("PREVIEW", None), ("CANCELLED", "ACCOUNT_NOT_FOUND")]
+    assert run.to_pandas()["trades"].tolist() == [1, 0]
+    assert ws.rebalancings.get(run["id"]).to_dict() == body

@@ -28,6 +28,7 @@ from toolkit.contracts.brokerage import (  # noqa: F401
     MAX_ACCOUNTS,
     REASONS,
     RebalancingExecutionRequest,
+    RebalancingRunResponse,
 )
 from toolkit.trading import engine
 from toolkit.trading.orders import CENT, FeeSchedule, decimal_texts
@@ -149,6 +150,23 @@ def legs(trades: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarra
     position = np.arange(len(owner)) - np.searchsorted(owner, owner)
     return {"owner": owner, "position": position, "instrument": column, "sell": sell, "cents": cents,
             "qty": qty, "fee": trades["fee_cents"][at, column]}
+
+
+class RebalancingRun(dict):
+    """A run as answered: a mapping of ``id``, ``preview``, ``created_at`` and ``executions`` (one per
+    requested account, in the request's order: :class:`Executions` or a list of the same dicts), which
+    equals the plain dict of the same items. ``to_dict()`` is its JSON shape
+    (:class:`~toolkit.contracts.brokerage.RebalancingRunResponse`; the document shows no response, line
+    196), ``to_pandas()`` one row per execution with its number of trades."""
+
+    def to_dict(self) -> dict:
+        return RebalancingRunResponse(id=self["id"], preview=bool(self["preview"]), created_at=self["created_at"],
+                                      executions=list(self["executions"])).to_dict()
+
+    def to_pandas(self) -> pd.DataFrame:
+        return pd.DataFrame([{**{k: v for k, v in e.items() if k != "trades"}, "trades": len(e["trades"])}
+                             for e in self["executions"]],
+                            columns=["account_id", "status", "cancellation_reason", "portfolio_order_id", "trades"])
 
 
 class Executions(Sequence):

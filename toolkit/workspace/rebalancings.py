@@ -20,6 +20,7 @@ from toolkit.trading.rebalancing import (
     book_arrays,
     legs,
     RebalancingRequest,
+    RebalancingRun,
     plan,
 )
 from toolkit.workspace.context import Context
@@ -38,7 +39,7 @@ class Rebalancings:
         self._orders = orders
         self._book = BookRepository(ctx.db)
 
-    def execute(self, payload: object) -> dict:
+    def execute(self, payload: object) -> RebalancingRun:
         """``POST /portfolios/rebalancings/executions`` (brokerage document, line 186): run (or preview)
         the seed's request ``{"accounts": [...]}`` (a dict, JSON text or
         :class:`~toolkit.contracts.brokerage.RebalancingExecutionRequest`, with the toolkit's
@@ -75,9 +76,9 @@ class Rebalancings:
             repo.insert(run_id, stored, request.preview, stamp, executions.rows(execution_ids, placed=False))
             if first is not None:
                 repo.insert_placed(run_id, execution_ids, executions.placed, first)
-        return {"id": run_id, "preview": request.preview, "created_at": stamp, "executions": executions}
+        return RebalancingRun(id=run_id, preview=request.preview, created_at=stamp, executions=executions)
 
-    def get(self, run_id: str) -> dict:
+    def get(self, run_id: str) -> RebalancingRun:
         """A past run, answered as :meth:`execute` answered it; an EXECUTED account's trades are read
         back from its portfolio order's child orders."""
         repo = RebalancingRepository(self._ctx.db)
@@ -92,7 +93,7 @@ class Rebalancings:
             {"account_id": account, "status": status, "cancellation_reason": reason, "portfolio_order_id": order,
              "trades": placed.get(eid, []) if status == "EXECUTED" else json.loads(trades)}
             for eid, account, status, reason, order, trades in rows]
-        return run
+        return RebalancingRun(run)
 
     def _in_order(self, ids: list[str], date: str) -> None:
         """No back-dating: a run's execution date may not be before the last booking (a fill, a fee or a
