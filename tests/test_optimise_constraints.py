@@ -37,7 +37,7 @@ def returns() -> xr.DataArray:
 
 def refused(payload: object, returns: xr.DataArray) -> dict[str, str]:
     with pytest.raises(ValidationError) as info:
-        parse_constraints(payload, returns)
+        parse_constraints(payload, returns)  # type: ignore[arg-type]  # any payload: refused
     assert str(info.value).startswith("The constraint set has")
     return {p.path: p.message for p in info.value.problems}
 
@@ -70,6 +70,7 @@ def test_groups_by_code_or_name_and_instruments_by_symbol_or_id(returns: xr.Data
 
 
 def test_an_empty_set_is_long_only_and_fully_invested(returns: xr.DataArray) -> None:
+    payload: dict | None
     for payload in (None, {}):
         c = parse_constraints(payload, returns)
         assert c.plain and c.inequalities()[0].shape == (0, 6)
@@ -82,7 +83,7 @@ def test_an_empty_set_is_long_only_and_fully_invested(returns: xr.DataArray) -> 
 # --------------------------------------------------------------------------- malformed sets
 
 
-MALFORMED = [
+MALFORMED: list[tuple[object, str, str]] = [
     ([1, 2], "constraints", "expected an object of constraints (min_weight, max_weight, instruments, sectors, ...), "
                             "got list"),
     ({"maxweight": 0.3}, "constraints.maxweight", "unknown field; did you mean 'max_weight'?"),
@@ -133,7 +134,7 @@ def test_groups_need_the_metadata_coordinate(returns: xr.DataArray) -> None:
 # --------------------------------------------------------------------------- infeasible sets
 
 
-INFEASIBLE = [
+INFEASIBLE: list[tuple[object, str, str]] = [
     ({"max_weight": 0.15}, "constraints.max_weight",
      "the maximum weights sum to 0.9, below 1: a fully invested portfolio is impossible"),
     ({"max_weight": 0.4, "instruments": [{"instrument": "AAPL", "max": 0.0}, {"instrument": "MSFT", "max": 0.0},

@@ -76,6 +76,7 @@ def test_min_variance_equals_a_direct_cvxpy_model_and_skfolio(stocks: xr.DataArr
     ours = optimise("Min Risk (CVaR)", stocks, parameters={"risk_measure": "volatility"})
     w = cp.Variable(20)
     cvxpy_solve(cp.Minimize(cp.quad_form(w, np.cov(frame.to_numpy(), rowvar=False))), [w >= 0, cp.sum(w) == 1])
+    assert w.value is not None  # solved
     np.testing.assert_allclose(ours.values, w.value, atol=1e-4)
     theirs = MeanRisk(risk_measure=RiskMeasure.VARIANCE, solver_params=TIGHT).fit(frame).weights_
     np.testing.assert_allclose(ours.values, theirs, atol=1e-4)
@@ -93,6 +94,7 @@ def test_max_sharpe_equals_the_tangency_program_and_skfolio(stocks: xr.DataArray
     rf = (1 + rate) ** (1 / 252) - 1
     y, excess = cp.Variable(20), frame.mean().to_numpy() - rf
     cvxpy_solve(cp.Minimize(cp.quad_form(y, np.cov(frame.to_numpy(), rowvar=False))), [y >= 0, excess @ y == 1])
+    assert y.value is not None  # solved
     np.testing.assert_allclose(ours.values, y.value / y.value.sum(), atol=1e-4)
     theirs = MeanRisk(objective_function=ObjectiveFunction.MAXIMIZE_RATIO, risk_measure=RiskMeasure.STANDARD_DEVIATION,
                       risk_free_rate=rf, solver_params=TIGHT).fit(frame).weights_
@@ -112,6 +114,7 @@ def test_max_sharpe_under_sector_limits_equals_the_constrained_tangency_program(
     cvxpy_solve(cp.Minimize(cp.quad_form(y, np.cov(frame.to_numpy(), rowvar=False))),
                 [y >= 0, frame.mean().to_numpy() @ y == 1, y <= 0.2 * k, tech @ y <= 0.25 * k, health @ y >= 0.3 * k,
                  cp.sum(y) == k])
+    assert y.value is not None and k.value is not None  # solved
     np.testing.assert_allclose(ours.values, y.value / k.value, atol=1e-4)
     assert float(ours @ xr.DataArray(tech, dims=INSTRUMENT)) <= 0.25 + 1e-7
 
@@ -423,16 +426,18 @@ def test_importing_the_toolkit_does_not_import_riskfolio_or_cvxpy() -> None:
 def test_a_strategys_portfolio_rule_becomes_the_toolkits_rule_in_its_units() -> None:
     from toolkit.contracts.base import read
     from toolkit.contracts.risk.strategy import StrategyRequest
-    from toolkit.optimise.parameters import SEED_RULES
+    from toolkit.optimise.parameters import SEED_RULES, Atr, MaxSharpe
     from toolkit.optimise.rules import from_strategy
 
     request = read(StrategyRequest, {"name": "s", "rules": [
         {"rule_id": 4}, {"rule_id": 16, "parameters": [{"key": "RebalanceTrigger", "value": "2.0"},
                                                        {"key": "RiskFreeRate", "value": "3"},
                                                        {"key": "IncludeStopLimit", "value": "true"}]}]})
+    assert request.portfolio_rule is not None
     name, params = from_strategy(request.portfolio_rule)
-    assert name == "Max Sharpe" and set(SEED_RULES.values()) == set(RULES)
+    assert name == "Max Sharpe" and set(SEED_RULES.values()) == set(RULES) and isinstance(params, MaxSharpe)
     assert (params.size_rebalance_trigger, params.risk_free_rate, params.include_stop_limit) == (0.02, 0.03, True)
-    assert from_strategy(read(StrategyRequest, {"name": "s", "rules": [{"rule_id": 19}]}).rules[0])[1].period == 14
+    atr = from_strategy(read(StrategyRequest, {"name": "s", "rules": [{"rule_id": 19}]}).rules[0])[1]
+    assert isinstance(atr, Atr) and atr.period == 14
     with pytest.raises(ValidationError, match="rule 4 .* is no portfolio rule"):
         from_strategy(request.rules[0])

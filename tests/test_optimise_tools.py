@@ -3,6 +3,7 @@ pool (against one-by-one optimisation), and the size rebalance trigger (worked b
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import dask.array
@@ -94,7 +95,7 @@ def test_frontier_arguments_are_checked(stocks: xr.DataArray) -> None:
 
 
 def test_a_batch_on_two_processes_equals_one_by_one(stocks: xr.DataArray) -> None:
-    requests = {"sharpe": Request("Max Sharpe", stocks, constraints={"max_weight": 0.3}),
+    requests: dict[Hashable, Request] = {"sharpe": Request("Max Sharpe", stocks, constraints={"max_weight": 0.3}),
                 "parity": Request("Risk Parity", stocks.isel(instrument=slice(0, 6))),
                 "cvar": Request("Min Risk (CVaR)", stocks, parameters={"level": 0.9}),
                 "hrp": Request("Diversified Min Risk", stocks.isel(instrument=slice(3, 10))),
@@ -115,7 +116,8 @@ def test_a_batch_refuses_every_bad_request_at_once(stocks: xr.DataArray) -> None
     with pytest.raises(ValidationError) as info:
         optimise_many([Request("Max Sharpe", stocks), Request("Max Sharp", stocks),
                        Request("Risk Parity", stocks, constraints={"sectors": [{"code": "45", "min": 2}]}),
-                       Request("Risk Parity", stocks.isel(time=slice(0, 10))), "not a request"])
+                       Request("Risk Parity", stocks.isel(time=slice(0, 10))),
+                       "not a request"])  # type: ignore[list-item]  # refused
     assert info.value.paths == ["requests[1].rule", "requests[2].constraints.sectors[0].min", "requests[3]",
                                 "requests[4]"]
     assert "too little history" in info.value.problems[2].message
@@ -163,7 +165,7 @@ def test_the_trigger_aligns_instruments_and_keeps_extra_dimensions() -> None:
 
 def test_the_trigger_refuses_bad_inputs() -> None:
     with pytest.raises(ValidationError) as info:
-        size_trigger([0.5], weights([0.5, 0.5], ["A", "B"]), 5)
+        size_trigger([0.5], weights([0.5, 0.5], ["A", "B"]), 5)  # type: ignore[arg-type]  # refused
     assert set(info.value.paths) == {"current", "threshold"}
     assert "0.05 for 5 %" in str(info.value)
     with pytest.raises(ValidationError, match="current: holds a NaN or negative weight"):
