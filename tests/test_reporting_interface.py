@@ -93,16 +93,16 @@ def linked(x: pd.Series) -> float:
 def test_a_valid_request_is_parsed_and_round_trips() -> None:
     payload = request("2021-03-15", "2022-06-10", True, True, customBenchmarkId="MSCI-World")
     parsed = portfolio_query(payload)
-    assert parsed == PortfolioReturnsQuery(portfolioId="EQ4", startDate=date(2021, 3, 15), endDate=date(2022, 6, 10),
-                                           includeDailyReturns=True, includeBenchmark=True,
-                                           customBenchmarkId="MSCI-World")
+    assert parsed == PortfolioReturnsQuery.model_validate({
+        "portfolioId": "EQ4", "startDate": date(2021, 3, 15), "endDate": date(2022, 6, 10), "includeDailyReturns": True,
+        "includeBenchmark": True, "customBenchmarkId": "MSCI-World"})
     assert parsed.to_dict() == payload
     minimal = portfolio_query({"portfolioId": "EQ4", "startDate": "2021-01-01", "endDate": "2021-01-01"})
     assert (minimal.include_daily_returns, minimal.include_benchmark, minimal.custom_benchmark_id) == \
         (False, False, None)
     ids = instrument_query({"instrumentIds": ["AAPL", "MTUM"], "startDate": "2021-01-04", "endDate": "2021-02-01"})
-    assert ids == InstrumentReturnsQuery(instrumentIds=("AAPL", "MTUM"), startDate=date(2021, 1, 4),
-                                         endDate=date(2021, 2, 1))
+    assert ids == InstrumentReturnsQuery.model_validate({"instrumentIds": ("AAPL", "MTUM"),
+                                                         "startDate": date(2021, 1, 4), "endDate": date(2021, 2, 1)})
     assert instrument_query("instrumentIds=AAPL,MTUM&startDate=2021-01-04&endDate=2021-02-01") == ids
 
 
