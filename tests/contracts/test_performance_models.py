@@ -29,7 +29,8 @@ from toolkit.errors import ValidationError
 from toolkit.reporting.returns import PerformanceMaster, instrument_returns, portfolio_returns
 
 EXAMPLES = {name: f for name, f in fixtures().items() if name.startswith("performance-")}
-MODELS = {"/portfolio/returns": PortfolioReturnsQuery, "/instrument/returns": InstrumentReturnsQuery}
+MODELS: dict[str, type[PortfolioReturnsQuery | InstrumentReturnsQuery]] = {
+    "/portfolio/returns": PortfolioReturnsQuery, "/instrument/returns": InstrumentReturnsQuery}
 TOMORROW = (date.today() + timedelta(days=2)).isoformat()
 
 

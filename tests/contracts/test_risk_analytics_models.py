@@ -6,6 +6,7 @@ each named by field path."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from contract_examples import EXAMPLES
@@ -18,7 +19,7 @@ from toolkit.contracts.risk.rules import RULES
 from toolkit.errors import ValidationError
 
 
-def body(name: str) -> object:
+def body(name: str) -> Any:  # the example's JSON
     fixture = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
     return fixture["body"] if fixture["body"] is not None else fixture["repaired"]["body"]
 
@@ -84,11 +85,13 @@ def test_the_save_strategy_example_is_accepted_with_its_values_in_the_documents_
     request = read(S.StrategyRequest, body("risk-18-save-strategy"))
     assert request.name == "Example Strategy" and request.strategy_id is None
     rule = request.portfolio_rule
-    assert rule.rule_id == 21
+    assert rule is not None and rule.rule_id == 21
     assert rule.settings() == {"IncludeStopLimit": False, "RebalanceTrigger": 2, "Benchmark": "Demo Portfolio"}
     assert [c.type for c in rule.constraints] == ["AssetClassConstraint", "CurrencyConstraint", "GeographyConstraint",
                                                   "SectorConstraint", "InstrumentConstraint"]
-    assert rule.constraints[4].instrument.instrument_code == "VFC_XNYS" and rule.constraints[4].instrument.apiid == 8
+    held = rule.constraints[4]
+    assert isinstance(held, S.InstrumentConstraint)
+    assert held.instrument.instrument_code == "VFC_XNYS" and held.instrument.apiid == 8
     assert read(S.StrategyRequest, json.dumps(body("risk-18-save-strategy"))) == request  # JSON text too
 
 
@@ -199,9 +202,9 @@ def test_the_optimisation_query_takes_the_strategy_id_as_text() -> None:
 def test_the_attribution_queries_take_the_documents_enums() -> None:
     q = read(T.IndexAttributionQuery, {"client_reference": "TEST", "index_symbol": "CAC", "horizon": "month"})
     assert q.model == "BrinsonFachlerEquityAttribution"
-    q = read(T.PortfolioAttributionQuery, {"client_reference": "A", "benchmark_client_reference": "B",
-                                           "horizon": "day", "model": "HierarchicalMultiAssetClassAttribution"})
-    assert q.model == "HierarchicalMultiAssetClassAttribution"
+    versus = read(T.PortfolioAttributionQuery, {"client_reference": "A", "benchmark_client_reference": "B",
+                                                "horizon": "day", "model": "HierarchicalMultiAssetClassAttribution"})
+    assert versus.model == "HierarchicalMultiAssetClassAttribution"
     problems = refused(T.IndexAttributionQuery, {"client_reference": "TEST", "horizon": "week", "model": "Brinson"})
     assert set(problems) == {"index_symbol", "horizon", "model"}
     assert "'week' is not one of" in problems["horizon"]
