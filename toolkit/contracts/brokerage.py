@@ -210,7 +210,7 @@ def _list_of(reader):
 
 def _location(path: str) -> tuple:
     """A relative path (``"[2]"``, ``"name"``, ``""``) as a pydantic location."""
-    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path) for p in p if p)
+    return tuple(int(index) if index else name for index, name in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path))
 
 
 def _error(title: str, items: list[tuple[tuple, str, object]]) -> CoreError:
