@@ -18,8 +18,11 @@ STATUS_COLUMNS = ["symbol", "source", "timeframe_label", "n_records", "history_s
 
 
 def _label(row: pd.Series) -> str:
+    """``AAPL · Apple Inc. (skfolio, 1990–2022; AAPL_XNGS, apiid 8)``: the risk platform's code and
+    provider of the series last, where the table has them."""
     years = f"{str(row['history_start'])[:4]}–{str(row['history_end'])[:4]}" if row["n_records"] else "no data"
-    return f"{row['symbol']} · {row['name']} ({row['source']}, {years})"
+    code = f"; {row['instrument_code']}, apiid {row['apiid']}" if isinstance(row.get("instrument_code"), str) else ""
+    return f"{row['symbol']} · {row['name']} ({row['source']}, {years}{code})"
 
 
 class MarketExplorer:
