@@ -211,3 +211,24 @@ def test_riskfolio_is_imported_only_when_an_optimisation_is_asked_for(book_path)
             "print('riskfolio' in sys.modules, 'cvxpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_an_uploaded_portfolio_is_optimised_by_its_client_reference(book_copy: Workspace) -> None:
+    held = (("AAPL_XNGS", 130, 100), ("KO_XNYS", 50, 200), ("MSFT_XNGS", 200, 50))
+    positions = [{"instrument_code": code, "apiid": 8, "date_open": "2021-01-04T15:00:00Z", "level": level,
+                  "size": size, "direction": "Long"} for code, level, size in held]
+    book_copy.portfolios.upload({"capital": {"currency": "USD", "funds": 100000, "available": 70000, "equity": 100000},
+                                 "wishlist": [], "positions": positions}, "MINE")
+    strategy = book_copy.strategies.create({"name": "Equal", "rules": [{"rule_id": 14}]}).strategy_id
+    answer = book_copy.strategies.optimise({"client_reference": "MINE", "strategy_id": str(strategy)})
+    body = answer.to_dict()
+    assert body["client_reference"] == "MINE" and body["capital"]["available"] == 70000
+    assert answer.current.sum() == pytest.approx(0.3, abs=1e-12)  # 30% invested, the rest is cash
+    target = {c["instrument_code"]: c["weight"] for c in body["portfolio_rebalance"]["components"]}
+    assert target == pytest.approx({"AAPL_XNGS": 1 / 3, "KO_XNYS": 1 / 3, "MSFT_XNGS": 1 / 3})
+    assert {o["direction"] for o in body["orders"]} == {"Long"}
+    short = [{**positions[0], "direction": "Short"}]
+    book_copy.portfolios.upload({"capital": {"currency": "USD", "funds": 100000}, "wishlist": [],
+                                 "positions": short}, "SHORT")
+    with pytest.raises(ValidationError, match="client_reference: .* Short positions"):
+        book_copy.strategies.optimise({"client_reference": "SHORT", "strategy_id": str(strategy)})

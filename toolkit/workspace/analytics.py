@@ -921,9 +921,10 @@ class Analytics:
         missing = positions[positions["instrument_id"].isna()]
         if len(missing):
             first = missing.iloc[0]
-            where = ", ".join(f"{r.isin} {r.currency} (positions[{r.position}])" for r in missing.itertuples())
+            where = ", ".join(f"{r.instrument_code} apiid {r.apiid} (positions[{r.position}])"
+                              for r in missing.itertuples())
             raise DataError(f"Portfolio {first['portfolio_id']} holds instruments without data: {where}; upload "
-                            "their history with ws.history.upload().")
+                            "their history with ws.history.upload() (PUT /history).")
         names = repo.portfolios(ids).set_index("id")["name"]
         empty = [i for i in ids if i not in set(positions["portfolio_id"])]
         if empty:

@@ -93,6 +93,7 @@ class Workspace:
         self.strategies = Strategies(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts,
                                      allocations=self.allocations, configurations=self.configurations,
                                      rebalancings=self.rebalancings, attribution=self.attribution,
+                                     analytics=self.analytics, portfolios=self.portfolios,
                                      reopen=lambda: type(self).open(path))
         _OPEN.add(self)
 

@@ -57,19 +57,20 @@ from toolkit.optimise import efficient_frontier, optimise, triggered_trades
 from toolkit.optimise.parameters import RULE_IDS, Common, read_parameters
 from toolkit.optimise.rules import from_strategy, rule_named
 from toolkit.optimise.strategy import Strategy
-from toolkit.schema import HORIZON, INSTRUMENT, LEVEL, TIME
+from toolkit.schema import HORIZON, INSTRUMENT, LEVEL, PORTFOLIO, TIME
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.repositories import now
 from toolkit.store.strategies import StrategyRepository
 from toolkit.validation import decimal_or_none, read_decimal, read_id, read_period, shown
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.allocations import Allocations
-from toolkit.workspace.analytics import described, horizon_of, seed_risk
+from toolkit.workspace.analytics import Analytics, described, horizon_of, seed_risk
 from toolkit.workspace.attribution import Attribution
 from toolkit.workspace.configurations import Configurations
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
+from toolkit.workspace.portfolios import Portfolios
 from toolkit.workspace.rebalancings import Rebalancings
 
 FIELDS = ("portfolio_id", "weights", "capital", "rule_name", "parameters", "constraints", "universe", "benchmark",
@@ -262,11 +263,12 @@ class Strategies:
 
     def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
                  allocations: Allocations, configurations: Configurations, rebalancings: Rebalancings,
-                 attribution: Attribution, reopen: Callable[[], Any]) -> None:
+                 attribution: Attribution, analytics: Analytics, portfolios: Portfolios,
+                 reopen: Callable[[], Any]) -> None:
         self._ctx = ctx
         self._instruments, self._history, self._accounts = instruments, history, accounts
         self._allocations, self._configurations, self._rebalancings = allocations, configurations, rebalancings
-        self._attribution = attribution
+        self._attribution, self._analytics, self._portfolios = attribution, analytics, portfolios
         self._reopen = reopen  # a second connection to the same file, for the background runs
         self._store = StrategyRepository(ctx.db)
 
@@ -375,7 +377,7 @@ class Strategies:
         trades = triggered_trades(current, target, trigger if trigger is not None else 0.0)
         orders = _orders(trades, last, returns.std(TIME, ddof=1), capital, prices["symbol"],
                          parameters.include_stop_limit)
-        seed.setdefault("client_reference", account_id or "")
+        seed.setdefault("client_reference", account_id or str(payload.get("portfolio_id") or ""))
         seed.setdefault("seed_rule_name", seed_name(rule.name, parameters))
         return Optimisation(rule.name, parameters, capital, currency, account_id, target.rename("weight"), current,
                             orders, returns, payload.get("constraints"), self._place, cash=cash,
@@ -485,12 +487,15 @@ class Strategies:
         nothing = xr.DataArray([], dims=INSTRUMENT, coords={INSTRUMENT: []})
         capital = None if payload.get("capital") is None else read_decimal(
             payload["capital"], "capital", problems, "100000.00", numbers=True, positive=True)
+        if key is not None and self._portfolios.exists(key):
+            return self._uploaded(key, problems)
         if key is not None:
             try:
                 account = self._accounts.get(key)
             except NotFoundError:
-                raise NotFoundError(f"client_reference: no portfolio {key!r}; name a PORTFOLIO account of the book by "
-                                    "its id (uploaded portfolios are analysed by analytics.portfolio)") from None
+                raise NotFoundError(f"client_reference: no portfolio {key!r}; name a portfolio uploaded with PUT "
+                                    "/portfolio by its client_reference, or a PORTFOLIO account of the book by its "
+                                    "id") from None
             if account.type != "PORTFOLIO":
                 problems.add("portfolio_id", f"{key} is a {account.type} account; optimise a PORTFOLIO account")
                 return None, nothing, 0.0, account.currency, None
@@ -513,6 +518,23 @@ class Strategies:
         ids = self._instruments.resolve(list(given))
         weights = xr.DataArray([float(cast(Decimal, v)) for v in values], dims=INSTRUMENT, coords={INSTRUMENT: ids})
         return None, weights, float(cast(Decimal, capital)), "USD", None
+
+    def _uploaded(self, reference: str,
+                  problems: Problems) -> tuple[str | None, xr.DataArray, float, str, float | None]:
+        """An uploaded portfolio's current weights (its open positions' value weights scaled to its equity:
+        the cash ``available`` is the rest), capital (its ``equity``), currency and cash. Short positions
+        are refused: the toolkit's rules are long only."""
+        capital = self._portfolios.capital(reference)
+        weights = self._analytics.weights(reference).isel({PORTFOLIO: 0}, drop=True)
+        ids = [str(i) for i in weights["instrument_id"].values]
+        weights = xr.DataArray(weights.values, dims=INSTRUMENT, coords={INSTRUMENT: ids})
+        shorts = [p for p in self._portfolios.get(reference).positions if p.direction == "Short" and p.close is None]
+        if shorts:
+            problems.add("client_reference", f"portfolio {reference!r} holds Short positions; the toolkit's "
+                                             "portfolio rules are long only")
+        equity, cash = float(capital.equity), float(capital.available)
+        invested = (equity - cash) / equity if equity > 0 else 1.0
+        return None, weights * invested, equity, capital.currency, cash
 
     def _universe(self, universe: object, held: builtins.list[str]) -> builtins.list[str]:
         if universe is None:
@@ -547,16 +569,6 @@ class Strategies:
         last = weights.ffill(TIME).isel({TIME: -1}, drop=True).fillna(0.0)
         return last.where(last > 0, drop=True).rename("weight")
 
-    @staticmethod
-    def _analytics(returns: xr.DataArray, target: xr.DataArray) -> dict:
-        """VaR and CVaR (daily, 95%, historical) and annualised volatility of the target over the sample."""
-        sample = returns.dropna(TIME, how="any")
-        series = (sample * target).sum(INSTRUMENT)
-        cube = risk.risk_summary(series, 0.95, "day")
-        var, cvar = float(cube["var"]), float(cube["cvar"])
-        vol = float(series.std(ddof=1)) * float(np.sqrt(252))
-        comment = str(risk.var_commentary(cube["var"].assign_coords(horizon="day"), "portfolio").item())
-        return {"var": var, "cvar": cvar, "volatility": vol, "level": 0.95, "horizon": "day", "comment": comment}
 
 
 def _orders(trades: xr.DataArray, last: xr.DataArray, daily_sd: xr.DataArray, capital: float, symbols: xr.DataArray,
