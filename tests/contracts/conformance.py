@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -58,7 +59,7 @@ class Route:
     request (its first argument is then given the request all the same, or a field of it)."""
 
     call: str
-    run: Callable[[Workspace, object, dict], object] | None
+    run: Callable[[Workspace, Any, dict], object] | None  # the request: any JSON value, sent as it is
     takes_request: bool = True
 
 
@@ -303,7 +304,7 @@ def _format(text: str) -> str | None:
     return next((name for name, pattern in FORMATS if pattern.fullmatch(text)), None)
 
 
-def shape_problems(example: object, answer: object, path: str = "") -> list[str]:
+def shape_problems(example: Any, answer: Any, path: str = "") -> list[str]:  # two JSON values
     """Where ``answer`` departs from the example's shape, recursively: a key of the example missing, a
     JSON type that differs (a decimal string where the example has a number is a difference), a text
     of another format (ISO date, timestamp, UUID, decimal string, status word), a VaR of the other
@@ -380,7 +381,8 @@ def _response(name: str, fixture: dict, every: dict[str, dict]) -> tuple[str | N
 def run_requests(ws: Workspace, every: dict[str, dict] | None = None) -> list[Row]:
     """Every example request through its façade method, in the documents' order (see the module docstring)."""
     every = fixtures() if every is None else every
-    rows, context = [], {}
+    rows: list[Row] = []
+    context: dict = {}
     for name, fixture in every.items():
         if fixture["kind"] != "request":
             continue
