@@ -200,6 +200,27 @@ def test_swing_points_equal_scipy_argrelextrema(bars: xr.Dataset, window: int) -
             np.testing.assert_array_equal(np.flatnonzero(np.isfinite(ours_on(swings[mine], name, f))), theirs)
 
 
+@pytest.mark.parametrize("lookback", [None, 250])
+def test_nearest_levels_equal_scipy_swings_around_the_last_close(bars: xr.Dataset, lookback: int | None) -> None:
+    """Series end on different days (bokeh in 2013, the indices in 2018): the lookback counts each one's bars."""
+    from scipy.signal import argrelextrema
+
+    near = signals.nearest_levels(bars, lookback=lookback, minor=2, major=10)
+    for name in bars[INSTRUMENT].values:
+        f = series(bars, name)
+        n, price = len(f), f["close"].iloc[-1]
+        row = near.sel({INSTRUMENT: name})
+        assert float(row["price"]) == price
+        for label, k in (("minor", 2), ("major", 10)):
+            for kind, column, compare in (("resistance", "high", np.greater), ("support", "low", np.less)):
+                (where,) = argrelextrema(f[column].to_numpy(), compare, order=k)
+                where = where[(where >= k) & (where < n - k) & (where >= (0 if lookback is None else n - lookback))]
+                values = f[column].to_numpy()[where]
+                side = values[values > price] if kind == "resistance" else values[values < price]
+                expected = (side.min() if kind == "resistance" else side.max()) if side.size else np.nan
+                np.testing.assert_equal(float(row[f"{label}_{kind}"]), expected, err_msg=f"{name} {label} {kind}")
+
+
 def test_levels_known_on_a_bar_are_the_last_confirmed_swings(bars: xr.Dataset) -> None:
     levels = signals.support_resistance(bars, minor=2, major=10)
     swings = signals.swing_points(bars, 10)

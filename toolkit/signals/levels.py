@@ -162,6 +162,25 @@ def support_resistance(bars: xr.Dataset, minor: int = MINOR, major: int = MAJOR)
     return xr.Dataset({name: out.rename(name) for name, out in zip(names, outs, strict=True)})
 
 
+def _nearest_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, price: np.ndarray, minor: int, major: int,
+                    lookback: int) -> tuple[np.ndarray, ...]:
+    valid = valid_bars(high, low, close)
+    order = b.compact(valid)
+    h, lo, c = b.pack(high, order), b.pack(low, order), b.pack(close, order)
+    count = b.counts(valid, high.shape)
+    last = np.take_along_axis(c, np.maximum(count - 1, 0)[..., None], axis=-1)[..., 0]
+    reference = np.where(np.isnan(price), np.where(count > 0, last, np.nan), price)
+    recent = np.arange(high.shape[-1]) >= (count - lookback)[..., None] if lookback > 0 else True
+    outs = [reference]
+    for k in (minor, major):
+        top, bottom = packed_swings(h, lo, k, count)
+        with np.errstate(invalid="ignore"):
+            above = np.where(recent & (top > reference[..., None]), top, np.inf).min(axis=-1)
+            below = np.where(recent & (bottom < reference[..., None]), bottom, -np.inf).max(axis=-1)
+        outs += [np.where(np.isfinite(above), above, np.nan), np.where(np.isfinite(below), below, np.nan)]
+    return tuple(outs)
+
+
 def nearest_levels(bars: xr.Dataset, price: float | xr.DataArray | None = None, *, lookback: int | None = None,
                    minor: int = MINOR, major: int = MAJOR) -> xr.Dataset:
     """The closest minor and major resistance above and support below a price, from recent swings.
@@ -173,9 +192,11 @@ def nearest_levels(bars: xr.Dataset, price: float | xr.DataArray | None = None, 
         candles.
     price : float or xr.DataArray, optional
         The reference price, e.g. an order's entry level: a number or an array over the bars'
-        dimensions other than ``time``. Default: each series' last quoted close.
+        dimensions other than ``time`` (NaN: that series' last close). Default: each series' last
+        quoted close.
     lookback : int, optional
-        Only swing points on the last ``lookback`` bars count (2 to 100,000); default all.
+        Only swing points among each series' last ``lookback`` quoted bars count (2 to 100,000);
+        default all.
     minor, major : int
         Swing windows of the minor and major levels; defaults 2 and 10.
 
@@ -185,7 +206,7 @@ def nearest_levels(bars: xr.Dataset, price: float | xr.DataArray | None = None, 
         Over the bars' dimensions without ``time``: ``price``, and ``minor_resistance``,
         ``major_resistance`` (the lowest swing high above the price), ``minor_support``,
         ``major_support`` (the highest swing low below it); NaN where there is none. Only swings
-        confirmed by the last bar count (a swing needs ``window`` bars after it).
+        confirmed by a series' last quoted bar count (a swing needs ``window`` bars after it).
     """
     problems = Problems()
     _windows(minor, major, problems)
@@ -195,15 +216,12 @@ def nearest_levels(bars: xr.Dataset, price: float | xr.DataArray | None = None, 
         b.number(price, "price", problems, 0, None, above_low=True)
     problems.raise_if_any("indicator parameters")
     high, low, close = ohlc(bars, 2 * major + 1, f"major levels of {major} bars each side")
-    if price is None:
-        reference = close.ffill(TIME).isel({TIME: -1}, drop=True)
-    else:
-        reference = xr.zeros_like(close.isel({TIME: -1}, drop=True)) + price
-    out = {"price": reference}
-    for name, k in (("minor", minor), ("major", major)):
-        top, bottom = b.apply(_swing_kernel, high, low, close, outputs=2, k=k)
-        if lookback is not None:
-            top, bottom = top.isel({TIME: slice(-lookback, None)}), bottom.isel({TIME: slice(-lookback, None)})
-        out[f"{name}_resistance"] = top.where(top > reference).min(TIME)
-        out[f"{name}_support"] = bottom.where(bottom < reference).max(TIME)
-    return xr.Dataset(out)
+    prices = xr.full_like(close.isel({TIME: -1}, drop=True), np.nan, dtype=float)
+    if price is not None:
+        prices = prices.fillna(0.0) + price
+    outs = xr.apply_ufunc(_nearest_kernel, b.core(high), b.core(low), b.core(close), prices,
+                          kwargs={"minor": minor, "major": major, "lookback": lookback or 0},
+                          input_core_dims=[[TIME], [TIME], [TIME], []], output_core_dims=[[]] * 5,
+                          dask="parallelized", output_dtypes=[float] * 5)
+    names = ("price", "minor_resistance", "minor_support", "major_resistance", "major_support")
+    return xr.Dataset(dict(zip(names, outs, strict=True)))
