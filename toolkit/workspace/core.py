@@ -33,8 +33,8 @@ from toolkit.validation import not_future, one, read_date, read_flag, today
 from toolkit.workspace import book
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.allocations import Allocations
-from toolkit.workspace.api import Api
 from toolkit.workspace.analytics import Analytics
+from toolkit.workspace.api import Api
 from toolkit.workspace.attribution import Attribution
 from toolkit.workspace.configurations import Configurations
 from toolkit.workspace.context import Context
