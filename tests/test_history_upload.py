@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -326,7 +326,7 @@ def test_validation_error_to_dict_carries_every_problem(ws):
 def test_valid_upload_creates_a_new_instrument(ws):
     before = snapshot(ws)
     assert ws.instruments.search(isin=SAP).empty
-    stamp = datetime.now(timezone.utc).replace(microsecond=0)
+    stamp = datetime.now(UTC).replace(microsecond=0)
 
     result = ws.history.upload(valid_payload())
 
@@ -522,7 +522,7 @@ def test_failure_after_the_prices_insert_rolls_back_everything(ws, monkeypatch):
     calls = []
 
     def upsert_then_fail(self, *args, **kwargs):
-        n = original(self, *args, **kwargs)
+        original(self, *args, **kwargs)
         # the bars and the history_uploads row are written inside this transaction...
         calls.append(self.db.conn.execute("SELECT count(*) FROM instruments WHERE isin = ?", [SAP]).fetchone()[0])
         raise RuntimeError("disk full")
@@ -577,7 +577,7 @@ def test_refused_upload_changes_nothing_on_disk(ws):
 # orders), a 10 MB name or markup in name and symbol, identifiers in a form other than their standard
 # one, timestamps pandas guesses at, and numbers Python reads but no data feed writes.
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 TOMORROW = (NOW + timedelta(days=1)).date().isoformat()
 
 STRICT_PAYLOADS = [
@@ -670,9 +670,9 @@ def test_parse_history_takes_the_clock_it_is_given():
     from toolkit.market.history import parse_history
 
     payload = valid_payload()  # last bar 2024-12-23
-    assert len(parse_history(payload, now=datetime(2024, 12, 23, tzinfo=timezone.utc)).frame) == 4
+    assert len(parse_history(payload, now=datetime(2024, 12, 23, tzinfo=UTC)).frame) == 4
     with pytest.raises(ValidationError) as info:
-        parse_history(payload, now=datetime(2024, 12, 20, 12, tzinfo=timezone.utc))
+        parse_history(payload, now=datetime(2024, 12, 20, 12, tzinfo=UTC))
     assert info.value.paths == ["history[3].timestamp"]
 
 

@@ -564,7 +564,8 @@ def test_any_valid_frame_round_trips_exactly_through_upload_and_prices(payload):
             assert result["n_records"] == result["n_records_uploaded"] == n
             ds = ws.history.prices([result["instrument_id"]], timeframe=payload["timeframe"])
     times = pd.to_datetime([r["timestamp"] for r in payload["history"]])
-    np.testing.assert_array_equal(ds["time"].to_numpy().astype("datetime64[ns]"), times.to_numpy(dtype="datetime64[ns]"))
+    np.testing.assert_array_equal(ds["time"].to_numpy().astype("datetime64[ns]"),
+                                  times.to_numpy(dtype="datetime64[ns]"))
     for name in OHLCV:
         got = ds[name].isel(instrument=0).to_numpy()
         if name in payload["history"][0]:

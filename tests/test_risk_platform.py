@@ -1,9 +1,10 @@
-"""The risk platform in the façade (toolkit.workspace.portfolios and toolkit.workspace.analytics): uploaded portfolios (payload kept
-verbatim, status worked by hand from the shipped closes, data load, universes, refusals that save
-nothing) and the analytics on the real data of the demo workspace, checked against independent
-implementations on the same returns: empyrical-reloaded (VaR, CVaR where the tail is whole,
-volatility, alpha and beta), riskfolio-lib (``CVaR_Hist``, ``Risk_Contribution``), numpy (least
-squares, covariance) and pandas (resampling, EWMA, sector means) on data/*.csv read with pandas."""
+"""The risk platform in the façade (toolkit.workspace.portfolios and toolkit.workspace.analytics):
+uploaded portfolios (payload kept verbatim, status worked by hand from the shipped closes, data
+load, universes, refusals that save nothing) and the analytics on the real data of the demo
+workspace, checked against independent implementations on the same returns: empyrical-reloaded (VaR,
+CVaR where the tail is whole, volatility, alpha and beta), riskfolio-lib (``CVaR_Hist``,
+``Risk_Contribution``), numpy (least squares, covariance) and pandas (resampling, EWMA, sector
+means) on data/*.csv read with pandas."""
 
 from __future__ import annotations
 

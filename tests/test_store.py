@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 
 from toolkit.errors import NotFoundError, ToolkitError
 from toolkit.market import sources
-from toolkit.store import connect, demo, migrate, pending, write
+from toolkit.store import connect, demo, legs, migrate, pending, write
 from toolkit.store.db import Store
-from toolkit.store import legs
 from toolkit.store.migrations import MIGRATIONS
 from toolkit.store.orders import OrderRepository
 from toolkit.workspace import Workspace
@@ -647,6 +646,7 @@ def test_sequential_ids_count_up_read_like_a_list_and_are_the_same_in_sql() -> N
 def test_demo_copy_is_private_and_deleted_at_close(demo_path: Path) -> None:
     """Issue 18: README snippets wrote into the shared data/demo.db (each re-run added another "Core")."""
     from helpers import dump
+
     from toolkit.errors import ValidationError
 
     with Workspace.open(demo_path) as shared:
