@@ -27,6 +27,7 @@ CALLS: list[tuple[str, Callable]] = [
     ("trend_bias", lambda d: signals.trend_bias(d, 50)),
     ("reversal_probability", signals.reversal_probability),
     ("nearest_levels", lambda d: signals.nearest_levels(d, lookback=100)),
+    ("latest", lambda d: signals.latest(signals.rsi(d))),
 ]
 
 
@@ -157,3 +158,13 @@ def test_parameters_outside_the_documents_ranges_are_refused_by_path(bars: xr.Da
 def test_method_names_are_the_documents_and_wilder_is_smoothed(bars: xr.Dataset) -> None:
     xr.testing.assert_identical(signals.atr(bars, 14, "Wilder"), signals.atr(bars, 14, "Smoothed"))
     xr.testing.assert_identical(signals.atr(bars, 14, "sma"), signals.atr(bars, 14, "SMA"))
+
+
+def test_latest_is_each_series_last_quoted_value(bars: xr.Dataset) -> None:
+    ended = bars.copy(deep=True)
+    ended["close"][1, -200:] = np.nan  # IBM's data stop 200 bars early
+    ended["close"][2, :] = np.nan  # MSFT has none
+    last = signals.latest(ended["close"])
+    assert float(last[0]) == float(bars["close"][0, -1]) and last[TIME].values[0] == bars[TIME].values[-1]
+    assert float(last[1]) == float(bars["close"][1, -201]) and last[TIME].values[1] == bars[TIME].values[-201]
+    assert np.isnan(float(last[2])) and np.isnat(last[TIME].values[2])

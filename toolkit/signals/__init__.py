@@ -9,13 +9,15 @@ where TA-Lib, ``ta``, pandas-ta and stockstats differ.
 - :mod:`~toolkit.signals.momentum`: :func:`rsi` (Wilder), :func:`reversal_probability` (rule 4);
 - :mod:`~toolkit.signals.trend`: :func:`supertrend` (rule 7), :func:`trend_bias` (rule 9);
 - :mod:`~toolkit.signals.levels`: :func:`swing_points`, :func:`support_resistance`,
-  :func:`nearest_levels` (minor and major supports and resistances, rules 5 and 10).
+  :func:`nearest_levels` (minor and major supports and resistances, rules 5 and 10);
+- :func:`latest`: each series' last value (series on one calendar may end on different days).
 """
 
+from toolkit.signals.bars import latest
 from toolkit.signals.levels import nearest_levels, support_resistance, swing_points
 from toolkit.signals.momentum import reversal_probability, rsi
 from toolkit.signals.trend import supertrend, trend_bias
 from toolkit.signals.volatility import atr, true_range
 
-__all__ = ["atr", "nearest_levels", "reversal_probability", "rsi", "supertrend", "support_resistance",
+__all__ = ["atr", "latest", "nearest_levels", "reversal_probability", "rsi", "supertrend", "support_resistance",
            "swing_points", "trend_bias", "true_range"]

@@ -143,6 +143,41 @@ def apply(kernel: Callable, *arrays: xr.DataArray, outputs: int = 1, **kwargs) -
     return tuple(order_dims(r, arrays[0]) for r in results)
 
 
+def _latest_kernel(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    finite = np.isfinite(x)
+    steps = x.shape[-1]
+    last = steps - 1 - np.argmax(finite[..., ::-1], axis=-1)
+    value = np.take_along_axis(x, last[..., None], axis=-1)[..., 0]
+    found = finite.any(axis=-1)
+    return np.where(found, value, np.nan), np.where(found, last, -1)
+
+
+def latest(array: xr.DataArray) -> xr.DataArray:
+    """Each series' last finite value along ``time``, with the ``time`` it was on as a coordinate.
+
+    Series on one calendar end on different days (a delisted stock, an index whose data stop
+    earlier); ``array.isel(time=-1)`` would give NaN for those, this gives their last value.
+
+    Parameters
+    ----------
+    array : xr.DataArray
+        Any indicator over ``(instrument, time)`` and extra dimensions.
+
+    Returns
+    -------
+    xr.DataArray
+        Over the dimensions without ``time``: the last finite value (NaN if none), with coordinate
+        ``time`` (NaT if none).
+    """
+    check_time(array, str(array.name or "array"))
+    value, index = xr.apply_ufunc(_latest_kernel, core(array), input_core_dims=[[TIME]],
+                                  output_core_dims=[[], []], dask="parallelized", output_dtypes=[float, int])
+    times = array[TIME].values
+    when = xr.apply_ufunc(lambda i: np.where(i >= 0, times[np.maximum(i, 0)], np.datetime64("NaT")), index,
+                          dask="parallelized", output_dtypes=[times.dtype])
+    return value.assign_coords({TIME: when}).rename(array.name)
+
+
 # --- numpy helpers of the kernels: valid bars packed at the start of each row --------------------------------
 
 def valid_values(*arrays: np.ndarray) -> np.ndarray | None:
@@ -183,5 +218,5 @@ def spread(y: np.ndarray, order: np.ndarray | None, valid: np.ndarray | None) ->
     return out
 
 
-__all__ = ["INSTRUMENT", "METHODS", "TIME", "apply", "check_time", "compact", "counts", "core", "enough", "method",
-           "number", "order_dims", "pack", "read_parameters", "spread", "valid_values", "variable"]
+__all__ = ["INSTRUMENT", "METHODS", "TIME", "apply", "check_time", "compact", "counts", "core", "enough", "latest",
+           "method", "number", "order_dims", "pack", "read_parameters", "spread", "valid_values", "variable"]
