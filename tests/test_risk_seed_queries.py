@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from toolkit.contracts.base import read
 from toolkit.contracts.risk import analytics as A
@@ -130,3 +131,22 @@ def test_a_bad_attribution_query_is_named_by_parameter(book_ws: Workspace, query
                                                        where: str) -> None:
     with pytest.raises(error, match=where):
         book_ws.attribution.versus_index({"client_reference": _account(book_ws), **query})
+
+
+def test_an_uploaded_portfolio_is_attributed_by_its_client_reference(book_copy: Workspace) -> None:
+    positions = [{"instrument_code": "AAPL_XNGS", "apiid": 8, "date_open": "2021-01-04T15:00:00Z", "level": 130,
+                  "size": 100, "direction": "Long"},
+                 {"instrument_code": "KO_XNYS", "apiid": 8, "date_open": "2021-06-01T15:00:00Z", "level": 50,
+                  "size": 200, "direction": "Long", "date_close": "2022-06-01T15:00:00Z", "close": 60}]
+    book_copy.portfolios.upload({"capital": {"currency": "USD", "funds": 100000}, "wishlist": [],
+                                 "positions": positions}, "MINE")
+    weights, name = book_copy.attribution.weights("MINE", "2022-12-28")
+    assert name == "Portfolio: MINE"
+    aapl, ko = (book_copy.instruments.by_code(c, 8) for c in ("AAPL_XNGS", "KO_XNYS"))
+    closes = book_copy.history.prices([aapl, ko])["close"].sel(time="2021-06-01")
+    held = closes * xr.DataArray([100, 200], dims="instrument", coords={"instrument": [aapl, ko]})
+    assert float(weights.sel(instrument=ko, time="2021-06-01")) == pytest.approx(float(held[1] / held.sum()))
+    assert float(weights.sel(instrument=ko, time="2022-06-01")) == 0.0  # closed that day
+    body = book_copy.attribution.versus_index({"client_reference": "MINE", "index_symbol": "SP20CAPWEIGHTED",
+                                               "horizon": "month"}).to_dict()
+    assert {c["instrument"]["instrument_code"] for c in body["components"]} == {"AAPL_XNGS", "KO_XNYS"}

@@ -53,6 +53,7 @@ from toolkit.market.universes import geography_of
 from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.indexes import IndexRepository, symbol_of
+from toolkit.store.portfolios import RiskPortfolioRepository
 from toolkit.store.repositories import now
 from toolkit.validation import (
     YEARS,
@@ -69,6 +70,7 @@ from toolkit.workspace.analytics import described
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
+from toolkit.workspace.portfolios import located
 
 INDEX_FIELDS = ("name", "symbol", "method", "currency", "description", "constituents")
 CONSTITUENT_FIELDS = ("instrument_id", "isin", "symbol", "shares", "weight")
@@ -384,8 +386,11 @@ class Attribution:
                                  meta=described(self._instruments.table(), list(returns[INSTRUMENT].values)))
 
     def weights(self, key: str, end: str | None = None) -> tuple[xr.DataArray, str]:
-        """Weights at the close of every day to ``end`` of an index (id or name), a PORTFOLIO
-        account or a model allocation, over ``(instrument, time)``; and its display name."""
+        """Weights at the close of every day to ``end`` of an index (id, name or symbol), a portfolio
+        uploaded with PUT /portfolio (its client reference), a PORTFOLIO account or a model allocation,
+        over ``(instrument, time)``; and its display name."""
+        if RiskPortfolioRepository(self._ctx.db).exists(key):
+            return self._uploaded(key, end), f"Portfolio: {key}"
         repo = IndexRepository(self._ctx.db)
         every = repo.indexes()
         if key in set(every["id"]) or key in set(every["name"]):
@@ -408,6 +413,29 @@ class Attribution:
         fixed = xr.DataArray(list(mix.values()), dims=INSTRUMENT, coords={INSTRUMENT: list(mix)})
         weights = (fixed * close.notnull().all(INSTRUMENT)).where(close.notnull().all(INSTRUMENT))
         return weights.rename("weight"), f"Model: {allocation.name or key[:8]}"
+
+    def _uploaded(self, reference: str, end: str | None) -> xr.DataArray:
+        """An uploaded portfolio's value weights at every close: each day, the positions open on it
+        (``date_open <= day < date_close``, a Short one negative) valued at the day's close over their
+        sum (the portfolio's cash is left out, as in its analytics)."""
+        positions = located(RiskPortfolioRepository(self._ctx.db).positions([reference]), self._instruments.table())
+        missing = positions[positions["instrument_id"].isna()]
+        if len(missing) or positions.empty:
+            where = ", ".join(f"{r.instrument_code} apiid {r.apiid}" for r in missing.itertuples()) or "none"
+            raise DataError(f"Portfolio {reference!r} holds positions without prices in the workspace ({where}); "
+                            "upload their history first (PUT /history), or positions to attribute.")
+        ids = list(dict.fromkeys(positions["instrument_id"]))
+        close = self._history.prices(ids, end=end)["close"].ffill(TIME)
+        days = close[TIME].values
+        opened = pd.to_datetime(positions["open_date"]).to_numpy()[:, None] <= days[None, :]
+        shut = pd.to_datetime(positions["close_date"]).to_numpy()[:, None]
+        live = opened & (pd.isna(shut) | (days[None, :] < shut))
+        quantity = positions["quantity"].astype(float).to_numpy()[:, None] * live
+        member = (positions["instrument_id"].to_numpy()[:, None] == np.array(ids)[None, :]).astype(float)
+        held = xr.DataArray(member.T @ quantity, dims=(INSTRUMENT, TIME), coords={INSTRUMENT: ids, TIME: days})
+        value = held * close.drop_vars([c for c in close.coords if c not in close.dims])
+        total = value.sum(INSTRUMENT)
+        return (value / total.where(total != 0)).rename("weight").assign_attrs(currency=positions["currency"].iloc[0])
 
     def _account(self, account_id: str, end: str | None, currency: str) -> xr.DataArray:
         cube = self._accounts.holdings([account_id], end=end).isel({PORTFOLIO: 0}, drop=True)
