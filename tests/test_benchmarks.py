@@ -69,7 +69,9 @@ def test_signals_benchmark_runs(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())
     assert [r["name"] for r in rows][:5] == ["true range", "ATR 14 Smoothed (Wilder)", "ATR 10 SMA", "ATR 10 EMA",
                                               "RSI 14 (Wilder)"]
-    assert rows[-1]["name"] == "every indicator above" and len(rows) == 10
+    assert rows[9]["name"] == "every indicator above" and len(rows) == 12
+    assert [r["name"] for r in rows][10:] == ["ATR 14 Smoothed (Wilder) vs the ta package",
+                                               "RSI 14 (Wilder) vs the ta package"]
     for row in rows:
         assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
         # peer_s is rounded to the millisecond: a TA-Lib loop over 50 instruments may show 0.0
