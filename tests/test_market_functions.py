@@ -542,11 +542,11 @@ def ohlcv_payloads(draw, max_rows: int = 20) -> dict:
     return {"isin": "DE0007164600", "currency": "EUR", "timeframe": timeframe, "history": records}
 
 
-HYPOTHESIS = dict(deadline=None, database=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+HYPOTHESIS = settings(deadline=None, database=None, derandomize=True,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@settings(max_examples=60, **HYPOTHESIS)
+@settings(HYPOTHESIS, max_examples=60)
 @given(ohlcv_payloads())
 def test_any_valid_frame_is_accepted(payload):
     upload = parse_history(payload)
@@ -554,7 +554,7 @@ def test_any_valid_frame_is_accepted(payload):
     np.testing.assert_array_equal(upload.frame["close"].to_numpy(), [r["close"] for r in payload["history"]])
 
 
-@settings(max_examples=15, **HYPOTHESIS)
+@settings(HYPOTHESIS, max_examples=15)
 @given(ohlcv_payloads(max_rows=12))
 def test_any_valid_frame_round_trips_exactly_through_upload_and_prices(payload):
     with tempfile.TemporaryDirectory() as tmp:
@@ -620,7 +620,7 @@ VALUE_CORRUPTIONS = ["close:nan", "close:none", "close:zero", "close:negative", 
 TYPE_CORRUPTIONS = ["close:text", "open:text", "volume:bool", "timestamp:number"]
 
 #: failing cases are reported as generated, without shrinking, to keep the suite fast
-FAST = dict(HYPOTHESIS, phases=(Phase.explicit, Phase.generate))
+FAST = settings(HYPOTHESIS, phases=(Phase.explicit, Phase.generate))
 
 
 def _assert_reported_at(payload: dict, row: int) -> None:
@@ -630,7 +630,7 @@ def _assert_reported_at(payload: dict, row: int) -> None:
     assert paths and all(p.startswith(f"history[{row}].") for p in paths), (row, paths)
 
 
-@settings(max_examples=100, **FAST)
+@settings(FAST, max_examples=100)
 @given(corrupted_payloads(VALUE_CORRUPTIONS))
 def test_one_bad_value_is_reported_at_its_row(case):
     _assert_reported_at(*case)
@@ -641,7 +641,7 @@ def _one_record(**record) -> tuple[dict, int]:
             "history": [{"timestamp": "2000-01-03", **record}]}, 0
 
 
-@settings(max_examples=100, **FAST)
+@settings(FAST, max_examples=100)
 @given(corrupted_payloads(TYPE_CORRUPTIONS))
 @example(_one_record(close="abc"))            # text where a price belongs, in a one-record upload
 @example(_one_record(close=1.0, volume=True))  # a bool volume, in a one-record upload

@@ -669,5 +669,5 @@ def test_demo_copy_is_private_and_deleted_at_close(demo_path: Path) -> None:
         folder = again.path.parent
     assert not folder.exists()
     with pytest.raises(ValidationError) as err:
-        Workspace.demo(demo_path, copy="yes")
+        Workspace.demo(demo_path, copy="yes")  # type: ignore[arg-type]  # refused
     assert err.value.paths == ["copy"]
