@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import dump
 
+from toolkit.contracts.risk.history import HistoryStatus
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.store.db import connect
 from toolkit.store.migrations import MIGRATIONS, migrate
@@ -33,7 +34,9 @@ def sap(*bars: tuple[str, float], code: str = "SAP_XETR", currency: str = "EUR")
 def test_the_seed_upload_goes_to_the_user_feed_never_to_a_shipped_series(ws: Workspace) -> None:
     shipped = ws.instruments.by_code("AAPL_XNGS", 8)
     before = ws.history.get({"instrument_code": "AAPL_XNGS", "apiid": "8"}).to_dict()
-    answer = ws.history.upload(UPLOAD).to_dict()
+    status = ws.history.upload(UPLOAD)
+    assert isinstance(status, HistoryStatus)  # the seed's body: the seed's answer
+    answer = status.to_dict()
     assert answer["instrument"]["apiid"] == 91 and answer["instrument"]["source"] == "upload"
     assert answer["instrument"]["instrument_code"] == "AAPL_XNGS" and answer["n_records_uploaded"] == 1
     day = next(s for s in answer["historyStatus"] if s["timeframeid"] == 1)
@@ -51,6 +54,7 @@ def test_the_seed_upload_goes_to_the_user_feed_never_to_a_shipped_series(ws: Wor
 def test_a_second_upload_adds_bars_and_replaces_those_at_the_same_time(ws: Workspace) -> None:
     first = ws.history.upload(sap(("2024-12-18", 235.7), ("2024-12-19", 232.25)))
     again = ws.history.upload(json.dumps(sap(("2024-12-19", 232.5), ("2024-12-20", 235.3))))
+    assert isinstance(first, HistoryStatus) and isinstance(again, HistoryStatus)
     assert first.instrument.instrument_id == again.instrument.instrument_id
     bars = ws.history.get({"instrument_code": "SAP_XETR", "timeframeid": "1"}).to_dict()["history"]
     assert [(b["datetime"], b["close"]) for b in bars] == [("2024-12-18T00:00:00Z", 235.7),
@@ -64,6 +68,7 @@ def test_a_second_upload_adds_bars_and_replaces_those_at_the_same_time(ws: Works
 def test_a_code_that_is_not_symbol_mic_is_kept_as_given(ws: Workspace) -> None:
     body = sap(("2024-12-18", 235.7), code="SAP.DE")
     answer = ws.history.upload(body)
+    assert isinstance(answer, HistoryStatus)
     assert answer.instrument.instrument_code == "SAP.DE" and answer.instrument.identifiers.symbol == "SAP"
     assert ws.instruments.by_code("SAP.DE", 91) == answer.instrument.instrument_id
     assert ws.instruments.resolve("SAP.DE") == [answer.instrument.instrument_id]
@@ -95,13 +100,15 @@ def test_get_answers_bars_in_a_currency_from_a_start(ws: Workspace) -> None:
                           "start_date": "2022-12-20T00:00:00Z"})
     chf = ws.history.get({"instrument_code": "KO_XNYS", "apiid": "8", "timeframeid": "1",
                           "start_date": "2022-12-20T00:00:00Z", "currency": "CHF"})
+    assert usd.history is not None and chf.history is not None
     assert [b.datetime.date().isoformat() for b in usd.history][:2] == ["2022-12-20", "2022-12-21"]
     assert usd.currency == "USD" and chf.currency == "CHF" and len(usd.history) == len(chf.history) == 6
     rates = ws.history.rates.sel(time="2022-12-20")
     assert chf.history[0].close == pytest.approx(usd.history[0].close * float(rates.sel(currency="CHF") /
                                                                             rates.sel(currency="USD")), rel=1e-12)
     status = ws.history.get("KO_XNYS")
-    assert status.history is None and status.instrument.exchange.mic_code == "XNYS"
+    exchange = status.instrument.exchange
+    assert status.history is None and exchange is not None and exchange.mic_code == "XNYS"
 
 
 @pytest.mark.parametrize("query, error, where", [

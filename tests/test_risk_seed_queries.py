@@ -7,8 +7,10 @@ numpy, and the refusals named by the query's parameter."""
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -34,6 +36,7 @@ def test_the_documents_instrument_query_answers_its_shape_with_losses_negative(d
     query = _example("risk-20-instrument-analytics-query")["query"]  # {"instrument_code": "AAPL_XNGS", "apiid": "8"}
     answer = demo_ws.analytics.instrument(query)
     body = answer.to_dict()
+    assert isinstance(body, dict)  # one instrument: one object
     read(A.InstrumentAnalytics, body)  # the document's shape, every field
     iid = demo_ws.instruments.by_code("AAPL_XNGS", 8)
     close = demo_ws.history.prices([iid])["close"].to_pandas().T.iloc[:, 0].dropna()
@@ -52,9 +55,10 @@ def test_the_documents_instrument_query_answers_its_shape_with_losses_negative(d
 def test_the_benchmark_query_reads_both_instruments_by_code(demo_ws: Workspace) -> None:
     body = demo_ws.analytics.benchmark({"instrument_code": "AAPL_XNGS", "apiid": "8",
                                         "benchmark_instrument_code": "SPX_XNYS", "benchmark_apiid": "8"}).to_dict()
+    assert isinstance(body, dict)  # one instrument: one object
     read(A.BenchmarkAnalytics, body)
     pairs = [demo_ws.instruments.by_code(c, 8) for c in ("AAPL_XNGS", "SPX_XNYS")]
-    closes = demo_ws.history.prices(pairs)["close"].to_pandas().T.dropna()
+    closes = cast(pd.DataFrame, demo_ws.history.prices(pairs)["close"].to_pandas()).T.dropna()  # 2-D
     y, x = (closes[c].pct_change().dropna() for c in closes.columns)
     assert body["beta"] == pytest.approx(np.cov(y, x, ddof=1)[0, 1] / x.var(ddof=1), rel=1e-8)
     assert body["cvar"] < 0  # a loss, as the document writes it
@@ -78,6 +82,7 @@ def test_the_portfolio_query_names_the_portfolio_by_client_reference(book_ws: Wo
     account = _account(book_ws)
     answer = book_ws.analytics.portfolio({"client_reference": account})
     body = answer.to_dict()
+    assert isinstance(body, dict)  # one portfolio: one object
     read(A.PortfolioAnalytics, body)
     weights = [c["instrument"]["weight"] for c in body["components"]]
     assert sum(weights) == pytest.approx(1.0, abs=1e-9)
