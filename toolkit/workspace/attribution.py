@@ -7,7 +7,8 @@
 
 An index's ``symbol`` (optional: by default its name's letters and digits, ``SP20CAPWEIGHTED``) is
 what GET /index lists and the attribution query's ``index_symbol`` names; GET /index answers it with
-``instrument_code`` (the symbol: an index computed in the workspace has no market) and ``apiid`` 91
+``instrument_code`` (``SP20CAPWEIGHTED_XXXX``: ISO 10383's MIC for "no market", an index computed in the
+workspace trades nowhere) and ``apiid`` 91
 (the User Feed: the workspace's own series). A constituent names an instrument of the workspace by
 ``instrument_id``, ``isin`` or ``symbol`` (an ISIN or symbol names its longest series). ``method`` says
 how the weights move:
@@ -98,14 +99,15 @@ class Index:
         """GET /index's item (``risk-platform-api.txt`` lines 1859-1866): ``name``, ``country`` (the
         constituents' country when they share one), ``symbol``, ``currency``, ``apiid`` and
         ``instrument_code``. An index is computed in the workspace from its constituents' prices, so it
-        lives under the User Feed (``apiid`` 91, GET /api) and its code is its symbol (no market)."""
+        lives under the User Feed (``apiid`` 91, GET /api) and its code is ``SYMBOL_XXXX``: ISO 10383's MIC
+        for "no market"."""
         countries = set(self.constituents["country"].dropna())
         found = pycountry.countries.get(alpha_2=countries.pop()) if len(countries) == 1 else None
         country = getattr(found, "common_name", None) or getattr(found, "name", None)
         weight = METHODS[self.method]
         keep = ["instrument_id", "symbol", "isin", "name", "sector"] + ([weight] if weight else [])
         return T.IndexEntry(name=self.name, country=country, symbol=self.symbol, currency=self.currency,
-                            apiid=USER_FEED, instrument_code=instrument_code(self.symbol, None), id=self.id,
+                            apiid=USER_FEED, instrument_code=instrument_code(self.symbol, NO_MARKET), id=self.id,
                             method=self.method, description=self.description,
                             constituents=self.constituents[keep].to_dict("records"))
 
@@ -523,6 +525,8 @@ DIMENSIONS = {"asset_class": "asset_class", "geography": "geography", "sector": 
               "instrument": "symbol", "currency": "currency", "domicile": "domicile"}
 #: the document's dimensions (lines 1931-2095) and the toolkit's that answers each: its ``geography`` is
 #: the domicile, the instrument's country by name ("United States", line 1957)
+#: ISO 10383's MIC for "no market": the market of an index computed in the workspace
+NO_MARKET = "XXXX"
 SEED_DIMENSIONS = {"asset_class": "asset_class", "geography": "domicile", "instrument": "instrument",
                    "sector": "sector"}
 DEFAULT_DIMENSIONS = ("asset_class", "geography", "sector", "instrument")
@@ -662,6 +666,8 @@ class AttributionReport:
         names = self._segments(dim)
         table = self.effects_table(dim)
         table.index = [names.get(str(k), str(k)) for k in table.index]
+        for side in ("portfolio", "benchmark"):  # a segment a side does not hold returns 0 there (line 2069)
+            table[f"{side}_return"] = table[f"{side}_return"].where(table[f"{side}_weight"] != 0, 0.0)
 
         def by_segment(column: str) -> dict[str, float | None]:
             return {k: _num(v) for k, v in table[column].items()} if column in table else {}
