@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,8 @@ TOL = 1e-12
 @pytest.fixture(scope="module")
 def ids(book_ws: Workspace) -> dict[str, str]:
     """Account and model allocation ids by name."""
-    return {**{a.name: a.id for a in book_ws.accounts.list()}, **{m.name: m.id for m in book_ws.allocations.list()}}
+    return {**{a.name: a.id for a in book_ws.accounts.list() if a.name},
+            **{m.name: m.id for m in book_ws.allocations.list() if m.name}}
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +194,8 @@ def test_day_periods_follow_the_time_weighted_return_of_the_reports(book_ws: Wor
     trading = cube.indexes["time"]
     assert list(days) == list(trading[(trading >= "2022-10-01")])  # one period per trading day
     # on a day without trades or flows, sum_i w_i,t-1 r_i,t is nav_t / nav_t-1 - 1: the time-weighted return
-    positions, cash, flows = (x.to_pandas() for x in (cube["positions"], cube["cash"], daily["flows"]))
+    positions = cast(pd.DataFrame, cube["positions"].to_pandas())  # 2-D: a DataFrame; 1-D: a Series
+    cash, flows = (cast(pd.Series, x.to_pandas()) for x in (cube["cash"], daily["flows"]))
     quiet = ((positions.T.diff().abs().sum(axis=1) == 0) & (cash.diff() == 0) & (flows == 0)).reindex(days)
     assert quiet.sum() >= 55
     np.testing.assert_allclose(periods["portfolio_total"].to_pandas()[quiet],
@@ -273,6 +276,7 @@ def test_geometric_effects_compound_to_the_geometric_active_return(run) -> None:
 
 def test_hierarchy_levels_and_selection_add_up_to_the_active_return(growth: AttributionReport) -> None:
     tree = growth.hierarchy
+    assert tree is not None
     by_tier = tree["allocation"].groupby("tier").sum()
     assert set(by_tier["tier"].values) == {"asset_class", "sector", "symbol"}
     active = growth.totals()["active_return"]
@@ -288,7 +292,7 @@ def test_hierarchy_levels_and_selection_add_up_to_the_active_return(growth: Attr
 
 def test_currency_attribution_of_usd_books_for_a_euro_investor(book_ws: Workspace, growth: AttributionReport) -> None:
     fx = growth.currency
-    assert list(fx["segment"].values) == ["USD"]
+    assert fx is not None and list(fx["segment"].values) == ["USD"]
     # both sides hold only dollars (stocks and cash): no currency bet, so no currency effect
     assert not fx["currency"].any() and not fx["forward_premium"].any() and not fx["allocation"].any()
     # in euros, each return compounds with the dollar's move against the euro over the range (ECB rates,
@@ -317,7 +321,8 @@ def test_risk_attribution_adds_up_and_uses_the_weights_at_the_range_end(book_ws:
     cube = book_ws.accounts.holdings([ids["Growth mandate"]], end="2022-12-31").isel(portfolio=0)
     last = cube.indexes["time"][-1]
     shares = pd.read_csv(DATA / "shares_outstanding.csv")["symbol"]
-    close = book_ws.history.prices(list(shares), start="2021-12-31", end="2022-12-31")["close"].to_pandas().T
+    close = cast(pd.DataFrame,  # 2-D: a DataFrame
+                 book_ws.history.prices(list(shares), start="2021-12-31", end="2022-12-31")["close"].to_pandas()).T
     covariance = np.cov((close / close.shift(1) - 1).iloc[1:].to_numpy().T, ddof=1)
     held = cube["value"].sel(time=last).to_pandas() / float(cube["nav"].sel(time=last))
     for side, weights in (("portfolio", held.reindex(close.columns, fill_value=0.0)),
@@ -379,7 +384,7 @@ def cheap_request(ws: Workspace) -> dict:
 def refused(ws: Workspace, payload: object, error: type[ToolkitError], match: str) -> ToolkitError:
     before = dump(ws)
     with pytest.raises(error, match=match) as caught:
-        ws.attribution.run(payload)
+        ws.attribution.run(payload)  # type: ignore[arg-type]  # any payload: refused
     assert dump(ws) == before
     return caught.value
 
@@ -411,12 +416,12 @@ def refused(ws: Workspace, payload: object, error: type[ToolkitError], match: st
 def test_bad_requests_name_every_field_and_save_nothing(book_copy: Workspace, fields: dict, paths: list[str]) -> None:
     payload = {**cheap_request(book_copy), **fields}
     error = refused(book_copy, payload, ValidationError, "Nothing was saved")
-    assert error.paths == paths
+    assert isinstance(error, ValidationError) and error.paths == paths
 
 
 def test_a_request_that_is_no_object_is_refused(book_ws: Workspace) -> None:
     with pytest.raises(ValidationError, match="expected a JSON object, got list"):
-        book_ws.attribution.run([])
+        book_ws.attribution.run([])  # type: ignore[arg-type]  # refused
 
 
 def test_unknown_portfolios_and_indexes_are_named(book_copy: Workspace) -> None:
