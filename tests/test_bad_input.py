@@ -32,8 +32,10 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from _pytest.mark import ParameterSet
 
 from toolkit.errors import ConflictError, DataError, NotFoundError, ToolkitError, ValidationError
 from toolkit.workspace import Workspace
@@ -102,8 +104,8 @@ def _order(amount: str = "1000.00", **extra) -> dict:
     return {"cash_amount": amount, "currency": "USD", "side": "BUY", **extra}
 
 
-def _setup(ws: Workspace) -> dict[str, str]:
-    """The resources the cases name (see :class:`Ctx`)."""
+def _setup(ws: Workspace) -> dict[str, Any]:
+    """The resources the cases name, by the field of :class:`Ctx` that holds each."""
     allocation = ws.allocations.create({"name": "Bad input model", "allocation": [
         {"instrument_id": AAPL, "instrument_id_type": "ISIN", "weight": "0.6"},
         {"instrument_id": MSFT, "instrument_id_type": "ISIN", "weight": "0.4"}]}).id
@@ -119,6 +121,7 @@ def _setup(ws: Workspace) -> dict[str, str]:
     filled = ws.orders.place(portfolio, _order("10000.00", execution_date="2022-01-04", idempotency_key=KEY)).id
     new = ws.orders.place(portfolio, _order(execution_date="2022-06-01"), execute=False).id
     cancelled = ws.orders.place(portfolio, _order(execution_date="2022-06-01"), execute=False).id
+    assert filled and new and cancelled  # placed orders have ids
     ws.orders.cancel(cancelled)
     closed, suspended = account(configured=True), account(configured=True)
     ws.accounts.set_status(closed, "CLOSED")
@@ -258,14 +261,17 @@ Call = Callable[[Ctx], object]
 Row = tuple[dict | Callable[[Ctx], dict], type[ToolkitError], str]
 
 
-def case(name: str, call: Call, error: type[ToolkitError], where: str) -> pytest.param:
+def case(name: str, call: Call, error: type[ToolkitError], where: str) -> ParameterSet:
     return pytest.param(call, error, where, id=name)
 
 
 def variants(prefix: str, call: Callable[[Ctx, dict], object], rows: dict[str, Row]) -> list:
     """One case per row ``name: (changes, error, where)``: ``call(ctx, changes)`` (a fresh copy each time)."""
-    return [case(f"{prefix}-{name}", lambda c, ch=changes: call(c, dict(ch(c) if callable(ch) else ch)), error, where)
-            for name, (changes, error, where) in rows.items()]
+
+    def bound(changes: dict | Callable[[Ctx], dict]) -> Call:  # the row's changes, bound now
+        return lambda c: call(c, dict(changes(c) if callable(changes) else changes))
+
+    return [case(f"{prefix}-{name}", bound(changes), error, where) for name, (changes, error, where) in rows.items()]
 
 
 def lenient(path: str) -> dict[str, Row]:
@@ -349,7 +355,7 @@ CASES = [
     case("account-reopen-closed", lambda c: c.ws.accounts.set_status(c.closed, "ACTIVE"), C, "CLOSED"),
     case("account-status-unknown-account", lambda c: c.ws.accounts.set_status(UNKNOWN, "ACTIVE"), N, UNKNOWN),
     case("account-get-or-true", lambda c: c.ws.accounts.get(OR_TRUE), N, OR_TRUE),
-    case("holdings-account-id-number", lambda c: c.ws.accounts.holdings([c.portfolio, 5]), V, "account_ids[1]"),
+    case("holdings-account-id-number", lambda c: c.ws.accounts.holdings([c.portfolio, 5]), V, "account_ids[1]"),  # type: ignore[list-item]
     case("holdings-unknown-account", lambda c: c.ws.accounts.holdings([c.portfolio, UNKNOWN]), N, UNKNOWN),
     case("ledger-unknown-account", lambda c: c.ws.accounts.ledger(UNKNOWN), N, UNKNOWN),
     *variants("deposit", lambda c, ch: c.ws.accounts.deposit(c.bare, money(**ch)), {
@@ -372,7 +378,7 @@ CASES = [
         "unknown-field": ({"memo": "x"}, V, "memo"),
     }),
     case("deposit-missing-amount", lambda c: c.ws.accounts.deposit(c.bare, {"currency": "USD"}), V, "amount"),
-    case("deposit-list-for-object", lambda c: c.ws.accounts.deposit(c.bare, [money()]), V, ""),
+    case("deposit-list-for-object", lambda c: c.ws.accounts.deposit(c.bare, [money()]), V, ""),  # type: ignore[arg-type]
     case("deposit-closed-account", lambda c: c.ws.accounts.deposit(c.closed, money()), C, "CLOSED"),
     case("deposit-unknown-account", lambda c: c.ws.accounts.deposit(UNKNOWN, money()), N, UNKNOWN),
     case("deposit-sql-account", lambda c: c.ws.accounts.deposit(SQL, money()), N, SQL),
@@ -434,7 +440,7 @@ CASES = [
         "unknown-account": ({"account": UNKNOWN}, N, UNKNOWN),
         "sql-account": ({"account": SQL}, N, SQL),
     }),
-    case("order-execute-flag-text", lambda c: c.ws.orders.place(c.portfolio, order(), execute="no"), V, "execute"),
+    case("order-execute-flag-text", lambda c: c.ws.orders.place(c.portfolio, order(), execute="no"), V, "execute"),  # type: ignore[arg-type]
     case("smart-order-amount-exponent", lambda c: c.ws.orders.smart(c.portfolio, order(cash_amount="1e3")), V,
          "cash_amount"),
     case("smart-order-without-configuration", lambda c: c.ws.orders.smart(c.bare, order()), C, "no configuration"),
@@ -442,7 +448,7 @@ CASES = [
         c.portfolio, order(side="SELL", cash_amount="20000.00")), V, "cash_amount"),
     case("preview-amount-nan", lambda c: c.ws.orders.preview(c.portfolio, order(cash_amount="NaN")), V,
          "cash_amount"),
-    case("preview-smart-flag-text", lambda c: c.ws.orders.preview(c.portfolio, order(), smart="yes"), V, "smart"),
+    case("preview-smart-flag-text", lambda c: c.ws.orders.preview(c.portfolio, order(), smart="yes"), V, "smart"),  # type: ignore[arg-type]
     case("preview-trading-account", lambda c: c.ws.orders.preview(c.trading, order()), C, "TRADING"),
     *variants("order-state", lambda c, ch: getattr(c.ws.orders, ch["move"])(ch["order"]), {
         "execute-filled": (lambda c: {"move": "execute", "order": c.filled}, C, "FILLED"),
@@ -509,7 +515,7 @@ CASES = [
         "timeout-nan": ({"timeout": float("nan")}, V, "timeout"),
     }),
     case("unsubscribe-unknown", lambda c: c.ws.events.unsubscribe("nobody"), N, "nobody"),
-    case("deliveries-event-id-text", lambda c: c.ws.events.deliveries(event_id="x"), V, "event_id"),
+    case("deliveries-event-id-text", lambda c: c.ws.events.deliveries(event_id="x"), V, "event_id"),  # type: ignore[arg-type]
     case("callback-not-callable", lambda c: c.ws.events.subscribe_callback("bad-input", 5), V, "callback"),
     # ------------------------------------------------------------------ reports
     case("returns-list-for-object", lambda c: c.ws.reports.portfolio_returns([returns_request(c)]), V, ""),
@@ -604,12 +610,12 @@ CASES = [
         "instrument-number-in-list": ({"instruments": ["AAPL", 5]}, N, "5"),
     }),
     case("status-timeframe-99", lambda c: c.ws.history.status(timeframe=99), V, "timeframe"),
-    case("status-instrument-number", lambda c: c.ws.history.status(instrument=5), V, "instrument"),
+    case("status-instrument-number", lambda c: c.ws.history.status(instrument=5), V, "instrument"),  # type: ignore[arg-type]
     case("instrument-get-unknown", lambda c: c.ws.instruments.get(UNKNOWN), N, UNKNOWN),
     case("instrument-search-limit-zero", lambda c: c.ws.instruments.search("apple", limit=0), V, "limit"),
-    case("instrument-search-text-number", lambda c: c.ws.instruments.search(5), V, "text"),
+    case("instrument-search-text-number", lambda c: c.ws.instruments.search(5), V, "text"),  # type: ignore[arg-type]
     case("instrument-search-text-10mb", lambda c: c.ws.instruments.search(HUGE), V, "text"),
-    case("instrument-search-isin-number", lambda c: c.ws.instruments.search(isin=378331005), V, "isin"),
+    case("instrument-search-isin-number", lambda c: c.ws.instruments.search(isin=378331005), V, "isin"),  # type: ignore[arg-type]
     case("coverage-not-a-list", lambda c: c.ws.instruments.coverage({"isin": AAPL}), V, ""),
     case("coverage-answer-format", lambda c: c.ws.instruments.coverage(
         [{"isin": AAPL, "currency": "USD"}], {"method": "ISIN_CURRENCY", "format_output": "XML"}), V, "format_output"),
@@ -669,8 +675,8 @@ CASES = [
     case("analytics-start-after-end", lambda c: c.ws.analytics.returns(["AAPL"], start="2022-06-01", end="2022-01-03"),
          V, "end"),
     case("analytics-halflife-negative", lambda c: c.ws.analytics.instrument(["AAPL"], halflife=-1), V, "halflife"),
-    case("analytics-halflife-text", lambda c: c.ws.analytics.instrument(["AAPL"], halflife="30"), V, "halflife"),
-    case("analytics-level-text", lambda c: c.ws.analytics.benchmark(["AAPL"], "SPX", level="high"), V, "level"),
+    case("analytics-halflife-text", lambda c: c.ws.analytics.instrument(["AAPL"], halflife="30"), V, "halflife"),  # type: ignore[arg-type]
+    case("analytics-level-text", lambda c: c.ws.analytics.benchmark(["AAPL"], "SPX", level="high"), V, "level"),  # type: ignore[arg-type]
     case("analytics-unknown-benchmark", lambda c: c.ws.analytics.benchmark(["AAPL"], "NOPE"), N, "NOPE"),
     case("analytics-as-of-garbage", lambda c: c.ws.analytics.weights(c.risk, as_of="garbage"), V, "as_of"),
     *variants("analytics", lambda c, ch: c.ws.analytics.portfolio(ch.pop("portfolio", {"AAPL": 1.0}), **ch), {
@@ -749,7 +755,7 @@ CASES = [
     case("strategy-run-text", lambda c: c.ws.strategies.run(UNKNOWN), V, "strategy_id"),
     case("strategy-run-bad-account", lambda c: c.ws.strategies.run(c.strategy, account_ids=[SQL]), V,
          "account_ids[0]"),
-    case("strategy-run-accounts-string", lambda c: c.ws.strategies.run(c.strategy, account_ids=c.portfolio), V,
+    case("strategy-run-accounts-string", lambda c: c.ws.strategies.run(c.strategy, account_ids=c.portfolio), V,  # type: ignore[arg-type]
          "account_ids"),
     case("strategy-run-no-accounts", lambda c: c.ws.strategies.run(c.strategy, account_ids=[]), V, "account_ids"),
     case("strategy-run-unknown-account", lambda c: c.ws.strategies.run(c.strategy, account_ids=[UNKNOWN]), V,
@@ -758,7 +764,7 @@ CASES = [
          "account_ids[0]"),
     case("strategy-status-unknown", lambda c: c.ws.strategies.status(UNKNOWN), N, UNKNOWN),
     # ------------------------------------------------------------------ attribution
-    case("index-list-for-object", lambda c: c.ws.attribution.create_index([index()]), V, ""),
+    case("index-list-for-object", lambda c: c.ws.attribution.create_index([index()]), V, ""),  # type: ignore[arg-type]
     *variants("index", lambda c, ch: c.ws.attribution.create_index(index(**ch)), {
         "empty-name": ({"name": ""}, V, "name"),
         "name-markup": ({"name": SCRIPT}, V, "name"),
@@ -787,7 +793,7 @@ CASES = [
     case("index-weights-month-13", lambda c: c.ws.attribution.index_weights(c.index, end="2022-13"), V, "end"),
     case("index-weights-start-after-end", lambda c: c.ws.attribution.index_weights(
         c.index, start="2022-06-01", end="2022-01-03"), V, "end"),
-    case("attribution-list-for-object", lambda c: c.ws.attribution.run([attribution(c)]), V, ""),
+    case("attribution-list-for-object", lambda c: c.ws.attribution.run([attribution(c)]), V, ""),  # type: ignore[arg-type]
     case("attribution-portfolio-missing", lambda c: c.ws.attribution.run(without(attribution(c), "portfolio_id")),
          V, "portfolio_id"),
     *variants("attribution", lambda c, ch: c.ws.attribution.run(attribution(c, **ch)), {
