@@ -73,8 +73,9 @@ class AttributionApp:
         indexes = [(f"Index: {i.name}", i.id) for i in ws.attribution.indexes()]
         models = [(f"Model: {a.name or a.id[:8]}", a.id) for a in ws.allocations.list()]
         accounts = [(f"Account: {a.name or a.id[:8]}", a.id) for a in ws.accounts.list(type="PORTFOLIO")]
-        self._portfolios = accounts + models + indexes
-        self._benchmarks = indexes + models + accounts
+        uploaded = [(f"Portfolio: {p.name or p.client_reference}", p.client_reference) for p in ws.portfolios.list()]
+        self._portfolios = accounts + uploaded + models + indexes
+        self._benchmarks = indexes + models + accounts + uploaded
         self._last = pd.Timestamp(ws.instruments.table()["history_end"].max())
         self._build()
         if self._portfolios and self._benchmarks:

@@ -79,7 +79,8 @@ class RiskApp:
         self._portfolios = {f"Account: {a.name or a.id[:8]}": a.id for a in ws.accounts.list(type="PORTFOLIO")}
         self._models = {f"Model: {a.name or a.id[:8]}": {x["instrument_id"]: float(x["weight"]) for x in
                                                         a.to_dict()["allocation"]} for a in ws.allocations.list()}
-        self._portfolios |= {f"Uploaded: {p.name or p.id[:8]}": p.id for p in ws.portfolios.list()}
+        self._portfolios |= {f"Uploaded: {p.name or p.client_reference}": p.client_reference
+                             for p in ws.portfolios.list()}
         self._build()
         self.refresh()
 
