@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import empyrical
 import numpy as np
@@ -54,7 +55,7 @@ def worst_window(days: int) -> str:
     return STOCKS.index[-days - 1].date().isoformat()
 
 
-PAYLOAD = {  # PUT /portfolio (risk-platform-api.txt lines 209-241), with the toolkit's added name
+PAYLOAD: dict[str, Any] = {  # PUT /portfolio (risk-platform-api.txt lines 209-241), with the toolkit's added name
     "name": "US core",
     "capital": {"currency": "USD", "funds": 100000, "available": "30000.00", "equity": 100000,
                 "print_funds": "$100,000"},
@@ -97,7 +98,7 @@ def position(code: str, size: object, opened: str, level: object, apiid: int = 8
             "size": size, "direction": "Long", **more}
 
 
-def body(positions: list[dict], wishlist: list[dict] | None = None, funds: object = 1_000_000) -> dict:
+def body(positions: list[object], wishlist: list[object] | None = None, funds: object = 1_000_000) -> dict:
     return {"capital": {"currency": "USD", "funds": funds}, "wishlist": wishlist or [], "positions": positions}
 
 
@@ -120,6 +121,7 @@ def test_upload_answers_the_portfolio_as_get_does_and_a_replacement_replaces_it(
     assert ws.events.list(resource_id="US-CORE")["type"].tolist() == ["RISK_PORTFOLIO.UPLOADED"]
     smaller = {**PAYLOAD, "positions": PAYLOAD["positions"][:1], "wishlist": []}
     again = ws.portfolios.upload(json.dumps(smaller), {"client_reference": "US-CORE"})
+    assert again.updated_at is not None and saved.updated_at is not None
     assert again.created_at == saved.created_at and again.updated_at > saved.updated_at
     assert len(again.positions) == 1 and again.wishlist == []
     assert ws.portfolios.get("US-CORE").to_dict()["positions"] == again.to_dict()["positions"]
@@ -200,16 +202,21 @@ def test_delete_by_reference_or_all_data(ws: Workspace) -> None:
 
 def test_constraint_universes_in_the_seeds_shape(demo_ws: Workspace) -> None:
     shipped = json.loads((DATA / "universes.json").read_text())
-    sectors = [s.to_dict() for s in demo_ws.portfolios.universes("sectors")]
+    listed = demo_ws.portfolios.universes("sectors")
+    assert isinstance(listed, list)  # one kind: its list
+    sectors = [s.to_dict() for s in listed]
     assert [(s["id"], s["name"], s["type"], s["description"]) for s in sectors] == \
         [(s["code"], s["name"], "sector", "") for s in shipped["sectors"]]
     geographies = demo_ws.portfolios.universes("geographies")
+    assert isinstance(geographies, list)
     assert geographies[0].type == "geographic" and geographies[0].countries == shipped["geographies"][0]["countries"]
-    usd = next(c for c in demo_ws.portfolios.universes("currencies") if c.id == "USD")
+    currencies, asset_classes, spelt = (demo_ws.portfolios.universes(kind)
+                                        for kind in ("currencies", "assetclasses", "asset_classes"))
+    assert isinstance(currencies, list) and isinstance(asset_classes, list) and isinstance(spelt, list)
+    usd = next(c for c in currencies if c.id == "USD")
     assert usd.to_dict() == {"name": "USD", "type": "currency", "id": "USD", "description": "US Dollar",
                              "countries": None}
-    assert [a.id for a in demo_ws.portfolios.universes("assetclasses")] == \
-        [a.id for a in demo_ws.portfolios.universes("asset_classes")] == [a["code"] for a in shipped["asset_classes"]]
+    assert [a.id for a in asset_classes] == [a.id for a in spelt] == [a["code"] for a in shipped["asset_classes"]]
     assert set(demo_ws.portfolios.universes()) == {"geographies", "sectors", "currencies", "assetclasses"}
     with pytest.raises(ValidationError) as refused:
         demo_ws.portfolios.universes("planets")
@@ -277,7 +284,7 @@ def test_unknown_portfolio_bad_dates_and_references_are_refused(ws: Workspace) -
     before = dump(ws)
     for reference in (42, "<script>", " ", {"client_reference": "A", "extra": 1}):
         with pytest.raises(ValidationError) as refused:
-            ws.portfolios.upload(PAYLOAD, reference)
+            ws.portfolios.upload(PAYLOAD, reference)  # type: ignore[arg-type]  # refused
         assert refused.value.paths[0] in ("client_reference", "extra") and dump(ws) == before
     with pytest.raises(ValidationError) as refused:
         ws.portfolios.by_reference(42, path="portfolio")
@@ -440,6 +447,7 @@ BENCHMARK_FIELDS = {"instrument", "benchmark", "level", "startDate", "endDate", 
 def test_benchmark_of_one_curve_against_another_equals_empyrical(demo_ws: Workspace, stocks: pd.DataFrame) -> None:
     start = worst_window(2000)  # aT whole at 0.95: empyrical's CVaR is the same estimator there
     out = demo_ws.analytics.benchmark("AAPL", "SPX", start=start).summary()
+    assert isinstance(out, dict)  # one instrument: one object
     assert set(out) == BENCHMARK_FIELDS and out["observations"] == 2000
     y, m = stocks["AAPL"].iloc[-2000:], returns(INDEX).iloc[-2000:]
     alpha, beta = empyrical.alpha_beta(y, m)
@@ -453,6 +461,7 @@ def test_benchmark_of_one_curve_against_another_equals_empyrical(demo_ws: Worksp
                                    "average over one day"
     # the benchmark as a price curve the workspace does not hold
     curve = demo_ws.analytics.benchmark("AAPL", INDEX.rename("MYINDEX"), start=start).summary()
+    assert isinstance(curve, dict)
     assert curve["benchmark"] == "MYINDEX" and curve["beta"] == pytest.approx(beta, rel=1e-10)
 
 
@@ -518,6 +527,7 @@ def test_uploaded_portfolio_weights_are_value_weights_on_as_of(ws: Workspace) ->
     weights = ws.analytics.weights(pid, as_of="2020-06-30").sel(portfolio=pid).to_series()
     np.testing.assert_allclose(weights[value.index].to_numpy(), (value / value.sum()).to_numpy(), rtol=1e-12)
     out = ws.analytics.portfolio(pid, as_of="2020-06-30", horizons="day", levels=0.95).summary()
+    assert isinstance(out, dict)  # one portfolio: one object
     assert (out["source"], out["name"], out["asOf"]) == ("RISK_PLATFORM", "US core", "2020-06-30")
     # by default on the status date: XOM was sold, AAPL and JPM are valued at the last close
     last = ws.analytics.weights(pid).sel(portfolio=pid).to_series()
