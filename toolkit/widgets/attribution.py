@@ -14,11 +14,11 @@ import html
 import ipywidgets as widgets
 import pandas as pd
 
-from toolkit.workspace.attribution import DIMENSIONS
 from toolkit.reporting import attribution_views as views
 from toolkit.reporting.formatting import bps, percent
 from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
 from toolkit.workspace import Workspace
+from toolkit.workspace.attribution import DIMENSIONS
 
 #: the models offered: label -> (model, variant, geometric)
 MODELS = {"Brinson-Fachler": ("brinson_fachler", "three_effect", False),
