@@ -10,6 +10,7 @@ in the period, a benchmark without data) shows the façade's sentence.
 from __future__ import annotations
 
 import html
+from typing import cast
 
 import ipywidgets as widgets
 import pandas as pd
@@ -18,7 +19,7 @@ from toolkit.reporting import attribution_views as views
 from toolkit.reporting.formatting import bps, percent
 from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
 from toolkit.workspace import Workspace
-from toolkit.workspace.attribution import DIMENSIONS
+from toolkit.workspace.attribution import DIMENSIONS, AttributionReport
 
 #: the models offered: label -> (model, variant, geometric)
 MODELS = {"Brinson-Fachler": ("brinson_fachler", "three_effect", False),
@@ -60,7 +61,8 @@ def shown(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def _signed(label: str, text: str, value: float) -> str:
     css = "tk-neg" if value < 0 else "tk-pos"
-    return f"<span class='tk-muted'>{html.escape(label)}</span> <span class='tk-figure {css}'>{html.escape(text)}</span>"
+    return (f"<span class='tk-muted'>{html.escape(label)}</span> "
+            f"<span class='tk-figure {css}'>{html.escape(text)}</span>")
 
 
 class AttributionApp:
@@ -68,7 +70,7 @@ class AttributionApp:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.report = None
+        self.report: AttributionReport | None = None
         self._quiet = False
         indexes = [(f"Index: {i.name}", i.id) for i in ws.attribution.indexes()]
         models = [(f"Model: {a.name or a.id[:8]}", a.id) for a in ws.allocations.list()]
@@ -81,7 +83,8 @@ class AttributionApp:
         if self._portfolios and self._benchmarks:
             self.refresh()
         else:
-            self.message.value = "<p class='tk-muted'>No portfolio or index in this workspace yet: run the demo book.</p>"
+            self.message.value = ("<p class='tk-muted'>No portfolio or index in this workspace yet: run the demo "
+                                  "book.</p>")
 
     # -- layout ---------------------------------------------------------------------------------
     def _periods(self) -> list[str]:
@@ -186,6 +189,8 @@ class AttributionApp:
     # -- the answer -----------------------------------------------------------------------------
     def _show(self) -> None:
         report, dimension = self.report, GROUPINGS[self.grouping.value]
+        if report is None:
+            return
         totals = report.totals()
         table = report.effects_table(dimension)
         geometric = report.request["geometric"]
@@ -221,12 +226,16 @@ class AttributionApp:
             self.risk.value = "<p class='tk-muted'>Risk attribution needs two trading days or more.</p>"
             return
         frame = risk.to_dataframe()
+
+        def column(texts: object) -> object:  # percent() and bps() of a Series are a Series of texts
+            return cast(pd.Series, texts).values
+
         self.risk.value = table_html(pd.DataFrame({
-            self.grouping.value: frame.index, "weight": percent(frame["portfolio_weight"]).values,
-            "share of risk": percent(frame["portfolio_percent"]).values,
-            "benchmark weight": percent(frame["benchmark_weight"]).values,
-            "benchmark share": percent(frame["benchmark_percent"]).values,
-            "tracking error contribution": bps(frame["active_contribution"], 1).values}))
+            self.grouping.value: frame.index, "weight": column(percent(frame["portfolio_weight"])),
+            "share of risk": column(percent(frame["portfolio_percent"])),
+            "benchmark weight": column(percent(frame["benchmark_weight"])),
+            "benchmark share": column(percent(frame["benchmark_percent"])),
+            "tracking error contribution": column(bps(frame["active_contribution"], 1))}))
 
     def _show_drill(self) -> None:
         """The instruments of the chosen group with their own effects (the same run, by instrument)."""

@@ -21,6 +21,7 @@ from toolkit.reporting import risk_views as views
 from toolkit.reporting.formatting import percent
 from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
 from toolkit.workspace import Workspace
+from toolkit.workspace.analytics import InstrumentAnalytics, PortfolioAnalytics
 
 INSTRUMENT, PORTFOLIO = "Instrument", "Portfolio"
 #: window choices: label -> years back from the subject's latest data (None: its whole history)
@@ -72,7 +73,7 @@ class RiskApp:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._quiet = False
-        self.result = None
+        self.result: InstrumentAnalytics | PortfolioAnalytics | None = None
         table = ws.instruments.table()
         table = table[table["n_records"] > 0]
         self._instruments = table.set_index("instrument_id")
@@ -214,6 +215,7 @@ class RiskApp:
         start, end = self.window()
         horizons = horizons_for(PERIODS[self.period.value])
         bench = None if self.benchmark.value == NONE else self.benchmark.value
+        result: InstrumentAnalytics | PortfolioAnalytics
         if self.subject.value == INSTRUMENT:
             result = self.ws.analytics.instrument(self.instrument.value, start=start, end=end, horizons=horizons)
             label = result.labels()[0]
@@ -224,11 +226,9 @@ class RiskApp:
             if self.portfolio.value is None:
                 raise LookupError("No portfolio in this workspace yet: run the demo book or upload one.")
             horizon = self.horizon.value if self.horizon.value in horizons else "day"
-            result = self.ws.analytics.portfolio(self._portfolio_spec(), start=start, end=end, horizons=horizons,
-                                                 level=self.level.value, horizon=horizon, benchmark=bench)
-            label = result.labels()[0]
-            name = self.portfolio.label
-            against = result.benchmark
+            analysed = self.ws.analytics.portfolio(self._portfolio_spec(), start=start, end=end, horizons=horizons,
+                                                   level=self.level.value, horizon=horizon, benchmark=bench)
+            result, label, name, against = analysed, analysed.labels()[0], self.portfolio.label, analysed.benchmark
         self.result = result
         self._show(result, label, name, against)
 
