@@ -28,6 +28,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import TypeVar, cast
 
 import numpy as np
 import xarray as xr
@@ -68,6 +69,43 @@ class Plan:
     bench: np.ndarray | None = None
     cov: np.ndarray | None = None  # the covariance matrix, or the variances for rules that need no more
 
+    # what :func:`plan` and each rule's ``prepare`` step guarantee a rule's ``run`` step, typed
+    @property
+    def data(self) -> Sample:
+        """The returns sample (every rule that reads returns has one)."""
+        return _given(self.sample, "returns")
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The covariance matrix or variances ``prepare`` estimated."""
+        return _given(self.cov, "a covariance")
+
+    @property
+    def ohlcv(self) -> xr.Dataset:
+        """The complete bars of ATR weighted."""
+        return _given(self.bars, "ohlc")
+
+    @property
+    def tracked(self) -> np.ndarray:
+        """The benchmark's returns of Min Tracking Error."""
+        return _given(self.bench, "benchmark")
+
+    def of(self, kind: type[ParamsT]) -> ParamsT:
+        """The parameters as the rule's own class (they were read as it by :func:`plan`)."""
+        if not isinstance(self.params, kind):
+            raise TypeError(f"{self.rule} has {type(self.params).__name__} parameters, not {kind.__name__}")
+        return self.params
+
+
+ParamsT = TypeVar("ParamsT", bound=P.Common)
+GivenT = TypeVar("GivenT")
+
+
+def _given(value: GivenT | None, what: str) -> GivenT:
+    if value is None:  # a rule run without the input its prepare step checks: a bug, not a bad request
+        raise TypeError(f"the plan has no {what}; build it with plan()")
+    return value
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -99,29 +137,30 @@ def _fits(target: np.ndarray, plan: Plan, what: str) -> Solved:
 
 def _with_cov(plan: Plan, who: str) -> Plan:
     """Need a regular covariance: more dates than instruments, no constant or duplicated series."""
-    require_dates(plan.sample, covariance_need(plan.sample), who)
-    cov = covariance(plan.sample, plan.params.covariance)
-    require_regular(cov, plan.sample, who)
+    require_dates(plan.data, covariance_need(plan.data), who)
+    cov = covariance(plan.data, plan.of(P.Estimated).covariance)
+    require_regular(cov, plan.data, who)
     return replace(plan, cov=cov)
 
 
 def _varying(plan: Plan, who: str) -> Plan:
     """Need :data:`MIN_DATES` dates and instruments whose returns vary (the variances are kept in
     ``cov`` as a vector, or the whole shrunk matrix when the rule asks for Ledoit-Wolf)."""
-    require_dates(plan.sample, MIN_DATES, who)
-    require_varying(plan.sample, who)
+    require_dates(plan.data, MIN_DATES, who)
+    require_varying(plan.data, who)
     if getattr(plan.params, "covariance", "sample") == "ledoit_wolf":
-        return replace(plan, cov=covariance(plan.sample, "ledoit_wolf"))
-    return replace(plan, cov=plan.sample.values.var(axis=0, ddof=1))
+        return replace(plan, cov=covariance(plan.data, "ledoit_wolf"))
+    return replace(plan, cov=plan.data.values.var(axis=0, ddof=1))
 
 
 # --------------------------------------------------------------------------- the nine rules
 
 
 def _prepare_min_risk(plan: Plan) -> Plan:
-    if plan.params.risk_measure == "volatility":
+    p = plan.of(P.MinRisk)
+    if p.risk_measure == "volatility":
         return _with_cov(plan, "Min Risk (volatility)")
-    require_dates(plan.sample, tail_need(plan.params.level), f"a CVaR at level {plan.params.level:g}")
+    require_dates(plan.data, tail_need(p.level), f"a CVaR at level {p.level:g}")
     return plan
 
 
@@ -132,10 +171,10 @@ def min_risk(plan: Plan) -> Solved:
     T), with riskfolio-lib's primal (``rm="CVaR", obj="MinRisk"``) on Clarabel as the fallback.
     With ``risk_measure="volatility"``: the minimum-variance portfolio ``min w'Sw`` (Markowitz 1952),
     riskfolio-lib ``Portfolio.optimization(rm="MV", obj="MinRisk")``."""
-    p = plan.params
+    p = plan.of(P.MinRisk)
     if p.risk_measure == "CVaR":
-        return models.min_cvar(plan.sample, plan.constraints, p.level)
-    return models.mean_risk(plan.sample, plan.constraints, objective="MinRisk", mu=plan.sample.mean, cov=plan.cov,
+        return models.min_cvar(plan.data, plan.constraints, p.level)
+    return models.mean_risk(plan.data, plan.constraints, objective="MinRisk", mu=plan.data.mean, cov=plan.matrix,
                             what="Min Risk (volatility)")
 
 
@@ -152,9 +191,9 @@ def diversified_min_risk(plan: Plan) -> Solved:
     each cluster in inverse proportion to their inverse-variance portfolios' variances,
     ``alpha = 1 - V_1 / (V_1 + V_2)``. Low correlations get more weight; no matrix is inverted, so a
     singular covariance is fine. riskfolio-lib ``HCPortfolio.optimization(model="HRP", rm="MV")``."""
-    p = plan.params
-    cov = plan.cov if p.covariance == "ledoit_wolf" else None
-    solved = models.hierarchical_risk_parity(plan.sample, plan.constraints, cov, linkage=p.linkage,
+    p = plan.of(P.Hierarchical)
+    cov = plan.matrix if p.covariance == "ledoit_wolf" else None
+    solved = models.hierarchical_risk_parity(plan.data, plan.constraints, cov, linkage=p.linkage,
                                              codependence=p.codependence)
     fitted = _fits(solved.weights, plan, "Diversified Min Risk")
     if fitted.weights is solved.weights:
@@ -168,10 +207,10 @@ def max_sharpe(plan: Plan) -> Solved:
     the convex program ``min y'Sy s.t. (mu - rf)'y = 1, y >= 0`` with ``w = y / sum y`` (Cornuejols &
     Tütüncü 2007, 8.2): riskfolio-lib ``Portfolio.optimization(rm="MV", obj="Sharpe")``. Refused when
     no allowed portfolio earns more than ``rf`` on average."""
-    rf = plan.params.per_period
-    models.require_excess_return(plan.sample.mean, rf, plan.constraints, "the maximum Sharpe ratio",
+    rf = plan.of(P.MaxSharpe).per_period
+    models.require_excess_return(plan.data.mean, rf, plan.constraints, "the maximum Sharpe ratio",
                                  "parameters.risk_free_rate")
-    return models.mean_risk(plan.sample, plan.constraints, objective="Sharpe", mu=plan.sample.mean, cov=plan.cov,
+    return models.mean_risk(plan.data, plan.constraints, objective="Sharpe", mu=plan.data.mean, cov=plan.matrix,
                             rf=rf, what="Max Sharpe")
 
 
@@ -180,7 +219,7 @@ def volatility_weighted(plan: Plan) -> Solved:
     deviation (ddof = 1) of instrument ``i``'s returns: weights proportional to volatility, as the
     risk platform's rule 17 defines them ("an instrument with a higher volatility will also have a
     higher weight"; not the textbook inverse-volatility portfolio, which is ``1/w`` normalised)."""
-    return _fits(heuristics.volatility_weights(np.sqrt(plan.cov)), plan, "Volatility weighted")
+    return _fits(heuristics.volatility_weights(np.sqrt(plan.matrix)), plan, "Volatility weighted")
 
 
 def risk_parity(plan: Plan) -> Solved:
@@ -190,7 +229,7 @@ def risk_parity(plan: Plan) -> Solved:
     (Spinu 2013; Roncalli 2013, ch. 2): riskfolio-lib ``Portfolio.rp_optimization(rm="MV")`` on
     Clarabel with tolerances of 1e-10, so the contributions are equal to about 1e-8. Under
     constraints, riskfolio-lib's constrained risk budgeting (contributions then differ)."""
-    return models.risk_parity(plan.sample, plan.constraints, plan.cov)
+    return models.risk_parity(plan.data, plan.constraints, plan.matrix)
 
 
 def atr_weighted(plan: Plan) -> Solved:
@@ -199,7 +238,7 @@ def atr_weighted(plan: Plan) -> Solved:
     true ranges (the first true range is ``H - L``) as StockCharts' ChartSchool; see
     :func:`toolkit.optimise.heuristics.wilder_atr`. Weights proportional to the ATR as a fraction of
     the price, as the risk platform's rule 19 defines them; scale free."""
-    return _fits(heuristics.atr_weights(plan.bars, plan.params.period), plan, "ATR weighted")
+    return _fits(heuristics.atr_weights(plan.ohlcv, plan.of(P.Atr).period), plan, "ATR weighted")
 
 
 def max_diversification(plan: Plan) -> Solved:
@@ -208,8 +247,8 @@ def max_diversification(plan: Plan) -> Solved:
     volatilities. riskfolio-lib has no such objective; built from its primitives: the Sharpe ratio
     program with ``mu := sigma`` and ``rf = 0`` is exactly this ratio
     (``Portfolio.optimization(rm="MV", obj="Sharpe")``)."""
-    sigma = np.sqrt(np.diag(plan.cov))
-    return models.mean_risk(plan.sample, plan.constraints, objective="Sharpe", mu=sigma, cov=plan.cov, rf=0.0,
+    sigma = np.sqrt(np.diag(plan.matrix))
+    return models.mean_risk(plan.data, plan.constraints, objective="Sharpe", mu=sigma, cov=plan.matrix, rf=0.0,
                             what="Max Diversification")
 
 
@@ -220,12 +259,12 @@ def min_tracking_error(plan: Plan) -> Solved:
     covariance of ``[R, r_b]`` (riskfolio-lib has tracking error only as a constraint). The
     benchmark is weights over the instruments (instruments the portfolio may not hold get a
     ``max`` of 0 in the constraints) or a return series."""
-    return models.min_tracking_error(plan.sample, plan.constraints, plan.bench)
+    return models.min_tracking_error(plan.data, plan.constraints, plan.tracked)
 
 
 def _dated(who: str) -> Callable[[Plan], Plan]:
     def prepare(plan: Plan) -> Plan:
-        require_dates(plan.sample, MIN_DATES, who)
+        require_dates(plan.data, MIN_DATES, who)
         return plan
     return prepare
 
@@ -262,10 +301,9 @@ def rule_named(name: object, path: str = "rule") -> Rule:
         if found is not None:
             return found
     close = difflib.get_close_matches(str(name), list(RULES), n=1, cutoff=0.5)
-    problems = Problems()
-    problems.add(path, f"{name!r} is not a rule; " + (f"did you mean {close[0]!r}? " if close else "")
-                 + f"the rules are {', '.join(map(repr, RULES))}")
-    problems.raise_if_any(WHAT)
+    raise ValidationError([Problem(path, f"{name!r} is not a rule; " + (f"did you mean {close[0]!r}? " if close
+                                                                         else "")
+                                   + f"the rules are {', '.join(map(repr, RULES))}")], WHAT)
 
 
 def _inputs(rule: Rule, given: dict[str, object]) -> None:
@@ -289,17 +327,18 @@ def plan(rule: str, returns: xr.DataArray | None = None, *, parameters: Mapping 
     r = rule_named(rule)
     params = P.read_parameters(r.parameters, parameters)
     _inputs(r, {"returns": returns, "ohlc": ohlc, "benchmark": benchmark})
+    bars: xr.Dataset | None = None
+    s: Sample | None = None
     if r.name == "ATR weighted":
-        bars = heuristics.complete_bars(ohlc, params.period)
-        meta, s = ohlc, None
-    else:
-        bars, meta = None, returns if returns is not None else ohlc
-        s = sample(returns) if returns is not None else None
+        bars = heuristics.complete_bars(ohlc, cast(P.Atr, params).period)
+    elif returns is not None:
+        s = sample(returns)
+    meta = cast(xr.DataArray | xr.Dataset, ohlc if returns is None else returns)  # _inputs: one of them is given
     c = parse_constraints(constraints, meta)
     coords = {str(k): v.values for k, v in meta.coords.items() if v.dims == (INSTRUMENT,)}
     out = Plan(r.name, params, c, coords, s, bars)
-    if benchmark is not None:
-        out = replace(out, bench=benchmark_returns(benchmark, returns, s))
+    if benchmark is not None:  # Min Tracking Error reads returns (its inputs), so the sample is there
+        out = replace(out, bench=benchmark_returns(benchmark, cast(xr.DataArray, returns), out.data))
     return r.prepare(out) if c.size > 1 else out
 
 
