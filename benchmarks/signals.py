@@ -27,6 +27,16 @@ numpy row per instrument, taken out of the dataset before timing), its results s
 - for context, after the sum: the ``ta`` package's ``AverageTrueRange`` and ``RSIIndicator`` (pandas,
   with a Python loop over bars in its ATR), timed on the sample and scaled; equal after 400 bars.
 
+The tactical rules (after the indicators): 10,000 candidate orders (--quick: 1,000) on the same bars,
+numpy ``default_rng(19)``: a random instrument and direction each; half at market, half with an entry
+within about 1 % of the last close; a third with a stop 1-8 % away, a third with a limit 1-15 % away; the
+size left to the rules; funds 100,000. Ours is ``toolkit.signals.tactical.evaluate`` on the whole book in
+one call, each rule alone (the document's defaults) and then rules 1-11 together. The peer is the
+order-by-order loop one writes instead, ``toolkit.testing.tactical.judge_one`` (TA-Lib, scipy
+``argrelextrema``, Python loops for the SuperTrend and rule 8's replay), timed on a sample of 100 orders
+(--quick: 10) and scaled; on that sample the filled entry, stop, limit and size must agree to 1e-12 and
+every verdict must be the same. The goal: the whole rule set under 1 s.
+
 Times are the fastest of 5 alternating runs (ours, peer, ours, ...) after a warm-up of each, the
 run least disturbed by the rest of a shared machine (--quick: 2). The goal: at least as fast as
 the TA-Lib loop (ratio <= 1) on every indicator.
@@ -52,6 +62,9 @@ DAYS = 2520
 PRICES = ("open", "high", "low", "close")
 WASHOUT = 400
 GOAL = 1.0
+#: the tactical rules' goal: the whole rule set on the book in one call, in seconds
+RULES_GOAL = 1.0
+FUNDS = 100_000.0
 
 
 def real_series() -> list[pd.DataFrame]:
@@ -200,12 +213,61 @@ def talib_reversal(c: np.ndarray, horizon: int = 5, width: float = 2.5) -> np.nd
     return np.array(rows, dtype=float)
 
 
+def candidate_orders(bars: xr.Dataset, count: int) -> xr.Dataset:
+    """``count`` seeded candidate orders over ``order`` (see the module)."""
+    rng = np.random.default_rng(19)
+    pick = rng.integers(0, bars.sizes[INSTRUMENT], count)
+    last = bars["close"].values[pick, -1]
+    sign = rng.choice([1.0, -1.0], count)
+    level = np.where(rng.random(count) < 0.5, np.nan, last * (1 + rng.normal(0.0, 0.01, count)))
+    entry = np.where(np.isnan(level), last, level)
+    stop = np.where(rng.random(count) < 1 / 3, entry * (1 - sign * rng.uniform(0.01, 0.08, count)), np.nan)
+    limit = np.where(rng.random(count) < 1 / 3, entry * (1 + sign * rng.uniform(0.01, 0.15, count)), np.nan)
+    variables = {"instrument": bars[INSTRUMENT].values[pick], "direction": sign, "level": level, "stop": stop,
+                 "limit": limit}
+    return xr.Dataset({k: ("order", v) for k, v in variables.items()}).assign(funds=FUNDS)
+
+
+def rule_rows(bars: xr.Dataset, prices: tuple[np.ndarray, ...], orders: xr.Dataset, sample: int, runs: int,
+              size: str) -> list[dict]:
+    """Each tactical rule alone, then rules 1-11 in one call, against the order-by-order loop on a sample."""
+    from toolkit.contracts.risk.rules import RULES
+    from toolkit.signals.tactical import DEFAULT_RULES, evaluate, read_rules
+    from toolkit.testing.tactical import judge_one
+
+    h, lo, c = prices
+    count = orders.sizes["order"]
+    where = bars.indexes[INSTRUMENT].get_indexer(orders["instrument"].values[:sample])
+    columns = {k: orders[k].values[:sample] for k in ("direction", "level", "stop", "limit")}
+    books = [{**{k: v[j] for k, v in columns.items()}, "size": np.nan, "funds": FUNDS, "timeframe": 1}
+             for j in range(sample)]
+    label = size + f"; {count:,} orders (peer timed on {sample} and scaled x{count / sample:g})"
+    peer = f"order-by-order loop, TA-Lib + scipy + Python ({sample} orders, scaled)"
+    out = []
+    for rule_ids in [[r] for r in DEFAULT_RULES] + [list(DEFAULT_RULES)]:
+        settings = read_rules(rule_ids)
+
+        def loop(settings: dict = settings) -> list[dict]:
+            return [judge_one(h[i], lo[i], c[i], order, settings) for i, order in zip(where, books, strict=True)]
+
+        ours, ours_s, theirs, peer_s = fastest(lambda ids=rule_ids: evaluate(orders, bars, ids), loop, runs)
+        for j, answer in enumerate(theirs):
+            for key in ("level", "stop", "limit", "size"):
+                np.testing.assert_allclose(ours[key].values[j], answer[key], rtol=1e-12, err_msg=f"{rule_ids} {key}")
+            assert dict(zip(settings, ours["passed"].values[j].tolist(), strict=True)) == answer["passed"], rule_ids
+        name = f"rule {rule_ids[0]}: {RULES[rule_ids[0]].name}" if len(rule_ids) == 1 else \
+            "rules 1-11 in one call (the whole rule set)"
+        out.append(row(name, label, ours_s, peer, peer_s * count / sample))
+    return out
+
+
 # ------------------------------------------------------------------ the rows
 
 
 def main() -> None:
-    args = arguments(__doc__, "signals", "50 instruments (stockstats on 5), 2 runs each")
+    args = arguments(__doc__, "signals", "50 instruments (stockstats on 5), 1,000 orders (peer on 10), 2 runs each")
     count, sample, runs = (50, 5, 2) if args.quick else (500, 20, 5)
+    order_count, order_sample = (1_000, 10) if args.quick else (10_000, 100)
     bars = universe(count)
     h, lo, c = (np.ascontiguousarray(bars[k].values) for k in ("high", "low", "close"))
     size = f"{count:,} instruments x {DAYS:,} daily bars (real bars tiled, seeded walk)"
@@ -261,13 +323,18 @@ def main() -> None:
 
     rows.append(row("every indicator above", size, ours_total, "the peers above, summed", peer_total))
     rows += ta_rows  # context: the pure-pandas peer of ATR and RSI (not in the sum)
+    rows += rule_rows(bars, (h, lo, c), candidate_orders(bars, order_count), order_sample, runs, size)
     print("ATR, true range and RSI agree with TA-Lib to 1e-9 from the first value, SuperTrend with stockstats "
           f"after {WASHOUT} bars, levels with scipy argrelextrema, trend bias and reversal counts with the loops")
     report(rows, args.results)
     if not args.quick:
-        missed = [r["name"] for r in rows if r["ratio"] > GOAL and "vs the ta package" not in r["name"]]
+        missed = [r["name"] for r in rows if r["ratio"] > GOAL and "vs the ta package" not in r["name"]
+                  and not r["name"].startswith("rule")]
         print(f"goal: at least as fast as the peer loop on every indicator: "
               f"{'met' if not missed else 'MISSED on ' + ', '.join(missed)}; peak RSS {rows[-1]['peak_rss_mb']:.0f} MB")
+        whole = rows[-1]["ours_s"]
+        print(f"goal: the whole rule set on {order_count:,} orders under {RULES_GOAL:g} s: "
+              f"{'met' if whole < RULES_GOAL else 'MISSED'} ({whole:.3f} s)")
 
 
 if __name__ == "__main__":

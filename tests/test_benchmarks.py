@@ -61,7 +61,8 @@ def test_webhooks_benchmark_runs(tmp_path: Path) -> None:
 @pytest.mark.timeout(300)
 def test_signals_benchmark_runs(tmp_path: Path) -> None:
     """Every indicator runs on 50 instruments x 2,520 bars and agrees with its peer loop (the script asserts:
-    TA-Lib to 1e-9, stockstats' SuperTrend after the washout, scipy's swing points exactly)."""
+    TA-Lib to 1e-9, stockstats' SuperTrend after the washout, scipy's swing points exactly), and every tactical
+    rule on 1,000 orders gives the verdicts of the order-by-order loop."""
     out = tmp_path / "signals.json"
     done = subprocess.run([sys.executable, str(BENCHMARKS / "signals.py"), "--quick", "--results", str(out)],
                           capture_output=True, text=True, timeout=300)
@@ -69,9 +70,12 @@ def test_signals_benchmark_runs(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())
     assert [r["name"] for r in rows][:5] == ["true range", "ATR 14 Smoothed (Wilder)", "ATR 10 SMA", "ATR 10 EMA",
                                               "RSI 14 (Wilder)"]
-    assert rows[9]["name"] == "every indicator above" and len(rows) == 12
-    assert [r["name"] for r in rows][10:] == ["ATR 14 Smoothed (Wilder) vs the ta package",
-                                               "RSI 14 (Wilder) vs the ta package"]
+    assert rows[9]["name"] == "every indicator above" and len(rows) == 24
+    assert [r["name"] for r in rows][10:12] == ["ATR 14 Smoothed (Wilder) vs the ta package",
+                                                 "RSI 14 (Wilder) vs the ta package"]
+    # the tactical rules on 1,000 orders: each alone, then the whole set (verdicts equal the order-by-order loop)
+    assert [r["name"].split(":")[0] for r in rows][12:23] == [f"rule {i}" for i in range(1, 12)]
+    assert rows[23]["name"] == "rules 1-11 in one call (the whole rule set)" and "1,000 orders" in rows[23]["size"]
     for row in rows:
         assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
         # peer_s is rounded to the millisecond: a TA-Lib loop over 50 instruments may show 0.0

@@ -105,8 +105,9 @@ def test_rule_2_sizes_at_the_capital_at_risk(daily: xr.Dataset) -> None:
 
 
 def test_rule_2_refuses_a_short_without_a_stop(daily: xr.Dataset) -> None:
-    out = evaluate(book(instrument="AAPL", direction="Short", size=1.0), daily, [2])
-    assert not bool(out["passed"].sel(rule=2)[0])
+    out = evaluate(book(instrument="AAPL", direction="Short", size=[1.0, np.nan]), daily, [2])
+    assert out["passed"].sel(rule=2).values.tolist() == [False, False]
+    assert np.isnan(out["size"].values[1]) and not bool(out["defaulted_size"][1])  # no size bounds an unbounded risk
 
 
 # ------------------------------------------------------------------------------------------- rule 3

@@ -425,10 +425,12 @@ def _frame(orders: xr.Dataset, bars: xr.Dataset, rules: Mapping[int, Mapping[str
         candidates = []
         with np.errstate(invalid="ignore", divide="ignore"):
             if 2 in rules:
-                candidates.append(np.floor(float(rules[2]["Percentage"]) / 100.0 * funds / unit))
+                # an unbounded risk (a Short without a stop) has no size at risk: none is filled in
+                candidates.append(np.where(np.isfinite(unit), np.floor(float(rules[2]["Percentage"]) / 100.0 * funds
+                                                                       / unit), np.nan))
             if 13 in rules:
                 candidates.append(np.floor(float(rules[13]["Percentage"]) / 100.0 * funds / entry))
-        defaulted = np.minimum.reduce(candidates)
+        defaulted = np.fmin.reduce(candidates) if len(candidates) > 1 else candidates[0]
         size = np.where(fill, np.where(np.isfinite(defaulted), defaulted, np.nan), size)
         out["defaulted_size"] = fill & np.isfinite(size)
         out["funds_missing"] = np.isnan(funds)

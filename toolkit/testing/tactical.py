@@ -91,27 +91,29 @@ def judge_one(h: np.ndarray, lo: np.ndarray, c: np.ndarray, order: Mapping[str, 
     long = d > 0
     entry = c[-1] if np.isnan(order["level"]) else order["level"]
     stop, limit, size, funds = order["stop"], order["limit"], order["size"], order["funds"]
-    atr14 = talib.ATR(h, lo, c, 14)[-1]
+    atr14 = talib.ATR(h, lo, c, 14)[-1] if 1 in rules or 5 in rules else np.nan
     passed: dict[int, bool] = {}
     if 3 in rules:
         atr_n = talib.ATR(h, lo, c, int(rules[3]["Period"]))[-1]
         if np.isnan(stop):
             stop = entry - d * rules[3]["ATRFactor"] * atr_n
         passed[3] = bool(d * (entry - stop) > 0 and d * (entry - stop) >= rules[3]["ATRFactor"] * atr_n * (1 - 1e-12))
-    tops, bottoms = swings(h, 2, np.greater), swings(lo, 2, np.less)
-    above, below = tops[tops > entry], bottoms[bottoms < entry]
-    ahead = (above.min() if above.size else np.nan) if long else (below.max() if below.size else np.nan)
-    behind = (below.max() if below.size else np.nan) if long else (above.min() if above.size else np.nan)
+    ahead = behind = np.nan
+    if 5 in rules or 10 in rules:
+        tops, bottoms = swings(h, 2, np.greater), swings(lo, 2, np.less)
+        above, below = tops[tops > entry], bottoms[bottoms < entry]
+        ahead = (above.min() if above.size else np.nan) if long else (below.max() if below.size else np.nan)
+        behind = (below.max() if below.size else np.nan) if long else (above.min() if above.size else np.nan)
     if 5 in rules and np.isnan(limit):
         limit = ahead
     unit = abs(entry - stop) if not np.isnan(stop) else (entry if long else np.inf)
     if np.isnan(size) and (2 in rules or 13 in rules):
         sizes = []
         if 2 in rules:
-            sizes.append(np.floor(rules[2]["Percentage"] / 100 * funds / unit))
+            sizes.append(np.floor(rules[2]["Percentage"] / 100 * funds / unit) if np.isfinite(unit) else np.nan)
         if 13 in rules:
             sizes.append(np.floor(rules[13]["Percentage"] / 100 * funds / entry))
-        size = min(sizes)
+        size = np.nanmin(sizes) if not np.isnan(sizes).all() else np.nan
     risk, reward = d * (entry - stop), d * (limit - entry)
     if 1 in rules:
         passed[1] = bool(abs(entry - c[-1]) <= atr14)
