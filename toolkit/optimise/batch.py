@@ -63,7 +63,7 @@ def _solve_chunk(chunk: list[tuple[Hashable, Plan]]) -> list[tuple[Hashable, xr.
         limits = threadpool_limits(1)
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         limits = None
-    out = []
+    out: list[tuple[Hashable, xr.DataArray | str]] = []
     for key, p in chunk:
         try:
             out.append((key, execute(p)))
@@ -109,7 +109,7 @@ def optimise_many(requests: Mapping[Hashable, Request] | Sequence[Request], *, w
     if failed:
         raise OptimisationError(f"{len(failed)} of {len(plans)} portfolios could not be solved: "
                                 + "; ".join(f"{k}: {msg}" for k, msg in failed))
-    solved = dict(results)
+    solved = {k: r for k, r in results if isinstance(r, xr.DataArray)}  # (every one: none failed)
     keys = [k for k, _ in plans]
     arrays = [solved[k].reset_coords(drop=True) for k in keys]
     out = xr.concat(arrays, dim=PORTFOLIO, join="outer", fill_value=0.0, coords="minimal", compat="override")

@@ -32,6 +32,7 @@ import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import xarray as xr
@@ -86,12 +87,18 @@ class ConstraintSet:
 
     def group_inequalities(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``A w <= b`` for the group limits that bind (a minimum above 0, a maximum below 1)."""
-        a, b, paths = [], [], []
+        a: list[np.ndarray] = []
+        b: list[float] = []
+        paths: list[str] = []
         for row in self.rows:
             if row.lower > 0:
-                a.append(-row.members), b.append(-row.lower), paths.append(f"{row.path}.min")
+                a.append(-row.members)
+                b.append(-row.lower)
+                paths.append(f"{row.path}.min")
             if row.upper < 1:
-                a.append(row.members), b.append(row.upper), paths.append(f"{row.path}.max")
+                a.append(row.members)
+                b.append(row.upper)
+                paths.append(f"{row.path}.max")
         return np.array(a, dtype=float).reshape(len(b), self.size), np.array(b, dtype=float), paths
 
     def inequalities(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -201,7 +208,7 @@ def _membership(kind: str, meta: xr.DataArray | xr.Dataset) -> np.ndarray | None
     if values is None:
         return None
     codes = _group_codes(kind)
-    out = []
+    out: list[str | None] = []
     for v in values:
         if not isinstance(v, str) or not v:
             out.append(None)
@@ -249,7 +256,7 @@ def _instrument_bounds(payload: Mapping, meta, problems: Problems) -> tuple[np.n
     lower_paths, upper_paths = ["constraints.min_weight"] * n, ["constraints.max_weight"] * n
     if low is not None and high is not None and low > high:
         problems.add("constraints.min_weight", f"min_weight {low:g} is above max_weight {high:g}")
-    lookup, taken = _instrument_lookup(meta), {}
+    lookup, taken = _instrument_lookup(meta), cast(dict[int, str], {})
     for where, entry in _entries(payload, "instruments", problems):
         name = entry.get("instrument")
         if not isinstance(name, str) or name not in lookup:
@@ -283,7 +290,7 @@ def _group_rows(payload: Mapping, meta, problems: Problems) -> list[Row]:
             problems.add(f"constraints.{kind}", f"the instruments carry no {coord!r} coordinate; load them from "
                                                 f"the workspace or assign_coords({coord}=...) along 'instrument'")
             continue
-        codes, seen = _group_codes(kind), {}
+        codes, seen = _group_codes(kind), cast(dict[str, str], {})
         for where, entry in entries:
             raw = entry.get("code")
             code = codes.get(raw) or codes.get(raw.upper()) if isinstance(raw, str) else None

@@ -11,6 +11,8 @@ set the rules project them onto it (:func:`toolkit.optimise.models.project`).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import xarray as xr
 
@@ -61,6 +63,7 @@ def complete_bars(ohlc: object, period: int) -> xr.Dataset:
     """Check ``ohlc`` (high, low, close over instrument and time) and keep the bars on which every
     instrument has all three; refuse fewer than ``period`` such bars."""
     check_frame(ohlc, "ohlc", (INSTRUMENT, TIME), kind=xr.Dataset)
+    ohlc = cast(xr.Dataset, ohlc)  # check_frame refused anything else
     problems = Problems()
     for name in ("high", "low", "close"):
         if name not in ohlc.data_vars:

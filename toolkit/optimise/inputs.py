@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,7 @@ def check_frame(data: object, name: str, dims: tuple[str, ...], kind: type = xr.
     if not isinstance(data, kind):
         problems.add(name, f"expected an xarray {kind.__name__} over {dims}, got {type(data).__name__}")
         problems.raise_if_any("optimisation request")
+    data = cast(xr.DataArray | xr.Dataset, data)  # (``kind`` is one of the two: anything else was refused)
     extra = sorted(set(map(str, data.dims)) - set(dims))
     missing = [d for d in dims if d not in data.dims]
     if missing:
@@ -191,10 +193,9 @@ def benchmark_returns(benchmark: object, returns: xr.DataArray, s: Sample) -> np
     from toolkit.analytics.risk_portfolio import check_weights
 
     if not isinstance(benchmark, xr.DataArray):
-        problems = Problems()
-        problems.add("benchmark", "expected an xarray DataArray: weights over 'instrument' (a benchmark "
-                                  f"portfolio) or returns over 'time'; got {type(benchmark).__name__}")
-        problems.raise_if_any("optimisation request")
+        raise ValidationError([Problem("benchmark", "expected an xarray DataArray: weights over 'instrument' (a "
+                                                    "benchmark portfolio) or returns over 'time'; got "
+                                                    f"{type(benchmark).__name__}")], "optimisation request")
     if INSTRUMENT in benchmark.dims:
         check_frame(benchmark, "benchmark", (INSTRUMENT,))
         try:

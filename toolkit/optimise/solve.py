@@ -129,6 +129,8 @@ def attempt(what: str, kind: str, constraints: ConstraintSet, run: Callable[[str
     check = check or (lambda out: clean(out, constraints))
     failures: list[str] = []
     for solver in solvers or SOLVERS[kind]:
+        error: str | None = None
+        w: np.ndarray | None
         with captured() as cap:
             try:
                 out = run(solver)

@@ -12,6 +12,7 @@ are kept, dask-backed weights stay lazy apart from the validity check.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import xarray as xr
 
@@ -32,7 +33,9 @@ def _aligned(current: object, target: object, threshold: object) -> tuple[xr.Dat
             or not 0 <= threshold <= 1:
         problems.add("threshold", f"{threshold!r} is not a fraction of the target in [0, 1] (0.05 for 5 %)")
     problems.raise_if_any(WHAT)
-    current, target = xr.align(current, target, join="outer", fill_value=0.0)
+    # both are DataArrays over instrument: anything else was refused just above
+    current, target = xr.align(cast(xr.DataArray, current), cast(xr.DataArray, target), join="outer",
+                               fill_value=0.0)
     for name, x in (("current", current), ("target", target)):
         bad = (x.isnull() | (x < 0)).any()
         if bool(bad.compute()):
