@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from scipy.signal import argrelextrema
 
 from toolkit.contracts.risk.tactical import TacticalBook
 from toolkit.errors import DataError, ValidationError
@@ -325,7 +326,15 @@ def test_the_answer_has_the_shape_of_the_documents_tactical_analysis(daily: xr.D
     sentence = f"Out of {events} such past events, a RSI level at {out['reversal_rsi'].values[0]:.2f} has a " \
                f"{100 * chance:.0f}% chance of reversal"
     assert result["simple_commentary"] == f"\n\n{sentence}\n"
-    assert result["commentary"].startswith("Current RSI is ") and result["commentary"].endswith(f"\n\n{sentence}\n")
+    # the context: the RSI at the last two major swing highs (10 bars each side, last 200 candles), latest first
+    frame = daily.sel({INSTRUMENT: "AAPL"}).to_dataframe().dropna(subset=["close"])
+    h, c = frame["high"].to_numpy(), frame["close"].to_numpy()
+    (tops,) = argrelextrema(h, np.greater, order=10)
+    tops = tops[(tops >= len(h) - 200) & (tops < len(h) - 10)][::-1][:2]
+    rsi = talib.RSI(c, 14)
+    turns = "".join(f"High on {frame.index[t]:%d %b %y} 00:00 UTC RSI={rsi[t]:.2f}\n" for t in tops)
+    current = f"Current RSI is {rsi[-1]:.2f} for timeframe starting {frame.index[-1]:%d %b %y} 00:00 UTC\n"
+    assert result["commentary"] == f"{turns}{current}\n\n{sentence}\n"
     assert item["commentary_simple"] == f"Apple Inc [AAPL]\nRisk mgt: PASS\n\n\n{sentence}\n"
     assert (item["instrument_code"], item["apiid"]) == ("AAPL_XNGS", 8)
 

@@ -109,8 +109,11 @@ def _sentence(row: Row, rule_id: int, passed: bool, params: dict[str, Any]) -> t
         text = (f"The stop {_shown(stop)} is {_shown(row['stop_distance_atr'], 'ratio')} ATR from the entry "
                 f"(ATR {params['Period']} = {_shown(row['stop_atr'])}); the minimum is {params['ATRFactor']:g} ATR")
     elif rule_id == 4:
-        context = f"Current RSI is {_shown(row['reversal_rsi'], 'number')} for timeframe starting " \
-                  f"{_moment(row['market_time'])}\n"
+        turns = "".join(f"{'High' if row['direction'] > 0 else 'Low'} on {_moment(row[f'rsi_swing_{n}_time'])} "
+                        f"RSI={row[f'rsi_swing_{n}']:.2f}\n" for n in (1, 2)
+                        if np.isfinite(row.get(f"rsi_swing_{n}", np.nan)))
+        context = turns + f"Current RSI is {_shown(row['reversal_rsi'], 'number')} for timeframe starting " \
+                          f"{_moment(row['market_time'])}\n"
         chance = row["reversal_probability"]
         text = (f"Out of {_shown(row['reversal_events'], 'count')} such past events, a RSI level at "
                 f"{_shown(row['reversal_rsi'], 'number')} has a "

@@ -41,7 +41,10 @@ ATR_n Wilder's average true range of period ``n`` on the last candle (:func:`too
    70 ... between 50 and 100" and "Limit Down ... Default is 30 ... between 50 and 0", and its example
    PASSes a Long at RSI 37.07 under "(30, 70)": so the overbought limit is the larger of the two values
    and the oversold limit the smaller. The datapoint is the chance of reversal at the current RSI
-   (:func:`toolkit.signals.reversal_probability`: 5 candles ahead, +/- 2.5 RSI points, all history).
+   (:func:`toolkit.signals.reversal_probability`: 5 candles ahead, +/- 2.5 RSI points, all history); the
+   context, as the document's example gives it ("High on 24 Jan 24 ... RSI=60.93"), is the RSI at the last
+   two major swing highs of the last 200 candles for a Long (swing lows for a Short), where the price
+   changed direction (:mod:`toolkit.signals.levels`, 10 candles each side).
 5. *Limit - At Resistance*: the nearest resistance ``R`` is the lowest minor swing high (Williams'
    five-bar fractal, :mod:`toolkit.signals.levels`) above the entry among the last 200 candles (the
    lowest swing low below it for a Short); PASS when the limit is on the winning side of the entry and
@@ -84,7 +87,7 @@ from toolkit.signals import bars as b
 from toolkit.signals.bars import latest
 from toolkit.signals.brackets import replay
 from toolkit.signals.levels import MAJOR, MINOR, packed_swings
-from toolkit.signals.momentum import reversal_probability
+from toolkit.signals.momentum import reversal_probability, rsi
 from toolkit.signals.trend import supertrend, trend_bias
 from toolkit.signals.volatility import atr
 
@@ -294,8 +297,10 @@ def read_bars(bars: xr.Dataset | Mapping[Any, xr.Dataset]) -> dict[int, xr.Datas
 # ------------------------------------------------------------------------------------------------ kernels
 
 
-def _tail_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-    """Each row's last ``n`` quoted bars (high, low and close all quoted), NaN-padded in front, and its count."""
+def _tail_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, *extra: np.ndarray,
+                 n: int) -> tuple[np.ndarray, ...]:
+    """Each row's last ``n`` quoted bars (high, low and close all quoted) of ``high, low, close, *extra``,
+    NaN-padded in front, then the bars' positions along ``time`` (NaN for the padding) and each row's count."""
     valid = b.valid_values(high, low, close)
     order = b.compact(valid)
     count = b.counts(valid, high.shape)
@@ -303,22 +308,25 @@ def _tail_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int) -
     index = (count[..., None] - n + np.arange(n))  # packed positions of the last n bars
     inside = index >= 0
     index = np.clip(index, 0, steps - 1)
+    where = np.broadcast_to(np.arange(steps, dtype=float), high.shape)
     outs = []
-    for x in (high, low, close):
+    for x in (high, low, close, *extra, where):
         taken = np.take_along_axis(b.pack(x, order), index, axis=-1)
         outs.append(np.where(inside, taken, np.nan))
     return (*outs, count.astype(float))
 
 
-def tails(bars: xr.Dataset, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(high, low, close)`` of each instrument's last ``n`` quoted bars, ``(instrument, n)``, and the count
-    of its quoted bars ``(instrument,)``; small arrays, computed (lazy bars are reduced to these)."""
-    arrays = [b.core(b.variable(bars, k)) for k in ("high", "low", "close")]
-    outs = xr.apply_ufunc(_tail_kernel, *arrays, kwargs={"n": n}, input_core_dims=[[TIME]] * 3,
-                          output_core_dims=[["candle"]] * 3 + [[]], dask="parallelized",
-                          output_dtypes=[float] * 4, dask_gufunc_kwargs={"output_sizes": {"candle": n}})
-    high, low, close, count = (np.asarray(o.transpose(INSTRUMENT, ...).values) for o in outs)
-    return high, low, close, count
+def tails(bars: xr.Dataset, n: int, *extra: xr.DataArray) -> tuple[np.ndarray, ...]:
+    """Each instrument's last ``n`` quoted bars: ``high, low, close``, then each of ``extra`` (indicators on
+    the bars' ``(instrument, time)``) on the same bars, each ``(instrument, n)`` NaN-padded in front; then the
+    bars' positions along ``time`` ``(instrument, n)`` and the count of quoted bars ``(instrument,)``. Small
+    arrays, computed (lazy bars are reduced to these)."""
+    arrays = [b.core(b.variable(bars, k)) for k in ("high", "low", "close")] + [b.core(x) for x in extra]
+    width = len(arrays) + 1
+    outs = xr.apply_ufunc(_tail_kernel, *arrays, kwargs={"n": n}, input_core_dims=[[TIME]] * len(arrays),
+                          output_core_dims=[["candle"]] * width + [[]], dask="parallelized",
+                          output_dtypes=[float] * (width + 1), dask_gufunc_kwargs={"output_sizes": {"candle": n}})
+    return tuple(np.asarray(o.transpose(INSTRUMENT, ...).values) for o in outs)
 
 
 def _nearest(levels: np.ndarray, rows: np.ndarray, price: np.ndarray, above: bool) -> np.ndarray:
@@ -350,9 +358,8 @@ def _needed(rules: Mapping[int, Mapping[str, Any]]) -> dict[int, int]:
     return {r: needs[r] for r in rules if r in needs}
 
 
-def _frame(orders: xr.Dataset, bars: xr.Dataset, rules: Mapping[int, Mapping[str, Any]], timeframe: int,
-           positions: np.ndarray) -> dict[str, np.ndarray]:
-    """Every rule on the orders of one timeframe: filled orders, verdicts and datapoints as numpy arrays."""
+def _locate(orders: xr.Dataset, bars: xr.Dataset, timeframe: int, positions: np.ndarray) -> np.ndarray:
+    """Each order's row in ``bars``; refuse bars of another shape and instruments they lack."""
     if INSTRUMENT not in bars.dims:
         raise DataError(f"bars[{timeframe}]: the bars have no {INSTRUMENT!r} dimension (dimensions {list(bars.dims)}).")
     extra = set(bars["close"].dims) - {INSTRUMENT, TIME} if "close" in bars else set()
@@ -365,75 +372,121 @@ def _frame(orders: xr.Dataset, bars: xr.Dataset, rules: Mapping[int, Mapping[str
     if missing.size:
         raise DataError(f"orders.instrument[{positions[missing[0]]}]: no bars of timeframe {timeframe} for "
                         f"{_named(missing, labels)}; load its history or drop the order.")
+    return rows
+
+
+def _check_candles(rules: Mapping[int, Mapping[str, Any]], count: np.ndarray, rows: np.ndarray,
+                   labels: np.ndarray, timeframe: int, positions: np.ndarray) -> None:
+    """Refuse an order whose instrument has fewer quoted candles than the most demanding rule needs."""
     needs = _needed(rules)
-    window = max([LOOKBACK + MAJOR, int(rules.get(8, {}).get("Period", 0)) + 1, 2])
-    high, low, close, count = tails(bars, window)
-    if needs:
-        rule_id, need = max(needs.items(), key=lambda kv: kv[1])
-        short = np.flatnonzero(count[rows] < need)
-        if short.size:
-            i = short[0]
-            raise DataError(f"orders.instrument[{positions[i]}]: {labels[i]!r} has {int(count[rows[i]])} candles "
-                            f"of timeframe {timeframe}, but rule {rule_id} ({RULES[rule_id].title}) needs at least "
-                            f"{need}; pass a longer history (or drop the rule).")
+    if not needs:
+        return
+    rule_id, need = max(needs.items(), key=lambda kv: kv[1])
+    short = np.flatnonzero(count[rows] < need)
+    if short.size:
+        i = short[0]
+        raise DataError(f"orders.instrument[{positions[i]}]: {labels[i]!r} has {int(count[rows[i]])} candles of "
+                        f"timeframe {timeframe}, but rule {rule_id} ({RULES[rule_id].title}) needs at least {need}; "
+                        "pass a longer history (or drop the rule).")
+
+
+def _last_two(mask: np.ndarray) -> np.ndarray:
+    """The positions of each row's last two True values along the last axis, latest first; -1 where none."""
+    index = np.where(mask, np.arange(mask.shape[-1]), -1)
+    last = index.max(axis=-1)
+    before = np.where(index < last[:, None], index, -1).max(axis=-1)
+    return np.stack([last, before], axis=-1)
+
+
+def _levels(window: dict[str, np.ndarray], rows: np.ndarray, entry: np.ndarray, long: np.ndarray,
+            times: np.ndarray, out: dict[str, np.ndarray]) -> None:
+    """The supports and resistances around each entry (rules 5 and 10) and, where the RSI is in ``window``,
+    the RSI at the last two major swing highs (a Long) or lows (a Short) with their times (rule 4's context)."""
+    candles = window["close"].shape[-1]
+    valid = np.isfinite(window["close"])
+    first = np.argsort(~valid, axis=-1, kind="stable")  # the windows are NaN-padded in front: quoted bars first
+    packed = {k: np.take_along_axis(v, first, axis=-1) for k, v in window.items()}
+    quoted = valid.sum(axis=-1)
+    recent = np.arange(candles) >= (quoted - LOOKBACK)[:, None]
+    for name, k in (("minor", MINOR), ("major", MAJOR)):
+        top, bottom = packed_swings(packed["high"], packed["low"], k, quoted)
+        top, bottom = np.where(recent, top, np.nan), np.where(recent, bottom, np.nan)
+        out[f"{name}_resistance"] = _nearest(top, rows, entry, above=True)
+        out[f"{name}_support"] = _nearest(bottom, rows, entry, above=False)
+        if name == "major" and "rsi" in packed:
+            for side, swing in (("high", top), ("low", bottom)):
+                where = _last_two(np.isfinite(swing))  # (instrument, 2)
+                found = where >= 0
+                spot = np.maximum(where, 0)
+                value = np.where(found, np.take_along_axis(packed["rsi"], spot, axis=-1), np.nan)
+                moment = np.take_along_axis(packed["where"], spot, axis=-1)
+                stamp = times[np.where(found, moment, 0).astype(int)]
+                out[f"rsi_swing_{side}"] = value[rows]
+                out[f"rsi_swing_{side}_time"] = np.where(found, stamp, np.datetime64("NaT"))[rows]
+    # the level ahead of the trade (rule 5) and behind it (rule 10): by direction
+    out["target_level"] = np.where(long, out["minor_resistance"], out["minor_support"])
+    out["guard_level"] = np.where(long, out["minor_support"], out["minor_resistance"])
+    if "rsi_swing_high" in out:
+        for n in (0, 1):
+            out[f"rsi_swing_{n + 1}"] = np.where(long, out["rsi_swing_high"][:, n], out["rsi_swing_low"][:, n])
+            out[f"rsi_swing_{n + 1}_time"] = np.where(long, out["rsi_swing_high_time"][:, n],
+                                                      out["rsi_swing_low_time"][:, n])
+        for key in ("rsi_swing_high", "rsi_swing_low", "rsi_swing_high_time", "rsi_swing_low_time"):
+            del out[key]
+
+
+def _sizes(rules: Mapping[int, Mapping[str, Any]], size: np.ndarray, unit: np.ndarray, entry: np.ndarray,
+           funds: np.ndarray) -> np.ndarray:
+    """The size rules 2 and 13 fill in where the order has none (the smaller when both run)."""
+    candidates = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if 2 in rules:
+            # an unbounded risk (a Short without a stop) has no size at risk: none is filled in
+            at_risk = float(rules[2]["Percentage"]) / 100.0 * funds
+            candidates.append(np.where(np.isfinite(unit), np.floor(at_risk / unit), np.nan))
+        if 13 in rules:
+            candidates.append(np.floor(float(rules[13]["Percentage"]) / 100.0 * funds / entry))
+    filled = np.fmin.reduce(candidates) if len(candidates) > 1 else candidates[0]
+    return np.where(np.isnan(size) & np.isfinite(filled), filled, size)
+
+
+def _frame(orders: xr.Dataset, bars: xr.Dataset, rules: Mapping[int, Mapping[str, Any]], timeframe: int,
+           positions: np.ndarray) -> dict[str, np.ndarray]:
+    """Every rule on the orders of one timeframe: filled orders, verdicts and datapoints as numpy arrays."""
+    rows = _locate(orders, bars, timeframe, positions)
+    labels = np.asarray(orders["instrument"].values)
+    extra = [rsi(bars, RSI_PERIOD)] if 4 in rules else []
+    outs = tails(bars, max(LOOKBACK + MAJOR, int(rules.get(8, {}).get("Period", 0)) + 1), *extra)
+    window = dict(zip(["high", "low", "close", *(["rsi"] if extra else []), "where"], outs[:-1], strict=True))
+    count = outs[-1]
+    _check_candles(rules, count, rows, labels, timeframe, positions)
+    high, low, close = window["high"], window["low"], window["close"]
+    times = np.asarray(bars[TIME].values)
+    last = latest(b.variable(bars, "close")).transpose(INSTRUMENT, ...)
     d = orders["direction"].values
     long = d > 0
-    price = _last(b.variable(bars, "close"))
-    market = price[rows]
-    out: dict[str, np.ndarray] = {"market_price": market}
+    market = np.asarray(last.values, dtype=float)[rows]
+    out: dict[str, np.ndarray] = {"market_price": market, "market_time": np.asarray(last[TIME].values)[rows]}
     level = orders["level"].values
-    out["defaulted_level"] = np.isnan(level)
     entry = np.where(np.isnan(level), market, level)
-    stop, limit, size = orders["stop"].values.copy(), orders["limit"].values.copy(), orders["size"].values.copy()
+    stop, limit, size = (orders[k].values.copy() for k in ("stop", "limit", "size"))
     funds = orders["funds"].values
-    for name in ("stop", "limit", "size"):
-        out[f"defaulted_{name}"] = np.zeros(len(d), dtype=bool)
+    out["defaulted_level"] = np.isnan(level)
     wide = _last(atr(bars, ATR_PERIOD, "Smoothed"))[rows] if {1, 5} & set(rules) else np.full(len(d), np.nan)
     out["atr"] = wide
-
     if 3 in rules:
-        factor, period = float(rules[3]["ATRFactor"]), int(rules[3]["Period"])
-        stop_atr = _last(atr(bars, period, "Smoothed"))[rows]
-        out["stop_atr"] = stop_atr
-        fill = np.isnan(stop)
-        stop = np.where(fill, entry - d * factor * stop_atr, stop)
-        out["defaulted_stop"] = fill
-    if {5, 10} & set(rules):
-        swings = {}
-        candles = high.shape[-1]
-        valid = np.isfinite(close)
-        first = np.argsort(~valid, axis=-1, kind="stable")  # the windows are NaN-padded in front: quoted bars first
-        h, lo = np.take_along_axis(high, first, axis=-1), np.take_along_axis(low, first, axis=-1)
-        quoted = valid.sum(axis=-1)
-        recent = np.arange(candles) >= (quoted - LOOKBACK)[:, None]
-        for name, k in (("minor", MINOR), ("major", MAJOR)):
-            top, bottom = packed_swings(h, lo, k, quoted)
-            swings[name] = (np.where(recent, top, np.nan), np.where(recent, bottom, np.nan))
-        for name, (top, bottom) in swings.items():
-            out[f"{name}_resistance"] = _nearest(top, rows, entry, above=True)
-            out[f"{name}_support"] = _nearest(bottom, rows, entry, above=False)
-        # the level ahead of the trade (rule 5) and behind it (rule 10): by direction
-        out["target_level"] = np.where(long, out["minor_resistance"], out["minor_support"])
-        out["guard_level"] = np.where(long, out["minor_support"], out["minor_resistance"])
+        out["stop_atr"] = _last(atr(bars, int(rules[3]["Period"]), "Smoothed"))[rows]
+        stop = np.where(np.isnan(stop), entry - d * float(rules[3]["ATRFactor"]) * out["stop_atr"], stop)
+    out["defaulted_stop"] = np.isnan(orders["stop"].values) & np.isfinite(stop)
+    if {4, 5, 10} & set(rules):
+        _levels(window, rows, entry, long, times, out)
         if 5 in rules:
-            fill = np.isnan(limit) & np.isfinite(out["target_level"])
-            limit = np.where(fill, out["target_level"], limit)
-            out["defaulted_limit"] = fill
+            limit = np.where(np.isnan(limit), out["target_level"], limit)
+    out["defaulted_limit"] = np.isnan(orders["limit"].values) & np.isfinite(limit)
     unit = np.where(np.isfinite(stop), np.abs(entry - stop), np.where(long, entry, np.inf))
     if {2, 13} & set(rules):
-        fill = np.isnan(size)
-        candidates = []
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if 2 in rules:
-                # an unbounded risk (a Short without a stop) has no size at risk: none is filled in
-                candidates.append(np.where(np.isfinite(unit), np.floor(float(rules[2]["Percentage"]) / 100.0 * funds
-                                                                       / unit), np.nan))
-            if 13 in rules:
-                candidates.append(np.floor(float(rules[13]["Percentage"]) / 100.0 * funds / entry))
-        defaulted = np.fmin.reduce(candidates) if len(candidates) > 1 else candidates[0]
-        size = np.where(fill, np.where(np.isfinite(defaulted), defaulted, np.nan), size)
-        out["defaulted_size"] = fill & np.isfinite(size)
-        out["funds_missing"] = np.isnan(funds)
+        size = _sizes(rules, size, unit, entry, funds)
+    out["defaulted_size"] = np.isnan(orders["size"].values) & np.isfinite(size)
 
     passed: dict[int, np.ndarray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -453,14 +506,13 @@ def _frame(orders: xr.Dataset, bars: xr.Dataset, rules: Mapping[int, Mapping[str
             out["stop_minimum"] = float(rules[3]["ATRFactor"]) * out["stop_atr"]
             passed[3] = (risk_distance > 0) & (risk_distance >= out["stop_minimum"] * (1 - 1e-12))
         if 4 in rules:
-            high_limit = max(float(rules[4]["RSIUpLimit"]), float(rules[4]["RSIDownLimit"]))
-            low_limit = min(float(rules[4]["RSIUpLimit"]), float(rules[4]["RSIDownLimit"]))
+            limits = (float(rules[4]["RSIUpLimit"]), float(rules[4]["RSIDownLimit"]))
             stats = reversal_probability(bars, period=RSI_PERIOD)
             for key in ("rsi", "events", "probability"):
                 out[f"reversal_{key}"] = np.asarray(stats[key].transpose(INSTRUMENT, ...).values, dtype=float)[rows]
             value = out["reversal_rsi"]
-            passed[4] = np.where(long, value <= high_limit, value >= low_limit) & np.isfinite(value)
-            out["rsi_limit"] = np.where(long, high_limit, low_limit)
+            passed[4] = np.where(long, value <= max(limits), value >= min(limits)) & np.isfinite(value)
+            out["rsi_limit"] = np.where(long, max(limits), min(limits))
         if 5 in rules:
             target = out["target_level"]
             near = np.abs(limit - target) <= wide
@@ -503,7 +555,6 @@ def _frame(orders: xr.Dataset, bars: xr.Dataset, rules: Mapping[int, Mapping[str
             passed[13] = out["invested"] <= float(rules[13]["Percentage"]) / 100.0 * funds * (1 + 1e-12)
     out.update({"level": entry, "stop": stop, "limit": limit, "size": size})
     out["passed"] = np.stack([passed[r] for r in rules], axis=-1) if rules else np.zeros((len(d), 0), dtype=bool)
-    out["market_time"] = np.asarray(latest(b.variable(bars, "close")).transpose(INSTRUMENT, ...)[TIME].values)[rows]
     for coord in ("name", "symbol", "instrument_code", "apiid"):
         if coord in bars.coords and bars[coord].dims == (INSTRUMENT,):
             out[f"instrument_{coord}"] = np.asarray(bars[coord].values)[rows]
