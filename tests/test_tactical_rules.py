@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.signal import argrelextrema
 
 from toolkit.contracts.risk.tactical import TacticalBook
@@ -439,3 +441,40 @@ def test_every_rule_on_a_random_book_equals_the_order_by_order_reference(daily: 
         for key in ("level", "stop", "limit", "size"):
             np.testing.assert_allclose(out[key].values[i], theirs[key], rtol=1e-12, err_msg=f"order {i} {key}")
         assert dict(zip(settings, out["passed"].values[i].tolist(), strict=True)) == theirs["passed"], f"order {i}"
+
+
+# ------------------------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=15, deadline=None)
+@given(power=st.integers(-6, 6), seed=st.integers(0, 2**16))
+def test_verdicts_do_not_depend_on_the_price_unit(daily: xr.Dataset, power: int, seed: int) -> None:
+    """Prices, levels and funds times a power of two (exact in float64): the same verdicts, the same sizes, and
+    every price datapoint times the same power."""
+    rng = np.random.default_rng(seed)
+    n = 12
+    last = quoted(daily, "AAPL")[2][-1]
+    direction = rng.choice([1, -1], n)
+    orders = book(instrument="AAPL", direction=direction,
+                  level=np.where(rng.random(n) < 0.5, np.nan, last * (1 + rng.normal(0, 0.02, n))),
+                  stop=np.where(rng.random(n) < 0.5, np.nan, last * (1 - direction * rng.uniform(0.01, 0.1, n))))
+    scale = 2.0 ** power
+    bars = daily.sel({INSTRUMENT: ["AAPL"]})
+    scaled = bars.assign({k: bars[k] * scale for k in ("open", "high", "low", "close")})
+    moved = {**orders, "level": orders["level"] * scale, "stop": orders["stop"] * scale, "funds": FUNDS * scale}
+    rules = [*range(1, 12), 13]
+    one, two = evaluate(orders, bars, rules), evaluate(moved, scaled, rules)
+    np.testing.assert_array_equal(one["passed"].values, two["passed"].values)
+    np.testing.assert_array_equal(one["size"].values, two["size"].values)
+    for name in ("level", "stop", "limit", "atr", "supertrend", "minor_support", "major_resistance"):
+        np.testing.assert_array_equal(one[name].values * scale, two[name].values, err_msg=name)
+    for name in ("reversal_probability", "probability_success", "expected_duration", "reward_ratio", "trend_bias"):
+        np.testing.assert_array_equal(one[name].values, two[name].values, err_msg=name)
+
+
+def test_the_orders_coordinate_is_kept(daily: xr.Dataset) -> None:
+    orders = xr.Dataset({"instrument": ("order", ["AAPL", "MSFT"]), "direction": ("order", ["Long", "Short"])},
+                        coords={"order": ["o-17", "o-18"]}).assign(funds=FUNDS)
+    out = evaluate(orders, daily, [1, 6])
+    assert out["order"].values.tolist() == ["o-17", "o-18"]
+    assert out["passed"].dims == ("order", "rule") and out["rule"].values.tolist() == [1, 6]
