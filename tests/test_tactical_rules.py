@@ -455,13 +455,13 @@ def test_verdicts_do_not_depend_on_the_price_unit(daily: xr.Dataset, power: int,
     n = 12
     last = quoted(daily, "AAPL")[2][-1]
     direction = rng.choice([1, -1], n)
-    orders = book(instrument="AAPL", direction=direction,
-                  level=np.where(rng.random(n) < 0.5, np.nan, last * (1 + rng.normal(0, 0.02, n))),
-                  stop=np.where(rng.random(n) < 0.5, np.nan, last * (1 - direction * rng.uniform(0.01, 0.1, n))))
+    level = np.where(rng.random(n) < 0.5, np.nan, last * (1 + rng.normal(0, 0.02, n)))
+    stop = np.where(rng.random(n) < 0.5, np.nan, last * (1 - direction * rng.uniform(0.01, 0.1, n)))
     scale = 2.0 ** power
+    orders = book(instrument="AAPL", direction=direction, level=level, stop=stop)
+    moved = book(instrument="AAPL", direction=direction, level=level * scale, stop=stop * scale, funds=FUNDS * scale)
     bars = daily.sel({INSTRUMENT: ["AAPL"]})
     scaled = bars.assign({k: bars[k] * scale for k in ("open", "high", "low", "close")})
-    moved = {**orders, "level": orders["level"] * scale, "stop": orders["stop"] * scale, "funds": FUNDS * scale}
     rules = [*range(1, 12), 13]
     one, two = evaluate(orders, bars, rules), evaluate(moved, scaled, rules)
     np.testing.assert_array_equal(one["passed"].values, two["passed"].values)
