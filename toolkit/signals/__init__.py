@@ -11,6 +11,11 @@ where TA-Lib, ``ta``, pandas-ta and stockstats differ.
 - :mod:`~toolkit.signals.levels`: :func:`swing_points`, :func:`support_resistance`,
   :func:`nearest_levels` (minor and major supports and resistances, rules 5 and 10);
 - :func:`latest`: each series' last value (series on one calendar may end on different days).
+
+The tactical rules (ids 1-11 and 13) on a book of orders, built on these:
+:func:`toolkit.signals.tactical.evaluate` (every rule on every order in one call, defaults filled in),
+:mod:`toolkit.signals.brackets` (rule 8's replay of a stop and a limit), and
+:func:`toolkit.signals.commentary.tactical_analysis` (the document's ``tactical_analysis`` items).
 """
 
 from toolkit.signals.bars import latest

@@ -6,7 +6,8 @@
   GET /history/instrument, POST /history/coverage;
 - :mod:`toolkit.contracts.risk.portfolio`: PUT, GET and DELETE /portfolio, GET /constraints/*;
 - :mod:`toolkit.contracts.risk.strategy`, :mod:`~toolkit.contracts.risk.analytics`,
-  :mod:`~toolkit.contracts.risk.attribution`: rules, strategies, analytics, attribution.
+  :mod:`~toolkit.contracts.risk.attribution`: rules, strategies, analytics, attribution;
+- :mod:`toolkit.contracts.risk.tactical`: the tactical rules' ``tactical_analysis`` on a book of orders.
 
 Import the submodules directly (``from toolkit.contracts.risk.portfolio import PortfolioUpload``).
 """
