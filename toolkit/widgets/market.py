@@ -7,6 +7,7 @@ import pandas as pd
 
 from toolkit.errors import ToolkitError
 from toolkit.market.history import read_csv_history
+from toolkit.market.instruments import with_codes
 from toolkit.reporting.charts import price_chart
 from toolkit.schema import Timeframe
 from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
@@ -70,10 +71,10 @@ class MarketExplorer:
     def _fill_results(self, preselect: tuple[str, ...] = ()) -> None:
         table = self.ws.instruments.search(self.search.value or None, mic=self.mic.value or None, limit=200)
         keep = self.ws.instruments.resolve(list(preselect)) if preselect else list(self.results.value)
+        known = set(table["instrument_id"])
+        kept = with_codes(self._table())  # the same columns as the results: one label per series
+        table = pd.concat([table, kept[kept["instrument_id"].isin(set(keep) - known)]], ignore_index=True)
         options = [(_label(r), r["instrument_id"]) for _, r in table.iterrows()]
-        known = {v for _, v in options}
-        options += [(_label(r), r["instrument_id"]) for _, r in self._table().iterrows()
-                    if r["instrument_id"] in keep and r["instrument_id"] not in known]
         before = tuple(self.results.value)
         self._quiet = True
         with self.results.hold_sync():  # one message to the page: options and selection together
