@@ -478,3 +478,4 @@ def test_the_orders_coordinate_is_kept(daily: xr.Dataset) -> None:
     out = evaluate(orders, daily, [1, 6])
     assert out["order"].values.tolist() == ["o-17", "o-18"]
     assert out["passed"].dims == ("order", "rule") and out["rule"].values.tolist() == [1, 6]
+    assert out["category"].values.tolist() == ["Level", "Generic"]

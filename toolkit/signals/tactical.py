@@ -586,7 +586,7 @@ def evaluate(orders: xr.Dataset | Mapping[str, Any], bars: xr.Dataset | Mapping[
         candle); each rule's datapoints (``distance_atr``, ``risk_percentage``, ``stop_atr``,
         ``reversal_probability``, ``minor_resistance``, ``reward_ratio``, ``supertrend_direction``,
         ``probability_success``, ``expected_duration``, ``trend_bias``, ...; NaN where not computed);
-        ``passed`` over ``(order, rule)`` (True: PASS) with ``rule_name`` on ``rule``; ``validated``
+        ``passed`` over ``(order, rule)`` (True: PASS) with ``rule_name`` and ``category`` on ``rule``; ``validated``
         (every rule passed). ``attrs["parameters"]`` holds the rules' parameters.
 
     Raises
@@ -630,7 +630,8 @@ def evaluate(orders: xr.Dataset | Mapping[str, Any], bars: xr.Dataset | Mapping[
     names = [RULES[r].name_for({k: _shown(v) for k, v in settings[r].items()}) for r in ids]
     variables: dict[str, Any] = {k: ((ORDER, RULE), v) if k == "passed" else ((ORDER,), v)
                                  for k, v in results.items()}
-    out = xr.Dataset(variables, coords={RULE: ids, "rule_name": ((RULE,), names)})
+    out = xr.Dataset(variables, coords={RULE: ids, "rule_name": ((RULE,), names),
+                                        "category": ((RULE,), [RULES[r].category for r in ids])})
     for key in ("instrument", "direction", "timeframe", "funds", "instrument_code", "apiid"):
         if key in book and f"instrument_{key}" not in out:
             out[key] = book[key]
