@@ -54,7 +54,8 @@ def stocks() -> xr.DataArray:
     """Daily returns of the 20 stocks of data/sp500_stocks.csv (2018-2022) with their GICS sector."""
     returns = csv_returns("sp500_stocks.csv").sel(time=slice("2018-01-01", "2022-12-31"))
     table = pd.read_csv(DATA / "instruments.csv").drop_duplicates("symbol").set_index("symbol")
-    return returns.assign_coords(sector=(INSTRUMENT, table["sector"].reindex(returns[INSTRUMENT].values).values))
+    sectors = table["sector"].reindex(returns[INSTRUMENT].values).to_numpy(dtype=object)  # (not pandas' Arrow strings)
+    return returns.assign_coords(sector=(INSTRUMENT, sectors))
 
 
 def dirichlet(shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
