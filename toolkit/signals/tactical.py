@@ -203,8 +203,13 @@ def read_rules(rules: object = None) -> dict[int, dict[str, Any]]:
     return dict(sorted(out.items()))
 
 
+def _plain(value: object) -> str:
+    """A value as a user wrote it (``'Up'``, ``-3.0``), not numpy's ``np.str_('Up')``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _named(indices: np.ndarray, values: np.ndarray) -> str:
-    shown = ", ".join(f"[{i}] {values[i]!r}" for i in indices[:SHOWN])
+    shown = ", ".join(f"[{i}] {_plain(values[i])}" for i in indices[:SHOWN])
     return shown + (f" and {len(indices) - SHOWN} more" if len(indices) > SHOWN else "")
 
 
@@ -385,7 +390,7 @@ def _check_candles(rules: Mapping[int, Mapping[str, Any]], count: np.ndarray, ro
     short = np.flatnonzero(count[rows] < need)
     if short.size:
         i = short[0]
-        raise DataError(f"orders.instrument[{positions[i]}]: {labels[i]!r} has {int(count[rows[i]])} candles of "
+        raise DataError(f"orders.instrument[{positions[i]}]: {_plain(labels[i])} has {int(count[rows[i]])} candles of "
                         f"timeframe {timeframe}, but rule {rule_id} ({RULES[rule_id].title}) needs at least {need}; "
                         "pass a longer history (or drop the rule).")
 
