@@ -280,6 +280,10 @@ STATUS_WORD = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*")
 ENUM_KEY = re.compile(r"(?i)(status|state|result|side|direction|type|kind|reason)$")
 #: a key that is itself data: an instrument code, as the risk platform keys effects by instrument
 DATA_KEY = re.compile(r"[A-Z0-9.]+(_[A-Z0-9]+)+")
+#: objects keyed by data whatever their keys look like: the attribution's effects, risk contributions,
+#: and aggregated weights and returns, keyed by segment (a sector, a country, an asset class)
+DATA_KEYED = re.compile(r"(^|\.)((allocation|interaction|selection|fx|total)_effect|marginal_risk_contribution|"
+                        r"aggregated_weights_returns\.(returns|weights))$")
 #: keys whose numbers carry a sign convention (VaR and CVaR: the seed's sign must be kept)
 SIGNED = re.compile(r"(?i)(^|_)c?var($|_)|valueatrisk")
 
@@ -319,8 +323,9 @@ def shape_problems(example: Any, answer: Any, path: str = "") -> list[str]:  # t
     if kind != got:
         return [f"{where}: {got} where the example has a {kind} ({example!r:.40})"]
     if isinstance(example, dict):
-        if example and all(isinstance(k, str) and DATA_KEY.fullmatch(k) for k in example) \
-                and not set(example) & set(answer):  # keyed by data: each value has the first one's shape
+        if example and (DATA_KEYED.search(path) or (all(isinstance(k, str) and DATA_KEY.fullmatch(k) for k in example)
+                                                    and not set(example) & set(answer))):
+            # keyed by data: each value has the first one's shape
             if not answer:
                 return [f"{where}: an empty object where the example has entries"]
             first = next(iter(example.values()))
