@@ -216,9 +216,24 @@ def _named(indices: np.ndarray, values: np.ndarray) -> str:
 def read_orders(orders: xr.Dataset | Mapping[str, Any]) -> xr.Dataset:
     """The book of orders with every variable of :data:`ORDER_FIELDS` (defaults filled), checked.
 
-    ``direction`` becomes +1 (Long) / -1 (Short); ``timeframe`` a whole id 0..4. Refused, each named by its
-    path (``orders.level[3]``): a missing ``instrument`` or ``direction``, another direction, a level,
-    stop, limit, size or funds that is not above 0 (NaN: none), an unknown timeframe id.
+    Parameters
+    ----------
+    orders : xr.Dataset or mapping of arrays
+        Variables over ``order`` (a scalar applies to every order; a mapping of scalars is one order):
+        ``instrument``, ``direction`` and optionally ``level``, ``stop``, ``limit``, ``size``, ``funds``,
+        ``timeframe``, ``instrument_code``, ``apiid``.
+
+    Returns
+    -------
+    xr.Dataset
+        Over ``order`` (its coordinate kept): ``instrument``; ``direction`` +1 (Long) / -1 (Short);
+        ``level``, ``stop``, ``limit``, ``size``, ``funds`` as float (NaN: none); ``timeframe`` an id 0..4.
+
+    Raises
+    ------
+    ValidationError
+        Each problem named by its path (``orders.level[3]``): a missing ``instrument`` or ``direction``,
+        another direction, a level, stop, limit, size or funds that is not above 0, an unknown timeframe id.
     """
     if not isinstance(orders, xr.Dataset):
         if not isinstance(orders, Mapping):
@@ -282,8 +297,24 @@ def read_orders(orders: xr.Dataset | Mapping[str, Any]) -> xr.Dataset:
 
 
 def read_bars(bars: xr.Dataset | Mapping[Any, xr.Dataset]) -> dict[int, xr.Dataset]:
-    """``{timeframe id: bars}``: a mapping as given (keys :class:`~toolkit.schema.Timeframe` or ids), or one
-    dataset as its ``attrs["timeframe"]`` (default 1, day)."""
+    """The bars of each timeframe.
+
+    Parameters
+    ----------
+    bars : xr.Dataset or mapping
+        One OHLCV dataset over ``(instrument, time)`` (its timeframe is ``attrs["timeframe"]``, default 1,
+        day), or ``{timeframe: dataset}`` keyed by :class:`~toolkit.schema.Timeframe` or its id.
+
+    Returns
+    -------
+    dict
+        ``{timeframe id: dataset}``.
+
+    Raises
+    ------
+    DataError
+        A key that is no timeframe id, or a value that is no dataset.
+    """
     if isinstance(bars, xr.Dataset):
         return {int(bars.attrs.get("timeframe", Timeframe.DAY)): bars}
     if isinstance(bars, Mapping):
