@@ -32,7 +32,8 @@ ATR_n Wilder's average true range of period ``n`` on the last candle (:func:`too
 1. *Level - Distance to Market Price*: PASS when ``|L - P| <= ATR_14``: an entry within one candle's
    average range of the market is likely to execute within the timeframe.
 2. *Size - Capital at Risk (percentage)*: the risk is ``size |L - S|`` (without a stop, ``size L`` for a
-   Long, unbounded for a Short); PASS when it is at most ``percentage %`` of the funds.
+   Long, unbounded for a Short, which therefore gets no default size and FAILs); PASS when it is at most
+   ``percentage %`` of the funds.
 3. *Stop - ATR Based (factor, period)*: PASS when the stop is on the losing side of the entry,
    ``d (L - S) > 0``, at least ``factor ATR_period`` away (Wilder's smoothing; the rule names no method).
 4. *Direction - Not Overextended (up, down)*: Wilder's RSI 14 on the last candle; a Long FAILs when the
@@ -47,8 +48,8 @@ ATR_n Wilder's average true range of period ``n`` on the last candle (:func:`too
    changed direction (:mod:`toolkit.signals.levels`, 10 candles each side).
 5. *Limit - At Resistance*: the nearest resistance ``R`` is the lowest minor swing high (Williams'
    five-bar fractal, :mod:`toolkit.signals.levels`) above the entry among the last 200 candles (the
-   lowest swing low below it for a Short); PASS when the limit is on the winning side of the entry and
-   within one ``ATR_14`` of ``R``, or when no level is found (nothing to be close to).
+   nearest support, the highest swing low below it, for a Short); PASS when the limit is on the winning
+   side of the entry and within one ``ATR_14`` of ``R``, or when no level is found (nothing to be close to).
 6. *Risk Reward Ratio (reward)*: ``d (T - L) / (d (L - S))``; PASS when the stop and the limit are on
    their sides and the ratio is at least ``reward``.
 7. *Direction - Follow The Supertrend (factor, period, method)*: PASS when the SuperTrend's direction on
