@@ -12,7 +12,7 @@ hand-read payload word the same problem the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -22,8 +22,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic_core import PydanticCustomError
 
 from toolkit.errors import Problem, Problems, ValidationError
-from toolkit.validation import (read_date, read_decimal, read_flag, read_id, read_int, read_name, read_text,
-                                read_timestamp, shown)
+from toolkit.validation import (
+    read_date,
+    read_decimal,
+    read_flag,
+    read_id,
+    read_int,
+    read_name,
+    read_text,
+    read_timestamp,
+    shown,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -100,7 +109,7 @@ def path_of(location: tuple[int | str, ...]) -> str:
     return path
 
 
-def _message(error: dict) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown field"

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -50,13 +51,22 @@ from pydantic import BeforeValidator, Field, PlainSerializer, ValidationInfo, mo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core import ValidationError as CoreError
 
-from toolkit.contracts.base import (Contract, DecimalText, Flag, IsoDate, Uuid, _message, _strict, payload_of,
-                                    problems_of)
+from toolkit.contracts.base import (
+    Contract,
+    DecimalText,
+    Flag,
+    IsoDate,
+    Uuid,
+    _message,
+    _strict,
+    payload_of,
+    problems_of,
+)
 from toolkit.contracts.codes import Currency, read_currency, read_isin
 from toolkit.errors import Problem, Problems, ValidationError
 from toolkit.validation import not_future, read_date, read_decimal, read_id, shown
 
-M = TypeVar("M", bound=pydantic.BaseModel)
+M = TypeVar("M", bound=Contract)
 
 #: the document's instrument identifier types (line 28, line 146)
 ID_TYPES = ("ISIN", "UPVEST")
@@ -113,7 +123,8 @@ def read_weight(value: object, path: str, problems: Problems) -> Decimal | None:
     if weight <= 0 or weight > 1:
         problems.add(path, f"{value} is not in (0, 1]; every weight must be greater than 0")
         return None
-    if -weight.as_tuple().exponent > WEIGHT_DECIMALS:
+    exponent = weight.as_tuple().exponent  # an int: read_decimal reads finite decimals only
+    if isinstance(exponent, int) and -exponent > WEIGHT_DECIMALS:
         problems.add(path, f"{value} has more than {WEIGHT_DECIMALS} decimals")
         return None
     return weight
@@ -185,7 +196,7 @@ def read_ids(values: object, path: str, problems: Problems) -> tuple[str, ...] |
     for i, key in enumerate(found):
         if key is not None and first.setdefault(key, i) != i:
             problems.add(f"{path}[{i}]", f"repeats {path}[{first[key]}]; name each once")
-    return None if problems else tuple(found)
+    return None if problems else tuple(key for key in found if key is not None)
 
 
 def _quiet(reader, value: object, *args: object) -> Any:
@@ -201,7 +212,7 @@ def _list_of(reader):
         problems = Problems()
         out = reader(values, info.field_name, problems)
         if problems:
-            raise _error("list", [(_location(p.path.removeprefix(info.field_name)), p.message, values)
+            raise _error("list", [(_location(p.path.removeprefix(info.field_name or "")), p.message, values)
                                   for p in problems.items])
         return out
 
@@ -251,13 +262,14 @@ class Checked(Contract):
     @model_validator(mode="wrap")
     @classmethod
     def _whole(cls, data: Any, handler, info: ValidationInfo) -> Any:
+        found: list[tuple[tuple, str, object]] = []
         try:
-            model, found = handler(data), []
+            model = handler(data)
         except CoreError as error:
             model, found = None, [(tuple(e["loc"]), _worded(e), e.get("input")) for e in error.errors()]
         failed = {loc for loc, _, _ in found}
-        more = cls.across(data, info.context or {}, failed) if isinstance(data, dict) else []
-        more = [(loc, message, data) for loc, message in more if loc not in failed]
+        crossed = cls.across(data, info.context or {}, failed) if isinstance(data, dict) else []
+        more: list[tuple[tuple, str, object]] = [(loc, message, data) for loc, message in crossed if loc not in failed]
         if not found and not more:
             return model
         raise _error(cls.__name__, sorted(found + more, key=cls._rank))
@@ -277,7 +289,7 @@ class Checked(Contract):
         return first, index
 
 
-def _worded(error: dict) -> str:
+def _worded(error: Mapping[str, Any]) -> str:
     """A pydantic error's message; a nested object of the wrong type names the fields it needs."""
     nested = globals().get((error.get("ctx") or {}).get("class_name", ""))
     if error["type"] == "model_type" and isinstance(nested, type) and issubclass(nested, Contract):
@@ -336,7 +348,7 @@ class AllocationEntry(Contract):
     weight: Weight
 
     @model_validator(mode="after")
-    def _identifier(self) -> "AllocationEntry":
+    def _identifier(self) -> AllocationEntry:
         problems = Problems()
         key = read_instrument_key(self.instrument_id, self.instrument_id_type, "", problems)
         if problems:
@@ -369,7 +381,9 @@ class PortfolioAllocationRequest(Checked):
         items = data.get("allocation")
         if not isinstance(items, list):
             return []
-        found, seen, weights = [], {}, []
+        found: list[tuple[tuple, str]] = []
+        seen: dict[tuple[str, str], int] = {}
+        weights: list[Decimal | None] = []
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 weights.append(None)
@@ -384,8 +398,9 @@ class PortfolioAllocationRequest(Checked):
                                                                   f"[{seen[kind, key]}]); name each instrument once"))
             else:
                 seen[kind, key] = i
-        if None not in weights and sum(weights) != 1:
-            found.append((("allocation",), f"weights sum to {format(sum(weights), 'f')}; they must sum to exactly 1"))
+        known = [weight for weight in weights if weight is not None]
+        if len(known) == len(weights) and sum(known) != 1:
+            found.append((("allocation",), f"weights sum to {format(sum(known), 'f')}; they must sum to exactly 1"))
         return found
 
 

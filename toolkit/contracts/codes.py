@@ -49,7 +49,7 @@ def read_isin(value: object, path: str, problems: Problems) -> str | None:
     try:
         return stdnum_isin.validate(value)
     except StdnumError as exc:
-        problems.add(path, f"{value!r} is not a valid ISIN ({exc.message.rstrip('.').lower()})")
+        problems.add(path, f"{value!r} is not a valid ISIN ({getattr(exc, 'message', str(exc)).rstrip('.').lower()})")
         return None
 
 

@@ -48,7 +48,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pydantic
 from pydantic import BeforeValidator, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from toolkit.contracts.base import Contract, DecimalValue, IsoDate, payload_of, problems_of
 from toolkit.errors import Problem, Problems, ValidationError
@@ -94,7 +94,7 @@ def _flag(value: object) -> bool:
     raise PydanticCustomError("toolkit", "{message}", {"message": f"{shown(value)} is not true or false"})
 
 
-def _ids(value: object) -> object:
+def _ids(value: object) -> list[Any] | tuple[Any, ...]:
     """A comma-separated text (or a list of them, a repeated query parameter) as a list of ids."""
     if isinstance(value, str):
         return value.split(",") if value else []
@@ -120,13 +120,15 @@ QueryFlag = Annotated[bool, BeforeValidator(_flag)]
 Figure = Annotated[float, BeforeValidator(_finite)]
 
 
+def _location(path: str) -> tuple[int | str, ...]:
+    """A problem's path as a pydantic location: ``instrumentIds[2]`` -> ``("instrumentIds", 2)``."""
+    return tuple(int(part) if part.isdigit() else part for part in path.replace("[", ".").replace("]", "").split("."))
+
+
 def _refuse(title: str, problems: Iterable[Problem], data: object) -> None:
     """Raise ``problems`` as pydantic errors at their paths (cross-field rules of a model)."""
-    errors = [{"type": PydanticCustomError("toolkit", "{message}", {"message": p.message}),
-               "loc": tuple(p.path.replace("[", ".").replace("]", "").split(".")), "input": data}
-              for p in problems]
-    for error in errors:  # instrumentIds.2 -> ("instrumentIds", 2)
-        error["loc"] = tuple(int(part) if part.isdigit() else part for part in error["loc"])
+    errors = [InitErrorDetails(type=PydanticCustomError("toolkit", "{message}", {"message": p.message}),
+                               loc=_location(p.path), input=data) for p in problems]
     if errors:
         raise pydantic.ValidationError.from_exception_data(title, errors)
 
@@ -251,7 +253,8 @@ def query_of(text: str, model: type[_Query], what: str = "query") -> dict[str, o
         if key not in out:
             out[key] = value
         elif key in model.lists:
-            out[key] = [*(out[key] if isinstance(out[key], list) else [out[key]]), value]
+            given = out[key]
+            out[key] = [*(given if isinstance(given, list) else [given]), value]
         else:
             problems.add(key, f"is given more than once ({shown(out[key])}, {shown(value)}); give it once")
     problems.raise_if_any(what)
