@@ -395,6 +395,12 @@ def _needed(rules: Mapping[int, Mapping[str, Any]]) -> dict[int, int]:
     return {r: needs[r] for r in rules if r in needs}
 
 
+def candles_needed(rules: object = None) -> int:
+    """The quoted candles an instrument needs for every rule of ``rules`` (:func:`read_rules`'s input) to
+    run: fewer makes :func:`evaluate` refuse its orders (a ``DataError``); 0 when no rule needs history."""
+    return max(_needed(read_rules(rules)).values(), default=0)
+
+
 def _locate(orders: xr.Dataset, bars: xr.Dataset, timeframe: int, positions: np.ndarray) -> np.ndarray:
     """Each order's row in ``bars``; refuse bars of another shape and instruments they lack."""
     if INSTRUMENT not in bars.dims:
@@ -689,4 +695,5 @@ def _shown(value: Any) -> str | None:
     return format(number.normalize(), "f") if number == number.to_integral_value() else format(number, "f")
 
 
-__all__ = ["DEFAULT_RULES", "ORDER", "RULE", "TACTICAL", "evaluate", "read_bars", "read_orders", "read_rules", "tails"]
+__all__ = ["DEFAULT_RULES", "ORDER", "RULE", "TACTICAL", "candles_needed", "evaluate", "read_bars", "read_orders",
+           "read_rules", "tails"]

@@ -46,6 +46,7 @@ from toolkit.workspace.orders import Orders
 from toolkit.workspace.portfolios import Portfolios
 from toolkit.workspace.rebalancings import Rebalancings
 from toolkit.workspace.reports import Reports
+from toolkit.workspace.rules import Rules
 from toolkit.workspace.strategies import Strategies
 
 #: environment variable naming the workspace file the apps open
@@ -89,11 +90,12 @@ class Workspace:
         self.analytics = Analytics(ctx, instruments=self.instruments, history=self.history)
         self.attribution = Attribution(ctx, instruments=self.instruments, history=self.history,
                                        accounts=self.accounts, allocations=self.allocations)
+        self.rules = Rules(ctx, instruments=self.instruments, history=self.history)
         path = self.path
         self.strategies = Strategies(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts,
                                      allocations=self.allocations, configurations=self.configurations,
                                      rebalancings=self.rebalancings, attribution=self.attribution,
-                                     analytics=self.analytics, portfolios=self.portfolios,
+                                     analytics=self.analytics, portfolios=self.portfolios, rules=self.rules,
                                      reopen=lambda: type(self).open(path))
         _OPEN.add(self)
 

@@ -23,9 +23,25 @@ cent), ``size = notional / level`` (10 decimal places) and ``level`` the last cl
 Stop/Limit`` an order carries ``limit`` (the last close) and ``stop`` two daily standard deviations
 of the sample away (below a buy, above a sell). The sample is the last five years of daily closes for
 the document's query (every level of its VaR and CVaR then has enough months), three for the toolkit's
-request unless it gives ``start_date`` / ``end_date``. Tactical rules (categories other than Portfolio) are
-stored with a strategy and listed in ``tactical_analysis`` with ``validated`` "NOT_EVALUATED": the
-toolkit does not evaluate them. :meth:`Optimisation.place` makes the target the account's allocation
+request unless it gives ``start_date`` / ``end_date``.
+
+**Tactical rules.** A strategy mixes tactical and portfolio rules by ``rule_id`` (the document's strategy
+schema). The document's query evaluates the strategy's tactical rules (1-11, 13) on each proposed order
+(:func:`toolkit.signals.tactical.evaluate`, daily candles up to the sample's last day; the order a market
+order of its size, the funds the capital) and answers ``tactical_analysis`` per order in the document's
+shape (:func:`toolkit.signals.commentary.tactical_analysis`). With ``Include Stop/Limit`` the tactical
+rules set each order's stop and limit: rule 3's stop (ATR factor, its parameters in the strategy or the
+document's defaults) and rule 5's limit (the nearest resistance, the nearest support for a Short; none
+when the lookback has none), whether or not the strategy lists rules 3 and 5 (they are judged only when
+it does). An order is judged on real candles only (:meth:`toolkit.workspace.rules.Rules.candles`): its
+instrument's own bars when they have highs and lows, else the series of the same ISIN that has them and
+ends on the same day. An order without such candles (the demo's skfolio stocks other than AAPL: closes
+only), or with fewer than the rules need, is not refused (the portfolio's other orders stand): each of its
+rules is ``validated`` "NOT_EVALUATED" with the reason in its commentary and one datapoint,
+``ohlc_candles``, the count of real candles found; with Include Stop/Limit its stop and limit stay the
+statistical ones of the toolkit's request. A Short order (a sale that reduces a holding: the toolkit is
+long only) is judged as the document's Short. The toolkit's own request evaluates no tactical rule.
+:meth:`Optimisation.place` makes the target the account's allocation
 and rebalances it through the trading engine (fees, minimum orders, sells first).
 """
 
@@ -57,7 +73,9 @@ from toolkit.optimise import efficient_frontier, optimise, triggered_trades
 from toolkit.optimise.parameters import RULE_IDS, Common, read_parameters
 from toolkit.optimise.rules import from_strategy, rule_named
 from toolkit.optimise.strategy import Strategy
-from toolkit.schema import HORIZON, INSTRUMENT, LEVEL, PORTFOLIO, TIME
+from toolkit.schema import HORIZON, INSTRUMENT, LEVEL, PORTFOLIO, TIME, Timeframe
+from toolkit.signals.commentary import tactical_analysis
+from toolkit.signals.tactical import ORDER, RULE, candles_needed, evaluate, read_rules
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.repositories import now
 from toolkit.store.strategies import StrategyRepository
@@ -72,6 +90,7 @@ from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
 from toolkit.workspace.portfolios import Portfolios
 from toolkit.workspace.rebalancings import Rebalancings
+from toolkit.workspace.rules import Rules
 
 FIELDS = ("portfolio_id", "weights", "capital", "rule_name", "parameters", "constraints", "universe", "benchmark",
           "start_date", "end_date")
@@ -114,6 +133,10 @@ class Optimisation:
     tactical: tuple[tuple[int, str], ...] = ()
     cash: float | None = None
     meta: dict = field(default_factory=dict, repr=False, compare=False)
+    #: each order's tactical analysis (evaluated, or NOT_EVALUATED with the reason), in the orders' order
+    analysis: tuple[S.TacticalAnalysis, ...] = ()
+    #: :func:`toolkit.signals.tactical.evaluate`'s dataset of the evaluated orders (``order``: their row)
+    evaluation: xr.Dataset | None = field(default=None, repr=False, compare=False)
 
     def components(self) -> pd.DataFrame:
         """Current and target weight, the trade, and the expected (annual, mean) return of every component."""
@@ -167,17 +190,8 @@ class Optimisation:
                               portfolio_rebalance=rebalance, client_reference=self.client_reference)
 
     def _tactical(self) -> list[S.TacticalAnalysis]:
-        """One entry per ordered instrument with each tactical rule of the strategy, NOT_EVALUATED."""
-        out = []
-        for row in self.orders.to_dict("records") if self.tactical else []:
-            code, apiid, name = self._code(row["instrument_id"])
-            note = "The toolkit does not evaluate tactical rules; this rule was not applied."
-            results = [S.TacticalResult(commentary=note, validated=NOT_EVALUATED, datapoints=[], simple_commentary=note,
-                                        rule_name=rule_name, rule_id=rule_id) for rule_id, rule_name in self.tactical]
-            simple = f"{name} [{row['instrument']}]\nRisk mgt: {NOT_EVALUATED}\n"
-            out.append(S.TacticalAnalysis(results=results, validated=NOT_EVALUATED, apiid=apiid, instrument_code=code,
-                                          commentary_simple=simple))
-        return out
+        """Each order's tactical analysis (module docstring), in the orders' order."""
+        return list(self.analysis)
 
     def to_dict(self) -> dict:
         """The document's answer: ``orders``, ``capital``, ``tactical_analysis``, ``portfolio_rebalance``
@@ -263,20 +277,21 @@ class Strategies:
 
     def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
                  allocations: Allocations, configurations: Configurations, rebalancings: Rebalancings,
-                 attribution: Attribution, analytics: Analytics, portfolios: Portfolios,
+                 attribution: Attribution, analytics: Analytics, portfolios: Portfolios, rules: Rules,
                  reopen: Callable[[], Any]) -> None:
         self._ctx = ctx
         self._instruments, self._history, self._accounts = instruments, history, accounts
         self._allocations, self._configurations, self._rebalancings = allocations, configurations, rebalancings
         self._attribution, self._analytics, self._portfolios = attribution, analytics, portfolios
+        self._rules = rules
         self._reopen = reopen  # a second connection to the same file, for the background runs
         self._store = StrategyRepository(ctx.db)
 
     @staticmethod
     def rules() -> list[S.RuleListing]:
         """GET /rules: the document's 21 rules (lines 651-991), the toolkit's extra parameters of its
-        portfolio rules after the document's."""
-        return S.rule_listing()
+        portfolio rules after the document's; the same as ``ws.rules.list()``, where it now lives."""
+        return Rules.list()
 
     # ------------------------------------------------------------------ optimisation
 
@@ -308,7 +323,8 @@ class Strategies:
                                   strategy_id=q.strategy_id,
                                   seed_rule_name=rule.rule.name_for(rule.values()),
                                   tactical=tuple((r.rule_id, r.rule.name_for(r.values())) for r in rules
-                                                 if not r.rule.portfolio))
+                                                 if not r.rule.portfolio),
+                                  tactical_rules=[r for r in rules if not r.rule.portfolio])
         except ValidationError as exc:  # the toolkit's paths as the strategy's and the query's
             raise ValidationError([Problem(_seed_path(p.path, paths), p.message) for p in exc.problems],
                                   exc.what) from None
@@ -377,11 +393,73 @@ class Strategies:
         trades = triggered_trades(current, target, trigger if trigger is not None else 0.0)
         orders = _orders(trades, last, returns.std(TIME, ddof=1), capital, prices["symbol"],
                          parameters.include_stop_limit)
+        tactical_rules = seed.pop("tactical_rules", None)
+        analysis: tuple[S.TacticalAnalysis, ...] = ()
+        evaluation = None
+        if tactical_rules is not None:
+            orders, analysis, evaluation = self._judge(orders, tactical_rules, parameters.include_stop_limit,
+                                                       capital, end, described(self._instruments.table(), ids))
         seed.setdefault("client_reference", account_id or str(payload.get("portfolio_id") or ""))
         seed.setdefault("seed_rule_name", seed_name(rule.name, parameters))
         return Optimisation(rule.name, parameters, capital, currency, account_id, target.rename("weight"), current,
                             orders, returns, payload.get("constraints"), self._place, cash=cash,
-                            meta=described(self._instruments.table(), ids), **seed)
+                            meta=described(self._instruments.table(), ids), analysis=analysis, evaluation=evaluation,
+                            **seed)
+
+    def _judge(self, orders: pd.DataFrame, rules: builtins.list[S.StrategyRule], stop_limit: bool, capital: float,
+               end: str, meta: Mapping[str, dict]) -> tuple[pd.DataFrame, tuple[S.TacticalAnalysis, ...],
+                                                            xr.Dataset | None]:
+        """The strategy's tactical rules on the proposed orders (module docstring): the orders (with the
+        rules' stop and limit under Include Stop/Limit), each order's analysis, and the evaluation."""
+        settings = read_rules(rules)
+        if orders.empty or not (settings or stop_limit):
+            return orders, (), None
+        run = dict(settings)
+        if stop_limit:
+            for rule_id, values in read_rules([3, 5]).items():
+                run.setdefault(rule_id, values)
+        ids = [str(i) for i in orders["instrument_id"]]
+        day = int(Timeframe.DAY)
+        bars, chosen, reasons = self._rules.candles(ids, day, end)
+        need = candles_needed(run)
+        quoted = (bars["high"].notnull() & bars["low"].notnull() & bars["close"].notnull()).sum(TIME)
+        counts = dict(zip(map(str, bars[INSTRUMENT].values), map(int, quoted.values)))
+        for iid, series in chosen.items():
+            if series is not None and counts[series] < need:
+                reasons[iid] = (f"{meta.get(iid, {}).get('instrument_code', iid)} has {counts[series]} daily candles "
+                                f"with highs and lows; the rules need {need}")
+        rows = [n for n, iid in enumerate(ids) if iid not in reasons]
+        evaluation: xr.Dataset | None = None
+        judged: dict[int, S.TacticalAnalysis] = {}
+        if rows:
+            book = xr.Dataset({
+                "instrument": ((ORDER,), np.array([chosen[ids[n]] for n in rows], dtype=object)),
+                "direction": ((ORDER,), orders["direction"].to_numpy()[rows].astype(object)),
+                "size": ((ORDER,), orders["size"].astype(float).to_numpy()[rows]),
+                "funds": ((ORDER,), np.full(len(rows), float(capital))),
+                "timeframe": ((ORDER,), np.full(len(rows), day)),
+                "instrument_code": ((ORDER,), np.array([meta.get(ids[n], {}).get("instrument_code") or ids[n]
+                                                        for n in rows], dtype=object)),
+                "apiid": ((ORDER,), np.array([meta.get(ids[n], {}).get("apiid") or 0 for n in rows])),
+            }, coords={ORDER: rows})
+            evaluation = evaluate(book, bars, run)
+            shown = evaluation.sel({RULE: list(settings)})
+            judged = dict(zip(rows, tactical_analysis(shown).tactical_analysis)) if settings else {}
+            if stop_limit:
+                orders = orders.copy()
+                for key, column in (("stop", "stop_level"), ("limit", "limit_level")):
+                    values = orders[column].astype(object).to_numpy().copy()
+                    for n, value in zip(rows, evaluation[key].values):
+                        values[n] = round(float(value), 4) if np.isfinite(value) else None
+                    orders[column] = values
+        analysis: builtins.list[S.TacticalAnalysis] = []
+        for n, iid in enumerate(ids):
+            if n in judged:
+                analysis.append(judged[n])
+            elif settings:
+                analysis.append(_not_evaluated(orders.iloc[n], meta.get(iid, {}), settings, reasons[iid],
+                                               counts.get(chosen[iid] or "", 0)))
+        return orders, tuple(analysis), evaluation
 
     def _place(self, account_id: str, rule_name: str, weights: dict[str, str], execution_date: str | None) -> dict:
         """Make ``weights`` the account's allocation (a new allocation named after the rule) and
@@ -569,6 +647,32 @@ class Strategies:
         last = weights.ffill(TIME).isel({TIME: -1}, drop=True).fillna(0.0)
         return last.where(last > 0, drop=True).rename("weight")
 
+
+
+def _not_evaluated(order: pd.Series, info: Mapping, settings: Mapping[int, Mapping[str, Any]], reason: str,
+                   candles: int) -> S.TacticalAnalysis:
+    """An order the tactical rules cannot judge: each rule NOT_EVALUATED with ``reason``, and the datapoint
+    ``ohlc_candles`` (the real candles found)."""
+    note = f"\n\nNot evaluated: {reason}.\n"
+    point = S.Datapoint(reference="ohlc_candles", label="Candles with highs and lows", value=float(candles),
+                        status=NOT_EVALUATED, priority="ohlc_candles", value_formatted=f"{candles:,}")
+    results = [S.TacticalResult(commentary=note, validated=NOT_EVALUATED, datapoints=[point], simple_commentary=note,
+                                rule_name=TABLE[rule_id].name_for({k: _word(v) for k, v in values.items()}),
+                                rule_id=rule_id) for rule_id, values in settings.items()]
+    name = info.get("name") or order["instrument"]
+    return S.TacticalAnalysis(results=results, validated=NOT_EVALUATED, apiid=int(info.get("apiid") or 0),
+                              instrument_code=str(info.get("instrument_code") or order["instrument_id"]),
+                              commentary_simple=f"{name} [{order['instrument']}]\nRisk mgt: {NOT_EVALUATED}\n"
+                                                + note)
+
+
+def _word(value: object) -> str | None:
+    """A rule parameter as its name shows it (``"2"``, ``"2.5"``, ``"SMA"``)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format(Decimal(repr(float(cast(float, value)))).normalize(), "f")
 
 
 def _orders(trades: xr.DataArray, last: xr.DataArray, daily_sd: xr.DataArray, capital: float, symbols: xr.DataArray,
