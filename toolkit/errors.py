@@ -8,6 +8,7 @@ carries *every* problem found in a request, each named by its field path
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class ToolkitError(Exception):
@@ -76,15 +77,17 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def require_object(self, payload: object, fields: tuple[str, ...] | None, what: str) -> None:
-        """Refuse at once a payload that is not a JSON object; note every field outside ``fields``."""
+    def require_object(self, payload: object, fields: tuple[str, ...] | None, what: str) -> dict[Any, Any]:
+        """Refuse at once a payload that is not a JSON object; note every field outside ``fields``.
+        Returns the payload (as the dict it is)."""
         if not isinstance(payload, dict):
             self.add("", f"expected a JSON object, got {type(payload).__name__}")
             raise ValidationError(self.items, what)
         if not fields:  # no list of fields: every key is allowed
-            return
+            return payload
         for key in sorted(set(payload) - set(fields), key=str):
             self.add(key, f"unknown field; {what} has {', '.join(fields)}")
+        return payload
 
     def require_fields(self, item: object, path: str, allowed: tuple[str, ...]) -> dict | None:
         """A nested object of a payload at ``path``: note each unknown field (``path.key``) and

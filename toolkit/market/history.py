@@ -32,16 +32,18 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from toolkit.contracts.codes import read_currency, read_isin
 from toolkit.contracts.risk.common import read_symbol
 from toolkit.contracts.risk.history import check_bars, row_order
 from toolkit.errors import Problems
-from toolkit.market.instruments import check_currency, check_isin, check_mic
+from toolkit.market.instruments import check_mic
 from toolkit.schema import HORIZONS, INSTRUMENT, OHLCV, TIME, Timeframe
 from toolkit.validation import (
     decimal_or_none,
@@ -82,21 +84,23 @@ def parse_history(payload: object, *, now: datetime | None = None) -> HistoryUpl
     ``now`` (default: the current time, UTC) is the latest timestamp a bar may carry.
     """
     problems = Problems()
-    problems.require_object(payload, FIELDS, "history upload")
-    isin = _standard(check_isin, payload.get("isin"), "isin", problems, "US0378331005")
-    currency = _standard(check_currency, payload.get("currency"), "currency", problems, "USD")
+    payload = problems.require_object(payload, FIELDS, "history upload")
+    isin = _standard(read_isin, payload.get("isin"), "isin", problems, "US0378331005")
+    currency = _standard(read_currency, payload.get("currency"), "currency", problems, "USD")
     timeframe = read_timeframe(payload.get("timeframe"), "timeframe", problems)
     mic = _optional(payload, "mic", _check_mic, problems)
     symbol = _optional(payload, "symbol", read_symbol, problems)
     name = _optional(payload, "name", read_name, problems)
     iid = _optional(payload, "instrument_id", read_id, problems)
-    frame = check_bars(payload.get("history"), timeframe, now or datetime.now(timezone.utc), problems, "timestamp")
+    frame = check_bars(payload.get("history"), timeframe, now or datetime.now(UTC), problems, "timestamp")
     problems.items.sort(key=row_order)
     problems.raise_if_any("history upload")
+    # the readers answer None only with a problem noted, and problems were refused above
+    assert isin is not None and currency is not None and timeframe is not None
     return HistoryUpload(isin, currency, timeframe, frame, symbol, name, mic, iid)
 
 
-def _optional(payload: dict, key: str, reader: Callable, problems: Problems):
+def _optional(payload: dict, key: str, reader: Callable, problems: Problems) -> Any:
     """``reader`` on an optional field: None when the field is absent or null."""
     value = payload.get(key)
     return None if value is None else reader(value, key, problems)
@@ -106,7 +110,7 @@ def _standard(check: Callable, value: object, path: str, problems: Problems, exa
     """``check`` (which validates and normalises an identifier), then refuse any value that was
     not already in its normal form: upper case, no spaces, no control characters."""
     normal = check(value, path, problems)
-    if normal is not None and (normal != value or not value.isprintable()):
+    if normal is not None and (normal != value or not isinstance(value, str) or not value.isprintable()):
         problems.add(path, f"{shown(value)} is not in its standard form; write it as \"{example}\" is "
                            "written: upper case, without spaces")
         return None
@@ -119,7 +123,7 @@ def _check_mic(value: object, path: str, problems: Problems) -> str | None:
 
 def _utc(moment: datetime) -> datetime:
     """A datetime as naive UTC (naive ones are taken as UTC already)."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def read_timeframe(value: object, path: str, problems: Problems) -> Timeframe | None:
@@ -212,8 +216,8 @@ def resample(ds: xr.Dataset, horizon: str) -> xr.Dataset:
     if horizon == "day":
         return ds
     groups = ds.resample({TIME: HORIZONS[horizon]})
-    how = {"open": groups.first, "high": groups.max, "low": groups.min, "close": groups.last,
-           "volume": lambda: groups.sum(min_count=1)}
+    how: dict[str, Callable[[], xr.Dataset]] = {"open": groups.first, "high": groups.max, "low": groups.min,
+                                                "close": groups.last, "volume": lambda: groups.sum(min_count=1)}
     out = xr.Dataset({name: how[name]()[name] for name in OHLCV if name in ds}, attrs=ds.attrs)
     # drop periods without a single timestamp, from the index alone (the data stay lazy)
     counts = ds.indexes[TIME].to_series().resample(HORIZONS[horizon]).size()

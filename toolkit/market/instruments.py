@@ -14,15 +14,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pycountry
 from stdnum import isin as stdnum_isin
 
-from toolkit.contracts.codes import NOT_MONEY
-from toolkit.contracts.codes import read_currency as check_currency
-from toolkit.contracts.codes import read_isin as check_isin
 from toolkit.contracts.risk.common import SEPARATOR
 from toolkit.contracts.risk.history import InstrumentUpload, split_code
 from toolkit.errors import Problems
@@ -59,9 +57,9 @@ class Instrument:
         return asdict(self)
 
     @classmethod
-    def from_row(cls, row: dict) -> "Instrument":
+    def from_row(cls, row: dict) -> Instrument:
         names = {f.name for f in fields(cls)}
-        values = {k: (None if _missing(v) else v) for k, v in row.items() if k in names}
+        values: dict[str, Any] = {k: (None if _missing(v) else v) for k, v in row.items() if k in names}
         values["tradable"] = bool(values.get("tradable"))
         return cls(**values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from decimal import Decimal
@@ -31,7 +32,7 @@ class AccountRepository:
         row = self.db.conn.execute(
             "SELECT id, type, status, currency, name, created_at FROM accounts WHERE id = ?",
             (account_id,)).fetchone()
-        return Account(*row, cash=self.cash(account_id)) if row else None
+        return _account(row, self.cash(account_id)) if row else None
 
     def list(self, type_: str | None, status: str | None, limit: int) -> list[Account]:
         """Accounts oldest first, optionally of one type and status, with their balances (one query each)."""
@@ -44,9 +45,9 @@ class AccountRepository:
         for account_id, amount in self.db.conn.execute(
                 f"SELECT account_id, amount FROM cash_ledger WHERE account_id IN ({marks})", list(cash)):
             cash[account_id] += Decimal(amount)
-        return [Account(*row, cash=cash[row[0]]) for row in rows]
+        return [_account(row, cash[row[0]]) for row in rows]
 
-    def ids(self, type_: str | None = None, among: Sequence[str] | None = None) -> list[str]:
+    def ids(self, type_: str | None = None, among: Sequence[str] | None = None) -> builtins.list[str]:
         """Account ids, oldest first, of one ``type_`` (all when None), among ``among`` when given (in
         its order)."""
         kind = "" if type_ is None else "type = ? AND "
@@ -94,7 +95,7 @@ class AccountRepository:
                 "CROSS JOIN portfolio_orders o ON o.rowid = ? + j.key WHERE ? OR j.value != 0",
                 (kind, value_date, stamp, json.dumps(np.asarray(cents, np.int64).tolist()), first, keep_zero))
 
-    def last_bookings(self, account_ids: list[str], trades_only: bool = False) -> dict[str, str]:
+    def last_bookings(self, account_ids: builtins.list[str], trades_only: bool = False) -> dict[str, str]:
         """The latest value date booked on each of ``account_ids`` that has one (ISO dates): of any
         booking (fills, fees, cash movements), or with ``trades_only`` of the trades and their fees
         (every kind but DEPOSIT and WITHDRAWAL)."""
@@ -104,7 +105,7 @@ class AccountRepository:
             "GROUP BY account_id", (json.dumps(list(account_ids)), trades_only)).fetchall()
         return dict(rows)
 
-    def booked_after(self, account_ids: list[str], day: str) -> dict[str, str]:
+    def booked_after(self, account_ids: builtins.list[str], day: str) -> dict[str, str]:
         """The accounts among ``account_ids`` with a booking valued after ``day``, with their latest
         value date. One scan of the ledger answers the usual case, nothing booked after ``day`` at all
         (12 ms for 300,000 rows, against 0.4 s for the latest date of each of 100,000 accounts)."""
@@ -133,3 +134,9 @@ class ConfigurationRepository:
             "SELECT id, account_id, allocation_id, created_at, updated_at FROM configurations "
             "WHERE account_id = ?", (account_id,)).fetchone()
         return Configuration(*row) if row else None
+
+
+def _account(row: tuple, cash: Decimal) -> Account:
+    """An account from its row (``id, type, status, currency, name, created_at``) and its balance."""
+    account_id, type_, status, currency, name, created_at = row
+    return Account(account_id, type_, status, currency, name, created_at, cash)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import sqlite_utils
+from numpy.typing import ArrayLike
 
 from toolkit.trading.orders import decimal_texts
 
@@ -30,10 +31,11 @@ LEG = np.dtype([("instrument", "<i4"), ("sell", "u1"), ("cents", "<i8"), ("qty",
 FILLED_STATES = ("FILLED", "SETTLED")
 
 
-def records(keys: object, sell: object, cents: object, qty: object, price: object, fee: object) -> np.ndarray:
+def records(keys: ArrayLike, sell: ArrayLike, cents: ArrayLike, qty: ArrayLike, price: ArrayLike,
+            fee: ArrayLike) -> np.ndarray:
     """Leg records from equal-length columns (``keys`` from :meth:`InstrumentKeys.keys`)."""
     out = np.zeros(len(np.atleast_1d(keys)), LEG)
-    for name, column in zip(LEG.names, (keys, sell, cents, qty, price, fee)):
+    for name, column in zip(LEG.names or (), (keys, sell, cents, qty, price, fee)):
         out[name] = column
     return out
 
@@ -41,7 +43,7 @@ def records(keys: object, sell: object, cents: object, qty: object, price: objec
 def split(legs: np.ndarray, counts: Sequence[int] | np.ndarray) -> list[memoryview]:
     """The BLOBs of consecutive orders holding ``counts[i]`` legs each: views into ``legs``
     (no copy; sqlite3 binds any bytes-like object as a BLOB)."""
-    raw = memoryview(np.ascontiguousarray(legs).view(np.uint8))
+    raw = np.ascontiguousarray(legs).view(np.uint8).data
     cuts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]) * LEG.itemsize
     return [raw[a:b] for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist())]
 

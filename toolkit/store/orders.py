@@ -40,7 +40,7 @@ class OrderRepository:
         return legs.records(keys, [s == "SELL" for s in sides], cents, qty, price, fee).tobytes()
 
     def pack_book(self, instruments: list[str], prices: np.ndarray, table: dict[str, np.ndarray],
-                  counts: np.ndarray) -> list[bytes]:
+                  counts: np.ndarray) -> list[memoryview]:
         """A run's child orders (the table of :func:`toolkit.trading.rebalancing.legs`, its
         ``instrument`` a column of ``instruments`` and ``prices``) packed, one BLOB per order of
         ``counts`` legs."""

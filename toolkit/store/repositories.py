@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ _PRICE_COLUMNS = ("instrument_id", "timeframe", "time", *OHLCV)
 
 def now(precise: bool = False) -> str:
     """UTC now as ISO 8601, to the second (or the microsecond, for version stamps)."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds" if precise else "seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds" if precise else "seconds")
 
 
 class SequentialIds(Sequence[str]):

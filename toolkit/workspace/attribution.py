@@ -44,11 +44,12 @@ from toolkit.analytics.currency import ankrim_hensel
 from toolkit.analytics.returns import simple_returns
 from toolkit.analytics.risk import horizon_returns
 from toolkit.contracts.base import read
+from toolkit.contracts.codes import read_currency
 from toolkit.contracts.risk import attribution as T
 from toolkit.contracts.risk.analytics import Measure, contribution_sentence
 from toolkit.contracts.risk.common import read_symbol
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
-from toolkit.market.instruments import check_currency, instrument_code
+from toolkit.market.instruments import instrument_code
 from toolkit.market.providers import USER_FEED
 from toolkit.market.universes import geography_of
 from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
@@ -162,7 +163,7 @@ class Attribution:
         method = payload.get("method")
         if method not in METHODS:
             problems.add("method", f"{method!r} is not one of {', '.join(METHODS)}")
-        currency = check_currency(payload.get("currency"), "currency", problems)
+        currency = read_currency(payload.get("currency"), "currency", problems)
         description = payload.get("description")
         if description is not None:
             description = read_text(description, "description", problems)
@@ -580,7 +581,7 @@ def _read_run(payload: object) -> dict:
         problems.add("linking", "geometric attribution links geometrically, arithmetic attribution by "
                                 "carino, menchero, grap or frongello")
     if out["base_currency"] is not None:
-        out["base_currency"] = check_currency(out["base_currency"], "base_currency", problems)
+        out["base_currency"] = read_currency(out["base_currency"], "base_currency", problems)
         if out["geometric"]:
             problems.add("base_currency", "the currency attribution (Ankrim-Hensel) is arithmetic; ask for it "
                                           "without geometric")
