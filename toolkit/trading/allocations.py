@@ -32,7 +32,7 @@ several sources: MSFT from skfolio to 2022, pmdarima to 2017 and bokeh to 2013):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -41,8 +41,7 @@ import pydantic
 import xarray as xr
 
 from toolkit.contracts.base import payload_of
-from toolkit.contracts.brokerage import (AllocationEntry, PortfolioAllocationRequest, PortfolioAllocationResponse,
-                                         parse)
+from toolkit.contracts.brokerage import AllocationEntry, PortfolioAllocationRequest, PortfolioAllocationResponse, parse
 from toolkit.errors import Problem, Problems, ValidationError
 from toolkit.market.instruments import current_first
 from toolkit.schema import INSTRUMENT
@@ -140,10 +139,11 @@ def read_allocation(request: object, registry: pd.DataFrame, market_date: str | 
 def _entries(request: object) -> list[tuple[int, AllocationEntry]]:
     """The entries of a refused request that read on their own, with their positions."""
     try:
-        items = payload_of(request).get("allocation")
-    except (ValidationError, AttributeError):
+        payload = payload_of(request)
+    except ValidationError:
         return []
-    found = []
+    items = payload.get("allocation") if isinstance(payload, Mapping) else None
+    found: list[tuple[int, AllocationEntry]] = []
     for i, item in enumerate(items if isinstance(items, list) else []):
         try:
             found.append((i, AllocationEntry.model_validate(item)))
@@ -165,7 +165,8 @@ def _check_items(entries: Iterable[tuple[int, AllocationEntry]], registry: pd.Da
     tradable = current_first(registry[registry["tradable"]])
     by_isin = tradable.drop_duplicates("isin").set_index("isin")
     by_id = registry.set_index("instrument_id")
-    items, seen = [], {}
+    items: list[AllocationItem] = []
+    seen: dict[str, int] = {}
     for i, entry in entries:
         path = f"allocation[{i}].instrument_id"
         iid = _resolve(entry, path, by_isin, by_id, problems)

@@ -68,7 +68,7 @@ class OrderRequest:
     account_id: str | None = None
 
     @classmethod
-    def of(cls, request: PortfolioOrderRequest) -> "OrderRequest":
+    def of(cls, request: PortfolioOrderRequest) -> OrderRequest:
         day = request.execution_date
         return cls(request.side, request.cash_amount, request.currency, request.idempotency_key,
                    None if day is None else day.isoformat(), request.user_id, request.account_id)

@@ -19,6 +19,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,9 @@ from toolkit.contracts.brokerage import (  # noqa: F401
 from toolkit.trading import engine
 from toolkit.trading.orders import CENT, FeeSchedule, decimal_texts
 
+#: the engine's drift modes: a configuration's drift_type in lower case (engine.rebalance refuses any other)
+DriftMode = Literal["absolute", "relative"]
+
 
 @dataclass(frozen=True)
 class RebalancingRequest:
@@ -46,7 +50,7 @@ class RebalancingRequest:
     preview: bool
 
     @classmethod
-    def of(cls, request: RebalancingExecutionRequest) -> "RebalancingRequest":
+    def of(cls, request: RebalancingExecutionRequest) -> RebalancingRequest:
         drift = request.drift
         day = request.execution_date
         return cls(request.account_list, request.allocation_ids, Decimal(0) if drift is None else drift.threshold,
@@ -123,7 +127,8 @@ def plan(accounts: pd.DataFrame, requested: tuple[str, ...], qty: np.ndarray, ca
     ok = reasons.isna().to_numpy()
     if not ok.any():
         return reasons, ok, {}
-    trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=drift, drift_mode=drift_type.lower(),
+    mode = cast(DriftMode, drift_type.lower())
+    trades = engine.rebalance(qty[ok], cash[ok], prices, target[ok], drift=drift, drift_mode=mode,
                               min_order_cents=int(fees.min_order / CENT), fee_rate=fees.rate,
                               fee_min_cents=int(fees.minimum / CENT))
     idle = (trades["sell_qty"] == 0).all(axis=-1) & (trades["buy_cents"] == 0).all(axis=-1)
@@ -216,7 +221,7 @@ class Executions(Sequence):
         """The trades of the ``n``-th account: sells first, then buys, amounts and quantities as
         decimal strings (2 and 10 decimals)."""
         row = self._row.get(n)
-        if row is None or self._table is None:
+        if row is None or self._table is None or self._starts is None:
             return []
         part = {k: v[self._starts[row]:self._starts[row + 1]] for k, v in self._table.items()}
         column = part["instrument"]
@@ -242,7 +247,7 @@ class Executions(Sequence):
             return NotImplemented
         return len(self) == len(other) and all(a == b for a, b in zip(self, other))
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as the list it equals
 
     def __repr__(self) -> str:
         if len(self) <= 10:
