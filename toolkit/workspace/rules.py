@@ -207,7 +207,8 @@ class Rules:
                     continue
                 label = Timeframe(timeframe).label
                 if int(closes.sel({INSTRUMENT: iid})):
-                    twins = table[(table["isin"] == table.at[iid, "isin"]) & (table.index != iid)]
+                    twins = table[(table["isin"] == table.at[iid, "isin"]) & (table.index != iid)].sort_values(
+                        "history_end", ascending=False)
                     other = [f"apiid {_apiid(table, t)}" for t in twins.index]
                     hint = f"; the same instrument with real candles: {row['instrument_code']} from " \
                            f"{', '.join(other)}" if other else ""
@@ -227,7 +228,8 @@ class Rules:
                for k in ("level", "stop", "limit", "size", "funds")},
             "timeframe": ((ORDER,), np.array([int(r["timeframe"]) for r in rows])),
         }, coords={ORDER: np.arange(len(rows))})
-        result = _renamed(evaluate, book, frames, settings)
+        codes = {f"{i!r}": _code(table, i) for i in dict.fromkeys(ids)}
+        result = _renamed(evaluate, book, frames, settings, codes)
         return Evaluation(tactical_analysis(result), result, frames)
 
     def _timeframes(self, iid: str) -> str:
@@ -240,13 +242,17 @@ class Rules:
         return ", ".join(found)
 
 
-def _renamed(run: Any, book: xr.Dataset, frames: Mapping[int, xr.Dataset], settings: object) -> xr.Dataset:
-    """``evaluate`` with the rules' problems named under ``rules`` (they are already) and the bars' under
-    ``orders`` (the evaluation names ``orders.instrument[0]``; the request's field is ``instrument_code``)."""
+def _renamed(run: Any, book: xr.Dataset, frames: Mapping[int, xr.Dataset], settings: object,
+             codes: Mapping[str, str]) -> xr.Dataset:
+    """``evaluate`` with the bars' problems named as the request names them (the evaluation names
+    ``orders.instrument[0]`` and an instrument id; the request says ``orders[0].instrument_code`` and
+    ``AAPL_XNGS (apiid 14)``), ``orders.funds`` as ``orders[n].capital``."""
     try:
         return run(book, dict(frames), settings)
     except DataError as exc:
         text = str(exc).replace("orders.instrument[", "orders[").replace("orders.timeframe[", "orders[")
+        for label, code in codes.items():
+            text = text.replace(label, code)
         raise DataError(_fields(text)) from None
     except ValidationError as exc:
         raise ValidationError([type(p)(_fields(p.path), p.message) for p in exc.problems], exc.what) from None

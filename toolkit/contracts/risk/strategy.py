@@ -29,7 +29,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, WrapValidator, model_validator
+from pydantic import Field, SerializeAsAny, WrapValidator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core import ValidationError as CoreValidationError
 
@@ -492,6 +492,8 @@ class Optimisation(Contract):
 
     orders: list[OptimisationOrder]
     capital: OptimisationCapital
-    tactical_analysis: list[TacticalAnalysis]
+    #: per order; an evaluated order's item adds ``order``, the order as the rules filled it in
+    #: (:class:`toolkit.contracts.risk.tactical.OrderAnalysis`)
+    tactical_analysis: list[SerializeAsAny[TacticalAnalysis]]
     portfolio_rebalance: PortfolioRebalance
     client_reference: str
