@@ -428,9 +428,9 @@ def _check_candles(rules: Mapping[int, Mapping[str, Any]], count: np.ndarray, ro
     short = np.flatnonzero(count[rows] < need)
     if short.size:
         i = short[0]
+        title = RULES[rule_id].title.replace("{}", "N")
         raise DataError(f"orders.instrument[{positions[i]}]: {_plain(labels[i])} has {int(count[rows[i]])} candles of "
-                        f"timeframe {timeframe}, but rule {rule_id} ({RULES[rule_id].title.replace('{}', 'N')}) needs at "
-                        f"least {need}; "
+                        f"timeframe {timeframe}, but rule {rule_id} ({title}) needs at least {need}; "
                         "pass a longer history (or drop the rule).")
 
 
