@@ -29,4 +29,5 @@ def price_chart(ds: xr.Dataset, rebase: bool = True, title: str | None = None,
             name += f" ({ds['source'].values[i]})"
         traces.append(go.Scatter(x=line.indexes[TIME].strftime("%Y-%m-%d").tolist(), y=line.values,
                                  mode="lines", name=name))
-    return go.Figure(data=traces, layout={**LAYOUT, "title": title or "Close", "yaxis": {"title": unit, "type": "log" if log else "linear"}})
+    return go.Figure(data=traces, layout={**LAYOUT, "title": title or "Close",
+                                          "yaxis": {"title": unit, "type": "log" if log else "linear"}})

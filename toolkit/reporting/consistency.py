@@ -52,11 +52,17 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any, cast
 
 from toolkit.contracts.performance import InstrumentReturnsQuery, PortfolioReturnsQuery, check_master_dates
 from toolkit.errors import Problem, Problems, ValidationError
-from toolkit.reporting.returns import (INSTRUMENT_SERIES, PORTFOLIO_SERIES, PerformanceMaster, instrument_query,
-                                       portfolio_query)
+from toolkit.reporting.returns import (
+    INSTRUMENT_SERIES,
+    PORTFOLIO_SERIES,
+    PerformanceMaster,
+    instrument_query,
+    portfolio_query,
+)
 from toolkit.validation import date_or_none
 
 PORTFOLIO_KEYS = ("portfolioId", "startDate", "endDate", "performanceMeasurementStartDate",
@@ -126,7 +132,8 @@ class _Block:
     rows: dict[str, list] = field(default_factory=dict)
 
 
-def check(response: object, master: object = None, request: object = None, rtol: float = 1e-6) -> list[Problem]:
+def check(response: object, master: PerformanceMaster | Mapping[Any, Any] | None = None, request: object = None,
+          rtol: float = 1e-6) -> list[Problem]:
     """Every violation of the consistency rules in ``response`` (a PortfolioReturns or an
     InstrumentReturns response dict), each with its path; an empty list if it is consistent.
 
@@ -141,24 +148,29 @@ def check(response: object, master: object = None, request: object = None, rtol:
     instruments = "instruments" in response or isinstance(request, InstrumentReturnsQuery) or (
         isinstance(request, dict | str) and "instrumentIds" in request)
     if instruments:
-        req = instrument_query(request) if request is not None else None
-        _check_instruments(response, master or {}, req, problems, rtol)
+        masters = master or {}
+        if not isinstance(masters, Mapping):
+            raise TypeError(f"an InstrumentReturns response is checked against a mapping instrument id -> master, "
+                            f"got {type(master).__name__}")
+        _check_instruments(response, masters, instrument_query(request) if request is not None else None,
+                           problems, rtol)
     else:
         req = portfolio_query(request) if request is not None else None
-        if isinstance(master, dict):
-            master = PerformanceMaster.from_dict(master)
+        if isinstance(master, Mapping):
+            master = PerformanceMaster.from_dict(dict(master))
         _check_portfolio(response, master, req, problems, rtol)
     return problems.items
 
 
-def validate(response: object, master: object = None, request: object = None, rtol: float = 1e-6) -> dict:
+def validate(response: object, master: PerformanceMaster | Mapping[Any, Any] | None = None, request: object = None,
+             rtol: float = 1e-6) -> dict:
     """``response`` itself if it keeps every rule; otherwise a ``ValidationError`` naming each violation."""
     problems = check(response, master, request, rtol)
     if problems:
         what = "InstrumentReturns response" if isinstance(response, dict) and "instruments" in response \
             else "PortfolioReturns response"
         raise ValidationError(problems, what)
-    return response
+    return cast(dict, response)  # check() refuses anything but a dict
 
 
 # --- the two response kinds -------------------------------------------------------------------
@@ -336,8 +348,10 @@ def _check_block(block: _Block, problems: Problems, rtol: float) -> None:
         if entries is not None:
             block.rows[unit.name] = _check_periods(block, unit, entries, problems)
             _check_chain(block, unit.name, block.rows[unit.name], starts, problems, rtol)
-    _link(block, "years", "months", lambda k: range(max(k * 12, MONTHS.of(block.start)),
-                                                    min(k * 12 + 11, MONTHS.of(block.end)) + 1), problems, rtol)
+    if block.start and block.end:
+        start, end = block.start, block.end
+        _link(block, "years", "months", lambda k: range(max(k * 12, MONTHS.of(start)),
+                                                        min(k * 12 + 11, MONTHS.of(end)) + 1), problems, rtol)
     _check_days(block, starts, problems, rtol)
 
 
@@ -365,7 +379,7 @@ def _check_periods(block: _Block, unit: _Unit, entries: list, problems: Problems
                 problems.add(f"{path}.{unit.label}", f"{unit.show(k)} follows {unit.show(previous)}: "
                              f"{unit.show(previous + 1)} is missing")
         if k is not None and block.start and block.end:
-            _check_bounds(block, unit, k, first, last, entry, path, problems)
+            _check_bounds(block, block.start, block.end, unit, k, first, last, entry, path, problems)
         previous = k if k is not None else previous
         rows.append((i, k, first, last, _values(entry, path, block, problems, f"every {unit.label} carries it")))
     if block.start and block.end:
@@ -382,13 +396,14 @@ def _check_periods(block: _Block, unit: _Unit, entries: list, problems: Problems
     return rows
 
 
-def _check_bounds(block: _Block, unit: _Unit, k: int, first: date | None, last: date | None, entry: dict,
-                  path: str, problems: Problems) -> None:
-    """An entry's startDate, date and complete flag against its label and the period."""
-    if not unit.of(block.start) <= k <= unit.of(block.end):
-        problems.add(f"{path}.{unit.label}", f"{unit.show(k)} lies outside the period {block.start} to {block.end}")
+def _check_bounds(block: _Block, start: date, end: date, unit: _Unit, k: int, first: date | None, last: date | None,
+                  entry: dict, path: str, problems: Problems) -> None:
+    """An entry's startDate, date and complete flag against its label and the period (``start`` to ``end``,
+    the block's)."""
+    if not unit.of(start) <= k <= unit.of(end):
+        problems.add(f"{path}.{unit.label}", f"{unit.show(k)} lies outside the period {start} to {end}")
         return
-    want_first, want_last = max(block.start, unit.first(k)), min(block.end, unit.last(k))
+    want_first, want_last = max(start, unit.first(k)), min(end, unit.last(k))
     if last is not None and last != want_last:
         if not unit.first(k) <= last <= unit.last(k):
             problems.add(f"{path}.date", f"{last} is not in {unit.label} {unit.show(k)}")
@@ -397,7 +412,7 @@ def _check_bounds(block: _Block, unit: _Unit, k: int, first: date | None, last: 
                          "values are valid for the ultimo")
         else:
             problems.add(f"{path}.date", f"is {last} but the period (and this incomplete {unit.label}) "
-                         f"ends at endDate {block.end}")
+                         f"ends at endDate {end}")
     if first is not None and first != want_first:
         problems.add(f"{path}.startDate", f"is {first} but the {unit.label} starts within the period on {want_first}")
     complete = want_first == unit.first(k) and want_last == unit.last(k)
@@ -485,15 +500,15 @@ def _check_days(block: _Block, starts: dict, problems: Problems, rtol: float) ->
         rows.append((i, day, None, day, _values(entry, here, block, problems, what)))
     if not ordered or block.daily_start is None:
         return
-    _check_chain(block, "days", rows, starts, problems, rtol, _index_before_days(block, starts))
+    _check_chain(block, "days", rows, starts, problems, rtol, _index_before_days(block, block.daily_start, starts))
     _link_days(block, rows, problems, rtol)
 
 
-def _index_before_days(block: _Block, starts: dict) -> dict:
+def _index_before_days(block: _Block, daily_start: date, starts: dict) -> dict:
     """The index at EOD of the day before the daily start: ``indexStart`` or a month's index."""
-    if block.daily_start == block.start:
+    if daily_start == block.start:
         return starts
-    eve = block.daily_start - timedelta(days=1)
+    eve = daily_start - timedelta(days=1)
     for _i, _k, _first, last, values in block.rows.get("months", []):
         if last == eve:
             return {series: values[series][1] for series in block.series}

@@ -14,7 +14,7 @@ into a computation.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,11 @@ import pandas as pd
 #: what a missing value is shown as
 MISSING = "\u2013"
 
-Formattable = float | int | np.ndarray | list | pd.Series | pd.DataFrame
-Formatted = str | np.ndarray | pd.Series | pd.DataFrame
+Formattable: TypeAlias = float | int | np.ndarray | list | pd.Series | pd.DataFrame
+Formatted: TypeAlias = str | np.ndarray | pd.Series | pd.DataFrame
 
 
-def _one(value: object, scale: float, decimals: int, unit: str) -> str:
+def _one(value: Any, scale: float, decimals: int, unit: str) -> str:
     try:
         number = float(value) * scale
     except (TypeError, ValueError):

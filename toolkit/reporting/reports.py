@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 from datetime import date
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ FREQUENCIES = {"monthly": ("ME", "M"), "quarterly": ("QE", "Q"), "yearly": ("YE"
 COLUMNS = ("gross", "net", "benchmark", "relative")
 DAYS_PER_YEAR = 365.25
 
-Day = date | str | pd.Timestamp | None
+Day: TypeAlias = date | str | pd.Timestamp | None
 
 
 def _sliced(x: xr.DataArray | xr.Dataset, start: Day, end: Day):

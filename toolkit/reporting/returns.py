@@ -71,7 +71,7 @@ first date with a return in the data, and its daily performance starts there too
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -81,8 +81,14 @@ import xarray as xr
 
 from toolkit.analytics.returns import cumulate, index_values
 from toolkit.contracts.base import read
-from toolkit.contracts.performance import (INDEX_START, InstrumentReturnsQuery, PortfolioMasterData,
-                                           PortfolioReturnsQuery, check_master_dates, read_query)
+from toolkit.contracts.performance import (
+    INDEX_START,
+    InstrumentReturnsQuery,
+    PortfolioMasterData,
+    PortfolioReturnsQuery,
+    check_master_dates,
+    read_query,
+)
 from toolkit.errors import DataError, Problems
 from toolkit.schema import FIELD, INSTRUMENT, TIME
 
@@ -210,12 +216,12 @@ def _cumulated(returns: xr.DataArray, start: date, end: date, daily_from: date |
         stamps = pd.DatetimeIndex(computed[name].values)
         tables.labels[name] = ([{"date": d} for d in stamps.strftime("%Y-%m-%d")] if name == "days"
                                else _period_labels(name[:-1], stamps, start, end))
-        tables.values[name] = tuple(computed[f"{name}_{kind}"].transpose(dim, name).values
-                                    for kind in ("return", "index"))
+        tables.values[name] = (computed[f"{name}_return"].transpose(dim, name).values,
+                               computed[f"{name}_index"].transpose(dim, name).values)
     return tables
 
 
-def _refuse_missing(computed: xr.Dataset, dim: str) -> None:
+def _refuse_missing(computed: xr.Dataset, dim: Hashable) -> None:
     """A NaN return inside the period is bad data: name the series and its first missing day."""
     missing = computed["missing"].values > 0
     if missing.any():
@@ -284,7 +290,8 @@ def portfolio_returns(daily: xr.Dataset, master: PerformanceMaster, request: obj
         raise DataError(f"The daily returns need a {TIME!r} dimension; they have {tuple(map(str, daily.dims))}.")
     for name in ("gross", "net"):
         if name not in daily:
-            raise DataError(f"The daily returns need a {name!r} variable; they have {sorted(daily.data_vars)}.")
+            raise DataError(f"The daily returns need a {name!r} variable; they have "
+                            f"{sorted(map(str, daily.data_vars))}.")
     benchmark_id = req.custom_benchmark_id or master.benchmark_id
     if req.include_benchmark and "benchmark" not in daily:
         problems.add("includeBenchmark", f"portfolio {req.portfolio_id!r} has no benchmark returns; "
@@ -301,7 +308,8 @@ def portfolio_returns(daily: xr.Dataset, master: PerformanceMaster, request: obj
     names = ["gross", "net", *(["benchmark"] if req.include_benchmark else [])]
     daily_from = max(req.start_date, master.daily_performance_start_date) if req.include_daily_returns else None
     tables = _cumulated(daily[names].to_dataarray(FIELD), req.start_date, req.end_date, daily_from)
-    response = {"portfolioId": req.portfolio_id, "startDate": req.start_date.isoformat(), "endDate": req.end_date.isoformat(),
+    response = {"portfolioId": req.portfolio_id, "startDate": req.start_date.isoformat(),
+                "endDate": req.end_date.isoformat(),
                 "performanceMeasurementStartDate": master.performance_measurement_start_date.isoformat(),
                 "dailyPerformanceStartDate": master.daily_performance_start_date.isoformat(),
                 "indexStart": INDEX_START}
@@ -331,17 +339,18 @@ def instrument_returns(daily: xr.DataArray, request: object, masters: Mapping[st
     asked = daily.sel({INSTRUMENT: list(req.instrument_ids)})
     stamps = asked[TIME].where(asked.notnull())
     bounds = xr.Dataset({"first": stamps.min(TIME, skipna=True), "last": stamps.max(TIME, skipna=True)}).compute()
-    inceptions, dailies, ends = {}, {}, {}
+    inceptions: dict[str, date] = {}
+    dailies: dict[str, date] = {}
     for i, iid in enumerate(req.instrument_ids):  # checks of the request, one per instrument named
         master = masters.get(iid)
-        first = _as_date(bounds["first"].values[i])
-        inceptions[iid] = master.performance_measurement_start_date if master else first
-        dailies[iid] = master.daily_performance_start_date if master else inceptions[iid]
-        ends[iid] = _as_date(as_of) if as_of is not None else _as_date(bounds["last"].values[i])
-        if inceptions[iid] is None:
+        inception = master.performance_measurement_start_date if master else _as_date(bounds["first"].values[i])
+        end = _as_date(as_of) if as_of is not None else _as_date(bounds["last"].values[i])
+        if inception is None:
             problems.add(f"instrumentIds[{i}]", f"{iid!r} has no returns in these data")
             continue
-        _check_window(req.start_date, req.end_date, inceptions[iid], ends[iid], problems, f"instrumentIds[{i}]",
+        inceptions[iid] = inception
+        dailies[iid] = master.daily_performance_start_date if master else inception
+        _check_window(req.start_date, req.end_date, inception, end, problems, f"instrumentIds[{i}]",
                       f"instrument {iid!r}")
     problems.raise_if_any("InstrumentReturns request")
     tables = _cumulated(asked, req.start_date, req.end_date, req.start_date if req.include_daily_returns else None)
