@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
 
@@ -68,7 +69,8 @@ class Accounts:
         problems.raise_if_any("account list")
         return self._repo.list(type, status, limit)
 
-    def get(self, account_id: str) -> Account:
+    def get(self, account_id: object) -> Account:
+        """The account ``account_id`` names; anything else (an unknown id, a non-text) is a ``NotFoundError``."""
         account = self._repo.get(account_id) if isinstance(account_id, str) else None
         if account is None:
             raise NotFoundError(f"No account with id {account_id!r}.")
@@ -122,7 +124,7 @@ class Accounts:
                                 {"from": before.status, "to": status}, stamp)
             return self.get(account_id)
 
-    def _known(self, ids: list[str]) -> list[str]:
+    def _known(self, ids: builtins.list[str]) -> builtins.list[str]:
         """``ids`` if each names an account, else a ``NotFoundError`` naming those that do not."""
         unknown = self._repo.unknown(ids)
         if unknown:

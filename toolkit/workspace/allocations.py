@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -75,8 +78,8 @@ class Allocations:
             raise NotFoundError(f"Allocation {allocation_id} did not exist yet on {as_of}.")
         return found[0]
 
-    def list(self, instrument_ids: Sequence[str] | None = None, start_date: str | None = None,
-             end_date: str | None = None, limit: int = DEFAULT_LIMIT) -> list[Allocation]:
+    def list(self, instrument_ids: Sequence[str] | str | None = None, start_date: str | date | None = None,
+             end_date: str | date | None = None, limit: int = DEFAULT_LIMIT) -> builtins.list[Allocation]:
         """``GET /portfolios/allocations`` (brokerage document, line 108): allocations created between
         ``start_date`` and ``end_date`` (inclusive) holding any of ``instrument_ids`` (ISINs or UUIDs: a
         list, or the query parameter's comma-separated text), newest first, at most ``limit`` (1 to 1,000). The dates
@@ -94,7 +97,7 @@ class Allocations:
         problems.raise_if_any("allocation list request")
         return self._repo.get(self._repo.search(ids, start, end, limit))
 
-    def table(self, **filters: object) -> pd.DataFrame:
+    def table(self, **filters: Any) -> pd.DataFrame:
         """The listed allocations as one row per (allocation, instrument); an unnamed one's ``name`` is None."""
         rows = [{"allocation_id": a.id, "name": a.name, "version": a.version, "created_at": a.created_at,
                  **item.to_dict()} for a in self.list(**filters) for item in a.items]
@@ -119,7 +122,7 @@ class Allocations:
         if not isinstance(allocation_id, str) or not self._repo.exists(allocation_id):
             raise NotFoundError(f"No allocation with id {allocation_id!r}.")
 
-    def _filter_ids(self, keys: Sequence[str] | None, problems: Problems) -> list[str] | None:
+    def _filter_ids(self, keys: Sequence[str] | None, problems: Problems) -> builtins.list[str] | None:
         if keys is None:
             return None
         if isinstance(keys, str):  # the seed's query parameter as a query string gives it: comma-separated

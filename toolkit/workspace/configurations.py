@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import uuid
 
+from toolkit.contracts.brokerage import PortfolioConfigurationRequest, PortfolioConfigurationUpdate, parse
 from toolkit.errors import ConflictError, NotFoundError, Problems
 from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.repositories import now
 from toolkit.trading.accounts import Configuration
-from toolkit.contracts.brokerage import PortfolioConfigurationRequest, PortfolioConfigurationUpdate, parse
 from toolkit.workspace.context import Context
 
 
@@ -70,6 +70,7 @@ class Configurations:
                 raise NotFoundError(f"Account {account_id} has no configuration to switch; create one first.")
             self._repo.upsert(str(uuid.uuid4()), account_id, allocation_id, stamp)
             saved = self._repo.for_account(account_id)
+            assert saved is not None  # upserted just above
             self._events.record("CONFIGURATION.CREATED" if create else "CONFIGURATION.UPDATED",
                                 saved.id, saved.to_dict(), stamp)
         return saved

@@ -4,6 +4,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from toolkit.store.repositories import (
     InstrumentRepository,
     PriceRepository,
 )
-from toolkit.validation import optional, read_choice
+from toolkit.validation import one, read_choice
 from toolkit.workspace.context import Context
 from toolkit.workspace.instruments import Instruments
 
@@ -180,8 +181,8 @@ class History:
         if instrument is not None:
             status = status[status["instrument_id"].isin(self._instruments.resolve(instrument, "instrument"))]
         if timeframe is not None:
-            timeframe = optional(history.read_timeframe, timeframe, "timeframe", "history status request")
-            status = status[status["timeframe"] == int(timeframe)]
+            frame = one(history.read_timeframe, timeframe, "timeframe", "history status request")
+            status = status[status["timeframe"] == int(frame)]
         status = status.rename(columns={"first_time": "history_start", "last_time": "history_end"})
         status["timeframe_label"] = status["timeframe"].map({int(t): t.label for t in Timeframe})
         status["fill_from"] = _fill_from(status)
@@ -205,13 +206,13 @@ class History:
         if first is not None and last is not None and first > last:
             problems.add("end", f"{end} is before the start {start}; give an end on or after the start")
         history.read_horizon(horizon, "horizon", problems)
-        timeframe = history.read_timeframe(timeframe, "timeframe", problems)
+        frame = history.read_timeframe(timeframe, "timeframe", problems)
         if currency is not None:
             read_choice(currency, "currency", problems, tuple(self.rates.indexes[fx.CURRENCY]))
         problems.raise_if_any("prices request")
         table = self._instruments.table()
         ids = self._instruments.resolve(instruments) if instruments is not None else list(table["instrument_id"])
-        long = self._prices.read(ids, timeframe, first, last)
+        long = self._prices.read(ids, cast(Timeframe, frame), first, last)  # read: problems were refused above
         meta = table.set_index("instrument_id").loc[ids, list(PRICE_COORDS)]
         ds = history.to_dataset(long, meta)
         if currency is not None:

@@ -7,6 +7,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from toolkit.contracts.base import payload_of
+from toolkit.contracts.brokerage import PortfolioOrderRequest, PortfolioOrderResponse, parse
 from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
@@ -19,17 +21,14 @@ from toolkit.trading.orders import (
     MAX_SELL_SHARE,
     TRANSITIONS,
     FeeSchedule,
+    OrderRequest,
     cents_text,
     child_orders,
-    OrderRequest,
     quantity_text,
 )
-from toolkit.contracts.base import payload_of
-from toolkit.contracts.brokerage import PortfolioOrderRequest, PortfolioOrderResponse, parse
 from toolkit.validation import one, read_flag, read_id
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.context import Context
-
 
 #: the columns of an order a :class:`PortfolioOrder` is built from
 _FIELDS = ("id", "user_id", "account_id", "side", "cash_amount", "currency", "state", "idempotency_key",
@@ -211,13 +210,13 @@ class Orders:
                                 f"{', '.join(other['symbol'])} trade in {', '.join(sorted(set(other['currency'])))}; "
                                 "orders need instruments quoted in the account's currency.")
 
-    def _closes(self, ids: list[str], date: str | None) -> tuple[str, np.ndarray]:
-        day, closes = self._repo.closes(ids, date)
+    def _closes(self, ids: list[str], date: str) -> tuple[str, np.ndarray]:
+        _, closes = self._repo.closes(ids, date)
         missing = [i for i in ids if i not in closes]
         if missing:
-            raise ValidationError([Problem("execution_date", f"no close on {day} for "
+            raise ValidationError([Problem("execution_date", f"no close on {date} for "
                                            f"{len(missing)} of the order's instruments")], "portfolio order")
-        return day, np.array([closes[i] for i in ids])
+        return date, np.array([closes[i] for i in ids])
 
     def _record(self, account: Account, request: OrderRequest, amount: Decimal, date: str,
                 children: list[tuple], stamp: str) -> str:

@@ -17,10 +17,10 @@ from toolkit.store.repositories import InstrumentRepository, now, sequential_ids
 from toolkit.trading.orders import FILL_STEPS
 from toolkit.trading.rebalancing import (
     Executions,
-    book_arrays,
-    legs,
     RebalancingRequest,
     RebalancingRun,
+    book_arrays,
+    legs,
     plan,
 )
 from toolkit.workspace.context import Context
@@ -52,13 +52,16 @@ class Rebalancings:
         stamp, run_id = now(precise=True), str(uuid.uuid4())
         with self._ctx.transaction():
             loaded = request.account_ids is None
-            if loaded:
-                unknown = set(AllocationRepository(self._ctx.db).unknown(request.allocation_ids))
+            if request.account_ids is None:
+                allocation_ids = request.allocation_ids or ()  # the contract names accounts or allocations
+                unknown = set(AllocationRepository(self._ctx.db).unknown(allocation_ids))
                 if unknown:
                     raise ValidationError([Problem(f"allocation_ids[{i}]", f"{a!r} names no allocation")
-                                           for i, a in enumerate(request.allocation_ids) if a in unknown],
+                                           for i, a in enumerate(allocation_ids) if a in unknown],
                                           "rebalancing request")
-            ids = self._book.configured(request.allocation_ids) if loaded else list(request.account_ids)
+                ids = self._book.configured(allocation_ids)
+            else:
+                ids = list(request.account_ids)
             day = request.execution_date or self._ctx.clock  # the market clock, not the wall clock
             self._in_order(ids, day)
             accounts, balances, positions = self._book.book(ids, loaded)
@@ -126,29 +129,31 @@ class Rebalancings:
                                 f"{first['symbol']} ({first['currency']}); switch them to an allocation in their "
                                 "currency.")
 
-    def _prices(self, instruments: list[str], date: str | None) -> tuple[str | None, np.ndarray]:
+    def _prices(self, instruments: list[str], date: str) -> tuple[str, np.ndarray]:
         if not instruments:
             return date, np.zeros(0)
-        day, closes = OrderRepository(self._ctx.db).closes(instruments, date)
+        _, closes = OrderRepository(self._ctx.db).closes(instruments, date)
         if len(closes) < len(instruments):
-            raise ValidationError([Problem("execution_date", f"no close on {day} for "
+            raise ValidationError([Problem("execution_date", f"no close on {date} for "
                                            f"{len(instruments) - len(closes)} instruments of the book")],
                                   "rebalancing request")
-        return day, np.array([closes[i] for i in instruments])
+        return date, np.array([closes[i] for i in instruments])
 
     def _executions(self, ids: list[str], reasons: pd.Series, ok: np.ndarray, trades: dict,
-                    instruments: list[str], prices: np.ndarray, request, date: str | None, stamp: str,
-                    accounts: pd.DataFrame) -> Executions:
+                    instruments: list[str], prices: np.ndarray, request: RebalancingRequest, date: str, stamp: str,
+                    accounts: pd.DataFrame) -> tuple[Executions, int | None]:
         """The executions of the run (built when read, :class:`~toolkit.trading.rebalancing.Executions`),
         with its orders written for the whole book by a few bulk statements (no per-account
         statement): per EXECUTED account one REBALANCE order FILLED at once with its child orders
         packed (sells first), its NEW → PROCESSING → FILLED transitions and events, and two cash
-        bookings: the net of its trades (kind REBALANCE) and its fees (kind FEE)."""
+        bookings: the net of its trades (kind REBALANCE) and its fees (kind FEE). Returns the executions and
+        the ``rowid`` of the run's first order (None when none was placed)."""
         reason = [None if pd.isna(r) else r for r in reasons]
         live = np.flatnonzero([r is None for r in reason])  # the index in ids of each account that trades
         table = legs(trades, (np.cumsum(ok) - 1)[live]) if len(live) else None
-        order_ids, first = [], None
-        if len(live) and not request.preview:
+        order_ids: Sequence[str] = []
+        first: int | None = None
+        if table is not None and not request.preview:  # table: None when no account trades
             order_ids, first = self._record_book(ids, live, table, instruments, prices, date, stamp, accounts)
         return Executions(ids, reason, "PREVIEW" if request.preview else "EXECUTED", live, table, instruments, prices,
                           order_ids), first

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -39,8 +40,12 @@ import xarray as xr
 
 from toolkit.analytics.returns import close_returns, net_of_fees, time_weighted
 from toolkit.contracts.base import read
-from toolkit.contracts.performance import (InstrumentReturnsResponse, PortfolioMasterData, PortfolioReturnsResponse,
-                                           id_problem)
+from toolkit.contracts.performance import (
+    InstrumentReturnsResponse,
+    PortfolioMasterData,
+    PortfolioReturnsResponse,
+    id_problem,
+)
 from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ValidationError
 from toolkit.reporting import consistency, reports
 from toolkit.reporting import returns as interface
@@ -56,7 +61,7 @@ from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
 
-Report = pd.DataFrame | go.Figure
+Report: TypeAlias = pd.DataFrame | go.Figure
 
 
 class Reports:
@@ -98,6 +103,7 @@ class Reports:
             except NotFoundError as error:
                 problems.add("benchmarkId", str(error))
         problems.raise_if_any("performance master data")
+        assert data is not None  # read, or its problems were refused just above
         store = PerformanceRepository(self._ctx.db)
         with self._ctx.transaction():
             owner = store.owner(data.portfolio_id) if data.portfolio_id is not None else None
@@ -214,7 +220,8 @@ class Reports:
         _within(None, end, None, daily, "instrument report")
         symbols = self._instruments.table().set_index("instrument_id").loc[ids, "symbol"].tolist()
         daily = daily.assign_coords({INSTRUMENT: symbols})
-        return {"MA001": reports.instrument_table(daily, end), "MA003": reports.calendar_year_returns(daily, start, end),
+        return {"MA001": reports.instrument_table(daily, end),
+                "MA003": reports.calendar_year_returns(daily, start, end),
                 "MA004": reports.instrument_chart(daily, start, end)}
 
     @staticmethod
@@ -226,10 +233,8 @@ class Reports:
 
     def _portfolio(self, portfolio_id: object) -> str:
         """The account id of a reported portfolio named by its ``portfolioId`` (master data) or account id."""
-        problems = Problems()
         if not isinstance(portfolio_id, str) or id_problem(portfolio_id):
-            problems.add("portfolioId", id_problem(portfolio_id) or "expected an id")
-        problems.raise_if_any("portfolio")
+            raise ValidationError([Problem("portfolioId", id_problem(portfolio_id) or "expected an id")], "portfolio")
         found = PerformanceRepository(self._ctx.db).owner(portfolio_id)
         if found is None:
             found = read_id(portfolio_id, "portfolioId", Problems())
@@ -284,7 +289,7 @@ class Reports:
                 raise ValidationError([Problem("benchmarkId", f"{key!r} benchmarks portfolios in more than one "
                                                               "currency; give each currency its own benchmark")],
                                       "benchmark")
-            columns.append(self._benchmark(key, wanted.pop(), days))
+            columns.append(self._benchmark(key, str(wanted.pop()), days))
         table = xr.concat(columns, "benchmark", join="outer")
         pick = xr.DataArray([0 if k is None else named.index(k) + 1 for k in keys], dims=PORTFOLIO,
                             coords={PORTFOLIO: ids})
@@ -319,7 +324,7 @@ def _period(start: object, end: object, what: str, **choices: str) -> tuple[str 
     if "frequency" in choices:
         read_choice(choices["frequency"], "frequency", problems, tuple(reports.FREQUENCIES))
     problems.raise_if_any(what)
-    return tuple(None if d is None else d.isoformat() for d in (first, last))
+    return (None if first is None else first.isoformat()), (None if last is None else last.isoformat())
 
 
 def _within(start: str | None, end: str | None, inception: date | None, returns: xr.DataArray, what: str) -> None:
