@@ -151,6 +151,25 @@ class Rules:
         used = sorted({c for c in chosen.values() if c is not None})
         return prices.sel({INSTRUMENT: used}), chosen, reasons
 
+    def with_candles(self, timeframe: int = int(Timeframe.DAY)) -> pd.DataFrame:
+        """The instruments whose bars of ``timeframe`` have real highs and lows, latest history first: one
+        row per series with ``instrument_id``, ``instrument_code``, ``apiid``, ``symbol``, ``name``,
+        ``source``, ``candles`` (quoted candles) and ``last`` (the last candle's time)."""
+        table = self._instruments.table().set_index("instrument_id")
+        prices = self._history.prices(builtins.list(table.index), timeframe=timeframe)
+        quoted = prices["high"].notnull() & prices["low"].notnull() & prices["close"].notnull()
+        counts = quoted.sum(TIME).to_series()
+        steps = prices.sizes.get(TIME, 0)
+        back = quoted.isel({TIME: slice(None, None, -1)}).argmax(TIME).values if steps else np.zeros(len(counts), int)
+        times = prices[TIME].values
+        last = pd.Series([times[steps - 1 - k] if steps else pd.NaT for k in back], index=counts.index)
+        rows = [{"instrument_id": i, "instrument_code": _code(table, i, apiid=False), "apiid": _apiid(table, i),
+                 "symbol": table.at[i, "symbol"], "name": table.at[i, "name"], "source": table.at[i, "source"],
+                 "candles": int(n), "last": last[i]} for i, n in counts.items() if n > 0]
+        frame = pd.DataFrame(rows, columns=["instrument_id", "instrument_code", "apiid", "symbol", "name", "source",
+                                            "candles", "last"])
+        return frame.sort_values(["last", "candles"], ascending=False, kind="stable").reset_index(drop=True)
+
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, orders: object, rules: object = None) -> Evaluation:
