@@ -14,7 +14,7 @@ into a computation.
 from __future__ import annotations
 
 import math
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,8 @@ MISSING = "\u2013"
 
 Formattable: TypeAlias = float | int | np.ndarray | list | pd.Series | pd.DataFrame
 Formatted: TypeAlias = str | np.ndarray | pd.Series | pd.DataFrame
+#: a pandas input: the output keeps its kind and labels
+Labelled = TypeVar("Labelled", pd.Series, pd.DataFrame)
 
 
 def _one(value: Any, scale: float, decimals: int, unit: str) -> str:
@@ -53,6 +55,12 @@ def _apply(x: object, scale: float, decimals: int, unit: str) -> Formatted:
     return _one(x, scale, decimals, unit)
 
 
+@overload
+def percent(x: float, decimals: int = 2) -> str: ...
+@overload
+def percent(x: np.ndarray | list, decimals: int = 2) -> np.ndarray: ...
+@overload
+def percent(x: Labelled, decimals: int = 2) -> Labelled: ...
 def percent(x: Formattable, decimals: int = 2) -> Formatted:
     """A fraction as percent text: ``percent(0.01234) == "1.23%"``; NaN as ``"–"``.
 
@@ -61,6 +69,12 @@ def percent(x: Formattable, decimals: int = 2) -> Formatted:
     return _apply(x, 100.0, decimals, "%")
 
 
+@overload
+def bps(x: float, decimals: int = 0) -> str: ...
+@overload
+def bps(x: np.ndarray | list, decimals: int = 0) -> np.ndarray: ...
+@overload
+def bps(x: Labelled, decimals: int = 0) -> Labelled: ...
 def bps(x: Formattable, decimals: int = 0) -> Formatted:
     """A fraction as basis points: ``bps(0.01234) == "123 bp"`` (1 bp = 0.0001); NaN as ``"–"``.
 

@@ -7,5 +7,5 @@ from toolkit.widgets.optimise import OptimiseApp, optimise_app
 from toolkit.widgets.performance import PerformanceApp, performance_app
 from toolkit.widgets.risk import RiskApp, risk_app
 
-__all__ = ["AllocationsApp", "AttributionApp", "attribution_app", "MarketExplorer", "OptimiseApp", "optimise_app", "PerformanceApp", "RiskApp", "allocations_app", "market_app",
-           "performance_app", "risk_app"]
+__all__ = ["AllocationsApp", "AttributionApp", "attribution_app", "MarketExplorer", "OptimiseApp", "optimise_app",
+           "PerformanceApp", "RiskApp", "allocations_app", "market_app", "performance_app", "risk_app"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import ipywidgets as widgets
 import pandas as pd
@@ -26,8 +27,10 @@ CURRENCIES = ("USD", "EUR", "GBP", "CHF", "JPY")
 DRIFT_TYPES = ("ABSOLUTE", "RELATIVE")
 CHILD_COLUMNS = ["symbol", "side", "amount", "quantity", "price", "fee"]
 
+T = TypeVar("T")
 
-def _attempt(target: widgets.HTML, action: Callable[[], object]) -> object | None:
+
+def _attempt(target: widgets.HTML, action: Callable[[], T]) -> T | None:
     """Run a user's action; a refusal (or anything unexpected) shows in ``target`` as a message.
 
     ``target`` is emptied first, so a second refusal is drawn anew even when it reads the same."""
@@ -63,7 +66,7 @@ def weights_figure(allocation: Allocation) -> go.Figure:
 class _Row:
     """One line of the allocation editor: instrument, weight, remove."""
 
-    def __init__(self, options: list[tuple[str, str | None]], on_remove: Callable[["_Row"], None],
+    def __init__(self, options: list[tuple[str, str | None]], on_remove: Callable[[_Row], None],
                  instrument: str | None = None, weight: str = "") -> None:
         self.path = styled(widgets.HTML(layout={"width": "36px"}), "tk-row-path")
         self.instrument = styled(widgets.Dropdown(options=options, value=instrument, layout={"width": "330px"}),
@@ -396,7 +399,8 @@ class AllocationsApp:
         path = " → ".join(order.transitions["to_state"])
         again = (" It was placed already: change the amount or side to place another order."
                  if order.id in self._placed else "")
-        self._placed.add(order.id)
+        if order.id is not None:  # a placed order has its id (only a preview has none)
+            self._placed.add(order.id)
         self.order_table.value = table_html(order.children[CHILD_COLUMNS], "The order has no child orders.")
         self._on_account()
         self._order_key = order.idempotency_key or self._order_key  # the same form again replays this order

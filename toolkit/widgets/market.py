@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import ipywidgets as widgets
 import pandas as pd
 
@@ -167,7 +169,7 @@ class MarketExplorer:
                    "timeframe": self.upload_timeframe.value, "history": records,
                    "symbol": self.upload_symbol.value.strip() or None, "name": None}
         try:
-            result = self.ws.history.upload(payload)
+            result = cast(dict, self.ws.history.upload(payload))  # the compact form (isin, timeframe) answers a dict
         except ToolkitError as exc:
             self.upload_message.value = error_html(exc)
             return

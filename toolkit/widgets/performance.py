@@ -153,7 +153,8 @@ class PerformanceApp:
                          "management fee, against a benchmark. Returns in %, relative returns (net − "
                          "benchmark) in basis points.</p>"),
             styled(widgets.HBox([self.portfolio, self.benchmark, self.frequency]), "tk-perf-controls"),
-            styled(widgets.HBox([self.period, self.start, self.end, self.update_button, self.busy]), "tk-perf-controls"),
+            styled(widgets.HBox([self.period, self.start, self.end, self.update_button, self.busy]),
+                   "tk-perf-controls"),
             self.message, self.headline, self.chart,
             widgets.HBox([
                 widgets.VBox([self.po001_title, self.po001], layout={"width": "56%"}),
