@@ -109,3 +109,23 @@ def test_a_saved_strategy_runs_over_the_book_with_a_progress_bar(app) -> None:
     assert stored == [("Complete", 100.0)]
     page_clean(page, CELL_ERROR)
     assert outside == []
+
+
+def test_atr_weighted_runs_on_the_real_candles_portfolio(app) -> None:
+    page, ws, outside = app
+    page.locator(".tk-opt-portfolio select").select_option(label="Tech, real OHLCV (AAPL, MSFT, GOOGL to 2017-11-10)")
+    page.locator(".tk-opt-rule select").select_option(label="ATR weighted")
+    type_into(page, ".tk-opt-max-weight", "100")
+    _optimise(page, "Tech, real OHLCV (AAPL, MSFT, GOOGL to 2017-11-10) · ATR weighted")
+    ids = [ws.instruments.by_code(c, a) for c, a in (("AAPL_XNGS", 14), ("MSFT_XNGS", 13), ("GOOGL_XNGS", 15))]
+    answer = ws.strategies.optimise({"weights": dict(zip(ids, ("0.3333", "0.3333", "0.3334"))),
+                                     "capital": "100000.00", "rule_name": "ATR weighted", "end_date": "2017-11-10",
+                                     "constraints": {"max_weight": 1.0},
+                                     "parameters": {"Size Rebalance Trigger": 5, "Include Stop/Limit": False}})
+    rows = _rows(page)
+    assert [(r["instrument"], r["direction"], r["notional"]) for r in rows] == [
+        (o.instrument, o.direction, o.notional) for o in answer.orders.itertuples()]
+    page.locator(".tk-opt-confirm input").check()
+    assert page.locator("button.tk-opt-place").is_disabled()  # a preview: no account to place it in
+    page_clean(page, CELL_ERROR)
+    assert outside == []

