@@ -9,6 +9,8 @@ checked against TA-Lib in tests/test_signals.py). Unhappy paths name the field a
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -112,6 +114,10 @@ def test_direct_evaluation_of_candidate_orders(book_ws: Workspace) -> None:
     assert msft["results"][0]["rule_name"] == "Stop - ATR Based (2, 40)"
     table = answer.to_pandas()
     assert table.shape == (2, 3) and table.dtypes.eq(bool).all()
+    whole = book_ws.rules.evaluate(json.dumps({"orders": [{**AAPL, "direction": "Long", "capital": 100000}],
+                                               "rules": [{"rule_id": 3, "parameters": [{"key": "ATRFactor",
+                                                                                         "value": "2"}]}]}))
+    assert whole.to_dict()["tactical_analysis"][0]["results"] == items[0]["results"][:1]  # the whole request
 
 
 @pytest.mark.parametrize(("orders", "rules", "error", "field"), [

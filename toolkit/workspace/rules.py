@@ -178,7 +178,8 @@ class Rules:
         Parameters
         ----------
         orders : dict, list of dicts or JSON text
-            One order or a list, as the document writes an order: ``instrument_code`` (``"AAPL_XNGS"``)
+            One order or a list (or the whole request, ``{"orders": [...], "rules": [...]}``), as the
+            document writes an order: ``instrument_code`` (``"AAPL_XNGS"``)
             and ``apiid`` (the series' provider; without it the current series of that code),
             ``direction`` (``Long``/``Short``), and optionally ``level`` (the entry; none: a market
             order), ``stop``, ``limit``, ``size``, ``timeframe`` (an id 0-4 or its word, ``"Day"``;
@@ -205,6 +206,13 @@ class Rules:
             An instrument without highs and lows on the order's timeframe, a timeframe its data lacks
             (``orders[0].timeframe``), or fewer candles than a rule needs.
         """
+        orders = _parsed(orders)
+        if isinstance(orders, Mapping) and "orders" in orders:  # one request: {"orders": [...], "rules": [...]}
+            request = dict(orders)
+            orders, rules = request.pop("orders"), request.pop("rules", rules)
+            if request:
+                raise ValidationError([Problem(key, "is not a field of the request; it takes orders and rules")
+                                       for key in request], "book of orders")
         settings = read_rules(rules)
         items = _items(orders)
         problems = Problems()
@@ -298,13 +306,19 @@ def _apiid(table: pd.DataFrame, iid: str) -> int:
     return int(apiid_of(source if isinstance(source, str) else None) or 0)
 
 
-def _items(orders: object) -> builtins.list[Mapping]:
-    """The request's orders: one object, a list of objects, or JSON text of either."""
+def _parsed(orders: object) -> object:
+    """JSON text as what it holds; anything else as it is."""
     if isinstance(orders, (str, bytes)):
         try:
-            orders = json.loads(orders)
+            return json.loads(orders)
         except ValueError as exc:
             raise ValidationError([Problem("orders", f"is not JSON: {exc}")], "book of orders") from None
+    return orders
+
+
+def _items(orders: object) -> builtins.list[Mapping]:
+    """The request's orders: one object, a list of objects, or JSON text of either."""
+    orders = _parsed(orders)
     if isinstance(orders, Mapping):
         orders = [orders]
     if not isinstance(orders, (builtins.list, tuple)) or not orders \

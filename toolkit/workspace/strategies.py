@@ -1,7 +1,8 @@
 """The risk platform's rules, strategies and optimisation in the façade (``ws.strategies``;
 ``risk-platform-api.txt`` GET /rules, GET and POST /strategy, GET /portfolio/optimisation).
 
-- ``rules()``: GET /rules, the document's rule table (:mod:`toolkit.contracts.risk.rules`);
+- ``rules()``: GET /rules, the document's rule table (:mod:`toolkit.contracts.risk.rules`); it lives in
+  ``ws.rules.list()`` (:mod:`toolkit.workspace.rules`), this call answers the same;
 - ``create(request)``: POST /strategy, the document's strategy (``rule_id``, ``parameters`` as
   ``{key, value}`` in its units, ``constraints``) saved, answered ``{"strategy_id": 100}``; a
   ``strategy_id`` in the request replaces that strategy;
