@@ -36,9 +36,11 @@ document's defaults) and rule 5's limit (the nearest resistance, the nearest sup
 when the lookback has none), whether or not the strategy lists rules 3 and 5 (they are judged only when
 it does). An order is judged on real candles only (:meth:`toolkit.workspace.rules.Rules.candles`): its
 instrument's own bars when they have highs and lows, else the series of the same ISIN that has them and
-ends on the same day. An order without such candles (the demo's skfolio stocks other than AAPL: closes
-only), or with fewer than the rules need, is not refused (the portfolio's other orders stand): each of its
-rules is ``validated`` "NOT_EVALUATED" with the reason in its commentary and one datapoint,
+ends on the same day (the order is then judged at its own level, the last close of its instrument, rather
+than at the twin's market price, so that its stop and limit sit around the level the order shows; the twin's
+adjustment for dividends may differ by a little). An order without such candles (the demo's skfolio stocks
+other than AAPL: closes only), or with fewer than the rules need, is not refused (the portfolio's other
+orders stand): each of its rules is ``validated`` "NOT_EVALUATED" with the reason in its commentary and one datapoint,
 ``ohlc_candles``, the count of real candles found; with Include Stop/Limit its stop and limit stay the
 statistical ones of the toolkit's request. A Short order (a sale that reduces a holding: the toolkit is
 long only) is judged as the document's Short. The toolkit's own request evaluates no tactical rule.
@@ -436,6 +438,10 @@ class Strategies:
             book = xr.Dataset({
                 "instrument": ((ORDER,), np.array([chosen[ids[n]] for n in rows], dtype=object)),
                 "direction": ((ORDER,), orders["direction"].to_numpy()[rows].astype(object)),
+                # a market order on its own candles; on a twin series, at the order's own level (the twin's
+                # adjustment may differ: the stop and limit are then placed around the order's level)
+                "level": ((ORDER,), np.array([np.nan if chosen[ids[n]] == ids[n] else float(orders["level"].iloc[n])
+                                              for n in rows])),
                 "size": ((ORDER,), orders["size"].astype(float).to_numpy()[rows]),
                 "funds": ((ORDER,), np.full(len(rows), float(capital))),
                 "timeframe": ((ORDER,), np.full(len(rows), day)),
