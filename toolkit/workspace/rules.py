@@ -218,10 +218,14 @@ class Rules:
         problems = Problems()
         rows = [_read_order(item, n, problems) for n, item in enumerate(items)]
         problems.raise_if_any("book of orders")
-        ids = []
+        ids: builtins.list[str] = []
+        resolved: dict[tuple[str, str], str] = {}  # each (code, apiid) looked up once
         for n, row in enumerate(rows):
-            ids.append(self._instruments.by_code(row["instrument_code"], row.get("apiid"),
-                                                 path=f"orders[{n}].instrument_code"))
+            key = (row["instrument_code"], repr(row.get("apiid")))
+            if key not in resolved:
+                resolved[key] = self._instruments.by_code(row["instrument_code"], row.get("apiid"),
+                                                          path=f"orders[{n}].instrument_code")
+            ids.append(resolved[key])
         table = self._instruments.table().set_index("instrument_id")
         frames: dict[int, xr.Dataset] = {}
         for timeframe in sorted({int(r["timeframe"]) for r in rows}):
