@@ -1,5 +1,6 @@
-"""The demo book (``ws`` below is a :class:`toolkit.workspace.Workspace`, which builds the
-demo through :meth:`~toolkit.workspace.Workspace.build_demo`): model portfolios run on the shipped prices, so the reports have a real history.
+"""The demo book: model portfolios run on the shipped prices, so the reports have a real history
+(``ws`` below is a :class:`toolkit.workspace.Workspace`, which builds the demo through
+:meth:`~toolkit.workspace.Workspace.build_demo`).
 
 Four mandates (PORTFOLIO accounts in USD) follow three model allocations of the real stocks and
 factor ETFs in ``data/``, from 2010 to the last shipped close (2022-12-28), through the façade
@@ -55,13 +56,13 @@ def build_book(ws: Any, progress: Callable[[int, int, str], None] | None = None)
     days = ws.history.prices([ids["AAPL"], ids["MTUM"]])["close"].dropna("time", how="any").indexes["time"]
     stock_days = ws.history.prices([ids["AAPL"]])["close"].dropna("time").indexes["time"]
     accounts = {}
-    for name, model, start, deposit, flow, bench, fee, switch in MANDATES:
+    for name, model, *_ in MANDATES:
         account = ws.accounts.create({"type": "PORTFOLIO", "currency": "USD", "name": name}).id
         ws.configurations.create({"account_id": account, "allocation_id": models[model]})
         accounts[name] = account
     plan = _calendar(stock_days, days)
     for step, (day, what) in enumerate(plan):
-        for name, model, start, deposit, flow, bench, fee, switch in MANDATES:
+        for name, model, start, deposit, flow, _bench, _fee, switch in MANDATES:
             account = accounts[name]
             if day < pd.Timestamp(start) or (model == "Factor ETFs" and day not in days):
                 continue
@@ -74,7 +75,7 @@ def build_book(ws: Any, progress: Callable[[int, int, str], None] | None = None)
         if progress:
             progress(step + 1, len(plan), day.strftime("%Y-%m"))
     create_indexes(ws)
-    for number, (name, model, start, deposit, flow, bench, fee, switch) in enumerate(MANDATES, start=1):
+    for number, (name, _model, start, _deposit, _flow, bench, fee, _switch) in enumerate(MANDATES, start=1):
         ws.reports.set_master(accounts[name], {
             "portfolioId": f"E{number:04d}",  # the performance interface's id (E0002: the Income mandate)
             "performanceMeasurementStartDate": _next(stock_days, pd.Timestamp(start)),
