@@ -44,7 +44,7 @@ def test_every_snippet_defines_its_names_and_opens_a_private_copy(n: int) -> Non
 def test_the_trading_snippet_runs_and_its_account_is_worth_its_deposit(demo_path: Path) -> None:
     """Issue 18: run as written (on a private copy of the session's demo file), the snippet's account
     was worth about 0, its deposit valued at today's date while the prices end on 2022-12-28."""
-    snippet = next(s for s in SNIPPETS if "ws.rebalancings.execute" in s)
+    snippet = next(s for s in SNIPPETS if "ws.rebalancings.execute" in s and "acct = " in s)  # (the trading one)
     scope: dict = {}
     exec(snippet.replace("Workspace.demo(copy=True)", f"Workspace.demo({str(demo_path)!r}, copy=True)"), scope)
     ws, acct = scope["ws"], scope["acct"]
