@@ -85,7 +85,7 @@ def served_app(book_path: Path, folder: Path, notebook: str, ready: str) -> Iter
         source.backup(path)
     ws = Workspace.open(path)
     try:
-        with voila_server(workspace=path) as server, chromium() as browser:
+        with voila_server(workspace=path, apps=(notebook,)) as server, chromium() as browser:
             outside: list[str] = []
             page = open_page(browser, f"{server.url}/voila/render/{notebook}", outside)
             page.wait_for_function(f"() => document.querySelector('{ready}') || "

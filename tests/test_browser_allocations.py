@@ -83,7 +83,7 @@ def app(demo_path: Path, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("browser") / "ws.db"
     shutil.copy(demo_path, path)
     ARTIFACTS.mkdir(exist_ok=True)
-    with voila_server(workspace=path) as server, chromium() as browser:
+    with voila_server(workspace=path, apps=("allocations.ipynb",)) as server, chromium() as browser:
         server.ready(1)  # the preheated kernel has run the app, so the page loads well within goto's 30 s
         outside: list[str] = []
         page = open_page(browser, server.url + "/voila/render/allocations.ipynb", outside)

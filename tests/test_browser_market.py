@@ -57,7 +57,7 @@ def _select(page, labels: list[str], legend: list[str], tries: int = 3) -> None:
 def app(demo_path: Path, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("browser") / "ws.db"
     shutil.copy(demo_path, path)
-    with voila_server(workspace=path) as server, chromium() as browser:
+    with voila_server(workspace=path, apps=("market.ipynb",)) as server, chromium() as browser:
         outside: list[str] = []
         page = open_page(browser, server.url + "/voila/render/market.ipynb", outside)
         page.wait_for_selector(".tk-chart .main-svg", timeout=90_000)

@@ -31,6 +31,7 @@ as it is: nothing here changes it.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import tempfile
@@ -245,11 +246,11 @@ def key_of(name: str, fixture: dict) -> tuple[str, str, str]:
     return name.split("-", 1)[0], fixture["method"], fixture["path"]
 
 
-def request_of(fixture: dict) -> object:
-    """What the façade method gets: the body as parsed (as written when it is not valid JSON), or
-    the query's parameters (strings, as a query string gives them)."""
+def request_of(fixture: dict, as_text: bool = False) -> object:
+    """What the façade method gets: the body as parsed (as written when it is not valid JSON; with
+    ``as_text``, as JSON text), or the query's parameters (strings, as a query string gives them)."""
     if fixture["body"] is not None:
-        return fixture["body"]
+        return json.dumps(fixture["body"]) if as_text else fixture["body"]
     if fixture["format"] in ("json", "redoc"):
         return fixture["verbatim"]
     return dict(fixture["query"])
@@ -401,7 +402,7 @@ def _response(name: str, fixture: dict, every: dict[str, dict]) -> tuple[str | N
     return other, every[other].get("repaired", {}).get("body") if body is None else body
 
 
-def run_requests(ws: Workspace, every: dict[str, dict] | None = None) -> list[Row]:
+def run_requests(ws: Workspace, every: dict[str, dict] | None = None, as_text: bool = False) -> list[Row]:
     """Every example request through its façade method, in the documents' order (see the module docstring)."""
     every = fixtures() if every is None else every
     rows: list[Row] = []
@@ -416,7 +417,7 @@ def run_requests(ws: Workspace, every: dict[str, dict] | None = None) -> list[Ro
                             reasons=kinds_of(fixture, route, None)))
             continue
         try:
-            answer = route.run(ws, request_of(fixture), context)
+            answer = route.run(ws, request_of(fixture, as_text), context)
         except Exception as error:  # noqa: BLE001 - a crash is a finding, measured like a refusal
             status = "REFUSED" if isinstance(error, ToolkitError) else "ERROR"
             reasons = kinds_of(fixture, route, error)
@@ -428,7 +429,7 @@ def run_requests(ws: Workspace, every: dict[str, dict] | None = None) -> list[Ro
             if status == NOT_HELD:  # the same request on series the demo holds
                 stand_in = ", ".join(f"{k} -> {v}" for k, v in ABSENT[name].items())
                 try:
-                    data = plain(route.run(ws, substituted(request_of(fixture), ABSENT[name]), context))
+                    data = plain(route.run(ws, substituted(request_of(fixture, as_text), ABSENT[name]), context))
                     same, shape = compare(example, data, response) if response else (True, "accepted")
                     shape = f"with {stand_in}: {shape}"
                 except Exception as again:  # noqa: BLE001 - measured
@@ -480,12 +481,13 @@ def private_demo(folder: Path) -> Workspace:
     return Workspace.open(copy)
 
 
-def measure() -> tuple[list[Row], list[Row]]:
-    """Both tables, on a fresh private copy of the demo workspace."""
+def measure(as_text: bool = False) -> tuple[list[Row], list[Row]]:
+    """Both tables, on a fresh private copy of the demo workspace; with ``as_text`` the bodies go in
+    as JSON text, as an integrator's HTTP client would send them."""
     with tempfile.TemporaryDirectory() as folder:
         ws = private_demo(Path(folder))
         try:
-            return run_requests(ws), run_responses(ws)
+            return run_requests(ws, as_text=as_text), run_responses(ws)
         finally:
             ws.close()
 

@@ -11,6 +11,7 @@ which it sends there), so a page that needs the internet shows it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -129,10 +130,12 @@ class VoilaServer:
 @contextmanager
 def voila_server(workspace: str | Path | None = None, preheat: bool = True,
                  port: int | None = None, host: str = "127.0.0.1",
-                 args: Sequence[str] = ()) -> Iterator[VoilaServer]:
+                 args: Sequence[str] = (), apps: Sequence[str] = ()) -> Iterator[VoilaServer]:
     """Start the apps' server on 127.0.0.1 (optionally on another workspace file, another bind
     ``host``, with more options ``args`` of ``python -m toolkit serve``) and stop it after.
-    The server's ``url`` is on 127.0.0.1 whatever the bind."""
+    The server's ``url`` is on 127.0.0.1 whatever the bind. With ``apps`` (notebook names such as
+    ``"market.ipynb"``), only those apps get a preheated kernel, as ``voila.json`` gives each app;
+    the others start theirs when a page asks (a test of one app need not start a kernel per app)."""
     port = port or free_port()
     env = dict(os.environ)
     if workspace:
@@ -140,6 +143,9 @@ def voila_server(workspace: str | Path | None = None, preheat: bool = True,
     cmd = [sys.executable, "-m", "toolkit", "serve", f"--port={port}", f"--host={host}", *args]
     if not preheat:
         cmd.append("--VoilaConfiguration.preheat_kernel=False")
+    elif apps:
+        pools = {"default": {"pool_size": 0}, **{app: {"pool_size": 1} for app in apps}}
+        cmd.append(f"--VoilaKernelManager.kernel_pools_config={json.dumps(pools)}")
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     server = VoilaServer(f"http://127.0.0.1:{port}", process)
     try:
