@@ -110,6 +110,17 @@ def test_holdings_up_to_a_day_before_the_first_booking_hold_nothing(book) -> Non
     assert float(abs(cube["positions"]).sum()) == 0.0 and float(abs(cube["cash"]).sum()) == 0.0
 
 
+@pytest.mark.parametrize(("start", "end", "path"), [(None, "garbage", "end"), (None, "March 31 2021", "end"),
+                                                     (None, "20210331", "end"), ("31/03/2021", None, "start")])
+def test_a_window_that_is_no_iso_date_is_refused_by_name(book, start, end, path) -> None:
+    """Found while checking the strict readers: an ``end`` that was no date reached ``pd.Timestamp`` before
+    any check, so "garbage" raised pandas' DateParseError and "March 31 2021" was read as a date."""
+    ws, accounts = book
+    with pytest.raises(ValidationError) as refused:
+        ws.accounts.holdings(accounts, start=start, end=end)
+    assert refused.value.paths == [path]
+
+
 def test_back_dating_is_refused_naming_the_date_and_the_last_booking(book) -> None:
     """Issue 18: an order, a rebalancing or a cash movement dated before the account's books as they
     stand is refused, and nothing is written."""

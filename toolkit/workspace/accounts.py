@@ -15,6 +15,7 @@ from toolkit.errors import (
     Problems,
     ValidationError,
 )
+from toolkit.market.history import read_moment
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.orders import BookRepository
@@ -142,6 +143,11 @@ class Accounts:
         (instrument, time)``, ``value = positions * close`` and
         ``nav = sum(value) + cash``, on the trading days of the held instruments (see
         :mod:`toolkit.trading.holdings`). All accounts when ``account_ids`` is None."""
+        problems = Problems()
+        last_moment = None if end is None else read_moment(end, "end", problems, end=True)
+        if start is not None:
+            read_moment(start, "start", problems)
+        problems.raise_if_any("holdings request")  # (read before any comparison: "garbage" is no date)
         book = BookRepository(self._ctx.db)
         ids = self._known(texts(account_ids, "account_ids", "holdings request")) if account_ids is not None \
             else self._repo.ids()
@@ -153,7 +159,7 @@ class Accounts:
         if not instruments:
             raise NotFoundError("These accounts hold no instruments yet; place an order first.")
         since = start or first
-        if start is None and end is not None and pd.Timestamp(first) > pd.Timestamp(end):
+        if start is None and last_moment is not None and pd.Timestamp(first) > last_moment:
             since = end  # nothing booked by the end: an empty window, which the callers report
         close = self._history.prices(instruments, start=since, end=end)["close"]
         cube = trading_holdings(fills, cash, ids, instruments, close.indexes["time"], flows)
