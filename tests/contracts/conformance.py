@@ -97,10 +97,6 @@ def _demo_strategy(ws: Workspace) -> str:
                                      "rules": [{"rule_id": 4}, {"rule_id": 18}]}).strategy_id)
 
 
-def _field(request: object, key: str) -> object:
-    return request.get(key) if isinstance(request, dict) else None
-
-
 #: (document prefix, method, path) -> the façade call that serves it
 ROUTES: dict[tuple[str, str, str], Route] = {
     ("brokerage", "POST", "/portfolios/allocations"):

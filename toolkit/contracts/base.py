@@ -54,7 +54,7 @@ class Open(Contract):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
 
-def _strict(reader: Callable[..., Any], **options: Any) -> Callable[[object], Any]:
+def strict(reader: Callable[..., Any], **options: Any) -> Callable[[object], Any]:
     """A pydantic before-validator running one of :mod:`toolkit.validation`'s readers."""
 
     def check(value: object) -> Any:
@@ -72,27 +72,27 @@ def _text(value: object) -> str:
 
 
 #: an ISO 8601 calendar date, ``YYYY-MM-DD``, serialised the same way
-IsoDate = Annotated[date, BeforeValidator(_strict(read_date)), PlainSerializer(lambda d: d.isoformat(), str)]
+IsoDate = Annotated[date, BeforeValidator(strict(read_date)), PlainSerializer(lambda d: d.isoformat(), str)]
 #: an ISO 8601 date or date and time
-IsoTimestamp = Annotated[datetime, BeforeValidator(_strict(read_timestamp)),
+IsoTimestamp = Annotated[datetime, BeforeValidator(strict(read_timestamp)),
                          PlainSerializer(lambda d: d.isoformat(), str)]
 #: a decimal string ("100.50"); serialised as a decimal string
-DecimalText = Annotated[Decimal, BeforeValidator(_strict(read_decimal)), PlainSerializer(_text, str)]
+DecimalText = Annotated[Decimal, BeforeValidator(strict(read_decimal)), PlainSerializer(_text, str)]
 #: a decimal string or a JSON number (the seeds write both); serialised as a decimal string
-DecimalValue = Annotated[Decimal, BeforeValidator(_strict(read_decimal, numbers=True)), PlainSerializer(_text, str)]
+DecimalValue = Annotated[Decimal, BeforeValidator(strict(read_decimal, numbers=True)), PlainSerializer(_text, str)]
 #: a decimal string or JSON number, answered as a JSON number (analytics, weights in a response)
-Number = Annotated[Decimal, BeforeValidator(_strict(read_decimal, numbers=True)),
+Number = Annotated[Decimal, BeforeValidator(strict(read_decimal, numbers=True)),
                    PlainSerializer(lambda d: float(d), float)]
 #: a UUID, in canonical lower-case text
-Uuid = Annotated[str, BeforeValidator(_strict(read_id))]
+Uuid = Annotated[str, BeforeValidator(strict(read_id))]
 #: a JSON boolean only
-Flag = Annotated[bool, BeforeValidator(_strict(read_flag))]
+Flag = Annotated[bool, BeforeValidator(strict(read_flag))]
 #: a whole number (not a bool, a float or a string)
-Whole = Annotated[int, BeforeValidator(_strict(read_int))]
+Whole = Annotated[int, BeforeValidator(strict(read_int))]
 #: a display name: one line, not blank, at most 200 characters
-Name = Annotated[str, BeforeValidator(_strict(read_name))]
+Name = Annotated[str, BeforeValidator(strict(read_name))]
 #: a free text of at most 2000 characters
-Text = Annotated[str, BeforeValidator(_strict(read_text))]
+Text = Annotated[str, BeforeValidator(strict(read_text))]
 
 
 def path_of(location: tuple[int | str, ...]) -> str:
@@ -109,7 +109,7 @@ def path_of(location: tuple[int | str, ...]) -> str:
     return path
 
 
-def _message(error: Mapping[str, Any]) -> str:
+def message_of(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown field"
@@ -132,7 +132,7 @@ def problems_of(error: pydantic.ValidationError, prefix: str = "") -> list[Probl
         path = path_of(tuple(item["loc"]))
         if prefix:
             path = f"{prefix}.{path}" if path and not path.startswith("[") else f"{prefix}{path}"
-        found.append(Problem(path, _message(item)))
+        found.append(Problem(path, message_of(item)))
     return found
 
 

@@ -57,10 +57,10 @@ from toolkit.contracts.base import (
     Flag,
     IsoDate,
     Uuid,
-    _message,
-    _strict,
+    message_of,
     payload_of,
     problems_of,
+    strict,
 )
 from toolkit.contracts.codes import Currency, read_currency, read_isin
 from toolkit.errors import Problem, Problems, ValidationError
@@ -235,18 +235,18 @@ def _error(title: str, items: list[tuple[tuple, str, object]]) -> CoreError:
 
 _AS_TEXT = PlainSerializer(lambda d: format(d, "f"), str)
 #: an allocation's (or account's) name: see :func:`read_allocation_name`
-AllocationName = Annotated[str, BeforeValidator(_strict(read_allocation_name))]
+AllocationName = Annotated[str, BeforeValidator(strict(read_allocation_name))]
 #: a weight: see :func:`read_weight`; answered as the decimal string it was given
-Weight = Annotated[Decimal, BeforeValidator(_strict(read_weight)), _AS_TEXT]
+Weight = Annotated[Decimal, BeforeValidator(strict(read_weight)), _AS_TEXT]
 #: an amount to the cent: see :func:`read_amount`; answered as a decimal string
-CashAmount = Annotated[Decimal, BeforeValidator(_strict(read_amount)), _AS_TEXT]
+CashAmount = Annotated[Decimal, BeforeValidator(strict(read_amount)), _AS_TEXT]
 #: a drift threshold from 0 to 1
-Threshold = Annotated[Decimal, BeforeValidator(_strict(read_threshold)), _AS_TEXT]
+Threshold = Annotated[Decimal, BeforeValidator(strict(read_threshold)), _AS_TEXT]
 #: the document's identifier types
-IdType = Annotated[Literal["ISIN", "UPVEST"], BeforeValidator(_strict(read_id_type))]
-IdempotencyKey = Annotated[str, BeforeValidator(_strict(read_key))]
+IdType = Annotated[Literal["ISIN", "UPVEST"], BeforeValidator(strict(read_id_type))]
+IdempotencyKey = Annotated[str, BeforeValidator(strict(read_key))]
 #: an ISO date, not later than today (UTC)
-PastDate = Annotated[date, BeforeValidator(_strict(read_past_date)), PlainSerializer(date.isoformat, str)]
+PastDate = Annotated[date, BeforeValidator(strict(read_past_date)), PlainSerializer(date.isoformat, str)]
 #: 1 to 100,000 UUIDs, each once
 IdList = Annotated[tuple[str, ...], BeforeValidator(_list_of(read_ids))]
 
@@ -295,7 +295,7 @@ def _worded(error: Mapping[str, Any]) -> str:
     if error["type"] == "model_type" and isinstance(nested, type) and issubclass(nested, Contract):
         names = [f.alias or n for n, f in nested.model_fields.items()]
         return f"expected an object with {', '.join(names)}, got {type(error.get('input')).__name__}"
-    return _message(error)
+    return message_of(error)
 
 
 def parse(model: type[M], request: object, what: str = "request", **context: object) -> M:

@@ -17,7 +17,7 @@ from pydantic import BeforeValidator
 from stdnum import isin as stdnum_isin
 from stdnum.exceptions import ValidationError as StdnumError
 
-from toolkit.contracts.base import _strict
+from toolkit.contracts.base import strict
 from toolkit.errors import Problems
 
 #: ISO 4217 codes that are no money an account, an order or a price can be in: precious metals,
@@ -54,6 +54,6 @@ def read_isin(value: object, path: str, problems: Problems) -> str | None:
 
 
 #: an ISO 4217 currency code in capitals (``"EUR"``)
-Currency = Annotated[str, BeforeValidator(_strict(read_currency))]
+Currency = Annotated[str, BeforeValidator(strict(read_currency))]
 #: an ISIN whose check digit is right (``"US0378331005"``)
-Isin = Annotated[str, BeforeValidator(_strict(read_isin))]
+Isin = Annotated[str, BeforeValidator(strict(read_isin))]

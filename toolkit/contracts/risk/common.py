@@ -36,7 +36,7 @@ from pydantic import BeforeValidator, PlainSerializer
 from stdnum import figi as stdnum_figi
 
 from toolkit.contracts import codes
-from toolkit.contracts.base import Contract, Name, _strict
+from toolkit.contracts.base import Contract, Name, strict
 from toolkit.errors import Problems
 from toolkit.schema import Timeframe
 from toolkit.validation import read_decimal, read_int, read_timestamp, shown
@@ -175,34 +175,34 @@ def rfc3339(moment: datetime) -> str:
 
 # --------------------------------------------------------------------------- field types
 
-Isin = Annotated[str, BeforeValidator(_strict(read_isin))]
-Mic = Annotated[str, BeforeValidator(_strict(read_mic))]
-InstrumentCode = Annotated[str, BeforeValidator(_strict(read_code))]
-Symbol = Annotated[str, BeforeValidator(_strict(read_symbol))]
-Figi = Annotated[str, BeforeValidator(_strict(read_figi))]
+Isin = Annotated[str, BeforeValidator(strict(read_isin))]
+Mic = Annotated[str, BeforeValidator(strict(read_mic))]
+InstrumentCode = Annotated[str, BeforeValidator(strict(read_code))]
+Symbol = Annotated[str, BeforeValidator(strict(read_symbol))]
+Figi = Annotated[str, BeforeValidator(strict(read_figi))]
 #: a provider id in a JSON body: a whole number >= 1
-ApiId = Annotated[int, BeforeValidator(_strict(read_int, low=1))]
+ApiId = Annotated[int, BeforeValidator(strict(read_int, low=1))]
 #: a provider id in a query string (``"8"``) or a body
-QueryApiId = Annotated[int, BeforeValidator(_strict(read_query_int, low=1))]
+QueryApiId = Annotated[int, BeforeValidator(strict(read_query_int, low=1))]
 #: a whole number in a query string or a body
-QueryWhole = Annotated[int, BeforeValidator(_strict(read_query_int))]
-QueryFlag = Annotated[bool, BeforeValidator(_strict(read_query_flag))]
+QueryWhole = Annotated[int, BeforeValidator(strict(read_query_int))]
+QueryFlag = Annotated[bool, BeforeValidator(strict(read_query_flag))]
 #: a timeframe id in a body: the JSON whole number 0 to 4
-TimeframeId = Annotated[Timeframe, BeforeValidator(_strict(read_int, low=0, high=4)),
+TimeframeId = Annotated[Timeframe, BeforeValidator(strict(read_int, low=0, high=4)),
                         PlainSerializer(int, int)]
 #: a timeframe id in a query string (``"1"``) or a body
-QueryTimeframeId = Annotated[Timeframe, BeforeValidator(_strict(read_timeframe_id)), PlainSerializer(int, int)]
+QueryTimeframeId = Annotated[Timeframe, BeforeValidator(strict(read_timeframe_id)), PlainSerializer(int, int)]
 #: an RFC 3339 time, answered as ``2019-10-12T07:20:50Z``
-Moment = Annotated[datetime, BeforeValidator(_strict(read_moment)), PlainSerializer(rfc3339, str)]
+Moment = Annotated[datetime, BeforeValidator(strict(read_moment)), PlainSerializer(rfc3339, str)]
 #: a number > 0 (JSON number or decimal text), answered as a JSON number
-Positive = Annotated[Decimal, BeforeValidator(_strict(read_decimal, numbers=True, positive=True)),
+Positive = Annotated[Decimal, BeforeValidator(strict(read_decimal, numbers=True, positive=True)),
                      PlainSerializer(json_number)]
 #: a number >= 0 (0: none), answered as a JSON number
-NonNegative = Annotated[Decimal, BeforeValidator(_strict(read_non_negative)), PlainSerializer(json_number)]
+NonNegative = Annotated[Decimal, BeforeValidator(strict(read_non_negative)), PlainSerializer(json_number)]
 #: money >= 0, to the cent, answered as a JSON number
-Amount = Annotated[Decimal, BeforeValidator(_strict(read_amount)), PlainSerializer(json_number)]
+Amount = Annotated[Decimal, BeforeValidator(strict(read_amount)), PlainSerializer(json_number)]
 #: money of either sign, to the cent, answered as a JSON number
-SignedAmount = Annotated[Decimal, BeforeValidator(_strict(read_amount, signed=True)), PlainSerializer(json_number)]
+SignedAmount = Annotated[Decimal, BeforeValidator(strict(read_amount, signed=True)), PlainSerializer(json_number)]
 Direction = Literal["Long", "Short"]
 AssetClass = Literal["Commodity", "Crypto", "Derivative", "Equity", "FixedIncome", "Forex", "Fund", "Index"]
 

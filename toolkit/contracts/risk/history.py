@@ -48,9 +48,9 @@ from toolkit.contracts.base import (
     Contract,
     IsoDate,
     Name,
-    _strict,
     payload_of,
     problems_of,
+    strict,
 )
 from toolkit.contracts.codes import Currency
 from toolkit.contracts.risk.common import (
@@ -85,7 +85,7 @@ WHAT = "history upload"
 #: the most matches one instrument search answers
 MAX_MATCHES = 1000
 #: a search's ``limit``: 1 to :data:`MAX_MATCHES`, from a query string or a body
-QueryLimit = Annotated[int, BeforeValidator(_strict(read_query_int, low=1, high=MAX_MATCHES))]
+QueryLimit = Annotated[int, BeforeValidator(strict(read_query_int, low=1, high=MAX_MATCHES))]
 
 
 # =========================================================================== GET /user, GET /api
