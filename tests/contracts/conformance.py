@@ -320,8 +320,7 @@ def shape_problems(example: Any, answer: Any, path: str = "") -> list[str]:  # t
     if kind != got:
         return [f"{where}: {got} where the example has a {kind} ({example!r:.40})"]
     if isinstance(example, dict):
-        if example and (DATA_KEYED.search(path) or (all(isinstance(k, str) and DATA_KEY.fullmatch(k) for k in example)
-                                                    and not set(example) & set(answer))):
+        if example and (DATA_KEYED.search(path) or all(isinstance(k, str) and DATA_KEY.fullmatch(k) for k in example)):
             # keyed by data: each value has the first one's shape
             if not answer:
                 return [f"{where}: an empty object where the example has entries"]

@@ -123,3 +123,7 @@ def test_the_shape_check_can_fail() -> None:
     problems = conformance.shape_problems(example, wrong)
     assert len(problems) == 6, problems
     assert conformance.shape_problems(example, {}) == [f"{k}: missing" for k in example]
+    # an object keyed by instrument codes is data, whether or not the answer holds the example's codes
+    held = {"portfolio": {"KO_XNYS_8_USD": 0.1, "PG_XNYS_8_USD": 0.2}}
+    assert conformance.shape_problems(held, {"portfolio": {"PG_XNYS_8_USD": 0.3, "AAPL_XNGS_8_USD": 0.4}}) == []
+    assert conformance.shape_problems(held, {"portfolio": {"PG_XNYS_8_USD": "0.3"}}) != []
