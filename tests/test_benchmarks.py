@@ -80,3 +80,11 @@ def test_signals_benchmark_runs(tmp_path: Path) -> None:
         assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
         # peer_s is rounded to the millisecond: a TA-Lib loop over 50 instruments may show 0.0
         assert row["ours_s"] > 0 and row["peer_s"] >= 0 and row["size"].startswith("50 instruments x 2,520")
+
+
+def test_the_benchmark_tables_are_current() -> None:
+    """README.md's headline table and benchmarks/README.md's full table are what benchmarks/table.py makes
+    from benchmarks/results/*.json: a refreshed result without its table fails here."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "table.py"), "--check"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
