@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,14 +41,18 @@ def page_table(page, css: str) -> dict[str, dict[str, str]]:
     return {cells[0]: dict(zip(heads[1:], cells[1:])) for cells in rows}
 
 
-def choose(page, css: str, label: str, headline_css: str, headline: str, tries: int = 3) -> None:
-    """Choose ``label`` in a dropdown and wait until the headline says ``headline``.
+def choose(page, css: str, label: str, headline_css: str, headline: str, tries: int = 3,
+           then: Callable[[object], None] | None = None) -> None:
+    """Choose ``label`` in a dropdown (then call ``then(page)``, e.g. to press an Update button)
+    and wait until the headline says ``headline``.
 
     ipywidgets may re-render a select shortly after the page changes it, dropping a choice
     made in that window (see ``_select`` in test_browser_market.py); like a user, choose again.
     """
     for _ in range(tries):
         page.locator(f"{css} select").select_option(label=label)
+        if then is not None:
+            then(page)
         try:
             page.locator(headline_css, has_text=headline).wait_for(timeout=30_000)
             return
