@@ -1,0 +1,120 @@
+"""Books on zarr (toolkit.store.books) and the jobs over them (toolkit.workspace.jobs) on the in-process
+cluster: the returns report, volatility contributions and attribution read the book lazily, write their
+results chunk by chunk, and equal the in-memory path to 1e-12 on a sample of real S&P returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from toolkit.errors import DataError, NotFoundError, ToolkitError, ValidationError
+from toolkit.store import books
+from toolkit.workspace.jobs import Jobs, attribution_report, returns_report, risk_report
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "sp500_stocks.csv"
+SECTORS = {"AAPL": "tech", "AMD": "tech", "MSFT": "tech", "BAC": "fin", "JPM": "fin", "CVX": "energy",
+           "XOM": "energy", "RRC": "energy"}
+
+
+def sample(portfolios: int = 60, days: int = 300, seed: int = 7) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Real daily returns of the 20 shipped S&P stocks and seeded random long-only portfolios of them."""
+    prices = pd.read_csv(DATA, index_col="time", parse_dates=True).iloc[-days - 1:]
+    r = prices.pct_change().iloc[1:]
+    instrument_returns = xr.DataArray(r.to_numpy().T, dims=("instrument", "time"),
+                                      coords={"instrument": list(r.columns), "time": r.index.to_numpy()})
+    w = np.random.default_rng(seed).dirichlet(np.full(r.shape[1], 0.5), portfolios)
+    weights = xr.DataArray(w, dims=("portfolio", "instrument"),
+                           coords={"portfolio": np.arange(portfolios), "instrument": list(r.columns)})
+    return instrument_returns, weights, xr.dot(weights, instrument_returns, dim="instrument")
+
+
+@pytest.fixture(scope="module")
+def jobs():
+    j = Jobs()
+    yield j
+    j.close()
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    instrument_returns, weights, returns = sample()
+    path = books.write_book(tmp_path_factory.mktemp("books") / "book.zarr", returns, weights, instrument_returns,
+                            chunk=16)
+    return path, instrument_returns, weights, returns
+
+
+def close(a: xr.Dataset, b: xr.Dataset) -> None:
+    assert set(a.data_vars) == set(b.data_vars)
+    for name in a.data_vars:
+        left, right = xr.align(a[name], b[name].transpose(*a[name].dims), join="exact")
+        np.testing.assert_allclose(left.values, right.values, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_book_roundtrip_is_lazy_and_chunked_by_portfolio(book):
+    path, instrument_returns, weights, returns = book
+    opened = books.open_book(path)
+    assert opened["returns"].chunks is not None and opened["returns"].data.chunksize == (16, 300)
+    assert opened["weights"].data.chunksize == (16, 20)
+    xr.testing.assert_equal(opened["returns"].compute(), returns.rename("returns"))
+    xr.testing.assert_equal(opened["instrument_returns"].compute(), instrument_returns.rename("instrument_returns"))
+
+
+def test_analytics_stay_lazy_on_the_book(book):
+    """Building the report and the risk of a book reads only the weights' small checks, never the returns cube."""
+    computed: list = []
+
+    def scheduler(dsk, keys, **kw):
+        computed.append(keys)
+        return dask.get(dsk, keys, **kw)
+
+    opened = books.open_book(book[0])
+    with dask.config.set(scheduler=scheduler):
+        report = returns_report(opened["returns"])
+    assert computed == [] and all(v.chunks is not None for v in report.data_vars.values())
+    with dask.config.set(scheduler=scheduler):
+        risk = risk_report(opened["instrument_returns"], opened["weights"])
+    assert all(v.chunks is not None for v in risk.data_vars.values())  # (check_weights computes the small sums)
+
+
+def test_report_risk_attribution_equal_the_in_memory_path(jobs, book, tmp_path):
+    path, instrument_returns, weights, returns = book
+    close(books.open_book(jobs.report(path, tmp_path / "report.zarr")).compute(), returns_report(returns))
+    close(books.open_book(jobs.risk(path, tmp_path / "risk.zarr")).compute(), risk_report(instrument_returns, weights))
+    benchmark = xr.DataArray(np.full(20, 1 / 20), dims="instrument", coords={"instrument": weights.instrument.values})
+    segments = {code: SECTORS.get(code, "other") for code in weights.instrument.values}
+    found = jobs.attribution(path, tmp_path / "attribution.zarr", benchmark, segments)
+    close(books.open_book(found).compute(), attribution_report(instrument_returns, weights, benchmark, segments))
+
+
+def test_a_failed_job_leaves_the_target_as_it_was(jobs, book, tmp_path):
+    path = book[0]
+    target = jobs.report(path, tmp_path / "report.zarr")
+    before = books.open_book(target).compute()
+    bad = tmp_path / "bad.zarr"
+    _, weights, returns = sample(portfolios=4, days=30)
+    books.write_book(bad, returns, weights * 2, sample(portfolios=4, days=30)[0], chunk=2)  # weights sum to 2
+    with pytest.raises(ValidationError, match="sum to 2"):
+        jobs.risk(bad, target)
+    xr.testing.assert_equal(books.open_book(target).compute(), before)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_bad_books_are_refused(tmp_path):
+    _, weights, returns = sample(portfolios=3, days=20)
+    with pytest.raises(DataError, match="weights has dimensions"):
+        books.write_book(tmp_path / "x.zarr", returns, weights.rename(instrument="asset"))
+    with pytest.raises(DataError, match="chunk"):
+        books.write_book(tmp_path / "x.zarr", returns, chunk=0)
+    with pytest.raises(NotFoundError, match="No book"):
+        books.open_book(tmp_path / "missing.zarr")
+
+
+def test_an_unreachable_scheduler_is_named(monkeypatch):
+    monkeypatch.setattr("toolkit.workspace.jobs.CONNECT_TIMEOUT", 1)
+    with pytest.raises(ToolkitError, match="No dask scheduler answers at tcp://127.0.0.1:9"):
+        _ = Jobs(scheduler="tcp://127.0.0.1:9").client

@@ -1,0 +1,166 @@
+"""Books larger than memory: a book's returns and weights as chunked xarray datasets on zarr.
+
+A book on disk is one zarr group (zarr format 3) holding, chunked along ``portfolio`` only (every
+chunk holds whole histories, which the time-series analytics need):
+
+- ``returns`` ``(portfolio, time)``: each portfolio's simple returns;
+- ``weights`` ``(portfolio, instrument)``: each portfolio's weights (fractions that sum to 1);
+- ``instrument_returns`` ``(instrument, time)``: the instruments' simple returns (small: one chunk).
+
+:func:`write_book` streams a (possibly dask-backed, lazily generated) book to disk chunk by chunk;
+:func:`open_book` opens it lazily (dask arrays on the zarr chunks, nothing read yet);
+:func:`stage_results` / :func:`publish` write a result dataset to a scratch group next to its target
+and move it into place only once every chunk is written, so that a job that fails half way never
+leaves a partial result where a complete one is expected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from toolkit.errors import DataError, NotFoundError
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
+
+#: portfolios per chunk when the caller gives none: 2,000 x 2,520 days of float64 is 40 MB
+CHUNK = 2_000
+#: the variables of a book and their dimensions
+LAYOUT = {"returns": (PORTFOLIO, TIME), "weights": (PORTFOLIO, INSTRUMENT), "instrument_returns": (INSTRUMENT, TIME)}
+
+
+def book_dataset(returns: xr.DataArray, weights: xr.DataArray | None = None,
+                 instrument_returns: xr.DataArray | None = None, chunk: int = CHUNK) -> xr.Dataset:
+    """The dataset of a book, chunked along ``portfolio`` (``chunk`` portfolios a chunk, whole
+    histories in each), its arrays left lazy when they are.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (portfolio, time)
+        The portfolios' simple returns.
+    weights : xr.DataArray, (portfolio, instrument), optional
+        The portfolios' weights.
+    instrument_returns : xr.DataArray, (instrument, time), optional
+        The instruments' simple returns.
+    chunk : int, default 2,000
+        Portfolios per chunk.
+
+    Returns
+    -------
+    xr.Dataset
+        ``returns``, and ``weights`` and ``instrument_returns`` when given, chunked as they are written.
+    """
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        raise DataError(f"chunk is {chunk!r}; give the portfolios per chunk as a whole number of at least 1.")
+    arrays = {"returns": returns, "weights": weights, "instrument_returns": instrument_returns}
+    found = {}
+    for name, array in arrays.items():
+        if array is None:
+            continue
+        dims = LAYOUT[name]
+        if set(array.dims) != set(dims):
+            raise DataError(f"{name} has dimensions {list(array.dims)}; a book's {name} is over {list(dims)}.")
+        array = array.transpose(*dims).astype(float)
+        sizes = {d: (chunk if d == PORTFOLIO else -1) for d in dims}
+        found[name] = array.chunk(sizes).rename(name)
+    return xr.Dataset(found)
+
+
+def write_book(path: str | Path, returns: xr.DataArray, weights: xr.DataArray | None = None,
+               instrument_returns: xr.DataArray | None = None, chunk: int = CHUNK) -> Path:
+    """Write a book to a zarr group at ``path`` (replaced if there), chunk by chunk: a dask-backed
+    input is computed one chunk at a time by the current dask scheduler, never whole.
+
+    Parameters
+    ----------
+    path : str or Path
+        The zarr group (a folder).
+    returns, weights, instrument_returns, chunk
+        As :func:`book_dataset`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    data = book_dataset(returns, weights, instrument_returns, chunk)
+    staged = _scratch(path)
+    try:
+        data.to_zarr(staged, mode="w", compute=True, consolidated=False)
+        publish(staged, path)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return path
+
+
+def open_book(path: str | Path) -> xr.Dataset:
+    """A book written by :func:`write_book`, opened lazily: dask arrays on its zarr chunks.
+
+    Parameters
+    ----------
+    path : str or Path
+        The zarr group.
+
+    Returns
+    -------
+    xr.Dataset
+        ``returns`` ``(portfolio, time)`` and, when written, ``weights`` ``(portfolio, instrument)``
+        and ``instrument_returns`` ``(instrument, time)``; nothing is read until computed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise NotFoundError(f"No book at {path}; write one with toolkit.store.books.write_book.")
+    return xr.open_zarr(path, chunks={}, consolidated=False)
+
+
+def _scratch(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+
+
+def stage_results(result: xr.Dataset, target: str | Path) -> tuple[Any, Path]:
+    """The (not yet computed) write of ``result`` to a scratch zarr group next to ``target``.
+
+    Computing the returned delayed object (``dask.compute``, or ``client.compute`` on a cluster)
+    writes each chunk of ``result`` as soon as it is computed (the dask chunks are the zarr chunks:
+    region writes, never the whole result in memory); then :func:`publish` moves the group into place.
+
+    Parameters
+    ----------
+    result : xr.Dataset
+        Lazy (or in-memory) results.
+    target : str or Path
+        Where the results belong.
+
+    Returns
+    -------
+    tuple
+        ``(delayed, scratch)``: the dask delayed write and the scratch group's path.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = _scratch(target)
+    for name in list(result.variables):
+        result[name].encoding.pop("chunks", None)  # the dask chunks decide, not those of a zarr it came from
+    return result.to_zarr(staged, mode="w", compute=False, consolidated=False), staged
+
+
+def publish(staged: str | Path, target: str | Path) -> Path:
+    """Move a completely written scratch group to ``target`` (replacing what was there)."""
+    staged, target = Path(staged), Path(target)
+    if target.exists():
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
+        target.rename(old)
+        staged.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staged.rename(target)
+    return target
+
+
+def discard(staged: str | Path) -> None:
+    """Remove a scratch group of a write that did not finish."""
+    shutil.rmtree(staged, ignore_errors=True)

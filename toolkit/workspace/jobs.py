@@ -1,0 +1,258 @@
+"""Background jobs on dask.distributed (``ws.jobs``): the workspace's ``distributed.Client``.
+
+Which cluster (DESIGN.md, "Scale"): the scheduler address of ``Workspace(path, scheduler="tcp://...")``
+(or ``ws.jobs.scheduler = ...`` before the first job), else of the ``TOOLKIT_SCHEDULER`` environment
+variable, else an in-process ``LocalCluster`` (``processes=False``: one worker whose threads live in
+this process, started in well under a second, nothing pickled; the toolkit's kernels are numpy/BLAS
+and release the GIL). The client is made on first use and closed with the workspace.
+No scheduler, queue or worker pool of the toolkit's own: dask's.
+
+What runs where:
+
+- strategy runs (:meth:`toolkit.workspace.strategies.Strategies.run`): one task per account, each
+  opening the workspace file read-only on the worker and answering the account's optimisation; this
+  process writes each answer to SQLite in a transaction as it arrives and ends the run ``Complete``, or
+  ``Failed`` with the reason when the cluster is lost (so the workers need the workspace file's path:
+  one machine, or a shared file system);
+- reports and risk over a book on zarr (:meth:`Jobs.report`, :meth:`Jobs.risk`,
+  :meth:`Jobs.attribution`): the graph is built here, lazily, from :func:`toolkit.store.books.open_book`;
+  the workers read the book's chunks from the zarr store, compute, and write the result's chunks to a
+  scratch zarr group, which is moved into place when every chunk is written. What is sent to the
+  workers is the task graph (the zarr paths, the small arrays such as a benchmark's weights, and the
+  toolkit functions by reference), never the book.
+
+Progress: :meth:`Jobs.progress` shows dask's progress bar (an ipywidgets bar in a notebook or an app,
+text elsewhere).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xarray as xr
+
+from toolkit.analytics import attribution as attribution_analytics
+from toolkit.analytics import performance
+from toolkit.analytics import returns as returns_analytics
+from toolkit.analytics.risk_portfolio import volatility_contributions
+from toolkit.errors import ToolkitError
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
+from toolkit.store import books
+
+if TYPE_CHECKING:  # distributed (~0.5 s to import) is imported on the first job
+    from distributed import Client, Future, LocalCluster
+
+#: the environment variable naming the scheduler address
+SCHEDULER_ENV = "TOOLKIT_SCHEDULER"
+#: seconds to wait for a configured scheduler before saying it cannot be reached
+CONNECT_TIMEOUT = 10
+
+
+def returns_report(returns: xr.DataArray) -> xr.Dataset:
+    """The returns report of a book: monthly and yearly returns, the inception-to-date return, the
+    annual return (CAGR over 252-day years), the annual volatility (ddof = 1, sqrt(252)) and the
+    maximum drawdown of every portfolio (:mod:`toolkit.analytics.returns` and
+    :mod:`toolkit.analytics.performance`; their conventions). Lazy on a dask-backed input.
+
+    Parameters
+    ----------
+    returns : xr.DataArray, (portfolio, time)
+        Daily simple returns.
+
+    Returns
+    -------
+    xr.Dataset
+        ``monthly`` (portfolio, month), ``yearly`` (portfolio, year), ``itd``, ``annual_return``,
+        ``annual_volatility`` and ``max_drawdown`` (portfolio).
+    """
+    monthly = returns_analytics.cumulate(returns, "ME")
+    yearly = returns_analytics.cumulate(monthly, "YE")
+    return xr.Dataset({
+        "monthly": monthly.rename({TIME: "month"}), "yearly": yearly.rename({TIME: "year"}),
+        "itd": returns_analytics.link(yearly), "annual_return": performance.annual_return(returns),
+        "annual_volatility": performance.annual_volatility(returns), "max_drawdown": performance.max_drawdown(returns),
+    })
+
+
+def risk_report(instrument_returns: xr.DataArray, weights: xr.DataArray, **options: Any) -> xr.Dataset:
+    """Volatility contributions of every portfolio of a book
+    (:func:`toolkit.analytics.risk_portfolio.volatility_contributions`, its conventions; ``options``
+    are its keywords). Lazy on dask-backed weights.
+
+    Parameters
+    ----------
+    instrument_returns : xr.DataArray, (instrument, time)
+        The instruments' simple returns.
+    weights : xr.DataArray, (portfolio, instrument)
+        The portfolios' weights.
+
+    Returns
+    -------
+    xr.Dataset
+        ``total`` (portfolio); ``marginal``, ``contribution``, ``percent`` (portfolio, instrument).
+    """
+    found = volatility_contributions(instrument_returns, weights.transpose(INSTRUMENT, PORTFOLIO), **options)
+    return found.transpose(PORTFOLIO, ...)
+
+
+def attribution_report(instrument_returns: xr.DataArray, weights: xr.DataArray, benchmark_weights: xr.DataArray,
+                       segments: attribution_analytics.Segments = None, freq: str = "ME") -> xr.Dataset:
+    """Brinson-Fachler attribution of every portfolio of a book against a benchmark, per period of
+    ``freq`` (the instruments' returns compounded to it; the weights held through each period):
+    :func:`toolkit.analytics.attribution.brinson`, its conventions. Lazy on dask-backed weights.
+
+    Parameters
+    ----------
+    instrument_returns : xr.DataArray, (instrument, time)
+        The instruments' daily simple returns.
+    weights : xr.DataArray, (portfolio, instrument)
+        The portfolios' weights.
+    benchmark_weights : xr.DataArray, (instrument,)
+        The benchmark's weights.
+    segments : str, mapping, xr.DataArray or None
+        The groups (as :func:`toolkit.analytics.attribution.brinson`).
+    freq : str, default "ME"
+        The periods (a pandas offset alias).
+
+    Returns
+    -------
+    xr.Dataset
+        :func:`toolkit.analytics.attribution.brinson`'s result over (segment, time, portfolio).
+    """
+    periods = returns_analytics.cumulate(instrument_returns, freq)
+    return attribution_analytics.brinson(weights.transpose(INSTRUMENT, PORTFOLIO), periods, benchmark_weights,
+                                         segments)
+
+
+@dataclass
+class BookJob:
+    """A job over a book: its dask future, and where its result goes once every chunk is written."""
+
+    name: str
+    future: Future
+    target: Path
+    staged: Path
+    _published: bool = field(default=False, repr=False)
+
+    def result(self, timeout: float | None = None) -> Path:
+        """Wait for the job; its result's zarr group once complete (:func:`toolkit.store.books.open_book`
+        opens it). A job that fails raises a :class:`toolkit.errors.ToolkitError` saying why, and leaves
+        what was at the target untouched."""
+        if self._published:
+            return self.target
+        try:
+            self.future.result(timeout=timeout)
+        except Exception as exc:
+            books.discard(self.staged)
+            raise ToolkitError(f"The {self.name} job did not finish ({type(exc).__name__}: {exc}); "
+                               f"{self.target} is as it was before the job. Run it again.") from exc
+        books.publish(self.staged, self.target)
+        self._published = True
+        return self.target
+
+    def done(self) -> bool:
+        """Whether the job has ended (completed or failed)."""
+        return bool(self.future.done())
+
+
+class Jobs:
+    """The workspace's dask client and the jobs over books (``ws.jobs``)."""
+
+    def __init__(self, scheduler: str | None = None) -> None:
+        self.scheduler = scheduler
+        self._client: Client | None = None
+        self._cluster: LocalCluster | None = None
+        self._lock = threading.Lock()
+        #: the futures of the jobs started from this workspace, by job (run id or book job name)
+        self.running: dict[str, list[Future]] = {}
+
+    @property
+    def address(self) -> str | None:
+        """The configured scheduler address (the workspace option, else ``$TOOLKIT_SCHEDULER``), or None
+        for the in-process cluster."""
+        return self.scheduler or os.environ.get(SCHEDULER_ENV) or None
+
+    @property
+    def client(self) -> Client:
+        """The ``distributed.Client``, made on first use (see the module's docstring for which cluster)."""
+        with self._lock:
+            if self._client is None or self._client.status in ("closing", "closed"):
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Client:
+        from distributed import Client, LocalCluster
+
+        address = self.address
+        if address is None:
+            self._cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=os.cpu_count() or 2,
+                                         dashboard_address=None)
+            return Client(self._cluster, set_as_default=False)
+        try:
+            return Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT)
+        except OSError as exc:
+            source = "the workspace's scheduler option" if self.scheduler else f"${SCHEDULER_ENV}"
+            raise ToolkitError(f"No dask scheduler answers at {address} (from {source}): {exc}. Start it, fix the "
+                               f"address, or unset it to run on the in-process cluster.") from exc
+
+    def submit_each(self, fn: Callable, items: Iterable[Any], *args: Any, job: str) -> list[Future]:
+        """One task ``fn(item, *args)`` per item on the cluster (``pure=False``: each runs); the futures,
+        also kept under ``job`` in :attr:`running`."""
+        client = self.client
+        futures = [client.submit(fn, item, *args, pure=False) for item in items]
+        self.running[job] = futures
+        return futures
+
+    def progress(self, job: str | BookJob) -> Any:
+        """dask's progress of a job (a strategy run's id, or a :class:`BookJob`): an ipywidgets bar in a
+        notebook or an app (returned, display it), a text bar that waits for the end elsewhere."""
+        from distributed import progress
+
+        futures = [job.future] if isinstance(job, BookJob) else self.running.get(job)
+        if futures is None:
+            raise ToolkitError(f"No job {job!r} was started from this workspace.")
+        return progress(futures, notebook=None)
+
+    # ------------------------------------------------------------------ jobs over books
+
+    def _book_job(self, name: str, build: Callable[[xr.Dataset], xr.Dataset], book: str | Path,
+                  target: str | Path, wait: bool) -> Path | BookJob:
+        client = self.client
+        with client.as_current():  # the analytics' own small checks (weight sums) run on the cluster too
+            data = books.open_book(book)
+            delayed, staged = books.stage_results(build(data), target)
+        future = client.compute(delayed)
+        job = BookJob(name, future, Path(target), staged)
+        self.running[f"{name}:{target}"] = [future]
+        return job.result() if wait else job
+
+    def report(self, book: str | Path, target: str | Path, wait: bool = True) -> Path | BookJob:
+        """The returns report (:func:`returns_report`) of a book on zarr, written to ``target`` (a zarr
+        group) chunk by chunk on the cluster; ``wait=False`` returns the :class:`BookJob` at once."""
+        return self._book_job("returns report", lambda d: returns_report(d["returns"]), book, target, wait)
+
+    def risk(self, book: str | Path, target: str | Path, wait: bool = True, **options: Any) -> Path | BookJob:
+        """The volatility contributions (:func:`risk_report`) of a book on zarr, written to ``target``."""
+        return self._book_job("risk", lambda d: risk_report(d["instrument_returns"], d["weights"], **options),
+                              book, target, wait)
+
+    def attribution(self, book: str | Path, target: str | Path, benchmark_weights: xr.DataArray,
+                    segments: attribution_analytics.Segments = None, freq: str = "ME",
+                    wait: bool = True) -> Path | BookJob:
+        """The Brinson attribution (:func:`attribution_report`) of a book on zarr, written to ``target``."""
+        return self._book_job("attribution", lambda d: attribution_report(
+            d["instrument_returns"], d["weights"], benchmark_weights, segments, freq), book, target, wait)
+
+    def close(self) -> None:
+        """Close the client (and the in-process cluster when it is ours); safe to call twice."""
+        with self._lock:
+            client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
