@@ -14,6 +14,7 @@ it calls, never the whole :class:`Workspace`.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -42,6 +43,7 @@ from toolkit.workspace.dispatch import Dispatcher
 from toolkit.workspace.events import Events
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
+from toolkit.workspace.jobs import Jobs
 from toolkit.workspace.orders import Orders
 from toolkit.workspace.portfolios import Portfolios
 from toolkit.workspace.rebalancings import Rebalancings
@@ -69,12 +71,13 @@ def _close_all() -> None:
 class Workspace:
     """A workspace file: the instrument registry, price history and FX rates, and later the book."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, scheduler: str | None = None) -> None:
         self._scratch: Path | None = None  # the temporary folder of a private copy, deleted at close
         self._clock: str | None = None  # the market clock when set explicitly (see clock)
         self.path = Path(path)
         self.db = connect(self.path)
         self.dispatcher = Dispatcher(self.db)
+        self.jobs = Jobs(scheduler)  # background jobs on dask.distributed (toolkit.workspace.jobs)
         ctx = self._ctx = Context(self.db, self.path, lambda: self.clock, self.dispatcher)
         self.instruments = Instruments(ctx)
         self.history = History(ctx, instruments=self.instruments)
@@ -96,7 +99,7 @@ class Workspace:
                                      allocations=self.allocations, configurations=self.configurations,
                                      rebalancings=self.rebalancings, attribution=self.attribution,
                                      analytics=self.analytics, portfolios=self.portfolios, rules=self.rules,
-                                     reopen=lambda: type(self).open(path))
+                                     jobs=self.jobs, reopen=functools.partial(type(self).open, path))
         _OPEN.add(self)
 
     @property
@@ -135,12 +138,13 @@ class Workspace:
         return self._ctx.transaction()
 
     @classmethod
-    def open(cls, path: str | Path) -> Workspace:
-        """Open an existing, set-up workspace file."""
+    def open(cls, path: str | Path, scheduler: str | None = None) -> Workspace:
+        """Open an existing, set-up workspace file (``scheduler``: a dask scheduler address for its
+        background jobs, see :mod:`toolkit.workspace.jobs`)."""
         path = Path(path)
         if not path.exists():
             raise NotFoundError(f"No workspace at {path}; create it with `python -m toolkit setup {path}`.")
-        ws = cls(path)
+        ws = cls(path, scheduler)
         todo = pending(ws.db)
         if todo:
             ws.close()
@@ -202,6 +206,7 @@ class Workspace:
     def close(self) -> None:
         """Stop event delivery and close the file (its WAL copied back); safe to call twice. Also done
         at interpreter exit for every workspace still open."""
+        self.jobs.close()
         self.dispatcher.close()
         _OPEN.discard(self)
         self.db.close()
