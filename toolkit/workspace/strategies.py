@@ -91,6 +91,7 @@ from toolkit.workspace.configurations import Configurations
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
+from toolkit.workspace.jobs import Jobs
 from toolkit.workspace.portfolios import Portfolios
 from toolkit.workspace.rebalancings import Rebalancings
 from toolkit.workspace.rules import Rules
@@ -281,13 +282,14 @@ class Strategies:
     def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
                  allocations: Allocations, configurations: Configurations, rebalancings: Rebalancings,
                  attribution: Attribution, analytics: Analytics, portfolios: Portfolios, rules: Rules,
-                 reopen: Callable[[], Any]) -> None:
+                 reopen: Callable[[], Any], jobs: Jobs | None = None) -> None:
         self._ctx = ctx
         self._instruments, self._history, self._accounts = instruments, history, accounts
         self._allocations, self._configurations, self._rebalancings = allocations, configurations, rebalancings
         self._attribution, self._analytics, self._portfolios = attribution, analytics, portfolios
         self._rules = rules
         self._reopen = reopen  # a second connection to the same file, for the background runs
+        self._jobs = jobs or Jobs()  # the dask client the runs are submitted to (toolkit.workspace.jobs)
         self._store = StrategyRepository(ctx.db)
 
     @staticmethod
@@ -523,7 +525,14 @@ class Strategies:
         run_id = str(uuid.uuid4())
         store = self._store
         store.start(run_id, strategy.key, now(precise=True))
-        job = threading.Thread(target=_run_job, args=(self._reopen, run_id, strategy, accounts),
+        try:
+            futures = self._jobs.submit_each(_optimise_account, accounts, self._reopen, strategy.strategy_id,
+                                             job=run_id)
+        except Exception as exc:
+            store.finish(run_id, "Failed", now(precise=True), f"{type(exc).__name__}: {exc}")
+            raise
+        job = threading.Thread(target=_collect, args=(self._reopen, run_id, strategy, accounts, futures,
+                                                      self._jobs.address or "in-process"),
                                name=f"strategy-{run_id[:8]}", daemon=True)
         job.start()
         if wait:
@@ -744,23 +753,41 @@ def _seed_path(path: str, paths: dict[str, str]) -> str:
     return {"portfolio_id": "client_reference", "benchmark": "benchmark_client_reference"}.get(path, path)
 
 
-def _run_job(reopen: Callable[[], Any], run_id: str, strategy: Strategy, accounts: list[str]) -> None:
-    """The background job: the strategy's optimisation of every account, each result stored as it comes
-    (its own connection, as a second kernel would have)."""
+def _optimise_account(account: str, reopen: Callable[[], Any], strategy_id: int) -> tuple[str | None, str | None]:
+    """One account's optimisation, on a dask worker: ``(result JSON, None)`` or ``(None, error)`` (a
+    portfolio's failure is its result, the run goes on). Reads the workspace file through its own
+    connection and writes nothing."""
+    ws = reopen()
+    try:
+        answer = ws.strategies.optimise({"client_reference": account, "strategy_id": strategy_id})
+        return json.dumps(answer.to_dict()), None
+    except Exception as exc:  # noqa: BLE001 - the account's answer is the error
+        return None, f"{type(exc).__name__}: {exc}"
+    finally:
+        ws.close()
+
+
+def _collect(reopen: Callable[[], Any], run_id: str, strategy: Strategy, accounts: list[str], futures: list,
+             where: str) -> None:
+    """This process's side of a run: each account's answer stored (in a transaction) as its task ends,
+    in the accounts' order; the run ends ``Complete``, or ``Failed`` with the reason when the cluster is
+    lost (the answers stored so far stay)."""
     ws = reopen()
     store = StrategyRepository(ws.db)
     portfolio = next((r for r in strategy.rules if TABLE[r["rule_id"]].portfolio), None)
     name = TABLE[portfolio["rule_id"]].title if portfolio else "none"
+    done = 0
     try:
-        for done, account in enumerate(accounts, start=1):
-            try:
-                answer = ws.strategies.optimise({"client_reference": account, "strategy_id": strategy.strategy_id})
-                result, error = json.dumps(answer.to_dict()), None
-            except Exception as exc:  # noqa: BLE001 - a portfolio's failure is its result, the run goes on
-                result, error = None, f"{type(exc).__name__}: {exc}"
+        for done, (account, future) in enumerate(zip(accounts, futures), start=1):
+            result, error = future.result()
             store.record(run_id, account, name, result, error, round(100 * done / len(accounts), 2))
         store.finish(run_id, "Complete", now(precise=True))
     except Exception as exc:  # noqa: BLE001 - the run's status says why it stopped
-        store.finish(run_id, "Failed", now(precise=True), f"{type(exc).__name__}: {exc}")
+        store.finish(run_id, "Failed", now(precise=True),
+                     f"The run stopped after {done - 1} of {len(accounts)} accounts: the dask cluster ({where}) "
+                     f"was lost or refused the job ({type(exc).__name__}: {exc}). The answers stored so far are "
+                     f"kept; run the strategy again once the scheduler is back.")
+        for future in futures:
+            future.cancel()
     finally:
         ws.close()
