@@ -3,7 +3,8 @@
 Conventions: inputs are fractions (0.0123 is 1.23 %, 123 bp); a missing value (NaN, None,
 ±inf) is shown as an en dash ``"–"`` (U+2013), never as an empty cell; negative numbers carry
 an ASCII hyphen-minus; a figure that rounds to zero is shown without a sign (``"0.00%"``, not
-``"-0.00%"``); rounding is numpy's round-half-to-even at the shown decimals.
+``"-0.00%"``); thousands are grouped with a comma (``"35,298 bp"``, ``"1,234.50%"``); rounding is
+numpy's round-half-to-even at the shown decimals.
 
 Both functions take a scalar (returns ``str``), a list or numpy array (returns an object
 array of ``str`` of the same shape), a ``pandas.Series`` or a ``pandas.DataFrame`` (returns
@@ -36,7 +37,7 @@ def _one(value: Any, scale: float, decimals: int, unit: str) -> str:
     if not np.isfinite(number):
         return MISSING
     rounded = float(np.round(number, decimals)) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return f"{rounded:.{decimals}f}{unit}"
+    return f"{rounded:,.{decimals}f}{unit}"
 
 
 def _apply(x: object, scale: float, decimals: int, unit: str) -> Formatted:
