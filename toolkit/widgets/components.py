@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import html
 import json
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 from IPython.display import HTML, display
 
-from toolkit.errors import ToolkitError, ValidationError
+from toolkit.errors import Problem, ToolkitError, ValidationError
+from toolkit.reporting.formatting import MISSING, bps, percent
+
+__all__ = ["MISSING", "STYLE", "Chart", "DateField", "amount", "bps", "error_html", "in_percent", "ok_html",
+           "percent", "plain_amount", "quantity", "styled", "table_html"]
 
 #: the apps' look: a plain sans-serif page with a readable table and error box
 STYLE = """
@@ -19,7 +27,8 @@ STYLE = """
 .tk-muted { color: #555; font-size: 0.9em; }
 .tk-table table { border-collapse: collapse; font-size: 0.85em; }
 .tk-table th, .tk-table td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-.tk-table th { background: #f3f5f7; }
+.tk-table th { background: #f3f5f7; white-space: nowrap; }
+.tk-table td { font-variant-numeric: tabular-nums; }
 .tk-table td:first-child, .tk-table th:first-child { text-align: left; }
 .tk-error { background: #fdecea; border-left: 4px solid #c62828; padding: 6px 10px; }
 .tk-ok { background: #e8f5e9; border-left: 4px solid #2e7d32; padding: 6px 10px; }
@@ -29,6 +38,106 @@ STYLE = """
 @keyframes tk-spin { to { transform: rotate(360deg); } }
 </style>
 """
+
+
+# --------------------------------------------------------------------------- one number format
+# Returns are fractions shown by ``percent`` (2 decimals) and ``bps`` (relative returns and effects,
+# 0 decimals), as the performance-reporting document asks ("formatting of returns (in %, in bps)");
+# money by ``amount`` (2 decimals), share quantities by ``quantity`` (4 decimals); every figure has its
+# thousands grouped with a comma, a missing one is an en dash and a zero has no sign.
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def amount(value: Any, decimals: int = 2) -> str:
+    """Money for display: ``amount("10000") == "10,000.00"``; rounded half-even; NaN/None/text as ``"–"``."""
+    number = _decimal(value)
+    if number is None:
+        return MISSING
+    return f"{number.quantize(Decimal(1).scaleb(-decimals)) + 0:,.{decimals}f}"  # + 0: no "-0.00"
+
+
+def quantity(value: Any, decimals: int = 4) -> str:
+    """A share quantity for display, rounded to ``decimals`` places with trailing zeros dropped:
+    ``quantity("12.345678901") == "12.3457"``, ``quantity(1500) == "1,500"``."""
+    number = _decimal(value)
+    if number is None:
+        return MISSING
+    text = f"{number.quantize(Decimal(1).scaleb(-decimals)) + 0:,.{decimals}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
+def plain_amount(text: str) -> str:
+    """What a user typed as an amount, without its thousands separators (``"10,000.00"`` -> ``"10000.00"``),
+    for the façade's strict decimal reader."""
+    return text.replace(",", "").replace("\u202f", "").replace(" ", "").strip()
+
+
+#: a fraction in a constraint message: a number with a decimal point, or the bounds 0 and 1 (a count such as
+#: "9 instruments" is left alone)
+_FRACTION = re.compile(r"(?<![\w.])(\d+\.\d+|\.\d+|[01])(?![\w.%])")
+
+
+def in_percent(exc: Exception, fields: dict[str, str]) -> Exception:
+    """``exc`` with the problems of the fields a page takes in percent told in percent.
+
+    ``fields`` maps a field path prefix of the request (``"constraints.max_weight"``) to the control's
+    label (``"Max weight %"``); in those problems every fraction (a number with a decimal point, or a
+    bound of 0 or 1) is shown as percent, ``0.3`` as ``30%``. Other errors pass unchanged."""
+    if not isinstance(exc, ValidationError):
+        return exc
+
+    def told(problem: Problem) -> Problem:
+        label = next((name for prefix, name in fields.items() if (problem.path or "").startswith(prefix)), None)
+        if label is None:
+            return problem
+        message = _FRACTION.sub(lambda m: _percent_text(float(m[1])), problem.message)
+        return Problem(label, message)
+
+    return ValidationError([told(p) for p in exc.problems], exc.what)
+
+
+def _percent_text(fraction: float) -> str:
+    text = f"{fraction * 100:,.4f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+class DateField(widgets.Text):
+    """A date typed as ISO ``YYYY-MM-DD``, whatever the browser's locale (a ``DatePicker`` shows the
+    locale's ``mm/dd/yyyy``). ``.value`` is the text; :attr:`day` the date, or None when empty."""
+
+    def __init__(self, value: date | str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("placeholder", "YYYY-MM-DD")
+        kwargs.setdefault("continuous_update", False)
+        super().__init__(value=self._text(value), **kwargs)
+
+    @staticmethod
+    def _text(value: date | str | None) -> str:
+        return value.isoformat() if isinstance(value, date) else (value or "")
+
+    def set(self, value: date | str | None) -> None:
+        self.value = self._text(value)
+
+    @property
+    def text(self) -> str | None:
+        """The date as typed (stripped), or None when empty: the façade's date reader names a bad one."""
+        return self.value.strip() or None
+
+    @property
+    def day(self) -> date | None:
+        """The date, or None when empty or not an ISO date."""
+        try:
+            return date.fromisoformat(self.value.strip()) if self.value.strip() else None
+        except ValueError:
+            return None
 
 
 def styled(widget: widgets.Widget, *classes: str) -> widgets.Widget:
