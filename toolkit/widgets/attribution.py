@@ -198,7 +198,8 @@ class AttributionApp:
             self.waterfall.clear()
         else:
             self.waterfall.show(views.waterfall(table, totals["portfolio_return"], totals["benchmark_return"],
-                                                "From the benchmark's return to the portfolio's"))
+                                                f"Active {bps(totals['active_return'])}: the effects' sum, "
+                                                "from the benchmark's return to the portfolio's"))
         self.effects.show(views.effects_chart(table, f"Effects by {self.grouping.value.lower()}"))
         self.table.value = table_html(shown(table, self.grouping.value))
         self._show_risk(report.risk.get(dimension))
