@@ -1,7 +1,7 @@
 """Rebalancing backtests, vectorised over portfolios and strategies.
 
-Conventions (every one of them is the convention of ``bt`` 1.4, whose source was read to match it;
-``tests/test_backtest.py`` checks the NAVs against ``bt`` to 1e-9):
+Conventions (those of ``bt`` 1.4, whose source was read to match it, where ``bt`` has the feature;
+``tests/test_backtest.py`` checks the NAVs against ``bt`` and ``vectorbt`` 1.2 to 1e-9):
 
 - **Fill price**: every trade fills at that day's close. The decision to rebalance on a day uses the
   weights at that day's close, before trading (the drifted weights of the units held since the last
@@ -19,26 +19,64 @@ Conventions (every one of them is the convention of ``bt`` 1.4, whose source was
   ``|w - w*| > band``. Whole book (``band_scope="book"``): ``"absolute"`` compares the one-way turnover
   a rebalance needs, ``sum |w - w*| / 2``, with ``band``; ``"relative"`` compares the relative L1
   distance ``sum |w - w*| / sum |w*|`` (twice the former when the targets sum to 1). A calendar and a
-  band together rebalance when either says so (``bt.algos.Or``).
+  band together rebalance when either says so (``bt.algos.Or``). Weights are of the NAV, cash
+  included; a line closed by a stop counts with a target of 0 until the next rebalance.
+- **Cooldown** (``Policy.cooldown = k``): after a rebalance on trading day ``d`` the next one is on day
+  ``d + k`` at the earliest: a calendar day inside the cooldown is skipped, a band breach inside it
+  waits (it rebalances on the first day after the cooldown on which it still holds). Stops and flows
+  are not rebalances and ignore the cooldown.
 - **Costs** are paid from the portfolio: each trade costs ``max(cost_bps / 1e4 * |traded value|,
-  min_cost)`` (no cost when nothing is traded), and after the rebalance the weights are exactly the
-  targets and no cash is left: the post-trade NAV ``V'`` solves ``V' = V - sum_i cost_i(|w*_i V' - h_i|)``
-  (a contraction, solved by fixed-point iteration to 1e-12 relative). ``bt`` handles commissions
-  differently (it leaves the cost as negative cash); the cost case is tested against a hand-worked one.
-- **Units** are fractional (``bt``'s ``integer_positions=False``); whole units are not implemented yet.
-- **Turnover** on a day is the traded value (buys plus sells) divided by the NAV before trading: the
-  initial investment has turnover 1 less the costs' share of the capital.
+  min_cost)`` (no cost when nothing is traded), and after a fractional rebalance the weights are
+  exactly the targets and no cash is left: the post-trade NAV ``V'`` solves
+  ``V' = V - sum_i cost_i(|w*_i V' - h_i|)`` (a contraction, solved by fixed-point iteration to 1e-12
+  relative). ``bt`` handles commissions differently (it leaves the cost as negative cash); the cost case
+  is tested against a hand-worked one.
+- **Units**: ``units="fractional"`` (``bt``'s ``integer_positions=False``) or ``"whole"``: each line is
+  rounded to a whole number of units next to its fractional target ``u* = w* V' / p``: first down,
+  ``floor(u*)``, which never overdraws, then lines get one more unit in the order of their remainders
+  ``u* - floor(u*)`` (largest first) while the cash left pays for the unit and an upper bound of its
+  cost (``p (1 + cost_bps/1e4)``, plus ``min_cost`` if the line was not traded). The cash left over is a
+  line of the NAV (``cash``), never negative.
+- **Cash flows** (``flows``, deposits positive, withdrawals negative, over ``(time[, portfolio])``) arrive
+  at that day's close, after the stops and before the rebalance decision. On a rebalance day the flow
+  goes into the cash the rebalance invests. On another day it is traded pro rata to the target weights
+  (a line closed by a stop keeps its share in cash): line ``i`` trades ``w*_i F'`` where the net flow
+  ``F'`` solves ``F' = F - sum_i cost_i(|w*_i F'|)``, so the cash moves by exactly ``F`` less what the
+  trades cost. With whole units a deposit buys ``floor`` and a withdrawal sells ``ceil`` (at most the
+  position) of the units. ``twr_nav`` is the flow-adjusted (time-weighted) NAV, ``capital`` compounded at
+  the daily returns ``r_t = (nav_t - flow_t) / nav_{t-1} - 1`` (``nav_{-1} = capital``): performance
+  unpolluted by the flows, equal to ``nav`` when there are none.
+- **Stops and limits** (price levels over ``(instrument[, portfolio][, time])``, NaN for none; a level
+  with a time dimension holds from its date until the next one): a long position whose close is at or
+  below its stop, or at or above its limit, is sold whole at that day's close, paying the usual costs,
+  and its money stays in cash until the next rebalance, which re-arms the line unless that day's close is
+  itself beyond a level (then the line's target share stays in cash). The fill is the close of the day
+  the level is crossed, not the level itself: the engine sees only closes, so it cannot know whether the
+  level traded intraday or the price gapped through it (a fill at the level would flatter every gap), and
+  a close fill is what an end-of-day order placed on that close would get.
+- **Re-optimisation** (``reoptimise(date, history)``): the portfolio rule is called on day 0 and on each
+  calendar rebalance day, with the closes of the weights' instruments up to and including that day (also
+  before ``start``), and its weights become the targets from that rebalance on (band rebalances use the
+  latest targets). One call per distinct calendar rebalance date: an O(rebalances) Python loop over the
+  user's callable, which is where its cost is.
+- **Order math** (``order_math(units, cash, price, target) -> (units, cash)``, arrays ``(run,
+  instrument)``, ``(run,)``, ``(run, instrument)``, ``(run, instrument)``): when given, every rebalance is
+  the caller's exact order math (the workspace passes the trading engine's), and its costs are whatever
+  value it does not return (``V - sum(units p) - cash``); stops and flows still use ``cost_bps``/``min_cost``.
+- **Turnover** on a day is the traded value (buys plus sells: rebalances, stops and flows) divided by the
+  value before trading (holdings at the close, cash and the day's flow): the initial investment has
+  turnover 1 less the costs' share of the capital.
 
-Work: a Python loop runs over rebalance events, each step an array operation across every
-(portfolio, strategy) run at once; between events, drift-band breaches are searched in a window of days
-that doubles while no breach is found, so the loop is O(rebalances + log(days)). Never a loop over
-portfolios, instruments or days. The prices are read into memory (a path-dependent simulation needs
-them); the weights and results may have any number of extra dimensions.
+Work: a Python loop runs over events (rebalances, stops, flows), each step an array operation across
+every (portfolio, strategy) run at once; between events, band breaches, level crossings and flows are
+searched in a window of days that doubles while nothing is found, so the loop is O(events + log(days)).
+Never a loop over portfolios, instruments or days. The prices are read into memory (a path-dependent
+simulation needs them); the weights and results may have any number of extra dimensions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +93,16 @@ FREQUENCIES = ("monthly", "quarterly", "yearly")
 DAYS = ("first", "last")
 BAND_KINDS = ("relative", "absolute")
 BAND_SCOPES = ("line", "book")
+UNITS = ("fractional", "whole")
 #: how far the target weights of one portfolio may sum away from 1
 WEIGHT_SUM_TOLERANCE = 1e-9
+#: elements (runs x days x instruments) of one block of the search between events
+_SCAN_BLOCK = 4_000_000
+
+#: ``reoptimise(date, history)``: the target weights (instrument[, extra]) for a rebalance on ``date``
+Reoptimise = Callable[[pd.Timestamp, xr.DataArray], xr.DataArray]
+#: ``order_math(units, cash, price, target)`` -> ``(units, cash)`` after the rebalance's orders and fees
+OrderMath = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -75,6 +121,8 @@ class Policy:
         How a deviation is measured (see the module's conventions).
     band_scope : {"line", "book"}
         Any line out of its band, or the whole book's distance from its targets.
+    cooldown : int
+        The minimum number of trading days between two rebalances (0 or 1: none).
     """
 
     frequency: str | None = None
@@ -82,6 +130,7 @@ class Policy:
     band: float | None = None
     band_kind: str = "relative"
     band_scope: str = "line"
+    cooldown: int = 0
 
     def problems(self, path: str) -> list[Problem]:
         """Every problem of this policy, named by field path under ``path``."""
@@ -99,6 +148,9 @@ class Policy:
                                  f"unknown band kind {self.band_kind!r}; use 'relative' or 'absolute'"))
         if self.band_scope not in BAND_SCOPES:
             found.append(Problem(f"{path}.band_scope", f"unknown band scope {self.band_scope!r}; use 'line' or 'book'"))
+        if isinstance(self.cooldown, bool) or not isinstance(self.cooldown, int | np.integer) or self.cooldown < 0:
+            found.append(Problem(f"{path}.cooldown",
+                                 f"the cooldown is a whole number of trading days >= 0, not {self.cooldown!r}"))
         return found
 
     def calendar(self, times: pd.DatetimeIndex) -> np.ndarray:
@@ -119,7 +171,10 @@ class Policy:
 
 def simulate(prices: xr.DataArray | xr.Dataset, weights: xr.DataArray,
              policy: Policy | Mapping[str, Policy], *, start: Any = None, end: Any = None,
-             capital: float = 1_000_000.0, cost_bps: float = 0.0, min_cost: float = 0.0) -> xr.Dataset:
+             capital: float = 1_000_000.0, cost_bps: float = 0.0, min_cost: float = 0.0,
+             units: str = "fractional", flows: xr.DataArray | None = None, stop: xr.DataArray | None = None,
+             limit: xr.DataArray | None = None, reoptimise: Reoptimise | None = None,
+             order_math: OrderMath | None = None) -> xr.Dataset:
     """Backtest target weights under one or several rebalancing policies.
 
     Parameters
@@ -140,32 +195,53 @@ def simulate(prices: xr.DataArray | xr.Dataset, weights: xr.DataArray,
         Cost of a trade in basis points of its traded value.
     min_cost : float
         Minimum cost of a trade, in the prices' currency.
+    units : {"fractional", "whole"}
+        Fractional units, or whole units with the leftover in cash (see the module's conventions).
+    flows : xr.DataArray, optional
+        Deposits (+) and withdrawals (-) over ``(time[, *extra])``, on trading days of the period.
+    stop, limit : xr.DataArray, optional
+        Stop and limit price levels over ``(instrument[, *extra][, time])``; NaN for none.
+    reoptimise : callable, optional
+        ``reoptimise(date, history) -> weights``: the portfolio rule, called on day 0 and each calendar
+        rebalance day with the closes ``(instrument, time)`` up to that day; returns weights shaped as
+        ``weights``.
+    order_math : callable, optional
+        ``order_math(units, cash, price, target) -> (units, cash)`` on arrays ``(run, instrument)`` and
+        ``(run,)``: the exact order math of every rebalance (its fees are its own).
 
     Returns
     -------
     xr.Dataset
-        ``nav`` (``(strategy?, *extra, time)``, after the day's trades and costs), ``weights``
-        and ``units`` (``(strategy?, *extra, instrument, time)``, end of day), ``turnover``, ``traded``
-        (value bought plus sold), ``costs`` and ``rebalanced`` (``(strategy?, *extra, time)``).
+        ``nav``, ``cash``, ``twr_nav`` and ``flow`` (``(strategy?, *extra, time)``, after the day's trades
+        and costs), ``weights`` and ``units`` (``(strategy?, *extra, instrument, time)``, end of day),
+        ``turnover``, ``traded`` (value bought plus sold), ``costs`` and ``rebalanced``
+        (``(strategy?, *extra, time)``); ``close`` (``(instrument, time)``, the closes of the period);
+        ``stop`` and ``limit`` (the levels in force, ``(*extra?,
+        instrument, time?)``) when given. Attributes ``capital``, ``cost_bps``, ``min_cost``, ``units``
+        and ``order_math`` record the run.
 
     Raises
     ------
     ValidationError
         A bad policy, weights that do not sum to 1 or name unknown instruments, an end before the
-        start, or a bad capital or cost; each problem names its field.
+        start, a bad capital, cost, units, flows or levels; each problem names its field.
     DataError
-        No prices in the period, or missing or non-positive prices.
+        No prices in the period, missing or non-positive prices, withdrawals beyond the NAV, or a
+        re-optimisation that returns unusable weights.
     """
     policies, names = _policies(policy)
     closes = prices["close"] if isinstance(prices, xr.Dataset) else prices
     problems = [p for path, pol in policies for p in pol.problems(path)]
     problems += _check_numbers(capital, cost_bps, min_cost)
+    if units not in UNITS:
+        problems.append(Problem("units", f"unknown units {units!r}; use 'fractional' or 'whole'"))
     first, last = _period(start, end, problems)
     problems += _check_weights(weights, closes)
     if problems:
         raise ValidationError(problems, "backtest")
     instruments = weights[INSTRUMENT].values
-    closes = closes.sel({INSTRUMENT: instruments}).sel({TIME: slice(first, last)}).transpose(TIME, INSTRUMENT)
+    history = closes.sel({INSTRUMENT: instruments}).transpose(INSTRUMENT, TIME)
+    closes = history.sel({TIME: slice(first, last)}).transpose(TIME, INSTRUMENT)
     if closes.sizes[TIME] == 0:
         raise DataError(f"No prices between start={first} and end={last}: choose a period the prices cover.")
     price = np.asarray(closes.values, dtype=float)
@@ -176,9 +252,27 @@ def simulate(prices: xr.DataArray | xr.Dataset, weights: xr.DataArray,
                         f"{price[t, i]}: every close in the period must be a positive number.")
     times = pd.DatetimeIndex(closes[TIME].values)
     extra = [d for d in weights.dims if d != INSTRUMENT]
+    template = weights.isel({INSTRUMENT: 0}, drop=True)
+    levels = {name: _levels(value, name, template, extra, instruments, times, problems)
+              for name, value in (("stop", stop), ("limit", limit)) if value is not None}
+    flow = _flows(flows, template, extra, times, problems) if flows is not None else None
+    if problems:
+        raise ValidationError(problems, "backtest")
     target = np.asarray(weights.transpose(*extra, INSTRUMENT).values, dtype=float).reshape(-1, len(instruments))
-    out = _run(price, target, [pol for _, pol in policies], times, capital, cost_bps / 1e4, min_cost)
-    return _dataset(out, weights, extra, names, closes)
+    market = _Market(price=price, times=times, stop=_lines(levels.get("stop"), extra, -np.inf),
+                     limit=_lines(levels.get("limit"), extra, np.inf),
+                     flows=None if flow is None else np.asarray(flow.values, dtype=float).reshape(-1, len(times)),
+                     history=history, weights=weights, extra=extra)
+    engine = _Engine(market, target, [pol for _, pol in policies], capital, cost_bps / 1e4, min_cost,
+                     units == "whole", reoptimise, order_math)
+    ds = _dataset(engine.run(), weights, extra, names, closes)
+    ds["close"] = xr.DataArray(price.T, dims=(INSTRUMENT, TIME))
+    for name, value in levels.items():
+        if value is not None:
+            ds[name] = value.drop_vars([c for c in value.coords if c not in value.dims])
+    ds.attrs.update(capital=float(capital), cost_bps=float(cost_bps), min_cost=float(min_cost), units=units,
+                    order_math=int(order_math is not None))
+    return ds
 
 
 def _policies(policy: Policy | Mapping[str, Policy]) -> tuple[list[tuple[str, Policy]], list[str] | None]:
@@ -219,18 +313,18 @@ def _period(start: Any, end: Any, problems: list[Problem]) -> tuple[pd.Timestamp
     return first, last
 
 
-def _check_weights(weights: xr.DataArray, closes: xr.DataArray) -> list[Problem]:
+def _check_weights(weights: xr.DataArray, closes: xr.DataArray, path: str = "weights") -> list[Problem]:
     if not isinstance(weights, xr.DataArray) or INSTRUMENT not in weights.dims:
-        return [Problem("weights", f"give the target weights as a DataArray with an {INSTRUMENT!r} dimension")]
+        return [Problem(path, f"give the target weights as a DataArray with an {INSTRUMENT!r} dimension")]
     if not isinstance(closes, xr.DataArray) or set(closes.dims) != {INSTRUMENT, TIME}:
         return [Problem("prices", f"give closes over ({INSTRUMENT}, {TIME})")]
     found = []
     unknown = sorted(set(weights[INSTRUMENT].values.tolist()) - set(closes[INSTRUMENT].values.tolist()))
     if unknown:
-        found.append(Problem("weights.instrument", f"no prices for {', '.join(map(str, unknown))}"))
+        found.append(Problem(f"{path}.instrument", f"no prices for {', '.join(map(str, unknown))}"))
     values = np.asarray(weights.values, dtype=float)
     if not np.isfinite(values).all():
-        found.append(Problem("weights", "every weight must be a finite number"))
+        found.append(Problem(path, "every weight must be a finite number"))
         return found
     extra = [d for d in weights.dims if d != INSTRUMENT]
     sums = weights.sum(INSTRUMENT)
@@ -238,14 +332,90 @@ def _check_weights(weights: xr.DataArray, closes: xr.DataArray) -> list[Problem]
     for idx in np.argwhere(np.atleast_1d(off))[:10] if extra else ([()] if off else []):
         where = ", ".join(f"{d}={sums[d].values[i]}" for d, i in zip(extra, idx, strict=True))
         total = float(np.asarray(sums.values)[tuple(idx)])
-        found.append(Problem(f"weights[{where}]" if where else "weights",
-                             f"the weights sum to {total:.12g}, not 1"))
+        found.append(Problem(f"{path}[{where}]" if where else path, f"the weights sum to {total:.12g}, not 1"))
     return found
+
+
+def _levels(levels: Any, name: str, template: xr.DataArray, extra: list[Hashable], instruments: np.ndarray,
+            times: pd.DatetimeIndex, problems: list[Problem]) -> xr.DataArray | None:
+    """Stop or limit levels aligned to ``(*extra, instrument[, time])`` (NaN where none), or None if bad."""
+    if not isinstance(levels, xr.DataArray) or INSTRUMENT not in levels.dims:
+        problems.append(Problem(name, f"give the levels as a DataArray over ({INSTRUMENT}[, portfolio][, {TIME}])"))
+        return None
+    stray = [d for d in levels.dims if d not in (INSTRUMENT, TIME, *extra)]
+    if stray:
+        problems.append(Problem(name, f"unknown dimensions {', '.join(map(str, stray))}; the weights have "
+                                      f"{', '.join(map(str, extra)) or 'none'}"))
+        return None
+    unknown = sorted(set(levels[INSTRUMENT].values.tolist()) - set(instruments.tolist()))
+    if unknown:
+        problems.append(Problem(f"{name}.instrument", f"not in the weights: {', '.join(map(str, unknown))}"))
+        return None
+    values = np.asarray(levels.values, dtype=float)
+    if (values[np.isfinite(values)] < 0).any() or np.isneginf(values).any():
+        problems.append(Problem(name, "a level is a price >= 0 (NaN for none)"))
+        return None
+    aligned = levels.astype(float).reindex({INSTRUMENT: instruments})
+    if TIME in levels.dims:
+        aligned = aligned.sortby(TIME).reindex({TIME: times}, method="ffill")
+    aligned = xr.broadcast(aligned, template)[0]
+    return aligned.transpose(*extra, INSTRUMENT, *([TIME] if TIME in levels.dims else []))
+
+
+def _lines(levels: xr.DataArray | None, extra: list[Hashable], none: float) -> np.ndarray | None:
+    """Levels as ``(book, time or 1, instrument)`` with ``none`` where NaN."""
+    if levels is None:
+        return None
+    has_time = TIME in levels.dims
+    array = np.asarray(levels.transpose(*extra, *([TIME] if has_time else []), INSTRUMENT).values, dtype=float)
+    array = array.reshape(-1, levels.sizes[TIME] if has_time else 1, levels.sizes[INSTRUMENT])
+    return np.where(np.isnan(array), none, array)
+
+
+def _flows(flows: Any, template: xr.DataArray, extra: list[Hashable], times: pd.DatetimeIndex,
+           problems: list[Problem]) -> xr.DataArray | None:
+    """Flows aligned to ``(*extra, time)`` (0 on days without one), or None if bad."""
+    if not isinstance(flows, xr.DataArray) or TIME not in flows.dims:
+        problems.append(Problem("flows", f"give the flows as a DataArray over ({TIME}[, portfolio])"))
+        return None
+    stray = [d for d in flows.dims if d not in (TIME, *extra)]
+    if stray:
+        problems.append(Problem("flows", f"unknown dimensions {', '.join(map(str, stray))}"))
+        return None
+    values = np.asarray(flows.values, dtype=float)
+    if not np.isfinite(values).all():
+        problems.append(Problem("flows", "every flow must be a finite number (0 for none)"))
+        return None
+    stamps = pd.DatetimeIndex(flows[TIME].values)
+    moving = (flows != 0).any([d for d in flows.dims if d != TIME]).values if flows.ndim > 1 else values != 0
+    off = stamps[moving & ~stamps.isin(times)]
+    if len(off):
+        problems.append(Problem("flows.time", f"{off[0].date()} is not a trading day of the period; "
+                                              "date each flow on a trading day"))
+        return None
+    aligned = flows.astype(float).reindex({TIME: times}, fill_value=0.0)
+    return xr.broadcast(aligned, template)[0].transpose(*extra, TIME)
+
+
+@dataclass(frozen=True)
+class _Market:
+    """What the engine reads: closes ``(time, instrument)``, levels ``(book, time|1, instrument)``, flows
+    ``(book, time)``, and what a re-optimisation needs."""
+
+    price: np.ndarray
+    times: pd.DatetimeIndex
+    stop: np.ndarray | None
+    limit: np.ndarray | None
+    flows: np.ndarray | None
+    history: xr.DataArray
+    weights: xr.DataArray
+    extra: list[Hashable]
 
 
 def _band_breach(w: np.ndarray, target: np.ndarray, band: np.ndarray, kind: np.ndarray,
                  scope: np.ndarray) -> np.ndarray:
-    """Whether drifted weights ``w`` ``(run, day, instrument)`` are out of band (``(run, day)``)."""
+    """Whether weights ``w`` ``(run, day, instrument)`` are out of band around ``target`` ``(run,
+    instrument)`` (result ``(run, day)``)."""
     dev = np.abs(w - target[:, None, :])
     tgt = np.abs(target)[:, None, :]
     band = band[:, None]
@@ -259,111 +429,297 @@ def _band_breach(w: np.ndarray, target: np.ndarray, band: np.ndarray, kind: np.n
     return np.where(scope[:, None] == 0, line, book)
 
 
-def _post_trade_value(held: np.ndarray, value: np.ndarray, target: np.ndarray, bps: float,
-                      minimum: float) -> tuple[np.ndarray, np.ndarray]:
-    """Solve ``V' = V - cost(V')`` for each run; return ``V'`` and the traded value (both ``(run,)``)."""
-    after = value.copy()
-    if bps > 0 or minimum > 0:
-        for _ in range(200):
-            trade = np.abs(target * after[:, None] - held)
-            traded = trade > 1e-12 * value[:, None]
-            cost = np.where(traded, np.maximum(bps * trade, minimum), 0.0).sum(-1)
-            new = value - cost
-            done = np.abs(new - after) <= 1e-12 * np.abs(value)
-            after = new
-            if done.all():
-                break
-    return after, np.abs(target * after[:, None] - held).sum(-1)
-
-
-def _run(price: np.ndarray, target: np.ndarray, policies: list[Policy], times: pd.DatetimeIndex,
-         capital: float, bps: float, minimum: float) -> dict[str, np.ndarray]:
-    """The simulation on plain arrays: runs are (strategy, book) pairs, strategy-major."""
-    n_time, n_inst = price.shape
-    n_book, n_strat = target.shape[0], len(policies)
-    runs = n_book * n_strat
-    strat_of = np.repeat(np.arange(n_strat), n_book)
-    tgt = np.tile(target, (n_strat, 1))
-    calendar = np.stack([p.calendar(times) for p in policies])
-    # next_cal[s, t]: the first calendar day >= t (n_time if none)
-    marked = np.where(calendar, np.arange(n_time), n_time)
-    next_cal = np.concatenate([np.minimum.accumulate(marked[:, ::-1], axis=1)[:, ::-1],
-                               np.full((n_strat, 1), n_time)], axis=1)
-    has_band = np.array([p.band is not None for p in policies])[strat_of]
-    band = np.array([p.band if p.band is not None else np.inf for p in policies])[strat_of]
-    kind = np.array([BAND_KINDS.index(p.band_kind) for p in policies])[strat_of]
-    scope = np.array([BAND_SCOPES.index(p.band_scope) for p in policies])[strat_of]
-
-    ev_run: list[np.ndarray] = []
-    ev_day: list[np.ndarray] = []
-    ev_units: list[np.ndarray] = []
-    ev_cost: list[np.ndarray] = []
-    ev_traded: list[np.ndarray] = []
-    ev_before: list[np.ndarray] = []
-    units = np.zeros((runs, n_inst))
-
-    def trade(which: np.ndarray, day: np.ndarray) -> None:
-        px = price[day]
-        held = units[which] * px
-        before = np.where(day == 0, capital, held.sum(-1))
-        after, traded = _post_trade_value(held, before, tgt[which], bps, minimum)
-        units[which] = tgt[which] * after[:, None] / px
-        for store, value in ((ev_run, which), (ev_day, day), (ev_units, units[which].copy()),
-                             (ev_cost, before - after), (ev_traded, traded), (ev_before, before)):
-            store.append(value)
-
-    trade(np.arange(runs), np.zeros(runs, dtype=int))
-    scan = np.ones(runs, dtype=int)
-    width = np.full(runs, 32)
-    while True:
-        act = np.flatnonzero(scan < n_time)
-        if act.size == 0:
+def _solve(fixed: Callable[[np.ndarray], np.ndarray], start: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The fixed point ``x = fixed(x)`` of a contraction, by iteration to 1e-12 of ``scale``."""
+    x = start.copy()
+    for _ in range(200):
+        new = fixed(x)
+        done = np.abs(new - x) <= 1e-12 * np.abs(scale)
+        x = new
+        if done.all():
             break
-        first = scan[act]
-        cal = next_cal[strat_of[act], first]
-        end = np.where(has_band[act], np.minimum(cal, first + width[act]), cal)
-        breach = np.full(act.size, n_time)
-        look = has_band[act] & (end > first)
-        if look.any():
-            rows = act[look]
-            span = int((end[look] - first[look]).max())
-            days = first[look][:, None] + np.arange(span)
-            valid = days < end[look][:, None]
-            held = units[rows][:, None, :] * price[np.minimum(days, n_time - 1)]
-            w = held / held.sum(-1, keepdims=True)
-            out = _band_breach(w, tgt[rows], band[rows], kind[rows], scope[rows]) & valid
-            breach[look] = np.where(out.any(1), first[look] + out.argmax(1), n_time)
-        event = np.minimum(breach, np.where(end == cal, cal, n_time))
-        hit = event < n_time
-        if hit.any():
-            trade(act[hit], event[hit])
-            scan[act[hit]] = event[hit] + 1
-            width[act[hit]] = 32
-        miss = act[~hit]
-        scan[miss] = np.where(end[~hit] >= cal[~hit], n_time, end[~hit])
-        width[miss] *= 2
+    return x
 
-    run_ids, day_ids = np.concatenate(ev_run), np.concatenate(ev_day)
-    marker = np.full((runs, n_time), -1)
-    marker[run_ids, day_ids] = np.arange(run_ids.size)
-    latest = np.maximum.accumulate(marker, axis=1)
-    held_units = np.concatenate(ev_units)[latest]  # (run, time, instrument)
-    values = held_units * price[None]
-    nav = values.sum(-1)
-    per_day = {}
-    for name, parts in (("costs", ev_cost), ("traded", ev_traded), ("before", ev_before)):
-        table = np.zeros((runs, n_time))
-        table[run_ids, day_ids] = np.concatenate(parts)
-        per_day[name] = table
-    rebalanced = np.zeros((runs, n_time), dtype=bool)
-    rebalanced[run_ids, day_ids] = True
-    with np.errstate(divide="ignore", invalid="ignore"):
-        turnover = np.where(rebalanced, per_day["traded"] / per_day["before"], 0.0)
-    shape = (n_strat, n_book)
-    return {"nav": nav.reshape(*shape, n_time), "units": held_units.reshape(*shape, n_time, n_inst),
-            "weights": (values / nav[..., None]).reshape(*shape, n_time, n_inst),
-            "turnover": turnover.reshape(*shape, n_time), "traded": per_day["traded"].reshape(*shape, n_time),
-            "costs": per_day["costs"].reshape(*shape, n_time), "rebalanced": rebalanced.reshape(*shape, n_time)}
+
+def _line_costs(trade: np.ndarray, bps: float, minimum: float, scale: np.ndarray) -> np.ndarray:
+    """Cost of each trade of value ``|trade|``: ``max(bps |trade|, minimum)``, 0 below 1e-12 of ``scale``."""
+    size = np.abs(trade)
+    return np.where(size > 1e-12 * scale[:, None], np.maximum(bps * size, minimum), 0.0)
+
+
+class _Engine:
+    """The state of every run (strategy-major: run ``s * books + b``) and the event loop."""
+
+    def __init__(self, market: _Market, target: np.ndarray, policies: list[Policy], capital: float, bps: float,
+                 minimum: float, whole: bool, reoptimise: Reoptimise | None, order_math: OrderMath | None) -> None:
+        self.m = market
+        self.n_time, self.n_inst = market.price.shape
+        self.n_book, self.n_strat = target.shape[0], len(policies)
+        runs = self.n_book * self.n_strat
+        self.strat_of = np.repeat(np.arange(self.n_strat), self.n_book)
+        self.book_of = np.tile(np.arange(self.n_book), self.n_strat)
+        self.capital, self.bps, self.minimum, self.whole = capital, bps, minimum, whole
+        self.reoptimise, self.order_math = reoptimise, order_math
+        self.calendar = np.stack([p.calendar(market.times) for p in policies])
+        marked = np.where(self.calendar, np.arange(self.n_time), self.n_time)
+        # next_cal[s, t]: the first calendar day >= t (n_time if none)
+        self.next_cal = np.concatenate([np.minimum.accumulate(marked[:, ::-1], axis=1)[:, ::-1],
+                                        np.full((self.n_strat, 2), self.n_time)], axis=1)
+        self.has_band = np.array([p.band is not None for p in policies])[self.strat_of]
+        self.band = np.array([p.band if p.band is not None else np.inf for p in policies])[self.strat_of]
+        self.kind = np.array([BAND_KINDS.index(p.band_kind) for p in policies])[self.strat_of]
+        self.scope = np.array([BAND_SCOPES.index(p.band_scope) for p in policies])[self.strat_of]
+        self.cooldown = np.array([max(p.cooldown, 1) for p in policies])[self.strat_of]
+        self.levels = market.stop is not None or market.limit is not None
+        moving = (market.flows != 0).any(1)[self.book_of] if market.flows is not None else np.zeros(runs, bool)
+        self.watch = self.has_band | self.levels | moving
+        self.units = np.zeros((runs, self.n_inst))
+        self.cash = np.full(runs, float(capital))
+        self.tgt = np.tile(target, (self.n_strat, 1))
+        self.out = np.zeros((runs, self.n_inst), dtype=bool)  # lines closed by a stop until the next rebalance
+        self.ready = np.zeros(runs, dtype=int)  # first day a rebalance may happen (the cooldown)
+        self.events: dict[str, list[np.ndarray]] = {k: [] for k in ("run", "day", "units", "cash", "costs",
+                                                                   "traded", "before", "rebalanced")}
+        self._targets: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ market lookups
+    def _level(self, which: str, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Levels for ``rows`` on ``days`` (same leading shape), ``(..., instrument)``."""
+        table = getattr(self.m, which)
+        none = -np.inf if which == "stop" else np.inf
+        if table is None:
+            return np.full((*days.shape, self.n_inst), none)
+        books = self.book_of[rows].reshape(rows.shape + (1,) * (days.ndim - rows.ndim))
+        return table[books, days if table.shape[1] > 1 else 0]
+
+    def _crossed(self, rows: np.ndarray, days: np.ndarray, px: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """Held lines whose close is at or beyond a level, ``(..., instrument)``."""
+        beyond = (px <= self._level("stop", rows, days)) | (px >= self._level("limit", rows, days))
+        return beyond & (held > 0)
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict[str, np.ndarray]:
+        runs = self.units.shape[0]
+        self._step(np.arange(runs), np.zeros(runs, dtype=int), np.ones(runs, dtype=bool))
+        scan = np.ones(runs, dtype=int)
+        width = np.full(runs, 32)
+        while True:
+            act = np.flatnonzero(scan < self.n_time)
+            if act.size == 0:
+                break
+            first = scan[act]
+            cal = self.next_cal[self.strat_of[act], np.minimum(np.maximum(first, self.ready[act]), self.n_time)]
+            end = np.where(self.watch[act], np.minimum(cal, first + width[act]), cal)
+            found = np.full(act.size, self.n_time)
+            look = self.watch[act] & (end > first)
+            if look.any():
+                found[look] = self._search(act[look], first[look], end[look])
+            event = np.minimum(found, np.where(end == cal, cal, self.n_time))
+            hit = event < self.n_time
+            if hit.any():
+                self._step(act[hit], event[hit], event[hit] == cal[hit])
+                scan[act[hit]] = event[hit] + 1
+                width[act[hit]] = 32
+            miss = act[~hit]
+            scan[miss] = np.where(end[~hit] >= cal[~hit], self.n_time, end[~hit])
+            width[miss] *= 2
+        return self._series()
+
+    def _search(self, rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """The first day in ``[first, end)`` with a band breach (after the cooldown), a level crossed or a
+        flow, for each of ``rows`` (``n_time`` if none)."""
+        out = np.full(rows.size, self.n_time)
+        span = int((end - first).max())
+        block = max(1, _SCAN_BLOCK // max(1, span * self.n_inst))
+        for lo in range(0, rows.size, block):
+            r, f, e = rows[lo:lo + block], first[lo:lo + block], end[lo:lo + block]
+            days = f[:, None] + np.arange(span)
+            hit = days < e[:, None]
+            days = np.minimum(days, self.n_time - 1)
+            px = self.m.price[days]
+            held = self.units[r][:, None, :] * px
+            cond = np.zeros(hit.shape, dtype=bool)
+            band = self.has_band[r]
+            if band.any():
+                nav = held.sum(-1) + self.cash[r][:, None]
+                w = held / nav[..., None]
+                target = np.where(self.out[r], 0.0, self.tgt[r])
+                cond |= (_band_breach(w, target, self.band[r], self.kind[r], self.scope[r])
+                         & band[:, None] & (days >= self.ready[r][:, None]))
+            if self.levels:
+                cond |= self._crossed(r, days, px, np.broadcast_to(self.units[r][:, None, :], px.shape)).any(-1)
+            if self.m.flows is not None:
+                cond |= self.m.flows[self.book_of[r][:, None], days] != 0
+            cond &= hit
+            out[lo:lo + block] = np.where(cond.any(1), f + cond.argmax(1), self.n_time)
+        return out
+
+    def _step(self, rows: np.ndarray, day: np.ndarray, calendar: np.ndarray) -> None:
+        """Everything that happens on ``day`` to each of ``rows``: stops, flows, then a rebalance if the
+        calendar or the band says so."""
+        px = self.m.price[day]
+        flow = self.m.flows[self.book_of[rows], day] if self.m.flows is not None else np.zeros(rows.size)
+        before = (self.units[rows] * px).sum(-1) + self.cash[rows] + flow
+        costs = np.zeros(rows.size)
+        traded = np.zeros(rows.size)
+        if self.levels:
+            crossed = self._crossed(rows, day, px, self.units[rows])
+            proceeds = np.where(crossed, self.units[rows] * px, 0.0)
+            fee = _line_costs(proceeds, self.bps, self.minimum, before).sum(-1)
+            self.cash[rows] += proceeds.sum(-1) - fee
+            self.units[rows] = np.where(crossed, 0.0, self.units[rows])
+            self.out[rows] |= crossed
+            costs += fee
+            traded += proceeds.sum(-1)
+        if self.reoptimise is not None and calendar.any():
+            for d in np.unique(day[calendar]):
+                chosen = rows[calendar & (day == d)]
+                self.tgt[chosen] = self._reoptimised(int(d))[self.book_of[chosen]]
+        # a flow on a rebalance day is cash the rebalance invests; on another day it is traded pro rata
+        rebalance = calendar.copy()
+        fund = ~rebalance & (flow != 0)
+        self.cash[rows[~fund]] += flow[~fund]
+        if fund.any():
+            fee, value = self._flow(rows[fund], px[fund], flow[fund], before[fund])
+            costs[fund] += fee
+            traded[fund] += value
+        band = ~rebalance & self.has_band[rows] & (day >= self.ready[rows])
+        if band.any():
+            r = rows[band]
+            held = self.units[r] * px[band]
+            w = held / (held.sum(-1) + self.cash[r])[:, None]
+            target = np.where(self.out[r], 0.0, self.tgt[r])
+            rebalance[band] = _band_breach(w[:, None, :], target, self.band[r], self.kind[r], self.scope[r])[:, 0]
+        if rebalance.any():
+            fee, value = self._rebalance(rows[rebalance], day[rebalance], px[rebalance])
+            costs[rebalance] += fee
+            traded[rebalance] += value
+            self.ready[rows[rebalance]] = day[rebalance] + self.cooldown[rows[rebalance]]
+        nav = (self.units[rows] * px).sum(-1) + self.cash[rows]
+        if (nav <= 0).any():
+            i = int(np.argmax(nav <= 0))
+            raise DataError(f"On {self.m.times[day[i]].date()} the NAV of run {rows[i]} falls to {nav[i]:.2f}: "
+                            "the flows withdraw more than the portfolio holds.")
+        for key, value in (("run", rows), ("day", day), ("units", self.units[rows].copy()),
+                           ("cash", self.cash[rows].copy()), ("costs", costs), ("traded", traded),
+                           ("before", before), ("rebalanced", rebalance)):
+            self.events[key].append(value)
+
+    def _reoptimised(self, day: int) -> np.ndarray:
+        """The portfolio rule's targets on ``day`` as ``(book, instrument)`` (one call per date)."""
+        if day not in self._targets:
+            assert self.reoptimise is not None
+            when = self.m.times[day]
+            answer = self.reoptimise(when, self.m.history.sel({TIME: slice(None, when)}))
+            path = f"reoptimise({when.date()})"
+            if isinstance(answer, xr.DataArray) and INSTRUMENT in answer.dims:
+                answer = answer.reindex({INSTRUMENT: self.m.weights[INSTRUMENT].values}, fill_value=0.0)
+                if set(answer.dims) != set(self.m.weights.dims):
+                    raise DataError(f"{path} returned dimensions {answer.dims}; the weights have {self.m.weights.dims}")
+            problems = _check_weights(answer, self.m.history, path)
+            if problems:
+                raise DataError(f"The portfolio rule returned unusable weights: {'; '.join(map(str, problems))}.")
+            aligned = answer.transpose(*self.m.extra, INSTRUMENT)
+            self._targets[day] = np.asarray(aligned.values, dtype=float).reshape(-1, self.n_inst)
+        return self._targets[day]
+
+    def _flow(self, rows: np.ndarray, px: np.ndarray, flow: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray,
+                                                                                                    np.ndarray]:
+        """Trade each flow pro rata to the live targets; return its costs and traded value."""
+        target = np.where(self.out[rows], 0.0, self.tgt[rows])
+        live = np.abs(target) > 0
+        bps, minimum = self.bps, self.minimum
+
+        def net(x: np.ndarray) -> np.ndarray:
+            return flow - np.where(live, np.maximum(bps * np.abs(target * x[:, None]), minimum), 0.0).sum(-1)
+
+        amount = _solve(net, flow, scale) if (bps > 0 or minimum > 0) else flow
+        amount = np.where(np.sign(amount) == np.sign(flow), amount, 0.0)  # a flow its costs would eat stays cash
+        change = target * amount[:, None] / px
+        if self.whole:
+            change = np.where(change > 0, np.floor(change), -np.minimum(np.ceil(-change), self.units[rows]))
+        value = change * px
+        fee = _line_costs(value, bps, minimum, scale).sum(-1)
+        self.units[rows] += change
+        self.cash[rows] += flow - value.sum(-1) - fee
+        return fee, np.abs(value).sum(-1)
+
+    def _rebalance(self, rows: np.ndarray, day: np.ndarray, px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bring ``rows`` to their targets at the close ``px``; return the costs and the traded value."""
+        units = self.units[rows]
+        held = units * px
+        value = held.sum(-1) + self.cash[rows]
+        blocked = (px <= self._level("stop", rows, day)) | (px >= self._level("limit", rows, day))
+        target = np.where(blocked, 0.0, self.tgt[rows])
+        self.out[rows] = blocked
+        if self.order_math is not None:
+            new, cash = self.order_math(units.copy(), self.cash[rows].copy(), px.copy(), target.copy())
+            new, cash = np.asarray(new, dtype=float), np.asarray(cash, dtype=float)
+            fee = value - (new * px).sum(-1) - cash
+        else:
+            bps, minimum = self.bps, self.minimum
+            after = value
+            if bps > 0 or minimum > 0:
+                after = _solve(lambda v: value - _line_costs(target * v[:, None] - held, bps, minimum, value).sum(-1),
+                               value, value)
+            new = target * after[:, None] / px
+            if self.whole:
+                new = self._whole(new, units, px, value)
+                fee = _line_costs((new - units) * px, bps, minimum, value).sum(-1)
+                cash = value - fee - (new * px).sum(-1)
+            else:
+                fee = value - after
+                cash = after * (1 - target.sum(-1))
+        self.units[rows] = new
+        self.cash[rows] = cash
+        return fee, (np.abs(new - units) * px).sum(-1)
+
+    def _whole(self, ideal: np.ndarray, units: np.ndarray, px: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Whole units next to ``ideal``: floor, then one more unit by largest remainder while cash lasts."""
+        base = np.floor(ideal)
+        fee = _line_costs((base - units) * px, self.bps, self.minimum, value).sum(-1)
+        left = value - fee - (base * px).sum(-1)
+        rest = ideal - base
+        order = np.argsort(-rest, axis=1, kind="stable")
+        price = np.take_along_axis(px, order, 1)
+        untraded = np.take_along_axis(base == units, order, 1)
+        extra = price * (1 + self.bps) + np.where(untraded, self.minimum, 0.0)
+        wanted = np.take_along_axis(rest, order, 1) > 0
+        take = np.cumprod(wanted & (np.cumsum(extra, 1) <= left[:, None]), axis=1).astype(bool)
+        add = np.zeros_like(base)
+        np.put_along_axis(add, order, take.astype(float), 1)
+        return base + add
+
+    # ------------------------------------------------------------------ results
+    def _series(self) -> dict[str, np.ndarray]:
+        ev = {k: np.concatenate(v) for k, v in self.events.items()}
+        runs, n_time = self.units.shape[0], self.n_time
+        marker = np.full((runs, n_time), -1)
+        marker[ev["run"], ev["day"]] = np.arange(ev["run"].size)
+        latest = np.maximum.accumulate(marker, axis=1)
+        held_units = ev["units"][latest]  # (run, time, instrument)
+        values = held_units * self.m.price[None]
+        cash = ev["cash"][latest]
+        nav = values.sum(-1) + cash
+        per_day = {}
+        for name in ("costs", "traded", "before"):
+            table = np.zeros((runs, n_time))
+            table[ev["run"], ev["day"]] = ev[name]
+            per_day[name] = table
+        rebalanced = np.zeros((runs, n_time), dtype=bool)
+        rebalanced[ev["run"], ev["day"]] = ev["rebalanced"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            turnover = np.where(per_day["traded"] > 0, per_day["traded"] / per_day["before"], 0.0)
+        flow = self.m.flows[self.book_of] if self.m.flows is not None else np.zeros((runs, n_time))
+        previous = np.concatenate([np.full((runs, 1), self.capital), nav[:, :-1]], axis=1)
+        twr = self.capital * np.cumprod((nav - flow) / previous, axis=1)
+        shape = (self.n_strat, self.n_book)
+        series = {"nav": nav, "cash": cash, "twr_nav": twr, "flow": flow, "turnover": turnover,
+                  "traded": per_day["traded"], "costs": per_day["costs"], "rebalanced": rebalanced}
+        out = {k: v.reshape(*shape, n_time) for k, v in series.items()}
+        out["units"] = held_units.reshape(*shape, n_time, self.n_inst)
+        out["weights"] = (values / nav[..., None]).reshape(*shape, n_time, self.n_inst)
+        return out
 
 
 def _dataset(out: dict[str, np.ndarray], weights: xr.DataArray, extra: list[Hashable], names: list[str] | None,
