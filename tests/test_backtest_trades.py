@@ -11,7 +11,8 @@ import pytest
 import xarray as xr
 
 from toolkit.backtest import Policy, positions, simulate, trade_statistics
-from toolkit.schema import INSTRUMENT, TIME
+from toolkit.errors import DataError, ValidationError
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 
 
 def market(a: list[float], b: list[float], start: str = "2024-01-30") -> xr.DataArray:
@@ -67,3 +68,159 @@ def test_whole_units_positions_and_statistics_hand_worked():
     assert stats.profit_loss_ratio == pytest.approx(121.5 / 42.5, rel=1e-12)
     assert stats.average_duration == pd.Timedelta(days=2.25)
     assert stats.yearly_return == pytest.approx(1.158 ** (365.25 / 3) - 1, rel=1e-9)
+
+
+def test_cooldown_delays_a_band_and_skips_a_calendar_day():
+    """A 10 -> 12 and flat, B flat at 20: A's weight 0.6/1.1 is 9.1% off its target on day 1 (band 5%).
+
+    Without a cooldown the band rebalances on day 1; with cooldown=3 it waits for day 3 (still out). Monthly
+    with cooldown=5 skips 1 Feb (day 2 < 0 + 5)."""
+    prices = market([10, 12, 12, 12, 12], [20, 20, 20, 20, 20])
+    policies = {"band": Policy(band=0.05), "band_cool": Policy(band=0.05, cooldown=3),
+                "monthly": Policy("monthly"), "monthly_cool": Policy("monthly", cooldown=5)}
+    out = simulate(prices, HALF, policies, capital=1)
+    np.testing.assert_array_equal(out.rebalanced.values, [[1, 1, 0, 0, 0], [1, 0, 0, 1, 0], [1, 0, 1, 0, 0],
+                                                          [1, 0, 0, 0, 0]])
+    np.testing.assert_allclose(out.units.sel(strategy="band_cool", instrument="A").values,
+                               [0.05, 0.05, 0.05, 0.55 / 12, 0.55 / 12], rtol=1e-12)
+    np.testing.assert_allclose(out.nav.values[:, -1], 1.1, rtol=1e-12)
+
+
+def test_flows_are_traded_pro_rata_and_the_twr_ignores_them():
+    """1000 at 50/50, held, 10 bps; A 10, 20, 20, B 10 flat; +300 on day 1, -500 on day 2.
+
+    - Day 0: V' = 1000 / 1.001; NAV0 = V'.
+    - Day 1: holdings 1.5 V'. The deposit trades w_i F' with F' = 300 - 0.001 F' = 300 / 1.001 (the cost
+      0.001 F' is the rest of the 300): NAV1 = 1.5 V' + 300 / 1.001.
+    - Day 2: the withdrawal sells |F'| with F' = -500 + 0.001 |F'|, |F'| = 500 / 0.999, of which 500 is paid
+      out and the rest is cost: NAV2 = NAV1 - 500 / 0.999.
+    Time-weighted returns: r0 = NAV0/1000 - 1, r1 = (NAV1 - 300)/NAV0 - 1, r2 = (NAV2 + 500)/NAV1 - 1.
+    """
+    prices = market([10, 20, 20], [10, 10, 10])
+    flows = xr.DataArray([0.0, 300, -500], dims=TIME, coords={TIME: prices[TIME].values})
+    out = simulate(prices, HALF, Policy(), capital=1000, cost_bps=10, flows=flows)
+    v0 = 1000 / 1.001
+    nav = np.array([v0, 1.5 * v0 + 300 / 1.001, 1.5 * v0 + 300 / 1.001 - 500 / 0.999])
+    np.testing.assert_allclose(out.nav.values, nav, rtol=1e-12)
+    np.testing.assert_allclose(out.cash.values, 0, atol=1e-9)
+    np.testing.assert_allclose(out.costs.values, [1000 - v0, 300 - 300 / 1.001, 500 / 0.999 - 500], rtol=1e-9)
+    growth = np.array([nav[0] / 1000, (nav[1] - 300) / nav[0], (nav[2] + 500) / nav[1]])
+    np.testing.assert_allclose(out.twr_nav.values, 1000 * np.cumprod(growth), rtol=1e-12)
+    stats = trade_statistics(out)
+    np.testing.assert_allclose(stats.pnl_series.values, nav - 1000 - np.array([0, 300, -200]), atol=1e-9)
+    assert stats.pnl == pytest.approx(positions(out).pnl.sum(), rel=1e-12)
+
+
+def test_flows_per_portfolio_and_on_a_rebalance_day():
+    """A deposit on a rebalance day is invested by the rebalance; each portfolio gets its own flows."""
+    prices = market([10, 10, 10, 12], [20, 20, 20, 20])  # 1 Feb is day 2
+    books = xr.DataArray([[0.5, 0.5], [0.2, 0.8]], dims=(PORTFOLIO, INSTRUMENT),
+                         coords={PORTFOLIO: ["p1", "p2"], INSTRUMENT: ["A", "B"]})
+    flows = xr.DataArray([[0, 0, 100, 0], [0, 0, 0, 0]], dims=(PORTFOLIO, TIME),
+                         coords={PORTFOLIO: ["p1", "p2"], TIME: prices[TIME].values})
+    out = simulate(prices, books, Policy("monthly"), capital=100, flows=flows)
+    np.testing.assert_allclose(out.nav.sel(portfolio="p1").values, [100, 100, 200, 220], rtol=1e-12)
+    np.testing.assert_allclose(out.twr_nav.sel(portfolio="p1").values, [100, 100, 100, 110], rtol=1e-12)
+    np.testing.assert_allclose(out.nav.sel(portfolio="p2").values, [100, 100, 100, 104], rtol=1e-12)
+    assert out.rebalanced.sel(portfolio="p1").values.tolist() == [True, False, True, False]
+
+
+def test_stops_exit_at_the_close_and_wait_for_the_rebalance():
+    """100 at 50/50, monthly (1 Feb is day 3); A 10, 9.5, 8.9, 8, 12; B flat at 10; A's stop at 9.
+
+    - Day 2: A closes at 8.9 <= 9: its 5 units are sold at 8.9 (not at 9): cash 44.5, NAV 94.5.
+    - Day 3 (rebalance): p1's stop is still 9 and A closes at 8 <= 9, so A's half stays in cash: B is cut to
+      47.25 (4.725 units), cash 47.25, NAV 94.5 then and on day 4. p2's stop moved to 5 on day 3: A is bought
+      back, 47.25 / 8 = 5.90625 units, and is worth 70.875 on day 4: NAV 118.125.
+    """
+    prices = market([10, 9.5, 8.9, 8, 12], [10, 10, 10, 10, 10], start="2024-01-29")
+    books = xr.DataArray([[0.5, 0.5], [0.5, 0.5]], dims=(PORTFOLIO, INSTRUMENT),
+                         coords={PORTFOLIO: ["p1", "p2"], INSTRUMENT: ["A", "B"]})
+    stop = xr.DataArray([[[9.0, 9.0], [np.nan, np.nan]], [[9.0, 5.0], [np.nan, np.nan]]],
+                        dims=(PORTFOLIO, INSTRUMENT, TIME),
+                        coords={PORTFOLIO: ["p1", "p2"], INSTRUMENT: ["A", "B"],
+                                TIME: prices[TIME].values[[0, 3]]})
+    out = simulate(prices, books, Policy("monthly"), capital=100, stop=stop)
+    np.testing.assert_allclose(out.nav.sel(portfolio="p1").values, [100, 97.5, 94.5, 94.5, 94.5], rtol=1e-12)
+    np.testing.assert_allclose(out.cash.sel(portfolio="p1").values, [0, 0, 44.5, 47.25, 47.25], atol=1e-12)
+    np.testing.assert_allclose(out.nav.sel(portfolio="p2").values, [100, 97.5, 94.5, 94.5, 118.125], rtol=1e-12)
+    np.testing.assert_allclose(out.units.sel(portfolio="p2", instrument="A").values, [5, 5, 0, 5.90625, 5.90625])
+    table = positions(out)
+    first = table[(table.portfolio == "p1") & (table.instrument == "A")].iloc[0]
+    assert first.closed and first.close_price == 8.9 and first.stop == 9.0 and first.units == 5
+    assert first.pnl == pytest.approx(5 * (8.9 - 10))
+    reopened = table[(table.portfolio == "p2") & (table.instrument == "A")].iloc[-1]
+    assert not reopened.closed and reopened.stop == 5.0 and reopened.pnl == pytest.approx(5.90625 * 4)
+
+
+def test_a_limit_takes_profit_at_the_close():
+    prices = market([10, 11, 12], [10, 10, 10])
+    limit = xr.DataArray([10.5], dims=INSTRUMENT, coords={INSTRUMENT: ["A"]})
+    out = simulate(prices, HALF, Policy(), capital=100, limit=limit, cost_bps=100)
+    v0 = 100 / 1.01
+    sold = v0 / 20 * 11
+    np.testing.assert_allclose(out.cash.values, [0, sold * 0.99, sold * 0.99], atol=1e-12)
+    np.testing.assert_allclose(out.nav.values, [v0, v0 / 2 + 0.99 * sold, v0 / 2 + 0.99 * sold], rtol=1e-12)
+    assert positions(out).limit.tolist() == [10.5, sys.float_info.max]
+
+
+def test_reoptimise_is_called_on_calendar_days_with_history():
+    """The rule answers all-B from February on; it sees closes up to its day, also before the start."""
+    prices = market([10, 10, 12, 12, 12, 12], [20, 20, 20, 20, 25, 30], start="2024-01-26")  # Fri..Fri
+    seen: list[tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]] = []
+
+    def rule(when: pd.Timestamp, history: xr.DataArray) -> xr.DataArray:
+        times = pd.DatetimeIndex(history[TIME].values)
+        seen.append((when, times[0], times[-1]))
+        share = [0.0, 1.0] if when.month == 2 else [0.5, 0.5]
+        return xr.DataArray(share, dims=INSTRUMENT, coords={INSTRUMENT: ["A", "B"]})
+
+    out = simulate(prices, HALF, Policy("monthly"), start="2024-01-29", capital=100, reoptimise=rule)
+    days = prices[TIME].values
+    assert seen == [(pd.Timestamp(days[1]), pd.Timestamp(days[0]), pd.Timestamp(days[1])),
+                    (pd.Timestamp(days[4]), pd.Timestamp(days[0]), pd.Timestamp(days[4]))]
+    # 29 Jan: 5 A, 2.5 B; 1 Feb (A 12, B 25): NAV 60 + 62.5 = 122.5, all in B: 4.9 units, worth 147 at 30
+    np.testing.assert_allclose(out.units.sel(instrument="A").values, [5, 5, 5, 0, 0])
+    np.testing.assert_allclose(out.nav.values, [100, 110, 110, 122.5, 147], rtol=1e-12)
+    with pytest.raises(DataError, match="unusable weights"):
+        simulate(prices, HALF, Policy("monthly"), reoptimise=lambda when, history: HALF * 2)
+
+
+def test_order_math_hook_decides_the_units_and_the_fees():
+    """A stand-in order math: whole units rounded down and a fee of 2 per order, paid from cash."""
+    calls: list[int] = []
+
+    def stand_in(units: np.ndarray, cash: np.ndarray, price: np.ndarray,
+                 target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(len(cash))
+        value = (units * price).sum(-1) + cash
+        new = np.floor(target * (value - 4)[:, None] / price)
+        fee = 2.0 * (new != units).sum(-1)
+        return new, value - fee - (new * price).sum(-1)
+
+    prices = market([10, 12, 15, 15], [20, 20, 18, 17])
+    out = simulate(prices, HALF, Policy("monthly"), capital=1000, reoptimise=None, order_math=stand_in)
+    # day 0: floor(498 / 10) = 49 A, floor(498 / 20) = 24 B, fees 4, cash 1000 - 4 - 490 - 480 = 26
+    # day 2: V = 49*15 + 24*18 + 26 = 1193, floor(594.5/15) = 39 A, floor(594.5/18) = 33 B, cash 1193-4-585-594
+    assert calls == [1, 1]
+    np.testing.assert_allclose(out.cash.values, [26, 26, 10, 10])
+    np.testing.assert_allclose(out.costs.values, [4, 0, 4, 0])
+    np.testing.assert_allclose(out.nav.values, [996, 1094, 1189, 585 + 33 * 17 + 10])
+
+
+def test_bad_new_input_is_named():
+    prices = market([10, 11, 12], [20, 20, 20])
+    days = prices[TIME].values
+    with pytest.raises(ValidationError) as error:
+        simulate(prices, HALF, Policy(cooldown=-1), units="half")
+    assert error.value.paths == ["policy.cooldown", "units"]
+    off_day = xr.DataArray([10.0], dims=TIME, coords={TIME: [pd.Timestamp("2024-02-03")]})
+    unknown = xr.DataArray([5.0], dims=INSTRUMENT, coords={INSTRUMENT: ["C"]})
+    with pytest.raises(ValidationError) as error:
+        simulate(prices, HALF, Policy(), flows=off_day, stop=unknown, limit=HALF.expand_dims(book=[1]))
+    assert error.value.paths == ["stop.instrument", "limit", "flows.time"]
+    drain = xr.DataArray([0.0, -5000, 0], dims=TIME, coords={TIME: days})
+    with pytest.raises(DataError, match="withdraw more"):
+        simulate(prices, HALF, Policy(), capital=1000, flows=drain)
+    with pytest.raises(ValidationError, match="select one run"):
+        trade_statistics(simulate(prices, HALF, {"a": Policy(), "b": Policy("monthly")}))
