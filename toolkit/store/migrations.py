@@ -597,6 +597,56 @@ def m018_instrument_codes(db: sqlite_utils.Database) -> None:
     _run(db, "ALTER TABLE instruments ADD COLUMN code TEXT")
 
 
+@MIGRATIONS()
+def m019_backtests(db: sqlite_utils.Database) -> None:
+    """The risk platform's backtest jobs (PUT/GET /portfolio/backtest): the request, the state
+    (``Started`` until the run ends ``Completed`` or ``Failed``), the result as the document's JSON."""
+    _run(db, """
+    CREATE TABLE backtests (
+        id TEXT PRIMARY KEY,
+        client_reference TEXT NOT NULL,
+        strategy_id INTEGER NOT NULL,
+        start_date TEXT NOT NULL,
+        end_date TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('Started', 'Completed', 'Failed')),
+        result TEXT,
+        error TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        CHECK ((status = 'Completed') = (result IS NOT NULL)),
+        CHECK ((status = 'Failed') = (error IS NOT NULL))
+    );
+    CREATE INDEX backtests_pair ON backtests (client_reference, strategy_id, started_at)
+    """)
+
+
+@MIGRATIONS()
+def m020_automated_rebalancing(db: sqlite_utils.Database) -> None:
+    """Automated rebalancing (brokerage "Setting up automated rebalancings"): a strategy attached to
+    an account's portfolio configuration (calendar, drift band, cooldown), and each day it ran."""
+    _run(db, """
+    CREATE TABLE rebalancing_strategies (
+        account_id TEXT PRIMARY KEY REFERENCES accounts (id),
+        frequency TEXT CHECK (frequency IN ('monthly', 'quarterly', 'yearly')),
+        band REAL CHECK (band > 0),
+        band_kind TEXT NOT NULL CHECK (band_kind IN ('relative', 'absolute')),
+        band_scope TEXT NOT NULL CHECK (band_scope IN ('line', 'book')),
+        cooldown_days INTEGER NOT NULL CHECK (cooldown_days >= 0),
+        created_at TEXT NOT NULL,
+        CHECK (frequency IS NOT NULL OR band IS NOT NULL)
+    );
+    CREATE TABLE rebalancing_automated_runs (
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        as_of TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        rebalancing_id TEXT REFERENCES rebalancings (id),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (account_id, as_of)
+    )
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

@@ -66,3 +66,54 @@ class RebalancingRepository:
         table, counts = legs.decode(blobs)
         shown = legs.shown(self.db, table).drop(columns="fee")
         return shown.assign(execution_id=np.repeat(np.array(executions, dtype=object), counts))
+
+
+#: the columns of a rebalancing strategy (migration m020)
+STRATEGY_FIELDS = ("account_id", "frequency", "band", "band_kind", "band_scope", "cooldown_days", "created_at")
+
+
+class AutomationRepository:
+    """Automated rebalancing: the ``rebalancing_strategies`` attached to configured accounts, and the
+    ``rebalancing_automated_runs`` (one row per account and day :meth:`Rebalancings.run_due` looked at it)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def save(self, row: dict) -> None:
+        """Attach (or replace) an account's strategy; inside the caller's transaction."""
+        self.db.conn.execute(
+            f"INSERT OR REPLACE INTO rebalancing_strategies ({', '.join(STRATEGY_FIELDS)}) "
+            f"VALUES ({', '.join('?' * len(STRATEGY_FIELDS))})", [row[k] for k in STRATEGY_FIELDS])
+
+    def remove(self, account_id: str) -> bool:
+        return self.db.conn.execute("DELETE FROM rebalancing_strategies WHERE account_id = ?",
+                                    (account_id,)).rowcount == 1
+
+    def strategies(self) -> list[dict]:
+        rows = self.db.conn.execute(f"SELECT {', '.join(STRATEGY_FIELDS)} FROM rebalancing_strategies "
+                                    "ORDER BY account_id").fetchall()
+        return [dict(zip(STRATEGY_FIELDS, r)) for r in rows]
+
+    def looked_at(self, as_of: str) -> set[str]:
+        """The accounts :meth:`record` holds a row of for ``as_of``."""
+        return {r[0] for r in self.db.conn.execute("SELECT account_id FROM rebalancing_automated_runs "
+                                                   "WHERE as_of = ?", (as_of,))}
+
+    def last_rebalanced(self) -> dict[str, str]:
+        """Each account's last day an automated rebalancing ran for it."""
+        return dict(self.db.conn.execute("SELECT account_id, max(as_of) FROM rebalancing_automated_runs "
+                                         "WHERE rebalancing_id IS NOT NULL GROUP BY account_id").fetchall())
+
+    def record(self, as_of: str, reasons: dict[str, str], rebalancing_id: str | None, rebalanced: set[str],
+               stamp: str) -> None:
+        """One row per account looked at on ``as_of``: why (not) due, and the run that rebalanced it."""
+        self.db.conn.executemany(
+            "INSERT INTO rebalancing_automated_runs (account_id, as_of, reason, rebalancing_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(a, as_of, r, rebalancing_id if a in rebalanced else None, stamp) for a, r in reasons.items()])
+
+    def runs(self) -> pd.DataFrame:
+        cursor = self.db.conn.execute("SELECT account_id, as_of, reason, rebalancing_id, created_at FROM "
+                                      "rebalancing_automated_runs ORDER BY as_of, account_id")
+        return pd.DataFrame(cursor.fetchall(), columns=["account_id", "as_of", "reason", "rebalancing_id",
+                                                        "created_at"])

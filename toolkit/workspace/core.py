@@ -37,6 +37,7 @@ from toolkit.workspace.allocations import Allocations
 from toolkit.workspace.analytics import Analytics
 from toolkit.workspace.api import Api
 from toolkit.workspace.attribution import Attribution
+from toolkit.workspace.backtests import Backtests
 from toolkit.workspace.configurations import Configurations
 from toolkit.workspace.context import Context
 from toolkit.workspace.dispatch import Dispatcher
@@ -86,7 +87,7 @@ class Workspace:
         self.accounts = Accounts(ctx, history=self.history)
         self.configurations = Configurations(ctx)
         self.orders = Orders(ctx, accounts=self.accounts)
-        self.rebalancings = Rebalancings(ctx, orders=self.orders)
+        self.rebalancings = Rebalancings(ctx, orders=self.orders, accounts=self.accounts, history=self.history)
         self.events = Events(ctx)
         self.reports = Reports(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts)
         self.portfolios = Portfolios(ctx, instruments=self.instruments, history=self.history)
@@ -94,6 +95,8 @@ class Workspace:
         self.attribution = Attribution(ctx, instruments=self.instruments, history=self.history,
                                        accounts=self.accounts, allocations=self.allocations)
         self.rules = Rules(ctx, instruments=self.instruments, history=self.history)
+        self.backtests = Backtests(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts,
+                                   orders=self.orders, rules=self.rules)
         path = self.path
         self.strategies = Strategies(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts,
                                      allocations=self.allocations, configurations=self.configurations,

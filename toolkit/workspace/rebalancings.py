@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
+from toolkit.backtest import Policy, simulate
+from toolkit.backtest.simulation import _band_breach
 from toolkit.contracts.brokerage import RebalancingExecutionRequest, parse
-from toolkit.errors import ConflictError, NotFoundError, Problem, ValidationError
-from toolkit.store.accounts import AccountRepository
+from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ValidationError
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
+from toolkit.store.accounts import AccountRepository, ConfigurationRepository
 from toolkit.store.allocations import AllocationRepository
 from toolkit.store.orders import BookRepository, OrderRepository
-from toolkit.store.rebalancings import RebalancingRepository
+from toolkit.store.rebalancings import AutomationRepository, RebalancingRepository
 from toolkit.store.repositories import InstrumentRepository, now, sequential_ids
 from toolkit.trading.orders import FILL_STEPS
 from toolkit.trading.rebalancing import (
@@ -23,8 +28,16 @@ from toolkit.trading.rebalancing import (
     legs,
     plan,
 )
+from toolkit.validation import not_future, read_date
+from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.context import Context
+from toolkit.workspace.history import History
 from toolkit.workspace.orders import Orders
+
+#: the fields of an automated rebalancing strategy (:meth:`Rebalancings.attach`)
+AUTOMATION_FIELDS = ("account_id", "frequency", "band", "band_kind", "band_scope", "cooldown_days")
+#: periods a year of each calendar
+PER_YEAR = {"monthly": 12, "quarterly": 4, "yearly": 1}
 
 
 class Rebalancings:
@@ -34,9 +47,11 @@ class Rebalancings:
     book at once, and the run is written with a few bulk statements. Trades pay the fees of
     ``orders.fees``; buys are funded net of them (rule 7 of :func:`toolkit.trading.engine.rebalance`)."""
 
-    def __init__(self, ctx: Context, *, orders: Orders) -> None:
+    def __init__(self, ctx: Context, *, orders: Orders, accounts: Accounts | None = None,
+                 history: History | None = None) -> None:
         self._ctx = ctx
         self._orders = orders
+        self._accounts, self._history = accounts, history
         self._book = BookRepository(ctx.db)
 
     def execute(self, payload: object) -> RebalancingRun:
@@ -97,6 +112,169 @@ class Rebalancings:
              "trades": placed.get(eid, []) if status == "EXECUTED" else json.loads(trades)}
             for eid, account, status, reason, order, trades in rows]
         return RebalancingRun(run)
+
+    # ------------------------------------------------------------------ automated rebalancing
+
+    def attach(self, request: object) -> dict:
+        """Attach a rebalancing strategy to an account's portfolio configuration (brokerage document,
+        "Setting up automated rebalancings", announced at line 70): ``{"account_id": ..., "frequency":
+        "quarterly", "band": 0.05, "band_kind": "relative", "band_scope": "line", "cooldown_days": 5}``.
+
+        ``frequency`` (monthly, quarterly, yearly or None) rebalances at the first :meth:`run_due` of each
+        period; ``band`` (a share, 0.05 is 5%, or None) when the account's weights drift out of it, measured
+        as :mod:`toolkit.backtest.simulation` states (``band_kind`` relative or absolute, ``band_scope``
+        per line or whole book; cash counts as a line with a zero target); ``cooldown_days``: no automated
+        rebalancing within that many calendar days of the last one. At least a calendar or a band. A new
+        strategy replaces the account's previous one. Answers the stored strategy."""
+        problems = Problems()
+        payload = problems.require_object(request, AUTOMATION_FIELDS, "rebalancing strategy")
+        problems.raise_if_any("rebalancing strategy")
+        account = payload.get("account_id")
+        if not isinstance(account, str) or ConfigurationRepository(self._ctx.db).for_account(account) is None:
+            problems.add("account_id", f"{account!r} is no account with a portfolio configuration; create one "
+                                       "with configurations.create() first")
+        band = payload.get("band")
+        try:
+            band = None if band is None else float(band)
+        except (TypeError, ValueError):
+            problems.add("band", f"{band!r} is not a share such as 0.05")
+            band = None
+        policy = Policy(frequency=payload.get("frequency"), band=band,
+                        band_kind=payload.get("band_kind", "relative"), band_scope=payload.get("band_scope", "line"))
+        for problem in policy.problems("strategy"):
+            problems.add(problem.path.removeprefix("strategy."), problem.message)
+        if policy.frequency is None and band is None and "band" not in [p.path for p in problems.items]:
+            problems.add("frequency", "give a calendar (frequency), a drift band (band), or both")
+        cooldown = payload.get("cooldown_days", 0)
+        if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
+            problems.add("cooldown_days", f"{cooldown!r} is not a whole number of days, 0 or more")
+        problems.raise_if_any("rebalancing strategy")
+        row = {"account_id": account, "frequency": policy.frequency, "band": band, "band_kind": policy.band_kind,
+               "band_scope": policy.band_scope, "cooldown_days": cooldown, "created_at": now(precise=True)}
+        with self._ctx.transaction():
+            AutomationRepository(self._ctx.db).save(row)
+        return row
+
+    def automations(self) -> pd.DataFrame:
+        """The attached rebalancing strategies, one row per account."""
+        return pd.DataFrame(AutomationRepository(self._ctx.db).strategies(),
+                            columns=[*AUTOMATION_FIELDS, "created_at"])
+
+    def automated_runs(self) -> pd.DataFrame:
+        """Every account and day :meth:`run_due` looked at: the reason (calendar, band, cooldown, not due)
+        and the rebalancing it ran."""
+        return AutomationRepository(self._ctx.db).runs()
+
+    def run_due(self, as_of: object = None) -> dict:
+        """Execute the automated rebalancings due on ``as_of`` (an ISO date, default the market clock)
+        through the real order path (:meth:`execute`, one run for every due account), and record each
+        account looked at, in one transaction. Due: a calendar whose period has had no automated
+        rebalancing yet, or weights out of the band, unless within the cooldown. Idempotent: an account
+        already looked at on ``as_of`` is not looked at again, so a second call the same day does nothing.
+        A day without closes (no trading) does nothing. Answers ``{"as_of", "due": {account: reason},
+        "rebalancing": the run or None}``."""
+        problems = Problems()
+        day = not_future(read_date(as_of if as_of is not None else self._ctx.clock, "as_of", problems), "as_of",
+                         problems)
+        problems.raise_if_any("automated rebalancing")
+        assert day is not None
+        date = day.isoformat()
+        nothing: dict = {"as_of": date, "due": {}, "rebalancing": None}
+        if self._accounts is None:
+            raise NotFoundError("This Rebalancings was built without its accounts; open a Workspace.")
+        with self._ctx.transaction():
+            auto = AutomationRepository(self._ctx.db)
+            done = auto.looked_at(date)
+            todo = [s for s in auto.strategies() if s["account_id"] not in done]
+            if not todo:
+                return nothing
+            ids = [s["account_id"] for s in todo]
+            weights, targets = self._drift(ids, date)
+            if weights is None:
+                return nothing
+            reasons = due(todo, weights, targets, auto.last_rebalanced(), date)
+            chosen = [a for a, r in reasons.items() if r in ("calendar", "band")]
+            run = self.execute({"account_ids": chosen, "execution_date": date}) if chosen else None
+            auto.record(date, reasons, None if run is None else run["id"], set(chosen), now(precise=True))
+        return {"as_of": date, "due": {a: r for a, r in reasons.items() if a in chosen}, "rebalancing": run}
+
+    def _drift(self, ids: list[str], date: str) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+        """The accounts' weights (value over NAV, cash the rest) at the close of ``date`` and their
+        configurations' targets, both ``account x instrument``; None when ``date`` has no close."""
+        assert self._accounts is not None
+        try:
+            cube = self._accounts.holdings(ids, end=date)
+        except NotFoundError:  # nothing held yet: every weight 0
+            cube = None
+        if cube is not None:
+            times = cube.indexes[TIME]
+            if len(times) == 0 or str(times[-1].date()) != date:
+                return None, pd.DataFrame()
+            last = cube.isel({TIME: -1})
+            weights = (last["value"] / last["nav"]).transpose(PORTFOLIO, INSTRUMENT).to_pandas()
+        else:
+            weights = pd.DataFrame(index=ids)
+        configs = ConfigurationRepository(self._ctx.db)
+        allocation = {a: configs.for_account(a).allocation_id for a in ids}  # type: ignore[union-attr]
+        table = self._book.targets(sorted(set(allocation.values())))
+        table["weight"] = table["weight"].astype(float)
+        by_allocation = table.pivot_table(index="allocation_id", columns="instrument_id", values="weight",
+                                          fill_value=0.0)
+        targets = by_allocation.reindex([allocation[a] for a in ids]).set_axis(ids)
+        columns = sorted(set(weights.columns) | set(targets.columns))
+        return (weights.reindex(index=ids, columns=columns).fillna(0.0),
+                targets.reindex(columns=columns).fillna(0.0))
+
+    def what_if(self, account: str, strategies: Mapping[str, Mapping] | Sequence[Mapping], start: object = None,
+                end: object = None, *, cost_bps: float | None = None, min_cost: float | None = None) -> WhatIf:
+        """The same strategies simulated over history for one account (:func:`toolkit.backtest.simulate`):
+        its configuration's target weights (its holdings' value weights when it has none), its NAV at the
+        last close as the capital, over ``start`` .. ``end``, at the workspace's fees (``orders.fees``, or
+        ``cost_bps`` and ``min_cost``). ``strategies``: ``{"quarterly": {"frequency": "quarterly"},
+        "5% band": {"band": 0.05}}`` (the fields of :meth:`attach` but the account; a list is named by
+        position). The cooldown is not simulated until the engine has one (:attr:`WhatIf.notes`)."""
+        if self._accounts is None or self._history is None:
+            raise NotFoundError("This Rebalancings was built without its accounts and history; open a Workspace.")
+        items = dict(strategies) if isinstance(strategies, Mapping) else {str(n): s for n, s in enumerate(strategies)}
+        problems = Problems()
+        policies: dict[str, Policy] = {}
+        for name, spec in items.items():
+            if not isinstance(spec, Mapping):
+                problems.add(f"strategies[{name}]", "give the strategy's fields as an object")
+                continue
+            unknown = sorted(set(spec) - set(AUTOMATION_FIELDS[1:]))
+            if unknown:
+                problems.add(f"strategies[{name}]", f"unknown field(s) {', '.join(unknown)}")
+            band = spec.get("band")
+            policies[name] = Policy(frequency=spec.get("frequency"), band=None if band is None else float(band),
+                                    band_kind=spec.get("band_kind", "relative"),
+                                    band_scope=spec.get("band_scope", "line"))
+        if not items:
+            problems.add("strategies", "give at least one strategy")
+        problems.raise_if_any("what-if")
+        self._accounts.get(account)
+        cube = self._accounts.holdings([account]).isel({PORTFOLIO: 0}, drop=True).isel({TIME: -1})
+        capital = float(cube["nav"])
+        config = ConfigurationRepository(self._ctx.db).for_account(account)
+        if config is not None:
+            table = self._book.targets([config.allocation_id])
+            weights = pd.Series(table["weight"].astype(float).values, index=table["instrument_id"].values)
+        else:
+            value = cube["value"].to_series()
+            weights = value[value > 0] / value[value > 0].sum()
+        weights = weights[weights > 0]
+        prices = self._history.prices(list(weights.index), start=start, end=end)["close"]  # type: ignore[arg-type]
+        prices = prices.ffill(TIME).dropna(TIME, how="any")
+        target = xr.DataArray(weights.values / weights.sum(), dims=INSTRUMENT,
+                              coords={INSTRUMENT: list(weights.index)})
+        fees = self._orders.fees
+        result = simulate(prices, target, policies, capital=capital,
+                          cost_bps=float(fees.bps) if cost_bps is None else cost_bps,
+                          min_cost=float(fees.minimum) if min_cost is None else min_cost)
+        cooled = [n for n, s in items.items() if s.get("cooldown_days")]
+        notes = [f"cooldown_days of {', '.join(cooled)} not simulated: toolkit.backtest has no cooldown yet"] \
+            if cooled else []
+        return WhatIf(account, capital, result, notes)
 
     def _in_order(self, ids: list[str], date: str) -> None:
         """No back-dating: a run's execution date may not be before the last booking (a fill, a fee or a
@@ -178,3 +356,55 @@ class Rebalancings:
         AccountRepository(self._ctx.db).book_orders(first, {"REBALANCE": (per_order["net"], True),
                                                            "FEE": (-per_order["fee"], False)}, date, stamp)
         return order_ids, first
+
+
+def due(strategies: list[dict], weights: pd.DataFrame, targets: pd.DataFrame, last: Mapping[str, str],
+        date: str) -> dict[str, str]:
+    """Why each account of ``strategies`` is (not) due on ``date``: ``calendar`` (its period, a month,
+    quarter or year, has had no automated rebalancing), ``band`` (its ``weights`` are out of its band
+    around ``targets``, both ``account x instrument``), ``cooldown`` (it would be, but its last automated
+    rebalancing is fewer than ``cooldown_days`` calendar days ago) or ``not due``. Vectorised over
+    accounts."""
+    ids = [s["account_id"] for s in strategies]
+    day = pd.Timestamp(date)
+    previous = pd.DatetimeIndex([pd.Timestamp(last[a]) if a in last else pd.NaT for a in ids])
+    per = np.array([PER_YEAR.get(s["frequency"] or "", 0) for s in strategies])
+    key_day = day.year * per + (day.month - 1) * per // 12
+    key_last = np.asarray(previous.year, dtype=float) * per + (np.asarray(previous.month, dtype=float) - 1) * per // 12
+    calendar = (per > 0) & (previous.isna() | (key_last != key_day))
+    has_band = np.array([s["band"] is not None for s in strategies])
+    w = weights.loc[ids].to_numpy(float)
+    cash = 1 - w.sum(1, keepdims=True)
+    w = np.concatenate([w, cash], axis=1)[:, None, :]  # (account, day, line): cash is a line with target 0
+    t = np.concatenate([targets.loc[ids].to_numpy(float), np.zeros((len(ids), 1))], axis=1)
+    band = np.array([s["band"] if s["band"] is not None else np.inf for s in strategies])
+    kind = np.array([0 if s["band_kind"] == "relative" else 1 for s in strategies])
+    scope = np.array([0 if s["band_scope"] == "line" else 1 for s in strategies])
+    drifted = has_band & _band_breach(w, t, band, kind, scope)[:, 0]
+    wanted = calendar | drifted
+    cooling = wanted & previous.notna() & ((day - previous).days.to_numpy() < np.array(
+        [s["cooldown_days"] for s in strategies]))
+    reason = np.where(cooling, "cooldown", np.where(calendar, "calendar", np.where(drifted, "band", "not due")))
+    return dict(zip(ids, reason.tolist()))
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """:meth:`Rebalancings.what_if`'s answer: the simulation (``result``, :func:`toolkit.backtest.simulate`'s
+    dataset over ``strategy``) and :meth:`to_pandas`, one row per strategy."""
+
+    account_id: str
+    capital: float
+    result: xr.Dataset
+    notes: list[str]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Per strategy: the final NAV, the total return, the costs, the number of rebalances (the first
+        investment aside) and the turnover."""
+        r = self.result
+        final = r["nav"].isel({TIME: -1})
+        return pd.DataFrame({"final_nav": final.values, "total_return": (final / self.capital - 1).values,
+                             "costs": r["costs"].sum(TIME).values,
+                             "rebalances": (r["rebalanced"].sum(TIME) - 1).values,
+                             "turnover": (r["turnover"].sum(TIME) - r["turnover"].isel({TIME: 0})).values},
+                            index=pd.Index(r["strategy"].values, name="strategy"))

@@ -1,0 +1,154 @@
+"""ws.backtests: the risk platform's PUT/GET /portfolio/backtest as a background job on the demo copy
+(risk-platform-api.txt lines 1378-1434): refusals at the edge leave the database as it was, the
+document's status words and shape, the result kept across a kernel restart, a failed run."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit import Workspace
+from toolkit.contracts.risk.backtest import NO_LIMIT
+from toolkit.errors import DataError, ValidationError
+from toolkit.store.strategies import StrategyRepository
+from toolkit.workspace import backtests as module
+
+PERIOD = {"start_date": "2021-01-01", "end_date": "2021-03-31"}
+
+
+@pytest.fixture(scope="module")
+def ws():
+    with Workspace.demo(copy=True) as ws:
+        yield ws
+
+
+@pytest.fixture(scope="module")
+def account(ws) -> str:
+    return sorted(a.id for a in ws.accounts.list(type="PORTFOLIO"))[0]
+
+
+@pytest.fixture(scope="module")
+def strategy(ws) -> int:
+    """Equal weight (rule 14) re-optimised monthly, with rule 3's stop and rule 5's limit."""
+    return ws.strategies.create({"name": "Backtest: EW stops", "rules": [{"rule_id": 3}, {"rule_id": 5},
+                                                                         {"rule_id": 14}]}).strategy_id
+
+
+@pytest.fixture(scope="module")
+def completed(ws, account, strategy) -> dict:
+    started = ws.backtests.start({"client_reference": account, "strategy_id": strategy, **PERIOD})
+    assert started.status in ("Started", "Completed")
+    return ws.backtests.get({"client_reference": account, "strategy_id": str(strategy)}, wait=60).to_dict()
+
+
+#: the market data: read by a backtest, never written (left out of the dump to keep it fast)
+MARKET = {"prices", "fx_rates"}
+
+
+def dump(ws) -> dict[str, list]:
+    """Every row of every table but the market data's, and the schema."""
+    conn = ws.db.conn
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return {"schema": conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall(),
+            **{t: conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in tables if t not in MARKET}}
+
+
+def test_completed_in_the_documents_shape(completed, account, strategy) -> None:
+    assert completed["status"] == "Completed" and completed["error"] is None
+    assert completed["strategyId"] == strategy and isinstance(completed["portfolioId"], int)
+    assert completed["clientReference"] == account
+    assert (completed["startDate"], completed["endDate"]) == ("2021-01-04", "2021-03-31")
+    first = completed["positions"][0]
+    assert set(first) == {"instrumentName", "instrumentCode", "openDate", "closeDate", "openPrice", "closePrice",
+                          "stop", "limit", "costs", "pnL", "currencyCode", "closed"}
+    for key in ("yearlyReturn", "nprofitToTotalRatio"):
+        assert completed[key].endswith("%")
+    days, rest = completed["averageTradeDuration"].split("d ")
+    assert int(days) >= 0 and rest.endswith("m")
+    serie = completed["pnLSerie"]
+    assert serie[0] == {"date": "2021-01-04T00:00:00Z", "value": 0.0}
+    assert serie[-1]["date"] == "2021-03-31T00:00:00Z"
+    assert completed["pnL"] == pytest.approx(serie[-1]["value"])
+    assert completed["lowestPnL"] == pytest.approx(min(p["value"] for p in serie))
+    # the positions' pnL add up to the book's: every day's value is in a position or in cash from a stop
+    assert sum(p["pnL"] for p in completed["positions"]) == pytest.approx(completed["pnL"], rel=1e-9)
+
+
+def test_stops_and_limits_come_from_the_tactical_rules(completed) -> None:
+    positions = completed["positions"]
+    judged = [p for p in positions if p["stop"] > 0]  # AAPL: the one holding with real candles
+    assert judged and all(p["instrumentCode"] == "AAPL_XNGS" for p in judged)
+    assert all(p["stop"] < p["openPrice"] < p["limit"] for p in judged)
+    others = [p for p in positions if p["instrumentCode"] != "AAPL_XNGS"]
+    assert all(p["stop"] == 0 and p["limit"] == NO_LIMIT for p in others)
+    # a position leaves at the close that crosses its level, before the next rebalance
+    crossed = [p for p in judged if p["closePrice"] <= p["stop"] or p["closePrice"] >= p["limit"]]
+    assert crossed
+    # the last ones are still held at the end
+    assert not all(p["closed"] for p in positions) and positions[-1]["closeDate"] == "2021-03-31"
+
+
+def test_unknown_pair_is_not_queued(ws, strategy) -> None:
+    answer = ws.backtests.get({"client_reference": "nobody", "strategy_id": strategy}).to_dict()
+    assert answer["status"] == "Not Queued" and answer["positions"] == [] and answer["portfolioId"] == 0
+
+
+@pytest.mark.parametrize(("change", "error", "field"), [
+    ({"client_reference": "no-such-account"}, ValidationError, "client_reference"),
+    ({"strategy_id": 99999}, ValidationError, "strategy_id"),
+    ({"strategy_id": "abc"}, ValidationError, "strategy_id"),
+    ({"start_date": "2021-03-31", "end_date": "2021-01-01"}, ValidationError, "end_date"),
+    ({"start_date": "2021-13-01"}, ValidationError, "start_date"),
+    ({"start_date": "1980-01-01", "end_date": "1980-06-30"}, DataError, "start_date"),
+    ({"start_date": "2030-01-01", "end_date": "2030-06-30"}, DataError, "start_date"),
+])
+def test_refused_at_the_edge_and_nothing_queued(ws, account, strategy, change, error, field) -> None:
+    before = dump(ws)
+    with pytest.raises(error) as caught:
+        ws.backtests.start({"client_reference": account, "strategy_id": strategy, **PERIOD, **change})
+    assert field in str(caught.value)
+    assert dump(ws) == before
+
+
+def test_a_strategy_without_rules_is_refused(ws, account) -> None:
+    empty = StrategyRepository(ws.db).save("empty-strategy-key", "Backtest: no rules", [], "2022-01-01T00:00:00")
+    before = dump(ws)
+    with pytest.raises(ValidationError, match="strategy_id.*no rules"):
+        ws.backtests.start({"client_reference": account, "strategy_id": empty, **PERIOD})
+    assert dump(ws) == before
+
+
+def test_a_failed_run_says_why(ws, account, monkeypatch) -> None:
+    sid = ws.strategies.create({"name": "Backtest: fails", "rules": [{"rule_id": 14}]}).strategy_id
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the solver fell over")
+
+    monkeypatch.setattr(module, "compute", broken)
+    ws.backtests.start({"client_reference": account, "strategy_id": sid, **PERIOD})
+    answer = ws.backtests.get({"client_reference": account, "strategy_id": sid}, wait=60).to_dict()
+    assert answer["status"] == "Not Queued"
+    assert answer["error"] == "RuntimeError: the solver fell over"
+    assert ws.backtests.jobs().iloc[0]["status"] == "Failed"
+
+
+def test_the_result_survives_a_kernel_restart(ws, completed, account, strategy, tmp_path) -> None:
+    copy = ws.backup(tmp_path / "restart.db")
+    with Workspace.open(copy) as again:
+        answer = again.backtests.get({"client_reference": account, "strategy_id": strategy})
+        assert answer.to_dict() == completed
+        nav = answer.to_xarray()["nav"]
+        assert float(nav[0]) == pytest.approx(answer.capital)
+        assert len(answer.to_pandas()) == len(completed["positions"])
+
+
+def test_statistics_of_a_hand_worked_book() -> None:
+    import numpy as np
+    import pandas as pd
+
+    positions = [{"pnL": 300.0, "openDate": "2020-01-01", "closeDate": "2020-01-11"},
+                 {"pnL": -100.0, "openDate": "2020-01-01", "closeDate": "2020-01-02"},
+                 {"pnL": 100.0, "openDate": "2020-01-01", "closeDate": "2020-01-01"}]
+    times = pd.DatetimeIndex(["2020-01-01", "2021-01-01"])  # 366 days: 1.1 ** (365.25 / 366) - 1
+    out = module.statistics(positions, times, np.array([1000.0, 1100.0]), 1000.0)
+    assert out == {"yearlyReturn": f"{100 * (1.1 ** (365.25 / 366) - 1):.2f}%", "nprofitToTotalRatio": "66.67%",
+                   "avgProfitLossRatio": "200.00%", "averageTradeDuration": "3d 16h 0m"}

@@ -1,0 +1,468 @@
+"""The risk platform's portfolio backtest in the façade (``ws.backtests``; ``risk-platform-api.txt``
+lines 1378-1434, PUT and GET /portfolio/backtest).
+
+    ws.backtests.start({"client_reference": account_id, "strategy_id": 100,
+                        "start_date": "2020-01-01", "end_date": "2020-12-31"})   # PUT: answers Started
+    ws.backtests.get({"client_reference": account_id, "strategy_id": 100}, wait=True).to_dict()  # GET
+
+**The edge.** :meth:`Backtests.start` reads the request (:class:`~toolkit.contracts.risk.backtest.BacktestRequest`)
+and refuses, before any job is queued, each problem by its field: an unknown ``client_reference`` (a PORTFOLIO
+account of the book that holds instruments), an unknown ``strategy_id``, a strategy without rules or whose
+portfolio rule needs more than closes (ATR weighted, Min Tracking Error), an ``end_date`` before
+``start_date`` (:class:`~toolkit.errors.ValidationError`), a period without prices for every holding, or
+without a month of closes before it for the first optimisation (:class:`~toolkit.errors.DataError`). A
+period reaching past the price history is run to its last close (the answer's ``startDate`` and
+``endDate`` say which days were run).
+
+**The job.** The accepted request is recorded in the ``backtests`` table (``Started``) with its *spec*, a
+plain JSON dict of everything the run needs but the prices; :func:`run` (a module-level function of the
+workspace file's path and the job id: picklable, so a ``distributed.Client`` can take it) reads the prices
+through its own connection, computes (:func:`compute`, pure) and ends the job ``Completed`` with the
+document's answer, or ``Failed`` with the reason (:func:`_end`, the one place a job's state changes).
+Both survive the kernel: a new Workspace on the file answers the stored result.
+
+**What a run does** (conventions, the document names none):
+
+- capital: the account's NAV at the last close; the starting weights its holdings' value weights
+  (cash aside: the book is fully invested over the period);
+- with a portfolio rule: monthly, on the first trading day (and on the first day of the period), the rule
+  re-optimises on the previous :data:`LOOKBACK_DAYS` daily returns (closes only: what the optimiser
+  reads at that day, never after) and the book is traded to its weights at that day's close; without one
+  the starting weights are bought and held;
+- costs: each trade pays ``max(bps x traded value, minimum)`` of the workspace's fee schedule
+  (``orders.fees``), computed on the trade sizes before costs, and the costs are taken from the amount
+  invested;
+- stops and limits: when the strategy lists rule 3 or 5 or its portfolio rule has Include Stop/Limit, each
+  position gets at its opening rule 3's ATR stop and rule 5's limit (the nearest resistance), evaluated by
+  :func:`toolkit.signals.tactical.evaluate` on real candles up to that day (the candles
+  ``ws.rules.candles`` chooses); a position whose close reaches its stop or limit is closed at that close
+  and its value held as cash until the next rebalance. Without candles (closes only) or a rule, a position
+  has ``stop`` 0 and ``limit`` the largest double, as the document's example;
+- a position is a holding between two rebalances (the lot a rebalance sets): opened at one rebalance's
+  close, closed at the next one's (or at its stop or limit); those still held on the last day are marked at
+  its close with ``closed`` false. ``pnL`` is its units times the price change, less its opening costs;
+- ``pnLSerie`` is the NAV less the capital each day; ``yearlyReturn`` the compound annual growth over
+  calendar days (365.25 a year); ``nprofitToTotalRatio`` the share of positions with a positive pnL;
+  ``avgProfitLossRatio`` the mean winning pnL over the mean losing pnL's size ("N/A" without a loser);
+  ``averageTradeDuration`` the mean of close less open date; ``lowestPnL`` the lowest of ``pnLSerie``;
+- ``portfolioId`` is the account's row number in the workspace (the document's ids are whole numbers).
+
+The positions and statistics are computed here until :mod:`toolkit.backtest` offers its lots table and
+trade statistics; each segment between rebalances runs through :func:`toolkit.backtest.simulate`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as clock
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from toolkit.analytics.returns import simple_returns
+from toolkit.backtest import Policy, simulate
+from toolkit.contracts.base import payload_of, read
+from toolkit.contracts.risk import backtest as B
+from toolkit.contracts.risk import strategy as S
+from toolkit.errors import DataError, NotFoundError, Problem, ValidationError
+from toolkit.market import history as market_history
+from toolkit.optimise import optimise
+from toolkit.optimise.rules import RULES as PORTFOLIO_RULES
+from toolkit.optimise.rules import from_strategy
+from toolkit.schema import INSTRUMENT, TIME, Timeframe
+from toolkit.signals.tactical import ORDER, evaluate, read_rules
+from toolkit.store import connect
+from toolkit.store.accounts import AccountRepository
+from toolkit.store.backtests import BacktestRepository
+from toolkit.store.repositories import InstrumentRepository, PriceRepository, now
+from toolkit.store.strategies import StrategyRepository
+from toolkit.workspace.accounts import Accounts
+from toolkit.workspace.context import Context
+from toolkit.workspace.history import History
+from toolkit.workspace.instruments import Instruments
+from toolkit.workspace.orders import Orders
+from toolkit.workspace.rules import Rules
+
+WHAT = "backtest request"
+#: daily returns the portfolio rule re-optimises on (about a year), and the fewest it accepts
+LOOKBACK_DAYS, MIN_LOOKBACK = 252, 20
+#: the rebalance calendar of a strategy with a portfolio rule
+FREQUENCY = "monthly"
+#: the metadata of an instrument a position shows
+META = ("name", "instrument_code", "currency")
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """GET /portfolio/backtest's answer: :meth:`to_dict` is the document's shape; :meth:`to_pandas` the
+    positions, :meth:`to_xarray` the NAV and pnL over ``time``."""
+
+    answer: B.BacktestResult
+    capital: float | None = None
+
+    @property
+    def status(self) -> str:
+        return self.answer.status
+
+    def to_dict(self) -> dict:
+        return self.answer.to_dict()
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The positions, one row each, in the document's field names."""
+        columns = list(B.BacktestPosition.model_fields)
+        return pd.DataFrame([p.to_dict() for p in self.answer.positions], columns=columns)
+
+    def to_xarray(self) -> xr.Dataset:
+        """``pnl`` and ``nav`` (the capital plus the pnL) over ``time``."""
+        times = pd.DatetimeIndex([pd.Timestamp(p.date).tz_localize(None) for p in self.answer.pnLSerie])
+        pnl = np.array([p.value for p in self.answer.pnLSerie], dtype=float)
+        data = {"pnl": (TIME, pnl)}
+        if self.capital is not None:
+            data["nav"] = (TIME, pnl + self.capital)
+        return xr.Dataset(data, coords={TIME: times})
+
+
+class Backtests:
+    """``ws.backtests``: the document's PUT (:meth:`start`) and GET (:meth:`get`) as a background job
+    (module docstring)."""
+
+    def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
+                 orders: Orders, rules: Rules) -> None:
+        self._ctx = ctx
+        self._orders = orders
+        self._instruments, self._history, self._accounts, self._rules = instruments, history, accounts, rules
+        self._repo = BacktestRepository(ctx.db)
+        self._threads: dict[str, threading.Thread] = {}
+
+    def start(self, request: object) -> Backtest:
+        """PUT /portfolio/backtest: check the request (module docstring), queue the job and start it in
+        the background; answers ``Started`` (poll with :meth:`get`)."""
+        spec = self._spec(request)
+        job_id = spec["job_id"]
+        self._repo.queue(job_id, spec["client_reference"], spec["strategy_id"], spec["start"], spec["end"], spec,
+                         now(precise=True))
+        worker = threading.Thread(target=run, args=(str(self._ctx.path), job_id), name=f"backtest-{job_id[:8]}",
+                                  daemon=True)
+        self._threads[job_id] = worker
+        worker.start()
+        return self.get({"client_reference": spec["client_reference"], "strategy_id": spec["strategy_id"]})
+
+    put = start
+
+    def get(self, query: object, wait: bool | float = False) -> Backtest:
+        """GET /portfolio/backtest: the last job of this ``client_reference`` and ``strategy_id``:
+        ``Completed`` with the results, ``Started`` while it runs, ``Not Queued`` when none was started
+        or the run failed (then ``error`` says why). ``wait`` (True, or seconds) waits for the end."""
+        q = read(B.BacktestQuery, query, "backtest query")
+        job = self._repo.latest(q.client_reference, q.strategy_id)
+        if wait and job is not None and job["status"] == "Started":
+            limit = None if wait is True else float(wait)
+            worker, began = self._threads.get(job["job_id"]), clock.monotonic()
+            while job is not None and job["status"] == "Started" and (limit is None
+                                                                    or clock.monotonic() - began < limit):
+                if worker is not None:
+                    worker.join(0.05)
+                else:
+                    clock.sleep(0.05)
+                job = self._repo.get(job["job_id"])
+        number = self._repo.number(q.client_reference) or 0
+        return answer(job, q.client_reference, q.strategy_id, number)
+
+    def jobs(self) -> pd.DataFrame:
+        """Every backtest job, latest first: id, portfolio, strategy, period, status, error and times."""
+        return pd.DataFrame(self._repo.jobs())
+
+    # ------------------------------------------------------------------ the edge
+
+    def _spec(self, request: object) -> dict:
+        payload = payload_of(request, WHAT)
+        if isinstance(payload, Mapping) and isinstance(payload.get("start_date"), str) \
+                and isinstance(payload.get("end_date"), str) and payload["end_date"] < payload["start_date"]:
+            raise ValidationError([Problem("end_date", f"{payload['end_date']} is before start_date "
+                                                       f"{payload['start_date']}; give an end on or after the "
+                                                       "start")], WHAT)
+        q = read(B.BacktestRequest, payload, WHAT)
+        if q.end_date < q.start_date:
+            raise ValidationError([Problem("end_date", f"{q.end_date} is before start_date {q.start_date}; give "
+                                                       "an end on or after the start")], WHAT)
+        found = StrategyRepository(self._ctx.db).load(q.strategy_id)
+        if not found:
+            raise ValidationError([Problem("strategy_id", f"no strategy {q.strategy_id}; see strategies.list() "
+                                                          "(GET /strategy)")], WHAT)
+        strategy = found[0]
+        if not strategy.rules:
+            raise ValidationError([Problem("strategy_id", f"strategy {q.strategy_id} ({strategy.name}) has no "
+                                                          "rules: give it a portfolio or tactical rule first")], WHAT)
+        rules = [read(S.StrategyRule, r, "strategy") for r in strategy.rules]
+        portfolio = next((r for r in rules if r.rule.portfolio), None)
+        stop_limit = any(r.rule_id in (3, 5) for r in rules)
+        if portfolio is not None:
+            name, params = from_strategy(portfolio)
+            needs = [i for i in PORTFOLIO_RULES[name].inputs if i in ("ohlc", "benchmark")]
+            if needs:
+                raise ValidationError([Problem("strategy_id", f"strategy {q.strategy_id}'s rule {name} needs "
+                                                              f"{' and '.join(needs)}; a backtest re-optimises on "
+                                                              "closes: choose another portfolio rule")], WHAT)
+            stop_limit = stop_limit or bool(params.include_stop_limit)
+        account = AccountRepository(self._ctx.db).get(q.client_reference)
+        if account is None or account.type != "PORTFOLIO":
+            raise ValidationError([Problem("client_reference", f"{q.client_reference!r} is no PORTFOLIO account "
+                                                               "of the book; see accounts.list(type='PORTFOLIO')")],
+                                  WHAT)
+        try:
+            cube = self._accounts.holdings([q.client_reference]).isel(portfolio=0, drop=True).isel({TIME: -1})
+        except NotFoundError:
+            raise ValidationError([Problem("client_reference", f"account {q.client_reference} holds no "
+                                                               "instruments yet")], WHAT) from None
+        value = cube["value"].to_series()
+        value = value[value > 0]
+        if value.empty:
+            raise ValidationError([Problem("client_reference", f"account {q.client_reference} holds no "
+                                                               "instruments yet")], WHAT)
+        ids = [str(i) for i in value.index]
+        start, end = self._period(ids, q.start_date.isoformat(), q.end_date.isoformat(), portfolio is not None)
+        table = self._instruments.table().set_index("instrument_id")
+        meta = {i: {"name": str(table.loc[i, "name"]), "instrument_code": _code(table, i),
+                    "currency": str(table.loc[i, "currency"])} for i in ids}
+        candles: dict[str, str | None] = {}
+        if stop_limit:
+            _, chosen, _ = self._rules.candles(ids, int(Timeframe.DAY), end)
+            candles = dict(chosen)
+        return {"job_id": str(uuid.uuid4()), "client_reference": q.client_reference, "strategy_id": q.strategy_id,
+                "start": start, "end": end, "asked": [q.start_date.isoformat(), q.end_date.isoformat()],
+                "capital": float(cube["nav"]), "currency": account.currency, "instruments": ids,
+                "weights": (value / value.sum()).tolist(), "meta": meta, "rules": strategy.rules,
+                "stop_limit": stop_limit, "candles": candles, "frequency": FREQUENCY if portfolio else None,
+                "cost_bps": float(self._orders.fees.bps), "min_cost": float(self._orders.fees.minimum)}
+
+    def _period(self, ids: list[str], start: str, end: str, optimised: bool) -> tuple[str, str]:
+        """The trading days run: the request's period within the days every holding has a close."""
+        prices = self._history.prices(ids, end=end)["close"]
+        quoted = prices.notnull().all(INSTRUMENT)
+        days = pd.DatetimeIndex(prices[TIME].values[quoted.values])
+        inside = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
+        if len(inside) < 2:
+            raise DataError(f"start_date, end_date: the holdings have closes on {len(inside)} common day(s) between "
+                            f"{start} and {end}; choose a period within their history (to "
+                            f"{days[-1].date() if len(days) else 'none'})")
+        if optimised and (days < inside[0]).sum() < MIN_LOOKBACK + 1:
+            raise DataError(f"start_date: the portfolio rule needs {MIN_LOOKBACK} daily returns before "
+                            f"{inside[0].date()} to optimise on; choose a later start")
+        return str(inside[0].date()), str(inside[-1].date())
+
+
+def _code(table: pd.DataFrame, iid: str) -> str:
+    code = table.loc[iid, "code"] if "code" in table.columns else None
+    if isinstance(code, str) and code:
+        return code
+    mic = table.loc[iid, "mic"]
+    return f"{table.loc[iid, 'symbol']}_{mic}" if isinstance(mic, str) and mic else str(table.loc[iid, "symbol"])
+
+
+# =========================================================================== the job
+
+
+def run(path: str, job_id: str) -> None:
+    """Run the job ``job_id`` of the workspace file at ``path`` on a connection of its own: read its spec
+    and prices, :func:`compute`, and end it ``Completed`` or ``Failed`` (:func:`_end`). A plain function of
+    plain arguments, so any executor (a thread, a ``distributed.Client``) can run it."""
+    db = connect(path)
+    try:
+        repo = BacktestRepository(db)
+        job = repo.get(job_id)
+        if job is None or job["status"] != "Started":
+            return
+        try:
+            spec = job["spec"]
+            closes, bars = load(db, spec)
+            result = compute(closes, bars, spec)
+        except Exception as exc:  # noqa: BLE001 - the job's state says why it failed
+            _end(repo, job_id, error=f"{type(exc).__name__}: {exc}")
+        else:
+            _end(repo, job_id, result=result)
+    finally:
+        db.close()
+
+
+def _end(repo: BacktestRepository, job_id: str, result: dict | None = None, error: str | None = None) -> None:
+    """The one place a job's state changes after it was queued: ``Completed`` with its result, or
+    ``Failed`` with the reason."""
+    if error is None:
+        repo.finish(job_id, "Completed", now(precise=True), result=result)
+    else:
+        repo.finish(job_id, "Failed", now(precise=True), error=error)
+
+
+def load(db: Any, spec: Mapping) -> tuple[xr.DataArray, xr.Dataset | None]:
+    """The daily closes of the spec's instruments (from the first day the optimiser may read to the end),
+    and the candles its stops and limits are judged on (None without stops and limits)."""
+    ids = list(spec["instruments"])
+    first = None if spec["frequency"] is None else pd.Timestamp(spec["start"]) - pd.DateOffset(years=2)
+    table = InstrumentRepository(db).table().set_index("instrument_id")
+    columns = [c for c in ("symbol", "name", "isin", "mic", "currency", "asset_class", "sector", "country")
+               if c in table.columns]
+
+    def read_bars(keys: list[str], since: pd.Timestamp | None) -> xr.Dataset:
+        long = PriceRepository(db).read(keys, Timeframe.DAY, since, pd.Timestamp(spec["end"]) + pd.Timedelta(days=1))
+        return market_history.to_dataset(long, table.loc[keys, columns])
+
+    closes = read_bars(ids, first)["close"]
+    series = sorted({s for s in (spec.get("candles") or {}).values() if s})
+    bars = read_bars(series, None) if spec["stop_limit"] and series else None
+    return closes, bars
+
+
+def compute(closes: xr.DataArray, bars: xr.Dataset | None, spec: Mapping) -> dict:
+    """The backtest of ``spec`` (see the module docstring) on ``closes`` ``(instrument, time)`` and the
+    candles ``bars`` ``(instrument, time)`` of its stops and limits: the document's answer without its
+    status and ids (``positions``, ``pnLSerie``, ``pnL``, ``costs``, ``lowestPnL`` and the statistics),
+    with ``startDate`` and ``endDate``. Pure."""
+    ids = list(spec["instruments"])
+    closes = closes.sel({INSTRUMENT: ids}).ffill(TIME)
+    period = closes.sel({TIME: slice(spec["start"], spec["end"])}).dropna(TIME, how="any")
+    times = pd.DatetimeIndex(period[TIME].values)
+    if len(times) < 2:
+        raise DataError(f"no common closes between {spec['start']} and {spec['end']}")
+    price = np.asarray(period.transpose(TIME, INSTRUMENT).values, dtype=float)
+    rules = [read(S.StrategyRule, r, "strategy") for r in spec["rules"]]
+    portfolio = next((r for r in rules if r.rule.portfolio), None)
+    rebalance = np.flatnonzero(Policy(frequency=spec["frequency"]).calendar(times))
+    returns = simple_returns(closes).isel({TIME: slice(1, None)})
+    tactical = _tactical(rules, spec["stop_limit"])
+    capital, bps, minimum = float(spec["capital"]), float(spec["cost_bps"]) / 1e4, float(spec["min_cost"])
+    nav = np.zeros(len(times))
+    held = np.zeros(len(ids))  # value per instrument before the rebalance (0 once stopped out)
+    value = capital
+    positions: list[dict] = []
+    for k, a in enumerate(rebalance):
+        b = int(rebalance[k + 1]) if k + 1 < len(rebalance) else len(times) - 1
+        target = _target(portfolio, returns, times[a], ids) if portfolio is not None \
+            else np.asarray(spec["weights"], dtype=float)
+        trade = np.abs(target * value - held)
+        cost = np.where(trade > 1e-9 * value, np.maximum(bps * trade, minimum), 0.0)
+        invested = value - cost.sum()
+        weights = xr.DataArray(target, dims=INSTRUMENT, coords={INSTRUMENT: ids})
+        segment = simulate(period.isel({TIME: slice(a, b + 1)}), weights, Policy(), capital=invested)
+        units = np.asarray(segment["units"].isel({TIME: 0}).values, dtype=float)
+        stop, limit = _levels(tactical, bars, spec, ids, units, price[a], invested, times[a])
+        path = price[a:b + 1]
+        hit = (path <= stop) | (path >= limit)
+        hit[0] = False
+        exit_at = np.where(hit.any(0), hit.argmax(0), path.shape[0] - 1)
+        frozen = np.minimum(np.arange(path.shape[0])[:, None], exit_at[None, :])
+        values = units * path[frozen, np.arange(len(ids))]
+        nav[a:b + 1] = values.sum(1)
+        nav[a] = invested  # by construction (the sum of the units' values, to rounding)
+        last = b == len(times) - 1
+        for i in np.flatnonzero(units > 0):
+            e = int(exit_at[i])
+            stopped = bool(hit[:, i].any())
+            info = spec["meta"][ids[i]]
+            positions.append({
+                "instrumentName": info["name"], "instrumentCode": info["instrument_code"],
+                "openDate": str(times[a].date()), "closeDate": str(times[a + e].date()),
+                "openPrice": float(path[0, i]), "closePrice": float(path[e, i]),
+                "stop": float(stop[i]) if np.isfinite(stop[i]) and stop[i] > 0 else 0.0,
+                "limit": float(limit[i]) if np.isfinite(limit[i]) else B.NO_LIMIT,
+                "costs": float(cost[i]), "pnL": float(units[i] * (path[e, i] - path[0, i]) - cost[i]),
+                "currencyCode": info["currency"], "closed": stopped or not last})
+        held = np.where(hit.any(0), 0.0, values[-1])
+        value = float(values[-1].sum())
+    pnl = nav - capital
+    return {"positions": positions, **statistics(positions, times, nav, capital),
+            "costs": float(sum(p["costs"] for p in positions)), "lowestPnL": float(pnl.min()),
+            "pnLSerie": [{"date": f"{t.date()}T00:00:00Z", "value": float(v)} for t, v in zip(times, pnl)],
+            "pnL": float(pnl[-1]), "startDate": str(times[0].date()), "endDate": str(times[-1].date())}
+
+
+def _tactical(rules: list[S.StrategyRule], stop_limit: bool) -> dict[int, dict[str, Any]]:
+    """The tactical rules that set stops and limits: rule 3 (stop) and 5 (limit), the strategy's
+    parameters where it lists them, else the document's defaults; none without stops and limits."""
+    if not stop_limit:
+        return {}
+    listed = read_rules([r for r in rules if r.rule_id in (3, 5)])
+    return {rule_id: listed.get(rule_id, values) for rule_id, values in read_rules([3, 5]).items()}
+
+
+def _target(rule: S.StrategyRule, returns: xr.DataArray, day: pd.Timestamp, ids: list[str]) -> np.ndarray:
+    """The portfolio rule's weights on the :data:`LOOKBACK_DAYS` daily returns up to ``day``."""
+    name, params = from_strategy(rule)
+    sample = returns.sel({TIME: slice(None, day)}).isel({TIME: slice(-LOOKBACK_DAYS, None)}).dropna(TIME, how="any")
+    if sample.sizes[TIME] < MIN_LOOKBACK:
+        raise DataError(f"{sample.sizes[TIME]} daily returns before {day.date()} to optimise on; "
+                        f"{MIN_LOOKBACK} needed")
+    weights = optimise(name, sample, parameters=params).reindex({INSTRUMENT: ids}, fill_value=0.0)
+    target = np.clip(np.asarray(weights.values, dtype=float), 0.0, None)
+    return target / target.sum()
+
+
+def _levels(tactical: Mapping[int, Mapping[str, Any]], bars: xr.Dataset | None, spec: Mapping, ids: list[str],
+            units: np.ndarray, price: np.ndarray, funds: float, day: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """Each new position's stop and limit (0 and +inf where none): the tactical rules on the candles up
+    to ``day``; an instrument without candles, or with too few, has none."""
+    stop, limit = np.zeros(len(ids)), np.full(len(ids), np.inf)
+    if not tactical or bars is None:
+        return stop, limit
+    series = spec.get("candles") or {}
+    rows = [n for n, i in enumerate(ids) if series.get(i) and units[n] > 0]
+    if not rows:
+        return stop, limit
+    window = bars.sel({TIME: slice(None, day)})
+    book = xr.Dataset({
+        "instrument": ((ORDER,), np.array([series[ids[n]] for n in rows], dtype=object)),
+        "direction": ((ORDER,), np.array(["Long"] * len(rows), dtype=object)),
+        "level": ((ORDER,), price[rows]),
+        "size": ((ORDER,), units[rows]),
+        "funds": ((ORDER,), np.full(len(rows), funds)),
+        "timeframe": ((ORDER,), np.full(len(rows), int(Timeframe.DAY))),
+    }, coords={ORDER: rows})
+    try:
+        judged = evaluate(book, window, tactical)
+    except DataError:  # too few candles up to that day: no stop or limit
+        return stop, limit
+    found_stop, found_limit = np.asarray(judged["stop"].values, float), np.asarray(judged["limit"].values, float)
+    stop[rows] = np.where(np.isfinite(found_stop), found_stop, 0.0)
+    limit[rows] = np.where(np.isfinite(found_limit), found_limit, np.inf)
+    return stop, limit
+
+
+def statistics(positions: list[dict], times: pd.DatetimeIndex, nav: np.ndarray, capital: float) -> dict:
+    """``yearlyReturn``, ``nprofitToTotalRatio``, ``avgProfitLossRatio`` and ``averageTradeDuration`` (module
+    docstring) as the document writes them."""
+    days = (times[-1] - times[0]).days
+    growth = nav[-1] / capital
+    yearly = growth ** (365.25 / days) - 1 if days > 0 and growth > 0 else 0.0
+    pnl = np.array([p["pnL"] for p in positions], dtype=float)
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    ratio = f"{100 * wins.mean() / abs(losses.mean()):.2f}%" if len(wins) and len(losses) else "N/A"
+    durations = [pd.Timestamp(p["closeDate"]) - pd.Timestamp(p["openDate"]) for p in positions]
+    mean = sum(durations, pd.Timedelta(0)) / len(durations) if durations else pd.Timedelta(0)
+    minutes = int(round(mean.total_seconds() / 60))
+    return {"yearlyReturn": f"{100 * yearly:.2f}%",
+            "nprofitToTotalRatio": f"{100 * len(wins) / len(pnl):.2f}%" if len(pnl) else "0.00%",
+            "avgProfitLossRatio": ratio,
+            "averageTradeDuration": f"{minutes // 1440}d {minutes % 1440 // 60}h {minutes % 60}m"}
+
+
+def answer(job: dict | None, client_reference: str, strategy_id: int, number: int) -> Backtest:
+    """GET's answer for a job (None: none was started)."""
+    empty = {"positions": [], "yearlyReturn": "0.00%", "costs": 0.0, "lowestPnL": 0.0, "pnLSerie": [],
+             "nprofitToTotalRatio": "0.00%", "avgProfitLossRatio": "N/A", "averageTradeDuration": "0d 0h 0m",
+             "pnL": 0.0}
+    ids = {"portfolioId": number, "strategyId": strategy_id, "clientReference": client_reference}
+    if job is None:
+        return Backtest(B.BacktestResult(**empty, **ids, status=B.NOT_QUEUED))
+    extra = {"jobId": job["job_id"], "startDate": job["start_date"], "endDate": job["end_date"]}
+    if job["status"] == "Completed":
+        result = dict(job["result"])
+        return Backtest(B.BacktestResult(**{**result, **ids, **extra, "status": B.COMPLETED}),
+                        capital=float(job["spec"]["capital"]))
+    if job["status"] == "Failed":
+        return Backtest(B.BacktestResult(**empty, **ids, **extra, status=B.NOT_QUEUED, error=job["error"]))
+    return Backtest(B.BacktestResult(**empty, **ids, **extra, status=B.STARTED))
+
