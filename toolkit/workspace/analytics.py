@@ -604,8 +604,9 @@ class Analytics:
     def _returns(self, ids: list[str], start: str | None, end: str | None) -> xr.DataArray:
         close = self._history.prices(ids, start=start, end=end)["close"]
         if close.sizes[TIME] == 0:
+            advice = "widen the window or load their history" if start else "load their history"  # no wider one
             raise DataError(f"No prices between {start or 'the first date'} and {end or 'the last date'} for "
-                            f"{', '.join(map(str, close['symbol'].values))}; widen the window or load their history.")
+                            f"{', '.join(map(str, close['symbol'].values))}; {advice}.")
         symbols = [str(s) for s in close["symbol"].values]
         labels = [s if symbols.count(s) == 1 else i for s, i in zip(symbols, ids)]
         coords = {c: (INSTRUMENT, close[c].values) for c in ("symbol", "isin", "name", "currency", "sector")}
@@ -825,8 +826,9 @@ class Analytics:
         weights = weights.assign_coords({INSTRUMENT: returns[INSTRUMENT].values})
         common = returns.dropna(TIME, how="any")
         if common.sizes[TIME] == 0:
+            advice = "widen the window or hold" if window[0] else "hold"  # the whole history is no wider window
             raise DataError("The instruments of these portfolios have no date with a return for every one of them "
-                            "in the window; widen the window or hold instruments with overlapping histories.")
+                            f"in the window; {advice} instruments with overlapping histories.")
         levels = sorted({*map(float, _as_list(levels)), float(level)})
         horizons = list(dict.fromkeys([*_as_list(horizons), horizon]))
         series = weighted_returns(common, weights)
