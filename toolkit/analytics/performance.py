@@ -14,6 +14,11 @@ Conventions: ``periods_per_year`` 252 for daily returns (12 monthly); volatility
 standard deviation (``ddof=1``) times ``sqrt(periods_per_year)``; ``risk_free`` and
 ``required_return`` are per-period rates; drawdowns are measured from a starting value of 1
 that counts as a peak (a loss on the first day is a drawdown), as in empyrical.
+
+Computation: every statistic here comes from one compiled walk along time per series
+(:func:`toolkit.analytics.kernels.path_statistics`: count, product, mean, squared deviations,
+extremes, shortfall and maximum drawdown together), through ``xr.apply_ufunc`` so that other
+dimensions are kept and dask inputs stay lazy; :func:`summary` takes that walk once for all.
 """
 
 from __future__ import annotations
@@ -21,14 +26,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
 
 import numpy as np
 import xarray as xr
 
-from toolkit.analytics.returns import check_array, link, needs_skipna
+from toolkit.analytics.kernels import drawdown_path, path_statistics
+from toolkit.analytics.returns import check_array
 from toolkit.errors import Problems
-from toolkit.schema import TIME
 
 WHAT = "statistics request"
 
@@ -53,11 +57,43 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _observed(returns: xr.DataArray) -> tuple[bool, xr.DataArray]:
-    """Whether NaN must be skipped, and the number of observations along time."""
-    if needs_skipna(returns):
-        return True, returns.count(TIME)
-    return False, xr.DataArray(returns.sizes[TIME])
+def _stats(returns: xr.DataArray, moments: bool = True) -> xr.Dataset:
+    """The compiled one-walk figures of ``returns`` along time (:func:`kernels.path_statistics`), by name."""
+    return path_statistics(returns, moments).to_dataset("statistic")
+
+
+def _cagr(stats: xr.Dataset, periods_per_year: float) -> xr.DataArray:
+    n = stats["count"]
+    return (stats["growth"] ** (periods_per_year / n.where(n > 0)) - 1).where(n > 0)
+
+
+def _volatility(stats: xr.Dataset, periods_per_year: float, ddof: int) -> xr.DataArray:
+    n = stats["count"]
+    with _quiet():
+        std = np.sqrt(stats["squares"] / (n - ddof).where(n > ddof))
+    return std * np.sqrt(periods_per_year)
+
+
+def _downside(stats: xr.Dataset, periods_per_year: float) -> xr.DataArray:
+    n = stats["count"]
+    return np.sqrt(stats["shortfall"] / n.where(n > 0)) * np.sqrt(periods_per_year)
+
+
+def _sharpe(stats: xr.Dataset, periods_per_year: float) -> xr.DataArray:
+    n = stats["count"]
+    defined = (n >= 2) & (stats["high"] - stats["low"] > 0)
+    return _ratio(stats["mean"], _volatility(stats, 1.0, 1), defined) * np.sqrt(periods_per_year)
+
+
+def _sortino(stats: xr.Dataset, periods_per_year: float) -> xr.DataArray:
+    return _ratio(stats["mean"] * periods_per_year, _downside(stats, periods_per_year), stats["count"] >= 2)
+
+
+def _less(returns: xr.DataArray, rate: float | xr.DataArray) -> xr.DataArray:
+    """``returns - rate``, without a pass over the array when ``rate`` is the number 0."""
+    if not isinstance(rate, xr.DataArray) and rate == 0:
+        return returns
+    return returns - rate
 
 
 def annual_return(returns: xr.DataArray, periods_per_year: float = 252) -> xr.DataArray:
@@ -80,9 +116,7 @@ def annual_return(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Da
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    skipna, n = _observed(returns)
-    growth = (1 + returns).prod(TIME, skipna=skipna)
-    return (growth ** (periods_per_year / n.where(n > 0)) - 1).where(n > 0)
+    return _cagr(_stats(returns, moments=False), periods_per_year)
 
 
 def annual_volatility(returns: xr.DataArray, periods_per_year: float = 252, ddof: int = 1) -> xr.DataArray:
@@ -106,10 +140,7 @@ def annual_volatility(returns: xr.DataArray, periods_per_year: float = 252, ddof
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year, ddof)
-    skipna, n = _observed(returns)
-    with _quiet():
-        std = returns.std(TIME, ddof=ddof, skipna=skipna)
-    return (std * np.sqrt(periods_per_year)).where(n > ddof)
+    return _volatility(_stats(returns), periods_per_year, ddof)
 
 
 def _ratio(numerator: xr.DataArray, denominator: xr.DataArray, defined: xr.DataArray) -> xr.DataArray:
@@ -140,12 +171,7 @@ def sharpe(returns: xr.DataArray, risk_free: float | xr.DataArray = 0.0,
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    excess = returns - risk_free
-    skipna, n = _observed(excess)
-    spread = excess.max(TIME, skipna=skipna) - excess.min(TIME, skipna=skipna)
-    with _quiet():
-        std = excess.std(TIME, ddof=1, skipna=skipna)
-    return _ratio(excess.mean(TIME, skipna=skipna), std, (n >= 2) & (spread > 0)) * np.sqrt(periods_per_year)
+    return _sharpe(_stats(_less(returns, risk_free)), periods_per_year)
 
 
 def downside_risk(returns: xr.DataArray, required_return: float | xr.DataArray = 0.0,
@@ -171,8 +197,7 @@ def downside_risk(returns: xr.DataArray, required_return: float | xr.DataArray =
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    below = cast(xr.DataArray, np.minimum(returns - required_return, 0.0))  # numpy's stubs say ndarray
-    return np.sqrt((below ** 2).mean(TIME, skipna=_observed(below)[0])) * np.sqrt(periods_per_year)
+    return _downside(_stats(_less(returns, required_return), moments=False), periods_per_year)
 
 
 def sortino(returns: xr.DataArray, required_return: float | xr.DataArray = 0.0,
@@ -197,28 +222,7 @@ def sortino(returns: xr.DataArray, required_return: float | xr.DataArray = 0.0,
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    excess = returns - required_return
-    skipna, n = _observed(excess)
-    risk = downside_risk(returns, required_return, periods_per_year)
-    return _ratio(excess.mean(TIME, skipna=skipna) * periods_per_year, risk, n >= 2)
-
-
-def _drawdown_kernel(values, axis: int = -1):
-    """Drawdown along ``axis`` of a NumPy or dask array of returns (NaN as 0), start value 1 a peak."""
-    if hasattr(values, "dask"):
-        import dask.array as da
-
-        wealth = da.cumprod(1 + da.where(da.isnan(values), 0.0, values), axis=axis)
-        peak = da.reductions.cumreduction(np.fmax.accumulate, np.fmax, -np.inf, wealth, axis=axis,
-                                          dtype=wealth.dtype)
-        return wealth / da.maximum(peak, 1.0) - 1
-    wealth = np.where(np.isnan(values), 1.0, values + 1.0)
-    np.cumprod(wealth, axis=axis, out=wealth)
-    peak = np.fmax.accumulate(wealth, axis=axis)
-    np.maximum(peak, 1.0, out=peak)
-    wealth /= peak
-    wealth -= 1
-    return wealth
+    return _sortino(_stats(_less(returns, required_return), moments=False), periods_per_year)
 
 
 def drawdown(returns: xr.DataArray) -> xr.DataArray:
@@ -238,9 +242,7 @@ def drawdown(returns: xr.DataArray) -> xr.DataArray:
         The drawdown at each stamp (<= 0), labelled like ``returns``.
     """
     _checked(returns)
-    out = xr.apply_ufunc(_drawdown_kernel, returns, input_core_dims=[[TIME]], output_core_dims=[[TIME]],
-                         dask="allowed")
-    return out.transpose(*returns.dims)
+    return drawdown_path(returns).transpose(*returns.dims)
 
 
 def max_drawdown(returns: xr.DataArray) -> xr.DataArray:
@@ -258,7 +260,7 @@ def max_drawdown(returns: xr.DataArray) -> xr.DataArray:
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns)
-    return drawdown(returns).min(TIME).where(_observed(returns)[1] > 0)
+    return _stats(returns, moments=False)["max_drawdown"]
 
 
 def summary(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Dataset:
@@ -282,13 +284,15 @@ def summary(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Dataset:
         One variable per statistic, each one value per series (``returns`` without ``time``).
     """
     _checked(returns, periods_per_year)
+    stats = _stats(returns)
+    n = stats["count"]
     return xr.Dataset({
-        "cumulative_return": link(returns),
-        "annual_return": annual_return(returns, periods_per_year),
-        "annual_volatility": annual_volatility(returns, periods_per_year),
-        "sharpe": sharpe(returns, 0.0, periods_per_year),
-        "sortino": sortino(returns, 0.0, periods_per_year),
-        "downside_risk": downside_risk(returns, 0.0, periods_per_year),
-        "max_drawdown": max_drawdown(returns),
-        "observations": returns.count(TIME),
+        "cumulative_return": (stats["growth"] - 1).where(n > 0),
+        "annual_return": _cagr(stats, periods_per_year),
+        "annual_volatility": _volatility(stats, periods_per_year, 1),
+        "sharpe": _sharpe(stats, periods_per_year),
+        "sortino": _sortino(stats, periods_per_year),
+        "downside_risk": _downside(stats, periods_per_year),
+        "max_drawdown": stats["max_drawdown"],
+        "observations": n.astype(np.int64),
     })

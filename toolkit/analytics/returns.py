@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from toolkit.analytics.kernels import period_growth
 from toolkit.errors import Problem, Problems, ValidationError
 from toolkit.schema import INSTRUMENT, TIME
 
@@ -182,6 +183,8 @@ def cumulate(returns: xr.DataArray, freq: str) -> xr.DataArray:
     (the last calendar day, e.g. 2021-03-31 even if the last data day is 2021-03-30). Works on
     daily returns and on monthly ones (monthly -> quarterly or yearly). NaN is skipped; a period
     without any observation is NaN. Quarters and years are calendar ones (ending in December).
+    Stamps in increasing order are linked by one compiled walk along time
+    (:func:`toolkit.analytics.kernels.period_growth`); others by ``resample``.
 
     Parameters
     ----------
@@ -200,6 +203,10 @@ def cumulate(returns: xr.DataArray, freq: str) -> xr.DataArray:
     check_choice(freq, FREQS, "freq", problems)
     problems.raise_if_any(WHAT)
     times = _time_index(returns, "returns")
+    if len(times) and times.is_monotonic_increasing:  # one compiled walk over consecutive blocks of stamps
+        sizes = pd.Series(0, index=times).resample(freq).size()
+        linked = period_growth(returns, np.concatenate([[0], np.cumsum(sizes.to_numpy())]))
+        return linked.assign_coords({TIME: sizes.index.rename(TIME)}).transpose(*returns.dims)
     periods = (1 + returns).resample({TIME: freq})
     if needs_skipna(returns):
         return periods.prod(skipna=True, min_count=1) - 1
