@@ -20,8 +20,15 @@ from toolkit.testing.browser import CELL_ERROR, chromium, open_page, voila_serve
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-AAPL = "AAPL · Apple Inc. (skfolio, US0378331005)"
-MSFT = "MSFT · Microsoft Corporation (skfolio, US5949181045)"
+#: the editor's choices name each series' first and last daily close
+AAPL = "AAPL · Apple Inc. (skfolio, US0378331005) · 1990-01-02 to 2022-12-28"
+MSFT = "MSFT · Microsoft Corporation (skfolio, US5949181045) · 1990-01-02 to 2022-12-28"
+
+
+def _money(text: str) -> Decimal:
+    """An amount as the page shows it, thousands grouped (``"1,500.00"``)."""
+    assert text == f"{Decimal(text.replace(',', '')):,.2f}", text
+    return Decimal(text.replace(",", ""))
 
 
 def _count(path: Path, table: str, where: str = "") -> int:
@@ -141,19 +148,37 @@ def test_valid_allocation_is_listed_charted_and_filtered(app) -> None:
     _clean(page)
 
 
+def test_series_that_ended_long_ago_are_not_offered_and_the_page_says_so(app) -> None:
+    page, _, _ = app
+    options = [o.replace("\xa0", " ") for o in page.locator(".tk-row").first.locator("select option").all_inner_texts()]
+    assert len(options) > 20 and all(" to 20" in o for o in options[1:])  # every choice shows its dates
+    assert not any("bokeh" in o or "pmdarima" in o for o in options)  # their histories end in 2013 and 2017
+    note = page.locator(".tk-held-back").inner_text()
+    assert "Not offered:" in note and "MSFT (pmdarima, last close 2017-11-10)" in note
+    assert page.locator(".tk-filter-start input").get_attribute("placeholder") == "YYYY-MM-DD"
+    _clean(page)
+
+
 def test_account_with_a_deposit_tracks_the_allocation(app) -> None:
     page, path, _ = app
     deposit = page.locator(".tk-account-deposit input")
+    assert deposit.input_value() == "10,000.00"
+    page.locator(".tk-account-create").click()  # no name: refused, nothing saved
+    page.locator(".tk-account-message .tk-error", has_text="give the account a name").wait_for(timeout=30_000)
+    assert _count(path, "accounts") == 0
+    page.locator(".tk-account-name input").fill("Retirement")
     deposit.fill("12.345")
     page.locator(".tk-account-create").click()
-    error = page.locator(".tk-account-message .tk-error")
+    error = page.locator(".tk-account-message .tk-error", has_text="amount 12.345")  # not the message before
     error.wait_for(timeout=30_000)
     assert "amount 12.345 has fractions of a cent" in error.inner_text()
     assert _count(path, "accounts") == 0  # the account and its deposit are saved together or not at all
-    deposit.fill("10000.00")
+    deposit.fill("10,000.00")  # typed with its thousands separator
     page.locator(".tk-account-create").click()
-    page.locator(".tk-account-message .tk-ok", has_text="with 10000.00 USD").wait_for(timeout=30_000)
-    page.locator(".tk-account-info .tk-cash", has_text="10000.00 USD").wait_for()
+    page.locator(".tk-account-message .tk-ok", has_text="with 10,000.00 USD").wait_for(timeout=30_000)
+    page.locator(".tk-account-info .tk-cash", has_text="10,000.00 USD").wait_for()
+    assert page.locator(".tk-account-select select option:checked").inner_text().replace("\xa0", " ").startswith(
+        "Retirement · USD")
     page.locator(".tk-assign").click()
     page.locator(".tk-account-info", has_text="tracks Growth 60/40 v1").wait_for(timeout=30_000)
     assert _count(path, "accounts", "WHERE type = 'PORTFOLIO'") == 1 and _count(path, "configurations") == 1
@@ -164,22 +189,23 @@ def test_order_preview_splits_to_the_cent_then_place_fills(app) -> None:
     page, path, _ = app
     page.locator(".tk-order-amount input").fill("2500.00")
     page.locator(".tk-order-preview").click()
-    page.locator(".tk-order-message .tk-ok", has_text="adding up to 2500.00").wait_for(timeout=30_000)
+    page.locator(".tk-order-message .tk-ok", has_text="adding up to 2,500.00").wait_for(timeout=30_000)
     *children, total = _table(page, ".tk-order-table")
     assert [c["symbol"] for c in children] == ["AAPL", "MSFT"]
-    assert [c["amount"] for c in children] == ["1500.00", "1000.00"]
-    assert sum(Decimal(c["amount"]) for c in children) == Decimal(total["amount"]) == Decimal("2500.00")
+    assert [c["amount"] for c in children] == ["1,500.00", "1,000.00"]
+    assert sum(_money(c["amount"]) for c in children) == _money(total["amount"]) == Decimal("2500.00")
     assert all(Decimal(c["quantity"]) > 0 for c in children)
+    assert all(-Decimal(c["quantity"]).as_tuple().exponent <= 4 for c in children)  # rounded for display
     assert _count(path, "portfolio_orders") == 0  # a preview writes nothing
     page.locator(".tk-order-place").click()
     page.locator(".tk-order-message .tk-ok", has_text="is FILLED").wait_for(timeout=30_000)
     page.locator(".tk-order-table th", has_text="side").wait_for()
     placed = _table(page, ".tk-order-table")
-    assert [(c["symbol"], c["side"], c["amount"]) for c in placed] == [("AAPL", "BUY", "1500.00"),
-                                                                       ("MSFT", "BUY", "1000.00")]
+    assert [(c["symbol"], c["side"], c["amount"]) for c in placed] == [("AAPL", "BUY", "1,500.00"),
+                                                                       ("MSFT", "BUY", "1,000.00")]
     assert [(c["quantity"]) for c in placed] == [c["quantity"] for c in children]  # as previewed
     assert _count(path, "portfolio_orders", "WHERE state = 'FILLED'") == 1
-    page.locator(".tk-account-info .tk-cash", has_text="7500.00 USD").wait_for()
+    page.locator(".tk-account-info .tk-cash", has_text="7,500.00 USD").wait_for()
     page.locator(".tk-order-place").click()  # the same form again places nothing new
     page.locator(".tk-order-message .tk-ok", has_text="placed already").wait_for(timeout=30_000)
     assert _count(path, "portfolio_orders") == 1
@@ -193,14 +219,14 @@ def test_rebalancing_preview_then_execute(app) -> None:
     preview = _table(page, ".tk-rebalance-table")
     assert [(t["status"], t["symbol"], t["side"]) for t in preview] == [("PREVIEW", "AAPL", "BUY"),
                                                                         ("PREVIEW", "MSFT", "BUY")]
-    assert sum(Decimal(t["amount"]) for t in preview) <= Decimal("7500.00")
+    assert sum(_money(t["amount"]) for t in preview) <= Decimal("7500.00")
     assert _count(path, "portfolio_orders") == 1
     page.locator(".tk-rebalance-execute").click()
     page.locator(".tk-rebalance-table", has_text="EXECUTED").wait_for(timeout=30_000)
     executed = _table(page, ".tk-rebalance-table")
     assert [(t["symbol"], t["amount"]) for t in executed] == [(t["symbol"], t["amount"]) for t in preview]
     assert _count(path, "portfolio_orders", "WHERE side = 'REBALANCE' AND state = 'FILLED'") == 1
-    page.locator(".tk-account-info .tk-cash", has_text="7500.00 USD").wait_for(state="detached")
+    page.locator(".tk-account-info .tk-cash", has_text="7,500.00 USD").wait_for(state="detached")
     _clean(page)
     assert _screenshot(page, "allocations.png").stat().st_size > 20_000
 

@@ -10,7 +10,17 @@ import numpy as np
 import pandas as pd
 
 from toolkit.errors import Problem, ValidationError
-from toolkit.widgets.components import DateField, amount, bps, in_percent, percent, plain_amount, quantity
+from toolkit.reporting.attribution_views import waterfall
+from toolkit.widgets.components import (
+    DateField,
+    amount,
+    bps,
+    in_percent,
+    percent,
+    plain_amount,
+    quantity,
+    report_table,
+)
 
 
 def test_percent_and_bp_group_thousands() -> None:
@@ -55,3 +65,19 @@ def test_date_fields_show_iso_dates() -> None:
     assert field.day is None and field.text == "2015-3-1"  # the façade's reader names the bad date
     field.set(None)
     assert field.value == "" and field.day is None and field.text is None
+
+
+def test_report_tables_show_percent_bp_and_counts() -> None:
+    table = pd.DataFrame({"net": [0.0123, np.nan], "relative": [3.5298, -0.00001], "n": [8313, 12]},
+                         index=pd.Index(["1Y", "ITD"], name="window"))
+    table.attrs = {"bps": ["relative"], "title": "PO005"}
+    shown = report_table(table, counts=("n",))
+    assert shown.to_dict("records") == [{"window": "1Y", "net": "1.23%", "relative": "35,298 bp", "n": "8,313"},
+                                        {"window": "ITD", "net": "\u2013", "relative": "0 bp", "n": "12"}]
+    assert shown.attrs["title"] == "PO005"
+
+
+def test_waterfall_labels_its_ends_as_returns_and_its_steps_as_effects() -> None:
+    effects = pd.DataFrame({"allocation": [0.5, 0.2339], "selection": [-0.00001, 0.0], "interaction": [0.0, 0.0]})
+    bar = waterfall(effects, 0.7339, 0.0, "t").data[0]
+    assert list(bar.text) == ["0.00%", "+7,339 bp", "0 bp", "73.39%"]  # no "-0 bp"; the ends as the headline

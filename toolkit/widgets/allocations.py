@@ -7,6 +7,7 @@ check of a real order and writes nothing.
 
 from __future__ import annotations
 
+import html
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -16,11 +17,22 @@ import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 
-from toolkit.errors import NotFoundError, ToolkitError
+from toolkit.errors import NotFoundError, Problem, ToolkitError, ValidationError
 from toolkit.trading.accounts import Account
 from toolkit.trading.allocations import Allocation, stale_before
 from toolkit.trading.orders import SIDES
-from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
+from toolkit.widgets.components import (
+    STYLE,
+    Chart,
+    DateField,
+    amount,
+    error_html,
+    ok_html,
+    plain_amount,
+    quantity,
+    styled,
+    table_html,
+)
 from toolkit.workspace import PortfolioOrder, Workspace
 
 CURRENCIES = ("USD", "EUR", "GBP", "CHF", "JPY")
@@ -51,6 +63,29 @@ def _short(identifier: str | None) -> str:
     return identifier[:8] if identifier else "–"
 
 
+def instrument_choices(table: pd.DataFrame, clock: str | None) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """The editor's instrument choices, each with its series' first and last date, and the series held
+    back: tradable series whose daily history ended before :func:`stale_before` the market date (an
+    allocation holding one is refused), as ``"SYMBOL (source, last close)"`` texts."""
+    tradable = table[table["tradable"]].sort_values(["symbol", "n_records"], ascending=[True, False])
+    held_back: list[str] = []
+    if clock and tradable["history_end"].notna().any():
+        current = tradable["history_end"].fillna("") >= stale_before(clock)
+        held_back = [f"{r.symbol} ({r.source}, last close {r.history_end or 'none'})"
+                     for r in tradable[~current].itertuples()]
+        tradable = tradable[current]
+    choices: list[tuple[str, str | None]] = [("Choose an instrument…", None)]
+    for r in tradable.itertuples():
+        span = f" · {r.history_start} to {r.history_end}" if isinstance(r.history_end, str) else " · no prices"
+        choices.append((f"{r.symbol} · {r.name} ({r.source}, {r.isin}){span}", r.instrument_id))
+    return choices, held_back
+
+
+def account_label(account: Account) -> str:
+    """An account as the page lists it: its name (or, for an account saved without one, its id), currency, id."""
+    return f"{account.name or 'Account ' + _short(account.id)} · {account.currency} · {_short(account.id)}"
+
+
 def weights_figure(allocation: Allocation) -> go.Figure:
     """The allocation's target weights as bars, labelled with the exact decimal weight."""
     return go.Figure(
@@ -69,9 +104,9 @@ class _Row:
     def __init__(self, options: list[tuple[str, str | None]], on_remove: Callable[[_Row], None],
                  instrument: str | None = None, weight: str = "") -> None:
         self.path = styled(widgets.HTML(layout={"width": "36px"}), "tk-row-path")
-        self.instrument = styled(widgets.Dropdown(options=options, value=instrument, layout={"width": "330px"}),
+        self.instrument = styled(widgets.Dropdown(options=options, value=instrument, layout={"width": "460px"}),
                                  "tk-row-instrument")
-        self.weight = styled(widgets.Text(value=weight, placeholder="0.25", layout={"width": "110px"}),
+        self.weight = styled(widgets.Text(value=weight, placeholder="0.25", layout={"width": "90px"}),
                              "tk-row-weight")
         remove = _button("", "tk-row-remove", icon="trash")
         remove.tooltip = "Remove this line"
@@ -91,12 +126,9 @@ class AllocationsApp:
         self._quiet = False
         table = ws.instruments.table()
         self._symbols = dict(zip(table["instrument_id"], table["symbol"]))
-        tradable = table[table["tradable"]].sort_values(["symbol", "n_records"], ascending=[True, False])
-        if tradable["history_end"].notna().any():  # series that ended long ago are refused: not offered
-            tradable = tradable[tradable["history_end"].fillna("") >= stale_before(ws.clock)]
-        self._choices = [("Choose an instrument…", None)] + [
-            (f"{r.symbol} · {r.name} ({r.source}, {r.isin})", r.instrument_id) for r in tradable.itertuples()]
-        self._accounts: dict[str, Account] = {}
+        # series that ended long ago are refused in an allocation: not offered, and the page says which
+        self._choices, self._held_back = instrument_choices(table, ws.clock)
+        self._accounts: dict[str, Account] = {a.id: a for a in ws.accounts.list(type="PORTFOLIO")}
         self._order_key = str(uuid.uuid4())
         self._placed: set[str] = set()
         self.widget = styled(widgets.VBox([
@@ -125,10 +157,14 @@ class AllocationsApp:
         create.on_click(self._on_create)
         replace.on_click(self._on_replace)
         self.editor_message = styled(widgets.HTML(), "tk-editor-message")
+        held_back = (f"<p class='tk-muted tk-held-back'>Not offered: {len(self._held_back)} series whose daily "
+                     f"history ended before {stale_before(self.ws.clock)} (an allocation holding one is refused): "
+                     f"{html.escape(', '.join(self._held_back))}.</p>") if self._held_back else ""
         return widgets.VBox([
             widgets.HTML("<h3>1 · Allocation</h3><p class='tk-muted'>Weights are decimals (0.25, not 25%) "
-                         "and sum to exactly 1.</p>"),
+                         "and sum to exactly 1. Each series shows its first and last daily close.</p>"),
             self.name, self.rows_box, widgets.HBox([add, load, create, replace]), self.editor_message,
+            widgets.HTML(held_back),
         ], layout={"width": "49%"}).add_class("tk-editor")
 
     def _add_row(self) -> None:
@@ -178,9 +214,8 @@ class AllocationsApp:
         self.filter_instrument = styled(widgets.Text(description="Holds", placeholder="ISIN or UUID, comma-separated",
                                                      continuous_update=False, layout={"width": "340px"}),
                                         "tk-filter-instrument")
-        self.filter_start = styled(widgets.DatePicker(description="From", layout={"width": "230px"}),
-                                   "tk-filter-start")
-        self.filter_end = styled(widgets.DatePicker(description="To", layout={"width": "230px"}), "tk-filter-end")
+        self.filter_start = styled(DateField(description="From", layout={"width": "230px"}), "tk-filter-start")
+        self.filter_end = styled(DateField(description="To", layout={"width": "230px"}), "tk-filter-end")
         self.filter_limit = styled(widgets.BoundedIntText(value=100, min=1, max=1000, description="Limit",
                                                           layout={"width": "160px"}), "tk-filter-limit")
         for control in (self.filter_instrument, self.filter_start, self.filter_end, self.filter_limit):
@@ -203,14 +238,20 @@ class AllocationsApp:
         keys = [k.strip() for k in self.filter_instrument.value.split(",") if k.strip()]
         found = _attempt(self.list_message, lambda: self.ws.allocations.list(
             instrument_ids=keys or None, limit=self.filter_limit.value,
-            start_date=self.filter_start.value and self.filter_start.value.isoformat(),
-            end_date=self.filter_end.value and self.filter_end.value.isoformat()))
-        if found is None:
+            start_date=self.filter_start.text, end_date=self.filter_end.text))
+        if found is None:  # a refused filter: no list, no selection, no chart of an allocation not listed
+            self.table.value = ""
+            self._quiet = True
+            with self.select.hold_sync():
+                self.select.value = None
+                self.select.options = []
+            self._quiet = False
+            self.chart.clear()
             return
         self.table.value = table_html(pd.DataFrame([
             {"name": a.name or "–", "id": _short(a.id), "version": a.version, "created": a.created_at[:16],
              "weights": " · ".join(f"{i.symbol} {format(i.weight, 'f')}" for i in a.items)} for a in found]),
-            "No allocations match." if keys or self.filter_start.value or self.filter_end.value
+            "No allocations match." if keys or self.filter_start.text or self.filter_end.text
             else "No allocations yet: write one on the left.")
         options = [(f"{a.name or 'Unnamed'} · v{a.version} · {_short(a.id)}", a.id) for a in found]
         ids = [a.id for a in found]
@@ -235,20 +276,23 @@ class AllocationsApp:
             self.chart.clear()
             return
         allocation = _attempt(self.list_message, lambda: self.ws.allocations.get(self.select.value))
-        if allocation is not None:
+        if allocation is None:
+            self.chart.clear()
+        else:
             self.chart.show(weights_figure(allocation))
 
     # -- 3. accounts ----------------------------------------------------------------------------
     def _account_box(self) -> widgets.VBox:
-        self.account_name = styled(widgets.Text(description="Name", placeholder="optional"), "tk-account-name")
+        self.account_name = styled(widgets.Text(description="Name", placeholder="required, e.g. Retirement"),
+                                   "tk-account-name")
         self.account_currency = styled(widgets.Dropdown(options=CURRENCIES, value="USD", description="Currency",
                                                         layout={"width": "200px"}), "tk-account-currency")
-        self.deposit = styled(widgets.Text(value="10000.00", description="Deposit", layout={"width": "260px"}),
+        self.deposit = styled(widgets.Text(value="10,000.00", description="Deposit", layout={"width": "260px"}),
                               "tk-account-deposit")
         create = _button("Create account", "tk-account-create", "plus", "primary")
         create.on_click(self._on_account_create)
-        self.account = styled(widgets.Dropdown(description="Account", layout={"width": "420px"}),
-                              "tk-account-select")
+        self.account = styled(widgets.Dropdown(options=self._account_options(), value=None, description="Account",
+                                               layout={"width": "420px"}), "tk-account-select")
         self.account.observe(self._on_account, "value")
         self.account_id = styled(widgets.Text(placeholder="or open an account by id", layout={"width": "300px"}),
                                  "tk-account-id")
@@ -267,19 +311,26 @@ class AllocationsApp:
             self.account_message, self.account_info,
         ], layout={"width": "49%"}).add_class("tk-accounts")
 
+    def _account_options(self) -> list[tuple[str, str | None]]:
+        """Every portfolio account of the workspace (the demo mandates among them), by name."""
+        return [("Choose an account…", None)] + [(account_label(a), a.id) for a in self._accounts.values()]
+
     def _on_account_create(self, _button: object = None) -> None:
         def create() -> Account:
+            name = self.account_name.value.strip()
+            if not name:  # a page's account is chosen by its name later: an unnamed one could not be told apart
+                raise ValidationError([Problem("name", "give the account a name")], "account")
             with self.ws.transaction():  # the account and its first deposit are saved together or not at all
                 account = self.ws.accounts.create({"type": "PORTFOLIO", "currency": self.account_currency.value,
-                                                   "name": self.account_name.value.strip() or None})
-                return self.ws.accounts.deposit(account.id, {"amount": self.deposit.value.strip(),
+                                                   "name": name})
+                return self.ws.accounts.deposit(account.id, {"amount": plain_amount(self.deposit.value),
                                                              "currency": account.currency})
 
         account = _attempt(self.account_message, create)
         if account is not None:
             self._show_account(account)
-            self.account_message.value = ok_html(f"Opened account {_short(account.id)} with "
-                                                 f"{account.cash} {account.currency}.")
+            self.account_message.value = ok_html(f"Opened account {account.name} ({_short(account.id)}) with "
+                                                 f"{amount(account.cash)} {account.currency}.")
 
     def _on_account_open(self, _button: object = None) -> None:
         account = _attempt(self.account_message, lambda: self.ws.accounts.get(self.account_id.value.strip()))
@@ -290,11 +341,10 @@ class AllocationsApp:
         self._accounts[account.id] = account
         self._quiet = True
         with self.account.hold_sync():
-            self.account.options = [(f"{a.name or 'Portfolio'} · {a.currency} · {a.id}", a.id)
-                                    for a in self._accounts.values()]
+            self.account.options = self._account_options()
             self.account.value = account.id
         self._quiet = False
-        self._on_account()
+        self._on_account({"new": account.id})
 
     def _account_value(self) -> Account:
         if self.account.value is None:
@@ -315,11 +365,17 @@ class AllocationsApp:
             self.account_message.value = ok_html("The account now tracks the selected allocation; orders split "
                                                  "by its weights and the next rebalancing moves the holdings to it.")
 
-    def _on_account(self, _change: object = None) -> None:
+    def _on_account(self, change: object = None) -> None:
+        """Show the open account; another account chosen (``change``) also clears the previous one's
+        order and rebalancing results."""
         if self._quiet:
             return
         self._order_key = str(uuid.uuid4())
+        if change is not None:
+            self.order_table.value = self.rebalance_table.value = ""  # they were the previous account's
+            self.order_message.value = self.rebalance_message.value = ""
         if self.account.value is None:
+            self.account_info.value = "<p class='tk-muted'>No account open.</p>"
             return
         _attempt(self.account_info, self._describe_account)
 
@@ -330,16 +386,17 @@ class AllocationsApp:
             tracks = f"{target.name or 'Unnamed'} v{target.version} ({_short(target.id)})"
         except NotFoundError:
             tracks = "no allocation yet"
-        held = pd.DataFrame([{"symbol": self._symbols.get(iid, iid), "quantity": format(q, "f")}
+        held = pd.DataFrame([{"symbol": self._symbols.get(iid, iid), "quantity": quantity(q)}
                              for iid, q in self.ws.orders.positions(account.id).items()])
         self.account_info.value = (
-            f"<p><b>{account.status}</b> {account.type} account <code>{account.id}</code><br>"
-            f"cash <b class='tk-cash'>{account.cash} {account.currency}</b> · tracks {tracks}</p>"
+            f"<p><b>{html.escape(account.name or 'Unnamed')}</b> · {account.status} {account.type} account "
+            f"<code>{account.id}</code><br>"
+            f"cash <b class='tk-cash'>{amount(account.cash)} {account.currency}</b> · tracks {html.escape(tracks)}</p>"
             + table_html(held, "No holdings yet."))
 
     # -- 4. orders ------------------------------------------------------------------------------
     def _order_box(self) -> widgets.VBox:
-        self.amount = styled(widgets.Text(value="1000.00", description="Amount", layout={"width": "260px"}),
+        self.amount = styled(widgets.Text(value="1,000.00", description="Amount", layout={"width": "260px"}),
                              "tk-order-amount")
         self.side = styled(widgets.ToggleButtons(options=SIDES, value="BUY", style={"button_width": "70px"}),
                            "tk-order-side")
@@ -364,7 +421,7 @@ class AllocationsApp:
 
     def _order_payload(self, account: Account) -> dict:
         """The seed's order request (brokerage document, line 86) for ``account``."""
-        return {"account_id": account.id, "cash_amount": self.amount.value.strip(), "currency": account.currency,
+        return {"account_id": account.id, "cash_amount": plain_amount(self.amount.value), "currency": account.currency,
                 "side": self.side.value}
 
     def _on_order_preview(self, _button: object = None) -> None:
@@ -379,14 +436,15 @@ class AllocationsApp:
         order = self.ws.orders.preview(self._order_payload(account))
         kids = order.children
         frame = pd.DataFrame({"symbol": kids["symbol"], "side": kids["side"],
-                              f"close {order.execution_date}": kids["price"].round(4), "amount": kids["amount"],
-                              "quantity": kids["quantity"], "fee": kids["fee"]})
-        fees = format(sum((Decimal(f) for f in kids["fee"]), Decimal("0.00")), "f")
-        frame = pd.concat([frame, pd.DataFrame([{"symbol": "Total", "amount": order.cash_amount,
-                                                 "fee": fees}])]).fillna("")
-        return table_html(frame), ok_html(f"Preview of a {order.side} of {order.cash_amount} {account.currency}: "
-                                          f"{len(kids)} child orders adding up to {order.cash_amount}; nothing "
-                                          "was saved.")
+                              f"close {order.execution_date}": kids["price"].map(lambda p: amount(p, 4)),
+                              "amount": kids["amount"].map(amount), "quantity": kids["quantity"].map(quantity),
+                              "fee": kids["fee"].map(amount)})
+        fees = sum((Decimal(f) for f in kids["fee"]), Decimal("0.00"))
+        frame = pd.concat([frame, pd.DataFrame([{"symbol": "Total", "amount": amount(order.cash_amount),
+                                                 "fee": amount(fees)}])]).fillna("")
+        return table_html(frame), ok_html(f"Preview of a {order.side} of {amount(order.cash_amount)} "
+                                          f"{account.currency}: {len(kids)} child orders adding up to "
+                                          f"{amount(order.cash_amount)}; nothing was saved.")
 
     def _on_order_place(self, _button: object = None) -> None:
         def place() -> PortfolioOrder:
@@ -401,10 +459,11 @@ class AllocationsApp:
                  if order.id in self._placed else "")
         if order.id is not None:  # a placed order has its id (only a preview has none)
             self._placed.add(order.id)
-        self.order_table.value = table_html(order.children[CHILD_COLUMNS], "The order has no child orders.")
+        self.order_table.value = table_html(_shown_children(order.children[CHILD_COLUMNS]),
+                                            "The order has no child orders.")
         self._on_account()
         self._order_key = order.idempotency_key or self._order_key  # the same form again replays this order
-        self.order_message.value = ok_html(f"Order {_short(order.id)}: {order.side} {order.cash_amount} "
+        self.order_message.value = ok_html(f"Order {_short(order.id)}: {order.side} {amount(order.cash_amount)} "
                                            f"{order.currency} on {order.execution_date} is {order.state} "
                                            f"({path}).{again}")
 
@@ -445,7 +504,7 @@ class AllocationsApp:
         for run_ in result["executions"]:
             head = {"account": _short(run_["account_id"]), "status": run_["status"],
                     "reason": run_["cancellation_reason"] or "", "order": _short(run_["portfolio_order_id"])}
-            rows += [{**head, **trade, "instrument_id": self._symbols.get(trade["instrument_id"])}
+            rows += [{**head, **_shown_trade(trade), "instrument_id": self._symbols.get(trade["instrument_id"])}
                      for trade in run_["trades"]] or [head]
         frame = pd.DataFrame(rows).rename(columns={"instrument_id": "symbol"}).fillna("")
         self.rebalance_table.value = table_html(frame, "No account tracks the selected allocation.")
@@ -454,6 +513,23 @@ class AllocationsApp:
         self.rebalance_message.value = ok_html(
             f"{'Preview' if preview else 'Rebalancing'} of {len(result['executions'])} account(s)"
             + (": nothing was traded." if preview else "."))
+
+
+def _shown_children(children: pd.DataFrame) -> pd.DataFrame:
+    """Child orders for display: money with two decimals, prices with four, quantities rounded."""
+    shown = children.copy()
+    for column, show in (("amount", amount), ("fee", amount), ("quantity", quantity),
+                         ("price", lambda p: amount(p, 4))):
+        if column in shown:
+            shown[column] = shown[column].map(show)
+    return shown
+
+
+def _shown_trade(trade: dict) -> dict:
+    """A rebalancing trade for display (money, prices and quantities as the rest of the page shows them)."""
+    shows = {"amount": amount, "cash_amount": amount, "fee": amount, "quantity": quantity,
+             "price": lambda p: amount(p, 4)}
+    return {k: shows[k](v) if k in shows and v is not None else v for k, v in trade.items()}
 
 
 def allocations_app(ws: Workspace | None = None) -> widgets.VBox:

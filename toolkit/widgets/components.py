@@ -17,7 +17,7 @@ from toolkit.errors import Problem, ToolkitError, ValidationError
 from toolkit.reporting.formatting import MISSING, bps, percent
 
 __all__ = ["MISSING", "STYLE", "Chart", "DateField", "amount", "bps", "error_html", "in_percent", "ok_html",
-           "percent", "plain_amount", "quantity", "styled", "table_html"]
+           "percent", "plain_amount", "quantity", "report_table", "styled", "table_html"]
 
 #: the apps' look: a plain sans-serif page with a readable table and error box
 STYLE = """
@@ -73,6 +73,22 @@ def quantity(value: Any, decimals: int = 4) -> str:
     text = f"{number.quantize(Decimal(1).scaleb(-decimals)) + 0:,.{decimals}f}"
     text = text.rstrip("0").rstrip(".") if "." in text else text
     return "0" if text in ("-0", "") else text
+
+
+def report_table(table: pd.DataFrame, counts: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A report table of fractions (PO001, PO005, MA001, …) as display text, as the reporting document
+    asks: returns in percent, the columns named in ``table.attrs["bps"]`` (relative returns) in basis
+    points, the ``counts`` columns as whole numbers; the index becomes the first column."""
+    in_bps = set(table.attrs.get("bps", []))
+
+    def column(name: str) -> pd.Series:
+        if name in counts:
+            return table[name].map(lambda n: MISSING if pd.isna(n) else f"{int(n):,}")
+        return bps(table[name]) if name in in_bps else percent(table[name])
+
+    shown = pd.DataFrame({name: column(name) for name in table.columns}, index=table.index)
+    shown.attrs = dict(table.attrs)
+    return shown.reset_index()
 
 
 def plain_amount(text: str) -> str:
