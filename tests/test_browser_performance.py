@@ -83,8 +83,18 @@ def test_default_report_shows_real_tables_and_chart(app) -> None:
     _headline(page, "Growth mandate · 2012-01-04 to 2022-12-28 · against S&P 500 (SPX)")
     assert page.locator(".tk-perf-start input").input_value() == "2012-01-04"
     assert page.locator(".tk-perf-end input").input_value() == "2022-12-28"
+    assert page.locator(".tk-perf-start input").get_attribute("placeholder") == "YYYY-MM-DD"  # ISO, any locale
     net = answer["years"][-1]["netIndex"] / answer["indexStart"] - 1
     assert percent(net) in page.locator(HEADLINE).inner_text()
+    bm = answer["years"][-1]["bmIndex"] / answer["bmIndexStart"] - 1
+    relative = page.locator(HEADLINE).inner_text().split("Relative")[-1].strip()
+    assert relative == bps(net - bm) and re.fullmatch(r"\d{1,3}(,\d{3})+ bp", relative)  # "35,298 bp"
+    helps = page.locator(".tk-report-help").all_inner_texts()  # each report code in plain words
+    assert [h.split(" ")[0] for h in helps if h.startswith("PO003")] == ["PO003"]
+    assert any(h.startswith("Performance overview: the return of each month") for h in helps)
+    assert any(h.startswith("Rolling performance: the returns over the last 1, 3, 5 and 10 years") for h in helps)
+    why = page.locator(".tk-po005-why").inner_text()  # the rolling table is as of the last month-end
+    assert why.startswith("As of 2022-11-30, the last month-end on or before 2022-12-28")
     po001 = _table(page, ".tk-po001")
     assert list(po001)[:2] == ["2012-01", "2012-02"] and list(po001)[-2:] == ["2022-12", "YTD"]
     assert po001["2012-01"]["net"] == percent(answer["months"][0]["netReturn"])  # Jan 2012 from the 4th
@@ -125,6 +135,7 @@ def test_another_portfolio_benchmark_and_period_update_everything(app) -> None:
     legend = page.locator(".tk-po003 .legendtext").all_text_contents()
     assert legend == ["Income mandate gross", "Income mandate net", "Benchmark: the model Defensive Dividend"]
     assert "as of 2020-06-30" in page.locator(".tk-po005").evaluate("e => e.parentElement.innerText")
+    assert page.locator(".tk-po005-why").count() == 0  # a month-end end: nothing to explain
     _clean(page)
 
 
@@ -136,6 +147,9 @@ def test_invalid_periods_show_a_message_not_a_traceback(app) -> None:
     text = message.inner_text()
     assert "startDate" in text and "performanceMeasurementStartDate 2010-01-05" in text
     assert page.locator(".tk-po001 table").count() == 0  # nothing stale is left on show
+    assert page.locator(".tk-po005 table").count() == 0 and page.locator(".tk-po005-why").count() == 0
+    titles = page.locator(".tk-perf-app h3").all_inner_texts()
+    assert "PO001 · Performance overview" in titles and not any("as of" in t for t in titles)
     assert "Nothing to download" in page.locator(".tk-perf-downloads").inner_text()
     _clean(page)
     _date(page, ".tk-perf-start", "2016-01-04")

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from toolkit.reporting.formatting import bps, percent
 from toolkit.schema import TIME
 from toolkit.trading.accounts import Account
-from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
+from toolkit.widgets.components import STYLE, Chart, DateField, error_html, report_table, styled, table_html
 from toolkit.workspace import Workspace
 
 #: benchmark choices that are not an instrument or allocation id
@@ -38,6 +38,15 @@ FREQUENCIES = ("monthly", "quarterly", "yearly")
 PERIODS = {"Since inception": None, "YTD": 0, "1Y": 1, "3Y": 3, "5Y": 5, "10Y": 10, "Custom": -1}
 #: what a CSV row can be: a month or a day of the PortfolioReturns answer
 CSV_ROWS = ("months", "days")
+#: the reporting document's report codes (performance-reporting interface, "Usage & Contents"), in plain words
+REPORTS = {
+    "PO001": "Performance overview: the return of each month (or quarter, or year) of the period, gross and "
+             "net of the management fee, the benchmark's, and the relative return; the last row is the year "
+             "to date.",
+    "PO003": "Cumulated performance: what 100 invested at the start of the period grew to, day by day.",
+    "PO005": "Rolling performance: the returns over the last 1, 3, 5 and 10 years and since inception, "
+             "per year (p.a.) for windows longer than a year.",
+}
 
 PAGE_STYLE = """
 <style>
@@ -56,20 +65,8 @@ PAGE_STYLE = """
 """
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day is not None else None
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "portfolio"
-
-
-def _shown(table: pd.DataFrame) -> pd.DataFrame:
-    """A report table as display text: percent, the ``attrs["bps"]`` columns in basis points."""
-    in_bps = set(table.attrs.get("bps", []))
-    shown = pd.DataFrame({c: bps(table[c]) if c in in_bps else percent(table[c]) for c in table.columns},
-                         index=table.index)
-    return shown.reset_index()
 
 
 def _signed(text: str, value: float) -> str:
@@ -101,18 +98,21 @@ class PerformanceApp:
         self._portfolios: dict[str, Account] = {a.id: a for a in ws.accounts.list(type="PORTFOLIO")}
         self._allocations = {a.id: a.name or a.id[:8] for a in ws.allocations.list()}
         self._latest = self._latest_days()
+        # only portfolios with returns to report are offered (an account just funded has none yet)
+        self._portfolios = {k: a for k, a in self._portfolios.items() if k in self._latest}
         self._build()
         if self._portfolios:
             self._on_portfolio()
         else:
-            self.message.value = ("<p class='tk-muted'>No portfolio in this workspace yet: run the book or "
-                                  "create a PORTFOLIO account in the allocations app.</p>")
+            self.message.value = ("<p class='tk-muted'>No portfolio with returns in this workspace yet: run "
+                                  "the book, or invest a PORTFOLIO account in the allocations app.</p>")
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:
         wide = {"description_width": "initial"}
         self.portfolio = styled(widgets.Dropdown(
-            options=[(a.name or a.id[:8], a.id) for a in self._portfolios.values()], description="Portfolio",
+            options=[(a.name or f"Account {a.id[:8]}", a.id) for a in self._portfolios.values()],
+            description="Portfolio",
             style=wide, layout={"width": "300px"}), "tk-perf-portfolio")
         benchmarks = [("Own benchmark (master data)", OWN), INDEX_BENCHMARK]
         benchmarks += [(f"Model: {name}", key) for key, name in self._allocations.items()] + [("None", NONE)]
@@ -122,9 +122,8 @@ class PerformanceApp:
                                                  style=wide, layout={"width": "220px"}), "tk-perf-frequency")
         self.period = styled(widgets.Dropdown(options=list(PERIODS), value="Since inception", description="Period",
                                               style=wide, layout={"width": "220px"}), "tk-perf-period")
-        self.start = styled(widgets.DatePicker(description="From", style=wide, layout={"width": "200px"}),
-                            "tk-perf-start")
-        self.end = styled(widgets.DatePicker(description="to", style=wide, layout={"width": "180px"}), "tk-perf-end")
+        self.start = styled(DateField(description="From", style=wide, layout={"width": "180px"}), "tk-perf-start")
+        self.end = styled(DateField(description="to", style=wide, layout={"width": "160px"}), "tk-perf-end")
         self.update_button = styled(widgets.Button(description="Update", icon="refresh", button_style="primary",
                                                    layout={"width": "110px"}), "tk-perf-update")
         self.busy = styled(widgets.HTML(), "tk-perf-busy")
@@ -145,8 +144,11 @@ class PerformanceApp:
             control.observe(self._on_change, "value")
         self.csv_rows.observe(lambda _change: self._refresh_downloads(), "value")
         self.update_button.on_click(lambda _button: self.refresh())
-        self.po001_title = widgets.HTML("<h3>PO001 · Performance overview</h3>")
-        self.po005_title = widgets.HTML("<h3>PO005 · Rolling performance</h3>")
+        self.po001_title = widgets.HTML(_heading("PO001 · Performance overview", "PO001"))
+        self.po005_title = widgets.HTML(_heading("PO005 · Rolling performance", "PO005"))
+        self.po005_note = styled(widgets.HTML(), "tk-po005-note")
+        self.po003_note = widgets.HTML(f"<p class='tk-muted tk-report-help'>PO003 · {html.escape(REPORTS['PO003'])}"
+                                       "</p>")
         self.widget = styled(widgets.VBox([
             widgets.HTML(STYLE + PAGE_STYLE + "<div class='tk-title'><h2>Portfolio performance</h2></div>"
                          "<p class='tk-muted'>Time-weighted returns of a mandate, gross and net of its "
@@ -155,10 +157,10 @@ class PerformanceApp:
             styled(widgets.HBox([self.portfolio, self.benchmark, self.frequency]), "tk-perf-controls"),
             styled(widgets.HBox([self.period, self.start, self.end, self.update_button, self.busy]),
                    "tk-perf-controls"),
-            self.message, self.headline, self.chart,
+            self.message, self.headline, self.po003_note, self.chart,
             widgets.HBox([
                 widgets.VBox([self.po001_title, self.po001], layout={"width": "56%"}),
-                widgets.VBox([self.po005_title, self.po005,
+                widgets.VBox([self.po005_title, self.po005_note, self.po005,
                               widgets.HTML("<h3>Downloads</h3><p class='tk-muted'>The PortfolioReturns answer "
                                            "with daily returns (JSON, or CSV by month or day) and the static "
                                            "HTML report of this page.</p>"),
@@ -196,7 +198,8 @@ class PerformanceApp:
     def _set_dates(self, start: date, end: date) -> None:
         self._quiet = True
         try:
-            self.start.value, self.end.value = start, end
+            self.start.set(start)
+            self.end.set(end)
         finally:
             self._quiet = False
 
@@ -235,8 +238,8 @@ class PerformanceApp:
     # -- the request and the reports ------------------------------------------------------------
     def request(self) -> dict:
         """The PortfolioReturns request the controls describe (with daily returns, for the downloads)."""
-        payload = {"portfolioId": self.portfolio.value, "startDate": _iso(self.start.value),
-                   "endDate": _iso(self.end.value), "includeDailyReturns": True}
+        payload = {"portfolioId": self.portfolio.value, "startDate": self.start.text,
+                   "endDate": self.end.text, "includeDailyReturns": True}
         if self.benchmark.value == NONE:
             payload["includeBenchmark"] = False
         elif self.benchmark.value == OWN:
@@ -260,8 +263,10 @@ class PerformanceApp:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
             self._answer = self._parts = None
             self.message.value = error_html(exc)
-            self.headline.value = ""
+            self.headline.value = self.po005_note.value = ""
             self.po001.value = self.po005.value = ""
+            self.po001_title.value = _heading("PO001 · Performance overview", "PO001")  # no stale "as of"
+            self.po005_title.value = _heading("PO005 · Rolling performance", "PO005")
             self.downloads.value = "<p class='tk-muted'>Nothing to download until the request is valid.</p>"
             self.chart.clear()
         finally:
@@ -294,10 +299,11 @@ class PerformanceApp:
         labels = {"gross": f"{name} gross", "net": f"{name} net", "benchmark": f"Benchmark: {bench}"}
         figure.for_each_trace(lambda trace: trace.update(name=labels.get(trace.name, trace.name)))
         self.chart.show(figure)
-        self.po001_title.value = f"<h3>{html.escape(parts['PO001'].attrs.get('title', 'PO001'))}</h3>"
-        self.po005_title.value = f"<h3>{html.escape(parts['PO005'].attrs.get('title', 'PO005'))}</h3>"
-        self.po001.value = table_html(_shown(parts["PO001"]))
-        self.po005.value = table_html(_shown(parts["PO005"]))
+        self.po001_title.value = _heading(parts["PO001"].attrs.get("title", "PO001"), "PO001")
+        self.po005_title.value = _heading(parts["PO005"].attrs.get("title", "PO005"), "PO005")
+        self.po005_note.value = rolling_note(parts["PO005"].attrs.get("title", ""), answer["endDate"])
+        self.po001.value = table_html(report_table(parts["PO001"]))
+        self.po005.value = table_html(report_table(parts["PO005"]))
         self._refresh_downloads()
 
     def _refresh_downloads(self) -> None:
@@ -315,6 +321,22 @@ class PerformanceApp:
             download_link(self.ws.reports.to_html(self._parts, title), f"{stem}_report.html", "text/html",
                           "HTML report", "tk-download-html"),
         ])
+
+
+def _heading(title: str, code: str) -> str:
+    """A report's heading, then what its code means in plain words."""
+    return (f"<h3>{html.escape(title)}</h3><p class='tk-muted tk-report-help'>{html.escape(REPORTS[code])}</p>")
+
+
+def rolling_note(title: str, end: str) -> str:
+    """Why PO005 is as of an earlier day than the period's end: its windows hold whole calendar months,
+    so they end at the last month-end on or before the end (nothing when the two agree)."""
+    found = re.search(r"as of (\d{4}-\d{2}-\d{2})", title)
+    if found is None or found[1] == end:
+        return ""
+    return (f"<p class='tk-muted tk-po005-why'>As of {found[1]}, the last month-end on or before {end}: the "
+            f"rolling windows hold whole calendar months, so the part-month to {end} (in the overview) is "
+            "left out.</p>")
 
 
 def _without_benchmark(parts: dict) -> dict:
