@@ -141,14 +141,15 @@ def test_the_result_survives_a_kernel_restart(ws, completed, account, strategy, 
         assert len(answer.to_pandas()) == len(completed["positions"])
 
 
-def test_statistics_of_a_hand_worked_book() -> None:
-    import numpy as np
+def test_the_statistics_as_the_document_writes_them() -> None:
     import pandas as pd
 
-    positions = [{"pnL": 300.0, "openDate": "2020-01-01", "closeDate": "2020-01-11"},
-                 {"pnL": -100.0, "openDate": "2020-01-01", "closeDate": "2020-01-02"},
-                 {"pnL": 100.0, "openDate": "2020-01-01", "closeDate": "2020-01-01"}]
-    times = pd.DatetimeIndex(["2020-01-01", "2021-01-01"])  # 366 days: 1.1 ** (365.25 / 366) - 1
-    out = module.statistics(positions, times, np.array([1000.0, 1100.0]), 1000.0)
-    assert out == {"yearlyReturn": f"{100 * (1.1 ** (365.25 / 366) - 1):.2f}%", "nprofitToTotalRatio": "66.67%",
-                   "avgProfitLossRatio": "200.00%", "averageTradeDuration": "3d 16h 0m"}
+    from toolkit.backtest import TradeStatistics
+
+    stats = TradeStatistics(yearly_return=0.29434, profitable_ratio=0.60256, profit_loss_ratio=1.84041,
+                            average_duration=pd.Timedelta(days=243, hours=22, minutes=58, seconds=10), lowest_pnl=-5.0,
+                            costs=0.0, pnl=1.0, pnl_series=pd.Series(dtype=float))
+    assert module._shown(stats) == {"yearlyReturn": "29.43%", "nprofitToTotalRatio": "60.26%",
+                                    "avgProfitLossRatio": "184.04%", "averageTradeDuration": "243d 22h 58m"}
+    assert module._shown(stats.__class__(**{**stats.__dict__, "profit_loss_ratio": float("inf")}))[
+        "avgProfitLossRatio"] == "N/A"

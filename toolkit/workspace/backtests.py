@@ -21,43 +21,38 @@ through its own connection, computes (:func:`compute`, pure) and ends the job ``
 document's answer, or ``Failed`` with the reason (:func:`_end`, the one place a job's state changes).
 Both survive the kernel: a new Workspace on the file answers the stored result.
 
-**What a run does** (conventions, the document names none):
+**What a run does** (conventions, the document names none; the engine's are
+:mod:`toolkit.backtest.simulation`'s):
 
 - capital: the account's NAV at the last close; the starting weights its holdings' value weights
   (cash aside: the book is fully invested over the period);
 - with a portfolio rule: monthly, on the first trading day (and on the first day of the period), the rule
-  re-optimises on the previous :data:`LOOKBACK_DAYS` daily returns (closes only: what the optimiser
-  reads at that day, never after) and the book is traded to its weights at that day's close; without one
-  the starting weights are bought and held;
-- costs: each trade pays ``max(bps x traded value, minimum)`` of the workspace's fee schedule
-  (``orders.fees``), computed on the trade sizes before costs, and the costs are taken from the amount
-  invested;
-- stops and limits: when the strategy lists rule 3 or 5 or its portfolio rule has Include Stop/Limit, each
-  position gets at its opening rule 3's ATR stop and rule 5's limit (the nearest resistance), evaluated by
-  :func:`toolkit.signals.tactical.evaluate` on real candles up to that day (the candles
-  ``ws.rules.candles`` chooses); a position whose close reaches its stop or limit is closed at that close
-  and its value held as cash until the next rebalance. Without candles (closes only) or a rule, a position
-  has ``stop`` 0 and ``limit`` the largest double, as the document's example;
-- a position is a holding between two rebalances (the lot a rebalance sets): opened at one rebalance's
-  close, closed at the next one's (or at its stop or limit); those still held on the last day are marked at
-  its close with ``closed`` false. ``pnL`` is its units times the price change, less its opening costs;
-- ``pnLSerie`` is the NAV less the capital each day; ``yearlyReturn`` the compound annual growth over
-  calendar days (365.25 a year); ``nprofitToTotalRatio`` the share of positions with a positive pnL;
-  ``avgProfitLossRatio`` the mean winning pnL over the mean losing pnL's size ("N/A" without a loser);
-  ``averageTradeDuration`` the mean of close less open date; ``lowestPnL`` the lowest of ``pnLSerie``;
+  re-optimises on the previous :data:`LOOKBACK_DAYS` daily returns (:func:`reoptimised`, the engine's
+  ``reoptimise``: closes up to that day, never after) and the book is traded to its weights at that day's
+  close; without one the starting weights are bought and held;
+- costs: the workspace's fee schedule (``orders.fees``: bps and minimum per trade), paid from the book;
+- stops and limits: when the strategy lists rule 3 or 5 or its portfolio rule has Include Stop/Limit, on
+  each rebalance day rule 3's ATR stop and rule 5's limit (the nearest resistance) are set for each holding
+  by :func:`toolkit.signals.tactical.evaluate` on real candles up to that day (the candles
+  ``ws.rules.candles`` chooses), and hold until the next rebalance; a line whose close crosses one is sold
+  at that close and its money kept in cash until the next rebalance. Without candles (closes only) or a
+  rule, a position has ``stop`` 0 and ``limit`` the largest double, as the document's example;
+- a position is a lot (:func:`toolkit.backtest.positions`: bought at a close, closed first in first out by
+  later sells); those still held on the last day are marked at its close with ``closed`` false;
+- ``pnLSerie``, ``yearlyReturn`` (compound annual growth over 365.25-day years), ``nprofitToTotalRatio``,
+  ``avgProfitLossRatio`` ("N/A" without a losing position), ``averageTradeDuration`` and ``lowestPnL`` are
+  :func:`toolkit.backtest.trade_statistics`', written as the document writes them;
 - ``portfolioId`` is the account's row number in the workspace (the document's ids are whole numbers).
-
-The positions and statistics are computed here until :mod:`toolkit.backtest` offers its lots table and
-trade statistics; each segment between rebalances runs through :func:`toolkit.backtest.simulate`.
 """
 
 from __future__ import annotations
 
-import threading
+import functools
 import time as clock
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -65,7 +60,7 @@ import pandas as pd
 import xarray as xr
 
 from toolkit.analytics.returns import simple_returns
-from toolkit.backtest import Policy, simulate
+from toolkit.backtest import Policy, TradeStatistics, positions, simulate, trade_statistics
 from toolkit.contracts.base import payload_of, read
 from toolkit.contracts.risk import backtest as B
 from toolkit.contracts.risk import strategy as S
@@ -85,6 +80,7 @@ from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
+from toolkit.workspace.jobs import Jobs
 from toolkit.workspace.orders import Orders
 from toolkit.workspace.rules import Rules
 
@@ -132,12 +128,12 @@ class Backtests:
     (module docstring)."""
 
     def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
-                 orders: Orders, rules: Rules) -> None:
+                 orders: Orders, rules: Rules, jobs: Jobs | None = None) -> None:
         self._ctx = ctx
         self._orders = orders
         self._instruments, self._history, self._accounts, self._rules = instruments, history, accounts, rules
         self._repo = BacktestRepository(ctx.db)
-        self._threads: dict[str, threading.Thread] = {}
+        self._jobs = jobs or Jobs()  # the dask client the jobs are submitted to (toolkit.workspace.jobs)
 
     def start(self, request: object) -> Backtest:
         """PUT /portfolio/backtest: check the request (module docstring), queue the job and start it in
@@ -146,10 +142,14 @@ class Backtests:
         job_id = spec["job_id"]
         self._repo.queue(job_id, spec["client_reference"], spec["strategy_id"], spec["start"], spec["end"], spec,
                          now(precise=True))
-        worker = threading.Thread(target=run, args=(str(self._ctx.path), job_id), name=f"backtest-{job_id[:8]}",
-                                  daemon=True)
-        self._threads[job_id] = worker
-        worker.start()
+        where, path = self._jobs.address or "in-process", str(self._ctx.path)
+        try:  # run() computes on a dask worker and ends the job itself; a lost task ends it Failed (_lost)
+            future = self._jobs.client.submit(run, path, job_id, pure=False, key=f"backtest-{job_id}")
+        except Exception as exc:
+            _end(self._repo, job_id, error=f"{type(exc).__name__}: {exc}")
+            raise
+        future.add_done_callback(functools.partial(_lost, path, job_id, where))
+        self._jobs.running[job_id] = [future]
         return self.get({"client_reference": spec["client_reference"], "strategy_id": spec["strategy_id"]})
 
     put = start
@@ -162,13 +162,10 @@ class Backtests:
         job = self._repo.latest(q.client_reference, q.strategy_id)
         if wait and job is not None and job["status"] == "Started":
             limit = None if wait is True else float(wait)
-            worker, began = self._threads.get(job["job_id"]), clock.monotonic()
+            began = clock.monotonic()
             while job is not None and job["status"] == "Started" and (limit is None
                                                                     or clock.monotonic() - began < limit):
-                if worker is not None:
-                    worker.join(0.05)
-                else:
-                    clock.sleep(0.05)
+                clock.sleep(0.05)
                 job = self._repo.get(job["job_id"])
         number = self._repo.number(q.client_reference) or 0
         return answer(job, q.client_reference, q.strategy_id, number)
@@ -298,6 +295,19 @@ def _end(repo: BacktestRepository, job_id: str, result: dict | None = None, erro
         repo.finish(job_id, "Failed", now(precise=True), error=error)
 
 
+def _lost(path: str, job_id: str, where: str, future: Any) -> None:
+    """A job whose dask task did not end normally (the scheduler or its worker lost, the task cancelled)
+    ends ``Failed`` saying so; one that ran is left as :func:`run` ended it."""
+    if future.status == "finished":
+        return
+    db = connect(path)
+    try:
+        _end(BacktestRepository(db), job_id, error=f"The dask cluster ({where}) lost the backtest's task "
+                                                   f"({future.status}); run it again once the scheduler is back.")
+    finally:
+        db.close()
+
+
 def load(db: Any, spec: Mapping) -> tuple[xr.DataArray, xr.Dataset | None]:
     """The daily closes of the spec's instruments (from the first day the optimiser may read to the end),
     and the candles its stops and limits are judged on (None without stops and limits)."""
@@ -318,66 +328,59 @@ def load(db: Any, spec: Mapping) -> tuple[xr.DataArray, xr.Dataset | None]:
 
 
 def compute(closes: xr.DataArray, bars: xr.Dataset | None, spec: Mapping) -> dict:
-    """The backtest of ``spec`` (see the module docstring) on ``closes`` ``(instrument, time)`` and the
-    candles ``bars`` ``(instrument, time)`` of its stops and limits: the document's answer without its
-    status and ids (``positions``, ``pnLSerie``, ``pnL``, ``costs``, ``lowestPnL`` and the statistics),
-    with ``startDate`` and ``endDate``. Pure."""
+    """The backtest of ``spec`` (see the module docstring) on ``closes`` ``(instrument, time)`` (with the
+    history before the period the portfolio rule reads) and the candles ``bars`` ``(instrument, time)`` of
+    its stops and limits: the document's answer without its status and ids (``positions``, ``pnLSerie``,
+    ``pnL``, ``costs``, ``lowestPnL`` and the statistics), with ``startDate`` and ``endDate``. Pure: one
+    :func:`toolkit.backtest.simulate` call (the rule as its ``reoptimise``, the tactical levels as its
+    ``stop`` and ``limit``), then :func:`~toolkit.backtest.positions` and
+    :func:`~toolkit.backtest.trade_statistics`."""
     ids = list(spec["instruments"])
-    closes = closes.sel({INSTRUMENT: ids}).ffill(TIME)
-    period = closes.sel({TIME: slice(spec["start"], spec["end"])}).dropna(TIME, how="any")
-    times = pd.DatetimeIndex(period[TIME].values)
+    closes = closes.sel({INSTRUMENT: ids}).ffill(TIME).dropna(TIME, how="any")
+    times = pd.DatetimeIndex(closes.sel({TIME: slice(spec["start"], spec["end"])})[TIME].values)
     if len(times) < 2:
         raise DataError(f"no common closes between {spec['start']} and {spec['end']}")
-    price = np.asarray(period.transpose(TIME, INSTRUMENT).values, dtype=float)
     rules = [read(S.StrategyRule, r, "strategy") for r in spec["rules"]]
     portfolio = next((r for r in rules if r.rule.portfolio), None)
-    rebalance = np.flatnonzero(Policy(frequency=spec["frequency"]).calendar(times))
-    returns = simple_returns(closes).isel({TIME: slice(1, None)})
-    tactical = _tactical(rules, spec["stop_limit"])
-    capital, bps, minimum = float(spec["capital"]), float(spec["cost_bps"]) / 1e4, float(spec["min_cost"])
-    nav = np.zeros(len(times))
-    held = np.zeros(len(ids))  # value per instrument before the rebalance (0 once stopped out)
-    value = capital
-    positions: list[dict] = []
-    for k, a in enumerate(rebalance):
-        b = int(rebalance[k + 1]) if k + 1 < len(rebalance) else len(times) - 1
-        target = _target(portfolio, returns, times[a], ids) if portfolio is not None \
-            else np.asarray(spec["weights"], dtype=float)
-        trade = np.abs(target * value - held)
-        cost = np.where(trade > 1e-9 * value, np.maximum(bps * trade, minimum), 0.0)
-        invested = value - cost.sum()
-        weights = xr.DataArray(target, dims=INSTRUMENT, coords={INSTRUMENT: ids})
-        segment = simulate(period.isel({TIME: slice(a, b + 1)}), weights, Policy(), capital=invested)
-        units = np.asarray(segment["units"].isel({TIME: 0}).values, dtype=float)
-        stop, limit = _levels(tactical, bars, spec, ids, units, price[a], invested, times[a])
-        path = price[a:b + 1]
-        hit = (path <= stop) | (path >= limit)
-        hit[0] = False
-        exit_at = np.where(hit.any(0), hit.argmax(0), path.shape[0] - 1)
-        frozen = np.minimum(np.arange(path.shape[0])[:, None], exit_at[None, :])
-        values = units * path[frozen, np.arange(len(ids))]
-        nav[a:b + 1] = values.sum(1)
-        nav[a] = invested  # by construction (the sum of the units' values, to rounding)
-        last = b == len(times) - 1
-        for i in np.flatnonzero(units > 0):
-            e = int(exit_at[i])
-            stopped = bool(hit[:, i].any())
-            info = spec["meta"][ids[i]]
-            positions.append({
-                "instrumentName": info["name"], "instrumentCode": info["instrument_code"],
-                "openDate": str(times[a].date()), "closeDate": str(times[a + e].date()),
-                "openPrice": float(path[0, i]), "closePrice": float(path[e, i]),
-                "stop": float(stop[i]) if np.isfinite(stop[i]) and stop[i] > 0 else 0.0,
-                "limit": float(limit[i]) if np.isfinite(limit[i]) else B.NO_LIMIT,
-                "costs": float(cost[i]), "pnL": float(units[i] * (path[e, i] - path[0, i]) - cost[i]),
-                "currencyCode": info["currency"], "closed": stopped or not last})
-        held = np.where(hit.any(0), 0.0, values[-1])
-        value = float(values[-1].sum())
-    pnl = nav - capital
-    return {"positions": positions, **statistics(positions, times, nav, capital),
-            "costs": float(sum(p["costs"] for p in positions)), "lowestPnL": float(pnl.min()),
-            "pnLSerie": [{"date": f"{t.date()}T00:00:00Z", "value": float(v)} for t, v in zip(times, pnl)],
-            "pnL": float(pnl[-1]), "startDate": str(times[0].date()), "endDate": str(times[-1].date())}
+    policy = Policy(frequency=spec["frequency"])
+    weights = xr.DataArray(np.asarray(spec["weights"], dtype=float), dims=INSTRUMENT, coords={INSTRUMENT: ids})
+    days = times[policy.calendar(times)]
+    stop, limit = _levels(_tactical(rules, spec["stop_limit"]), bars, spec, ids,
+                          closes.sel({TIME: days}), float(spec["capital"]))
+    ds = simulate(closes, weights, policy, start=times[0], end=times[-1], capital=float(spec["capital"]),
+                  cost_bps=float(spec["cost_bps"]), min_cost=float(spec["min_cost"]), stop=stop, limit=limit,
+                  reoptimise=None if portfolio is None else partial(reoptimised, spec["rules"], ids))
+    table = positions(ds)
+    stats = trade_statistics(ds, table)
+    found = []
+    for row in table.itertuples(index=False):
+        info = spec["meta"][str(row.instrument)]
+        found.append({"instrumentName": info["name"], "instrumentCode": info["instrument_code"],
+                      "openDate": str(pd.Timestamp(row.open_date).date()),
+                      "closeDate": str(pd.Timestamp(row.close_date).date()),
+                      "openPrice": float(row.open_price), "closePrice": float(row.close_price),
+                      "stop": float(row.stop), "limit": float(row.limit), "costs": float(row.costs),
+                      "pnL": float(row.pnl), "currencyCode": info["currency"], "closed": bool(row.closed)})
+    serie = stats.pnl_series
+    return {"positions": found, **_shown(stats), "costs": float(stats.costs), "lowestPnL": float(stats.lowest_pnl),
+            "pnLSerie": [{"date": f"{pd.Timestamp(t).date()}T00:00:00Z", "value": float(v)}
+                         for t, v in zip(serie.index, serie.to_numpy())],
+            "pnL": float(stats.pnl), "startDate": str(times[0].date()), "endDate": str(times[-1].date())}
+
+
+def reoptimised(rules: list[dict], ids: list[str], day: pd.Timestamp, history: xr.DataArray) -> xr.DataArray:
+    """The strategy's portfolio rule on the :data:`LOOKBACK_DAYS` daily returns of ``history`` (the closes up to
+    ``day``): the engine's ``reoptimise``. Weights over ``ids``, 0 where the rule holds nothing."""
+    rule = next(r for r in (read(S.StrategyRule, r, "strategy") for r in rules) if r.rule.portfolio)
+    name, params = from_strategy(rule)
+    returns = simple_returns(history.sel({INSTRUMENT: ids})).isel({TIME: slice(1, None)})
+    sample = returns.isel({TIME: slice(-LOOKBACK_DAYS, None)}).dropna(TIME, how="any")
+    if sample.sizes[TIME] < MIN_LOOKBACK:
+        raise DataError(f"{sample.sizes[TIME]} daily returns up to {pd.Timestamp(day).date()} to optimise on; "
+                        f"{MIN_LOOKBACK} needed")
+    weights = optimise(name, sample, parameters=params).reindex({INSTRUMENT: ids}, fill_value=0.0)
+    target = np.clip(np.asarray(weights.values, dtype=float), 0.0, None)
+    return xr.DataArray(target / target.sum(), dims=INSTRUMENT, coords={INSTRUMENT: ids})
 
 
 def _tactical(rules: list[S.StrategyRule], stop_limit: bool) -> dict[int, dict[str, Any]]:
@@ -389,63 +392,47 @@ def _tactical(rules: list[S.StrategyRule], stop_limit: bool) -> dict[int, dict[s
     return {rule_id: listed.get(rule_id, values) for rule_id, values in read_rules([3, 5]).items()}
 
 
-def _target(rule: S.StrategyRule, returns: xr.DataArray, day: pd.Timestamp, ids: list[str]) -> np.ndarray:
-    """The portfolio rule's weights on the :data:`LOOKBACK_DAYS` daily returns up to ``day``."""
-    name, params = from_strategy(rule)
-    sample = returns.sel({TIME: slice(None, day)}).isel({TIME: slice(-LOOKBACK_DAYS, None)}).dropna(TIME, how="any")
-    if sample.sizes[TIME] < MIN_LOOKBACK:
-        raise DataError(f"{sample.sizes[TIME]} daily returns before {day.date()} to optimise on; "
-                        f"{MIN_LOOKBACK} needed")
-    weights = optimise(name, sample, parameters=params).reindex({INSTRUMENT: ids}, fill_value=0.0)
-    target = np.clip(np.asarray(weights.values, dtype=float), 0.0, None)
-    return target / target.sum()
-
-
 def _levels(tactical: Mapping[int, Mapping[str, Any]], bars: xr.Dataset | None, spec: Mapping, ids: list[str],
-            units: np.ndarray, price: np.ndarray, funds: float, day: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
-    """Each new position's stop and limit (0 and +inf where none): the tactical rules on the candles up
-    to ``day``; an instrument without candles, or with too few, has none."""
-    stop, limit = np.zeros(len(ids)), np.full(len(ids), np.inf)
-    if not tactical or bars is None:
-        return stop, limit
+            closes: xr.DataArray, funds: float) -> tuple[xr.DataArray | None, xr.DataArray | None]:
+    """The stop and limit levels ``(instrument, time)`` set on each rebalance day (the times of ``closes``),
+    NaN for none: the tactical rules on each instrument's candles up to that day, a market order at that
+    close; an instrument without candles, or with too few that day, has none. None without rules. A Python
+    loop over rebalance days, each one :func:`toolkit.signals.tactical.evaluate` call over the instruments."""
     series = spec.get("candles") or {}
-    rows = [n for n, i in enumerate(ids) if series.get(i) and units[n] > 0]
-    if not rows:
-        return stop, limit
-    window = bars.sel({TIME: slice(None, day)})
-    book = xr.Dataset({
-        "instrument": ((ORDER,), np.array([series[ids[n]] for n in rows], dtype=object)),
-        "direction": ((ORDER,), np.array(["Long"] * len(rows), dtype=object)),
-        "level": ((ORDER,), price[rows]),
-        "size": ((ORDER,), units[rows]),
-        "funds": ((ORDER,), np.full(len(rows), funds)),
-        "timeframe": ((ORDER,), np.full(len(rows), int(Timeframe.DAY))),
-    }, coords={ORDER: rows})
-    try:
-        judged = evaluate(book, window, tactical)
-    except DataError:  # too few candles up to that day: no stop or limit
-        return stop, limit
-    found_stop, found_limit = np.asarray(judged["stop"].values, float), np.asarray(judged["limit"].values, float)
-    stop[rows] = np.where(np.isfinite(found_stop), found_stop, 0.0)
-    limit[rows] = np.where(np.isfinite(found_limit), found_limit, np.inf)
-    return stop, limit
+    rows = [n for n, i in enumerate(ids) if series.get(i)]
+    if not tactical or bars is None or not rows:
+        return None, None
+    days = pd.DatetimeIndex(closes[TIME].values)
+    stop, limit = np.full((len(ids), len(days)), np.nan), np.full((len(ids), len(days)), np.nan)
+    price = np.asarray(closes.transpose(INSTRUMENT, TIME).values, dtype=float)
+    for k, day in enumerate(days):
+        book = xr.Dataset({
+            "instrument": ((ORDER,), np.array([series[ids[n]] for n in rows], dtype=object)),
+            "direction": ((ORDER,), np.array(["Long"] * len(rows), dtype=object)),
+            "level": ((ORDER,), price[rows, k]),
+            "size": ((ORDER,), np.ones(len(rows))),
+            "funds": ((ORDER,), np.full(len(rows), funds)),
+            "timeframe": ((ORDER,), np.full(len(rows), int(Timeframe.DAY))),
+        }, coords={ORDER: rows})
+        try:
+            judged = evaluate(book, bars.sel({TIME: slice(None, day)}), tactical)
+        except DataError:  # too few candles up to that day: no stop or limit
+            continue
+        stop[rows, k] = np.asarray(judged["stop"].values, dtype=float)
+        limit[rows, k] = np.asarray(judged["limit"].values, dtype=float)
+    coords = {INSTRUMENT: ids, TIME: days}
+    return (xr.DataArray(stop, dims=(INSTRUMENT, TIME), coords=coords),
+            xr.DataArray(limit, dims=(INSTRUMENT, TIME), coords=coords))
 
 
-def statistics(positions: list[dict], times: pd.DatetimeIndex, nav: np.ndarray, capital: float) -> dict:
-    """``yearlyReturn``, ``nprofitToTotalRatio``, ``avgProfitLossRatio`` and ``averageTradeDuration`` (module
-    docstring) as the document writes them."""
-    days = (times[-1] - times[0]).days
-    growth = nav[-1] / capital
-    yearly = growth ** (365.25 / days) - 1 if days > 0 and growth > 0 else 0.0
-    pnl = np.array([p["pnL"] for p in positions], dtype=float)
-    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
-    ratio = f"{100 * wins.mean() / abs(losses.mean()):.2f}%" if len(wins) and len(losses) else "N/A"
-    durations = [pd.Timestamp(p["closeDate"]) - pd.Timestamp(p["openDate"]) for p in positions]
-    mean = sum(durations, pd.Timedelta(0)) / len(durations) if durations else pd.Timedelta(0)
-    minutes = int(round(mean.total_seconds() / 60))
-    return {"yearlyReturn": f"{100 * yearly:.2f}%",
-            "nprofitToTotalRatio": f"{100 * len(wins) / len(pnl):.2f}%" if len(pnl) else "0.00%",
-            "avgProfitLossRatio": ratio,
+def _shown(stats: TradeStatistics) -> dict[str, str]:
+    """The statistics as the document writes them: percentages with two decimals, the duration in days,
+    hours and minutes ("N/A" for a ratio without losing positions)."""
+    minutes = int(round(stats.average_duration.total_seconds() / 60))
+    ratio = stats.profit_loss_ratio
+    return {"yearlyReturn": f"{100 * stats.yearly_return:.2f}%",
+            "nprofitToTotalRatio": f"{100 * stats.profitable_ratio:.2f}%",
+            "avgProfitLossRatio": f"{100 * ratio:.2f}%" if np.isfinite(ratio) else "N/A",
             "averageTradeDuration": f"{minutes // 1440}d {minutes % 1440 // 60}h {minutes % 60}m"}
 
 
