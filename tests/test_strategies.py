@@ -21,6 +21,7 @@ from helpers import dump
 from toolkit.errors import NotFoundError, ValidationError
 from toolkit.optimise import RULES
 from toolkit.workspace import Workspace
+from toolkit.workspace.book import STRATEGIES
 
 
 def _account(ws: Workspace, name: str) -> str:
@@ -168,7 +169,7 @@ def test_a_strategy_runs_over_the_book_in_the_background(book_copy: Workspace) -
     assert len(results) == 4 and results["error"].isna().all()
     first = json.loads(results["result"].iloc[0])
     assert first["portfolio_rebalance"]["rule_name"] == "Portfolio - Volatility (false, 10)"
-    assert [s.strategy.name for s in book_copy.strategies.list()] == ["Defensive"]
+    assert [s.strategy.name for s in book_copy.strategies.list()] == [name for name, _ in STRATEGIES] + ["Defensive"]
     done = book_copy.strategies.get(strategy.strategy_id).to_dict()
     assert done["status"] == "Complete" and done["print_percentage_complete"] == "100%"
     assert done["last_updated"] != "N/A"

@@ -43,6 +43,12 @@ MANDATES = [
 INDEXES = ("S&P 20 cap-weighted", "S&P 20 equal-weighted")
 FEES = FeeSchedule(bps=Decimal("5"), minimum=Decimal("1.00"))
 DRIFT = {"threshold": "0.02", "type": "ABSOLUTE"}
+#: the risk platform strategies the demo ships (PUT /strategy), for its backtests and strategy runs: ids 100-102
+STRATEGIES = (
+    ("Risk Parity, monthly", [{"rule_id": 18}]),
+    ("Min CVaR with ATR stops and resistance limits", [{"rule_id": 3}, {"rule_id": 5}, {"rule_id": 12}]),
+    ("Equal Weight, monthly", [{"rule_id": 14}]),
+)
 
 
 def build_book(ws: Any, progress: Callable[[int, int, str], None] | None = None) -> dict[str, str]:
@@ -75,6 +81,8 @@ def build_book(ws: Any, progress: Callable[[int, int, str], None] | None = None)
         if progress:
             progress(step + 1, len(plan), day.strftime("%Y-%m"))
     create_indexes(ws)
+    for name, rules in STRATEGIES:
+        ws.strategies.create({"name": name, "rules": rules})
     for number, (name, _model, start, _deposit, _flow, bench, fee, _switch) in enumerate(MANDATES, start=1):
         ws.reports.set_master(accounts[name], {
             "portfolioId": f"E{number:04d}",  # the performance interface's id (E0002: the Income mandate)
