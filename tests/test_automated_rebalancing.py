@@ -81,6 +81,16 @@ def test_a_day_without_closes_does_nothing(ws) -> None:
     assert dump(ws) == before
 
 
+def test_the_cooldown_counts_trading_days() -> None:
+    strategy = {"account_id": "a", "frequency": "monthly", "band": None, "band_kind": "relative",
+                "band_scope": "line", "cooldown_days": 3}
+    one = pd.DataFrame([[1.0]], index=["a"], columns=["x"])
+    sessions = pd.DatetimeIndex(["2022-02-25", "2022-02-28", "2022-03-01", "2022-03-02", "2022-03-03"])
+    # rebalanced on Friday 25 February: Tuesday 1 March is 2 trading days on, Thursday 3 March 4
+    assert due([strategy], one, one, {"a": "2022-02-25"}, "2022-03-01", sessions) == {"a": "cooldown"}
+    assert due([strategy], one, one, {"a": "2022-02-25"}, "2022-03-03", sessions) == {"a": "calendar"}
+
+
 def test_due_calendar_band_and_cooldown() -> None:
     strategies = [
         {"account_id": "a", "frequency": "monthly", "band": None, "band_kind": "relative", "band_scope": "line",
@@ -99,17 +109,20 @@ def test_due_calendar_band_and_cooldown() -> None:
     # c, d: x 6 points over its target (absolute 5% band broken); e: 2 points (4% relative: inside 5%)
     weights = pd.DataFrame([[0.5, 0.5], [0.5, 0.5], [0.56, 0.44], [0.56, 0.44], [0.51, 0.49]], index=ids,
                            columns=["x", "y"])
-    last = {"a": "2022-02-01", "b": "2022-01-05", "d": "2022-02-20"}
-    assert due(strategies, weights, targets, last, "2022-03-01") == {
+    last = {"a": "2022-02-01", "b": "2022-01-05", "d": "2022-02-21"}
+    sessions = pd.bdate_range("2022-01-03", "2022-03-01")  # d: 6 trading days ago, within its 30
+    assert due(strategies, weights, targets, last, "2022-03-01", sessions) == {
         "a": "calendar", "b": "not due", "c": "band", "d": "cooldown", "e": "not due"}
 
 
 def test_what_if_quarterly_against_a_five_percent_band(ws, accounts) -> None:
     answer = ws.rebalancings.what_if(accounts[0], {"quarterly": {"frequency": "quarterly"},
-                                                   "5% band": {"band": 0.05, "band_kind": "absolute"}},
+                                                   "5% band": {"band": 0.05},
+                                                   "5% band, 21-day cooldown": {"band": 0.05, "cooldown_days": 21}},
                                      "2021-01-01", "2021-12-31", cost_bps=10, min_cost=1)
     table = answer.to_pandas()
-    assert list(table.index) == ["quarterly", "5% band"]
+    assert list(table.index) == ["quarterly", "5% band", "5% band, 21-day cooldown"]
+    assert 0 < table.loc["5% band, 21-day cooldown", "rebalances"] < table.loc["5% band", "rebalances"]
     assert table.loc["quarterly", "rebalances"] == 3  # April, July, October (January is day 0)
     assert (table["costs"] > 0).all()
     nav = answer.result["nav"]

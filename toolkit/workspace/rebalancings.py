@@ -123,9 +123,11 @@ class Rebalancings:
         ``frequency`` (monthly, quarterly, yearly or None) rebalances at the first :meth:`run_due` of each
         period; ``band`` (a share, 0.05 is 5%, or None) when the account's weights drift out of it, measured
         as :mod:`toolkit.backtest.simulation` states (``band_kind`` relative or absolute, ``band_scope``
-        per line or whole book; cash counts as a line with a zero target); ``cooldown_days``: no automated
-        rebalancing within that many calendar days of the last one. At least a calendar or a band. A new
-        strategy replaces the account's previous one. Answers the stored strategy."""
+        per line or whole book; cash counts as a line with a zero target); ``cooldown_days``: after an
+        automated rebalancing on trading day ``d`` the next is on day ``d + cooldown_days`` at the earliest
+        (trading days: the days with closes of the account's holdings; the engine's ``Policy.cooldown``).
+        At least a calendar or a band. A new strategy replaces the account's previous one. Answers the
+        stored strategy."""
         problems = Problems()
         payload = problems.require_object(request, AUTOMATION_FIELDS, "rebalancing strategy")
         problems.raise_if_any("rebalancing strategy")
@@ -189,31 +191,32 @@ class Rebalancings:
             if not todo:
                 return nothing
             ids = [s["account_id"] for s in todo]
-            weights, targets = self._drift(ids, date)
+            weights, targets, sessions = self._drift(ids, date)
             if weights is None:
                 return nothing
-            reasons = due(todo, weights, targets, auto.last_rebalanced(), date)
+            reasons = due(todo, weights, targets, auto.last_rebalanced(), date, sessions)
             chosen = [a for a, r in reasons.items() if r in ("calendar", "band")]
             run = self.execute({"account_ids": chosen, "execution_date": date}) if chosen else None
             auto.record(date, reasons, None if run is None else run["id"], set(chosen), now(precise=True))
         return {"as_of": date, "due": {a: r for a, r in reasons.items() if a in chosen}, "rebalancing": run}
 
-    def _drift(self, ids: list[str], date: str) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    def _drift(self, ids: list[str], date: str) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DatetimeIndex]:
         """The accounts' weights (value over NAV, cash the rest) at the close of ``date`` and their
-        configurations' targets, both ``account x instrument``; None when ``date`` has no close."""
+        configurations' targets, both ``account x instrument``, and the trading days up to ``date``; None
+        when ``date`` has no close."""
         assert self._accounts is not None
         try:
             cube = self._accounts.holdings(ids, end=date)
         except NotFoundError:  # nothing held yet: every weight 0
             cube = None
         if cube is not None:
-            times = cube.indexes[TIME]
+            times = pd.DatetimeIndex(cube.indexes[TIME])
             if len(times) == 0 or str(times[-1].date()) != date:
-                return None, pd.DataFrame()
+                return None, pd.DataFrame(), times
             last = cube.isel({TIME: -1})
             weights = (last["value"] / last["nav"]).transpose(PORTFOLIO, INSTRUMENT).to_pandas()
         else:
-            weights = pd.DataFrame(index=ids)
+            weights, times = pd.DataFrame(index=ids), pd.DatetimeIndex([date])
         configs = ConfigurationRepository(self._ctx.db)
         allocation = {a: configs.for_account(a).allocation_id for a in ids}  # type: ignore[union-attr]
         table = self._book.targets(sorted(set(allocation.values())))
@@ -223,7 +226,7 @@ class Rebalancings:
         targets = by_allocation.reindex([allocation[a] for a in ids]).set_axis(ids)
         columns = sorted(set(weights.columns) | set(targets.columns))
         return (weights.reindex(index=ids, columns=columns).fillna(0.0),
-                targets.reindex(columns=columns).fillna(0.0))
+                targets.reindex(columns=columns).fillna(0.0), times)
 
     def what_if(self, account: str, strategies: Mapping[str, Mapping] | Sequence[Mapping], start: object = None,
                 end: object = None, *, cost_bps: float | None = None, min_cost: float | None = None) -> WhatIf:
@@ -232,7 +235,7 @@ class Rebalancings:
         last close as the capital, over ``start`` .. ``end``, at the workspace's fees (``orders.fees``, or
         ``cost_bps`` and ``min_cost``). ``strategies``: ``{"quarterly": {"frequency": "quarterly"},
         "5% band": {"band": 0.05}}`` (the fields of :meth:`attach` but the account; a list is named by
-        position). The cooldown is not simulated until the engine has one (:attr:`WhatIf.notes`)."""
+        position); the cooldown is the engine's (``Policy.cooldown``, trading days)."""
         if self._accounts is None or self._history is None:
             raise NotFoundError("This Rebalancings was built without its accounts and history; open a Workspace.")
         items = dict(strategies) if isinstance(strategies, Mapping) else {str(n): s for n, s in enumerate(strategies)}
@@ -248,7 +251,7 @@ class Rebalancings:
             band = spec.get("band")
             policies[name] = Policy(frequency=spec.get("frequency"), band=None if band is None else float(band),
                                     band_kind=spec.get("band_kind", "relative"),
-                                    band_scope=spec.get("band_scope", "line"))
+                                    band_scope=spec.get("band_scope", "line"), cooldown=spec.get("cooldown_days", 0))
         if not items:
             problems.add("strategies", "give at least one strategy")
         problems.raise_if_any("what-if")
@@ -271,10 +274,7 @@ class Rebalancings:
         result = simulate(prices, target, policies, capital=capital,
                           cost_bps=float(fees.bps) if cost_bps is None else cost_bps,
                           min_cost=float(fees.minimum) if min_cost is None else min_cost)
-        cooled = [n for n, s in items.items() if s.get("cooldown_days")]
-        notes = [f"cooldown_days of {', '.join(cooled)} not simulated: toolkit.backtest has no cooldown yet"] \
-            if cooled else []
-        return WhatIf(account, capital, result, notes)
+        return WhatIf(account, capital, result)
 
     def _in_order(self, ids: list[str], date: str) -> None:
         """No back-dating: a run's execution date may not be before the last booking (a fill, a fee or a
@@ -359,12 +359,12 @@ class Rebalancings:
 
 
 def due(strategies: list[dict], weights: pd.DataFrame, targets: pd.DataFrame, last: Mapping[str, str],
-        date: str) -> dict[str, str]:
+        date: str, sessions: pd.DatetimeIndex) -> dict[str, str]:
     """Why each account of ``strategies`` is (not) due on ``date``: ``calendar`` (its period, a month,
     quarter or year, has had no automated rebalancing), ``band`` (its ``weights`` are out of its band
     around ``targets``, both ``account x instrument``), ``cooldown`` (it would be, but its last automated
-    rebalancing is fewer than ``cooldown_days`` calendar days ago) or ``not due``. Vectorised over
-    accounts."""
+    rebalancing is fewer than ``cooldown_days`` trading days, days of ``sessions``, before ``date``) or
+    ``not due``. Vectorised over accounts."""
     ids = [s["account_id"] for s in strategies]
     day = pd.Timestamp(date)
     previous = pd.DatetimeIndex([pd.Timestamp(last[a]) if a in last else pd.NaT for a in ids])
@@ -382,8 +382,8 @@ def due(strategies: list[dict], weights: pd.DataFrame, targets: pd.DataFrame, la
     scope = np.array([0 if s["band_scope"] == "line" else 1 for s in strategies])
     drifted = has_band & _band_breach(w, t, band, kind, scope)[:, 0]
     wanted = calendar | drifted
-    cooling = wanted & previous.notna() & ((day - previous).days.to_numpy() < np.array(
-        [s["cooldown_days"] for s in strategies]))
+    elapsed = np.searchsorted(sessions, day) - np.searchsorted(sessions, previous.fillna(day))
+    cooling = wanted & previous.notna() & (elapsed < np.array([s["cooldown_days"] for s in strategies]))
     reason = np.where(cooling, "cooldown", np.where(calendar, "calendar", np.where(drifted, "band", "not due")))
     return dict(zip(ids, reason.tolist()))
 
@@ -396,7 +396,6 @@ class WhatIf:
     account_id: str
     capital: float
     result: xr.Dataset
-    notes: list[str]
 
     def to_pandas(self) -> pd.DataFrame:
         """Per strategy: the final NAV, the total return, the costs, the number of rebalances (the first
