@@ -22,9 +22,12 @@ def market(a: list[float], b: list[float], start: str = "2024-01-30") -> xr.Data
 
 
 HALF = xr.DataArray([0.5, 0.5], dims=INSTRUMENT, coords={INSTRUMENT: ["A", "B"]})
+#: every case runs through the compiled day loop and the Python event loop
+ENGINES = pytest.mark.parametrize("engine", ["compiled", "events"])
 
 
-def test_whole_units_positions_and_statistics_hand_worked():
+@ENGINES
+def test_whole_units_positions_and_statistics_hand_worked(engine):
     """1000 at 50/50 in whole units, a cost of 1 per trade (min_cost=1, no bps), monthly on the first day.
 
     Days Tue 30 Jan, Wed 31 Jan, Thu 1 Feb (rebalance), Fri 2 Feb; A 10, 12, 15, 15; B 20, 20, 18, 17.
@@ -44,7 +47,7 @@ def test_whole_units_positions_and_statistics_hand_worked():
     mean loss 42.5 = 2.8588; durations 2, 3, 3, 1 days: mean 2.25 days; CAGR 1.158 ** (365.25 / 3) - 1.
     """
     out = simulate(market([10, 12, 15, 15], [20, 20, 18, 17]), HALF, Policy("monthly"), capital=1000,
-                   min_cost=1, units="whole")
+                   min_cost=1, units="whole", engine=engine)
     np.testing.assert_allclose(out.nav.values, [998, 1096, 1191, 1158], rtol=1e-12)
     np.testing.assert_allclose(out.cash.values, [8, 8, 12, 12], rtol=1e-12)
     np.testing.assert_array_equal(out.units.values, [[49, 49, 39, 39], [25, 25, 33, 33]])
@@ -70,7 +73,8 @@ def test_whole_units_positions_and_statistics_hand_worked():
     assert stats.yearly_return == pytest.approx(1.158 ** (365.25 / 3) - 1, rel=1e-9)
 
 
-def test_cooldown_delays_a_band_and_skips_a_calendar_day():
+@ENGINES
+def test_cooldown_delays_a_band_and_skips_a_calendar_day(engine):
     """A 10 -> 12 and flat, B flat at 20: A's weight 0.6/1.1 is 9.1% off its target on day 1 (band 5%).
 
     Without a cooldown the band rebalances on day 1; with cooldown=3 it waits for day 3 (still out). Monthly
@@ -78,7 +82,7 @@ def test_cooldown_delays_a_band_and_skips_a_calendar_day():
     prices = market([10, 12, 12, 12, 12], [20, 20, 20, 20, 20])
     policies = {"band": Policy(band=0.05), "band_cool": Policy(band=0.05, cooldown=3),
                 "monthly": Policy("monthly"), "monthly_cool": Policy("monthly", cooldown=5)}
-    out = simulate(prices, HALF, policies, capital=1)
+    out = simulate(prices, HALF, policies, capital=1, engine=engine)
     np.testing.assert_array_equal(out.rebalanced.values, [[1, 1, 0, 0, 0], [1, 0, 0, 1, 0], [1, 0, 1, 0, 0],
                                                           [1, 0, 0, 0, 0]])
     np.testing.assert_allclose(out.units.sel(strategy="band_cool", instrument="A").values,
@@ -86,7 +90,8 @@ def test_cooldown_delays_a_band_and_skips_a_calendar_day():
     np.testing.assert_allclose(out.nav.values[:, -1], 1.1, rtol=1e-12)
 
 
-def test_flows_are_traded_pro_rata_and_the_twr_ignores_them():
+@ENGINES
+def test_flows_are_traded_pro_rata_and_the_twr_ignores_them(engine):
     """1000 at 50/50, held, 10 bps; A 10, 20, 20, B 10 flat; +300 on day 1, -500 on day 2.
 
     - Day 0: V' = 1000 / 1.001; NAV0 = V'.
@@ -98,7 +103,7 @@ def test_flows_are_traded_pro_rata_and_the_twr_ignores_them():
     """
     prices = market([10, 20, 20], [10, 10, 10])
     flows = xr.DataArray([0.0, 300, -500], dims=TIME, coords={TIME: prices[TIME].values})
-    out = simulate(prices, HALF, Policy(), capital=1000, cost_bps=10, flows=flows)
+    out = simulate(prices, HALF, Policy(), capital=1000, cost_bps=10, flows=flows, engine=engine)
     v0 = 1000 / 1.001
     nav = np.array([v0, 1.5 * v0 + 300 / 1.001, 1.5 * v0 + 300 / 1.001 - 500 / 0.999])
     np.testing.assert_allclose(out.nav.values, nav, rtol=1e-12)
@@ -111,21 +116,23 @@ def test_flows_are_traded_pro_rata_and_the_twr_ignores_them():
     assert stats.pnl == pytest.approx(positions(out).pnl.sum(), rel=1e-12)
 
 
-def test_flows_per_portfolio_and_on_a_rebalance_day():
+@ENGINES
+def test_flows_per_portfolio_and_on_a_rebalance_day(engine):
     """A deposit on a rebalance day is invested by the rebalance; each portfolio gets its own flows."""
     prices = market([10, 10, 10, 12], [20, 20, 20, 20])  # 1 Feb is day 2
     books = xr.DataArray([[0.5, 0.5], [0.2, 0.8]], dims=(PORTFOLIO, INSTRUMENT),
                          coords={PORTFOLIO: ["p1", "p2"], INSTRUMENT: ["A", "B"]})
     flows = xr.DataArray([[0, 0, 100, 0], [0, 0, 0, 0]], dims=(PORTFOLIO, TIME),
                          coords={PORTFOLIO: ["p1", "p2"], TIME: prices[TIME].values})
-    out = simulate(prices, books, Policy("monthly"), capital=100, flows=flows)
+    out = simulate(prices, books, Policy("monthly"), capital=100, flows=flows, engine=engine)
     np.testing.assert_allclose(out.nav.sel(portfolio="p1").values, [100, 100, 200, 220], rtol=1e-12)
     np.testing.assert_allclose(out.twr_nav.sel(portfolio="p1").values, [100, 100, 100, 110], rtol=1e-12)
     np.testing.assert_allclose(out.nav.sel(portfolio="p2").values, [100, 100, 100, 104], rtol=1e-12)
     assert out.rebalanced.sel(portfolio="p1").values.tolist() == [True, False, True, False]
 
 
-def test_stops_exit_at_the_close_and_wait_for_the_rebalance():
+@ENGINES
+def test_stops_exit_at_the_close_and_wait_for_the_rebalance(engine):
     """100 at 50/50, monthly (1 Feb is day 3); A 10, 9.5, 8.9, 8, 12; B flat at 10; A's stop at 9.
 
     - Day 2: A closes at 8.9 <= 9: its 5 units are sold at 8.9 (not at 9): cash 44.5, NAV 94.5.
@@ -140,7 +147,7 @@ def test_stops_exit_at_the_close_and_wait_for_the_rebalance():
                         dims=(PORTFOLIO, INSTRUMENT, TIME),
                         coords={PORTFOLIO: ["p1", "p2"], INSTRUMENT: ["A", "B"],
                                 TIME: prices[TIME].values[[0, 3]]})
-    out = simulate(prices, books, Policy("monthly"), capital=100, stop=stop)
+    out = simulate(prices, books, Policy("monthly"), capital=100, stop=stop, engine=engine)
     np.testing.assert_allclose(out.nav.sel(portfolio="p1").values, [100, 97.5, 94.5, 94.5, 94.5], rtol=1e-12)
     np.testing.assert_allclose(out.cash.sel(portfolio="p1").values, [0, 0, 44.5, 47.25, 47.25], atol=1e-12)
     np.testing.assert_allclose(out.nav.sel(portfolio="p2").values, [100, 97.5, 94.5, 94.5, 118.125], rtol=1e-12)
@@ -153,10 +160,11 @@ def test_stops_exit_at_the_close_and_wait_for_the_rebalance():
     assert not reopened.closed and reopened.stop == 5.0 and reopened.pnl == pytest.approx(5.90625 * 4)
 
 
-def test_a_limit_takes_profit_at_the_close():
+@ENGINES
+def test_a_limit_takes_profit_at_the_close(engine):
     prices = market([10, 11, 12], [10, 10, 10])
     limit = xr.DataArray([10.5], dims=INSTRUMENT, coords={INSTRUMENT: ["A"]})
-    out = simulate(prices, HALF, Policy(), capital=100, limit=limit, cost_bps=100)
+    out = simulate(prices, HALF, Policy(), capital=100, limit=limit, cost_bps=100, engine=engine)
     v0 = 100 / 1.01
     sold = v0 / 20 * 11
     np.testing.assert_allclose(out.cash.values, [0, sold * 0.99, sold * 0.99], atol=1e-12)
@@ -220,7 +228,8 @@ def test_bad_new_input_is_named():
         simulate(prices, HALF, Policy(), flows=off_day, stop=unknown, limit=HALF.expand_dims(book=[1]))
     assert error.value.paths == ["stop.instrument", "limit", "flows.time"]
     drain = xr.DataArray([0.0, -5000, 0], dims=TIME, coords={TIME: days})
-    with pytest.raises(DataError, match="withdraw more"):
-        simulate(prices, HALF, Policy(), capital=1000, flows=drain)
+    for engine in ("compiled", "events"):
+        with pytest.raises(DataError, match="withdraw more"):
+            simulate(prices, HALF, Policy(), capital=1000, flows=drain, engine=engine)
     with pytest.raises(ValidationError, match="select one run"):
         trade_statistics(simulate(prices, HALF, {"a": Policy(), "b": Policy("monthly")}))

@@ -174,7 +174,7 @@ def simulate(prices: xr.DataArray | xr.Dataset, weights: xr.DataArray,
              capital: float = 1_000_000.0, cost_bps: float = 0.0, min_cost: float = 0.0,
              units: str = "fractional", flows: xr.DataArray | None = None, stop: xr.DataArray | None = None,
              limit: xr.DataArray | None = None, reoptimise: Reoptimise | None = None,
-             order_math: OrderMath | None = None) -> xr.Dataset:
+             order_math: OrderMath | None = None, lines: bool = True, engine: str = "auto") -> xr.Dataset:
     """Backtest target weights under one or several rebalancing policies.
 
     Parameters
@@ -208,6 +208,12 @@ def simulate(prices: xr.DataArray | xr.Dataset, weights: xr.DataArray,
     order_math : callable, optional
         ``order_math(units, cash, price, target) -> (units, cash)`` on arrays ``(run, instrument)`` and
         ``(run,)``: the exact order math of every rebalance (its fees are its own).
+    lines : bool
+        Whether to return ``units`` and ``weights`` (``(..., instrument, time)``, the memory of the
+        result); False keeps only the per-run series.
+    engine : {"auto", "compiled", "events"}
+        The compiled day loop (``"auto"`` when there is no hook) or the Python event loop (needed by the
+        hooks; the compiled loop agrees with it to 1e-12).
 
     Returns
     -------
@@ -233,6 +239,10 @@ def simulate(prices: xr.DataArray | xr.Dataset, weights: xr.DataArray,
     closes = prices["close"] if isinstance(prices, xr.Dataset) else prices
     problems = [p for path, pol in policies for p in pol.problems(path)]
     problems += _check_numbers(capital, cost_bps, min_cost)
+    if engine not in ("auto", "compiled", "events"):
+        problems.append(Problem("engine", f"unknown engine {engine!r}; use 'auto', 'compiled' or 'events'"))
+    elif engine == "compiled" and (reoptimise is not None or order_math is not None):
+        problems.append(Problem("engine", "the compiled engine cannot call reoptimise or order_math; use 'auto'"))
     if units not in UNITS:
         problems.append(Problem("units", f"unknown units {units!r}; use 'fractional' or 'whole'"))
     first, last = _period(start, end, problems)
@@ -263,10 +273,12 @@ def simulate(prices: xr.DataArray | xr.Dataset, weights: xr.DataArray,
                      limit=_lines(levels.get("limit"), extra, np.inf),
                      flows=None if flow is None else np.asarray(flow.values, dtype=float).reshape(-1, len(times)),
                      history=history, weights=weights, extra=extra)
-    engine = _Engine(market, target, [pol for _, pol in policies], capital, cost_bps / 1e4, min_cost,
-                     units == "whole", reoptimise, order_math)
-    ds = _dataset(engine.run(), weights, extra, names, closes)
-    ds["close"] = xr.DataArray(price.T, dims=(INSTRUMENT, TIME))
+    state = _Engine(market, target, [pol for _, pol in policies], capital, cost_bps / 1e4, min_cost,
+                    units == "whole", reoptimise, order_math)
+    hooks = reoptimise is not None or order_math is not None
+    arrays = state.run(lines) if engine == "events" or hooks else state.compiled(lines)
+    ds = _dataset(arrays, weights, extra, names, closes)
+    ds["close"] = xr.DataArray(price.T, dims=(INSTRUMENT, TIME))  # small: (instrument, time)
     for name, value in levels.items():
         if value is not None:
             ds[name] = value.drop_vars([c for c in value.coords if c not in value.dims])
@@ -498,7 +510,7 @@ class _Engine:
         return beyond & (held > 0)
 
     # ------------------------------------------------------------------ the loop
-    def run(self) -> dict[str, np.ndarray]:
+    def run(self, lines: bool) -> dict[str, np.ndarray]:
         runs = self.units.shape[0]
         self._step(np.arange(runs), np.zeros(runs, dtype=int), np.ones(runs, dtype=bool))
         scan = np.ones(runs, dtype=int)
@@ -523,7 +535,7 @@ class _Engine:
             miss = act[~hit]
             scan[miss] = np.where(end[~hit] >= cal[~hit], self.n_time, end[~hit])
             width[miss] *= 2
-        return self._series()
+        return self._series(lines)
 
     def _search(self, rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
         """The first day in ``[first, end)`` with a band breach (after the cooldown), a level crossed or a
@@ -691,16 +703,15 @@ class _Engine:
         return base + add
 
     # ------------------------------------------------------------------ results
-    def _series(self) -> dict[str, np.ndarray]:
+    def _series(self, lines: bool) -> dict[str, np.ndarray]:
         ev = {k: np.concatenate(v) for k, v in self.events.items()}
         runs, n_time = self.units.shape[0], self.n_time
         marker = np.full((runs, n_time), -1)
         marker[ev["run"], ev["day"]] = np.arange(ev["run"].size)
         latest = np.maximum.accumulate(marker, axis=1)
         held_units = ev["units"][latest]  # (run, time, instrument)
-        values = held_units * self.m.price[None]
         cash = ev["cash"][latest]
-        nav = values.sum(-1) + cash
+        nav = np.einsum("rti,ti->rt", held_units, self.m.price) + cash
         per_day = {}
         for name in ("costs", "traded", "before"):
             table = np.zeros((runs, n_time))
@@ -708,18 +719,58 @@ class _Engine:
             per_day[name] = table
         rebalanced = np.zeros((runs, n_time), dtype=bool)
         rebalanced[ev["run"], ev["day"]] = ev["rebalanced"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            turnover = np.where(per_day["traded"] > 0, per_day["traded"] / per_day["before"], 0.0)
-        flow = self.m.flows[self.book_of] if self.m.flows is not None else np.zeros((runs, n_time))
-        previous = np.concatenate([np.full((runs, 1), self.capital), nav[:, :-1]], axis=1)
-        twr = self.capital * np.cumprod((nav - flow) / previous, axis=1)
-        shape = (self.n_strat, self.n_book)
-        series = {"nav": nav, "cash": cash, "twr_nav": twr, "flow": flow, "turnover": turnover,
-                  "traded": per_day["traded"], "costs": per_day["costs"], "rebalanced": rebalanced}
-        out = {k: v.reshape(*shape, n_time) for k, v in series.items()}
-        out["units"] = held_units.reshape(*shape, n_time, self.n_inst)
-        out["weights"] = (values / nav[..., None]).reshape(*shape, n_time, self.n_inst)
-        return out
+        return _finish(self, nav, cash, (held_units, None) if lines else None, per_day["costs"], per_day["traded"],
+                       per_day["before"], rebalanced)
+
+    def compiled(self, lines: bool) -> dict[str, np.ndarray]:
+        """The same simulation through the compiled day loop (:mod:`toolkit.backtest.kernel`)."""
+        from toolkit.backtest import kernel
+
+        runs, n_time, n_inst = self.units.shape[0], self.n_time, self.n_inst
+        units = np.empty((runs, n_time, n_inst) if lines else (1, 1, n_inst))
+        weights = np.empty_like(units)
+        cash, nav, costs, traded, before = (np.empty((runs, n_time)) for _ in range(5))
+        rebalanced = np.zeros((runs, n_time), dtype=bool)
+        none = np.zeros((1, 1, n_inst))
+        stop = self.m.stop if self.m.stop is not None else none - np.inf
+        limit = self.m.limit if self.m.limit is not None else none + np.inf
+        flows = self.m.flows if self.m.flows is not None else np.zeros((1, 1))
+        failed = kernel.run(np.ascontiguousarray(self.m.price), self.calendar, self.strat_of, self.book_of,
+                            np.ascontiguousarray(self.tgt), self.has_band, self.band, self.kind, self.scope,
+                            self.cooldown, np.ascontiguousarray(stop), np.ascontiguousarray(limit), self.levels,
+                            np.ascontiguousarray(flows), self.m.flows is not None, float(self.capital), self.bps,
+                            float(self.minimum), self.whole, units, weights, lines, cash, nav, costs, traded,
+                            before, rebalanced)
+        if (failed >= 0).any():
+            r = int(np.argmax(failed >= 0))
+            raise DataError(f"On {self.m.times[failed[r]].date()} the NAV of run {r} falls to "
+                            f"{nav[r, failed[r]]:.2f}: the flows withdraw more than the portfolio holds.")
+        return _finish(self, nav, cash, (units, weights) if lines else None, costs, traded, before, rebalanced)
+
+
+def _finish(engine: _Engine, nav: np.ndarray, cash: np.ndarray, lines: tuple[np.ndarray, np.ndarray | None] | None,
+            costs: np.ndarray, traded: np.ndarray, before: np.ndarray,
+            rebalanced: np.ndarray) -> dict[str, np.ndarray]:
+    """The result arrays, ``(strategy, book, time[, instrument])``, from the per-run day arrays."""
+    runs, n_time = nav.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turnover = np.where(traded > 0, traded / before, 0.0)
+    flows = engine.m.flows
+    flow = flows[engine.book_of] if flows is not None else np.zeros((runs, n_time))
+    previous = np.concatenate([np.full((runs, 1), engine.capital), nav[:, :-1]], axis=1)
+    twr = engine.capital * np.cumprod((nav - flow) / previous, axis=1)
+    shape = (engine.n_strat, engine.n_book)
+    series = {"nav": nav, "cash": cash, "twr_nav": twr, "flow": flow, "turnover": turnover, "traded": traded,
+              "costs": costs, "rebalanced": rebalanced}
+    out: dict[str, np.ndarray] = {k: v.reshape(*shape, n_time) for k, v in series.items()}
+    if lines is not None:
+        units, weights = lines
+        if weights is None:
+            weights = units * engine.m.price[None]
+            weights /= nav[..., None]
+        out["units"] = units.reshape(*shape, n_time, engine.n_inst)
+        out["weights"] = weights.reshape(*shape, n_time, engine.n_inst)
+    return out
 
 
 def _dataset(out: dict[str, np.ndarray], weights: xr.DataArray, extra: list[Hashable], names: list[str] | None,
@@ -741,5 +792,6 @@ def _dataset(out: dict[str, np.ndarray], weights: xr.DataArray, extra: list[Hash
         variables[name] = xr.DataArray(shaped, dims=dims)
     ds = xr.Dataset(variables, coords=coords)
     for name in ("weights", "units"):
-        ds[name] = ds[name].transpose(*head, INSTRUMENT, TIME)
+        if name in ds:
+            ds[name] = ds[name].transpose(*head, INSTRUMENT, TIME)
     return ds

@@ -13,7 +13,9 @@ its valid bars only: the bars of a row with a NaN in any price it uses are moved
 kernel runs on the packed rows (so every series starts at index 0, whatever its first quote), and
 the results are put back where the bars came from, NaN at the missing bars. A missing bar is thus
 skipped, not filled: the indicator continues across a gap as if the bar had not existed, which is
-what TA-Lib gives on the series with the missing bars dropped.
+what TA-Lib gives on the series with the missing bars dropped. The compiled kernels of
+:mod:`toolkit.signals.kernels` (true range, ATR, RSI, SuperTrend, trend bias, rule 4's statistic) do the
+same one row at a time; the NumPy kernels of the levels and the rules use these helpers.
 """
 
 from __future__ import annotations
@@ -118,10 +120,11 @@ def method(value: object, path: str = "method") -> str:
 
 def core(array: xr.DataArray) -> xr.DataArray:
     """``array`` with ``time`` last and, when dask-backed, in one chunk along ``time`` (a recursion needs
-    the whole history of a series; chunks along the other dimensions are kept)."""
-    dims = [d for d in array.dims if d != TIME] + [TIME]
-    array = array.transpose(*dims)
-    if array.chunks is not None:
+    the whole history of a series: a time axis in several chunks is merged, lazily, into one; chunks along
+    the other dimensions are kept)."""
+    if array.dims[-1] != TIME:  # (a transpose that changes nothing still costs a copy of the metadata)
+        array = array.transpose(*[d for d in array.dims if d != TIME], TIME)
+    if array.chunks is not None and len(array.chunksizes[TIME]) > 1:
         array = array.chunk({TIME: -1})
     return array
 
@@ -129,7 +132,7 @@ def core(array: xr.DataArray) -> xr.DataArray:
 def order_dims(result: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
     """``result`` with the dimensions in ``like``'s order (instrument, time, ... as given)."""
     dims = [d for d in like.dims if d in result.dims]
-    return result.transpose(*dims, ...)
+    return result if list(result.dims[:len(dims)]) == dims else result.transpose(*dims, ...)
 
 
 def apply(kernel: Callable, *arrays: xr.DataArray, outputs: int = 1, **kwargs) -> tuple[xr.DataArray, ...]:

@@ -24,34 +24,10 @@ import xarray as xr
 from toolkit.errors import Problems
 from toolkit.schema import TIME
 from toolkit.signals import bars as b
-from toolkit.signals.smoothing import ewm
+from toolkit.signals import kernels
 
 #: Wilder's RSI period
 PERIOD = 14
-
-
-def packed_rsi(close: np.ndarray, period: int) -> np.ndarray:
-    """RSI of packed rows (valid closes first); NaN before bar ``period``."""
-    change = np.empty(close.shape)
-    change[..., 0] = np.nan
-    np.subtract(close[..., 1:], close[..., :-1], out=change[..., 1:])
-    up = np.maximum(change, 0.0)
-    losses = np.subtract(up, change, out=change)  # max(-d, 0) = max(d, 0) - d
-    gains = ewm(up, period, 1.0 / period, start=1, overwrite=True)
-    total = ewm(losses, period, 1.0 / period, start=1, overwrite=True)
-    total += gains
-    flat = total == 0  # no gain and no loss in the window: 50 (TA-Lib answers 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        np.divide(gains, total, out=gains)
-    gains *= 100.0
-    np.copyto(gains, 50.0, where=flat)
-    return gains
-
-
-def _rsi_kernel(close: np.ndarray, period: int) -> np.ndarray:
-    valid = b.valid_values(close)
-    order = b.compact(valid)
-    return b.spread(packed_rsi(b.pack(close, order), period), order, valid)
 
 
 def closes(data: xr.Dataset | xr.DataArray, needed: int, what: str) -> xr.DataArray:
@@ -81,33 +57,8 @@ def rsi(data: xr.Dataset | xr.DataArray, period: int = PERIOD) -> xr.DataArray:
     """
     b.read_parameters({"period": (period, 3, "Period")})
     close = closes(data, period + 1, f"an RSI of period {period}")
-    (out,) = b.apply(_rsi_kernel, close, period=period)
+    (out,) = b.apply(kernels.rsi, close, period=period)
     return out.rename("rsi")
-
-
-def _reversal_kernel(close: np.ndarray, level: np.ndarray, period: int, horizon: int, width: float,
-                     lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    valid = b.valid_values(close)
-    order = b.compact(valid)
-    packed = b.pack(close, order)
-    strength = packed_rsi(packed, period)
-    steps = close.shape[-1]
-    last = b.counts(valid, close.shape) - 1  # index of each row's last quoted bar, packed
-    current = np.take_along_axis(strength, np.maximum(last, 0)[..., None], axis=-1)[..., 0]
-    current = np.where(last >= 0, current, np.nan)
-    level = np.where(np.isnan(level), current, level)
-    later = np.full(close.shape, np.nan)
-    later[..., :steps - horizon] = packed[..., horizon:]
-    index = np.arange(steps)
-    window = index >= (last - lookback + 1)[..., None] if lookback > 0 else True
-    direction = np.sign(strength - 50.0)
-    event = (np.abs(strength - level[..., None]) <= width) & (direction != 0) & np.isfinite(later) & window
-    reversal = event & (direction * (later - packed) < 0)
-    events = event.sum(axis=-1).astype(float)
-    reversals = reversal.sum(axis=-1).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        probability = np.where(events > 0, reversals / events, np.nan)
-    return level, events, reversals, probability
 
 
 def reversal_probability(data: xr.Dataset | xr.DataArray, level: float | xr.DataArray | None = None, *,
@@ -162,7 +113,7 @@ def reversal_probability(data: xr.Dataset | xr.DataArray, level: float | xr.Data
     if level is not None:
         levels = (levels.fillna(0) + level).where(lambda v: np.isfinite(v)) if isinstance(level, xr.DataArray) \
             else levels.fillna(float(level))
-    outs = xr.apply_ufunc(_reversal_kernel, b.core(close), levels,
+    outs = xr.apply_ufunc(kernels.reversal, b.core(close), levels,
                           kwargs={"period": period, "horizon": horizon, "width": float(width),
                                   "lookback": lookback or 0},
                           input_core_dims=[[TIME], []], output_core_dims=[[], [], [], []], dask="parallelized",

@@ -18,8 +18,8 @@ Seeding: the first bar with an ATR (bar ``n``, see :func:`toolkit.signals.volati
 basic bands as final bands and starts from "down" (Pine starts down; stockstats starts at 0,
 which it plots as down), so a series is up on that bar only if its close is already above the
 upper band. The band recursion depends on its own past (a running extreme that resets when the
-close crosses it), so it is not a linear filter: it steps through time in numpy, every instrument
-and extra dimension at once (one vector operation per bar, never a loop over instruments).
+close crosses it), so it is not a linear filter: it is one compiled walk along time per series,
+the ATR and the bands together (:mod:`toolkit.signals.kernels`).
 stockstats' ATR is ``ewm(alpha=1/n, adjust=True)`` from the first bar, so its SuperTrend equals the
 "Smoothed" one once the ATR seeds have decayed. pandas-ta's ``supertrend`` is another recursion: it
 compares the close with the previous bar's bands and ratchets only the band of the current direction
@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.ndimage import uniform_filter1d
 
 from toolkit.errors import Problems
 from toolkit.signals import bars as b
+from toolkit.signals import kernels
 from toolkit.signals.momentum import closes
-from toolkit.signals.volatility import ohlc, packed_atr, valid_bars
+from toolkit.signals.volatility import ohlc
 
 #: the document's SuperTrend defaults (rule 7: "Direction - Follow The Supertrend (3, 10, SMA)")
 FACTOR, PERIOD, METHOD = 3.0, 10, "SMA"
@@ -48,69 +48,19 @@ FACTOR, PERIOD, METHOD = 3.0, 10, "SMA"
 LOOKBACK = 200
 
 
-def _latch(set_: np.ndarray, reset: np.ndarray, first: int) -> np.ndarray:
-    """+1 from a bar where ``set_`` holds, -1 from one where ``reset`` holds, else the previous value, starting
-    at ``first`` from -1 unless ``set_`` holds there; the last axis is time. Vectorised: the last event forward
-    filled by its index."""
-    event = np.where(set_, 1.0, np.where(reset, -1.0, 0.0))
-    event[..., :first] = 0.0
-    if first < event.shape[-1]:
-        event[..., first] = np.where(set_[..., first], 1.0, -1.0)
-    index = np.where(event != 0.0, np.arange(event.shape[-1]), 0)
-    np.maximum.accumulate(index, axis=-1, out=index)
-    return np.take_along_axis(event, index, axis=-1)
-
-
 def bands(high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.ndarray,
           factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SuperTrend of rows whose ATR starts on one bar for all (``(..., time)``): line, upper, lower,
-    direction (+1 up, -1 down), NaN where the ATR is NaN.
+    """SuperTrend of rows ``(..., time)`` from a given ATR: line, upper, lower, direction (+1 up, -1 down),
+    NaN where the ATR is NaN.
 
-    Both final bands are one ratchet: the state ``(U, -L)`` falls to the basic band ``(bu, -bl)`` when that
-    is lower (``min``), and resets to it when the previous close crossed it (``(c, -c) > (U, -L)``); three
-    vector operations per bar for every series at once. The direction is then a latch (up when the close
-    is above ``U``, down when below ``L``), computed for all bars at once by :func:`_latch`.
+    Each row starts on its first bar with an ATR (the basic bands are the final bands there) and skips the
+    bars without one. Both final bands are one ratchet: the state ``(U, -L)`` falls to the basic band
+    ``(bu, -bl)`` when that is lower, and resets to it when the previous close crossed it
+    (``(c, -c) > (U, -L)``); the direction is then a latch (up when the close is above ``U``, down when
+    below ``L``). One compiled walk per row (:func:`toolkit.signals.kernels.bands`).
     """
-    shape = close.shape
-    steps = shape[-1]
-    defined = np.isfinite(atr).reshape(-1, steps).any(axis=0)
-    first = int(np.argmax(defined)) if defined.any() else steps
-    middle = (high + low) / 2.0
-    width = factor * atr
-    # time-major (time, 2, rows): each bar's state is one contiguous block
-    basic = np.empty((steps, 2, middle.size // steps))
-    basic[:, 0] = (middle + width).reshape(-1, steps).T
-    basic[:, 1] = (width - middle).reshape(-1, steps).T
-    signed = np.empty_like(basic)
-    signed[:, 0] = close.reshape(-1, steps).T
-    np.negative(signed[:, 0], out=signed[:, 1])
-    state = np.full(basic.shape, np.nan)
-    crossed = np.empty(basic.shape[1:], dtype=bool)
-    if first < steps:
-        state[first] = basic[first]
-    for t in range(first + 1, steps):
-        np.minimum(basic[t], state[t - 1], out=state[t])
-        np.greater(signed[t - 1], state[t - 1], out=crossed)
-        np.copyto(state[t], basic[t], where=crossed)
-    upper = state[:, 0].T.reshape(shape)
-    lower = (-state[:, 1]).T.reshape(shape)
-    with np.errstate(invalid="ignore"):
-        direction = _latch(close > upper, close < lower, first)
-    missing = ~np.isfinite(atr)
-    for out in (direction, upper, lower):
-        out[missing] = np.nan
-    line = np.where(direction > 0, lower, upper)
+    line, upper, lower, direction = kernels.bands(high, low, close, atr, factor)
     return line, upper, lower, direction
-
-
-def _supertrend_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, factor: float, period: int,
-                       method: str) -> tuple[np.ndarray, ...]:
-    valid = valid_bars(high, low, close)
-    order = b.compact(valid)
-    h, lo, c = b.pack(high, order), b.pack(low, order), b.pack(close, order)
-    average = packed_atr(h, lo, c, period, method)
-    outs = (*bands(h, lo, c, average, factor), average)
-    return tuple(b.spread(o, order, valid) for o in outs)
 
 
 def supertrend(bars: xr.Dataset, factor: float = FACTOR, period: int = PERIOD, method: str = METHOD) -> xr.Dataset:
@@ -141,31 +91,10 @@ def supertrend(bars: xr.Dataset, factor: float = FACTOR, period: int = PERIOD, m
     problems.raise_if_any("indicator parameters")
     method = b.method(method)
     high, low, close = ohlc(bars, period + 1, f"a SuperTrend of period {period}")
-    outs = b.apply(_supertrend_kernel, high, low, close, outputs=5, factor=float(factor), period=period,
+    outs = b.apply(kernels.supertrend, high, low, close, outputs=5, factor=float(factor), period=period,
                    method=method)
     names = ("supertrend", "upper", "lower", "direction", "atr")
     return xr.Dataset({name: out.rename(name) for name, out in zip(names, outs, strict=True)})
-
-
-def _bias_kernel(close: np.ndarray, lookback: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    valid = b.valid_values(close)
-    order = b.compact(valid)
-    c = b.pack(close, order)
-    change = c[..., 1:] - c[..., :-1]  # change k - 1 is bar k - 1 to bar k
-    steps = close.shape[-1]
-    shares = []
-    for moved in (change > 0, change < 0):
-        share = np.full(close.shape, np.nan)
-        if steps > lookback:
-            # the mean of the last ``lookback`` indicators (exact: a running sum of 0 and 1), ending on each bar
-            uniform_filter1d(moved.astype(float), lookback, axis=-1, output=share[..., 1:], mode="nearest",
-                             origin=(lookback - 1) // 2)
-            share[..., :lookback] = np.nan
-            if valid is not None:  # a window reaching past a row's last quoted bar is not a window
-                share[np.arange(steps) >= b.counts(valid, close.shape)[..., None]] = np.nan
-        shares.append(share)
-    up, down = shares
-    return b.spread(up, order, valid), b.spread(down, order, valid), b.spread(up - down, order, valid)
 
 
 def trend_bias(data: xr.Dataset | xr.DataArray, lookback: int = LOOKBACK) -> xr.Dataset:
@@ -189,5 +118,5 @@ def trend_bias(data: xr.Dataset | xr.DataArray, lookback: int = LOOKBACK) -> xr.
     """
     b.read_parameters({"lookback": (lookback, 8, "Period")})
     close = closes(data, lookback + 1, f"a trend bias over {lookback} changes")
-    outs = b.apply(_bias_kernel, close, outputs=3, lookback=lookback)
+    outs = b.apply(kernels.trend_bias, close, outputs=3, lookback=lookback)
     return xr.Dataset({name: out.rename(name) for name, out in zip(("up", "down", "bias"), outs, strict=True)})

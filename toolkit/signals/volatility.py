@@ -16,7 +16,7 @@ Conventions and how the peers differ:
   SuperTrend ``Method``: SMA, EMA or Smoothed = Wilder's), first defined on bar ``n`` (0-based), the
   ``n + 1``-th candle: Smoothed and EMA are seeded with the mean of the first ``n`` true ranges
   (bars 1..n), as TA-Lib's ``ATR`` and ``EMA(TRANGE)``; Smoothed uses ``alpha = 1/n``, EMA
-  ``alpha = 2/(n + 1)`` (see :mod:`toolkit.signals.smoothing`). So the toolkit equals TA-Lib from
+  ``alpha = 2/(n + 1)`` (see :mod:`toolkit.signals.kernels`). So the toolkit equals TA-Lib from
   the first value. ``ta``'s ``AverageTrueRange`` seeds one bar earlier with the mean of bars
   0..n-1 (its first true range being ``high - low``). pandas-ta's ``atr`` calls TA-Lib when it is
   installed (its ``talib=True`` default), else its ``rma``, pandas' ``ewm(alpha=1/n,
@@ -32,45 +32,15 @@ import numpy as np
 import xarray as xr
 
 from toolkit.signals import bars as b
-from toolkit.signals.smoothing import average
+from toolkit.signals import kernels
 
 #: the document's default ATR period of the stop rule (rule 3 Lookback Period is 40; Wilder's own is 14)
 PERIOD = 14
 
 
-def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    """True range of packed rows (valid bars first); NaN on the first bar.
-
-    ``max(h - l, |h - c'|, |l - c'|) = max(h, c') - min(l, c')`` for ``h >= l`` (three passes, not eight)."""
-    out = np.empty(high.shape)
-    out[..., 0] = np.nan
-    previous = close[..., :-1]
-    np.maximum(high[..., 1:], previous, out=out[..., 1:])
-    out[..., 1:] -= np.minimum(low[..., 1:], previous)
-    return out
-
-
 def valid_bars(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray | None:
     """The bars whose high, low and close are all quoted; None when all are."""
     return b.valid_values(high, low, close)
-
-
-def _tr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    valid = valid_bars(high, low, close)
-    order = b.compact(valid)
-    return b.spread(_true_range(b.pack(high, order), b.pack(low, order), b.pack(close, order)), order, valid)
-
-
-def packed_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, method: str) -> np.ndarray:
-    """ATR of packed rows (valid bars first), NaN before bar ``period``."""
-    return average(_true_range(high, low, close), period, method, start=1, overwrite=True)
-
-
-def _atr_kernel(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int, method: str) -> np.ndarray:
-    valid = valid_bars(high, low, close)
-    order = b.compact(valid)
-    packed = packed_atr(b.pack(high, order), b.pack(low, order), b.pack(close, order), period, method)
-    return b.spread(packed, order, valid)
 
 
 def ohlc(bars: xr.Dataset, needed: int, what: str) -> list[xr.DataArray]:
@@ -96,7 +66,7 @@ def true_range(bars: xr.Dataset) -> xr.DataArray:
         |low - close_prev|)``, NaN on each series' first quoted bar and on missing bars.
     """
     high, low, close = ohlc(bars, 2, "the true range")
-    (out,) = b.apply(_tr_kernel, high, low, close)
+    (out,) = b.apply(kernels.true_range, high, low, close)
     return out.rename("true_range")
 
 
@@ -131,5 +101,5 @@ def atr(bars: xr.Dataset, period: int = PERIOD, method: str = "Smoothed") -> xr.
     b.read_parameters({"period": (period, 7, "Period")})
     method = b.method(method)
     high, low, close = ohlc(bars, period + 1, f"an ATR of period {period}")
-    (out,) = b.apply(_atr_kernel, high, low, close, period=period, method=method)
+    (out,) = b.apply(kernels.atr, high, low, close, period=period, method=method)
     return out.rename("atr")
