@@ -27,6 +27,7 @@ text elsewhere).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -191,7 +192,7 @@ class Jobs:
         address = self.address
         if address is None:
             self._cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=os.cpu_count() or 2,
-                                         dashboard_address=None)
+                                         dashboard_address=":0", silence_logs=logging.ERROR)
             return Client(self._cluster, set_as_default=False)
         try:
             return Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT)
