@@ -16,6 +16,7 @@ from typing import TextIO
 import sqlite_utils
 
 from toolkit.errors import ConflictError
+from toolkit.store import cache
 
 #: seconds a writer waits for another writer before "database is locked"
 BUSY_TIMEOUT = 30
@@ -120,6 +121,7 @@ class Store(sqlite_utils.Database):
             return
         self.closed = True
         _OPEN.discard(self)
+        cache.forget(self)  # its memo's watcher connection first: the last connection removes the WAL
         if self.checkpointer is not None:
             self.checkpointer.stop()
         super().close()
