@@ -12,6 +12,7 @@ from toolkit.market import coverage as coverage_check
 from toolkit.market import history, providers
 from toolkit.market.instruments import Instrument, by_code, current_first, describe, near_codes, search, with_codes
 from toolkit.schema import Timeframe
+from toolkit.store.cache import memo
 from toolkit.store.repositories import InstrumentRepository
 from toolkit.validation import one, shown, texts
 from toolkit.workspace.context import Context
@@ -26,8 +27,10 @@ class Instruments:
         self._repo = InstrumentRepository(ctx.db)
 
     def table(self, timeframe: int = Timeframe.DAY) -> pd.DataFrame:
-        """Every series with its identifiers and ``n_records``, ``history_start``, ``history_end``."""
-        return self._repo.table(one(history.read_timeframe, timeframe, "timeframe", "instrument table request"))
+        """Every series with its identifiers and ``n_records``, ``history_start``, ``history_end``
+        (read once per data version: :func:`toolkit.store.cache.memo`)."""
+        frame = one(history.read_timeframe, timeframe, "timeframe", "instrument table request")
+        return memo(self._ctx.db).get(("instruments.table", int(frame)), lambda: self._repo.table(frame))
 
     def search(self, text: str | None = None, *, symbol: str | None = None, isin: str | None = None,
                mic: str | None = None, currency: str | None = None, apiid: int | None = None,
