@@ -24,10 +24,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SCREENSHOTS = Path(__file__).parents[1] / "apps" / "screenshots"
 HEADLINE = ".tk-attr-headline"
+UPDATE = ".tk-attr-update button, button.tk-attr-update"
+
+
+def _update(page) -> None:
+    """Press Update (a choice is attributed only then) once it is enabled again."""
+    button = page.locator(UPDATE).first
+    page.wait_for_function("el => !el.disabled", arg=button.element_handle(), timeout=60_000)
+    button.click()
 
 
 def _choose(page, css: str, label: str, headline: str) -> None:
-    choose(page, css, label, HEADLINE, headline)
+    """Choose ``label``, press Update and wait until the headline says ``headline``."""
+    choose(page, css, label, HEADLINE, headline, then=_update)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +87,11 @@ def test_drill_down_from_a_sector_to_its_stocks(app) -> None:
 
 def test_another_grouping_and_another_portfolio_as_benchmark(app) -> None:
     page, _, _ = app
+    before = page.locator(HEADLINE).inner_text()
     page.locator(".tk-attr-grouping select").select_option(label="Asset class")
+    page.locator(".tk-attr-busy", has_text="press Update").wait_for(timeout=30_000)
+    assert page.locator(HEADLINE).inner_text() == before  # a dropdown change alone recomputes nothing
+    _update(page)
     page.locator(".tk-attr-table td", has_text=re.compile(r"^Equity$")).wait_for(timeout=60_000)
     assert set(page_table(page, ".tk-attr-table")) == {"Equity", "Cash"}  # the mandate's cash: a group of its own
     page.locator(".tk-attr-grouping select").select_option(label="Sector")
@@ -91,6 +104,7 @@ def test_another_grouping_and_another_portfolio_as_benchmark(app) -> None:
 def test_a_period_before_the_first_holding_is_a_message(app) -> None:
     page, _, _ = app
     page.locator(".tk-attr-period select").select_option(label="2011")
+    _update(page)
     message = page.locator(".tk-attr-message .tk-error")
     message.wait_for(timeout=60_000)
     assert "Account: Growth mandate holds nothing on 2011-01-03" in message.inner_text()

@@ -108,6 +108,9 @@ class AttributionApp:
                                                layout={"width": "190px"}), "tk-attr-linking")
         self.horizon = styled(widgets.ToggleButtons(options=["month", "day"], value="month",
                                                     style={"button_width": "70px"}), "tk-attr-horizon")
+        self.update_button = styled(widgets.Button(description="Update", icon="refresh", button_style="primary",
+                                                   tooltip="Run the attribution the controls describe",
+                                                   layout={"width": "110px"}), "tk-attr-update")
         self.busy = styled(widgets.HTML(), "tk-attr-busy")
         self.message = styled(widgets.HTML(), "tk-attr-message")
         self.headline = styled(widgets.HTML(), "tk-attr-headline")
@@ -121,6 +124,7 @@ class AttributionApp:
         for control in (self.portfolio, self.benchmark, self.grouping, self.period, self.model, self.linking,
                         self.horizon):
             control.observe(self._on_change, "value")
+        self.update_button.on_click(lambda _button: self.refresh())
         self.drill.observe(lambda _change: self._show_drill(), "value")
         half = {"width": "49%"}
         self.widget = styled(widgets.VBox([
@@ -129,7 +133,8 @@ class AttributionApp:
                          "another portfolio, per period and linked over the period. Weights and returns in %, "
                          "effects in basis points.</p>"),
             styled(widgets.HBox([self.portfolio, self.benchmark, self.grouping, self.period]), "tk-attr-controls"),
-            styled(widgets.HBox([self.model, self.linking, widgets.Label("Periods"), self.horizon, self.busy]),
+            styled(widgets.HBox([self.model, self.linking, widgets.Label("Periods"), self.horizon,
+                                 self.update_button, self.busy]),
                    "tk-attr-controls"),
             self.message, self.headline,
             widgets.HBox([widgets.VBox([self.waterfall], layout=half), widgets.VBox([self.effects], layout=half)],
@@ -165,12 +170,17 @@ class AttributionApp:
         return {"index_id": key} if key in index_ids else {"portfolio_id": key}
 
     def _on_change(self, _change: object = None) -> None:
+        """A control changed: nothing is recomputed until Update is pressed (choosing a portfolio,
+        a benchmark and a period is several changes); the page says the figures are the previous
+        choice's."""
         self.linking.disabled = MODELS[self.model.value][2]
         if not self._quiet:
-            self.refresh()
+            self.busy.value = ("<span class='tk-muted tk-attr-stale'>The figures below are for the previous "
+                               "choice: press Update.</span>")
 
     def refresh(self) -> None:
         """Run the attribution the controls describe and show it (or why it was refused)."""
+        self.update_button.disabled = True
         self.busy.value = "<span class='tk-spinner'></span><span class='tk-muted'>Attributing…</span>"
         self.message.value = ""
         try:
@@ -185,6 +195,7 @@ class AttributionApp:
             self.effects.clear()
         finally:
             self.busy.value = ""
+            self.update_button.disabled = False
 
     # -- the answer -----------------------------------------------------------------------------
     def _show(self) -> None:

@@ -54,6 +54,7 @@ from toolkit.market.providers import USER_FEED
 from toolkit.market.universes import geography_of
 from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
 from toolkit.store.accounts import AccountRepository
+from toolkit.store.cache import memo
 from toolkit.store.indexes import IndexRepository, symbol_of
 from toolkit.store.portfolios import RiskPortfolioRepository
 from toolkit.store.repositories import now
@@ -391,7 +392,11 @@ class Attribution:
     def weights(self, key: str, end: str | None = None) -> tuple[xr.DataArray, str]:
         """Weights at the close of every day to ``end`` of an index (id, name or symbol), a portfolio
         uploaded with PUT /portfolio (its client reference), a PORTFOLIO account or a model allocation,
-        over ``(instrument, time)``; and its display name."""
+        over ``(instrument, time)``; and its display name. Remembered per data version
+        (:func:`toolkit.store.cache.memo`): the apps ask again on every run."""
+        return memo(self._ctx.db).get(("attribution.weights", key, end), lambda: self._weights(key, end))
+
+    def _weights(self, key: str, end: str | None) -> tuple[xr.DataArray, str]:
         if RiskPortfolioRepository(self._ctx.db).exists(key):
             return self._uploaded(key, end), f"Portfolio: {key}"
         repo = IndexRepository(self._ctx.db)
@@ -451,8 +456,20 @@ class Attribution:
     def _returns(self, ids: list[str], req: dict, cash: str) -> tuple[xr.DataArray, pd.DatetimeIndex]:
         """Daily returns of ``ids`` (CASH: 0) from the first day after ``start_date`` to ``end_date``,
         with the instrument metadata and ``geography`` as coordinates; and every trading day."""
+        returns = memo(self._ctx.db).get(("attribution.returns", tuple(ids), req["end_date"], cash),
+                                         lambda: self._all_returns(ids, req["end_date"], cash))
+        window = returns.sel({TIME: slice(req["start_date"], req["end_date"])})
+        if req["start_date"] and window.sizes[TIME] and window.indexes[TIME][0] == returns.indexes[TIME][0]:
+            window = window.isel({TIME: slice(1, None)})  # the first close starts the first return
+        if window.sizes[TIME] == 0:
+            raise DataError(f"No trading day with returns between {req['start_date']} and {req['end_date']}; "
+                            "choose a range within the price history.")
+        return window, returns.indexes[TIME]
+
+    def _all_returns(self, ids: list[str], end: str | None, cash: str) -> xr.DataArray:
+        """Daily returns of ``ids`` (CASH: 0) up to ``end`` with their metadata coordinates."""
         real = [i for i in ids if i != CASH]
-        close = self._history.prices(real, end=req["end_date"])["close"]
+        close = self._history.prices(real, end=end)["close"]
         meta = {c: close[c].values for c in ("symbol", "name", "asset_class", "sector", "country", "currency")}
         returns = simple_returns(close.drop_vars([c for c in close.coords if c not in close.dims]))
         if CASH in ids:
@@ -465,14 +482,7 @@ class Attribution:
         meta["geography"] = np.array([geography_of(c) or ("Cash" if c == "Cash" else "Other")
                                       for c in meta["country"]], dtype=object)
         meta["domicile"] = np.array([_country_name(c) for c in meta["country"]], dtype=object)
-        returns = returns.assign_coords({c: (INSTRUMENT, np.asarray(v, dtype=object)) for c, v in meta.items()})
-        window = returns.sel({TIME: slice(req["start_date"], req["end_date"])})
-        if req["start_date"] and window.sizes[TIME] and window.indexes[TIME][0] == returns.indexes[TIME][0]:
-            window = window.isel({TIME: slice(1, None)})  # the first close starts the first return
-        if window.sizes[TIME] == 0:
-            raise DataError(f"No trading day with returns between {req['start_date']} and {req['end_date']}; "
-                            "choose a range within the price history.")
-        return window, returns.indexes[TIME]
+        return returns.assign_coords({c: (INSTRUMENT, np.asarray(v, dtype=object)) for c, v in meta.items()})
 
     @staticmethod
     def _before(eod: xr.DataArray, days: pd.DatetimeIndex, name: str) -> xr.DataArray:

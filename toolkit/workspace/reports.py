@@ -21,8 +21,17 @@ interface's queries name a portfolio by that ``portfolioId`` (the data source's 
 by its account id. Answers are the contract models of :mod:`toolkit.contracts.performance`
 (``.to_dict()`` is the JSON, ``.to_pandas()`` / ``.to_xarray()`` the tables). Without a row, the
 measurement starts on the first day with a return (the day after the first funding) and daily
-data start there too, with no benchmark and no fee. Every response is checked by
-:func:`toolkit.reporting.consistency.validate` before it is returned.
+data start there too, with no benchmark and no fee. The responses keep the rules of
+:mod:`toolkit.reporting.consistency` (its tests check every one over random periods); they are
+not checked again on each answer, which is the toolkit's own (``consistency.validate`` checks a
+response from elsewhere).
+
+**Remembered between interactions.** The holdings cube with its time-weighted returns, and each
+benchmark's daily series, are computed once per workspace connection and data version
+(:func:`toolkit.store.cache.memo`): an app's next question is answered from memory until a write
+reaches the workspace (a trade, an upload, new master data), which drops them. The cube and the
+TWR are built once per question too, also for a portfolio without master data (its first return
+is read from the same cube).
 """
 
 from __future__ import annotations
@@ -47,12 +56,13 @@ from toolkit.contracts.performance import (
     id_problem,
 )
 from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ValidationError
-from toolkit.reporting import consistency, reports
+from toolkit.reporting import reports
 from toolkit.reporting import returns as interface
 from toolkit.reporting.returns import PerformanceMaster, instrument_query, portfolio_query
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 from toolkit.store.accounts import AccountRepository
 from toolkit.store.allocations import AllocationRepository
+from toolkit.store.cache import memo
 from toolkit.store.performance import PerformanceRepository
 from toolkit.store.repositories import now
 from toolkit.validation import read_choice, read_id, read_period
@@ -137,8 +147,8 @@ class Reports:
         ``benchmark`` is NaN for that portfolio.
         """
         ids = self._ids(portfolio_ids)
-        cube = self._accounts.holdings(ids)
-        gross = time_weighted(cube["nav"], cube["flows"], timing="end")
+        cube = self._gross(ids)
+        gross = cube["gross"]
         stored = self._stored(ids)
         starts = pd.to_datetime([stored[p][0] if p in stored else pd.NaT for p in ids])
         fees = xr.DataArray([float(stored[p][3]) if p in stored else 0.0 for p in ids], dims=PORTFOLIO,
@@ -159,15 +169,18 @@ class Reports:
         JSON values), JSON text, or the query string itself (``"portfolioId=E0002&startDate=..."``).
 
         ``portfolioId`` is the portfolio's id in its master data (``E0002``) or its account id; an
-        unknown one is a ``NotFoundError``. The answer (checked by
-        :func:`toolkit.reporting.consistency.validate`) echoes the id as asked.
+        unknown one is a ``NotFoundError``. The answer echoes the id as asked.
         """
         request = portfolio_query(query)
         account = self._portfolio(request.portfolio_id)
         master = replace(self.master(account), portfolio_id=request.portfolio_id)
-        daily = self._one(account, request.custom_benchmark_id, master)
-        answer = interface.portfolio_returns(daily, master, request)
-        return PortfolioReturnsResponse.model_validate(consistency.validate(answer, master, request))
+
+        def answer() -> PortfolioReturnsResponse:
+            daily = self._one(account, request.custom_benchmark_id, master)
+            return PortfolioReturnsResponse.model_validate(interface.portfolio_returns(daily, master, request))
+
+        return memo(self._ctx.db).get(("reports.portfolio_returns", account, master, request.model_dump_json()),
+                                      answer)
 
     def instrument_returns(self, query: object) -> InstrumentReturnsResponse:
         """Answer an InstrumentReturns query (``GET /instrument/returns``, lines 225-269): ``instrumentIds``
@@ -189,7 +202,7 @@ class Reports:
         problems.raise_if_any("InstrumentReturns request")
         daily = self._instrument_daily(ids).assign_coords({INSTRUMENT: list(request.instrument_ids)})
         answer = interface.instrument_returns(daily, request)
-        return InstrumentReturnsResponse.model_validate(consistency.validate(answer, None, request))
+        return InstrumentReturnsResponse.model_validate(answer)
 
     # ------------------------------------------------------------------ reports
 
@@ -206,9 +219,15 @@ class Reports:
         master = self.master(account)
         daily = self._one(account, benchmark_id, master)
         _within(start, end, master.performance_measurement_start_date, daily["gross"], "portfolio report")
-        return {"PO001": reports.performance_overview(daily, frequency, start, end),
-                "PO003": reports.cumulative_chart(daily, start, end),
-                "PO005": reports.rolling_performance(daily, end, inception=master.performance_measurement_start_date)}
+
+        def parts() -> dict[str, Report]:
+            return {"PO001": reports.performance_overview(daily, frequency, start, end),
+                    "PO003": reports.cumulative_chart(daily, start, end),
+                    "PO005": reports.rolling_performance(daily, end,
+                                                         inception=master.performance_measurement_start_date)}
+
+        return memo(self._ctx.db).get(("reports.portfolio_report", account, master, start, end, benchmark_id,
+                                       frequency), parts)
 
     def instrument_report(self, instrument_ids: Sequence[str], start: str | None = None,
                           end: str | None = None) -> dict[str, Report]:
@@ -251,14 +270,28 @@ class Reports:
     def _stored(self, ids: list[str]) -> dict[str, tuple]:
         return PerformanceRepository(self._ctx.db).masters(ids)
 
+    def _gross(self, ids: list[str]) -> xr.Dataset:
+        """The holdings cube's ``nav`` and ``flows`` with the daily time-weighted ``gross`` return,
+        ``(portfolio, time)``: built once per data version and list of portfolios."""
+        def build() -> xr.Dataset:
+            cube = self._accounts.holdings(ids)
+            gross = time_weighted(cube["nav"], cube["flows"], timing="end")
+            return xr.Dataset({"gross": gross, "nav": cube["nav"], "flows": cube["flows"]})
+
+        return memo(self._ctx.db).get(("reports.gross", tuple(ids)), build)
+
     def _first_returns(self, ids: list[str]) -> dict[str, date]:
-        cube = self._accounts.holdings(ids)
-        gross = time_weighted(cube["nav"], cube["flows"], timing="end")
+        gross = self._gross(ids)["gross"]
         first = gross[TIME].where(gross.notnull()).min(TIME, skipna=True)  # (datetimes skip NaT only when told)
         return {p: pd.Timestamp(first.sel({PORTFOLIO: p}).values).date() for p in ids}
 
     def _one(self, portfolio_id: str, benchmark_id: str | None, master: PerformanceMaster) -> xr.Dataset:
-        """One portfolio's daily returns from its measurement start, the benchmark dropped when absent."""
+        """One portfolio's daily returns from its measurement start, the benchmark dropped when absent
+        (remembered per data version)."""
+        return memo(self._ctx.db).get(("reports.one", portfolio_id, benchmark_id, master),
+                                      lambda: self._read_one(portfolio_id, benchmark_id, master))
+
+    def _read_one(self, portfolio_id: str, benchmark_id: str | None, master: PerformanceMaster) -> xr.Dataset:
         daily = self.daily([portfolio_id], benchmark_id).sel({PORTFOLIO: portfolio_id})
         daily = daily.sel({TIME: slice(pd.Timestamp(master.performance_measurement_start_date), None)})
         if bool(daily["benchmark"].isnull().all()):
@@ -296,6 +329,11 @@ class Reports:
         return table.isel(benchmark=pick).drop_vars("benchmark", errors="ignore")
 
     def _benchmark(self, key: str, currency: str, days: pd.DatetimeIndex) -> xr.DataArray:
+        """The daily return of benchmark ``key`` in ``currency`` on ``days`` (remembered per data version)."""
+        return memo(self._ctx.db).get(("reports.benchmark", key, currency, days.values.tobytes()),
+                                      lambda: self._benchmark_series(key, currency, days))
+
+    def _benchmark_series(self, key: str, currency: str, days: pd.DatetimeIndex) -> xr.DataArray:
         kind, found = self._benchmark_key(key)
         if kind == "allocation":
             items = AllocationRepository(self._ctx.db).get([found])[0].items

@@ -1,0 +1,155 @@
+"""What the apps' answers remember between interactions (toolkit.store.cache), and that a write forgets it.
+
+Correctness first: an answer served from memory equals the one computed afresh, and every kind of
+write (this connection's, another connection's, inside a rolled-back transaction) is seen by the
+next question. Also: a portfolio without master data builds its holdings cube once per question,
+and the single-factor exposures in closed form agree with the regression per factor and with SciPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from toolkit.analytics import factors as fa
+from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
+from toolkit.store import connect, write
+from toolkit.store.cache import memo
+from toolkit.workspace import Workspace
+
+analytics = importlib.import_module("toolkit.workspace.analytics")
+
+
+def _store(path: Path):
+    db = connect(path)
+    with write(db):
+        db.conn.execute("CREATE TABLE t (x INTEGER)")
+        db.conn.execute("INSERT INTO t VALUES (1)")
+    return db
+
+
+def _total(db) -> int:
+    return memo(db).get("total", lambda: db.conn.execute("SELECT sum(x) FROM t").fetchone()[0])
+
+
+def test_a_memo_serves_until_a_commit_of_this_or_another_connection(tmp_path: Path) -> None:
+    db = _store(tmp_path / "m.db")
+    assert _total(db) == 1
+    db.conn.execute("CREATE TEMP TABLE ids (id TEXT)")  # the store's scratch tables: no commit to the file
+    db.conn.execute("INSERT INTO ids VALUES ('a')")
+    db.conn.commit()
+    assert _total(db) == 1 and memo(db).hits == 1  # served from memory
+    with write(db):
+        db.conn.execute("INSERT INTO t VALUES (2)")
+    assert _total(db) == 3  # this connection's commit
+    other = sqlite3.connect(tmp_path / "m.db")
+    other.execute("INSERT INTO t VALUES (4)")
+    other.commit()
+    other.close()
+    assert _total(db) == 7  # another connection's commit
+    db.close()
+
+
+def test_nothing_is_remembered_inside_a_transaction_nor_after_its_rollback(tmp_path: Path) -> None:
+    db = _store(tmp_path / "m.db")
+    with pytest.raises(RuntimeError), write(db):
+        db.conn.execute("INSERT INTO t VALUES (10)")
+        assert _total(db) == 11  # read inside the transaction: computed, not remembered
+        raise RuntimeError("roll back")
+    assert _total(db) == 1
+    assert memo(db).hits == 0
+    db.close()
+
+
+def test_answers_are_copies_and_closing_leaves_no_wal(tmp_path: Path) -> None:
+    db = _store(tmp_path / "m.db")
+    first = memo(db).get("array", lambda: xr.DataArray(np.zeros(3)))
+    first[:] = 5.0  # a caller changing its answer in place
+    assert float(memo(db).get("array", lambda: xr.DataArray(np.ones(3))).sum()) == 0.0
+    db.close()
+    assert not Path(f"{tmp_path / 'm.db'}-wal").exists()  # the memo's watcher connection closed too
+
+
+QUERY = {"portfolioId": "E0001", "startDate": "2021-01-04", "endDate": "2022-12-28", "includeBenchmark": True}
+
+
+def test_remembered_report_answers_equal_fresh_ones_and_a_write_is_seen(book_copy: Workspace) -> None:
+    ws = book_copy
+    query = QUERY
+    first = ws.reports.portfolio_returns(query).to_dict()
+    assert ws.reports.portfolio_returns(query).to_dict() == first  # served from memory
+    fresh = Workspace.open(ws.path)
+    try:
+        assert fresh.reports.portfolio_returns(query).to_dict() == first
+        # a write of another connection: a fee, so net returns change
+        master = fresh.reports.master("E0001")
+        fresh.reports.set_master("E0001", {
+            "portfolioId": "E0001", "annualFee": "0.02", "benchmarkId": "SPX",
+            "performanceMeasurementStartDate": str(master.performance_measurement_start_date),
+            "dailyPerformanceStartDate": str(master.daily_performance_start_date)})
+        after = ws.reports.portfolio_returns(query).to_dict()
+        assert after != first and after == fresh.reports.portfolio_returns(query).to_dict()
+    finally:
+        fresh.close()
+    # a write of this connection: a deposit on the last day changes the NAV there
+    pid = next(a.id for a in ws.accounts.list(type="PORTFOLIO") if ws.reports.master(a.id).portfolio_id == "E0001")
+    nav = float(ws.reports.daily([pid])["nav"].isel({PORTFOLIO: 0, TIME: -1}))
+    ws.accounts.deposit(pid, {"amount": "1000.00", "currency": ws.accounts.get(pid).currency})
+    assert float(ws.reports.daily([pid])["nav"].isel({PORTFOLIO: 0, TIME: -1})) == pytest.approx(nav + 1000)
+
+
+def test_a_portfolio_without_master_data_builds_its_cube_once(book_copy: Workspace, monkeypatch) -> None:
+    ws = book_copy
+    account = ws.accounts.list(type="PORTFOLIO")[0].id
+    monkeypatch.setattr(ws.reports, "_stored", lambda ids: {})  # as if it had no master data row
+    built = []
+    holdings = ws.accounts.holdings
+    monkeypatch.setattr(ws.accounts, "holdings", lambda *a, **k: built.append(a) or holdings(*a, **k))
+    answer = ws.reports.portfolio_returns({"portfolioId": account, "startDate": "2022-01-03", "endDate": "2022-12-28"})
+    assert answer.to_dict()["performanceMeasurementStartDate"] <= "2022-01-03"
+    assert len(built) == 1  # the master's first return and the answer's returns: one cube
+
+
+def test_instrument_table_is_read_again_after_an_upload(book_copy: Workspace) -> None:
+    ws = book_copy
+    records = ws.instruments.table().set_index("instrument_id")["n_records"]
+    table = ws.instruments.table()
+    table.drop(table.index, inplace=True)  # a caller emptying its copy changes nobody else's
+    assert ws.instruments.table()["n_records"].sum() == records.sum()
+    answer = ws.history.upload({"isin": "US0378331005", "currency": "USD", "timeframe": 1, "history": [
+        {"timestamp": "2022-12-29", "close": 126.0}, {"timestamp": "2022-12-30", "close": 129.9}]})
+    after = ws.instruments.table().set_index("instrument_id")["n_records"]
+    assert after[answer["instrument_id"]] == records[answer["instrument_id"]] + 2
+
+
+def test_exposures_in_closed_form_agree_with_the_regression_and_scipy() -> None:
+    rng = np.random.default_rng(7)
+    days = np.arange("2020-01-01", "2020-05-01", dtype="datetime64[D]")
+    factors = xr.DataArray(rng.normal(0, 0.01, (3, len(days))), dims=(fa.FACTOR, TIME),
+                           coords={fa.FACTOR: ["MKT", "VAL", "MOM"], TIME: days, "kind": (fa.FACTOR, ["m", "s", "s"])})
+    noise = rng.normal(0, 0.005, (2, len(days)))
+    returns = xr.DataArray(np.array([[1.2], [0.4]]) * factors.values[0] + noise, dims=(INSTRUMENT, TIME),
+                           coords={INSTRUMENT: ["A", "B"], TIME: days})
+    returns[0, :10] = np.nan  # gaps in a series and in a factor: each pair on its own common dates
+    factors[2, 50:60] = np.nan
+    out = analytics.exposures(returns, factors, INSTRUMENT)
+    for name in factors[fa.FACTOR].values:
+        fit = fa.regress(returns, factors, names=[name])
+        np.testing.assert_allclose(out["beta"].sel({fa.FACTOR: name}), fit["beta"].sel({fa.FACTOR: name}), rtol=1e-12)
+        np.testing.assert_allclose(out["r_squared"].sel({fa.FACTOR: name}), fit["r_squared"], rtol=1e-12)
+        np.testing.assert_array_equal(out["count"].sel({fa.FACTOR: name}), fit["count"])
+    ok = returns[0].notnull() & factors[2].notnull()
+    scipy_fit = stats.linregress(factors[2].values[ok], returns[0].values[ok])
+    assert float(out["beta"].sel({INSTRUMENT: "A", fa.FACTOR: "MOM"})) == pytest.approx(scipy_fit.slope, rel=1e-12)
+    assert float(out["r_squared"].sel({INSTRUMENT: "A", fa.FACTOR: "MOM"})) == pytest.approx(scipy_fit.rvalue**2,
+                                                                                               rel=1e-12)
+    short = analytics.exposures(returns.isel({TIME: slice(0, 12)}), factors, INSTRUMENT)  # A has 2 dates: no fit
+    assert np.isnan(float(short["beta"].sel({INSTRUMENT: "A", fa.FACTOR: "MKT"})))
+    assert int(short["count"].sel({INSTRUMENT: "A", fa.FACTOR: "MKT"})) == 0
+    assert list(out["kind"].values) == ["m", "s", "s"]
