@@ -90,7 +90,8 @@ class Orders:
         It fills at the closes of its ``execution_date``, by default the market clock
         (:attr:`Workspace.clock`); an instrument without a close that day is refused
         (``execution_date``). An execution date before the account's last booking (a fill, a fee or a
-        cash movement's value date) is refused (``execution_date``): no back-dating."""
+        cash movement's value date) is refused (``execution_date``): no back-dating. A SELL of the
+        holdings' whole worth at those closes sells every share held (no dust of rounded quantities)."""
         return self._place(request, payload, one(read_flag, execute, "execute", "portfolio order"), smart=False)
 
     def smart(self, request: object, payload: object = None) -> PortfolioOrder:
@@ -178,6 +179,9 @@ class Orders:
         else:
             parts = child_orders(request.amount, sell_weights if request.side == "SELL" else weights,
                                  prices, self.fees)
+        if request.side == "SELL" and not smart and request.amount == Decimal(
+                int(engine.values_cents(held, prices).sum())) * CENT:  # the holdings' whole worth: every share
+            parts["qty"], parts["cents"] = held.copy(), engine.values_cents(held, prices)  # (no rounding dust)
         if request.side == "SELL":  # never pay more than the shares sold are worth at the close
             parts["qty"] = np.minimum(parts["qty"], held)
             parts["cents"] = np.minimum(parts["cents"], engine.values_cents(parts["qty"], prices))
