@@ -239,14 +239,14 @@ class Backtests:
 
     def _period(self, ids: list[str], start: str, end: str, optimised: bool) -> tuple[str, str]:
         """The trading days run: the request's period within the days every holding has a close."""
-        prices = self._history.prices(ids, end=end)["close"]
+        prices = self._history.prices(ids)["close"]
         quoted = prices.notnull().all(INSTRUMENT)
         days = pd.DatetimeIndex(prices[TIME].values[quoted.values])
         inside = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
         if len(inside) < 2:
+            held = f"{days[0].date()} to {days[-1].date()}" if len(days) else "no common day"
             raise DataError(f"start_date, end_date: the holdings have closes on {len(inside)} common day(s) between "
-                            f"{start} and {end}; choose a period within their history (to "
-                            f"{days[-1].date() if len(days) else 'none'})")
+                            f"{start} and {end}; choose a period within their common history ({held})")
         if optimised and (days < inside[0]).sum() < MIN_LOOKBACK + 1:
             raise DataError(f"start_date: the portfolio rule needs {MIN_LOOKBACK} daily returns before "
                             f"{inside[0].date()} to optimise on; choose a later start")
