@@ -169,6 +169,17 @@ def test_frongello_sums_equal_grap_and_lazy_equals_eager(quarters: xr.Dataset) -
     xr.testing.assert_allclose(lazy.compute(), link(quarters, "menchero"))
 
 
+@pytest.mark.parametrize("method", ["carino", "menchero", "grap"])
+def test_contracted_links_equal_the_summed_adjusted_tables(quarters: xr.Dataset, method: str) -> None:
+    """link() contracts E_t k_t over time in one product; it equals adjusted()'s table summed, per portfolio too."""
+    book = xr.concat([quarters, quarters * 1.5], dim=xr.DataArray(["one", "two"], dims=PORTFOLIO)).assign_attrs(
+        quarters.attrs)
+    linked, table = link(book, method), adjusted(book, method).sum(TIME, skipna=False)
+    for name in table.data_vars:
+        assert linked[name].dims == table[name].dims
+        xr.testing.assert_allclose(linked[name], table[name], rtol=1e-14, atol=1e-16)
+
+
 def test_refusals(quarters: xr.Dataset) -> None:
     cases = [(lambda: link(quarters, "davies_laker"), r"method: 'davies_laker' is not one of"),
              (lambda: link(quarters, "geometric"), r"'geometric' links geometric attribution"),

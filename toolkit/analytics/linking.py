@@ -153,7 +153,9 @@ def link(attribution: xr.Dataset, method: str = "carino") -> xr.Dataset:
 
     Arithmetic methods: every effect and segment adds up, ``sum(total) = R - B``. ``geometric``:
     ``(1 + sum allocation)(1 + sum selection) = (1 + R)/(1 + B)``. Also returns ``portfolio_total``
-    (``R``), ``benchmark_total`` (``B``), ``active`` and the ``method``.
+    (``R``), ``benchmark_total`` (``B``), ``active`` and the ``method``. Carino, Menchero and GRAP scale
+    each period by one factor ``k_t``, so their sums ``sum_t E_t k_t`` are one contraction over time
+    (``xr.dot``) without the per-period table of :func:`adjusted`.
 
     Parameters
     ----------
@@ -169,9 +171,17 @@ def link(attribution: xr.Dataset, method: str = "carino") -> xr.Dataset:
         The linked effects (``time`` dropped), with ``portfolio_total``, ``benchmark_total`` and
         ``active`` over ``(...)``.
     """
-    out = adjusted(attribution, method).sum(TIME, skipna=False)
-    r, b = attribution["portfolio_total"], attribution["benchmark_total"]
-    R, B = (1 + r).prod(TIME) - 1, (1 + b).prod(TIME) - 1
+    if method in ("carino", "menchero", "grap"):  # E' = E k_t: sum_t E_t k_t in one contraction, no E' array
+        names, r, b = _check(attribution, method)
+        R, B = (1 + r).prod(TIME) - 1, (1 + b).prod(TIME) - 1
+        factor = {"carino": lambda: _carino(r, b, R, B), "menchero": lambda: _menchero(r, b, R, B),
+                  "grap": lambda: _grap(r, b)}[method]()
+        out = xr.Dataset({n: xr.dot(attribution[n], factor, dim=TIME).transpose(
+            *(d for d in attribution[n].dims if d != TIME), ...) for n in names}, attrs=dict(attribution.attrs))
+    else:
+        out = adjusted(attribution, method).sum(TIME, skipna=False)
+        r, b = attribution["portfolio_total"], attribution["benchmark_total"]
+        R, B = (1 + r).prod(TIME) - 1, (1 + b).prod(TIME) - 1
     out["portfolio_total"], out["benchmark_total"] = R, B
     out["active"] = (1 + R) / (1 + B) - 1 if method == "geometric" else R - B
     out.attrs["linking"] = method
