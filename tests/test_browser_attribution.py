@@ -70,6 +70,11 @@ def test_default_attribution_is_the_facade_answer(app) -> None:
         assert table[sector]["portfolio weight"] == percent(row["portfolio_weight"])
     steps = page.locator(".tk-attr-waterfall .waterfalllayer .point").count()
     assert steps == 5  # benchmark, allocation, selection, interaction, portfolio
+    labels = page.locator(".tk-attr-waterfall .waterfalllayer text").all_text_contents()
+    assert labels[0] == percent(totals["benchmark_return"]) and labels[-1] == percent(totals["portfolio_return"])
+    assert all(label.endswith(" bp") and label != "-0 bp" for label in labels[1:-1])  # the effects, in bp
+    title = page.locator(".tk-attr-waterfall .gtitle").text_content() or ""
+    assert title.startswith(f"Active {bps(totals['active_return'])}")  # the headline's active return, reconciled
     assert page.locator(".tk-attr-effects .bars .point").count() >= len(expected)
     risk = page_table(page, ".tk-attr-risk")
     assert set(risk) == set(report.risk["sector"]["segment"].values)
@@ -101,14 +106,20 @@ def test_another_grouping_and_another_portfolio_as_benchmark(app) -> None:
     page_clean(page, CELL_ERROR)
 
 
-def test_a_period_before_the_first_holding_is_a_message(app) -> None:
+def test_only_periods_after_the_first_holding_are_offered(app) -> None:
     page, _, _ = app
-    page.locator(".tk-attr-period select").select_option(label="2011")
-    _update(page)
-    message = page.locator(".tk-attr-message .tk-error")
-    message.wait_for(timeout=60_000)
-    assert "Account: Growth mandate holds nothing on 2011-01-03" in message.inner_text()
-    assert page.locator(".tk-attr-table table").count() == 0  # nothing stale is left on show
+
+    def periods() -> list[str]:
+        return [o.replace("\xa0", " ") for o in page.locator(".tk-attr-period select option").all_inner_texts()]
+
+    # the Growth mandate's first return is on 2012-01-04: 2012 and earlier cannot be attributed, so not offered
+    assert "2013" in periods() and "Last 10 years" in periods()
+    assert "2012" not in periods() and "2011" not in periods()
+    page.locator(".tk-attr-benchmark select").select_option(label="Model: Factor ETFs")  # its ETFs start in 2014
+    page.wait_for_function("() => ![...document.querySelectorAll('.tk-attr-period option')]"
+                           ".some(o => o.textContent === '2014')", timeout=30_000)
+    assert "2015" in periods() and "Last 10 years" not in periods()
+    assert page.locator(".tk-attr-period select").input_value() == "Last 3 years"  # a choice still valid is kept
     page_clean(page, CELL_ERROR)
 
 

@@ -45,10 +45,14 @@ def waterfall(table: pd.DataFrame, portfolio_return: float, benchmark_return: fl
 
 
 def effects_chart(table: pd.DataFrame, title: str) -> go.Figure:
-    """The effects of each segment as grouped bars (bp), segments ordered by their total effect."""
-    ordered = table.sort_values("total", ascending=False)
+    """The effects of each segment as grouped horizontal bars (bp), the segment with the largest total
+    effect on top; the segments' names are on the vertical axis, whole (a long sector name such as
+    "Consumer Discretionary" is not cut or slanted)."""
+    ordered = table.sort_values("total", ascending=True)  # plotly draws the first category at the bottom
     names = [str(s) for s in ordered.index]
-    bars = [go.Bar(name=_label(e), x=names, y=ordered[e] * 1e4, marker_color=COLOURS[e],
-                   hovertemplate="%{x}: %{y:+.1f} bp<extra>" + _label(e) + "</extra>")
+    bars = [go.Bar(name=_label(e), y=names, x=ordered[e] * 1e4, orientation="h", marker_color=COLOURS[e],
+                   hovertemplate="%{y}: %{x:+,.1f} bp<extra>" + _label(e) + "</extra>")
             for e in EFFECTS if e in ordered and ordered[e].abs().sum() > 0]
-    return go.Figure(bars, layout={**LAYOUT, "title": title, "barmode": "group", "yaxis_title": "basis points"})
+    height = max(380, 120 + 22 * len(names) * max(len(bars), 1) // 2)
+    return go.Figure(bars, layout={**LAYOUT, "height": height, "title": title, "barmode": "group",
+                                   "xaxis_title": "basis points", "yaxis": {"automargin": True}})

@@ -15,6 +15,7 @@ from typing import cast
 import ipywidgets as widgets
 import pandas as pd
 
+from toolkit.errors import ToolkitError
 from toolkit.reporting import attribution_views as views
 from toolkit.reporting.formatting import bps, percent
 from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
@@ -79,6 +80,7 @@ class AttributionApp:
         self._portfolios = accounts + uploaded + models + indexes
         self._benchmarks = indexes + models + accounts + uploaded
         self._last = pd.Timestamp(ws.instruments.table()["history_end"].max())
+        self._starts = first_days(ws)
         self._build()
         if self._portfolios and self._benchmarks:
             self.refresh()
@@ -88,8 +90,22 @@ class AttributionApp:
 
     # -- layout ---------------------------------------------------------------------------------
     def _periods(self) -> list[str]:
-        years = [str(y) for y in range(self._last.year, self._last.year - 12, -1)]
-        return list(TRAILING) + years
+        """The periods offered for the chosen portfolio and benchmark: none starting before either holds
+        anything (an account before its first return, a model before all its instruments have prices)."""
+        first = max((self._starts[k] for k in (self.portfolio.value, self.benchmark.value) if k in self._starts),
+                    default=pd.Timestamp.min)
+        trailing = [label for label, n in TRAILING.items()
+                    if self._last - pd.DateOffset(years=n) + pd.Timedelta(days=1) >= first]
+        years = [str(y) for y in range(self._last.year, self._last.year - 12, -1) if pd.Timestamp(y, 1, 1) >= first]
+        return trailing + years
+
+    def _on_subject(self, _change: object = None) -> None:
+        """Another portfolio or benchmark: the periods it allows (the chosen one kept where it still is)."""
+        options = self._periods()
+        keep = self.period.value if self.period.value in options else str(self._last.year)
+        with self.period.hold_sync():
+            self.period.options = options
+            self.period.value = keep if keep in options else (options[0] if options else None)
 
     def _build(self) -> None:
         wide = {"description_width": "initial"}
@@ -126,6 +142,8 @@ class AttributionApp:
             control.observe(self._on_change, "value")
         self.update_button.on_click(lambda _button: self.refresh())
         self.drill.observe(lambda _change: self._show_drill(), "value")
+        for control in (self.portfolio, self.benchmark):
+            control.observe(self._on_subject, "value")
         half = {"width": "49%"}
         self.widget = styled(widgets.VBox([
             widgets.HTML(STYLE + PAGE_STYLE + "<div class='tk-title'><h2>Performance attribution</h2></div>"
@@ -261,6 +279,23 @@ class AttributionApp:
         table = report.effects_table("instrument")
         table = table[table.index.isin(set(members))]
         self.instruments.value = table_html(shown(table, "instrument"))
+
+
+def first_days(ws: Workspace) -> dict[str, pd.Timestamp]:
+    """The first day each account and model portfolio can be attributed from: an account's first return
+    (its performance measurement start), a model's latest first close among its instruments."""
+    starts = {}
+    for account in ws.accounts.list(type="PORTFOLIO"):
+        try:
+            starts[account.id] = pd.Timestamp(ws.reports.master(account.id).performance_measurement_start_date)
+        except ToolkitError:  # an account without returns yet: no limit known
+            continue
+    begins = ws.instruments.table().set_index("instrument_id")["history_start"]
+    for model in ws.allocations.list():
+        firsts = [begins.get(item.instrument_id) for item in model.items]
+        if firsts and all(isinstance(f, str) for f in firsts):
+            starts[model.id] = pd.Timestamp(max(firsts))
+    return starts
 
 
 def attribution_app(ws: Workspace | None = None) -> widgets.VBox:
