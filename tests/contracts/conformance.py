@@ -86,26 +86,26 @@ def _demo_portfolio(ws: Workspace, n: int = 0) -> str:
     return sorted(a.id for a in ws.accounts.list(type="PORTFOLIO"))[n]
 
 
-def _demo_strategy(ws: Workspace) -> str:
-    """The ``strategy_id`` (as a query string gives it) of a strategy holding, as the document's GET
-    /strategy example does, the tactical rule 4 (Direction - Not Overextended) and a portfolio rule, Risk
-    Parity (rule_id 18, GET /rules); saved once per workspace."""
+def _saved_strategy(ws: Workspace, name: str, rule_ids: list[int]) -> str:
+    """The ``strategy_id`` (as a query string gives it) of the strategy ``name`` holding ``rule_ids``; saved
+    once per workspace."""
     for item in ws.strategies.list():
-        if item.strategy.name == "Conformance: Risk Parity":
+        if item.strategy.name == name:
             return str(item.strategy.strategy_id)
-    return str(ws.strategies.create({"name": "Conformance: Risk Parity",
-                                     "rules": [{"rule_id": 4}, {"rule_id": 18}]}).strategy_id)
+    return str(ws.strategies.create({"name": name, "rules": [{"rule_id": r} for r in rule_ids]}).strategy_id)
+
+
+def _demo_strategy(ws: Workspace) -> str:
+    """A strategy holding, as the document's GET /strategy example does, the tactical rule 4 (Direction - Not
+    Overextended) and a portfolio rule, Risk Parity (rule_id 18, GET /rules)."""
+    return _saved_strategy(ws, "Conformance: Risk Parity", [4, 18])
 
 
 def _backtest_strategy(ws: Workspace) -> str:
-    """The ``strategy_id`` of a strategy holding the tactical rule 4 and the portfolio rule Equal Weight (rule_id
-    14), which a backtest re-optimises monthly (the document's example names no rule; Equal Weight keeps the
-    three years of risk-25 under a second, where Risk Parity's 36 solves take 11 s); saved once per workspace."""
-    for item in ws.strategies.list():
-        if item.strategy.name == "Conformance: Equal Weight":
-            return str(item.strategy.strategy_id)
-    return str(ws.strategies.create({"name": "Conformance: Equal Weight",
-                                     "rules": [{"rule_id": 4}, {"rule_id": 14}]}).strategy_id)
+    """A strategy holding the tactical rule 4 and the portfolio rule Equal Weight (rule_id 14), which a backtest
+    re-optimises monthly (the document's example names no rule; Equal Weight keeps the three years of risk-25
+    under a second, where Risk Parity's 36 solves take 11 s)."""
+    return _saved_strategy(ws, "Conformance: Equal Weight", [4, 14])
 
 
 def _demo_backtest(ws: Workspace) -> object:
