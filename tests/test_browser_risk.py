@@ -56,7 +56,9 @@ def test_default_dashboard_is_the_facade_answer(app) -> None:
     for horizon in ("day", "week", "month"):
         for column in ("VaR 90%", "VaR 95%", "VaR 97.5%", "CVaR 95%", "Annualised volatility"):
             assert table[horizon][column] == percent(expected.loc[horizon, column]), (horizon, column)
-        assert table[horizon]["Observations"] == str(expected.loc[horizon, "Observations"])
+        assert table[horizon]["Observations"] == f"{int(expected.loc[horizon, 'Observations']):,}"
+    clipped = page.locator(".tk-risk-table").evaluate("e => e.scrollWidth - e.clientWidth")
+    assert clipped <= 0 and page.locator(".tk-risk-table th", has_text="Observations").is_visible()  # not cut off
     headline = page.locator(HEADLINE).inner_text()
     assert f"1-day VaR 95% {percent(float(cube['var'].sel(horizon='day', level=0.95)))}" in headline
     sentences = page.locator(".tk-risk-commentary li").all_inner_texts()

@@ -58,8 +58,11 @@ def horizons_for(years: int | None) -> list[str]:
     return [h for h in rk.HORIZON_NAMES if years is None or years * rk.PERIODS_PER_YEAR[h] >= need]
 
 
-def _percent_table(table: pd.DataFrame, keep: tuple[str, ...] = ("Observations",)) -> pd.DataFrame:
-    shown = pd.DataFrame({c: table[c] if c in keep else percent(table[c]) for c in table.columns}, index=table.index)
+def _percent_table(table: pd.DataFrame, counts: tuple[str, ...] = ("Observations",)) -> pd.DataFrame:
+    """A risk table as display text: fractions in percent, the ``counts`` columns as whole numbers with
+    their thousands grouped."""
+    shown = pd.DataFrame({c: table[c].map(lambda n: f"{int(n):,}") if c in counts else percent(table[c])
+                          for c in table.columns}, index=table.index)
     return shown.reset_index()
 
 
@@ -155,9 +158,9 @@ class RiskApp:
             styled(widgets.HBox([self.benchmark, self.period, self.level, self.horizon, self.update_button,
                                  self.busy]), "tk-risk-controls"),
             self.message, self.headline, self.commentary,
-            styled(widgets.HBox([
-                widgets.VBox([widgets.HTML("<h3>Value at risk and expected shortfall</h3>"), self.table,
-                              self.risk_chart], layout=half),
+            widgets.HTML("<h3>Value at risk and expected shortfall</h3>"), self.table,  # the page's width: no
+            styled(widgets.HBox([                                                         # column is cut off
+                widgets.VBox([self.risk_chart], layout=half),
                 widgets.VBox([widgets.HTML("<h3>Factor exposures</h3>"), self.exposure_chart,
                               widgets.HTML("<h3>Against the benchmark</h3>"), self.bench], layout=half),
             ], layout={"justify_content": "space-between"}), "tk-risk-grid"),
@@ -259,7 +262,7 @@ class RiskApp:
             self.contribution_chart.show(figure.update_layout(
                 title=f"Contributions to risk: {name} ({result.horizon} returns)", template="plotly_white"))
             table = result.contributions_table(label).drop(columns=["symbol"], errors="ignore")
-            self.components.value = table_html(_percent_table(table.rename(columns=COMPONENT_COLUMNS), keep=()))
+            self.components.value = table_html(_percent_table(table.rename(columns=COMPONENT_COLUMNS), counts=()))
             self.contribution_box.layout.display = ""
         else:
             self.contribution_chart.clear()
@@ -267,7 +270,7 @@ class RiskApp:
             self.contribution_box.layout.display = "none"
         self.headline.value = (
             f"<div><b>{html.escape(name)}</b> · {pd.Timestamp(span['start'].values).date()} to "
-            f"{pd.Timestamp(span['end'].values).date()} · {int(span['observations'])} daily returns</div>"
+            f"{pd.Timestamp(span['end'].values).date()} · {int(span['observations']):,} daily returns</div>"
             f"<div>{' '.join(figures)}</div>")
 
     @staticmethod
