@@ -244,3 +244,62 @@ def test_a_dask_cube_stays_lazy_keeps_its_dimensions_and_equals_the_numpy_path(b
     agree(ours, theirs, "dask ATR")
     line = st["supertrend"].sel(scenario="base").transpose(INSTRUMENT, TIME).values
     agree(line, numpy_path("supertrend", *rows_of(bars), factor=3.0, period=10, method="Smoothed")[0], "dask line")
+
+
+# ------------------------------------------------------------------ rule 8's replay against the sparse-table path
+
+
+def numpy_first_reach(x: np.ndarray, rows: np.ndarray, level: np.ndarray, above: bool) -> np.ndarray:
+    """The NumPy path's first bar ``k > t`` at which ``x`` reaches ``level[:, t]``: binary lifting over a
+    sparse table of running maxima (the lows negated), one gather over every (order, start) pair a step."""
+    steps = x.shape[-1]
+    levels = max(1, int(np.ceil(np.log2(steps + 1))))
+    sign = 1.0 if above else -1.0
+    tables = [np.full((x.shape[0], steps + 2 ** levels), -np.inf)]
+    tables[0][:, :steps] = sign * x
+    for j in range(1, levels):
+        half, table = 2 ** (j - 1), tables[-1].copy()
+        np.maximum(tables[-1][:, :-half], tables[-1][:, half:], out=table[:, :-half])
+        tables.append(table)
+    target = np.where(np.isnan(level), np.inf, sign * level)
+    index = np.broadcast_to(np.arange(1, steps), level.shape).copy()  # one past the last bar known short
+    for j in reversed(range(levels)):
+        short = tables[j][rows[:, None], index] < target
+        index[short] += 2 ** j
+    return np.minimum(index, steps)
+
+
+def numpy_replay(high: np.ndarray, low: np.ndarray, close: np.ndarray, rows: np.ndarray, direction: np.ndarray,
+                 stop: np.ndarray, limit: np.ndarray) -> list[np.ndarray]:
+    starts = np.arange(close.shape[-1] - 1)
+    entry, long = close[rows][:, :-1], (direction > 0)[:, None]
+    up = entry * np.where(long, 1.0 + limit[:, None], 1.0 + stop[:, None])
+    down = entry * np.where(long, 1.0 - stop[:, None], 1.0 - limit[:, None])
+    rises = numpy_first_reach(high, rows, up, above=True)
+    falls = numpy_first_reach(low, rows, np.where(down > 0, down, np.nan), above=False)
+    win, loss = np.where(long, rises, falls), np.where(long, falls, rises)
+    end = np.minimum(win, loss)
+    closed = end < close.shape[-1]
+    return [closed.sum(axis=-1).astype(float), ((win < loss) & closed).sum(axis=-1).astype(float),
+            np.where(closed, end - starts, 0).sum(axis=-1).astype(float)]
+
+
+@pytest.mark.parametrize("n", [200, 7])
+def test_replay_kernel_equals_the_sparse_table_path(n: int) -> None:
+    """2,000 orders on the last n + 1 bars of the real series: Long and Short, stops and limits from 0.5 % to
+    30 %, some without a stop or a limit (inf), some beyond 100 % (never reached)."""
+    from test_signals import load_bars
+
+    quoted = [load_bars().isel({INSTRUMENT: i}).dropna(TIME) for i in range(6)]
+    high, low, close = (np.stack([q[k].values[-(n + 1):] for q in quoted]) for k in ("high", "low", "close"))
+    rng = np.random.default_rng(8)
+    count = 2000
+    rows = rng.integers(0, 6, count)
+    direction = rng.choice([1.0, -1.0], count)
+    stop, limit = (np.where(rng.random(count) < 0.1, np.inf, rng.uniform(0.005, 0.3, count)) for _ in range(2))
+    limit[:20] = 1.5
+    ours = kernels.replay(high, low, close, rows, direction, stop, limit)
+    theirs = numpy_replay(high, low, close, rows, direction, stop, limit)
+    for what, mine, reference in zip(("trades", "successes", "held"), ours, theirs, strict=True):
+        np.testing.assert_array_equal(mine, reference, err_msg=what)
+    assert 0 < ours[1].sum() < ours[0].sum()

@@ -21,75 +21,17 @@ time barrier):
   ``k - t`` over the closed trades, in candles of the order's timeframe. No stop (``s`` infinite)
   means a trade can only succeed, no limit (``r`` infinite) that it can only fail.
 
-Vectorised over orders and start bars at once: the first bar at which the highs reach a level is
-found by binary lifting over a sparse table of running maxima (``ceil(log2(N + 1))`` vector steps,
-each one gather over every (order, start) pair), the lows alike with minima; no loop over orders,
-instruments or bars.
+Every order and start bar in one compiled call (:func:`toolkit.signals.kernels.replay`): per order, the
+start walks back from the window's end while a monotonic stack keeps the bars after it that no earlier
+bar dominates, so the first bar whose high reaches a level is found by a binary search of that stack
+(the lows alike): ``N log N`` steps an order, whatever its stop and limit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def _tables(x: np.ndarray, levels: int, pick: np.ufunc, fill: float) -> list[np.ndarray]:
-    """``tables[j][..., p] = pick(x[..., p : p + 2**j])``, padded with ``fill`` past the end, each row
-    ``x.shape[-1] + 2**levels`` wide so that any lookup ``p + 1 <= x.shape[-1] + 2**(levels - 1)`` stays inside."""
-    width = x.shape[-1] + 2 ** levels
-    base = np.full(x.shape[:-1] + (width,), fill)
-    base[..., :x.shape[-1]] = x
-    tables = [base]
-    for j in range(1, levels):
-        half = 2 ** (j - 1)
-        previous = tables[-1]
-        table = previous.copy()
-        pick(previous[..., :-half], previous[..., half:], out=table[..., :-half])
-        tables.append(table)
-    return tables
-
-
-def first_reach(x: np.ndarray, rows: np.ndarray, starts: np.ndarray, level: np.ndarray, *,
-                above: bool) -> np.ndarray:
-    """The first bar after each start at which a series reaches a level.
-
-    Parameters
-    ----------
-    x : np.ndarray
-        ``(series, bars)``: the highs (``above=True``) or lows (``above=False``) of each window.
-    rows : np.ndarray
-        ``(orders,)`` int: the series of each order.
-    starts : np.ndarray
-        ``(starts,)`` int: the start bars, ``0 <= t < bars``.
-    level : np.ndarray
-        ``(orders, starts)``: the level to reach (NaN or infinite: never reached).
-    above : bool
-        True: the first ``k > t`` with ``x[k] >= level``; False: with ``x[k] <= level``.
-
-    Returns
-    -------
-    np.ndarray
-        ``(orders, starts)`` int: that bar ``k``, or ``bars`` (one past the window) where none does.
-    """
-    steps = x.shape[-1]
-    levels = max(1, int(np.ceil(np.log2(steps + 1))))
-    sign = 1.0 if above else -1.0
-    # as maxima either way: the lows negated, so "reaches" is always "max of the span >= level"
-    tables = [t.ravel() for t in _tables(sign * x, levels, np.maximum, -np.inf)]
-    width = tables[0].size // x.shape[0]
-    target = sign * level
-    target[np.isnan(target)] = np.inf  # never reached
-    kind = np.int32 if tables[0].size < 2 ** 31 - 2 ** levels else np.int64
-    base = (rows.astype(kind) * width).astype(kind)[:, None]  # each order's row start in the flat tables
-    # per pair, the flat index of the next bar to look at: one past the last bar known to fall short (the start)
-    index = base + (starts.astype(kind) + 1)[None, :]
-    span = np.empty(target.shape)
-    short = np.empty(target.shape, dtype=bool)
-    for j in reversed(range(levels)):
-        np.take(tables[j], index, out=span)  # max of x[pos + 1 .. pos + 2**j]
-        np.less(span, target, out=short)
-        np.add(index, 2 ** j, out=index, where=short)
-    first = index - base
-    return np.minimum(first, steps)
+from toolkit.signals import kernels
 
 
 def replay(high: np.ndarray, low: np.ndarray, close: np.ndarray, rows: np.ndarray, direction: np.ndarray,
@@ -113,22 +55,7 @@ def replay(high: np.ndarray, low: np.ndarray, close: np.ndarray, rows: np.ndarra
         Each ``(orders,)``: ``trades`` (closed), ``successes``, ``probability`` (NaN without a closed
         trade) and ``duration`` (mean candles to close, NaN without one).
     """
-    steps = close.shape[-1]
-    starts = np.arange(steps - 1)
-    entry = close[rows][:, :-1]  # (orders, starts)
-    long = (direction > 0)[:, None]
-    up = entry * np.where(long, 1.0 + limit_distance[:, None], 1.0 + stop_distance[:, None])
-    down = entry * np.where(long, 1.0 - stop_distance[:, None], 1.0 - limit_distance[:, None])
-    down = np.where(down > 0, down, np.nan)  # a distance of 100 % or more: never reached
-    rises = first_reach(high, rows, starts, up, above=True)
-    falls = first_reach(low, rows, starts, down, above=False)
-    win_bar, loss_bar = np.where(long, rises, falls), np.where(long, falls, rises)
-    success = win_bar < loss_bar  # a tie (both on one bar) is a failure
-    end = np.minimum(win_bar, loss_bar)
-    closed = end < steps
-    trades = closed.sum(axis=-1).astype(float)
-    successes = (success & closed).sum(axis=-1).astype(float)
-    held = np.where(closed, end - starts[None, :], 0).sum(axis=-1)
+    trades, successes, held = kernels.replay(high, low, close, rows, direction, stop_distance, limit_distance)
     with np.errstate(invalid="ignore", divide="ignore"):
         probability = np.where(trades > 0, successes / trades, np.nan)
         duration = np.where(trades > 0, held / trades, np.nan)

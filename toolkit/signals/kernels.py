@@ -3,10 +3,11 @@
 Each kernel takes NumPy arrays ``(..., time)`` (the caller, :func:`toolkit.signals.bars.apply`, hands
 them over through ``xr.apply_ufunc(..., dask="parallelized")``, one block of instruments at a time),
 views them as rows ``(series, time)`` and walks each row once, in numba-compiled code cached on disk
-(``cache=True``: the compile, about a second a kernel, is paid once per machine; later processes load
-it). The row loop keeps every series' running state (previous close, running sums, the smoothed
+(``cache=True``: the compile, seconds a kernel (``benchmarks/signals.py`` measures it), is paid once per
+machine; later processes load it). The row loop keeps every series' running state (previous close, running sums, the smoothed
 averages, the SuperTrend bands) in registers, where the NumPy formulation needed several passes over
-the whole array and packed each row's quoted bars first.
+the whole array and packed each row's quoted bars first. Rule 8's bracket replay (:func:`replay`) is
+here too: per order, a monotonic stack instead of a sparse table gathered over every (order, start) pair.
 
 **Missing bars.** A bar is quoted when every price the indicator reads is finite; the others are
 skipped, not filled: their result is NaN and the state is carried across them, so the next true range
@@ -422,6 +423,64 @@ def _reversal_rows(close: np.ndarray, level: np.ndarray, period: int, horizon: i
         probability[i] = turns / hits if hits > 0 else np.nan
 
 
+@numba.njit(cache=True, nogil=True)
+def _first_on_stack(x: np.ndarray, stack: np.ndarray, size: int, level: float, sign: float,
+                    none: int) -> int:  # pragma: no cover - compiled
+    """The nearest bar on ``stack`` (its top, ``stack[size - 1]``, the nearest) with ``sign x >= sign level``;
+    ``none`` if there is none. Going down the stack the bars are later and ``sign x`` larger: a binary
+    search for how many reach."""
+    lo, hi = 0, size  # stack[:lo] reach, stack[hi:] do not
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sign * x[stack[mid]] >= sign * level:
+            lo = mid + 1
+        else:
+            hi = mid
+    return stack[lo - 1] if lo > 0 else none
+
+
+@numba.njit(cache=True, nogil=True)
+def _replay_rows(high: np.ndarray, low: np.ndarray, close: np.ndarray, rows: np.ndarray, direction: np.ndarray,
+                 stop_distance: np.ndarray, limit_distance: np.ndarray, trades: np.ndarray, successes: np.ndarray,
+                 held: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Rule 8's bracket replay (see :mod:`toolkit.signals.brackets`) of every order, from each start bar.
+
+    The first bar after a start ``t`` whose high reaches a level is the nearest reaching bar among the bars
+    after ``t`` not dominated by an earlier, at-least-as-high one: a monotonic stack of those, updated as
+    ``t`` walks back (each bar pushed and popped once), searched in ``log`` steps; the lows alike. So an
+    order costs ``N log N``, whatever its stop and limit."""
+    steps = high.shape[1]
+    tops = np.empty(steps, dtype=np.int64)
+    bottoms = np.empty(steps, dtype=np.int64)
+    for o in range(rows.shape[0]):
+        h, lo, c = high[rows[o]], low[rows[o]], close[rows[o]]
+        long = direction[o] > 0
+        rise = limit_distance[o] if long else stop_distance[o]
+        fall = stop_distance[o] if long else limit_distance[o]
+        n_tops = n_bottoms = 0
+        count = wins = spent = 0
+        for t in range(steps - 2, -1, -1):
+            k = t + 1  # the bar that joins the ones after the start
+            while n_tops > 0 and h[tops[n_tops - 1]] <= h[k]:
+                n_tops -= 1
+            tops[n_tops] = k
+            n_tops += 1
+            while n_bottoms > 0 and lo[bottoms[n_bottoms - 1]] >= lo[k]:
+                n_bottoms -= 1
+            bottoms[n_bottoms] = k
+            n_bottoms += 1
+            up, down = c[t] * (1.0 + rise), c[t] * (1.0 - fall)
+            rises = _first_on_stack(h, tops, n_tops, up, 1.0, steps)
+            falls = _first_on_stack(lo, bottoms, n_bottoms, down, -1.0, steps) if down > 0 else steps
+            win, loss = (rises, falls) if long else (falls, rises)
+            end = min(win, loss)
+            if end < steps:
+                count += 1
+                wins += win < loss  # a tie (both on one bar) is a failure
+                spent += end - t
+        trades[o], successes[o], held[o] = count, wins, spent
+
+
 # ------------------------------------------------------------------------------ NumPy (..., time) wrappers
 
 
@@ -495,3 +554,14 @@ def reversal(close: np.ndarray, level: np.ndarray, period: int, horizon: int, wi
     outs = [np.empty(c.shape[0]) for _ in range(4)]
     _reversal_rows(c, wanted, period, horizon, float(width), lookback, *outs)
     return tuple(o.reshape(close.shape[:-1]) for o in outs)
+
+
+def replay(high: np.ndarray, low: np.ndarray, close: np.ndarray, rows: np.ndarray, direction: np.ndarray,
+           stop_distance: np.ndarray, limit_distance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rule 8's ``trades`` (closed), ``successes`` and candles ``held`` in all, each ``(orders,)``, of windows
+    ``(series, N + 1)`` (see :func:`toolkit.signals.brackets.replay`)."""
+    h, lo, c = _rows(high, low, close)
+    outs = [np.empty(rows.shape[0]) for _ in range(3)]
+    orders = [np.ascontiguousarray(x, dtype=np.float64) for x in (direction, stop_distance, limit_distance)]
+    _replay_rows(h, lo, c, np.ascontiguousarray(rows, dtype=np.int64), *orders, *outs)
+    return outs[0], outs[1], outs[2]
