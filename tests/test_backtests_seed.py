@@ -87,6 +87,21 @@ def test_stops_and_limits_come_from_the_tactical_rules(completed) -> None:
     assert not all(p["closed"] for p in positions) and positions[-1]["closeDate"] == "2021-03-31"
 
 
+def test_an_uploaded_portfolio_by_its_client_reference(ws, strategy) -> None:
+    """PUT /portfolio's portfolio (risk-platform-api.txt lines 209-241): its open positions' value weights and
+    its equity."""
+    body = {"name": "Backtest book", "capital": {"currency": "USD", "funds": "100000.00"}, "wishlist": [],
+            "positions": [{"instrument_code": code, "apiid": 8, "size": "100", "level": 75.0,
+                           "date_open": "2020-01-02T15:00:00Z", "direction": "Long"}
+                          for code in ("AAPL_XNGS", "MSFT_XNGS")]}
+    ws.portfolios.upload(body, "BACKTEST-BOOK")
+    ws.backtests.start({"client_reference": "BACKTEST-BOOK", "strategy_id": strategy, **PERIOD})
+    answer = ws.backtests.get({"client_reference": "BACKTEST-BOOK", "strategy_id": strategy}, wait=60).to_dict()
+    assert answer["status"] == "Completed", answer["error"]
+    assert {p["instrumentCode"] for p in answer["positions"]} == {"AAPL_XNGS", "MSFT_XNGS"}
+    assert answer["portfolioId"] > 0 and answer["clientReference"] == "BACKTEST-BOOK"
+
+
 def test_unknown_pair_is_not_queued(ws, strategy) -> None:
     answer = ws.backtests.get({"client_reference": "nobody", "strategy_id": strategy}).to_dict()
     assert answer["status"] == "Not Queued" and answer["positions"] == [] and answer["portfolioId"] == 0

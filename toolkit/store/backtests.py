@@ -58,9 +58,12 @@ class BacktestRepository:
             "ORDER BY started_at DESC, rowid DESC LIMIT 1", (client_reference, strategy_id)).fetchone()
         return _job(row)
 
-    def number(self, account_id: str) -> int | None:
-        """The account's row number in the workspace (the whole number GET's ``portfolioId`` shows)."""
-        row = self.db.conn.execute("SELECT rowid FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    def number(self, reference: str) -> int | None:
+        """The row number in the workspace (the whole number GET's ``portfolioId`` shows) of a PORTFOLIO
+        account, else of an uploaded portfolio."""
+        row = self.db.conn.execute("SELECT rowid FROM accounts WHERE id = ? AND type = 'PORTFOLIO' UNION ALL "
+                                   "SELECT rowid FROM risk_portfolios WHERE id = ? LIMIT 1",
+                                   (reference, reference)).fetchone()
         return None if row is None else int(row[0])
 
     def jobs(self) -> list[dict]:

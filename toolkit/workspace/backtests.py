@@ -1,18 +1,19 @@
 """The risk platform's portfolio backtest in the façade (``ws.backtests``; ``risk-platform-api.txt``
-lines 1378-1434, PUT and GET /portfolio/backtest).
+lines 1378-1434, PUT and GET /portfolio/backtest). The portfolio is a PORTFOLIO account of the book (its
+id) or a portfolio uploaded with PUT /portfolio (its ``client_reference``).
 
     ws.backtests.start({"client_reference": account_id, "strategy_id": 100,
                         "start_date": "2020-01-01", "end_date": "2020-12-31"})   # PUT: answers Started
     ws.backtests.get({"client_reference": account_id, "strategy_id": 100}, wait=True).to_dict()  # GET
 
 **The edge.** :meth:`Backtests.start` reads the request (:class:`~toolkit.contracts.risk.backtest.BacktestRequest`)
-and refuses, before any job is queued, each problem by its field: an unknown ``client_reference`` (a PORTFOLIO
-account of the book that holds instruments), an unknown ``strategy_id``, a strategy without rules or whose
-portfolio rule needs more than closes (ATR weighted, Min Tracking Error), an ``end_date`` before
-``start_date`` (:class:`~toolkit.errors.ValidationError`), a period without prices for every holding, or
-without a month of closes before it for the first optimisation (:class:`~toolkit.errors.DataError`). A
-period reaching past the price history is run to its last close (the answer's ``startDate`` and
-``endDate`` say which days were run).
+and refuses, before any job is queued, each problem by its field: an unknown ``client_reference`` (neither a
+PORTFOLIO account nor an uploaded portfolio, or one holding nothing or a Short position), an unknown
+``strategy_id``, a strategy without rules or whose portfolio rule needs more than closes (ATR weighted, Min
+Tracking Error), an ``end_date`` before ``start_date`` (:class:`~toolkit.errors.ValidationError`), a period
+without prices for every holding, or without a month of closes before it for the first optimisation
+(:class:`~toolkit.errors.DataError`). A period reaching past the price history is run to its last close (the
+answer's ``startDate`` and ``endDate`` say which days were run).
 
 **The job.** The accepted request is recorded in the ``backtests`` table (``Started``) with its *spec*, a
 plain JSON dict of everything the run needs but the prices; :func:`run` (a module-level function of the
@@ -24,8 +25,8 @@ Both survive the kernel: a new Workspace on the file answers the stored result.
 **What a run does** (conventions, the document names none; the engine's are
 :mod:`toolkit.backtest.simulation`'s):
 
-- capital: the account's NAV at the last close; the starting weights its holdings' value weights
-  (cash aside: the book is fully invested over the period);
+- capital: the account's NAV at the last close (an uploaded portfolio's equity); the starting weights its
+  holdings' value weights (its open positions'), cash aside: the book is fully invested over the period;
 - with a portfolio rule: monthly, on the first trading day (and on the first day of the period), the rule
   re-optimises on the previous :data:`LOOKBACK_DAYS` daily returns (:func:`reoptimised`, the engine's
   ``reoptimise``: closes up to that day, never after) and the book is traded to its weights at that day's
@@ -42,7 +43,7 @@ Both survive the kernel: a new Workspace on the file answers the stored result.
 - ``pnLSerie``, ``yearlyReturn`` (compound annual growth over 365.25-day years), ``nprofitToTotalRatio``,
   ``avgProfitLossRatio`` ("N/A" without a losing position), ``averageTradeDuration`` and ``lowestPnL`` are
   :func:`toolkit.backtest.trade_statistics`', written as the document writes them;
-- ``portfolioId`` is the account's row number in the workspace (the document's ids are whole numbers).
+- ``portfolioId`` is the portfolio's row number in the workspace (the document's ids are whole numbers).
 """
 
 from __future__ import annotations
@@ -77,16 +78,20 @@ from toolkit.store.backtests import BacktestRepository
 from toolkit.store.repositories import InstrumentRepository, PriceRepository, now
 from toolkit.store.strategies import StrategyRepository
 from toolkit.workspace.accounts import Accounts
+from toolkit.workspace.analytics import Analytics
 from toolkit.workspace.context import Context
 from toolkit.workspace.history import History
 from toolkit.workspace.instruments import Instruments
 from toolkit.workspace.jobs import Jobs
 from toolkit.workspace.orders import Orders
+from toolkit.workspace.portfolios import Portfolios
 from toolkit.workspace.rules import Rules
 
 WHAT = "backtest request"
 #: daily returns the portfolio rule re-optimises on (about a year), and the fewest it accepts
 LOOKBACK_DAYS, MIN_LOOKBACK = 252, 20
+#: calendar days before the start read at the edge, to check the first optimisation has returns to read
+LOOKBACK_MARGIN = 60
 #: the rebalance calendar of a strategy with a portfolio rule
 FREQUENCY = "monthly"
 #: the metadata of an instrument a position shows
@@ -128,9 +133,11 @@ class Backtests:
     (module docstring)."""
 
     def __init__(self, ctx: Context, *, instruments: Instruments, history: History, accounts: Accounts,
-                 orders: Orders, rules: Rules, jobs: Jobs | None = None) -> None:
+                 orders: Orders, rules: Rules, jobs: Jobs | None = None, portfolios: Portfolios | None = None,
+                 analytics: Analytics | None = None) -> None:
         self._ctx = ctx
         self._orders = orders
+        self._portfolios, self._analytics = portfolios, analytics
         self._instruments, self._history, self._accounts, self._rules = instruments, history, accounts, rules
         self._repo = BacktestRepository(ctx.db)
         self._jobs = jobs or Jobs()  # the dask client the jobs are submitted to (toolkit.workspace.jobs)
@@ -206,21 +213,7 @@ class Backtests:
                                                               f"{' and '.join(needs)}; a backtest re-optimises on "
                                                               "closes: choose another portfolio rule")], WHAT)
             stop_limit = stop_limit or bool(params.include_stop_limit)
-        account = AccountRepository(self._ctx.db).get(q.client_reference)
-        if account is None or account.type != "PORTFOLIO":
-            raise ValidationError([Problem("client_reference", f"{q.client_reference!r} is no PORTFOLIO account "
-                                                               "of the book; see accounts.list(type='PORTFOLIO')")],
-                                  WHAT)
-        try:
-            cube = self._accounts.holdings([q.client_reference]).isel(portfolio=0, drop=True).isel({TIME: -1})
-        except NotFoundError:
-            raise ValidationError([Problem("client_reference", f"account {q.client_reference} holds no "
-                                                               "instruments yet")], WHAT) from None
-        value = cube["value"].to_series()
-        value = value[value > 0]
-        if value.empty:
-            raise ValidationError([Problem("client_reference", f"account {q.client_reference} holds no "
-                                                               "instruments yet")], WHAT)
+        value, capital, currency = self._holdings(q.client_reference)
         ids = [str(i) for i in value.index]
         start, end = self._period(ids, q.start_date.isoformat(), q.end_date.isoformat(), portfolio is not None)
         table = self._instruments.table().set_index("instrument_id")
@@ -232,19 +225,55 @@ class Backtests:
             candles = dict(chosen)
         return {"job_id": str(uuid.uuid4()), "client_reference": q.client_reference, "strategy_id": q.strategy_id,
                 "start": start, "end": end, "asked": [q.start_date.isoformat(), q.end_date.isoformat()],
-                "capital": float(cube["nav"]), "currency": account.currency, "instruments": ids,
+                "capital": capital, "currency": currency, "instruments": ids,
                 "weights": (value / value.sum()).tolist(), "meta": meta, "rules": strategy.rules,
                 "stop_limit": stop_limit, "candles": candles, "frequency": FREQUENCY if portfolio else None,
                 "cost_bps": float(self._orders.fees.bps), "min_cost": float(self._orders.fees.minimum)}
 
+    def _holdings(self, reference: str) -> tuple[pd.Series, float, str]:
+        """The value (or weight) of each instrument the portfolio holds (positive), its capital and currency:
+        a PORTFOLIO account's holdings at the last close and its NAV, or an uploaded portfolio's (PUT
+        /portfolio) open positions' value weights and its equity. Long positions only."""
+        def refuse(message: str) -> ValidationError:
+            return ValidationError([Problem("client_reference", message)], WHAT)
+
+        account = AccountRepository(self._ctx.db).get(reference)
+        if account is not None and account.type == "PORTFOLIO":
+            try:
+                cube = self._accounts.holdings([reference]).isel(portfolio=0, drop=True).isel({TIME: -1})
+            except NotFoundError:
+                raise refuse(f"account {reference} holds no instruments yet") from None
+            value = cube["value"].to_series()
+            capital, currency = float(cube["nav"]), account.currency
+        elif self._portfolios is not None and self._analytics is not None and self._portfolios.exists(reference):
+            weights = self._analytics.weights(reference).isel(portfolio=0, drop=True)
+            value = pd.Series(np.asarray(weights.values, dtype=float),
+                              index=[str(i) for i in weights["instrument_id"].values])
+            if (value < 0).any():
+                raise refuse(f"portfolio {reference!r} holds Short positions; backtests are long only")
+            status = self._portfolios.capital(reference)
+            capital, currency = float(status.equity), status.currency
+        else:
+            raise refuse(f"{reference!r} is neither a PORTFOLIO account of the book nor a portfolio uploaded with "
+                         "PUT /portfolio; see accounts.list(type='PORTFOLIO') and portfolios.list()")
+        value = value[value > 0]
+        if value.empty:
+            raise refuse(f"{reference} holds no instruments yet")
+        if not capital > 0:
+            raise refuse(f"{reference} is worth {capital:g}; a backtest needs a positive capital")
+        return value, capital, currency
+
     def _period(self, ids: list[str], start: str, end: str, optimised: bool) -> tuple[str, str]:
         """The trading days run: the request's period within the days every holding has a close."""
-        prices = self._history.prices(ids)["close"]
+        since = (pd.Timestamp(start) - pd.Timedelta(days=LOOKBACK_MARGIN)).date().isoformat()
+        prices = self._history.prices(ids, start=since, end=end)["close"]
         quoted = prices.notnull().all(INSTRUMENT)
         days = pd.DatetimeIndex(prices[TIME].values[quoted.values])
         inside = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))]
         if len(inside) < 2:
-            held = f"{days[0].date()} to {days[-1].date()}" if len(days) else "no common day"
+            table = self._instruments.table().set_index("instrument_id").loc[ids]
+            first, last = table["history_start"].max(), table["history_end"].min()
+            held = f"{str(first)[:10]} to {str(last)[:10]}" if first <= last else "no common day"
             raise DataError(f"start_date, end_date: the holdings have closes on {len(inside)} common day(s) between "
                             f"{start} and {end}; choose a period within their common history ({held})")
         if optimised and (days < inside[0]).sum() < MIN_LOOKBACK + 1:

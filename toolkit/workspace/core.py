@@ -96,7 +96,8 @@ class Workspace:
                                        accounts=self.accounts, allocations=self.allocations)
         self.rules = Rules(ctx, instruments=self.instruments, history=self.history)
         self.backtests = Backtests(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts,
-                                   orders=self.orders, rules=self.rules, jobs=self.jobs)
+                                   orders=self.orders, rules=self.rules, jobs=self.jobs, portfolios=self.portfolios,
+                                   analytics=self.analytics)
         path = self.path
         self.strategies = Strategies(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts,
                                      allocations=self.allocations, configurations=self.configurations,
