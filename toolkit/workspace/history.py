@@ -25,6 +25,7 @@ from toolkit.market import fx, history, providers
 from toolkit.market.calendars import calendar
 from toolkit.market.instruments import by_code, current_first, instrument_code, instrument_id, registered
 from toolkit.schema import INSTRUMENT, OHLCV, Timeframe
+from toolkit.store.cache import memo
 from toolkit.store.repositories import (
     FxRepository,
     InstrumentRepository,
@@ -175,7 +176,8 @@ class History:
         last daily bar on the instrument's exchange calendar (``exchange_calendars``), the next week
         for weekly bars, and last bar + one step for intraday bars.
         """
-        status = self._prices.status()
+        # a scan of every bar: once per data version (toolkit.store.cache)
+        status = memo(self._ctx.db).get(("history.status",), self._prices.status)
         meta = self._instruments.table()[["instrument_id", "symbol", "name", "mic", "source"]]
         status = meta.merge(status, on="instrument_id")
         if instrument is not None:
