@@ -90,9 +90,11 @@ class AutomationRepository:
                                     (account_id,)).rowcount == 1
 
     def strategies(self) -> list[dict]:
-        rows = self.db.conn.execute(f"SELECT {', '.join(STRATEGY_FIELDS)} FROM rebalancing_strategies "
-                                    "ORDER BY account_id").fetchall()
-        return [dict(zip(STRATEGY_FIELDS, r)) for r in rows]
+        """Every attached strategy with its account's configured ``allocation_id``."""
+        rows = self.db.conn.execute(f"SELECT {', '.join('s.' + f for f in STRATEGY_FIELDS)}, c.allocation_id "
+                                    "FROM rebalancing_strategies s LEFT JOIN configurations c "
+                                    "ON c.account_id = s.account_id ORDER BY s.account_id").fetchall()
+        return [dict(zip((*STRATEGY_FIELDS, "allocation_id"), r)) for r in rows]
 
     def looked_at(self, as_of: str) -> set[str]:
         """The accounts :meth:`record` holds a row of for ``as_of``."""

@@ -191,7 +191,7 @@ class Rebalancings:
             if not todo:
                 return nothing
             ids = [s["account_id"] for s in todo]
-            weights, targets, sessions = self._drift(ids, date)
+            weights, targets, sessions = self._drift(ids, [s["allocation_id"] for s in todo], date)
             if weights is None:
                 return nothing
             reasons = due(todo, weights, targets, auto.last_rebalanced(), date, sessions)
@@ -200,10 +200,11 @@ class Rebalancings:
             auto.record(date, reasons, None if run is None else run["id"], set(chosen), now(precise=True))
         return {"as_of": date, "due": {a: r for a, r in reasons.items() if a in chosen}, "rebalancing": run}
 
-    def _drift(self, ids: list[str], date: str) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DatetimeIndex]:
-        """The accounts' weights (value over NAV, cash the rest) at the close of ``date`` and their
-        configurations' targets, both ``account x instrument``, and the trading days up to ``date``; None
-        when ``date`` has no close."""
+    def _drift(self, ids: list[str], allocations: list[str],
+               date: str) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DatetimeIndex]:
+        """The accounts' weights (value over NAV, cash the rest) at the close of ``date`` and the targets of
+        their ``allocations``, both ``account x instrument``, and the trading days up to ``date``; None when
+        ``date`` has no close."""
         assert self._accounts is not None
         try:
             cube = self._accounts.holdings(ids, end=date)
@@ -217,13 +218,11 @@ class Rebalancings:
             weights = (last["value"] / last["nav"]).transpose(PORTFOLIO, INSTRUMENT).to_pandas()
         else:
             weights, times = pd.DataFrame(index=ids), pd.DatetimeIndex([date])
-        configs = ConfigurationRepository(self._ctx.db)
-        allocation = {a: configs.for_account(a).allocation_id for a in ids}  # type: ignore[union-attr]
-        table = self._book.targets(sorted(set(allocation.values())))
+        table = self._book.targets(sorted(set(allocations)))
         table["weight"] = table["weight"].astype(float)
         by_allocation = table.pivot_table(index="allocation_id", columns="instrument_id", values="weight",
                                           fill_value=0.0)
-        targets = by_allocation.reindex([allocation[a] for a in ids]).set_axis(ids)
+        targets = by_allocation.reindex(allocations).set_axis(ids)
         columns = sorted(set(weights.columns) | set(targets.columns))
         return (weights.reindex(index=ids, columns=columns).fillna(0.0),
                 targets.reindex(columns=columns).fillna(0.0), times)
