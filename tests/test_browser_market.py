@@ -71,10 +71,13 @@ def test_page_shows_real_data_and_loads_nothing_from_outside(app) -> None:
         records = ws.status()["price_records"]
     assert _legend(page) == ["AAPL (skfolio)", "MSFT (skfolio)"]
     table = page.locator(".tk-status-table").inner_text()
-    assert "8313" in table and "1990-01-02" in table and "2022-12-28" in table
+    assert "8,313" in table and "1990-01-02" in table and "2022-12-28" in table
     assert records > 200_000 and f"{records:,} price records" in page.locator(".tk-summary").inner_text()
     assert CELL_ERROR not in page.content()
     assert outside == []
+    # every series' name is shown whole: the list is as wide as its longest label
+    clipped = page.locator(".tk-results select").evaluate("e => e.scrollWidth - e.clientWidth")
+    assert clipped <= 0
 
 
 def test_search_and_select_change_chart_and_table(app) -> None:
@@ -86,7 +89,7 @@ def test_search_and_select_change_chart_and_table(app) -> None:
     # the earlier selection (AAPL, MSFT) is kept beside the search results
     page.wait_for_function("() => document.querySelector('.tk-results select').selectedOptions.length === 2")
     _select(page, [option.inner_text()], ["IBM (bokeh)"])
-    page.locator(".tk-status-table", has_text="3270").wait_for()
+    page.locator(".tk-status-table", has_text="3,270").wait_for()
     after = (_legend(page), page.locator(".tk-status-table").inner_text())
     assert after != before
     assert "2000-03-01" in after[1] and "2013-03-01" in after[1]

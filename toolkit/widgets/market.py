@@ -38,8 +38,8 @@ class MarketExplorer:
         self.search = styled(widgets.Text(placeholder="Search name, symbol, ISIN…", description="Search",
                                           continuous_update=True), "tk-search")
         self.mic = styled(widgets.Text(placeholder="any", description="MIC", layout={"width": "160px"}), "tk-mic")
-        self.results = styled(widgets.SelectMultiple(rows=12, description="Series",
-                                                     layout={"width": "100%"}), "tk-results")
+        self.results = styled(widgets.SelectMultiple(rows=8, description="Series",  # the page's width: no
+                                                     layout={"width": "100%"}), "tk-results")  # name is cut
         self.currency = styled(widgets.Dropdown(options=CURRENCIES, value="local", description="Currency"),
                                "tk-currency")
         self.horizon = styled(widgets.ToggleButtons(options=["day", "week", "month"], value=horizon,
@@ -60,11 +60,8 @@ class MarketExplorer:
         self.widget = styled(widgets.VBox([
             widgets.HTML(STYLE + "<div class='tk-title'><h2>Market data explorer</h2></div>"),
             self.summary,
-            widgets.HBox([
-                widgets.VBox([widgets.HBox([self.search, self.mic]), self.results, self.currency, self.horizon,
-                              widgets.HBox([self.rebase, self.log])], layout={"width": "38%"}),
-                widgets.VBox([self.chart, self.note], layout={"width": "62%"}),
-            ]),
+            widgets.HBox([self.search, self.mic, self.currency]), self.results,
+            widgets.HBox([self.horizon, self.rebase, self.log]), self.chart, self.note,
             widgets.HTML("<h3>History status</h3>"), self.status_table,
             widgets.HTML("<h3>Upload OHLCV history (CSV)</h3>"), self.upload_box,
         ]), "tk-app", "tk-market-app")
@@ -104,7 +101,8 @@ class MarketExplorer:
             self.chart.clear()
             self.note.value = "Select one or more series to chart them."
         status = self.ws.history.status() if ids else pd.DataFrame(columns=["instrument_id", *STATUS_COLUMNS])
-        status = status[status["instrument_id"].isin(ids)][STATUS_COLUMNS]
+        status = status[status["instrument_id"].isin(ids)][STATUS_COLUMNS].copy()
+        status["n_records"] = status["n_records"].map(lambda n: f"{int(n):,}")
         self.status_table.value = table_html(status.rename(columns={"timeframe_label": "timeframe"}),
                                              "Select series to see their history status.")
 
@@ -119,6 +117,7 @@ class MarketExplorer:
         try:
             ds = self.ws.history.prices(ids, start=start, currency=currency, horizon=self.horizon.value)
         except ToolkitError as exc:
+            self.chart.clear()  # the chart of the series chosen before is not these series'
             self.note.value = error_html(exc)
             return
         bars = {"day": "daily", "week": "weekly", "month": "monthly"}[self.horizon.value]
@@ -174,8 +173,8 @@ class MarketExplorer:
             self.upload_message.value = error_html(exc)
             return
         self.upload_message.value = ok_html(
-            f"Saved {result['n_records_uploaded']} bars from {upload['name']}; the series now holds "
-            f"{result['n_records']} records, next upload from {result['fill_from']}.")
+            f"Saved {result['n_records_uploaded']:,} bars from {upload['name']}; the series now holds "
+            f"{result['n_records']:,} records, next upload from {result['fill_from']}.")
         self._refresh_summary()
         self.results.value = ()
         self._fill_results(preselect=(result["instrument_id"],))
