@@ -40,7 +40,7 @@ def gappy() -> xr.DataArray:
     values = np.stack([r, 1.5 * r])
     return xr.DataArray(values, dims=("scenario", "instrument", "time"),
                         coords={"scenario": ["plain", "levered"], "instrument": prices.columns.to_numpy(),
-                                "time": prices.index[1:].to_numpy()}, name="returns")
+                                "time": prices.index[1:].to_numpy()}, name="returns", attrs={"units": "1"})
 
 
 def same(ours: xr.DataArray, theirs: xr.DataArray) -> None:
@@ -124,6 +124,10 @@ def test_performance_functions_equal_the_former_formulas(gappy, layout):
     summary = P.summary(r)
     for name, value in old.items():
         same(summary[name], value.astype(float) if name == "observations" else value)
+        assert summary[name].attrs == r.attrs
+    for f in (P.annual_return, P.annual_volatility, P.sharpe, P.sortino, P.downside_risk, P.max_drawdown,
+              P.drawdown, lambda x: R.cumulate(x, "ME")):
+        assert (f(r).name, f(r).attrs) == (r.name, r.attrs)  # as xarray's own reductions keep them
 
 
 @pytest.mark.parametrize("ddof", [0, 2])

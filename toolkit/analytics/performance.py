@@ -89,6 +89,11 @@ def _sortino(stats: xr.Dataset, periods_per_year: float) -> xr.DataArray:
     return _ratio(stats["mean"] * periods_per_year, _downside(stats, periods_per_year), stats["count"] >= 2)
 
 
+def _like(result: xr.DataArray, returns: xr.DataArray) -> xr.DataArray:
+    """``result`` with the name and attributes of ``returns``, as the reductions of xarray keep them."""
+    return result.rename(returns.name).assign_attrs(returns.attrs)
+
+
 def _less(returns: xr.DataArray, rate: float | xr.DataArray) -> xr.DataArray:
     """``returns - rate``, without a pass over the array when ``rate`` is the number 0."""
     if not isinstance(rate, xr.DataArray) and rate == 0:
@@ -116,7 +121,7 @@ def annual_return(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Da
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    return _cagr(_stats(returns, moments=False), periods_per_year)
+    return _like(_cagr(_stats(returns, moments=False), periods_per_year), returns)
 
 
 def annual_volatility(returns: xr.DataArray, periods_per_year: float = 252, ddof: int = 1) -> xr.DataArray:
@@ -140,7 +145,7 @@ def annual_volatility(returns: xr.DataArray, periods_per_year: float = 252, ddof
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year, ddof)
-    return _volatility(_stats(returns), periods_per_year, ddof)
+    return _like(_volatility(_stats(returns), periods_per_year, ddof), returns)
 
 
 def _ratio(numerator: xr.DataArray, denominator: xr.DataArray, defined: xr.DataArray) -> xr.DataArray:
@@ -171,7 +176,7 @@ def sharpe(returns: xr.DataArray, risk_free: float | xr.DataArray = 0.0,
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    return _sharpe(_stats(_less(returns, risk_free)), periods_per_year)
+    return _like(_sharpe(_stats(_less(returns, risk_free)), periods_per_year), returns)
 
 
 def downside_risk(returns: xr.DataArray, required_return: float | xr.DataArray = 0.0,
@@ -197,7 +202,7 @@ def downside_risk(returns: xr.DataArray, required_return: float | xr.DataArray =
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    return _downside(_stats(_less(returns, required_return), moments=False), periods_per_year)
+    return _like(_downside(_stats(_less(returns, required_return), moments=False), periods_per_year), returns)
 
 
 def sortino(returns: xr.DataArray, required_return: float | xr.DataArray = 0.0,
@@ -222,7 +227,7 @@ def sortino(returns: xr.DataArray, required_return: float | xr.DataArray = 0.0,
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns, periods_per_year)
-    return _sortino(_stats(_less(returns, required_return), moments=False), periods_per_year)
+    return _like(_sortino(_stats(_less(returns, required_return), moments=False), periods_per_year), returns)
 
 
 def drawdown(returns: xr.DataArray) -> xr.DataArray:
@@ -260,7 +265,7 @@ def max_drawdown(returns: xr.DataArray) -> xr.DataArray:
         One value per series, ``returns`` without ``time``.
     """
     _checked(returns)
-    return _stats(returns, moments=False)["max_drawdown"]
+    return _like(_stats(returns, moments=False)["max_drawdown"], returns)
 
 
 def summary(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Dataset:
@@ -286,7 +291,7 @@ def summary(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Dataset:
     _checked(returns, periods_per_year)
     stats = _stats(returns)
     n = stats["count"]
-    return xr.Dataset({
+    return xr.Dataset({name: value.assign_attrs(returns.attrs) for name, value in {
         "cumulative_return": (stats["growth"] - 1).where(n > 0),
         "annual_return": _cagr(stats, periods_per_year),
         "annual_volatility": _volatility(stats, periods_per_year, 1),
@@ -295,4 +300,4 @@ def summary(returns: xr.DataArray, periods_per_year: float = 252) -> xr.Dataset:
         "downside_risk": _downside(stats, periods_per_year),
         "max_drawdown": stats["max_drawdown"],
         "observations": n.astype(np.int64),
-    })
+    }.items()})
