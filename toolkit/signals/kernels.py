@@ -4,10 +4,11 @@ Each kernel takes NumPy arrays ``(..., time)`` (the caller, :func:`toolkit.signa
 them over through ``xr.apply_ufunc(..., dask="parallelized")``, one block of instruments at a time),
 views them as rows ``(series, time)`` and walks each row once, in numba-compiled code cached on disk
 (``cache=True``: the compile, seconds a kernel (``benchmarks/signals.py`` measures it), is paid once per
-machine; later processes load it). The row loop keeps every series' running state (previous close, running sums, the smoothed
-averages, the SuperTrend bands) in registers, where the NumPy formulation needed several passes over
-the whole array and packed each row's quoted bars first. Rule 8's bracket replay (:func:`replay`) is
-here too: per order, a monotonic stack instead of a sparse table gathered over every (order, start) pair.
+machine; later processes load it). The row loop keeps every series' running state (previous close,
+running sums, the smoothed averages, the SuperTrend bands) in registers, where the NumPy formulation
+needed several passes over the whole array and packed each row's quoted bars first. Rule 8's bracket
+replay (:func:`replay`) is here too: per order, a monotonic stack instead of a sparse table gathered
+over every (order, start) pair.
 
 **Missing bars.** A bar is quoted when every price the indicator reads is finite; the others are
 skipped, not filled: their result is NaN and the state is carried across them, so the next true range
@@ -485,9 +486,15 @@ def _replay_rows(high: np.ndarray, low: np.ndarray, close: np.ndarray, rows: np.
 
 
 def _rows(*arrays: np.ndarray) -> list[np.ndarray]:
-    """Each array as C-contiguous float64 rows ``(series, time)`` (a view when it already is one)."""
+    """Each array as C-contiguous, writeable float64 rows ``(series, time)``: a view when it already is one,
+    else a copy (numba compiles a kernel again for each layout and for read-only arrays, such as pandas'
+    copy-on-write views; one signature each keeps the compile to once per machine)."""
     steps = arrays[0].shape[-1]
-    return [np.ascontiguousarray(a, dtype=np.float64).reshape(-1, steps) for a in arrays]
+    out = []
+    for a in arrays:
+        rows = np.ascontiguousarray(a, dtype=np.float64).reshape(-1, steps)
+        out.append(rows if rows.flags.writeable else rows.copy())
+    return out
 
 
 def _outputs(like: np.ndarray, count: int) -> list[np.ndarray]:
