@@ -647,6 +647,29 @@ def m020_automated_rebalancing(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m023_order_tactics(db: sqlite_utils.Database) -> None:
+    """``order_tactics``: the tactical rules' verdict on each child order of a placed portfolio order
+    (``ws.tactics``): its direction, entry ``level`` and ``size`` as judged, the ``stop`` and ``limit`` the
+    rules set (rules 3 and 5; NULL where a rule found none), the order's verdict (``validated``) and the
+    document's ``tactical_analysis`` item (JSON). Numbers as decimal text."""
+    _run(db, """
+    CREATE TABLE order_tactics (
+        portfolio_order_id TEXT NOT NULL REFERENCES portfolio_orders (id),
+        position INTEGER NOT NULL,
+        instrument_id TEXT NOT NULL REFERENCES instruments (instrument_id),
+        direction TEXT NOT NULL CHECK (direction IN ('Long', 'Short')),
+        level TEXT NOT NULL,
+        size TEXT NOT NULL,
+        stop TEXT,
+        "limit" TEXT,
+        validated TEXT NOT NULL,
+        tactical_analysis TEXT NOT NULL,
+        PRIMARY KEY (portfolio_order_id, position)
+    )
+    """)
+
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

@@ -51,6 +51,7 @@ from toolkit.workspace.rebalancings import Rebalancings
 from toolkit.workspace.reports import Reports
 from toolkit.workspace.rules import Rules
 from toolkit.workspace.strategies import Strategies
+from toolkit.workspace.tactics import Tactics
 
 #: environment variable naming the workspace file the apps open
 ENV_VAR = "TOOLKIT_WORKSPACE"
@@ -95,6 +96,7 @@ class Workspace:
         self.attribution = Attribution(ctx, instruments=self.instruments, history=self.history,
                                        accounts=self.accounts, allocations=self.allocations)
         self.rules = Rules(ctx, instruments=self.instruments, history=self.history)
+        self.tactics = Tactics(ctx, orders=self.orders)  # the tactical rules' verdicts on placed orders
         self.backtests = Backtests(ctx, instruments=self.instruments, history=self.history, accounts=self.accounts,
                                    orders=self.orders, rules=self.rules, jobs=self.jobs, portfolios=self.portfolios,
                                    analytics=self.analytics)
