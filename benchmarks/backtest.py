@@ -114,13 +114,16 @@ def _vbt_order(c, go, weights):
                         size_type=SizeType.TargetPercent, direction=Direction.Both)
 
 
-def vectorbt_nav(wide: pd.DataFrame, weights: np.ndarray, calendar: np.ndarray, band: float) -> np.ndarray:
-    """vectorbt's NAV ``(portfolio, time)`` for target ``weights`` ``(portfolio, instrument)``."""
+def vectorbt_nav(wide: pd.DataFrame, weights: np.ndarray, calendar: np.ndarray, band: float,
+                 days: np.ndarray | None = None) -> np.ndarray:
+    """vectorbt's NAV ``(portfolio, time)`` for target ``weights`` ``(portfolio, instrument)``; with ``days``
+    (``(portfolio, time)``, --quick) a band's rebalance days are given instead of found."""
     n_book, n_inst = weights.shape
     close = pd.DataFrame(np.tile(wide.to_numpy(), n_book), index=wide.index)
     groups = np.repeat(np.arange(n_book), n_inst)
-    if np.isinf(band):  # a calendar only: the idiomatic from_orders
-        size = np.where(calendar[:, None], weights.reshape(1, -1), np.nan)
+    if np.isinf(band) or days is not None:  # rebalance days known: the idiomatic from_orders
+        when = np.repeat(days.T if days is not None else calendar[:, None], n_inst, axis=1)
+        size = np.where(when, weights.reshape(1, -1), np.nan)
         pf = vbt.Portfolio.from_orders(close, size=size, size_type="targetpercent", group_by=groups,
                                        cash_sharing=True, call_seq="auto", init_cash=CAPITAL, freq="1D")
     else:
@@ -167,7 +170,9 @@ def main() -> None:
         policy, calendar_on, band = STRATEGIES[name]
         calendar = first_days(wide.index, 1) if calendar_on else np.r_[True, np.zeros(len(wide) - 1, bool)]
         ours, ours_s = timed(lambda policy=policy: simulate(prices, target, policy, capital=CAPITAL))
-        peer, peer_s = timed(lambda calendar=calendar, band=band: vectorbt_nav(wide, weights[:1], calendar, band))
+        days = simulate(prices, target, policy).rebalanced.to_numpy()[None] if args.quick else None
+        peer, peer_s = timed(lambda calendar=calendar, band=band, days=days: vectorbt_nav(wide, weights[:1], calendar,
+                                                                                      band, days))
         reference, bt_s = timed(lambda name=name: bt_nav(wide, weights[0], name), repeat=1)
         agree(f"{name} vs vectorbt", ours.nav.to_numpy(), peer[0])
         agree(f"{name} vs bt", ours.nav.to_numpy(), reference)
@@ -183,9 +188,11 @@ def main() -> None:
     for name, (_, calendar_on, band) in STRATEGIES.items():
         months = 3 if name.startswith("quarterly") else 1
         calendar = first_days(wide.index, months) if calendar_on else np.r_[True, np.zeros(len(wide) - 1, bool)]
-        vectorbt_nav(wide.iloc[:30], weights[:2], calendar[:30], band)  # compile vectorbt's loop for 2 groups
+        days = many.rebalanced.sel(strategy=name).to_numpy()[:few] if args.quick else None
+        if days is None:
+            vectorbt_nav(wide.iloc[:30], weights[:2], calendar[:30], band)  # compile vectorbt's loop for 2 groups
         start = time.perf_counter()
-        peer = vectorbt_nav(wide, weights[:few], calendar, band)
+        peer = vectorbt_nav(wide, weights[:few], calendar, band, days)
         peer_s += (time.perf_counter() - start) * books / few
         agree(f"{name}, {few} portfolios vs vectorbt", many.nav.sel(strategy=name).to_numpy()[:few], peer)
     print(f"  {books:,} portfolios x 3 strategies: {int(many.rebalanced.sum()):,} rebalances; goal {GOAL_S} s")

@@ -82,6 +82,24 @@ def test_signals_benchmark_runs(tmp_path: Path) -> None:
         assert row["ours_s"] > 0 and row["peer_s"] >= 0 and row["size"].startswith("50 instruments x 2,520")
 
 
+@pytest.mark.timeout(600)
+def test_backtest_benchmark_runs(tmp_path: Path) -> None:
+    """Ours, vectorbt and bt give the same NAVs (the script asserts 1e-9 of the capital) on 10 real instruments x
+    2 years, monthly and with a 5% band, and on 20 portfolios x 3 strategies in one call."""
+    out = tmp_path / "backtest.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "backtest.py"), "--quick", "--results", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [r["name"].split(":")[0] for r in rows] == ["monthly, first trading day"] * 2 + \
+        ["5% drift band (relative, per line)"] * 2 + ["20 portfolios x 3 strategies in one call (lines=False)"]
+    assert [r["peer"].split()[0] for r in rows] == ["vectorbt", "bt", "vectorbt", "bt", "vectorbt"]
+    for row in rows:
+        assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
+        assert row["ours_s"] > 0 and row["peer_s"] > 0 and row["size"].startswith("10 instruments x ")
+    assert "NAVs agree" in done.stdout
+
+
 def test_the_benchmark_tables_are_current() -> None:
     """README.md's headline table and benchmarks/README.md's full table are what benchmarks/table.py makes
     from benchmarks/results/*.json: a refreshed result without its table fails here."""
