@@ -4,12 +4,14 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from toolkit.backtest import Policy, simulate
+from toolkit.backtest import OrderMath, Policy, simulate
 from toolkit.backtest.simulation import _band_breach
 from toolkit.contracts.brokerage import RebalancingExecutionRequest, parse
 from toolkit.errors import ConflictError, NotFoundError, Problem, Problems, ValidationError
@@ -19,7 +21,9 @@ from toolkit.store.allocations import AllocationRepository
 from toolkit.store.orders import BookRepository, OrderRepository
 from toolkit.store.rebalancings import AutomationRepository, RebalancingRepository
 from toolkit.store.repositories import InstrumentRepository, now, sequential_ids
-from toolkit.trading.orders import FILL_STEPS
+from toolkit.trading.engine import QTY_SCALE, WEIGHT_SCALE
+from toolkit.trading.engine import rebalance as engine_rebalance
+from toolkit.trading.orders import FILL_STEPS, FeeSchedule
 from toolkit.trading.rebalancing import (
     Executions,
     RebalancingRequest,
@@ -228,13 +232,17 @@ class Rebalancings:
                 targets.reindex(columns=columns).fillna(0.0), times)
 
     def what_if(self, account: str, strategies: Mapping[str, Mapping] | Sequence[Mapping], start: object = None,
-                end: object = None, *, cost_bps: float | None = None, min_cost: float | None = None) -> WhatIf:
+                end: object = None, *, cost_bps: float | None = None, min_cost: float | None = None,
+                exact: bool = False) -> WhatIf:
         """The same strategies simulated over history for one account (:func:`toolkit.backtest.simulate`):
         its configuration's target weights (its holdings' value weights when it has none), its NAV at the
         last close as the capital, over ``start`` .. ``end``, at the workspace's fees (``orders.fees``, or
         ``cost_bps`` and ``min_cost``). ``strategies``: ``{"quarterly": {"frequency": "quarterly"},
         "5% band": {"band": 0.05}}`` (the fields of :meth:`attach` but the account; a list is named by
-        position); the cooldown is the engine's (``Policy.cooldown``, trading days)."""
+        position); the cooldown is the engine's (``Policy.cooldown``, trading days). With ``exact=True`` every
+        rebalance is the trading engine's own order math (:func:`engine_order_math` of ``orders.fees``: integer
+        cents and 1e-10 units, sells first, fees, the minimum order; a few cents stay in cash), as the
+        automated rebalancing would place it."""
         if self._accounts is None or self._history is None:
             raise NotFoundError("This Rebalancings was built without its accounts and history; open a Workspace.")
         items = dict(strategies) if isinstance(strategies, Mapping) else {str(n): s for n, s in enumerate(strategies)}
@@ -272,7 +280,8 @@ class Rebalancings:
         fees = self._orders.fees
         result = simulate(prices, target, policies, capital=capital,
                           cost_bps=float(fees.bps) if cost_bps is None else cost_bps,
-                          min_cost=float(fees.minimum) if min_cost is None else min_cost)
+                          min_cost=float(fees.minimum) if min_cost is None else min_cost,
+                          order_math=engine_order_math(fees) if exact else None)
         return WhatIf(account, capital, result)
 
     def _in_order(self, ids: list[str], date: str) -> None:
@@ -385,6 +394,29 @@ def due(strategies: list[dict], weights: pd.DataFrame, targets: pd.DataFrame, la
     cooling = wanted & previous.notna() & (elapsed < np.array([s["cooldown_days"] for s in strategies]))
     reason = np.where(cooling, "cooldown", np.where(calendar, "calendar", np.where(drifted, "band", "not due")))
     return dict(zip(ids, reason.tolist()))
+
+
+def engine_order_math(fees: FeeSchedule) -> OrderMath:
+    """The trading engine's rebalance (:func:`toolkit.trading.engine.rebalance`) as
+    :func:`toolkit.backtest.simulate`'s ``order_math``, at ``fees`` (bps, minimum fee, minimum order): a
+    picklable function of plain arrays."""
+    cent = Decimal("0.01")
+    return partial(_engine_orders, fees.rate, int(fees.minimum / cent), int(fees.min_order / cent))
+
+
+def _engine_orders(rate: int, fee_min: int, min_order: int, units: np.ndarray, cash: np.ndarray, price: np.ndarray,
+                   target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One rebalance of every run (``units``, ``price``, ``target`` ``(run, instrument)``, ``cash`` ``(run,)``)
+    by the trading engine, in its integers: units to 1e-10, cash to the cent, the targets to 1e-8 (rounded
+    down, the largest weight takes the rest so they sum exactly to 1)."""
+    qty = np.rint(np.asarray(units, dtype=float) * QTY_SCALE).astype(np.int64)
+    cents = np.rint(np.asarray(cash, dtype=float) * 100).astype(np.int64)
+    weights = np.floor(np.asarray(target, dtype=float) * WEIGHT_SCALE).astype(np.int64)
+    weights[np.arange(len(weights)), np.argmax(target, axis=1)] += WEIGHT_SCALE - weights.sum(1)
+    out = engine_rebalance(qty, cents, price, weights, min_order_cents=min_order, fee_rate=rate,
+                           fee_min_cents=fee_min)
+    held = qty - out["sell_qty"] + out["buy_qty"]
+    return held / QTY_SCALE, out["cash_after_cents"] / 100
 
 
 @dataclass(frozen=True)
