@@ -222,6 +222,32 @@ def test_pool_kernel_survives_culling_and_a_page_that_goes_takes_its_kernel(serv
     assert "Culling 'idle' kernel 'python3' (" + kernel not in "".join(server.log)
 
 
+@pytest.mark.browser
+def test_kernels_come_back_to_the_pool_size_within_the_cull_interval_after_pages_go(server) -> None:
+    """Two visitors at once take two pool kernels; once they go (one leaving the page, one whose
+    browser context is closed as a crashed tab would be), their kernels end and the pool refills,
+    so the server runs just its pool again within the cull timeout and interval."""
+    _at_rest(server)
+    pooled = server.kernel_ids()
+    config = "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    with chromium() as browser:
+        leaving = open_page(browser, server.url + APP)
+        context = browser.new_context()
+        crashing = context.new_page()
+        crashing.goto(server.url + APP)
+        for page in (leaving, crashing):
+            page.wait_for_selector(".tk-search input", timeout=90_000)
+        visiting = {leaving.evaluate(config), crashing.evaluate(config)}
+        assert len(visiting) == 2 and visiting <= server.kernel_ids()
+        leaving.goto("about:blank")
+        context.close()
+    deadline = time.monotonic() + 8 + 1 + 30  # the cull timeout and interval of CULL, and a refill
+    while time.monotonic() < deadline and (visiting & server.kernel_ids() or len(server.kernel_ids()) != len(pooled)):
+        time.sleep(0.5)
+    assert not visiting & server.kernel_ids(), "".join(server.log[-20:])
+    assert len(server.kernel_ids()) == len(pooled), "".join(server.log[-20:])
+
+
 # --------------------------------------------------------------------------- off loopback
 
 @pytest.fixture(scope="module")

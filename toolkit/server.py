@@ -20,9 +20,19 @@ safety rules:
 * **Kernels end with their page.** A page that is left asks Voilà to shut its kernel down at
   once (which needs the ``_xsrf`` cookie the page handler here sets); a kernel whose page went
   without asking (a crashed tab) is culled after ``cull_idle_timeout`` seconds with no page
-  connected (``MappingKernelManager`` in ``voila.json``). Voilà never culls the kernels waiting
-  in its preheated pool, and one handed to a page counts as active then
-  (:func:`mark_handed_out_active`), so a page never gets a kernel culled under it.
+  connected, checked every ``cull_interval`` seconds (60 and 10: ``MappingKernelManager`` in
+  ``voila.json``). Voilà never culls the kernels waiting in its preheated pool, and one handed
+  to a page counts as active then (:func:`mark_handed_out_active`), so a page never gets a
+  kernel culled under it.
+* **A preheated pool per app.** Each app keeps ``pool_size`` kernels (2, ``kernel_pools_config``
+  in ``voila.json``) that have already run its notebook, so that visitors arriving together
+  each get a page that answers at once; a kernel handed out is replaced ``fill_delay`` seconds
+  later (5 s, so that the refill does not compete with the page being opened). So the server
+  runs the pools' kernels plus one per open page, and returns to the pools' size when the pages
+  go. A larger pool for one app (say five visitors at once on Performance) is
+  ``--VoilaKernelManager.kernel_pools_config='{"default": {"pool_size": 2},
+  "performance.ipynb": {"pool_size": 5}}'`` on ``python -m toolkit serve``; each preheated
+  kernel holds about 400 MB (the demo workspace, measured by benchmarks/app_load.py).
 
 Why not jupyter_server's own check (``allow_remote_access`` / ``local_hostnames``)? Voilà's
 standalone app sets ``allow_remote_access=True``, which turns ``JupyterHandler.check_host``
