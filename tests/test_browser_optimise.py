@@ -8,8 +8,10 @@ the trades (written through the trading engine).
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -52,7 +54,8 @@ def test_risk_parity_orders_are_the_facade_answer(app) -> None:
                                      "parameters": {"Size Rebalance Trigger": 5, "Include Stop/Limit": False}})
     rows = _rows(page)
     assert [(r["instrument"], r["direction"], r["notional"]) for r in rows] == [
-        (o.instrument, o.direction, o.notional) for o in answer.orders.itertuples()]
+        (o.instrument, o.direction, f"{Decimal(o.notional):,.2f}") for o in answer.orders.itertuples()]
+    assert all(len(r["size"].partition(".")[2]) <= 4 for r in rows)  # share quantities rounded for display
     assert len(rows) > 0
     assert "There is a 5.0% chance that the portfolio will lose more than" in page.locator(HEADLINE).inner_text()
     assert page.locator(".tk-opt-weights .bars .point").count() == 2 * len(answer.components())
@@ -66,8 +69,9 @@ def test_an_impossible_constraint_set_is_named(app) -> None:
     page.locator(".tk-opt-run").click()
     message = page.locator(".tk-opt-message .tk-error")
     message.wait_for(timeout=60_000)
-    assert "constraints.max_weight" in message.inner_text() and "fully invested portfolio is impossible" in \
+    assert "Max weight %" in message.inner_text() and "fully invested portfolio is impossible" in \
         message.inner_text()
+    assert re.search(r"sum to \d+(\.\d+)?%, below 100%", message.inner_text())  # in %, as typed, not fractions
     assert page.locator(".tk-opt-orders table").count() == 0
     type_into(page, ".tk-opt-max-weight", "30")
     _optimise(page, "Growth mandate · Risk Parity")
@@ -99,7 +103,7 @@ def test_a_saved_strategy_runs_over_the_book_with_a_progress_bar(app) -> None:
     type_into(page, ".tk-opt-strategy-name", "Parity, 30% cap")
     page.locator("button.tk-opt-save").click()
     page.locator(".tk-opt-message .tk-ok", has_text="Strategy 'Parity, 30% cap' saved.").wait_for(timeout=30_000)
-    page.locator(".tk-opt-strategies select").select_option(label="Parity, 30% cap (NotRun)")
+    page.locator(".tk-opt-strategies select").select_option(label="Parity, 30% cap · not run yet")
     page.locator("button.tk-opt-run-strategy").click()
     page.locator(".tk-opt-runs", has_text="Complete").wait_for(timeout=120_000)
     assert page.locator(".tk-opt-progress").inner_text().strip().startswith("100%")
@@ -107,6 +111,14 @@ def test_a_saved_strategy_runs_over_the_book_with_a_progress_bar(app) -> None:
     assert len(rows) == len(ws.accounts.list(type="PORTFOLIO"))  # one rule over every mandate
     stored = sqlite3.connect(ws.path).execute("SELECT status, percentage_complete FROM strategy_runs").fetchall()
     assert stored == [("Complete", 100.0)]
+    page.locator(".tk-opt-strategies select option", has_text="Parity, 30% cap · last run complete").wait_for(
+        state="attached")
+    type_into(page, ".tk-opt-strategy-name", "Parity, second")  # a strategy not run: its bar is empty
+    page.locator("button.tk-opt-save").click()
+    page.locator(".tk-opt-message .tk-ok", has_text="Strategy 'Parity, second' saved.").wait_for(timeout=30_000)
+    page.locator(".tk-opt-progress", has_text="0%").wait_for(timeout=30_000)
+    assert page.locator(".tk-opt-strategies select option:checked").inner_text().replace("\xa0", " ") == \
+        "Parity, second · not run yet"
     page_clean(page, CELL_ERROR)
     assert outside == []
 
@@ -124,7 +136,8 @@ def test_atr_weighted_runs_on_the_real_candles_portfolio(app) -> None:
                                      "parameters": {"Size Rebalance Trigger": 5, "Include Stop/Limit": False}})
     rows = _rows(page)
     assert [(r["instrument"], r["direction"], r["notional"]) for r in rows] == [
-        (o.instrument, o.direction, o.notional) for o in answer.orders.itertuples()]
+        (o.instrument, o.direction, f"{Decimal(o.notional):,.2f}") for o in answer.orders.itertuples()]
+    assert all(len(r["size"].partition(".")[2]) <= 4 for r in rows)  # share quantities rounded for display
     page.locator(".tk-opt-confirm input").check()
     assert page.locator("button.tk-opt-place").is_disabled()  # a preview: no account to place it in
     page_clean(page, CELL_ERROR)

@@ -3,6 +3,8 @@ only, plain words next to the report codes, nothing stale after an error, advice
 
 from __future__ import annotations
 
+import ipywidgets
+import pandas as pd
 import pytest
 
 from toolkit.errors import DataError
@@ -69,3 +71,34 @@ def test_advice_for_the_whole_history_does_not_ask_for_a_wider_window(demo_ws: W
     with pytest.raises(DataError) as part:
         demo_ws.analytics.portfolio({old: 0.5, new: 0.5}, start="2012-01-01", end="2016-12-31", with_factors=False)
     assert "widen the window" in str(part.value)
+
+
+def test_optimise_shows_each_strategy_with_its_own_status_and_errors_in_percent(book_copy: Workspace) -> None:
+    from toolkit.widgets.optimise import OptimiseApp
+
+    app = OptimiseApp(book_copy)
+    app.max_weight.value = 5.0  # 5% of each of a handful of stocks cannot be fully invested
+    app.optimise()
+    assert "Max weight %" in app.message.value and "constraints.max_weight" not in app.message.value
+    assert "below 100%" in app.message.value and app.orders.value == "" and app.headline.value == ""
+    app.strategy_name.value = "Parity"
+    app.save_strategy()
+    labels = dict(app.strategies.options)
+    assert app.strategies.label == "Parity · not run yet" and "(NotRun)" not in " ".join(labels)
+    assert app.progress.value == 0 and app.progress.description == "0%"
+
+
+def test_attribution_offers_no_period_before_the_portfolio_held_anything(book_ws: Workspace) -> None:
+    from toolkit.widgets.attribution import AttributionApp, first_days
+
+    starts = first_days(book_ws)
+    app = AttributionApp.__new__(AttributionApp)  # the period logic alone: no attribution is run
+    app.ws, app._starts, app._last = book_ws, starts, pd.Timestamp("2022-12-28")
+    growth = next(a.id for a in book_ws.accounts.list(type="PORTFOLIO") if a.name == "Growth mandate")
+    factor_etfs = next(a.id for a in book_ws.allocations.list() if a.name == "Factor ETFs")
+    assert starts[growth] == pd.Timestamp("2012-01-04") and starts[factor_etfs] == pd.Timestamp("2014-01-02")
+    app.portfolio = ipywidgets.Dropdown(options=[growth], value=growth)
+    app.benchmark = ipywidgets.Dropdown(options=["index", factor_etfs], value="index")
+    assert app._periods()[-1] == "2013" and "Last 10 years" in app._periods()
+    app.benchmark.value = factor_etfs
+    assert app._periods()[-1] == "2015" and "Last 10 years" not in app._periods()

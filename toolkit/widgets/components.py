@@ -197,13 +197,15 @@ class Chart(widgets.Output):
 
     MIMETYPE = "application/vnd.plotly.v1+json"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, placeholder: str = "Drawing the chart…", **kwargs) -> None:
+        """``placeholder``: what the area says until a figure is shown (a page that draws only on
+        request says so, rather than "Drawing the chart…" for ever)."""
         super().__init__(**kwargs)
         self._pending = None
         self._view_count = 0  # ask the page to count its views of this widget
         self.observe(self._on_views, "_view_count")
         with self:
-            display(HTML("<p class='tk-muted'>Drawing the chart…</p>"))
+            display(HTML(f"<p class='tk-muted'>{html.escape(placeholder)}</p>"))
 
     def show(self, figure) -> None:
         if not self._view_count:

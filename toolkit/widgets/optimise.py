@@ -26,7 +26,17 @@ import plotly.graph_objects as go
 from toolkit.optimise import RULES
 from toolkit.optimise.parameters import RULE_IDS
 from toolkit.reporting.formatting import percent
-from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
+from toolkit.widgets.components import (
+    STYLE,
+    Chart,
+    amount,
+    error_html,
+    in_percent,
+    ok_html,
+    quantity,
+    styled,
+    table_html,
+)
 from toolkit.workspace import Workspace
 from toolkit.workspace.strategies import Optimisation
 
@@ -61,6 +71,24 @@ def shares_chart(table: pd.DataFrame, title: str) -> go.Figure:
     return go.Figure([go.Bar(name=name, x=table["symbol"], y=table[column], hovertemplate="%{x}: %{y:.1%}")
                       for name, column in (("volatility", "volatility"), ("CVaR 95%", "cvar"))],
                      layout={**LAYOUT, "title": title, "yaxis_tickformat": ".0%"})
+
+
+#: a strategy's run status in words (the document's ``NotRun``, ``Running``, ``Complete``, ``Failed``)
+STATUS_WORDS = {"NotRun": "not run yet", "Running": "running", "Complete": "last run complete",
+                "Failed": "last run failed"}
+#: the request's fields the page takes in percent, and the controls that set them
+PERCENT_FIELDS = {"constraints.max_weight": "Max weight %", "constraints.sectors": "Cap sector at %",
+                  "rules[0].constraints": "Cap sector at %"}
+
+
+def shown_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """The proposed orders for display: notionals as money, sizes rounded, levels with four decimals."""
+    shown = orders.copy()
+    for column, show in (("notional", amount), ("size", quantity), ("level", lambda v: amount(v, 4)),
+                         ("limit_level", lambda v: amount(v, 4)), ("stop_level", lambda v: amount(v, 4))):
+        if column in shown:
+            shown[column] = shown[column].map(show)
+    return shown
 
 
 class OptimiseApp:
@@ -109,8 +137,10 @@ class OptimiseApp:
         self.busy = styled(widgets.HTML(), "tk-opt-busy")
         self.message = styled(widgets.HTML(), "tk-opt-message")
         self.headline = styled(widgets.HTML(), "tk-opt-headline")
-        self.weights = styled(Chart(layout={"width": "100%", "min_height": "360px"}), "tk-opt-weights")
-        self.shares = styled(Chart(layout={"width": "100%", "min_height": "360px"}), "tk-opt-shares")
+        self.weights = styled(Chart("Press Optimise: the current and target weights are charted here.",
+                                    layout={"width": "100%", "min_height": "360px"}), "tk-opt-weights")
+        self.shares = styled(Chart("Each holding's share of the target's risk follows here.",
+                                   layout={"width": "100%", "min_height": "360px"}), "tk-opt-shares")
         self.orders = styled(widgets.HTML(), "tk-opt-orders", "tk-table")
         self.strategy_name = styled(widgets.Text(placeholder="a name for this rule set", description="Strategy",
                                                  style=wide, layout={"width": "320px"}), "tk-opt-strategy-name")
@@ -121,6 +151,8 @@ class OptimiseApp:
                                    "tk-opt-run-strategy")
         self.progress = styled(widgets.FloatProgress(min=0, max=100, value=0, description="0%",
                                                      layout={"width": "360px"}), "tk-opt-progress")
+        self.strategies.observe(lambda _c: self._show_progress(), "value")
+        self._show_progress()
         self.runs = styled(widgets.HTML(), "tk-opt-runs", "tk-table")
         self.save_button.on_click(lambda _b: self.save_strategy())
         self.run_strategy.on_click(lambda _b: self.run_book())
@@ -151,7 +183,15 @@ class OptimiseApp:
 
     # -- strategies -----------------------------------------------------------------------------
     def _strategy_options(self) -> list[tuple[str, int]]:
-        return [(f"{s.strategy.name} ({s.status})", s.strategy.strategy_id) for s in self.ws.strategies.list()]
+        return [(f"{s.strategy.name} · {STATUS_WORDS.get(s.status, s.status)}", s.strategy.strategy_id)
+                for s in self.ws.strategies.list()]
+
+    def _show_progress(self) -> None:
+        """The progress bar is the chosen strategy's latest run (empty before any), never another's."""
+        chosen = [s for s in self.ws.strategies.list() if s.strategy.strategy_id == self.strategies.value]
+        done = chosen[0].percentage_complete if chosen and chosen[0].status != "NotRun" else 0.0
+        self.progress.value = done
+        self.progress.description = f"{done:.0f}%"
 
     def strategy(self) -> dict:
         """The controls as the risk platform's strategy (POST /strategy): the rule by its ``rule_id``, the
@@ -176,7 +216,7 @@ class OptimiseApp:
             self.message.value = ok_html(f"Strategy {self.strategy_name.value!r} saved. Its strategy_id is "
                                          f"{saved.strategy_id}.")
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
-            self.message.value = error_html(exc)
+            self.message.value = error_html(in_percent(exc, PERCENT_FIELDS))
 
     def run_book(self) -> None:
         """Run the chosen strategy over every PORTFOLIO account, the progress bar following the job."""
@@ -184,6 +224,7 @@ class OptimiseApp:
             self.message.value = error_html(LookupError("Save a strategy first."))
             return
         self.run_strategy.disabled = True
+        self.message.value = self.runs.value = ""  # the previous run's table is not this one's
 
         def show(percentage: float) -> None:
             self.progress.value = percentage
@@ -249,7 +290,7 @@ class OptimiseApp:
             self._show()
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
             self.answer = None
-            self.message.value = error_html(exc)
+            self.message.value = error_html(in_percent(exc, PERCENT_FIELDS))
             self.headline.value = self.orders.value = ""
             self.weights.clear()
             self.shares.clear()
@@ -270,7 +311,8 @@ class OptimiseApp:
         shares = answer.contributions()
         self.shares.show(shares_chart(shares[shares["weight"] > 0], "Shares of the target's risk"))
         orders = answer.orders.drop(columns=["instrument_id"])
-        self.orders.value = table_html(orders, "No trade: every component is within its size rebalance trigger.")
+        self.orders.value = table_html(shown_orders(orders),
+                                       "No trade: every component is within its size rebalance trigger.")
         self.headline.value = (
             f"<div><b>{html.escape(self.portfolio.label)}</b> · {html.escape(answer.rule_name)} · capital "
             f"{answer.capital:,.2f} {answer.currency} · {len(answer.orders)} order(s)</div><div>"
