@@ -19,7 +19,7 @@ from scipy import stats
 
 from toolkit.analytics import factors as fa
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
-from toolkit.store import connect, write
+from toolkit.store import cache, connect, write
 from toolkit.store.cache import memo
 from toolkit.workspace import Workspace
 
@@ -74,6 +74,17 @@ def test_answers_are_copies_and_closing_leaves_no_wal(tmp_path: Path) -> None:
     assert float(memo(db).get("array", lambda: xr.DataArray(np.ones(3))).sum()) == 0.0
     db.close()
     assert not Path(f"{tmp_path / 'm.db'}-wal").exists()  # the memo's watcher connection closed too
+
+
+def test_a_memo_holds_the_answers_used_last_only(tmp_path: Path) -> None:
+    db = _store(tmp_path / "m.db")
+    computed = []
+    for key in range(cache.MAX_ANSWERS + 1):
+        memo(db).get(key, lambda key=key: computed.append(key) or key)
+    memo(db).get(cache.MAX_ANSWERS, lambda: computed.append("again"))  # the last one: remembered
+    memo(db).get(0, lambda: computed.append("again"))  # the first one: gone
+    assert computed[-1] == "again" and computed.count("again") == 1
+    db.close()
 
 
 QUERY = {"portfolioId": "E0001", "startDate": "2021-01-04", "endDate": "2022-12-28", "includeBenchmark": True}

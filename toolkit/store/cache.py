@@ -23,6 +23,7 @@ import copy
 import sqlite3
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
@@ -30,6 +31,9 @@ import sqlite_utils
 
 T = TypeVar("T")
 
+#: answers a memo holds at most; the least recently used goes first (an app's session asks many
+#: periods and portfolios between two writes: the memory stays bounded)
+MAX_ANSWERS = 64
 #: the memo of each open workspace connection (dropped with it)
 _MEMOS: weakref.WeakKeyDictionary[sqlite_utils.Database, Memo] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -38,15 +42,16 @@ _LOCK = threading.Lock()
 class Memo:
     """Answers of one connection by key, valid for one data version (see the module docstring).
 
-    :meth:`get` returns a copy of the remembered answer (``copy(deep=True)`` for pandas and xarray
-    objects, ``copy.deepcopy`` otherwise), so that a caller changing its answer in place cannot
-    change the next caller's. ``hits`` and ``misses`` count the answers served and computed."""
+    It holds the :data:`MAX_ANSWERS` answers used last. :meth:`get` returns a copy of the
+    remembered answer (``copy(deep=True)`` for pandas and xarray objects, ``copy.deepcopy``
+    otherwise), so that a caller changing its answer in place cannot change the next caller's.
+    ``hits`` and ``misses`` count the answers served and computed."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn  # (not the Database: the memo must not keep the Database it is keyed on alive)
         self._lock = threading.RLock()
         self._version: int | None = None
-        self._answers: dict[Hashable, object] = {}
+        self._answers: OrderedDict[Hashable, object] = OrderedDict()
         self.hits = self.misses = 0
         files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
         self._watcher = sqlite3.connect(files[0], check_same_thread=False, isolation_level=None) \
@@ -71,12 +76,15 @@ class Memo:
                 self._version = version
             if key in self._answers:
                 self.hits += 1
+                self._answers.move_to_end(key)
                 return _copy(self._answers[key])  # type: ignore[return-value]
         self.misses += 1
         answer = compute()
         with self._lock:
             if self.version() == version and not self._conn.in_transaction:  # nothing was written meanwhile
                 self._answers[key] = _copy(answer)
+                while len(self._answers) > MAX_ANSWERS:
+                    self._answers.popitem(last=False)
         return answer
 
     def clear(self) -> None:
