@@ -233,3 +233,11 @@ def test_bad_new_input_is_named():
             simulate(prices, HALF, Policy(), capital=1000, flows=drain, engine=engine)
     with pytest.raises(ValidationError, match="select one run"):
         trade_statistics(simulate(prices, HALF, {"a": Policy(), "b": Policy("monthly")}))
+
+
+def test_positions_need_the_lines():
+    out = simulate(market([10, 11, 12], [20, 20, 20]), HALF, Policy(), lines=False)
+    assert "units" not in out and "weights" not in out and out.nav.shape == (3,)
+    with pytest.raises(ValidationError) as error:
+        positions(out)
+    assert error.value.paths == ["result.units"]

@@ -62,7 +62,8 @@ Conventions (those of ``bt`` 1.4, whose source was read to match it, where ``bt`
 - **Order math** (``order_math(units, cash, price, target) -> (units, cash)``, arrays ``(run,
   instrument)``, ``(run,)``, ``(run, instrument)``, ``(run, instrument)``): when given, every rebalance is
   the caller's exact order math (the workspace passes the trading engine's), and its costs are whatever
-  value it does not return (``V - sum(units p) - cash``); stops and flows still use ``cost_bps``/``min_cost``.
+  value it does not return (``V - sum(units p) - cash``); its rounding replaces ``units``' at rebalances, and
+  stops and flows still use ``cost_bps``/``min_cost`` and ``units``.
 - **Turnover** on a day is the traded value (buys plus sells: rebalances, stops and flows) divided by the
   value before trading (holdings at the close, cash and the day's flow): the initial investment has
   turnover 1 less the costs' share of the capital.

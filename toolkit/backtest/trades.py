@@ -86,10 +86,13 @@ def positions(result: xr.Dataset) -> pd.DataFrame:
     return table[[*map(str, reversed(heads)), *COLUMNS]] if not table.empty else table
 
 
-def _check_result(result: object) -> None:
-    need = ("nav", "units", "costs", "close", "twr_nav", "flow")
+def _check_result(result: object, units: bool = True) -> None:
+    need = ("nav", "costs", "close", "twr_nav", "flow")
     if not isinstance(result, xr.Dataset) or any(k not in result for k in need):
         raise ValidationError([Problem("result", "give the Dataset toolkit.backtest.simulate returned")],
+                              "backtest report")
+    if units and "units" not in result:
+        raise ValidationError([Problem("result.units", "positions need the units: simulate with lines=True")],
                               "backtest report")
 
 
@@ -195,7 +198,7 @@ def trade_statistics(result: xr.Dataset, table: pd.DataFrame | None = None) -> T
     TradeStatistics
         See :class:`TradeStatistics` for each definition.
     """
-    _check_result(result)
+    _check_result(result, units=table is None)
     if result["nav"].dims != (TIME,):
         others = [str(d) for d in result["nav"].dims if d != TIME]
         raise ValidationError([Problem("result", f"select one run first: .sel({', '.join(others)}=...)")],
