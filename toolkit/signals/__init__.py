@@ -10,7 +10,9 @@ where TA-Lib, ``ta``, pandas-ta and stockstats differ.
 - :mod:`~toolkit.signals.trend`: :func:`supertrend` (rule 7), :func:`trend_bias` (rule 9);
 - :mod:`~toolkit.signals.levels`: :func:`swing_points`, :func:`support_resistance`,
   :func:`nearest_levels` (minor and major supports and resistances, rules 5 and 10);
-- :func:`latest`: each series' last value (series on one calendar may end on different days).
+- :func:`latest`: each series' last value (series on one calendar may end on different days);
+- :mod:`~toolkit.signals.kernels`: the compiled (numba) single-pass kernels behind true range, ATR, RSI,
+  SuperTrend, the trend bias, rule 4's statistic and rule 8's replay.
 
 The tactical rules (ids 1-11 and 13) on a book of orders, built on these:
 :func:`toolkit.signals.tactical.evaluate` (every rule on every order in one call, defaults filled in),
