@@ -43,7 +43,7 @@ import numpy as np
 
 #: the code of each averaging method inside the kernels
 METHOD_CODES = {"SMA": 0, "EMA": 1, "Smoothed": 2}
-_SMA, _EMA = 0, 1
+_SMA = METHOD_CODES["SMA"]
 
 
 def alpha(period: int, method: str) -> float:
