@@ -69,9 +69,9 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    instrument_returns, weights, returns = sample(portfolios=1_200, days=1_000, seed=11)
+    instrument_returns, weights, returns = sample(portfolios=600, days=500, seed=11)
     path = books.write_book(tmp_path_factory.mktemp("book") / "book.zarr", returns, weights, instrument_returns,
-                            chunk=40)
+                            chunk=50)
     expected = returns_report(returns)
     return path, expected, risk_report(instrument_returns, weights)
 
