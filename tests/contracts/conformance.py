@@ -330,6 +330,19 @@ def _format(text: str) -> str | None:
     return next((name for name, pattern in FORMATS if pattern.fullmatch(text)), None)
 
 
+def _sibling_lists(example: Any, items: list) -> list:
+    """``items`` (the answer's list) with each empty list that a sibling item fills given the example's
+    value: an item's empty list is its data (a rule without parameters beside rules with some), not a
+    change of shape, when another item of the same list has that list filled. A key that every item
+    answers empty is still a difference."""
+    if not isinstance(example, dict):
+        return items
+    filled = {key for key, value in example.items() if isinstance(value, list) and value
+              and any(isinstance(item, dict) and item.get(key) for item in items)}
+    return [{**item, **{key: example[key] for key in filled if item.get(key) == []}} if isinstance(item, dict)
+            else item for item in items]
+
+
 def shape_problems(example: Any, answer: Any, path: str = "") -> list[str]:  # two JSON values
     """Where ``answer`` departs from the example's shape, recursively: a key of the example missing, a
     JSON type that differs (a decimal string where the example has a number is a difference), a text
@@ -364,7 +377,8 @@ def shape_problems(example: Any, answer: Any, path: str = "") -> list[str]:  # t
             return []
         if not answer:
             return [f"{where}: an empty list where the example has items"]
-        return [p for item in answer[:50] for p in shape_problems(example[0], item, f"{path}[]")][:20]
+        items = _sibling_lists(example[0], answer[:50])
+        return [p for item in items for p in shape_problems(example[0], item, f"{path}[]")][:20]
     if isinstance(example, str):
         want, have = _format(example), _format(answer)
         if want is not None and want != have:

@@ -124,3 +124,19 @@ def test_the_shape_check_can_fail() -> None:
     held = {"portfolio": {"KO_XNYS_8_USD": 0.1, "PG_XNYS_8_USD": 0.2}}
     assert conformance.shape_problems(held, {"portfolio": {"PG_XNYS_8_USD": 0.3, "AAPL_XNGS_8_USD": 0.4}}) == []
     assert conformance.shape_problems(held, {"portfolio": {"PG_XNYS_8_USD": "0.3"}}) != []
+
+
+def test_an_empty_list_beside_filled_siblings_is_data() -> None:
+    """A rule without parameters (rule 5) beside rules with some answers ``parameters: []``: data, not a
+    change of shape; when every rule answers it empty, the shape differs."""
+    example = {"rules": [{"rule_id": 3, "parameters": [{"key": "ATRFactor", "value": "1"}]}]}
+    mixed = {"rules": [{"rule_id": 3, "parameters": [{"key": "ATRFactor", "value": "1"}]},
+                       {"rule_id": 5, "parameters": []}]}
+    assert conformance.shape_problems(example, mixed) == []
+    bare = {"rules": [{"rule_id": 5, "parameters": []}, {"rule_id": 9, "parameters": []}]}
+    assert conformance.shape_problems(example, bare) == ["rules[].parameters: an empty list where the example has "
+                                                         "items"] * 2
+    wrong = {"rules": [{"rule_id": 3, "parameters": [{"key": 1}]}, {"rule_id": 5, "parameters": []}]}
+    assert conformance.shape_problems(example, wrong) == ["rules[].parameters[].key: number where the example has "
+                                                          "a text ('ATRFactor')", "rules[].parameters[].value: "
+                                                          "missing"]
