@@ -172,6 +172,8 @@ def main() -> None:
     parser.add_argument("--portfolios", type=int, default=100_000, help="the out-of-core size run (default 100,000)")
     parser.add_argument("--folder", type=Path, default=None, help="where the zarr groups go (default: a temp folder)")
     parser.add_argument("--results", type=Path, default=RESULTS / "scale.json")
+    parser.add_argument("--processes", action="store_true",
+                        help="step 1 on ws.jobs' LocalCluster of worker processes (scheduler='processes')")
     parser.add_argument("--only-out-of-core", action="store_true",
                         help="the big size and the in-memory timing only (no same-size or workers comparison); "
                              "its row replaces the big-size row of --results, the others stay")
@@ -186,14 +188,15 @@ def main() -> None:
     r = instrument_returns()
     rows: list[dict] = []
     try:
-        jobs = Jobs()  # the workspace's default: the in-process cluster
+        jobs = Jobs("processes" if args.processes else None)  # default: the in-process cluster
         # 1. the big size, out of core; the in-memory path measured on a size that fits, scaled linearly
         with PeakRss() as rss:
             book, write_s = write(folder, size, r, jobs)
             ooc_s = out_of_core(jobs, book, folder / "big")
         expected, mem_s = in_memory(small, r)
         gb = size * DAYS * 8 / 1e9
-        big = {"name": "returns report + volatility contributions out of core (zarr, in-process cluster)",
+        where = "LocalCluster of worker processes" if args.processes else "in-process cluster"
+        big = {"name": f"returns report + volatility contributions out of core (zarr, {where})",
                "size": f"{size:,} x {DAYS:,} ({gb:.1f} GB)", "ours_s": round(ooc_s, 2),
                "peer": f"in memory, numpy, timed on {small:,} and scaled x{size / small:g}",
                "peer_s": round(mem_s * size / small, 2), "ratio": round(ooc_s / (mem_s * size / small), 3),
@@ -206,8 +209,7 @@ def main() -> None:
         if args.only_out_of_core:
             jobs.close()
             old = json.loads(args.results.read_text()) if args.results.exists() else []
-            return _write(rows + [row for row in old if not row["name"].startswith("returns report + volatility")],
-                          args.results)
+            return _write(rows + [row for row in old if row["name"] != big["name"]], args.results)
         # 2. in memory vs out of core on the same size
         small_book, _ = write(folder, small, r, jobs)
         smallout = folder / "small"

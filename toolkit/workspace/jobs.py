@@ -3,8 +3,10 @@
 Which cluster (DESIGN.md, "Scale"): the scheduler address of ``Workspace(path, scheduler="tcp://...")``
 (or ``ws.jobs.scheduler = ...`` before the first job), else of the ``TOOLKIT_SCHEDULER`` environment
 variable, else an in-process ``LocalCluster`` (``processes=False``: one worker whose threads live in
-this process, started in well under a second, nothing pickled; the toolkit's kernels are numpy/BLAS
-and release the GIL). The client is made on first use and closed with the workspace.
+this process, started in well under a second, nothing pickled: what keeps small jobs and the tests
+quick). ``scheduler="processes"`` starts a ``LocalCluster`` of worker processes instead (one per core,
+one thread each; a few seconds to start): faster on big books, where the in-process worker's threads
+contend for the interpreter (benchmarks/scale.py). The client is made on first use and closed with the workspace.
 No scheduler, queue or worker pool of the toolkit's own: dask's.
 
 What runs where:
@@ -50,6 +52,8 @@ if TYPE_CHECKING:  # distributed (~0.5 s to import) is imported on the first job
 
 #: the environment variable naming the scheduler address
 SCHEDULER_ENV = "TOOLKIT_SCHEDULER"
+#: the scheduler "address" asking for a LocalCluster of worker processes (one per core, one thread each)
+LOCAL_PROCESSES = "processes"
 #: seconds to wait for a configured scheduler before saying it cannot be reached
 CONNECT_TIMEOUT = 10
 
@@ -190,9 +194,12 @@ class Jobs:
         from distributed import Client, LocalCluster
 
         address = self.address
-        if address is None:
-            self._cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=os.cpu_count() or 2,
-                                         dashboard_address=":0", silence_logs=logging.ERROR)
+        if address is None or address == LOCAL_PROCESSES:
+            cores = os.cpu_count() or 2
+            threads = address is None  # the in-process default: one worker, a thread per core
+            self._cluster = LocalCluster(processes=not threads, n_workers=1 if threads else cores,
+                                         threads_per_worker=cores if threads else 1, dashboard_address=":0",
+                                         silence_logs=logging.ERROR)
             return Client(self._cluster, set_as_default=False)
         try:
             return Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT)
