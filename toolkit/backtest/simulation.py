@@ -68,11 +68,15 @@ Conventions (those of ``bt`` 1.4, whose source was read to match it, where ``bt`
   value before trading (holdings at the close, cash and the day's flow): the initial investment has
   turnover 1 less the costs' share of the capital.
 
-Work: a Python loop runs over events (rebalances, stops, flows), each step an array operation across
-every (portfolio, strategy) run at once; between events, band breaches, level crossings and flows are
-searched in a window of days that doubles while nothing is found, so the loop is O(events + log(days)).
-Never a loop over portfolios, instruments or days. The prices are read into memory (a path-dependent
-simulation needs them); the weights and results may have any number of extra dimensions.
+Work: without hooks, a compiled day loop (:mod:`toolkit.backtest.kernel`, numba) walks each run's days, runs
+spread over threads; path dependence makes a run's days sequential, and the loop is O(runs x days x
+instruments) with no Python per day. With a hook (``reoptimise``, ``order_math``), or ``engine="events"``, a
+Python loop runs over events (rebalances, stops, flows), each step an array operation across every
+(portfolio, strategy) run at once; between events, band breaches, level crossings and flows are searched in
+a window of days that doubles while nothing is found, so that loop is O(events + log(days)), never a loop
+over portfolios or instruments. Both loops give the same results to 1e-12 (tests/test_backtest.py). The
+prices are read into memory (a path-dependent simulation needs them); the weights and results may have any
+number of extra dimensions, and ``lines=False`` leaves out the per-instrument arrays of a large batch.
 """
 
 from __future__ import annotations
