@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from toolkit.errors import ConflictError, NotFoundError, ToolkitError, ValidationError
 from toolkit.reporting import consistency
 from toolkit.workspace import Workspace
+from toolkit.workspace.book import TECH_END
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPX = pd.read_csv(DATA / "sp500_index.csv", index_col="time", parse_dates=True)["SP500"]
@@ -47,9 +48,10 @@ def nav_from_tables(path: Path, account: str, day: str) -> Decimal:
     return cash + sum(q * Decimal(repr(closes[i])) for i, q in held.items())
 
 
-def test_the_demo_book_has_four_mandates_with_master_data(book_ws: Workspace) -> None:
+def test_the_demo_book_has_five_mandates_with_master_data(book_ws: Workspace) -> None:
     names = mandates(book_ws)
-    assert sorted(names) == ["Factor mandate", "Growth mandate", "Income mandate", "Switching mandate"]
+    assert sorted(names) == ["Factor mandate", "Growth mandate", "Income mandate", "Switching mandate",
+                             "Tech tactical mandate"]
     master = book_ws.reports.master(names["Growth mandate"])
     assert (str(master.performance_measurement_start_date), str(master.daily_performance_start_date)) == (
         "2012-01-04", "2014-01-01")
@@ -111,13 +113,15 @@ def test_a_custom_benchmark_allocation(book_ws: Workspace) -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.integers(0, 3), st.integers(0, 4500), st.integers(1, 2000), st.booleans(), st.booleans())
+@given(st.integers(0, 4), st.integers(0, 4500), st.integers(1, 2000), st.booleans(), st.booleans())
 def test_every_answer_keeps_the_consistency_rules(book_ws: Workspace, which: int, offset: int, length: int,
                                                   daily: bool, bench: bool) -> None:
     account = sorted(mandates(book_ws).values())[which]
     master = book_ws.reports.master(account)
     start = pd.Timestamp(master.performance_measurement_start_date) + pd.Timedelta(days=offset)
-    end = min(start + pd.Timedelta(days=length), pd.Timestamp("2022-12-28"))
+    # the last close, or the last day of a mandate that closed (the Tech tactical mandate, on 2017-11-10)
+    last = "2022-12-28" if book_ws.accounts.get(account).status != "CLOSED" else TECH_END
+    end = min(start + pd.Timedelta(days=length), pd.Timestamp(last))
     if start > end:
         return
     request = {"portfolioId": account, "startDate": start.strftime("%Y-%m-%d"), "endDate": end.strftime("%Y-%m-%d"),
@@ -254,7 +258,7 @@ def test_the_demo_mandates_carry_the_interfaces_ids(book_ws: Workspace) -> None:
     names = mandates(book_ws)
     ids = {name: book_ws.reports.master(account).portfolio_id for name, account in names.items()}
     assert ids == {"Growth mandate": "E0001", "Income mandate": "E0002", "Factor mandate": "E0003",
-                   "Switching mandate": "E0004"}
+                   "Switching mandate": "E0004", "Tech tactical mandate": "E0005"}
     assert book_ws.reports.master("E0002") == book_ws.reports.master(names["Income mandate"])
 
 

@@ -8,6 +8,10 @@ order's entry, stop and limit, and Wilder's RSI 14 with the overbought and overs
 form's answer is the rules' verdicts, PASS or FAIL with their commentary, and the order as the rules filled
 it in (entry at market, stop, limit, size). Only instruments with real highs and lows are offered
 (``ws.rules.with_candles``); nothing is written.
+
+"Book order" picks one of the book's own placed orders that the rules judged when it was placed
+(``ws.tactics``: the Tech tactical mandate's child orders, each with the stop and limit rules 3 and 5 set): its
+stored verdicts are shown, PASS or FAIL with their commentary, on the candles up to its execution date.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from toolkit.workspace.rules import Evaluation
 CANDLES = 250
 #: the rules the form runs: the document's eleven with their defaults
 RULE_IDS = tuple(range(1, 12))
+#: the "Book order" choice that leaves the form to a new order
+NEW_ORDER = "— a new order (the form) —"
 
 PAGE_STYLE = """
 <style>
@@ -133,9 +139,15 @@ def _lines(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if line.strip())
 
 
-def verdicts_html(evaluation: Evaluation, n: int = 0) -> str:
-    """The rules' verdicts on order ``n``: rule, PASS/FAIL, commentary (escaped)."""
-    item = evaluation.to_dict()["tactical_analysis"][n]
+def _item(evaluation: Evaluation | dict, n: int) -> dict:
+    """Order ``n``'s ``tactical_analysis`` item of an evaluation, or the item itself (a stored one)."""
+    return evaluation if isinstance(evaluation, dict) else evaluation.to_dict()["tactical_analysis"][n]
+
+
+def verdicts_html(evaluation: Evaluation | dict, n: int = 0) -> str:
+    """The rules' verdicts on order ``n`` (or of a ``tactical_analysis`` item): rule, PASS/FAIL, commentary
+    (escaped)."""
+    item = _item(evaluation, n)
     rows = "".join(
         f"<tr class='tk-sig-rule' data-rule='{r['rule_id']}'><td>{r['rule_id']}</td><td>{html.escape(r['rule_name'])}"
         f"</td><td><span class='tk-{r['validated'].lower()}'>{r['validated']}</span></td>"
@@ -144,9 +156,10 @@ def verdicts_html(evaluation: Evaluation, n: int = 0) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def order_html(evaluation: Evaluation, n: int = 0) -> str:
-    """The order as the rules filled it in, each defaulted field marked, and the order's verdict."""
-    item = evaluation.to_dict()["tactical_analysis"][n]
+def order_html(evaluation: Evaluation | dict, n: int = 0) -> str:
+    """The order as the rules filled it in, each defaulted field marked, and the order's verdict (of an
+    evaluation's order ``n``, or of a ``tactical_analysis`` item)."""
+    item = _item(evaluation, n)
     order = item["order"]
     parts = []
     for key, label in (("level", "Entry"), ("stop", "Stop"), ("limit", "Limit"), ("size", "Size")):
@@ -169,6 +182,11 @@ class SignalsApp:
         listed = ws.rules.with_candles()
         self._series = {f"{r.symbol} · {r.name} (apiid {r.apiid})": (r.instrument_code, int(r.apiid))
                         for r in listed.itertuples()}
+        judged = ws.tactics.list()
+        self._judged = judged
+        self._book_orders = [(NEW_ORDER, None)] + [
+            (f"{r.execution_date} · {r.side} · {r.symbol} {r.direction} · {r.validated}", n)
+            for n, r in enumerate(judged.itertuples())]
         self._build()
 
     def _build(self) -> None:
@@ -195,7 +213,11 @@ class SignalsApp:
         self.order = styled(widgets.HTML(), "tk-sig-order")
         self.chart = styled(Chart(), "tk-sig-chart")
         self.results = styled(widgets.HTML(), "tk-sig-results")
-        controls = styled(widgets.HBox([self.instrument, self.direction, self.timeframe]), "tk-sig-controls")
+        self.book_order = styled(widgets.Dropdown(options=self._book_orders, value=None, description="Book order",
+                                                  style=wide, layout={"width": "440px"}), "tk-sig-book")
+        self.book_order.observe(lambda change: self.show_book_order(), names="value")
+        controls = styled(widgets.HBox([self.instrument, self.direction, self.timeframe, self.book_order]),
+                          "tk-sig-controls")
         form = styled(widgets.HBox([self.level, self.stop, self.limit, self.size, self.capital, self.run]),
                       "tk-sig-controls")
         title = styled(widgets.HTML("<h2>Tactical signals</h2><p class='tk-muted'>An order judged by the risk "
@@ -237,6 +259,29 @@ class SignalsApp:
             self.message.value = error_html(exc)
         finally:
             self.run.disabled = False
+
+
+    def show_book_order(self) -> None:
+        """Show the picked book order's stored verdicts on its candles up to its execution date (nothing is
+        evaluated again, nothing is written); the new-order form when none is picked."""
+        n = self.book_order.value
+        if n is None:
+            self.evaluate()
+            return
+        row = self._judged.iloc[n]
+        try:
+            item = self.ws.tactics.analysis(row["portfolio_order_id"])[int(row["position"])]
+            bars = self.ws.history.prices([row["instrument_id"]], end=row["execution_date"])
+            self.chart.show(signal_chart(bars, item["order"], direction=row["direction"],
+                                         title=f"{row['instrument_code']} on {row['execution_date']}: the book's "
+                                               f"{row['side']} order, stop and limit set by rules 3 and 5"))
+            self.order.value = order_html(item)
+            self.results.value = verdicts_html(item)
+            self.message.value = ""
+        except Exception as exc:  # noqa: BLE001 - every refusal is shown on the page
+            self.order.value = self.results.value = ""
+            self.chart.clear()
+            self.message.value = error_html(exc)
 
 
 def signals_app(ws: Workspace | None = None) -> widgets.VBox:
