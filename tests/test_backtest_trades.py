@@ -241,3 +241,25 @@ def test_positions_need_the_lines():
     with pytest.raises(ValidationError) as error:
         positions(out)
     assert error.value.paths == ["result.units"]
+
+
+def test_reoptimise_per_portfolio_and_strategy():
+    """The rule answers per portfolio; a band-only strategy has no calendar day after day 0, so it keeps the
+    rule's day-0 answer while the monthly one takes February's."""
+    prices = market([10, 10, 12, 12], [20, 20, 20, 25])  # Tue 30 Jan .. Fri 2 Feb: 1 Feb is day 2
+    books = xr.DataArray([[0.5, 0.5], [0.5, 0.5]], dims=(PORTFOLIO, INSTRUMENT),
+                         coords={PORTFOLIO: ["p1", "p2"], INSTRUMENT: ["A", "B"]})
+    days: list[pd.Timestamp] = []
+
+    def rule(when: pd.Timestamp, history: xr.DataArray) -> xr.DataArray:
+        days.append(when)
+        late = when.month == 2
+        return xr.DataArray([[1.0, 0.0], [0.0, 1.0]] if late else [[0.5, 0.5], [0.25, 0.75]],
+                            dims=(PORTFOLIO, INSTRUMENT), coords={PORTFOLIO: ["p1", "p2"], INSTRUMENT: ["A", "B"]})
+
+    out = simulate(prices, books, {"monthly": Policy("monthly"), "band": Policy(band=0.5)}, capital=100,
+                   reoptimise=rule)
+    assert days == [prices[TIME].to_index()[0], prices[TIME].to_index()[2]]  # one call per date
+    units = out.units.sel(instrument="A")
+    np.testing.assert_allclose(units.sel(strategy="monthly").values, [[5, 5, 110 / 12, 110 / 12], [2.5, 2.5, 0, 0]])
+    np.testing.assert_allclose(units.sel(strategy="band").values, [[5, 5, 5, 5], [2.5, 2.5, 2.5, 2.5]])
