@@ -104,7 +104,7 @@ class _Row:
     def __init__(self, options: list[tuple[str, str | None]], on_remove: Callable[[_Row], None],
                  instrument: str | None = None, weight: str = "") -> None:
         self.path = styled(widgets.HTML(layout={"width": "36px"}), "tk-row-path")
-        self.instrument = styled(widgets.Dropdown(options=options, value=instrument, layout={"width": "460px"}),
+        self.instrument = styled(widgets.Dropdown(options=options, value=instrument, layout={"width": "410px"}),
                                  "tk-row-instrument")
         self.weight = styled(widgets.Text(value=weight, placeholder="0.25", layout={"width": "90px"}),
                              "tk-row-weight")
@@ -249,7 +249,8 @@ class AllocationsApp:
             self.chart.clear()
             return
         self.table.value = table_html(pd.DataFrame([
-            {"name": a.name or "–", "id": _short(a.id), "version": a.version, "created": a.created_at[:16],
+            {"name": a.name or "–", "id": _short(a.id), "version": a.version,
+             "created": a.created_at[:16].replace("T", " "),
              "weights": " · ".join(f"{i.symbol} {format(i.weight, 'f')}" for i in a.items)} for a in found]),
             "No allocations match." if keys or self.filter_start.text or self.filter_end.text
             else "No allocations yet: write one on the left.")

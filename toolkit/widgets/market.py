@@ -43,9 +43,11 @@ class MarketExplorer:
         self.currency = styled(widgets.Dropdown(options=CURRENCIES, value="local", description="Currency"),
                                "tk-currency")
         self.horizon = styled(widgets.ToggleButtons(options=["day", "week", "month"], value=horizon,
-                                                    description="Horizon"), "tk-horizon")
-        self.rebase = styled(widgets.Checkbox(value=True, description="Rebase to 100"), "tk-rebase")
-        self.log = styled(widgets.Checkbox(value=True, description="Log scale"), "tk-log")
+                                                    style={"button_width": "70px"}), "tk-horizon")
+        self.rebase = styled(widgets.Checkbox(value=True, description="Rebase to 100", indent=False,
+                                              layout={"width": "auto"}), "tk-rebase")
+        self.log = styled(widgets.Checkbox(value=True, description="Log scale", indent=False,
+                                           layout={"width": "auto"}), "tk-log")
         self.note = styled(widgets.HTML(), "tk-note", "tk-muted")
         self.chart = styled(Chart(layout={"width": "100%", "min_height": "420px"}), "tk-chart")
         self.status_table = styled(widgets.HTML(), "tk-status-table", "tk-table")
@@ -61,7 +63,8 @@ class MarketExplorer:
             widgets.HTML(STYLE + "<div class='tk-title'><h2>Market data explorer</h2></div>"),
             self.summary,
             widgets.HBox([self.search, self.mic, self.currency]), self.results,
-            widgets.HBox([self.horizon, self.rebase, self.log]), self.chart, self.note,
+            widgets.HBox([widgets.Label("Horizon"), self.horizon, self.rebase, self.log],
+                         layout={"align_items": "center", "grid_gap": "18px"}), self.chart, self.note,
             widgets.HTML("<h3>History status</h3>"), self.status_table,
             widgets.HTML("<h3>Upload OHLCV history (CSV)</h3>"), self.upload_box,
         ]), "tk-app", "tk-market-app")
