@@ -81,9 +81,9 @@ def _configured_account(ws: Workspace) -> str:
 
 
 def _demo_portfolio(ws: Workspace, n: int = 0) -> str:
-    """The ``n``-th PORTFOLIO account of the demo book (its id is the client reference the risk
-    platform's portfolio queries take)."""
-    return sorted(a.id for a in ws.accounts.list(type="PORTFOLIO"))[n]
+    """The ``n``-th ACTIVE PORTFOLIO account of the demo book (its id is the client reference the risk
+    platform's portfolio queries take; a CLOSED mandate holds nothing to analyse)."""
+    return sorted(a.id for a in ws.accounts.list(type="PORTFOLIO", status="ACTIVE"))[n]
 
 
 def _saved_strategy(ws: Workspace, name: str, rule_ids: list[int]) -> str:
