@@ -118,3 +118,11 @@ def test_an_unreachable_scheduler_is_named(monkeypatch):
     monkeypatch.setattr("toolkit.workspace.jobs.CONNECT_TIMEOUT", 1)
     with pytest.raises(ToolkitError, match="No dask scheduler answers at tcp://127.0.0.1:9"):
         _ = Jobs(scheduler="tcp://127.0.0.1:9").client
+
+
+def test_progress_of_a_book_job_and_of_an_unknown_job(jobs, book, tmp_path):
+    job = jobs.report(book[0], tmp_path / "report.zarr", wait=False)
+    jobs.progress(job)  # dask's text bar outside a notebook: it waits for the end
+    assert job.done() and job.result() == tmp_path / "report.zarr"
+    with pytest.raises(ToolkitError, match="No job 'nope'"):
+        jobs.progress("nope")

@@ -224,7 +224,8 @@ class Jobs:
         futures = [job.future] if isinstance(job, BookJob) else self.running.get(job)
         if futures is None:
             raise ToolkitError(f"No job {job!r} was started from this workspace.")
-        return progress(futures, notebook=None)
+        with self.client.as_current():  # dask's bar finds the client it follows as the current one
+            return progress(futures, notebook=None)
 
     # ------------------------------------------------------------------ jobs over books
 
