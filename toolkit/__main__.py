@@ -19,7 +19,7 @@ TEMPLATES = Path(__file__).resolve().parent / "widgets" / "jupyter"
 
 def setup(path: str | None, rebuild: bool) -> None:
     from toolkit.store import connect, demo, migrate
-    from toolkit.workspace import Workspace
+    from toolkit.workspace import Workspace, book
 
     target = Path(path) if path else demo.DEFAULT_PATH
     if target == demo.DEFAULT_PATH and (rebuild or not target.exists() or not demo.has_book(target)):
@@ -27,7 +27,7 @@ def setup(path: str | None, rebuild: bool) -> None:
             print(f"\r  building demo workspace: {done}/{total} {label:<12}", end="", flush=True)
 
         Workspace.build_demo(target, progress=progress)
-        print("\n  demo book: 4 mandates run 2010-2022")
+        print(f"\n  demo book: {len(book.MANDATES)} mandates run 2010-2022")
     db = connect(target)
     applied = migrate(db)
     db.close()
