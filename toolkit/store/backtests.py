@@ -15,7 +15,7 @@ import sqlite_utils
 from toolkit.store.db import write
 
 FIELDS = ("job_id", "client_reference", "strategy_id", "start_date", "end_date", "spec", "status", "result", "error",
-          "started_at", "finished_at")
+          "started_at", "finished_at", "progress")
 ENDED = ("Completed", "Failed")
 
 
@@ -47,6 +47,12 @@ class BacktestRepository:
                 (status, None if result is None else json.dumps(result), error, stamp, job_id))
         return cursor.rowcount == 1
 
+    def advance(self, job_id: str, fraction: float) -> None:
+        """Note how far a ``Started`` job is (``fraction`` from 0 to 1; an ended job is left as it is)."""
+        with write(self.db):
+            self.db.conn.execute("UPDATE backtests SET progress = ? WHERE id = ? AND status = 'Started'",
+                                 (min(max(float(fraction), 0.0), 1.0), job_id))
+
     def get(self, job_id: str) -> dict | None:
         row = self.db.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM backtests WHERE id = ?", (job_id,)).fetchone()
         return _job(row)
@@ -74,7 +80,7 @@ class BacktestRepository:
 
 
 _COLUMNS = ("id", "client_reference", "strategy_id", "start_date", "end_date", "spec", "status", "result", "error",
-            "started_at", "finished_at")
+            "started_at", "finished_at", "progress")
 
 
 def _job(row: tuple | None) -> dict | None:

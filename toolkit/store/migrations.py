@@ -670,6 +670,25 @@ def m023_order_tactics(db: sqlite_utils.Database) -> None:
     """)
 
 
+
+@MIGRATIONS()
+def m025_settings(db: sqlite_utils.Database) -> None:
+    """``settings``: the workspace's own settings that outlive a kernel, as JSON text by key (the fee
+    schedule ``orders.fees``: a workspace reopened trades at the fees it was given)."""
+    _run(db, """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL CHECK (json_valid(value))
+    )
+    """)
+
+
+@MIGRATIONS()
+def m026_backtest_progress(db: sqlite_utils.Database) -> None:
+    """``backtests.progress``: how far a ``Started`` job is, a fraction from 0 to 1 (the rebalance dates
+    done over those of the period), for the page's progress bar."""
+    _run(db, "ALTER TABLE backtests ADD COLUMN progress REAL NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1)")
+
 def _run(db: sqlite_utils.Database, script: str) -> None:
     # not executescript(): it would COMMIT the surrounding BEGIN IMMEDIATE transaction
     for statement in script.split(";"):

@@ -226,12 +226,9 @@ class BacktestApp:
         self._show(answer)
 
     def _tick(self, answer: Backtest, elapsed: float) -> None:
-        done = getattr(answer, "progress", None)
-        if done is not None:
-            self.progress.value = float(done)
-        else:  # no measure of the job: the bar sweeps so the page is seen to be alive
-            self.progress.value = (elapsed % 4) / 4
-        self.status.value = f"<span class='tk-muted'>Running… {elapsed:,.0f} s</span>"
+        self.progress.value = answer.progress
+        self.status.value = (f"<span class='tk-muted'>Running… {answer.progress:.0%} of the rebalance dates, "
+                             f"{elapsed:,.0f} s</span>")
 
     def _show(self, result: Backtest) -> None:
         answer = result.to_dict()

@@ -51,7 +51,7 @@ from __future__ import annotations
 import functools
 import time as clock
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -105,6 +105,8 @@ class Backtest:
 
     answer: B.BacktestResult
     capital: float | None = None
+    #: how far the job is, 0 to 1 (the rebalance dates done over the period's; 1 once it ended)
+    progress: float = 0.0
 
     @property
     def status(self) -> str:
@@ -306,13 +308,25 @@ def run(path: str, job_id: str) -> None:
         try:
             spec = job["spec"]
             closes, bars = load(db, spec)
-            result = compute(closes, bars, spec)
+            result = compute(closes, bars, spec, progress=_noting(repo, job_id))
         except Exception as exc:  # noqa: BLE001 - the job's state says why it failed
             _end(repo, job_id, error=f"{type(exc).__name__}: {exc}")
         else:
             _end(repo, job_id, result=result)
     finally:
         db.close()
+
+
+def _noting(repo: BacktestRepository, job_id: str, every: float = 0.5) -> Callable[[float], None]:
+    """A progress callback that notes a job's fraction done in its row, at most once per ``every`` seconds."""
+    last = [float("-inf")]
+
+    def note(fraction: float) -> None:
+        if clock.monotonic() - last[0] >= every:
+            last[0] = clock.monotonic()
+            repo.advance(job_id, fraction)
+
+    return note
 
 
 def _end(repo: BacktestRepository, job_id: str, result: dict | None = None, error: str | None = None) -> None:
@@ -356,14 +370,16 @@ def load(db: Any, spec: Mapping) -> tuple[xr.DataArray, xr.Dataset | None]:
     return closes, bars
 
 
-def compute(closes: xr.DataArray, bars: xr.Dataset | None, spec: Mapping) -> dict:
+def compute(closes: xr.DataArray, bars: xr.Dataset | None, spec: Mapping,
+            progress: Callable[[float], None] | None = None) -> dict:
     """The backtest of ``spec`` (see the module docstring) on ``closes`` ``(instrument, time)`` (with the
     history before the period the portfolio rule reads) and the candles ``bars`` ``(instrument, time)`` of
     its stops and limits: the document's answer without its status and ids (``positions``, ``pnLSerie``,
     ``pnL``, ``costs``, ``lowestPnL`` and the statistics), with ``startDate`` and ``endDate``. Pure: one
     :func:`toolkit.backtest.simulate` call (the rule as its ``reoptimise``, the tactical levels as its
     ``stop`` and ``limit``), then :func:`~toolkit.backtest.positions` and
-    :func:`~toolkit.backtest.trade_statistics`."""
+    :func:`~toolkit.backtest.trade_statistics`. ``progress`` is told the fraction of the rebalance dates
+    re-optimised so far (the run's time goes to the rule's solver)."""
     ids = list(spec["instruments"])
     closes = closes.sel({INSTRUMENT: ids}).ffill(TIME).dropna(TIME, how="any")
     times = pd.DatetimeIndex(closes.sel({TIME: slice(spec["start"], spec["end"])})[TIME].values)
@@ -376,9 +392,10 @@ def compute(closes: xr.DataArray, bars: xr.Dataset | None, spec: Mapping) -> dic
     days = times[policy.calendar(times)]
     stop, limit = _levels(_tactical(rules, spec["stop_limit"]), bars, spec, ids,
                           closes.sel({TIME: days}), float(spec["capital"]))
+    rule = None if portfolio is None else _counted(partial(reoptimised, spec["rules"], ids), len(days), progress)
     ds = simulate(closes, weights, policy, start=times[0], end=times[-1], capital=float(spec["capital"]),
                   cost_bps=float(spec["cost_bps"]), min_cost=float(spec["min_cost"]), stop=stop, limit=limit,
-                  reoptimise=None if portfolio is None else partial(reoptimised, spec["rules"], ids))
+                  reoptimise=rule)
     table = positions(ds)
     stats = trade_statistics(ds, table)
     found = []
@@ -395,6 +412,22 @@ def compute(closes: xr.DataArray, bars: xr.Dataset | None, spec: Mapping) -> dic
             "pnLSerie": [{"date": f"{pd.Timestamp(t).date()}T00:00:00Z", "value": float(v)}
                          for t, v in zip(serie.index, serie.to_numpy())],
             "pnL": float(stats.pnl), "startDate": str(times[0].date()), "endDate": str(times[-1].date())}
+
+
+def _counted(rule: Callable[[pd.Timestamp, xr.DataArray], xr.DataArray], total: int,
+             progress: Callable[[float], None] | None) -> Callable[[pd.Timestamp, xr.DataArray], xr.DataArray]:
+    """``rule`` telling ``progress`` after each call the share of the ``total`` rebalance dates done."""
+    if progress is None:
+        return rule
+    done = [0]
+
+    def counted(day: pd.Timestamp, history: xr.DataArray) -> xr.DataArray:
+        weights = rule(day, history)
+        done[0] += 1
+        progress(min(done[0] / max(total, 1), 1.0))
+        return weights
+
+    return counted
 
 
 def reoptimised(rules: list[dict], ids: list[str], day: pd.Timestamp, history: xr.DataArray) -> xr.DataArray:
@@ -477,8 +510,9 @@ def answer(job: dict | None, client_reference: str, strategy_id: int, number: in
     if job["status"] == "Completed":
         result = dict(job["result"])
         return Backtest(B.BacktestResult(**{**result, **ids, **extra, "status": B.COMPLETED}),
-                        capital=float(job["spec"]["capital"]))
+                        capital=float(job["spec"]["capital"]), progress=1.0)
     if job["status"] == "Failed":
-        return Backtest(B.BacktestResult(**empty, **ids, **extra, status=B.NOT_QUEUED, error=job["error"]))
-    return Backtest(B.BacktestResult(**empty, **ids, **extra, status=B.STARTED))
+        return Backtest(B.BacktestResult(**empty, **ids, **extra, status=B.NOT_QUEUED, error=job["error"]),
+                        progress=1.0)
+    return Backtest(B.BacktestResult(**empty, **ids, **extra, status=B.STARTED), progress=float(job["progress"]))
 

@@ -15,6 +15,7 @@ from toolkit.store.allocations import AllocationRepository
 from toolkit.store.events import EventRepository
 from toolkit.store.orders import OrderRepository
 from toolkit.store.repositories import InstrumentRepository, now
+from toolkit.store.settings import SettingsRepository
 from toolkit.trading import engine
 from toolkit.trading.accounts import CENT, Account
 from toolkit.trading.orders import (
@@ -26,11 +27,13 @@ from toolkit.trading.orders import (
     child_orders,
     quantity_text,
 )
-from toolkit.validation import one, read_flag, read_id
+from toolkit.validation import one, read_decimal, read_flag, read_id
 from toolkit.workspace.accounts import Accounts
 from toolkit.workspace.context import Context
 
 #: the columns of an order a :class:`PortfolioOrder` is built from
+#: the fee schedule's key in the workspace's settings
+FEES_KEY = "orders.fees"
 _FIELDS = ("id", "user_id", "account_id", "side", "cash_amount", "currency", "state", "idempotency_key",
            "execution_date", "created_at")
 
@@ -78,7 +81,35 @@ class Orders:
         self._accounts = accounts
         self._repo = OrderRepository(ctx.db)
         self._events = EventRepository(ctx.db)
-        self.fees = FeeSchedule()
+        self._settings = SettingsRepository(ctx.db)
+
+    @property
+    def fees(self) -> FeeSchedule:
+        """The workspace's fee schedule (:class:`~toolkit.trading.orders.FeeSchedule`: bps, minimum per child
+        order, smallest child order), kept in the workspace file (``settings``), so a reopened workspace
+        trades at the fees it was given; none given is no fees. Setting it checks each field (``fees.bps``,
+        ``fees.minimum``, ``fees.min_order``: decimals, not negative, money in cents) and stores it."""
+        stored = self._settings.get(FEES_KEY)
+        if stored is None:
+            return FeeSchedule()
+        return FeeSchedule(**{name: Decimal(value) for name, value in stored.items()})
+
+    @fees.setter
+    def fees(self, schedule: FeeSchedule) -> None:
+        problems = Problems()
+        if not isinstance(schedule, FeeSchedule):
+            raise ValidationError([Problem("fees", f"expected a FeeSchedule, got {type(schedule).__name__}")],
+                                  "fee schedule")
+        read: dict[str, str | None] = {}
+        for name, places in (("bps", 4), ("minimum", 2), ("min_order", 2)):
+            value = getattr(schedule, name)
+            number = read_decimal(str(value) if isinstance(value, Decimal | int) else value, f"fees.{name}",
+                                  problems, "5", places=places)
+            if number is not None and number < 0:
+                problems.add(f"fees.{name}", f"{value} must not be negative")
+            read[name] = format(number, "f") if number is not None else None
+        problems.raise_if_any("fee schedule")
+        self._settings.put(FEES_KEY, read)
 
     def place(self, request: object, payload: object = None, execute: bool = True) -> PortfolioOrder:
         """``POST /portfolios/orders`` (brokerage document, line 82): place the seed's request
