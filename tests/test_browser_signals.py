@@ -92,3 +92,18 @@ def test_a_timeframe_the_instrument_lacks_is_named(app) -> None:
     assert page.locator(".tk-sig-results table").count() == 0
     page_clean(page, CELL_ERROR)
     assert outside == []
+
+
+def test_a_book_order_shows_its_stored_verdicts(app) -> None:
+    page, ws, outside = app
+    judged = ws.tactics.list()
+    row = judged.iloc[-1]  # the Tech tactical mandate's closing sale of GOOGL, judged on 2017-11-10
+    label = f"{row['execution_date']} · {row['side']} · {row['symbol']} {row['direction']} · {row['validated']}"
+    page.locator(".tk-sig-book select").select_option(label=label)
+    page.locator(".tk-sig-order", has_text=row["instrument_code"]).wait_for(timeout=60_000)
+    page.locator(".tk-sig-chart .gtitle", has_text=row["execution_date"]).wait_for(timeout=60_000)
+    item = ws.tactics.analysis(row["portfolio_order_id"])[int(row["position"])]
+    assert _verdicts(page) == {str(r["rule_id"]): r["validated"] for r in item["results"]}
+    assert f"Stop {item['order']['print_stop']}" in page.locator(".tk-sig-order").inner_text()
+    page_clean(page, CELL_ERROR)
+    assert outside == []

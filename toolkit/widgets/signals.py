@@ -184,7 +184,7 @@ class SignalsApp:
                         for r in listed.itertuples()}
         judged = ws.tactics.list()
         self._judged = judged
-        self._book_orders = [(NEW_ORDER, None)] + [
+        self._book_orders = [(NEW_ORDER, -1)] + [
             (f"{r.execution_date} · {r.side} · {r.symbol} {r.direction} · {r.validated}", n)
             for n, r in enumerate(judged.itertuples())]
         self._build()
@@ -213,7 +213,7 @@ class SignalsApp:
         self.order = styled(widgets.HTML(), "tk-sig-order")
         self.chart = styled(Chart(), "tk-sig-chart")
         self.results = styled(widgets.HTML(), "tk-sig-results")
-        self.book_order = styled(widgets.Dropdown(options=self._book_orders, value=None, description="Book order",
+        self.book_order = styled(widgets.Dropdown(options=self._book_orders, value=-1, description="Book order",
                                                   style=wide, layout={"width": "440px"}), "tk-sig-book")
         self.book_order.observe(lambda change: self.show_book_order(), names="value")
         controls = styled(widgets.HBox([self.instrument, self.direction, self.timeframe, self.book_order]),
@@ -265,7 +265,7 @@ class SignalsApp:
         """Show the picked book order's stored verdicts on its candles up to its execution date (nothing is
         evaluated again, nothing is written); the new-order form when none is picked."""
         n = self.book_order.value
-        if n is None:
+        if n is None or n < 0:
             self.evaluate()
             return
         row = self._judged.iloc[n]
