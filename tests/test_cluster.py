@@ -136,11 +136,13 @@ def test_losing_the_scheduler_fails_the_run_and_keeps_the_workspace_consistent(b
     assert status["status"] == "Failed" and status["finished_at"] is not None
     assert "dask cluster" in status["error"] and own.address in status["error"]
     assert "run the strategy again" in status["error"]
-    kept = book_copy.strategies.results(run)
-    assert 1 <= len(kept) < 4 and kept["error"].isna().all()  # the answers before the loss stay, whole
     # the workspace is usable: back on the in-process cluster, the same strategy runs to the end
     book_copy.jobs.close()
     book_copy.jobs.scheduler = None
     again = book_copy.strategies.run(strategy.strategy_id, wait=True)
     assert book_copy.strategies.status(again)["status"] == "Complete"
-    assert len(book_copy.strategies.results(again)) == 4
+    every = book_copy.strategies.results(again)
+    kept = book_copy.strategies.results(run)  # the answers stored before the loss stay, whole and as answered
+    assert 1 <= len(kept) < len(every)
+    columns = ["account_id", "rule_name", "result"]
+    assert kept[columns].values.tolist() == every[columns].iloc[:len(kept)].values.tolist()
