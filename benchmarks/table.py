@@ -22,20 +22,24 @@ NOTES = HERE / "README.md"
 #: the README's rows: (results file, the start of the row's name); the first match of each is shown
 HEADLINE: tuple[tuple[str, str], ...] = (
     ("returns_report", "returns report vs vectorbt"),
+    ("returns_report", "returns report vs empyrical"),
     ("risk", "volatility contributions"),
     ("attribution", "Brinson-Fachler"),
     ("signals", "every indicator"),
     ("signals", "rules 1-11 in one call"),
-    ("backtest", "monthly"),
-    ("backtest", "5% drift"),
+    ("backtest", "monthly, first trading day: ours vs vectorbt"),
+    ("backtest", "5% drift band (relative, per line): ours vs vectorbt"),
+    ("backtest", "5% drift band (relative, per line): ours vs bt"),
     ("backtest", "1,000 portfolios"),
     ("optimise", "Max Sharpe, 500 assets"),
     ("optimise", "Risk Parity, 500 assets"),
     ("rebalance", "rebalance to target"),
     ("rebalance", "rebalance with the SQLite writes"),
     ("webhooks", "orders.place, receiver hangs"),
-    ("app_load", "navigation to controls answering"),
-    ("scale", "returns report"),
+    ("app_load", "performance: navigation to controls"),
+    ("app_load", "market: navigation to controls"),
+    ("scale", "returns report + volatility contributions out of core"),
+    ("scale", "2 local worker"),
 )
 
 
