@@ -536,7 +536,7 @@ def test_uploaded_portfolio_weights_are_value_weights_on_as_of(ws: Workspace) ->
 
 
 def test_brokerage_accounts_are_analysed_from_their_holdings(book_ws: Workspace) -> None:
-    accounts = [a.id for a in book_ws.accounts.list(type="PORTFOLIO")]
+    accounts = [a.id for a in book_ws.accounts.list(type="PORTFOLIO", status="ACTIVE")]  # the CLOSED one holds nothing
     last = pd.concat([STOCKS.iloc[-1], ETFS.iloc[-1]])
     weights = book_ws.analytics.weights(accounts)
     for account in accounts:

@@ -29,7 +29,7 @@ def _example(name: str) -> dict:
 
 
 def _account(ws: Workspace, n: int = 0) -> str:
-    return sorted(a.id for a in ws.accounts.list(type="PORTFOLIO"))[n]
+    return sorted(a.id for a in ws.accounts.list(type="PORTFOLIO", status="ACTIVE"))[n]  # a CLOSED one holds nothing
 
 
 def test_the_documents_instrument_query_answers_its_shape_with_losses_negative(demo_ws: Workspace) -> None:

@@ -47,10 +47,11 @@ class AccountRepository:
             cash[account_id] += Decimal(amount)
         return [_account(row, cash[row[0]]) for row in rows]
 
-    def ids(self, type_: str | None = None, among: Sequence[str] | None = None) -> builtins.list[str]:
+    def ids(self, type_: str | None = None, among: Sequence[str] | None = None,
+            open_only: bool = False) -> builtins.list[str]:
         """Account ids, oldest first, of one ``type_`` (all when None), among ``among`` when given (in
-        its order)."""
-        kind = "" if type_ is None else "type = ? AND "
+        its order); without the CLOSED ones when ``open_only``."""
+        kind = ("" if type_ is None else "type = ? AND ") + ("status != 'CLOSED' AND " if open_only else "")
         params = [] if type_ is None else [type_]
         if among is None:
             return [r[0] for r in self.db.conn.execute(

@@ -512,14 +512,15 @@ class Strategies:
 
     def run(self, strategy_id: int | str, account_ids: builtins.list[str] | None = None, wait: bool = False,
             progress: Callable[[float], None] | None = None) -> str:
-        """Run a strategy over the PORTFOLIO accounts (all by default) as a background job (line 1856:
-        "Trigger the analysis of the given strategy against all portfolios"); returns the run id.
+        """Run a strategy over the PORTFOLIO accounts (by default all but the CLOSED ones, which hold nothing) as a
+        background job (line 1856: "Trigger the analysis of the given strategy against all portfolios"); returns
+        the run id.
         :meth:`status` says ``Running`` with ``percentage_complete``, then ``Complete`` (or ``Failed``);
         :meth:`results` holds each account's optimisation as it comes. ``wait=True`` blocks until the
         end, calling ``progress(percentage)`` as it goes."""
         strategy = self._stored(self.get(strategy_id).strategy.strategy_id, "strategy_id")
         accounts = (self._run_accounts(account_ids) if account_ids is not None
-                    else AccountRepository(self._ctx.db).ids("PORTFOLIO"))
+                    else AccountRepository(self._ctx.db).ids("PORTFOLIO", open_only=True))
         if not accounts:
             raise NotFoundError("No PORTFOLIO account to run the strategy over.")
         run_id = str(uuid.uuid4())
