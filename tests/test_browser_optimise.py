@@ -108,7 +108,7 @@ def test_a_saved_strategy_runs_over_the_book_with_a_progress_bar(app) -> None:
     page.locator(".tk-opt-runs", has_text="Complete").wait_for(timeout=120_000)
     assert page.locator(".tk-opt-progress").inner_text().strip().startswith("100%")
     rows = page.locator(".tk-opt-runs tbody tr").all()
-    assert len(rows) == len(ws.accounts.list(type="PORTFOLIO"))  # one rule over every mandate
+    assert len(rows) == len(ws.accounts.list(type="PORTFOLIO", status="ACTIVE"))  # every mandate but the CLOSED one
     stored = sqlite3.connect(ws.path).execute("SELECT status, percentage_complete FROM strategy_runs").fetchall()
     assert stored == [("Complete", 100.0)]
     page.locator(".tk-opt-strategies select option", has_text="Parity, 30% cap · last run complete").wait_for(
