@@ -3,7 +3,8 @@
 The tests run in order on one page, as a stakeholder would: the default report of the first
 mandate, another mandate against a model benchmark over a chosen period (its figures checked
 against ``ws.reports.portfolio_returns`` run in this process on the same workspace file), two
-refused periods, the downloads, and a screenshot.
+refused periods, the downloads (built when "Prepare downloads" is pressed, dropped when the answer
+changes), and a screenshot.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ def _download(page, css: str) -> Path:
     with page.expect_download() as download:
         page.locator(css).click()
     return Path(download.value.path())
+
+
+def _prepare(page) -> None:
+    """Press "Prepare downloads" and wait for the three links."""
+    page.locator(".tk-perf-prepare:not([disabled])").click()
+    page.locator(".tk-download-html").wait_for(timeout=60_000)
+    assert page.locator(".tk-perf-downloads a").count() == 3
 
 
 def _screenshot(page, name: str) -> Path:
@@ -151,6 +159,7 @@ def test_invalid_periods_show_a_message_not_a_traceback(app) -> None:
     titles = page.locator(".tk-perf-app h3").all_inner_texts()
     assert "PO001 · Performance overview" in titles and not any("as of" in t for t in titles)
     assert "Nothing to download" in page.locator(".tk-perf-downloads").inner_text()
+    assert page.locator(".tk-perf-prepare").is_disabled()  # nothing to prepare either
     _clean(page)
     _date(page, ".tk-perf-start", "2016-01-04")
     _headline(page, "2016-01-04 to 2020-06-30")
@@ -166,6 +175,9 @@ def test_invalid_periods_show_a_message_not_a_traceback(app) -> None:
 def test_downloads_are_the_answer_as_json_and_csv(app) -> None:
     page, ws, _ = app
     _headline(page, "Income mandate · 2019-12-29 to 2022-12-28")
+    assert page.locator(".tk-perf-downloads a").count() == 0  # no file is built or sent until asked for
+    assert "Prepare downloads" in page.locator(".tk-perf-downloads").inner_text()
+    _prepare(page)
     answer = json.loads(_download(page, ".tk-download-json").read_text())
     assert consistency.check(answer) == []
     assert (answer["portfolioId"], answer["startDate"], answer["endDate"]) == (
@@ -186,6 +198,21 @@ def test_downloads_are_the_answer_as_json_and_csv(app) -> None:
     report = _download(page, ".tk-download-html").read_text()
     assert "PO001 Performance overview" in report and "PO005 Rolling performance" in report
     assert "cdn." not in report.split("<body>")[0]  # an offline page: plotly.js is inlined
+    _clean(page)
+
+
+def test_downloads_are_dropped_when_the_answer_changes(app) -> None:
+    page, ws, _ = app
+    _headline(page, "Income mandate · 2019-12-29 to 2022-12-28")
+    assert page.locator(".tk-download-json").count() == 1  # prepared by the test before
+    _choose(page, ".tk-perf-period", "1Y", "Income mandate · 2021-12-29 to 2022-12-28")
+    page.locator(".tk-download-json").wait_for(state="detached", timeout=30_000)  # not the old answer's files
+    assert page.locator(".tk-perf-prepare").is_enabled()
+    _prepare(page)
+    answer = json.loads(_download(page, ".tk-download-json").read_text())
+    assert (answer["portfolioId"], answer["startDate"], answer["endDate"]) == (
+        _portfolio(ws, "Income mandate"), "2021-12-29", "2022-12-28")
+    _choose(page, ".tk-perf-period", "3Y", "Income mandate · 2019-12-29 to 2022-12-28")  # as the next test expects
     _clean(page)
 
 

@@ -7,7 +7,9 @@ page) and ``ws.reports.portfolio_report`` (PO001 overview, PO003 cumulated chart
 returns). The widget only picks the request, formats the answers (returns in percent, relative
 returns in basis points, as the tables' ``attrs["bps"]`` say) and offers them as downloads:
 ``<a download>`` links carrying the file as a base64 ``data:`` URL, since Voilà serves no kernel
-files.
+files. The links (about 7.6 MB for the demo book, mostly the offline HTML report with plotly.js
+inlined) are built only when the visitor presses "Prepare downloads", and dropped whenever the
+shown answer changes, so a change of control sends the page only what it shows.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from toolkit.reporting.formatting import bps, percent
-from toolkit.schema import TIME
+from toolkit.schema import PORTFOLIO
 from toolkit.trading.accounts import Account
 from toolkit.widgets.components import STYLE, Chart, DateField, error_html, report_table, styled, table_html
 from toolkit.workspace import Workspace
@@ -38,6 +40,11 @@ FREQUENCIES = ("monthly", "quarterly", "yearly")
 PERIODS = {"Since inception": None, "YTD": 0, "1Y": 1, "3Y": 3, "5Y": 5, "10Y": 10, "Custom": -1}
 #: what a CSV row can be: a month or a day of the PortfolioReturns answer
 CSV_ROWS = ("months", "days")
+#: ledger kinds of a trade: an account with none holds nothing, so has no returns to report
+TRADES = ("BUY", "SELL", "REBALANCE")
+#: what the downloads area says before the links are prepared
+DOWNLOADS_HINT = ("<p class='tk-muted tk-perf-downloads-hint'>Press <b>Prepare downloads</b> for the files of the "
+                  "answer shown.</p>")
 #: the reporting document's report codes (performance-reporting interface, "Usage & Contents"), in plain words
 REPORTS = {
     "PO001": "Performance overview: the return of each month (or quarter, or year) of the period, gross and "
@@ -95,11 +102,12 @@ class PerformanceApp:
         self._quiet = False
         self._answer: dict | None = None
         self._parts: dict | None = None
-        self._portfolios: dict[str, Account] = {a.id: a for a in ws.accounts.list(type="PORTFOLIO")}
+        self._links: dict[str, str] = {}  # the prepared download links of the shown answer, by kind
         self._allocations = {a.id: a.name or a.id[:8] for a in ws.allocations.list()}
-        self._latest = self._latest_days()
-        # only portfolios with returns to report are offered (an account just funded has none yet)
-        self._portfolios = {k: a for k, a in self._portfolios.items() if k in self._latest}
+        self._latest: dict[str, date | None] = {}  # each portfolio's last day with a net return, once asked
+        # only portfolios that have traded are offered (an account just funded has no returns yet)
+        self._portfolios: dict[str, Account] = {a.id: a for a in ws.accounts.list(type="PORTFOLIO")
+                                                if self._traded(a.id)}
         self._build()
         if self._portfolios:
             self._on_portfolio()
@@ -135,14 +143,17 @@ class PerformanceApp:
         self.csv_rows = styled(widgets.ToggleButtons(options=CSV_ROWS, value="months", tooltips=[
             "one row per month of the period", "one row per trading day with daily data"],
             style={"button_width": "70px"}), "tk-perf-csv-rows")
-        self.downloads = styled(widgets.HTML(), "tk-perf-downloads")
+        self.prepare_button = styled(widgets.Button(description="Prepare downloads", icon="download",
+                                                    disabled=True, layout={"width": "180px"}), "tk-perf-prepare")
+        self.downloads = styled(widgets.HTML(DOWNLOADS_HINT), "tk-perf-downloads")
         self.portfolio.observe(self._on_portfolio, "value")
         self.period.observe(self._on_period, "value")
         for control in (self.start, self.end):
             control.observe(self._on_dates, "value")
         for control in (self.benchmark, self.frequency):
             control.observe(self._on_change, "value")
-        self.csv_rows.observe(lambda _change: self._refresh_downloads(), "value")
+        self.csv_rows.observe(self._on_csv_rows, "value")
+        self.prepare_button.on_click(lambda _button: self.prepare_downloads())
         self.update_button.on_click(lambda _button: self.refresh())
         self.po001_title = widgets.HTML(_heading("PO001 · Performance overview", "PO001"))
         self.po005_title = widgets.HTML(_heading("PO005 · Rolling performance", "PO005"))
@@ -164,19 +175,26 @@ class PerformanceApp:
                               widgets.HTML("<h3>Downloads</h3><p class='tk-muted'>The PortfolioReturns answer "
                                            "with daily returns (JSON, or CSV by month or day) and the static "
                                            "HTML report of this page.</p>"),
-                              widgets.HBox([widgets.Label("CSV rows"), self.csv_rows]), self.downloads],
+                              widgets.HBox([widgets.Label("CSV rows"), self.csv_rows]), self.prepare_button,
+                              self.downloads],
                              layout={"width": "42%"}),
             ], layout={"justify_content": "space-between"}),
         ]), "tk-app", "tk-perf-app")
 
     # -- defaults -------------------------------------------------------------------------------
-    def _latest_days(self) -> dict[str, date]:
-        """The last day with a net return of every portfolio (the default end of its period)."""
-        if not self._portfolios:
-            return {}
-        net = self.ws.reports.daily(list(self._portfolios))["net"].transpose(..., TIME).to_pandas()
-        return {p: last.date() for p, last in net.apply(pd.Series.last_valid_index, axis=1).items()
-                if last is not None and not pd.isna(last)}
+    def _traded(self, account_id: str) -> bool:
+        """Whether the account's ledger holds a trade (one indexed read; no holdings are built)."""
+        return bool(self.ws.accounts.ledger(account_id)["kind"].isin(TRADES).any())
+
+    def _latest_day(self, portfolio_id: str) -> date | None:
+        """The portfolio's last day with a net return (the default end of its periods), asked once per
+        portfolio when it is first shown: its daily returns are the ones its first answer reads (the
+        workspace remembers them), so no other portfolio's holdings are built."""
+        if portfolio_id not in self._latest:
+            net = self.ws.reports.daily([portfolio_id])["net"].sel({PORTFOLIO: portfolio_id}).to_series()
+            last = net.last_valid_index()
+            self._latest[portfolio_id] = None if last is None else pd.Timestamp(last).date()
+        return self._latest[portfolio_id]
 
     def _inception(self) -> date:
         return self.ws.reports.master(self.portfolio.value).performance_measurement_start_date
@@ -187,7 +205,7 @@ class PerformanceApp:
         ``YTD`` starts on 1 January of the latest day's year; ``nY`` on the day after the same
         calendar date ``n`` years earlier (BOD), so it holds ``n`` years of returns."""
         inception = self._inception()
-        end = self._latest.get(self.portfolio.value) or date.today()
+        end = self._latest_day(self.portfolio.value) or date.today()
         back = PERIODS[label]
         if back is None or back < 0:
             return inception, end
@@ -267,6 +285,8 @@ class PerformanceApp:
             self.po001.value = self.po005.value = ""
             self.po001_title.value = _heading("PO001 · Performance overview", "PO001")  # no stale "as of"
             self.po005_title.value = _heading("PO005 · Rolling performance", "PO005")
+            self._links = {}
+            self.prepare_button.disabled = True
             self.downloads.value = "<p class='tk-muted'>Nothing to download until the request is valid.</p>"
             self.chart.clear()
         finally:
@@ -304,23 +324,50 @@ class PerformanceApp:
         self.po005_note.value = rolling_note(parts["PO005"].attrs.get("title", ""), answer["endDate"])
         self.po001.value = table_html(report_table(parts["PO001"]))
         self.po005.value = table_html(report_table(parts["PO005"]))
-        self._refresh_downloads()
+        self._links = {}  # a new answer: the files of the previous one are gone, these are built on request
+        self.downloads.value = DOWNLOADS_HINT
+        self.prepare_button.disabled = False
 
-    def _refresh_downloads(self) -> None:
+    # -- downloads ------------------------------------------------------------------------------
+    def _stem(self, answer: dict) -> str:
+        return f"{_slug(self.portfolio.label)}_{answer['startDate']}_{answer['endDate']}"
+
+    def _csv_link(self, answer: dict) -> str:
+        rows = self.csv_rows.value
+        return download_link(entries_csv(answer, rows), f"{self._stem(answer)}_{rows}.csv", "text/csv",
+                             f"CSV ({rows})", "tk-download-csv")
+
+    def prepare_downloads(self) -> None:
+        """Build the shown answer's download links: the PortfolioReturns JSON, the CSV (by the chosen
+        rows) and the offline HTML report."""
         if self._answer is None or self._parts is None:
             return
-        answer = self._answer
-        stem = f"{_slug(self.portfolio.label)}_{answer['startDate']}_{answer['endDate']}"
-        rows = self.csv_rows.value
-        title = f"{self.portfolio.label}: performance {answer['startDate']} to {answer['endDate']}"
-        self.downloads.value = " ".join([
-            download_link(json.dumps(answer, indent=1), f"{stem}_returns.json", "application/json",
-                          "PortfolioReturns JSON", "tk-download-json"),
-            download_link(entries_csv(answer, rows), f"{stem}_{rows}.csv", "text/csv", f"CSV ({rows})",
-                          "tk-download-csv"),
-            download_link(self.ws.reports.to_html(self._parts, title), f"{stem}_report.html", "text/html",
-                          "HTML report", "tk-download-html"),
-        ])
+        answer, stem = self._answer, self._stem(self._answer)
+        self.prepare_button.disabled = True
+        self.downloads.value = "<span class='tk-spinner'></span><span class='tk-muted'>Preparing the files…</span>"
+        try:
+            title = f"{self.portfolio.label}: performance {answer['startDate']} to {answer['endDate']}"
+            self._links = {
+                "json": download_link(json.dumps(answer, indent=1), f"{stem}_returns.json", "application/json",
+                                      "PortfolioReturns JSON", "tk-download-json"),
+                "csv": self._csv_link(answer),
+                "html": download_link(self.ws.reports.to_html(self._parts, title), f"{stem}_report.html",
+                                      "text/html", "HTML report", "tk-download-html"),
+            }
+            self._show_links()
+        except Exception as exc:  # noqa: BLE001 - a failure becomes a readable message in the page
+            self._links = {}
+            self.downloads.value = error_html(exc)
+            self.prepare_button.disabled = False
+
+    def _on_csv_rows(self, _change: object = None) -> None:
+        """Other CSV rows: once the links are prepared, only the CSV link is built again."""
+        if self._links and self._answer is not None:
+            self._links["csv"] = self._csv_link(self._answer)
+            self._show_links()
+
+    def _show_links(self) -> None:
+        self.downloads.value = " ".join(self._links[kind] for kind in ("json", "csv", "html"))
 
 
 def _heading(title: str, code: str) -> str:
