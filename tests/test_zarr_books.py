@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask
+import dask.callbacks
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,3 +127,61 @@ def test_progress_of_a_book_job_and_of_an_unknown_job(jobs, book, tmp_path):
     assert job.done() and job.result() == tmp_path / "report.zarr"
     with pytest.raises(ToolkitError, match="No job 'nope'"):
         jobs.progress("nope")
+
+
+class Computes(dask.callbacks.Callback):
+    """Counts the graphs dask computes (one ``_start`` per ``compute``/``dask.compute`` call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def _start(self, dsk) -> None:
+        self.count += 1
+
+
+def counted(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` on the synchronous scheduler, and how many graphs it computed."""
+    with dask.config.set(scheduler="sync"), Computes() as computes:
+        found = fn(*args, **kwargs)
+    return found, computes.count
+
+
+def test_the_checks_read_a_dask_book_once():
+    """check_weights, volatility_contributions and the attribution's checks each compute one graph of small
+    reductions on dask-backed weights and returns (the weights read once), with the numpy path's results and
+    messages."""
+    from toolkit.analytics.attribution import brinson, prepare
+    from toolkit.analytics.risk_portfolio import check_weights, volatility_contributions
+
+    instrument_returns, weights, _ = sample(portfolios=40, days=120)
+    w = weights.transpose("instrument", "portfolio")
+    lazy_w, lazy_r = w.chunk({"portfolio": 8}), instrument_returns.chunk({"time": 60})
+    checked, n = counted(check_weights, lazy_w, lazy_r)
+    assert n == 1 and checked.chunks is not None
+    xr.testing.assert_equal(checked.compute(), check_weights(w, instrument_returns))
+    risk, n = counted(volatility_contributions, lazy_r, lazy_w)
+    assert n == 1 and risk["total"].chunks is not None
+    benchmark = xr.DataArray(np.full(20, 1 / 20), dims="instrument", coords={"instrument": w.instrument.values})
+    periods = instrument_returns.isel(time=slice(0, 3)).rename(time="period")
+    lazy_p = periods.chunk()
+    _, n = counted(prepare, lazy_w, lazy_p, benchmark)
+    assert n == 1
+    found, n = counted(brinson, lazy_w, lazy_p, benchmark)
+    assert n == 1
+    xr.testing.assert_allclose(found.compute(), brinson(w, periods, benchmark), rtol=0, atol=1e-15)
+    # the same refusals, word for word: a NaN weight, a portfolio off 1, a held instrument without returns
+    bad = w.copy()
+    bad[3, 5], bad[0, 7] = np.nan, bad[0, 7] + 0.5
+    for call in (lambda x: check_weights(x, instrument_returns), lambda x: prepare(x, periods, benchmark)):
+        with pytest.raises(ValidationError) as eager:
+            call(bad)
+        with pytest.raises(ValidationError) as lazy:
+            call(bad.chunk({"portfolio": 8}))
+        assert str(lazy.value) == str(eager.value)
+    gap = periods.where(periods.instrument != "AMD")
+    with pytest.raises(DataError) as eager:
+        prepare(w, gap, benchmark)
+    with pytest.raises(DataError) as lazy:
+        prepare(lazy_w, gap.chunk(), benchmark)
+    assert str(lazy.value) == str(eager.value) and "AMD" in str(eager.value)

@@ -5,7 +5,7 @@ Inputs are beginning-of-period **weights** (fractions) and simple **returns** ov
 and any further dimensions (``time``, ``portfolio``, ...), which every result keeps: one call
 attributes 10,000 portfolios over 120 months against one benchmark (or against other portfolios:
 the benchmark weights may carry the ``portfolio`` dimension too). Dask-backed inputs stay lazy
-(only the checks below compute one reduction each). Link the periods with
+(the checks compute their small reductions in one pass). Link the periods with
 :mod:`toolkit.analytics.linking`; split off currency with :mod:`toolkit.analytics.currency`.
 
 Conventions (Bacon 2008, *Practical Portfolio Performance Measurement and Attribution*, 2nd ed.,
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -75,9 +76,9 @@ def _aligned_time(arrays: dict[str, xr.DataArray], problems: Problems) -> None:
             problems.add(f"{name}.time", f"{hint}; give weights and returns on the same periods")
 
 
-def _weights_ok(weights: xr.DataArray, name: str, problems: Problems) -> None:
-    totals = weights.sum(INSTRUMENT, skipna=False)
-    off = (abs(totals - 1) > WEIGHT_TOLERANCE).compute()
+def _weights_ok(totals: xr.DataArray, name: str, problems: Problems) -> None:
+    """Notes the periods whose (computed) weight ``totals`` are not 1."""
+    off = abs(totals - 1) > WEIGHT_TOLERANCE
     if not bool(off.any()):
         return
     empty = bool((totals.where(off) == 0).any())
@@ -109,6 +110,14 @@ def prepare(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArray, be
     tuple of xr.DataArray, each (instrument, ...)
         ``(w, r, W, b)`` on the union of the instruments.
     """
+    w, r, W, b, _ = _checked(portfolio_weights, portfolio_returns, benchmark_weights, benchmark_returns)
+    return w, r, W, b
+
+
+def _checked(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArray, benchmark_weights: xr.DataArray,
+             benchmark_returns: xr.DataArray | None
+             ) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray, np.ndarray]:
+    """:func:`prepare`'s ``(w, r, W, b)`` and the instruments either side holds (as :func:`_used`)."""
     if benchmark_returns is None:
         benchmark_returns = portfolio_returns
     arrays = {"portfolio_weights": portfolio_weights, "portfolio_returns": portfolio_returns,
@@ -120,30 +129,46 @@ def prepare(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArray, be
     _aligned_time(arrays, problems)
     held = pd.Index(portfolio_weights.indexes[INSTRUMENT]).append(pd.Index(benchmark_weights.indexes[INSTRUMENT]))
     instruments = held.unique()
-    w, W = (_on(x, instruments, 0.0) for x in (portfolio_weights, benchmark_weights))
-    for name, weights in (("portfolio", w), ("benchmark", W)):
+    return _prepared(arrays, instruments, problems)
+
+
+def _prepared(arrays: dict[str, xr.DataArray], instruments: pd.Index,
+              problems: Problems) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray, np.ndarray]:
+    """:func:`prepare`'s checks, all reduced to small arrays and computed in one pass over dask-backed
+    inputs (one ``dask.compute``); also the instruments either side holds (as :func:`_used`)."""
+    w, W = (_on(arrays[f"{x}_weights"], instruments, 0.0) for x in ("portfolio", "benchmark"))
+    r, b = (_on(arrays[f"{x}_returns"], instruments) for x in ("portfolio", "benchmark"))
+    sides = (("portfolio", w, r), ("benchmark", W, b))
+    gaps = [returns.isnull() & (weights != 0) for _, weights, returns in sides]
+    held, totals, gap_any = dask.compute([_held(weights) for _, weights, _ in sides],
+                                         [weights.sum(INSTRUMENT, skipna=False) for _, weights, _ in sides],
+                                         [gap.any() for gap in gaps])
+    for (name, _, _), used, total in zip(sides, held, totals):
         known = arrays[f"{name}_returns"].indexes[INSTRUMENT]
-        used = (weights != 0).any([d for d in weights.dims if d != INSTRUMENT]).compute()
         for label in instruments[used.values & ~instruments.isin(known)]:
             problems.add(f"{name}_returns[instrument={label}]", "is missing for a held instrument; load its history")
-        _weights_ok(weights, f"{name}_weights", problems)
+        _weights_ok(total, f"{name}_weights", problems)
     problems.raise_if_any(WHAT)
-    r, b = (_on(x, instruments) for x in (portfolio_returns, benchmark_returns))
-    for name, weights, returns in (("portfolio", w, r), ("benchmark", W, b)):
-        if not bool(returns.isnull().any()):
-            continue
-        gap = returns.isnull() & (weights != 0)
-        if bool(gap.any()):
+    for (name, _, _), gap, found in zip(sides, gaps, gap_any):
+        if bool(found):  # only then the full mask, to name the series
             raise DataError(f"{name}_returns has no return (NaN) for a held instrument: {series_names(gap)}; "
                             f"fill the history or drop the holding.")
-    return w, r, W, b
+    return w, r, W, b, held[0].values | held[1].values
+
+
+def _held(weights: xr.DataArray) -> xr.DataArray:
+    """Whether each instrument is held (non-zero) anywhere in ``weights``: (instrument,)."""
+    return (weights != 0).any([d for d in weights.dims if d != INSTRUMENT])
 
 
 def _on(x: xr.DataArray, instruments: pd.Index, fill: float | None = None) -> xr.DataArray:
     """``x`` over ``instruments`` (reindexed only if needed), NaN replaced by ``fill`` when given."""
     if not x.indexes[INSTRUMENT].equals(instruments):
         x = x.reindex({INSTRUMENT: instruments})
-    return x.fillna(fill) if fill is not None and bool(x.isnull().any()) else x
+    if fill is None:
+        return x
+    # dask-backed: filled lazily (no pass to look for NaN first); numpy: copied only when there is a NaN
+    return x.fillna(fill) if x.chunks is not None or bool(x.isnull().any()) else x
 
 
 def _labels_of(segments: Segments, instruments: pd.Index, sources: Sequence[xr.DataArray]) -> np.ndarray:
@@ -206,9 +231,8 @@ def membership(labels: np.ndarray, instruments: pd.Index, used: np.ndarray, name
 
 
 def _used(w: xr.DataArray, W: xr.DataArray) -> np.ndarray:
-    def any_held(x: xr.DataArray) -> np.ndarray:
-        return (x != 0).any([d for d in x.dims if d != INSTRUMENT]).compute().values
-    return any_held(w) | any_held(W)
+    held_w, held_W = dask.compute(_held(w), _held(W))  # one pass over both
+    return held_w.values | held_W.values
 
 
 def _sum_groups(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -473,10 +497,10 @@ def brinson(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArray, be
         and ``active`` over ``(...)``, the inputs' dimensions other than ``instrument``.
     """
     _check_model(model, variant, geometric)
-    w, r, W, b = prepare(portfolio_weights, portfolio_returns, benchmark_weights, benchmark_returns)
+    w, r, W, b, used = _checked(portfolio_weights, portfolio_returns, benchmark_weights, benchmark_returns)
     instruments = w.indexes[INSTRUMENT]
     labels = _labels_of(segments, instruments, (portfolio_weights, benchmark_weights, portfolio_returns, b))
-    groups = membership(labels, instruments, _used(w, W))
+    groups = membership(labels, instruments, used)
     (wp, cp), (wb, cb) = aggregate(w, r, groups), aggregate(W, b, groups)
     wp, cp, cb, wb = layout(wp, cp, cb, wb)
     return effects(wp, wb, cp, cb, model=model, variant=variant, geometric=geometric)
@@ -544,8 +568,8 @@ def hierarchical(portfolio_weights: xr.DataArray, portfolio_returns: xr.DataArra
     if isinstance(levels, str) or not len(levels):
         problems.add("levels", "give a sequence of groupings from the top, e.g. ['asset_class', 'sector']")
     problems.raise_if_any(WHAT)
-    w, r, W, b = prepare(portfolio_weights, portfolio_returns, benchmark_weights, benchmark_returns)
-    instruments, used = w.indexes[INSTRUMENT], _used(w, W)
+    w, r, W, b, used = _checked(portfolio_weights, portfolio_returns, benchmark_weights, benchmark_returns)
+    instruments = w.indexes[INSTRUMENT]
     sources = (portfolio_weights, benchmark_weights, portfolio_returns, b)
     paths = np.array([""] * len(instruments), dtype=object)
     wr, Wr = w.sum(INSTRUMENT), W.sum(INSTRUMENT)

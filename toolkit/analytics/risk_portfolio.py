@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable
 from typing import cast
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -68,8 +69,9 @@ def check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float
     Refuses, with a :class:`toolkit.errors.ValidationError` naming each field
     (``weights[portfolio=p1]``, ``weights[instrument=XYZ]``): a missing ``instrument`` dimension,
     instruments without returns, NaN or infinite weights, and portfolios whose weights do not sum
-    to 1 within ``tolerance``. Instruments of ``returns`` without a weight get 0. Computes the
-    (small) weight sums of dask-backed weights.
+    to 1 within ``tolerance``. Instruments of ``returns`` without a weight get 0. Dask-backed
+    weights are read once (one ``dask.compute`` of the per-portfolio sums and non-finite counts),
+    and once more only to name the weights that are not finite.
 
     Parameters
     ----------
@@ -86,6 +88,13 @@ def check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float
     xr.DataArray, (instrument, ...)
         The weights over the instruments of ``returns`` (0 where not named).
     """
+    return _check_weights(weights, returns, tolerance)[0]
+
+
+def _check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float, *more: xr.DataArray,
+                   first: Callable[..., None] | None = None) -> tuple[xr.DataArray, list[xr.DataArray]]:
+    """:func:`check_weights`, computing the (small, lazy) reductions ``more`` in the same pass;
+    ``first(*computed more)`` runs before the weights' problems are raised."""
     problems = Problems()
     if INSTRUMENT not in weights.dims:
         problems.add("weights", f"needs an {INSTRUMENT!r} dimension; it has {list(weights.dims)}")
@@ -97,16 +106,19 @@ def check_weights(weights: xr.DataArray, returns: xr.DataArray, tolerance: float
     others = [d for d in weights.dims if d != INSTRUMENT]
     lay = weights.transpose(*others, INSTRUMENT)
     bad = ~cast(xr.DataArray, np.isfinite(lay))  # a DataArray (__array_ufunc__); numpy's stubs say ndarray
-    totals = lay.where(~bad, 0).sum(INSTRUMENT)
+    # one pass over the weights, reduced per portfolio before computing: the sums and the non-finite counts
+    totals, flagged, *extra = dask.compute(lay.where(~bad, 0).sum(INSTRUMENT), bad.sum(INSTRUMENT), *more)
+    if first is not None:
+        first(*extra)
     off = abs(totals - 1) > tolerance
-    bad, totals, off = (x.compute() for x in (bad, totals, off))
-    for index in np.argwhere(bad.values):
-        problems.add(f"weights[{_where(lay, tuple(index))}]", "is not a finite number")
+    if bool(np.any(flagged.values)):  # only then the full mask, to name each weight
+        for index in np.argwhere(bad.compute().values):
+            problems.add(f"weights[{_where(lay, tuple(index))}]", "is not a finite number")
     for index in np.argwhere(np.atleast_1d(off.values)):
         path = f"weights[{_where(off, tuple(index))}]" if others else "weights"
         problems.add(path, f"sum to {float(totals.values[tuple(index)]):.6g}; weights are fractions that must sum to 1")
     problems.raise_if_any("portfolio")
-    return weights.reindex({INSTRUMENT: returns.indexes[INSTRUMENT]}, fill_value=0.0)
+    return weights.reindex({INSTRUMENT: returns.indexes[INSTRUMENT]}, fill_value=0.0), extra
 
 
 def weighted_returns(returns: xr.DataArray, weights: xr.DataArray) -> xr.DataArray:
@@ -189,11 +201,17 @@ def _cvar_kernel(returns: np.ndarray, weights: np.ndarray, alphas: np.ndarray) -
 
 
 def _prepare(returns: xr.DataArray, weights: xr.DataArray, horizon: str | None, need: int) -> tuple:
-    require_data(returns)
-    weights = check_weights(weights, returns)
-    if horizon is not None:
-        returns = horizon_returns(returns, horizon)
-    rows = returns.notnull().all(INSTRUMENT).sum(TIME)
+    if horizon is None and INSTRUMENT in weights.dims and TIME in returns.dims and returns.sizes[TIME]:
+        # one dask.compute: the weights' checks, the returns' counts (require_data) and the history's length
+        counts, complete = returns.count(TIME), returns.notnull().all(INSTRUMENT).sum(TIME)
+        weights, (_, rows) = _check_weights(weights, returns, WEIGHT_TOLERANCE, counts, complete,
+                                            first=lambda n, _: require_data(n, dim=None))
+    else:
+        require_data(returns)
+        weights = check_weights(weights, returns)
+        if horizon is not None:
+            returns = horizon_returns(returns, horizon)
+        rows = returns.notnull().all(INSTRUMENT).sum(TIME)
     require_history(rows, need, "returns", "portfolio risk needs, on dates on which every instrument has one,")
     return returns, weights
 
