@@ -1,6 +1,6 @@
 """The apps as a visitor meets them, in Debian's Chromium: time to controls, each change, five visitors.
 
-    python benchmarks/app_load.py [--quick]
+    python benchmarks/app_load.py [--quick] [--apps performance,risk]
 
 On a copy of the demo workspace with its book, each of the Performance, Risk, Attribution and
 Market pages is served by ``python -m toolkit serve`` (the README's server) with a preheated kernel
@@ -19,6 +19,9 @@ Performance page at the same moment (five browser contexts, each its own kernel)
 pool ``voila.json`` gives every app and once with a pool of five for that app: the time to
 controls of each visitor, read in each page.
 
+``--apps`` measures only the pages named (no five visitors) and writes its rows to a scratch file
+unless ``--results`` is given: ``results/app_load.json`` holds full runs only.
+
 Rows carry the figure measured before this change as ``peer`` (the issue 22 figures, or this
 benchmark's previous results), or the goal where there was none; ``ratio`` is ours / that.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -183,9 +187,11 @@ def _kernels_mb(server) -> tuple[float, int]:
     return sum(p.memory_info().rss for p in procs) / 2**20, len(server.kernel_ids())
 
 
-def one_visitor(browser, path: Path, runs: int) -> list[dict]:
+def one_visitor(browser, path: Path, runs: int, only: list[str] | None = None) -> list[dict]:
     rows = []
     for name, app in APPS.items():
+        if only is not None and name not in only:
+            continue
         print(f"{name}: one visitor", flush=True)
         with voila_server(workspace=path, args=_pool_args(app.notebook, 1)) as server:
             visits = []
@@ -249,7 +255,7 @@ KERNEL_STEPS: dict[str, list[tuple[str, Callable]]] = {
 }
 
 
-def kernel_side(path: Path) -> list[dict]:
+def kernel_side(path: Path, only: list[str] | None = None) -> list[dict]:
     """Each change's time in the kernel (the widgets' callbacks, no browser), on a fresh app built on
     a warm workspace connection: what a page's kernel spends before its answer travels."""
     from toolkit.widgets.attribution import AttributionApp
@@ -262,6 +268,8 @@ def kernel_side(path: Path) -> list[dict]:
     rows = []
     with Workspace.open(path) as ws:
         for name, steps in KERNEL_STEPS.items():
+            if only is not None and name not in only:
+                continue
             classes[name](ws)  # warms the connection's memo, as the preheated kernel has
             times: dict[str, list[float]] = {step: [] for step, _ in steps}
             for _ in range(3):
@@ -284,7 +292,7 @@ def _row(name: str, size: str, ours: float, peer: str, peer_s: float | None, goa
             "ratio": round(ours / peer_s, 3), "goal_s": goal, "meets_goal": ours <= goal, **extra}
 
 
-def run(runs: int) -> list[dict]:
+def run(runs: int, only: list[str] | None = None) -> list[dict]:
     tmp = Path(tempfile.mkdtemp())
     try:
         demo = Workspace.demo(copy=True)
@@ -292,10 +300,11 @@ def run(runs: int) -> list[dict]:
         demo.close()
         default_pool = json.loads((ROOT / "voila.json").read_text())["VoilaKernelManager"][
             "kernel_pools_config"]["default"]["pool_size"]
-        rows = kernel_side(path)
+        rows = kernel_side(path, only)
         with chromium() as browser:
-            rows += one_visitor(browser, path, runs)
-            for pool, label in ((None, f"voila.json's pool of {default_pool}"), (VISITORS, f"a pool of {VISITORS}")):
+            rows += one_visitor(browser, path, runs, only)
+            pools = ((None, f"voila.json's pool of {default_pool}"), (VISITORS, f"a pool of {VISITORS}"))
+            for pool, label in () if only is not None else pools:
                 crowd = five_visitors(browser, path, pool)
                 extra = {"each_s": [round(t, 3) for t in crowd["times"]], "peak_rss_mb": round(crowd["rss"], 1),
                          "kernels": crowd["kernels"], "machine": machine()}
@@ -310,9 +319,25 @@ def run(runs: int) -> list[dict]:
     return rows
 
 
+def _only() -> list[str] | None:
+    """``--apps a,b`` (taken off the command line before the common arguments are read)."""
+    if "--apps" not in sys.argv:
+        return None
+    at = sys.argv.index("--apps")
+    names = sys.argv[at + 1].split(",") if at + 1 < len(sys.argv) else []
+    del sys.argv[at:at + 2]
+    unknown = sorted(set(names) - set(APPS))
+    if not names or unknown:
+        raise SystemExit(f"--apps takes names among {', '.join(APPS)} (got {', '.join(unknown) or 'none'})")
+    if "--results" not in sys.argv:  # a partial run never replaces the full results
+        sys.argv += ["--results", str(Path(tempfile.gettempdir()) / f"app_load_{'_'.join(names)}.json")]
+    return names
+
+
 def main() -> None:
+    only = _only()
     args = arguments(__doc__, "app_load", "1 counted visit per page instead of 3 (smoke run)")
-    report(run(1 if args.quick else 3), args.results)
+    report(run(1 if args.quick else 3, only), args.results)
 
 
 if __name__ == "__main__":
