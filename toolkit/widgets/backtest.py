@@ -135,7 +135,8 @@ class BacktestApp:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.result: Backtest | None = None
-        self._portfolios = {f"{a.name or a.id[:8]}": a.id for a in ws.accounts.list(type="PORTFOLIO") if a.name}
+        self._portfolios = {a.name: a.id for a in ws.accounts.list(type="PORTFOLIO")  # a CLOSED one holds nothing
+                            if a.name and a.status == "ACTIVE"}
         self._strategies = {f"{s.strategy.name} (id {s.strategy.strategy_id})": s.strategy.strategy_id
                             for s in ws.strategies.list()}
         table = ws.instruments.table()

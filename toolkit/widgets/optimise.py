@@ -97,7 +97,8 @@ class OptimiseApp:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.answer: Optimisation | None = None
-        self._accounts = [(a.name or a.id[:8], a.id) for a in ws.accounts.list(type="PORTFOLIO")]
+        self._accounts = [(a.name or a.id[:8], a.id) for a in ws.accounts.list(type="PORTFOLIO")
+                          if a.status == "ACTIVE"]  # a CLOSED account holds nothing to optimise
         self._tech = self._tech_series()
         if self._accounts and self._tech:
             self._accounts.append((TECH_LABEL, TECH))
