@@ -185,3 +185,17 @@ def test_the_checks_read_a_dask_book_once():
     with pytest.raises(DataError) as lazy:
         prepare(lazy_w, gap.chunk(), benchmark)
     assert str(lazy.value) == str(eager.value) and "AMD" in str(eager.value)
+
+
+def test_report_and_risk_in_one_graph(jobs, book, tmp_path):
+    """ws.jobs.reports computes both in one submission; the results equal the in-memory path, in result chunks
+    that gather the book's (16 portfolios a chunk in the book, all 60 in one result chunk)."""
+    path, instrument_returns, weights, returns = book
+    found = jobs.reports(path, report=tmp_path / "report.zarr", risk=tmp_path / "risk.zarr")
+    assert found == {"report": tmp_path / "report.zarr", "risk": tmp_path / "risk.zarr"}
+    report, risk = (books.open_book(found[k]) for k in ("report", "risk"))
+    assert report["monthly"].data.chunksize[0] == 60 and risk["marginal"].data.chunksize[0] == 60
+    close(report.compute(), returns_report(returns))
+    close(risk.compute(), risk_report(instrument_returns, weights))
+    with pytest.raises(ToolkitError, match="Give a target"):
+        jobs.reports(path)

@@ -28,6 +28,10 @@ from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 
 #: portfolios per chunk when the caller gives none: 2,000 x 2,520 days of float64 is 40 MB
 CHUNK = 2_000
+#: the most bytes of a result variable in one chunk: results are small beside the book (a report is
+#: 121 months a portfolio against 2,520 days), and each chunk written costs a few milliseconds, so a
+#: result chunk gathers several of the book's chunks (20,000 portfolios: 1 write a variable, not 10)
+RESULT_CHUNK_BYTES = 32 * 2**20
 #: the variables of a book and their dimensions
 LAYOUT = {"returns": (PORTFOLIO, TIME), "weights": (PORTFOLIO, INSTRUMENT), "instrument_returns": (INSTRUMENT, TIME)}
 
@@ -134,7 +138,8 @@ def stage_results(result: xr.Dataset, target: str | Path) -> tuple[Any, Path]:
 
     Computing the returned delayed object (``dask.compute``, or ``client.compute`` on a cluster)
     writes each chunk of ``result`` as soon as it is computed (the dask chunks are the zarr chunks:
-    region writes, never the whole result in memory); then :func:`publish` moves the group into place.
+    region writes, never the whole result in memory; the result's chunks gather several of the book's,
+    up to :data:`RESULT_CHUNK_BYTES` a variable); then :func:`publish` moves the group into place.
 
     Parameters
     ----------
@@ -151,9 +156,22 @@ def stage_results(result: xr.Dataset, target: str | Path) -> tuple[Any, Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = _scratch(target)
+    result = _coarser(result)
     for name in list(result.variables):
         result[name].encoding.pop("chunks", None)  # the dask chunks decide, not those of a zarr it came from
     return result.to_zarr(staged, mode="w", compute=False, consolidated=False, encoding=_uncompressed(result)), staged
+
+
+def _coarser(result: xr.Dataset) -> xr.Dataset:
+    """``result`` rechunked along ``portfolio`` to whole multiples of its largest chunk, up to
+    :data:`RESULT_CHUNK_BYTES` for its widest variable (unchanged when that is one chunk already)."""
+    lazy = [v for v in result.data_vars.values() if PORTFOLIO in v.dims and v.chunks is not None]
+    if not lazy:
+        return result
+    base = max(max(v.chunksizes[PORTFOLIO]) for v in lazy)
+    per = max(v.dtype.itemsize * v.size // v.sizes[PORTFOLIO] for v in lazy)  # bytes a portfolio
+    size = max(base, RESULT_CHUNK_BYTES // max(per, 1) // base * base)
+    return result if size == base else result.chunk({PORTFOLIO: size})
 
 
 def publish(staged: str | Path, target: str | Path) -> Path:

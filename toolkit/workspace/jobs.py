@@ -240,6 +240,54 @@ class Jobs:
         self.running[f"{name}:{target}"] = [future]
         return job.result() if wait else job
 
+    def reports(self, book: str | Path, *, report: str | Path | None = None, risk: str | Path | None = None,
+                wait: bool = True, **options: Any) -> dict[str, Path] | dict[str, BookJob]:
+        """The returns report and the volatility contributions of a book in one computation: one graph
+        submitted to the cluster (the book's chunks each read once for both), each result written to its
+        target; waiting, a failed job raises (as :meth:`BookJob.result`) and leaves the other's target
+        as it was if it is not yet in place. ``options`` are :func:`risk_report`'s.
+
+        Parameters
+        ----------
+        book : str or Path
+            The book's zarr group.
+        report, risk : str or Path, optional
+            Where each result goes (a zarr group); a result without a target is not computed.
+        wait : bool, default True
+            Wait for both; False returns the :class:`BookJob` of each at once.
+
+        Returns
+        -------
+        dict
+            ``{"report": ..., "risk": ...}`` (the targets given): the result's path, or its job.
+        """
+        builds = {"report": (report, "returns report", lambda d: returns_report(d["returns"])),
+                  "risk": (risk, "risk", lambda d: risk_report(d["instrument_returns"], d["weights"], **options))}
+        wanted = {key: (Path(target), name, build) for key, (target, name, build) in builds.items() if target}
+        if not wanted:
+            raise ToolkitError("Give a target for the report, the risk or both.")
+        client = self.client
+        staged: dict[str, tuple[Any, Path]] = {}
+        with client.as_current():
+            data = books.open_book(book)
+            for key, (target, _, build) in wanted.items():
+                staged[key] = books.stage_results(build(data), target)
+        futures = client.compute([delayed for delayed, _ in staged.values()])  # one graph: shared reads once
+        jobs = {}
+        for (key, (target, name, _)), future in zip(wanted.items(), futures):
+            jobs[key] = BookJob(name, future, target, staged[key][1])
+            self.running[f"{name}:{target}"] = [future]
+        if not wait:
+            return jobs
+        try:
+            return {key: job.result() for key, job in jobs.items()}
+        except ToolkitError:  # neither result is published when one fails
+            for job in jobs.values():
+                if not job._published:
+                    job.future.cancel()
+                    books.discard(job.staged)
+            raise
+
     def report(self, book: str | Path, target: str | Path, wait: bool = True) -> Path | BookJob:
         """The returns report (:func:`returns_report`) of a book on zarr, written to ``target`` (a zarr
         group) chunk by chunk on the cluster; ``wait=False`` returns the :class:`BookJob` at once."""
