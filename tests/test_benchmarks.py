@@ -100,6 +100,28 @@ def test_backtest_benchmark_runs(tmp_path: Path) -> None:
     assert "NAVs agree" in done.stdout
 
 
+@pytest.mark.timeout(300)
+def test_scale_benchmark_runs(tmp_path: Path) -> None:
+    """4,000 portfolios on zarr: the report and the volatility contributions out of core equal the in-memory path
+    (the script exits otherwise, and the row says by how much), and 2 local worker processes against 1."""
+    out = tmp_path / "scale.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "scale.py"), "--quick", "--results", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    big, same, workers = json.loads(out.read_text())
+    common = {"name", "size", "ours_s", "peer", "peer_s", "ratio", "machine", "load_average_1min"}
+    assert set(big) == common | {"peak_rss_mb", "goal_peak_rss_mb", "write_book_s", "per_portfolio_us",
+                                 "extrapolated_to_1m_s", "extrapolated_write_1m_s"}
+    assert set(same) == common | {"goal_ratio", "max_abs_difference", "read_returns_s", "best_of"}
+    assert set(workers) == common
+    assert big["name"].startswith("returns report + volatility contributions out of core")
+    assert same["name"] == "out of core vs in memory, same size" and same["max_abs_difference"] <= 1e-12
+    assert workers["name"].startswith("2 local worker processes vs 1")
+    for row in (big, same, workers):
+        assert row["size"].startswith("4,000 x 2,520") and row["ours_s"] > 0 and row["peer_s"] > 0
+    assert 0 < big["peak_rss_mb"] <= big["goal_peak_rss_mb"]
+
+
 def test_the_benchmark_tables_are_current() -> None:
     """README.md's headline table and benchmarks/README.md's full table are what benchmarks/table.py makes
     from benchmarks/results/*.json: a refreshed result without its table fails here."""
