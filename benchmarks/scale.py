@@ -1,6 +1,6 @@
 """A book larger than memory: the returns report and volatility contributions out of core, on zarr.
 
-    python benchmarks/scale.py [--quick] [--portfolios N] [--results PATH]
+    python benchmarks/scale.py [--quick] [--portfolios N] [--only-same-size] [--repeat K] [--results PATH]
 
 The workload of issue 21 is 1,000,000 portfolios x 2,520 days (20 GB of float64 returns). The book is
 generated lazily and deterministically, chunk by chunk (2,000 portfolios a chunk): seeded random
@@ -24,7 +24,10 @@ Rows: name, size, ours_s, peer, peer_s, ratio (ours / peer), peak_rss_mb, machin
 average when written (the machine is shared: timings are noisy), and the row's extras.
 Peak RSS is this process plus every child process (the workers), sampled every 0.1 s with psutil
 (goal: at most 3 GB). Free disk is checked first (the book and its results need about 1.1x the
-returns' size). --quick: 4,000 portfolios (a smoke run).
+returns' size). --quick: 4,000 portfolios (a smoke run). The rows written replace those of --results
+with the same name and size; the others stay. --only-same-size runs step 2 alone, --repeat K takes the
+best of K runs of each side in step 2 (with its read of the returns alone, read_returns_s). The report
+and the risk run as one graph (``ws.jobs.reports``).
 """
 
 from __future__ import annotations
@@ -274,7 +277,7 @@ def main() -> None:
                      "ratio": round(two / one, 3)})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    _write(rows, args.results)
+    _write(_merged(rows, args.results), args.results)  # rows of other sizes (the 1,000,000 ones) stay
 
 
 def _write(rows: list[dict], path: Path) -> None:
