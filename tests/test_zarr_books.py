@@ -199,3 +199,15 @@ def test_report_and_risk_in_one_graph(jobs, book, tmp_path):
     close(risk.compute(), risk_report(instrument_returns, weights))
     with pytest.raises(ToolkitError, match="Give a target"):
         jobs.reports(path)
+
+
+def test_plain_chunks_are_read_straight_from_their_files(tmp_path):
+    """A book of raw floats is read one numpy.fromfile a chunk: an edge chunk (stored whole) is cut to its
+    shape, a chunk zarr did not write (all NaN) is NaN, and the values equal what was written."""
+    returns = xr.DataArray(np.random.default_rng(1).normal(size=(7, 5)), dims=("portfolio", "time"),
+                           coords={"portfolio": np.arange(7), "time": pd.date_range("2021-01-04", periods=5)})
+    returns[2:4] = np.nan
+    opened = books.open_book(books.write_book(tmp_path / "book.zarr", returns, chunk=2))["returns"]
+    assert opened.data.name.startswith("book-returns-") and opened.chunks == ((2, 2, 2, 1), (5,))
+    assert sorted(p.name for p in (tmp_path / "book.zarr" / "returns" / "c").iterdir()) == ["0", "2", "3"]
+    xr.testing.assert_identical(opened.compute(), returns.rename("returns"))
