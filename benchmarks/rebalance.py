@@ -39,7 +39,7 @@ from common import arguments, machine, report
 from toolkit.store.demo import DEFAULT_PATH as DEMO
 from toolkit.store.repositories import now
 from toolkit.trading.engine import QTY_SCALE, WEIGHT_SCALE, rebalance
-from toolkit.trading.orders import OrderRequest
+from toolkit.trading.orders import FeeSchedule, OrderRequest
 from toolkit.workspace import Workspace
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sp500_stocks.csv"
@@ -173,6 +173,7 @@ def seeded(path: Path, accounts: int) -> list[str]:
     the timed run trades in and out of every model; returns the model ids."""
     shutil.copy(DEMO, path)
     ws = Workspace.open(path)
+    ws.orders.fees = FeeSchedule()  # the loop peer charges no fees (the demo file keeps the book's 5 bps: m025)
     ids = [r[0] for r in ws.db.conn.execute("SELECT instrument_id FROM instruments WHERE source = 'skfolio' "
                                             "AND tradable = 1 AND instrument_type = 'Stock' ORDER BY symbol")]
     weights = book(MODELS, np.ones(len(ids)), seed=7)[2]

@@ -15,17 +15,24 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.browser
 @pytest.mark.timeout(600)
 def test_app_load_benchmark_runs(tmp_path: Path) -> None:
+    """Two pages measured once in Chromium (about a minute): the kernel's side of each change, then each
+    page's navigation to controls and changes in the browser. (The five visitors of a full run take four
+    more minutes; `python benchmarks/app_load.py` runs them.)"""
     out = tmp_path / "app_load.json"
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "app_load.py"), "--quick", "--results", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "app_load.py"), "--quick", "--apps", "performance,market",
+                           "--results", str(out)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())
-    assert [r["name"] for r in rows] == ["navigation to controls answering", "load event to controls answering",
-                                         "navigation to chart drawn", "search to match listed",
-                                         "select to chart redrawn"]
+    names = [r["name"] for r in rows]
+    kernel = [n for n in names if n.endswith("(in the kernel)")]
+    assert names[:len(kernel)] == kernel and {n.split(":")[0] for n in kernel} == {"performance", "market"}
+    assert [n for n in names if n.endswith("navigation to controls answering")] == [
+        "performance: navigation to controls answering", "market: navigation to controls answering"]
+    assert {"market: search to match listed", "market: select to chart redrawn"} <= set(names)
     for row in rows:
-        assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
-        assert row["ours_s"] > 0 and row["peer_s"] > 0 and row["peak_rss_mb"] > 0
+        assert {"name", "size", "ours_s", "peer", "peer_s", "ratio", "goal_s", "meets_goal", "machine"} <= set(row)
+        assert row["ours_s"] > 0 and row["peer_s"] > 0
+        assert row["name"].endswith("(in the kernel)") or row["peak_rss_mb"] > 0  # the browser rows: server + kernels
     assert "navigation to controls answering" in done.stdout
 
 
@@ -70,16 +77,22 @@ def test_signals_benchmark_runs(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())
     assert [r["name"] for r in rows][:5] == ["true range", "ATR 14 Smoothed (Wilder)", "ATR 10 SMA", "ATR 10 EMA",
                                               "RSI 14 (Wilder)"]
-    assert rows[9]["name"] == "every indicator above" and len(rows) == 24
+    assert rows[9]["name"] == "every indicator above" and len(rows) == 25
     assert [r["name"] for r in rows][10:12] == ["ATR 14 Smoothed (Wilder) vs the ta package",
                                                  "RSI 14 (Wilder) vs the ta package"]
     # the tactical rules on 1,000 orders: each alone, then the whole set (verdicts equal the order-by-order loop)
     assert [r["name"].split(":")[0] for r in rows][12:23] == [f"rule {i}" for i in range(1, 12)]
     assert rows[23]["name"] == "rules 1-11 in one call (the whole rule set)" and "1,000 orders" in rows[23]["size"]
-    for row in rows:
-        assert set(row) == {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
+    # the compiled kernels' first calls, in fresh processes: into an empty numba cache, then loading it
+    assert rows[24]["name"].startswith("first calls of every indicator")
+    base = {"name", "size", "ours_s", "peer", "peer_s", "ratio", "peak_rss_mb", "machine"}
+    for n, row in enumerate(rows):
+        first_calls = {"first_call_compile_s", "first_call_cached_s"} if n < 9 else set()
+        assert set(row) == base | first_calls, row["name"]
+        assert all(row[k] >= 0 for k in first_calls)  # 0 where an earlier indicator compiled the shared kernel
         # peer_s is rounded to the millisecond: a TA-Lib loop over 50 instruments may show 0.0
-        assert row["ours_s"] > 0 and row["peer_s"] >= 0 and row["size"].startswith("50 instruments x 2,520")
+        assert row["ours_s"] > 0 and row["peer_s"] >= 0
+        assert row["size"].startswith("50 instruments x 2,520" if n < 24 else "5 instruments x 300 bars")
 
 
 @pytest.mark.timeout(600)
