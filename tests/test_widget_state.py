@@ -102,3 +102,18 @@ def test_attribution_offers_no_period_before_the_portfolio_held_anything(book_ws
     assert app._periods()[-1] == "2013" and "Last 10 years" in app._periods()
     app.benchmark.value = factor_etfs
     assert app._periods()[-1] == "2015" and "Last 10 years" not in app._periods()
+
+
+def test_partial_years_follow_the_exchange_calendar() -> None:
+    """A year is covered in part when the run starts after its first NYSE session or ends before its last."""
+    import pandas as pd
+
+    from toolkit.widgets.backtest import partial_years
+
+    def days(start: str, end: str) -> pd.DatetimeIndex:
+        return pd.bdate_range(start, end)
+
+    assert partial_years(days("2021-01-04", "2022-12-30")) == {2021: False, 2022: False}  # 2021-01-04: first session
+    assert partial_years(days("2021-01-05", "2022-12-28")) == {2021: True, 2022: True}
+    assert partial_years(days("2020-01-02", "2020-12-31")) == {2020: False}
+    assert partial_years(days("2020-01-02", "2020-06-30")) == {2020: True}

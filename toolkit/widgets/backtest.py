@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 
 from toolkit.analytics.performance import drawdown
 from toolkit.analytics.returns import cumulate, simple_returns
+from toolkit.market.calendars import calendar
 from toolkit.schema import TIME
 from toolkit.widgets.components import STYLE, Chart, DateField, amount, bps, error_html, percent, styled, table_html
 from toolkit.workspace import Workspace
@@ -62,7 +63,7 @@ class BacktestView:
     ``curves``: ``nav`` and ``benchmark`` (the benchmark's closes rebased to the run's capital) over
     ``time``; ``drawdowns``: each curve's fall from its running peak (:func:`toolkit.analytics.performance.drawdown`);
     ``years``: each calendar year's linked return of both and the difference in bp (years the run covers in
-    part are linked over the days it covers, and marked).
+    part are linked over the days it covers, and marked: :func:`partial_years`).
     """
 
     curves: xr.Dataset
@@ -83,15 +84,25 @@ def backtest_view(result: Backtest, benchmark: xr.DataArray | None) -> BacktestV
     falls = drawdown(returns).to_dataset("curve")
     yearly = cumulate(returns, "YE").to_pandas().T
     yearly.index = yearly.index.year
-    times = pd.DatetimeIndex(nav[TIME].values)
-    partial = {times[0].year: times[0] > pd.Timestamp(times[0].year, 1, 5),
-               times[-1].year: times[-1] < pd.Timestamp(times[-1].year, 12, 24)}
+    partial = partial_years(pd.DatetimeIndex(nav[TIME].values))
     table = pd.DataFrame({"Year": [f"{y}{' (part)' if partial.get(y) else ''}" for y in yearly.index],
                           "Portfolio": percent(yearly["nav"])})
     if "benchmark" in yearly:
         table["Benchmark"] = percent(yearly["benchmark"])
         table["Difference"] = bps(yearly["nav"] - yearly["benchmark"])
     return BacktestView(data, falls, table)
+
+
+def partial_years(times: pd.DatetimeIndex) -> dict[int, bool]:
+    """Whether the run covers its first and last calendar years only in part: it starts after the year's
+    first New York Stock Exchange session or ends before its last (``exchange_calendars``' XNYS)."""
+    cal = calendar(None)
+    first, last = times[0], times[-1]
+    late = first > cal.date_to_session(pd.Timestamp(first.year, 1, 1), direction="next")
+    early = last < cal.date_to_session(pd.Timestamp(last.year, 12, 31), direction="previous")
+    if first.year == last.year:
+        return {first.year: late or early}
+    return {first.year: late, last.year: early}
 
 
 def backtest_chart(view: BacktestView, title: str, benchmark_label: str = MARKET) -> go.Figure:
