@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
-from IPython.display import HTML, display
 
 from toolkit.errors import Problem, ToolkitError, ValidationError
 from toolkit.reporting.formatting import MISSING, bps, percent
@@ -186,41 +185,64 @@ def ok_html(text: str) -> str:
     return f"<div class='tk-ok'>{html.escape(text)}</div>"
 
 
-class Chart(widgets.Output):
-    """A plotly chart area. Figures go to the page as plotly JSON and are drawn by the
-    ``jupyterlab-plotly`` renderer that the server serves itself (no CDN, no 5 MB widget module
-    per redraw); hover, zoom and pan run in the browser.
+#: the page's side of :class:`Chart` (installed once per page by the first chart shown)
+CHART_SCRIPT = (Path(__file__).parent / "static" / "chart.js").read_text(encoding="utf-8")
+
+
+def figure_json(figure: Any) -> str:
+    """A plotly figure as the JSON text of its ``data``, ``layout`` (and ``frames``), as ``figure.to_json()``
+    gives it, made safe to sit inside an HTML ``<script>`` element (every ``<`` escaped as ``\\u003c``)."""
+    return figure.to_json().replace("<", "\\u003c")
+
+
+class Chart(widgets.VBox):
+    """A plotly chart area, updated in place.
+
+    A figure travels to the page as plotly JSON in an ``ipywidgets.HTML`` (class ``tk-chart-host``);
+    a small script (``static/chart.js``, put on the page once by a hidden ``Output`` of the first
+    chart) draws it beside that widget with ``Plotly.react``, the plotly.js that the server's
+    ``jupyterlab-plotly`` renderer already serves (no CDN, no widget module). A new figure updates
+    the drawn plot instead of replacing it, so hover, zoom and pan stay, and an unchanged figure is
+    not sent again. (An ``Output`` re-displaying a plotly mimebundle built a new plot on every
+    change, rendered it a second time as a PNG, and sent the page's outputs with that PNG to the
+    kernel and back, which drew it once more.)
 
     The first figure is sent once a page shows the chart (ipywidgets' ``_view_count``), so a
     preheated page renders its controls at once and loads plotly.js after, not before them.
     """
 
-    MIMETYPE = "application/vnd.plotly.v1+json"
-
-    def __init__(self, placeholder: str = "Drawing the chart…", **kwargs) -> None:
+    def __init__(self, placeholder: str = "Drawing the chart…", **kwargs: Any) -> None:
         """``placeholder``: what the area says until a figure is shown (a page that draws only on
         request says so, rather than "Drawing the chart…" for ever)."""
         super().__init__(**kwargs)
-        self._pending = None
+        self._placeholder = f"<p class='tk-muted'>{html.escape(placeholder)}</p>"
+        self._pending: Any = None
+        self._sent: str | None = None  # the figure JSON the page has
+        self.host = widgets.HTML(self._placeholder, layout={"width": "100%"})
+        self.host.add_class("tk-chart-host")
+        loader = widgets.Output(layout={"display": "none"})
+        loader.outputs = ({"output_type": "display_data", "metadata": {},
+                           "data": {"text/html": f"<script>{CHART_SCRIPT}</script>", "text/plain": ""}},)
+        self.children = (self.host, loader)
         self._view_count = 0  # ask the page to count its views of this widget
         self.observe(self._on_views, "_view_count")
-        with self:
-            display(HTML(f"<p class='tk-muted'>{html.escape(placeholder)}</p>"))
 
-    def show(self, figure) -> None:
+    def show(self, figure: Any) -> None:
+        """Draw ``figure`` (a plotly ``Figure``), in place of the one shown."""
         if not self._view_count:
             self._pending = figure
             return
-        payload = {self.MIMETYPE: json.loads(figure.to_json()), "text/plain": "<plotly figure>"}
-        with self:
-            self.clear_output(wait=True)
-            display(payload, raw=True)
+        self._pending = None
+        text = figure_json(figure)
+        if text != self._sent:
+            self._sent = text
+            self.host.value = f"<script type='application/json' class='tk-plotly-spec'>{text}</script>"
 
     def clear(self) -> None:
-        self._pending = None
-        self.clear_output()
+        """Remove the chart (and a figure waiting for the page)."""
+        self._pending = self._sent = None
+        self.host.value = ""
 
     def _on_views(self, change: dict) -> None:
         if change["new"] and self._pending is not None:
-            figure, self._pending = self._pending, None
-            self.show(figure)
+            self.show(self._pending)
