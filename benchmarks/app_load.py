@@ -1,6 +1,6 @@
 """The apps as a visitor meets them, in Debian's Chromium: time to controls, each change, five visitors.
 
-    python benchmarks/app_load.py [--quick] [--apps performance,risk]
+    python benchmarks/app_load.py [--quick] [--apps performance,risk] [--five-only [full,filling]]
 
 On a copy of the demo workspace with its book, each of the Performance, Risk, Attribution and
 Market pages is served by ``python -m toolkit serve`` (the README's server) with a preheated kernel
@@ -15,12 +15,21 @@ for that app, and measured:
   counted).
 
 Each figure is the median over the loads, after one warm-up load. Then **five visitors** open the
-Performance page at the same moment (five browser contexts, each its own kernel), once with the
-pool ``voila.json`` gives every app and once with a pool of five for that app: the time to
-controls of each visitor, read in each page.
+Performance page at the same moment (five browser contexts, each its own kernel), with the pool
+``voila.json`` gives that app and with a pool of five, each meeting the server in two states:
+**pool full** (up a while: every app's pool filled and at rest, as a server that has been running
+is met) and **pool filling** (just started: the visitors come as soon as it answers, most pool
+kernels still starting and running their notebooks). Each row holds every visitor's time to
+controls (``each_s``), when each page's HTML had arrived (``html_s``: the server's part; the rest
+is the browser's scripts and the widgets' messages), and the CPU seconds of that window used by the
+test's own browser (``browser_cpu_s``: Chromium and Playwright, on the same 2 cores as the
+server, where real visitors bring their own), the Voilà server, its kernels and other work on the
+machine, with the 1-minute load average before.
 
-``--apps`` measures only the pages named (no five visitors) and writes its rows to a scratch file
-unless ``--results`` is given: ``results/app_load.json`` holds full runs only.
+``--apps`` measures only the pages named (no five visitors), and ``--five-only [full,filling]``
+only the five visitors; both write their rows to a scratch file (``app_load_<apps>.json``,
+``app_load_five.json`` in the temporary directory) unless ``--results`` is given:
+``results/app_load.json`` holds full runs only.
 
 Rows carry the figure measured before this change as ``peer`` (the issue 22 figures, or this
 benchmark's previous results), or the goal where there was none; ``ratio`` is ours / that.
@@ -29,10 +38,12 @@ benchmark's previous results), or the goal where there was none; ``ratio`` is ou
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,21 +81,25 @@ READY_SCRIPT = """
 })();
 """
 
-#: true when the watched element's text (``textContent``: charts are SVG) differs from ``before`` and no spinner is left
+#: true when the watched element's text (``textContent``: charts are SVG) differs from ``before``, no spinner
+#: is left and no chart is still drawing a figure it received (``data-tk-drawing``: components.Chart)
 CHANGED = """([css, before, busy]) => {
   const el = document.querySelector(css);
   const spinning = busy && document.querySelector(busy + ' .tk-spinner');
-  return el !== null && el.textContent !== before && !spinning;
+  const drawing = document.querySelector('.tk-chart-host[data-tk-drawing]');
+  return el !== null && el.textContent !== before && !spinning && !drawing;
 }"""
 
 
 @dataclass
 class Step:
-    """One change: ``act(page)`` changes a control; done when ``watch`` shows new text."""
+    """One change: ``act(page)`` changes a control (after ``prepare(page)``, not counted); done when
+    ``watch`` shows new text."""
 
     name: str
     act: Callable
     watch: str
+    prepare: Callable | None = None
 
 
 @dataclass
@@ -95,16 +110,17 @@ class App:
     steps: list[Step] = field(default_factory=list)
 
 
-def _select(css: str, label: str | None = None, starts: str | None = None, update: str | None = None) -> Callable:
+def _select(css: str, label: str | None = None, starts: str | None = None) -> Callable:
     def act(page) -> None:
         choice = label
         if starts is not None:
             choice = next(t for t in page.locator(f"{css} select option").all_inner_texts() if t.startswith(starts))
         page.locator(f"{css} select").select_option(label=choice)
-        if update is not None:
-            page.wait_for_timeout(200)  # (the change reaches the kernel: the stale note; not counted)
-            page.locator(update).first.click()
     return act
+
+
+def _click(css: str) -> Callable:
+    return lambda page: page.locator(css).first.click()
 
 
 def _type(css: str, text: str) -> Callable:
@@ -125,12 +141,12 @@ APPS = {
         Step("window 10Y", _select(".tk-risk-period", "10Y"), ".tk-risk-headline"),
     ]),
     "attribution": App("attribution.ipynb", ".tk-attr-headline", ".tk-attr-busy", [
-        Step("period last 3 years + Update", _select(".tk-attr-period", "Last 3 years", update=ATTR_UPDATE),
-             ".tk-attr-headline"),
-        Step("group by asset class + Update", _select(".tk-attr-grouping", "Asset class", update=ATTR_UPDATE),
-             ".tk-attr-table"),
-        Step("another model + Update", _select(".tk-attr-model", "Brinson-Hood-Beebower", update=ATTR_UPDATE),
-             ".tk-attr-headline"),
+        Step("period last 3 years + Update", _click(ATTR_UPDATE), ".tk-attr-headline",
+             _select(".tk-attr-period", "Last 3 years")),
+        Step("group by asset class + Update", _click(ATTR_UPDATE), ".tk-attr-table",
+             _select(".tk-attr-grouping", "Asset class")),
+        Step("another model + Update", _click(ATTR_UPDATE), ".tk-attr-headline",
+             _select(".tk-attr-model", "Brinson-Hood-Beebower")),
     ]),
     "market": App("market.ipynb", ".tk-search input", None, [
         Step("search to match listed", _type(".tk-search input", "exxon"), ".tk-results select"),
@@ -155,6 +171,9 @@ def _ready_s(page) -> float:
 
 def _change(page, app: App, step: Step) -> float:
     page.wait_for_timeout(SETTLE_MS)
+    if step.prepare is not None:  # the choice before the Update button: it reaches the kernel (the stale note)
+        step.prepare(page)
+        page.wait_for_timeout(200)
     before = page.evaluate("css => { const el = document.querySelector(css); return el ? el.textContent : ''; }",
                            step.watch)
     start = time.perf_counter()
@@ -180,6 +199,11 @@ def _pool_args(notebook: str, size: int) -> list[str]:
     return [f"--VoilaKernelManager.kernel_pools_config={json.dumps(pools)}"]
 
 
+#: one visitor at a time waits for the refill before the next visit (server.ready): no need to wait out
+#: voila.json's fill_delay, which keeps refills off the pages of visitors arriving together
+QUICK_REFILL = "--VoilaKernelManager.fill_delay=1"
+
+
 def _kernels_mb(server) -> tuple[float, int]:
     """RSS of the server and its kernels (MiB), and how many kernels run."""
     root = psutil.Process(server.process.pid)
@@ -193,7 +217,7 @@ def one_visitor(browser, path: Path, runs: int, only: list[str] | None = None) -
         if only is not None and name not in only:
             continue
         print(f"{name}: one visitor", flush=True)
-        with voila_server(workspace=path, args=_pool_args(app.notebook, 1)) as server:
+        with voila_server(workspace=path, args=[*_pool_args(app.notebook, 1), QUICK_REFILL]) as server:
             visits = []
             for i in range(runs + 1):  # the first visit warms the browser's cache and is not counted
                 server.ready(i + 1)  # a fresh preheated kernel that has run the app
@@ -215,19 +239,122 @@ def one_visitor(browser, path: Path, runs: int, only: list[str] | None = None) -
     return rows
 
 
-def five_visitors(browser, path: Path, pool: int | None) -> dict:
-    """Five visitors open Performance together: each one's time to controls (s)."""
+class CpuSplit:
+    """CPU seconds (user + system) used from :meth:`start` to :meth:`stop` by the test's browser
+    (Chromium and Playwright's driver: every process under this one but the server), the Voilà
+    server process, its kernels, and the whole machine (the rest is other work on it); processes
+    are sampled every 0.1 s, so those that start in the window (kernels, page renderers) count."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+
+    def _sample(self) -> None:
+        server = {self.server_pid, *(p.pid for p in psutil.Process(self.server_pid).children(recursive=True))}
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:  # ended meanwhile
+                continue
+            kind = "server" if proc.pid == self.server_pid else "kernels" if proc.pid in server else "browser"
+            self.kind.setdefault(proc.pid, kind)
+            self.last[proc.pid] = times.user + times.system
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    @staticmethod
+    def _machine() -> float:
+        t = psutil.cpu_times()
+        return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+    def start(self) -> None:
+        self._sample()
+        self.first = dict(self.last)  # a process running now counts from now, one started later from its start
+        self._started, self._machine0 = time.monotonic(), self._machine()
+        self._thread.start()
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        split = {"browser": 0.0, "server": 0.0, "kernels": 0.0}
+        for pid, seconds in self.last.items():
+            split[self.kind[pid]] += seconds - self.first.get(pid, 0.0)
+        machine_s = self._machine() - self._machine0
+        return {"window_s": round(time.monotonic() - self._started, 2),
+                **{f"{k}_cpu_s": round(v, 2) for k, v in split.items()},
+                "other_cpu_s": round(max(machine_s - sum(split.values()), 0.0), 2),
+                "machine_cpu_s": round(machine_s, 2)}
+
+
+def _pools(args: list[str]) -> int:
+    """How many apps get a preheated pool, from ``voila.json`` and ``args`` (:func:`_pool_args`)."""
+    config = json.loads((ROOT / "voila.json").read_text())["VoilaKernelManager"]["kernel_pools_config"]
+    for arg in args:
+        if arg.startswith("--VoilaKernelManager.kernel_pools_config="):
+            config = json.loads(arg.split("=", 1)[1])
+    default = config.get("default", {}).get("pool_size", 0)
+    return sum(config.get(nb.name, {}).get("pool_size", default) > 0 for nb in (ROOT / "apps").glob("*.ipynb"))
+
+
+#: the server as the five visitors find it: up a while (every pool full, at rest), or just started
+STATES = {"full": "pool full (server up a while)", "filling": "pool filling (server just started)"}
+#: when the page's HTML (the preheated kernel's rendered notebook) had all arrived, s from navigation
+HTML_DONE = "() => performance.getEntriesByType('navigation')[0].responseEnd / 1000"
+
+
+def five_visitors(browser, path: Path, pool: int | None, state: str = "full") -> dict:
+    """Five visitors open Performance together: each one's time to controls (s), when the HTML had
+    arrived (the server's part), and the CPU split of that window (:class:`CpuSplit`).
+
+    ``state`` "full": the server has been up a while, so every app's pool is full and at rest;
+    "filling": the visitors come as soon as the server answers and a first pool has its kernels
+    started, most of the pools' kernels still starting and running their notebooks."""
     app = APPS["performance"]
     args = _pool_args(app.notebook, pool) if pool is not None else []
-    print(f"{VISITORS} visitors on performance, pool {pool or 'of voila.json'}", flush=True)
+    print(f"{VISITORS} visitors on performance, pool {pool or 'of voila.json'}, {STATES[state]}", flush=True)
     with voila_server(workspace=path, args=args) as server:
-        server.ready(1)
+        if state == "full":
+            server.wait_pool(_pools(args), timeout=600)
+            server.wait_idle(quiet=3, timeout=600)
+        load = os.getloadavg()[0]
+        cpu = CpuSplit(server.process.pid)
+        cpu.start()
         opened = [_open(browser, server.url + "/voila/render/" + app.notebook, app.ready) for _ in range(VISITORS)]
         times = [_ready_s(page) for _, page in opened]
+        split = cpu.stop()
+        html = [page.evaluate(HTML_DONE) for _, page in opened]
         rss, kernels = _kernels_mb(server)
         for context, _ in opened:
             context.close()
-    return {"times": times, "rss": rss, "kernels": kernels}
+    print(f"  to controls {[round(t, 2) for t in times]} s, HTML {[round(t, 2) for t in html]} s, {split}, "
+          f"load {load:.1f}", flush=True)
+    return {"times": times, "html": html, "cpu": split, "load": load, "rss": rss, "kernels": kernels}
+
+
+def five_rows(browser, path: Path, states: list[str]) -> list[dict]:
+    """The five visitors with ``voila.json``'s pool and with a pool of five, in each state."""
+    pool_json = json.loads((ROOT / "voila.json").read_text())["VoilaKernelManager"]["kernel_pools_config"]
+    default_pool = pool_json.get(APPS["performance"].notebook, pool_json["default"])["pool_size"]
+    rows = []
+    for pool, label in ((None, f"voila.json's pool of {default_pool}"), (VISITORS, f"a pool of {VISITORS}")):
+        for state in states:
+            crowd = five_visitors(browser, path, pool, state)
+            extra = {"each_s": [round(t, 3) for t in crowd["times"]], "html_s": [round(t, 3) for t in crowd["html"]],
+                     **crowd["cpu"], "load_1min": round(crowd["load"], 2), "peak_rss_mb": round(crowd["rss"], 1),
+                     "kernels": crowd["kernels"], "machine": machine()}
+            size = f"{VISITORS} visitors at once, {label}, {STATES[state]}"
+            rows.append(_row("performance, 5 visitors: slowest to controls", size, max(crowd["times"]),
+                             "before: the second of two visitors (issue 22)", BEFORE_SECOND_VISITOR, GOAL_OPEN, extra))
+            rows.append(_row("performance, 5 visitors: median to controls", size, statistics.median(crowd["times"]),
+                             "goal (issue 22)", None, GOAL_OPEN, extra))
+    return rows
 
 
 def _then_update(app, control: str, value: str) -> None:
@@ -298,22 +425,11 @@ def run(runs: int, only: list[str] | None = None) -> list[dict]:
         demo = Workspace.demo(copy=True)
         path = Path(shutil.copy(demo.path, tmp / "bench.db"))
         demo.close()
-        default_pool = json.loads((ROOT / "voila.json").read_text())["VoilaKernelManager"][
-            "kernel_pools_config"]["default"]["pool_size"]
         rows = kernel_side(path, only)
         with chromium() as browser:
             rows += one_visitor(browser, path, runs, only)
-            pools = ((None, f"voila.json's pool of {default_pool}"), (VISITORS, f"a pool of {VISITORS}"))
-            for pool, label in () if only is not None else pools:
-                crowd = five_visitors(browser, path, pool)
-                extra = {"each_s": [round(t, 3) for t in crowd["times"]], "peak_rss_mb": round(crowd["rss"], 1),
-                         "kernels": crowd["kernels"], "machine": machine()}
-                size = f"{VISITORS} visitors at once, {label}"
-                rows.append(_row("performance, 5 visitors: slowest to controls", size, max(crowd["times"]),
-                                 "before: the second of two visitors (issue 22)", BEFORE_SECOND_VISITOR,
-                                 GOAL_OPEN, extra))
-                rows.append(_row("performance, 5 visitors: median to controls", size,
-                                 statistics.median(crowd["times"]), "goal (issue 22)", None, GOAL_OPEN, extra))
+            if only is None:
+                rows += five_rows(browser, path, list(STATES))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
@@ -334,10 +450,38 @@ def _only() -> list[str] | None:
     return names
 
 
+def _five_only() -> list[str] | None:
+    """``--five-only [full,filling]``: only the five visitors, in the states named (default both),
+    written to a scratch file unless ``--results`` is given."""
+    if "--five-only" not in sys.argv:
+        return None
+    at = sys.argv.index("--five-only")
+    given = sys.argv[at + 1] if at + 1 < len(sys.argv) and not sys.argv[at + 1].startswith("-") else None
+    del sys.argv[at:at + (2 if given else 1)]
+    states = given.split(",") if given else list(STATES)
+    if set(states) - set(STATES):
+        raise SystemExit(f"--five-only takes states among {', '.join(STATES)} (got {given})")
+    if "--results" not in sys.argv:
+        sys.argv += ["--results", str(Path(tempfile.gettempdir()) / "app_load_five.json")]
+    return states
+
+
+def run_five(states: list[str]) -> list[dict]:
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        demo = Workspace.demo(copy=True)
+        path = Path(shutil.copy(demo.path, tmp / "bench.db"))
+        demo.close()
+        with chromium() as browser:
+            return five_rows(browser, path, states)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
-    only = _only()
+    only, five = _only(), _five_only()
     args = arguments(__doc__, "app_load", "1 counted visit per page instead of 3 (smoke run)")
-    report(run(1 if args.quick else 3, only), args.results)
+    report(run_five(five) if five is not None else run(1 if args.quick else 3, only), args.results)
 
 
 if __name__ == "__main__":
