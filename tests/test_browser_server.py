@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -17,13 +18,17 @@ from pathlib import Path
 import pytest
 
 from toolkit.server import (
+    _WAITING,
     LOCAL_HOSTS,
+    POOL_NICE,
+    _wait_before,
     allowed_entry,
     allowed_hosts,
     host_allowed,
     is_loopback,
     origin_allowed,
     refusal,
+    renice,
     split_host,
 )
 from toolkit.testing.browser import chromium, free_port, open_page, voila_server
@@ -31,8 +36,10 @@ from toolkit.testing.browser import chromium, free_port, open_page, voila_server
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = "evil.example"
 APP = "/voila/render/market.ipynb"
-#: the market app is the only one preheated; a kernel idle this long (and unconnected) is culled
+#: the market app is the only one preheated, refilled 1 s after a page takes its kernel; a kernel idle
+#: this long (and unconnected) is culled
 CULL = ["--MappingKernelManager.cull_idle_timeout=8", "--MappingKernelManager.cull_interval=1",
+        "--VoilaKernelManager.fill_delay=1",
         "--VoilaKernelManager.preheat_denylist=['allocations','attribution','optimise','performance','risk']"]
 
 
@@ -107,6 +114,43 @@ def test_voila_json_culls_a_kernel_soon_after_its_page_goes() -> None:
     assert culling["cull_connected"] is False  # an open page keeps its kernel
 
 
+def test_voila_json_pools_five_performance_kernels_and_delays_refills() -> None:
+    pools = json.loads((ROOT / "voila.json").read_text())["VoilaKernelManager"]
+    assert pools["kernel_pools_config"]["performance.ipynb"]["pool_size"] >= 5  # five visitors at once
+    assert pools["fill_delay"] >= 10  # refills stay off the pages being opened
+
+
+def test_a_refill_waiting_out_its_delay_starts_when_a_page_asks() -> None:
+    async def scenario() -> tuple[str, float]:
+        async def start() -> str:
+            return "started"
+
+        task = asyncio.get_running_loop().create_task(_wait_before(60, start()))
+        await asyncio.sleep(0.05)
+        begun = time.monotonic()
+        _WAITING[task].set()  # what the pool does when a page takes this refill
+        return await asyncio.wait_for(task, 5), time.monotonic() - begun
+
+    result, waited = asyncio.run(scenario())
+    assert result == "started" and waited < 1 and not _WAITING
+
+
+def test_renice_sets_every_thread_and_reports_a_gone_process() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import threading, time; "
+                              "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        assert renice(child.pid, POOL_NICE)
+        import psutil
+
+        threads = [t.id for t in psutil.Process(child.pid).threads()]
+        assert len(threads) == 2 and {os.getpriority(os.PRIO_PROCESS, t) for t in threads} == {POOL_NICE}
+    finally:
+        child.kill()
+        child.wait()
+    assert not renice(child.pid, POOL_NICE)
+
+
 # --------------------------------------------------------------------------- a real server
 
 def _get(url: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, str]:
@@ -148,7 +192,8 @@ def _kernel_id(html: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(demo_path: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The apps' server on 127.0.0.1, the market app preheated, idle kernels culled after 8 s."""
+    """The apps' server on 127.0.0.1, the market app preheated (refilled after 1 s), idle kernels culled
+    after 8 s."""
     path = tmp_path_factory.mktemp("server") / "ws.db"
     shutil.copy(demo_path, path)
     with voila_server(workspace=path, args=CULL) as server:
@@ -246,6 +291,36 @@ def test_kernels_come_back_to_the_pool_size_within_the_cull_interval_after_pages
         time.sleep(0.5)
     assert not visiting & server.kernel_ids(), "".join(server.log[-20:])
     assert len(server.kernel_ids()) == len(pooled), "".join(server.log[-20:])
+
+
+def _kernel_process(server, kernel_id: str):
+    import psutil
+
+    return next(p for p in psutil.Process(server.process.pid).children(recursive=True)
+                if f"kernel-{kernel_id}.json" in " ".join(p.cmdline()))
+
+
+@pytest.mark.browser
+def test_pool_kernels_start_niced_and_a_page_beyond_the_pool_does_not_wait_out_the_refill_delay(
+        demo_path: Path, tmp_path: Path) -> None:
+    """A preheated kernel starts and runs its app at POOL_NICE; the one a page takes gets the
+    server's niceness back (as root here); a second page, finding only a refill waiting out a
+    300 s ``fill_delay``, has it started at once."""
+    path = tmp_path / "ws.db"
+    shutil.copy(demo_path, path)
+    with voila_server(workspace=path, args=["--VoilaKernelManager.fill_delay=300"], apps=("market.ipynb",)) as server:
+        server.ready(1)
+        (pooled,) = server.kernel_ids()
+        kernel = _kernel_process(server, pooled)
+        assert kernel.nice() == POOL_NICE
+        status, _, html = _get(server.url, APP)
+        assert status == 200 and _kernel_id(html) == pooled
+        if os.geteuid() == 0:  # lowering a niceness needs privilege
+            assert kernel.nice() == os.getpriority(os.PRIO_PROCESS, 0)
+        begun = time.monotonic()
+        status, _, html = _get(server.url, APP)  # (times out after 120 s)
+        assert status == 200 and _kernel_id(html) != pooled and time.monotonic() - begun < 120
+        assert "".join(server.log).count("Using pre-heated kernel") == 2
 
 
 # --------------------------------------------------------------------------- off loopback

@@ -22,17 +22,21 @@ safety rules:
   without asking (a crashed tab) is culled after ``cull_idle_timeout`` seconds with no page
   connected, checked every ``cull_interval`` seconds (60 and 10: ``MappingKernelManager`` in
   ``voila.json``). Voilà never culls the kernels waiting in its preheated pool, and one handed
-  to a page counts as active then (:func:`mark_handed_out_active`), so a page never gets a
+  to a page counts as active then (:func:`pooled`), so a page never gets a
   kernel culled under it.
-* **A preheated pool per app.** Each app keeps ``pool_size`` kernels (2, ``kernel_pools_config``
-  in ``voila.json``) that have already run its notebook, so that visitors arriving together
-  each get a page that answers at once; a kernel handed out is replaced ``fill_delay`` seconds
-  later (5 s, so that the refill does not compete with the page being opened). So the server
-  runs the pools' kernels plus one per open page, and returns to the pools' size when the pages
-  go. A larger pool for one app (say five visitors at once on Performance) is
-  ``--VoilaKernelManager.kernel_pools_config='{"default": {"pool_size": 2},
-  "performance.ipynb": {"pool_size": 5}}'`` on ``python -m toolkit serve``; each preheated
-  kernel holds about 400 MB (the demo workspace, measured by benchmarks/app_load.py).
+* **A preheated pool per app.** Each app keeps ``pool_size`` kernels (``kernel_pools_config`` in
+  ``voila.json``: five for Performance, two each for Risk, Attribution and Market, one for the
+  other pages) that have already run its notebook, so that visitors arriving together each get a
+  page whose HTML is ready at once; each preheated kernel holds about 330 MB of the demo
+  workspace, so the pools hold about 5 GB at rest (15 kernels; benchmarks/app_load.py).
+  A kernel handed out is replaced ``fill_delay`` seconds later
+  (30 s), and the replacement starts and runs its notebook at niceness 10, behind the pages'
+  kernels; a page that finds only replacements still waiting has one started at once
+  (:func:`pooled`). So the server runs the pools' kernels plus one per open page, and returns to
+  the pools' size when the pages go. Another size for one app is, for example,
+  ``--VoilaKernelManager.kernel_pools_config='{"default": {"pool_size": 1},
+  "performance.ipynb": {"pool_size": 8}}'`` on ``python -m toolkit serve`` (the whole mapping:
+  the option replaces ``voila.json``'s).
 
 Why not jupyter_server's own check (``allow_remote_access`` / ``local_hostnames``)? Voilà's
 standalone app sets ``allow_remote_access=True``, which turns ``JupyterHandler.check_host``
@@ -45,11 +49,13 @@ the router (:func:`guard`), with the rules as the pure functions below.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import re
 import shutil
 import socket
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -178,24 +184,93 @@ def guard(app, allowed: Iterable[str], log) -> None:
     app.find_handler = find_handler  # tornado's routing delegate calls app.find_handler(request)
 
 
-def mark_handed_out_active(manager) -> None:
-    """Make Voilà's preheated pool hand out kernels as freshly active.
+#: the niceness of a pool kernel while it starts and runs its notebook, before a page takes it
+POOL_NICE = 10
+#: the refills still waiting out ``fill_delay``: their task -> the event that starts them at once
+_WAITING: weakref.WeakKeyDictionary[asyncio.Task, asyncio.Event] = weakref.WeakKeyDictionary()
 
-    A pool kernel is spared by the culler while it waits in the pool, but once a page takes it,
-    it is an idle kernel with no connection until the page's websocket opens a moment later; a
-    kernel that waited in the pool longer than ``cull_idle_timeout`` could be culled in that
-    moment, and the visitor gets a page without a kernel. Handing it out counts as activity.
+
+async def _wait_before(delay: float, aw):
+    """Voilà's refill delay (``voila_kernel_manager.wait_before``), cut short when a page asks
+    for the refill before the delay is over (:func:`start_refill_on_demand`)."""
+    task, wake = asyncio.current_task(), asyncio.Event()
+    if task is not None:
+        _WAITING[task] = wake
+    try:
+        await asyncio.wait_for(wake.wait(), delay)
+    except TimeoutError:
+        pass
+    finally:
+        if task is not None:
+            _WAITING.pop(task, None)
+    return await aw
+
+
+def renice(pid: int, niceness: int) -> bool:
+    """Set the niceness of every thread of process ``pid``; False when the system refuses (lowering
+    a niceness needs privilege) or the process is gone."""
+    import psutil
+
+    try:
+        threads = [t.id for t in psutil.Process(pid).threads()]
+        for tid in threads:  # Linux keeps a niceness per thread
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except (OSError, psutil.Error):
+        return False
+    return True
+
+
+def pooled(base: type, nice: int = POOL_NICE) -> type:
+    """Voilà's kernel manager class ``base`` with this server's pool policy (``base`` unchanged when
+    it keeps no preheated pool).
+
+    * **A page never waits out the refill delay.** Voilà counts a refill still waiting its
+      ``fill_delay`` as a pool kernel and hands it to a page that finds no kernel ready, which then
+      waits for the delay and the whole start: with a pool of two and five visitors at once, the
+      last three waited 13-22 s. Here a page that takes such a refill starts it at once.
+    * **Refills run behind the pages.** A pool kernel starts and runs its notebook at niceness
+      ``nice`` (10), so that it takes the CPU only when the kernels serving pages leave it; when
+      a page takes it, it gets the server's niceness back (which needs privilege, as root or with
+      ``CAP_SYS_NICE``; otherwise it stays at ``nice``, as do all the pages' kernels then).
+    * **A kernel handed out counts as active**, so the culler never ends it before the page's
+      websocket connects: a kernel that waited in the pool longer than ``cull_idle_timeout``
+      is an idle kernel with no connection until then.
     """
-    hand_out = getattr(manager, "get_rendered_notebook", None)
-    if hand_out is None:  # no preheated pool
-        return
+    if not hasattr(base, "get_rendered_notebook"):
+        return base
+    import voila.voila_kernel_manager as pool_module
 
-    async def get_rendered_notebook(*args, **kwargs):
-        task, rendered, kernel_id = await hand_out(*args, **kwargs)
-        manager.get_kernel(kernel_id).last_activity = datetime.now(UTC)
-        return task, rendered, kernel_id
+    pool_module.wait_before = _wait_before  # read by fill_if_needed each time it schedules a refill
+    own = os.getpriority(os.PRIO_PROCESS, 0)
 
-    manager.get_rendered_notebook = get_rendered_notebook
+    class PooledKernelManager(base):
+        _kept_nice = False
+
+        def _pid(self, kernel_id: str) -> int | None:
+            return getattr(getattr(self.get_kernel(kernel_id), "provisioner", None), "pid", None)
+
+        async def _initialize(self, notebook_path: str, kernel_id: str | None = None, **kwargs):
+            content = await super()._initialize(notebook_path, kernel_id, **kwargs)
+            pid = self._pid(content["kernel_id"])
+            if kernel_id is None and pid is not None:  # a new pool kernel (not a restart)
+                renice(pid, max(nice, own))
+            return content
+
+        async def get_rendered_notebook(self, notebook_name: str, *args, **kwargs):
+            first = (self._pools.get(notebook_name) or [None])[0]
+            wake = _WAITING.get(first) if isinstance(first, asyncio.Task) else None
+            if wake is not None:  # the page would get a refill still waiting out its delay
+                wake.set()
+            task, rendered, kernel_id = await super().get_rendered_notebook(notebook_name, *args, **kwargs)
+            self.get_kernel(kernel_id).last_activity = datetime.now(UTC)
+            pid = self._pid(kernel_id)
+            if pid is not None and not renice(pid, own) and not self._kept_nice:
+                self._kept_nice = True
+                self.log.info("Pool kernels keep niceness %s when a page takes them (lowering it "
+                              "needs privilege)", nice)
+            return task, rendered, kernel_id
+
+    return PooledKernelManager
 
 
 def _app_server_class():
@@ -231,14 +306,20 @@ def _app_server_class():
             loopback = is_loopback(self.ip)
             if not loopback and self.token is None:
                 self.auto_token = True  # Voilà generates one and prints the URL with it
-            settings = super().init_settings()
+            import voila.app as voila_app
+
+            factory = voila_app.voila_kernel_manager_factory  # Voilà makes its kernel manager class here
+            voila_app.voila_kernel_manager_factory = lambda *args, **kwargs: pooled(factory(*args, **kwargs))
+            try:
+                settings = super().init_settings()
+            finally:
+                voila_app.voila_kernel_manager_factory = factory
             if not loopback and not self.identity_provider.auth_enabled:
                 self.log.critical("Refusing to serve on %r without a token: every computer that reaches "
                                   "this address could run code here. Drop --token= (one is generated) "
                                   "or give --token=SECRET.", self.ip)
                 shutil.rmtree(self.connection_dir, ignore_errors=True)  # made by Voilà's start()
                 self.exit(2)
-            mark_handed_out_active(self.kernel_manager)
             return settings
 
         def init_handlers(self) -> list:
