@@ -3,8 +3,8 @@
     python benchmarks/scale.py [--quick] [--portfolios N] [--only-same-size] [--repeat K] [--results PATH]
 
 The workload of issue 21 is 1,000,000 portfolios x 2,520 days (20 GB of float64 returns). The book is
-generated lazily and deterministically, chunk by chunk (2,000 portfolios a chunk): seeded random
-long-only weights (Dirichlet(0.5), one generator per chunk seeded with (20221230, chunk number)) over
+generated lazily and deterministically, chunk by chunk (10,000 portfolios a chunk, the books' default):
+seeded random long-only weights (Dirichlet(0.5), one generator per chunk seeded with (20221230, chunk number)) over
 the 20 real S&P stocks of data/sp500_stocks.csv, and each portfolio's daily returns are
 ``weights @ instrument returns`` on the last 2,520 daily returns of the shipped closes (rebalanced
 daily). ``toolkit.store.books.write_book`` streams it to a zarr group on local disk; the report
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -52,7 +53,7 @@ from toolkit.workspace.jobs import Jobs, returns_report, risk_report
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sp500_stocks.csv"
 DAYS = 2_520
-CHUNK = 2_000
+CHUNK = books.CHUNK
 SEED = 20221230
 TARGET = 1_000_000
 IN_MEMORY = 20_000
@@ -127,6 +128,7 @@ def write(folder: Path, portfolios: int, r: xr.DataArray, jobs: Jobs) -> tuple[P
     start = time.perf_counter()
     with jobs.client.as_current():
         path = books.write_book(folder / f"book-{portfolios}.zarr", returns, weights, r, chunk=CHUNK)
+    os.sync()  # the book on disk (its write-back is the write's time, not the jobs' that read it next)
     return path, time.perf_counter() - start
 
 

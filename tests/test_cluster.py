@@ -98,6 +98,7 @@ def test_a_book_runs_on_a_real_scheduler_and_two_workers(cluster: Cluster, book,
 def test_a_worker_killed_mid_job_changes_nothing(cluster: Cluster, book, tmp_path, monkeypatch) -> None:
     path, report, _ = book
     monkeypatch.setattr(books, "RESULT_CHUNK_BYTES", 1)  # result chunks as the book's: many writes to kill amid
+    monkeypatch.setattr(books, "TASK_BYTES", 1)  # and a task a stored chunk (by default this book is one task)
     jobs = Jobs(scheduler=cluster.address)
     try:
         job = jobs.report(path, tmp_path / "report.zarr", wait=False)
