@@ -164,7 +164,8 @@ def _direct(path: Path, name: str, var: xr.DataArray, per: int = 1) -> xr.DataAr
              and all(c[:-1] == (n,) * (len(c) - 1) for c, n in zip(var.data.chunks, array.chunks)))
     if not plain:
         return var
-    dtype, full, fill = np.dtype(var.dtype).newbyteorder("<"), tuple(array.chunks), array.fill_value
+    # the readers below are pickled into every task: they hold small values only, never ``var`` (its index)
+    dtype, full, fill, kind = np.dtype(var.dtype).newbyteorder("<"), tuple(array.chunks), array.fill_value, var.dtype
     encode, folder = cast(Any, array.metadata).chunk_key_encoding.encode_chunk_key, path / name
     stored = var.data.chunks
     lead = stored[0]
@@ -174,10 +175,10 @@ def _direct(path: Path, name: str, var: xr.DataArray, per: int = 1) -> xr.DataAr
     def stored_chunk(where: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
         file = folder / encode(where)
         if not file.exists():
-            return np.full(shape, fill, dtype=var.dtype)
+            return np.full(shape, fill, dtype=kind)
         # mapped, not read: the page cache's pages themselves (no copy, no fresh memory to zero)
         block = np.memmap(file, dtype=dtype, mode="r", shape=full).view(np.ndarray)  # edge chunks are stored whole
-        return block[tuple(slice(0, n) for n in shape)].astype(var.dtype, copy=False)
+        return block[tuple(slice(0, n) for n in shape)].astype(kind, copy=False)
 
     def read(block_info: dict | None = None) -> np.ndarray:
         info = (block_info or {})[None]

@@ -162,9 +162,13 @@ def per_block(build: Callable[[xr.Dataset], xr.Dataset], data: xr.Dataset, needs
     """
     data = data[list(needs)]
     template = build(data)
-    # xarray names the tasks after the function and the inputs only: the template's token keeps two builds
-    # over the same book (the report and the risk of one graph) apart
-    return xr.map_blocks(_build_block, data, args=(build, dask.base.tokenize(template)), template=template)
+    # the tasks go without the portfolio labels (xarray would embed each chunk's in the graph: 8 MB a
+    # build for a million portfolios); the result gets them back whole. xarray names the tasks after the
+    # function and the inputs only: the template's token keeps two builds over one book apart
+    bare = data.drop_vars(PORTFOLIO, errors="ignore")
+    found = xr.map_blocks(_build_block, bare, args=(build, dask.base.tokenize(template)),
+                          template=template.drop_vars(PORTFOLIO, errors="ignore"))
+    return found.assign_coords({PORTFOLIO: data[PORTFOLIO]}) if PORTFOLIO in data.coords else found
 
 
 def _build_block(block: xr.Dataset, build: Callable[[xr.Dataset], xr.Dataset], _token: str) -> xr.Dataset:
