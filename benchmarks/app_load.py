@@ -18,7 +18,7 @@ Each figure is the median over the loads, after one warm-up load. Then **five vi
 Performance page at the same moment (five browser contexts, each its own kernel), with the pool
 ``voila.json`` gives that app and with a pool of five, each meeting the server in two states:
 **pool full** (up a while: every app's pool filled and at rest, as a server that has been running
-is met) and **pool filling** (just started: the visitors come as soon as it answers, most pool
+is met) and **pool filling** (just started: the visitors come as soon as it answers, the pool
 kernels still starting and running their notebooks). Each row holds every visitor's time to
 controls (``each_s``), when each page's HTML had arrived (``html_s``: the server's part; the rest
 is the browser's scripts and the widgets' messages), and the CPU seconds of that window used by the
@@ -314,12 +314,12 @@ def five_visitors(browser, path: Path, pool: int | None, state: str = "full") ->
     arrived (the server's part), and the CPU split of that window (:class:`CpuSplit`).
 
     ``state`` "full": the server has been up a while, so every app's pool is full and at rest;
-    "filling": the visitors come as soon as the server answers and a first pool has its kernels
-    started, most of the pools' kernels still starting and running their notebooks."""
+    "filling": the visitors come as soon as the server answers, the pools' kernels still starting
+    and running their notebooks."""
     app = APPS["performance"]
     args = _pool_args(app.notebook, pool) if pool is not None else []
     print(f"{VISITORS} visitors on performance, pool {pool or 'of voila.json'}, {STATES[state]}", flush=True)
-    with voila_server(workspace=path, args=args) as server:
+    with voila_server(workspace=path, args=args, wait_for_pool=state == "full") as server:
         if state == "full":
             server.wait_pool(_pools(args), timeout=600)
             server.wait_idle(quiet=3, timeout=600)

@@ -135,6 +135,34 @@ def test_a_refill_waiting_out_its_delay_starts_when_a_page_asks() -> None:
     assert result == "started" and waited < 1 and not _WAITING
 
 
+def test_pool_kernels_start_one_per_place_and_a_page_skips_the_queue() -> None:
+    async def scenario() -> bool:
+        limiter, started = asyncio.Semaphore(1), []
+        ran = {name: asyncio.Event() for name in "abc"}  # each kernel's notebook has run
+
+        async def start(name: str) -> dict:
+            started.append(name)
+            return {"task": asyncio.ensure_future(ran[name].wait())}
+
+        loop = asyncio.get_running_loop()
+        tasks = {name: loop.create_task(_wait_before(0, start(name), limiter)) for name in "abc"}
+        await asyncio.sleep(0.05)
+        assert started == ["a"]  # b and c wait for a's run
+        _WAITING[tasks["c"]].set()  # a page takes c
+        await asyncio.sleep(0.05)
+        assert started == ["a", "c"]
+        ran["a"].set()  # b's turn
+        await asyncio.sleep(0.05)
+        assert started == ["a", "c", "b"]
+        ran["b"].set()
+        ran["c"].set()
+        await asyncio.gather(*tasks.values())
+        await asyncio.sleep(0)
+        return limiter.locked()
+
+    assert asyncio.run(scenario()) is False
+
+
 def test_renice_sets_every_thread_and_reports_a_gone_process() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import threading, time; "
                               "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"])

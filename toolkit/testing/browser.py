@@ -130,12 +130,15 @@ class VoilaServer:
 @contextmanager
 def voila_server(workspace: str | Path | None = None, preheat: bool = True,
                  port: int | None = None, host: str = "127.0.0.1",
-                 args: Sequence[str] = (), apps: Sequence[str] = ()) -> Iterator[VoilaServer]:
+                 args: Sequence[str] = (), apps: Sequence[str] = (),
+                 wait_for_pool: bool = True) -> Iterator[VoilaServer]:
     """Start the apps' server on 127.0.0.1 (optionally on another workspace file, another bind
     ``host``, with more options ``args`` of ``python -m toolkit serve``) and stop it after.
     The server's ``url`` is on 127.0.0.1 whatever the bind. With ``apps`` (notebook names such as
     ``"market.ipynb"``), only those apps get a preheated kernel, as ``voila.json`` gives each app;
-    the others start theirs when a page asks (a test of one app need not start a kernel per app)."""
+    the others start theirs when a page asks (a test of one app need not start a kernel per app).
+    The server is handed over once it answers and, unless ``wait_for_pool`` is false, a first pool
+    has its kernels started."""
     port = port or free_port()
     env = dict(os.environ)
     if workspace:
@@ -150,7 +153,7 @@ def voila_server(workspace: str | Path | None = None, preheat: bool = True,
     server = VoilaServer(f"http://127.0.0.1:{port}", process)
     try:
         server.wait_http()
-        if preheat:
+        if preheat and wait_for_pool:
             server.wait_pool(1)
         yield server
     finally:
