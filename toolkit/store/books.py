@@ -16,6 +16,7 @@ leaves a partial result where a complete one is expected.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -41,6 +42,8 @@ RESULT_CHUNK_BYTES = 32 * 2**20
 #: to about this (a task's fixed cost, a few milliseconds on the scheduler and the worker, is then under 5%
 #: of its reading and computing)
 TASK_BYTES = 200 * 2**20
+#: the tasks' worth of chunks read ahead (into the page cache) when a task maps its own
+PREFETCH = 2
 #: the variables of a book and their dimensions
 LAYOUT = {"returns": (PORTFOLIO, TIME), "weights": (PORTFOLIO, INSTRUMENT), "instrument_returns": (INSTRUMENT, TIME)}
 
@@ -186,11 +189,27 @@ def _direct(path: Path, name: str, var: xr.DataArray, per: int = 1) -> xr.DataAr
         first = where[0] * per
         parts = [stored_chunk((i, *where[1:]), (lead[i], *info["chunk-shape"][1:]))
                  for i in range(first, min(first + per, len(lead)))]
+        ahead = range(first + per, min(first + per * (1 + PREFETCH), len(lead)))
+        _prefetch([folder / encode((i, *where[1:])) for i in ahead])
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     data = da.map_blocks(read, chunks=chunks, dtype=var.dtype, meta=np.empty((0,) * var.ndim, var.dtype),
                          name=f"book-{name}-{per}-{da.core.tokenize(str(folder), var.data.name)}")
     return var.copy(data=data)
+
+
+def _prefetch(files: list[Path]) -> None:
+    """Ask the kernel to start reading ``files`` into the page cache (``posix_fadvise(WILLNEED)``: it
+    returns at once), so that the next tasks' chunks arrive from the disk while this one computes."""
+    for file in files:
+        try:
+            fd = os.open(file, os.O_RDONLY)
+        except OSError:  # a chunk zarr did not write: nothing to read
+            continue
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        finally:
+            os.close(fd)
 
 
 def _uncompressed(data: xr.Dataset) -> dict[str, dict]:
