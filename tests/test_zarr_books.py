@@ -211,3 +211,19 @@ def test_plain_chunks_are_read_straight_from_their_files(tmp_path):
     assert opened.data.name.startswith("book-returns-") and opened.chunks == ((2, 2, 2, 1), (5,))
     assert sorted(p.name for p in (tmp_path / "book.zarr" / "returns" / "c").iterdir()) == ["0", "2", "3"]
     xr.testing.assert_identical(opened.compute(), returns.rename("returns"))
+
+
+def test_stored_chunks_are_gathered_into_larger_tasks(tmp_path):
+    """open_book(task_bytes=...) joins consecutive stored chunks into one dask chunk (every variable along
+    portfolio alike; a chunk zarr did not write is NaN in its place); by default a task is a stored chunk."""
+    returns = xr.DataArray(np.random.default_rng(2).normal(size=(7, 5)), dims=("portfolio", "time"),
+                           coords={"portfolio": np.arange(7), "time": pd.date_range("2021-01-04", periods=5)})
+    returns[2:4] = np.nan  # stored chunk 1 is never written
+    weights = xr.DataArray(np.full((7, 3), 1 / 3), dims=("portfolio", "instrument"),
+                           coords={"portfolio": np.arange(7), "instrument": ["A", "B", "C"]})
+    path = books.write_book(tmp_path / "book.zarr", returns, weights, chunk=2)
+    opened = books.open_book(path, task_bytes=2 * 5 * 8 * 2)  # two stored chunks of returns a task
+    assert opened["returns"].chunks == ((4, 3), (5,)) and opened["weights"].chunks == ((4, 3), (3,))
+    xr.testing.assert_identical(opened["returns"].compute(), returns.rename("returns"))
+    xr.testing.assert_identical(opened["weights"].compute(), weights.rename("weights"))
+    assert books.open_book(path)["returns"].chunks == ((2, 2, 2, 1), (5,))  # by default as stored
