@@ -163,6 +163,26 @@ def test_pool_kernels_start_one_per_place_and_a_page_skips_the_queue() -> None:
     assert asyncio.run(scenario()) is False
 
 
+def test_a_stopping_server_starts_no_waiting_pool_kernel() -> None:
+    async def scenario() -> list[str]:
+        limiter, stopping, started = asyncio.Semaphore(1), asyncio.Event(), []
+
+        async def start() -> dict:
+            started.append("kernel")
+            return {"task": asyncio.ensure_future(asyncio.sleep(0))}
+
+        task = asyncio.get_running_loop().create_task(_wait_before(60, start(), limiter, stopping))
+        await asyncio.sleep(0.05)
+        stopping.set()  # what the pool's shutdown_all does
+        _WAITING[task].set()
+        with pytest.raises(RuntimeError, match="stopping"):
+            await task
+        assert not limiter.locked()
+        return started
+
+    assert asyncio.run(scenario()) == []
+
+
 def test_renice_sets_every_thread_and_reports_a_gone_process() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import threading, time; "
                               "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"])

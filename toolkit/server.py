@@ -192,11 +192,13 @@ POOL_NICE = 10
 _WAITING: weakref.WeakKeyDictionary[asyncio.Task, asyncio.Event] = weakref.WeakKeyDictionary()
 
 
-async def _wait_before(delay: float, aw, limiter: asyncio.Semaphore | None = None):
+async def _wait_before(delay: float, aw, limiter: asyncio.Semaphore | None = None,
+                       stopping: asyncio.Event | None = None):
     """Voilà's refill delay (``voila_kernel_manager.wait_before``: wait ``delay`` s, then start the
     pool kernel ``aw``), cut short when a page asks for this kernel (:func:`pooled` sets its event in
     :data:`_WAITING`); then, unless a page asked for it, a turn among the pool kernels that start
-    and run their notebook at most ``limiter``'s value at once (the turn ends with that run)."""
+    and run their notebook at most ``limiter``'s value at once (the turn ends with that run). When
+    ``stopping`` is set (the server stops), a kernel not yet started is not started: RuntimeError."""
     task, wake = asyncio.current_task(), asyncio.Event()
     if task is not None:
         _WAITING[task] = wake
@@ -209,6 +211,11 @@ async def _wait_before(delay: float, aw, limiter: asyncio.Semaphore | None = Non
     finally:
         if task is not None:
             _WAITING.pop(task, None)
+    if stopping is not None and stopping.is_set():
+        if limiter is not None and holding:
+            limiter.release()
+        aw.close()
+        raise RuntimeError("the apps' server is stopping")  # Voilà's shutdown_all passes over it
     try:
         content = await aw
     except BaseException:
@@ -271,11 +278,19 @@ def pooled(base: type, nice: int = POOL_NICE) -> type:
     import voila.voila_kernel_manager as pool_module
 
     # read by fill_if_needed each time it schedules a pool kernel: at most one starting per CPU
-    pool_module.wait_before = functools.partial(_wait_before, limiter=asyncio.Semaphore(os.cpu_count() or 1))
+    stopping = asyncio.Event()
+    pool_module.wait_before = functools.partial(_wait_before, limiter=asyncio.Semaphore(os.cpu_count() or 1),
+                                                stopping=stopping)
     own = os.getpriority(os.PRIO_PROCESS, 0)
 
     class PooledKernelManager(base):
         _kept_nice = False
+
+        async def shutdown_all(self, *args, **kwargs):
+            stopping.set()  # pool kernels still waiting are not started
+            for wake in list(_WAITING.values()):
+                wake.set()
+            return await super().shutdown_all(*args, **kwargs)
 
         def _pid(self, kernel_id: str) -> int | None:
             return getattr(getattr(self.get_kernel(kernel_id), "provisioner", None), "pid", None)
