@@ -185,7 +185,7 @@ def ok_html(text: str) -> str:
     return f"<div class='tk-ok'>{html.escape(text)}</div>"
 
 
-#: the page's side of :class:`Chart` (installed once per page by the first chart shown)
+#: the page's side of :class:`Chart` (each chart carries it; the first one run installs it for the page)
 CHART_SCRIPT = (Path(__file__).parent / "static" / "chart.js").read_text(encoding="utf-8")
 
 
@@ -199,8 +199,8 @@ class Chart(widgets.VBox):
     """A plotly chart area, updated in place.
 
     A figure travels to the page as plotly JSON in an ``ipywidgets.HTML`` (class ``tk-chart-host``);
-    a small script (``static/chart.js``, put on the page once by a hidden ``Output`` of the first
-    chart) draws it beside that widget with ``Plotly.react``, the plotly.js that the server's
+    a small script (``static/chart.js``, which each chart carries in a hidden ``Output``; the first
+    one run installs it for the page) draws it beside that widget with ``Plotly.react``, the plotly.js that the server's
     ``jupyterlab-plotly`` renderer already serves (no CDN, no widget module). A new figure updates
     the drawn plot instead of replacing it, so hover, zoom and pan stay, and an unchanged figure is
     not sent again. (An ``Output`` re-displaying a plotly mimebundle built a new plot on every
