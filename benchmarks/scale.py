@@ -215,16 +215,15 @@ def _merged(rows: list[dict], path: Path) -> list[dict]:
     """``rows`` in place of the rows of ``path`` with the same name and size; the others kept, in order."""
     old = json.loads(path.read_text()) if path.exists() else []
     keys = {(row["name"], row["size"]) for row in rows}
-    kept = [row for row in old if (row["name"], row["size"]) not in keys]
-    if not any((row["name"], row["size"]) in keys for row in old):
-        return kept + rows
-    out, pending = [], list(rows)
+    out, placed = [], set()
     for row in old:
-        if (row["name"], row["size"]) in keys:
-            out.append(next(r for r in pending if (r["name"], r["size"]) == (row["name"], row["size"])))
+        key = (row["name"], row["size"])
+        if key in keys:
+            out.append(next(r for r in rows if (r["name"], r["size"]) == key))
+            placed.add(key)
         else:
             out.append(row)
-    return out
+    return out + [row for row in rows if (row["name"], row["size"]) not in placed]  # new rows last
 
 
 def main() -> None:
@@ -278,8 +277,7 @@ def main() -> None:
         rows.append(big)
         if args.only_out_of_core:
             jobs.close()
-            old = json.loads(args.results.read_text()) if args.results.exists() else []
-            return _write(rows + [row for row in old if row["name"] != big["name"]], args.results)
+            return _write(_merged(rows, args.results), args.results)
         # 2. in memory vs out of core on the same size
         rows.append(same_size(jobs, small, r, folder, (expected, mem_s), repeat=args.repeat))
         jobs.close()
