@@ -206,11 +206,11 @@ class AttributionApp:
             self._show()
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
             self.report = None
-            self.message.value = error_html(exc)
             for box in (self.headline, self.table, self.instruments, self.risk):
                 box.value = ""
             self.waterfall.clear()
             self.effects.clear()
+            self.message.value = error_html(exc)  # last: once the page shows it, nothing stale is left
         finally:
             self.busy.value = ""
             self.update_button.disabled = False

@@ -280,7 +280,6 @@ class PerformanceApp:
             self._show(answer, parts if payload["includeBenchmark"] else _without_benchmark(parts))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
             self._answer = self._parts = None
-            self.message.value = error_html(exc)
             self.headline.value = self.po005_note.value = ""
             self.po001.value = self.po005.value = ""
             self.po001_title.value = _heading("PO001 · Performance overview", "PO001")  # no stale "as of"
@@ -289,6 +288,7 @@ class PerformanceApp:
             self.prepare_button.disabled = True
             self.downloads.value = "<p class='tk-muted'>Nothing to download until the request is valid.</p>"
             self.chart.clear()
+            self.message.value = error_html(exc)  # last: once the page shows it, nothing stale is left
         finally:
             self.busy.value = ""
             self.update_button.disabled = False

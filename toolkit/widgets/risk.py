@@ -204,12 +204,12 @@ class RiskApp:
             self._compute()
         except Exception as exc:  # noqa: BLE001 - every failure becomes a readable message in the page
             self.result = None
-            self.message.value = error_html(exc)
             for box in (self.headline, self.commentary, self.table, self.bench, self.components):
                 box.value = ""
             for chart in (self.risk_chart, self.exposure_chart, self.contribution_chart):
                 chart.clear()
             self.contribution_box.layout.display = "none"
+            self.message.value = error_html(exc)  # last: once the page shows it, nothing stale is left
         finally:
             self.busy.value = ""
             self.update_button.disabled = False
