@@ -172,8 +172,7 @@ def _direct(path: Path, name: str, var: xr.DataArray, per: int = 1) -> xr.DataAr
     encode, folder = cast(Any, array.metadata).chunk_key_encoding.encode_chunk_key, path / name
     stored = var.data.chunks
     lead = stored[0]
-    grouped = tuple(sum(lead[i:i + per]) for i in range(0, len(lead), per)) if len(lead) > 1 else lead
-    chunks = (grouped, *stored[1:])
+    chunks = (tuple(sum(lead[i:i + per]) for i in range(0, len(lead), per)), *stored[1:])
 
     def stored_chunk(where: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
         file = folder / encode(where)

@@ -57,8 +57,8 @@ SCHEDULER_ENV = "TOOLKIT_SCHEDULER"
 LOCAL_PROCESSES = "processes"
 #: seconds to wait for a configured scheduler before saying it cannot be reached
 CONNECT_TIMEOUT = 10
-#: the variables of a book that the returns report, and the risk and attribution, read
-REPORT_NEEDS, RISK_NEEDS = ("returns",), ("instrument_returns", "weights")
+#: the variables of a book that the returns report reads, and those the risk and the attribution read
+RETURNS_VARS, WEIGHTS_VARS = ("returns",), ("instrument_returns", "weights")
 
 
 def returns_report(returns: xr.DataArray) -> xr.Dataset:
@@ -278,17 +278,6 @@ class Jobs:
             return dask.config.set(scheduler="threads")
         return client.as_current()
 
-    def _book_job(self, name: str, build: Callable[[xr.Dataset], xr.Dataset], needs: tuple[str, ...],
-                  book: str | Path, target: str | Path, wait: bool) -> Path | BookJob:
-        client = self.client
-        with self._checks(client):
-            data = books.open_book(book, books.TASK_BYTES)
-            delayed, staged = books.stage_results(per_block(build, data, needs), target)
-        future = client.compute(delayed)
-        job = BookJob(name, future, Path(target), staged)
-        self.running[f"{name}:{target}"] = [future]
-        return job.result() if wait else job
-
     def reports(self, book: str | Path, *, report: str | Path | None = None, risk: str | Path | None = None,
                 wait: bool = True, **options: Any) -> dict[str, Path] | dict[str, BookJob]:
         """The returns report and the volatility contributions of a book in one computation: one graph
@@ -310,13 +299,38 @@ class Jobs:
         dict
             ``{"report": ..., "risk": ...}`` (the targets given): the result's path, or its job.
         """
-        builds = {"report": (report, "returns report", REPORT_NEEDS, lambda d: returns_report(d["returns"])),
-                  "risk": (risk, "risk", RISK_NEEDS,
+        builds = {"report": (report, "returns report", RETURNS_VARS, lambda d: returns_report(d["returns"])),
+                  "risk": (risk, "risk", WEIGHTS_VARS,
                            lambda d: risk_report(d["instrument_returns"], d["weights"], **options))}
         wanted = {key: (Path(target), name, needs, build)
                   for key, (target, name, needs, build) in builds.items() if target}
         if not wanted:
             raise ToolkitError("Give a target for the report, the risk or both.")
+        return self._submit(book, wanted, wait)
+
+    def report(self, book: str | Path, target: str | Path, wait: bool = True) -> Path | BookJob:
+        """The returns report (:func:`returns_report`) of a book on zarr, written to ``target`` (a zarr
+        group) chunk by chunk on the cluster; ``wait=False`` returns the :class:`BookJob` at once."""
+        return self.reports(book, report=target, wait=wait)["report"]
+
+    def risk(self, book: str | Path, target: str | Path, wait: bool = True, **options: Any) -> Path | BookJob:
+        """The volatility contributions (:func:`risk_report`) of a book on zarr, written to ``target``."""
+        return self.reports(book, risk=target, wait=wait, **options)["risk"]
+
+    def attribution(self, book: str | Path, target: str | Path, benchmark_weights: xr.DataArray,
+                    segments: attribution_analytics.Segments = None, freq: str = "ME",
+                    wait: bool = True) -> Path | BookJob:
+        """The Brinson attribution (:func:`attribution_report`) of a book on zarr, written to ``target``."""
+        def build(d: xr.Dataset) -> xr.Dataset:
+            return attribution_report(d["instrument_returns"], d["weights"], benchmark_weights, segments, freq)
+        return self._submit(book, {"attribution": (Path(target), "attribution", WEIGHTS_VARS, build)},
+                            wait)["attribution"]
+
+    def _submit(self, book: str | Path, wanted: dict[str, tuple[Path, str, tuple[str, ...], Callable]],
+                wait: bool) -> dict[str, Path] | dict[str, BookJob]:
+        """Build each wanted result (key -> target, job name, variables read, build) over the book, one task
+        a chunk, and submit them as one graph; the paths once written (``wait``), or the jobs. When one
+        fails while waited for, none of them is published."""
         client = self.client
         staged: dict[str, tuple[Any, Path]] = {}
         with self._checks(client):
@@ -338,24 +352,6 @@ class Jobs:
                     job.future.cancel()
                     books.discard(job.staged)
             raise
-
-    def report(self, book: str | Path, target: str | Path, wait: bool = True) -> Path | BookJob:
-        """The returns report (:func:`returns_report`) of a book on zarr, written to ``target`` (a zarr
-        group) chunk by chunk on the cluster; ``wait=False`` returns the :class:`BookJob` at once."""
-        return self._book_job("returns report", lambda d: returns_report(d["returns"]), REPORT_NEEDS, book, target,
-                              wait)
-
-    def risk(self, book: str | Path, target: str | Path, wait: bool = True, **options: Any) -> Path | BookJob:
-        """The volatility contributions (:func:`risk_report`) of a book on zarr, written to ``target``."""
-        return self._book_job("risk", lambda d: risk_report(d["instrument_returns"], d["weights"], **options),
-                              RISK_NEEDS, book, target, wait)
-
-    def attribution(self, book: str | Path, target: str | Path, benchmark_weights: xr.DataArray,
-                    segments: attribution_analytics.Segments = None, freq: str = "ME",
-                    wait: bool = True) -> Path | BookJob:
-        """The Brinson attribution (:func:`attribution_report`) of a book on zarr, written to ``target``."""
-        return self._book_job("attribution", lambda d: attribution_report(
-            d["instrument_returns"], d["weights"], benchmark_weights, segments, freq), RISK_NEEDS, book, target, wait)
 
     def close(self) -> None:
         """Close the client (and the in-process cluster when it is ours); safe to call twice."""
