@@ -164,3 +164,30 @@ def test_exposures_in_closed_form_agree_with_the_regression_and_scipy() -> None:
     assert np.isnan(float(short["beta"].sel({INSTRUMENT: "A", fa.FACTOR: "MKT"})))
     assert int(short["count"].sel({INSTRUMENT: "A", fa.FACTOR: "MKT"})) == 0
     assert list(out["kind"].values) == ["m", "s", "s"]
+
+
+def test_attribution_periods_share_one_read_and_equal_reads_to_their_end(book_copy: Workspace, monkeypatch) -> None:
+    """The attribution page's periods ("2022" to 12-31, "Last 3 years" to the 12-28 close, "2019"...):
+    the whole history is read once, and each period's weights and answer equal those read to its end."""
+    ws = book_copy
+    growth = next(a.id for a in ws.accounts.list(type="PORTFOLIO") if a.name == "Growth mandate")
+    index = ws.attribution.indexes()[0].id
+    reads = []
+    prices = ws.history.prices
+    monkeypatch.setattr(ws.history, "prices", lambda *a, **k: reads.append(k.get("end")) or prices(*a, **k))
+    answers = {}
+    for start, end in (("2022-01-01", "2022-12-31"), ("2020-01-01", "2022-12-28"), ("2019-01-01", "2019-12-31")):
+        answers[end] = ws.attribution.run({"portfolio_id": growth, "benchmark": {"index_id": index},
+                                           "start_date": start, "end_date": end}).to_dict()
+    first = len(reads)
+    assert first and ws.attribution.run({"portfolio_id": growth, "benchmark": {"index_id": index},
+                                         "start_date": "2019-01-01", "end_date": "2019-12-31"}).to_dict() \
+        == answers["2019-12-31"]
+    assert len(reads) == first <= 3  # the account's closes, the index's, the returns': once each, for every period
+    # cut at an end, the weights are those of the holdings read to that end (value over nav)
+    weights, _ = ws.attribution.weights(growth, "2019-12-31")
+    cube = ws.accounts.holdings([growth], end="2019-12-31").isel({PORTFOLIO: 0})
+    expected = (cube["value"] / cube["nav"]).transpose(INSTRUMENT, TIME)
+    assert weights.indexes[TIME].equals(cube.indexes[TIME])
+    got = weights.drop_sel({INSTRUMENT: "CASH"}).sel({INSTRUMENT: expected[INSTRUMENT].values})
+    np.testing.assert_allclose(got.values, expected.values, rtol=0, atol=1e-15)

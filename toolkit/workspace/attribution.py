@@ -49,6 +49,7 @@ from toolkit.contracts.risk import attribution as T
 from toolkit.contracts.risk.analytics import Measure, contribution_sentence
 from toolkit.contracts.risk.common import read_symbol
 from toolkit.errors import DataError, NotFoundError, Problem, Problems, ValidationError
+from toolkit.market.history import read_moment
 from toolkit.market.instruments import instrument_code
 from toolkit.market.providers import USER_FEED
 from toolkit.market.universes import geography_of
@@ -392,24 +393,29 @@ class Attribution:
     def weights(self, key: str, end: str | None = None) -> tuple[xr.DataArray, str]:
         """Weights at the close of every day to ``end`` of an index (id, name or symbol), a portfolio
         uploaded with PUT /portfolio (its client reference), a PORTFOLIO account or a model allocation,
-        over ``(instrument, time)``; and its display name. Remembered per data version
-        (:func:`toolkit.store.cache.memo`): the apps ask again on every run."""
-        return memo(self._ctx.db).get(("attribution.weights", key, end), lambda: self._weights(key, end))
+        over ``(instrument, time)``; and its display name. The whole history is built once per data
+        version (:func:`toolkit.store.cache.memo`) and cut at ``end``: every rule is causal (a day's
+        weights use its close and earlier ones), and the apps ask again with another period on every run."""
+        problems = Problems()
+        last = None if end is None else read_moment(end, "end", problems, end=True)
+        problems.raise_if_any("attribution weights request")
+        weights, name = memo(self._ctx.db).get(("attribution.weights", key), lambda: self._weights(key))
+        return weights.sel({TIME: slice(None, last)}), name
 
-    def _weights(self, key: str, end: str | None) -> tuple[xr.DataArray, str]:
+    def _weights(self, key: str) -> tuple[xr.DataArray, str]:
         if RiskPortfolioRepository(self._ctx.db).exists(key):
-            return self._uploaded(key, end), f"Portfolio: {key}"
+            return self._uploaded(key), f"Portfolio: {key}"
         repo = IndexRepository(self._ctx.db)
         every = repo.indexes()
         if key in set(every["id"]) or key in set(every["name"]):
             index = self.index(key)
-            return self.index_weights(index.id, end=end), f"Index: {index.name}"
+            return self.index_weights(index.id), f"Index: {index.name}"
         account = AccountRepository(self._ctx.db).get(key)
         if account is not None:
             if account.type != "PORTFOLIO":
                 raise NotFoundError(f"Account {key!r} is a {account.type} account; attribution needs a PORTFOLIO "
                                     "account.")
-            return self._account(key, end, account.currency), f"Account: {account.name or key[:8]}"
+            return self._account(key, account.currency), f"Account: {account.name or key[:8]}"
         try:
             allocation = self._allocations.get(key)
         except NotFoundError:
@@ -417,12 +423,12 @@ class Attribution:
                                 "ws.attribution.indexes(), ws.accounts.list(type='PORTFOLIO') and "
                                 "ws.allocations.list().") from None
         mix = {x["instrument_id"]: float(x["weight"]) for x in allocation.to_dict()["allocation"]}
-        close = self._history.prices(list(mix), end=end)["close"]
+        close = self._history.prices(list(mix))["close"]
         fixed = xr.DataArray(list(mix.values()), dims=INSTRUMENT, coords={INSTRUMENT: list(mix)})
         weights = (fixed * close.notnull().all(INSTRUMENT)).where(close.notnull().all(INSTRUMENT))
         return weights.rename("weight"), f"Model: {allocation.name or key[:8]}"
 
-    def _uploaded(self, reference: str, end: str | None) -> xr.DataArray:
+    def _uploaded(self, reference: str) -> xr.DataArray:
         """An uploaded portfolio's value weights at every close: each day, the positions open on it
         (``date_open <= day < date_close``, a Short one negative) valued at the day's close over their
         sum (the portfolio's cash is left out, as in its analytics)."""
@@ -433,7 +439,7 @@ class Attribution:
             raise DataError(f"Portfolio {reference!r} holds positions without prices in the workspace ({where}); "
                             "upload their history first (PUT /history), or positions to attribute.")
         ids = list(dict.fromkeys(positions["instrument_id"]))
-        close = self._history.prices(ids, end=end)["close"].ffill(TIME)
+        close = self._history.prices(ids)["close"].ffill(TIME)
         days = close[TIME].values
         opened = pd.to_datetime(positions["open_date"]).to_numpy()[:, None] <= days[None, :]
         shut = pd.to_datetime(positions["close_date"]).to_numpy()[:, None]
@@ -445,8 +451,8 @@ class Attribution:
         total = value.sum(INSTRUMENT)
         return (value / total.where(total != 0)).rename("weight").assign_attrs(currency=positions["currency"].iloc[0])
 
-    def _account(self, account_id: str, end: str | None, currency: str) -> xr.DataArray:
-        cube = self._accounts.holdings([account_id], end=end).isel({PORTFOLIO: 0}, drop=True)
+    def _account(self, account_id: str, currency: str) -> xr.DataArray:
+        cube = self._accounts.holdings([account_id]).isel({PORTFOLIO: 0}, drop=True)
         nav = cube["nav"].where(cube["nav"] > 0)
         weights = cube["value"] / nav
         cash = (cube["cash"] / nav).expand_dims({INSTRUMENT: [CASH]})
@@ -456,8 +462,9 @@ class Attribution:
     def _returns(self, ids: list[str], req: dict, cash: str) -> tuple[xr.DataArray, pd.DatetimeIndex]:
         """Daily returns of ``ids`` (CASH: 0) from the first day after ``start_date`` to ``end_date``,
         with the instrument metadata and ``geography`` as coordinates; and every trading day."""
-        returns = memo(self._ctx.db).get(("attribution.returns", tuple(ids), req["end_date"], cash),
-                                         lambda: self._all_returns(ids, req["end_date"], cash))
+        every = memo(self._ctx.db).get(("attribution.returns", tuple(ids), cash),
+                                       lambda: self._all_returns(ids, cash))
+        returns = every.sel({TIME: slice(None, req["end_date"])})  # causal: as if read to the end
         window = returns.sel({TIME: slice(req["start_date"], req["end_date"])})
         if req["start_date"] and window.sizes[TIME] and window.indexes[TIME][0] == returns.indexes[TIME][0]:
             window = window.isel({TIME: slice(1, None)})  # the first close starts the first return
@@ -466,10 +473,10 @@ class Attribution:
                             "choose a range within the price history.")
         return window, returns.indexes[TIME]
 
-    def _all_returns(self, ids: list[str], end: str | None, cash: str) -> xr.DataArray:
-        """Daily returns of ``ids`` (CASH: 0) up to ``end`` with their metadata coordinates."""
+    def _all_returns(self, ids: list[str], cash: str) -> xr.DataArray:
+        """Daily returns of ``ids`` (CASH: 0) over their whole history, with their metadata coordinates."""
         real = [i for i in ids if i != CASH]
-        close = self._history.prices(real, end=end)["close"]
+        close = self._history.prices(real)["close"]
         meta = {c: close[c].values for c in ("symbol", "name", "asset_class", "sector", "country", "currency")}
         returns = simple_returns(close.drop_vars([c for c in close.coords if c not in close.dims]))
         if CASH in ids:
