@@ -13,11 +13,13 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy import stats
 
 from toolkit.analytics import factors as fa
+from toolkit.errors import ValidationError
 from toolkit.schema import INSTRUMENT, PORTFOLIO, TIME
 from toolkit.store import cache, connect, write
 from toolkit.store.cache import memo
@@ -191,3 +193,68 @@ def test_attribution_periods_share_one_read_and_equal_reads_to_their_end(book_co
     assert weights.indexes[TIME].equals(cube.indexes[TIME])
     got = weights.drop_sel({INSTRUMENT: "CASH"}).sel({INSTRUMENT: expected[INSTRUMENT].values})
     np.testing.assert_allclose(got.values, expected.values, rtol=0, atol=1e-15)
+
+
+def test_report_parts_are_remembered_on_what_each_depends_on(book_copy: Workspace, monkeypatch) -> None:
+    """Another period with the same end keeps PO005 (rolling to the end), another frequency keeps PO003
+    and PO005; every part served from memory equals the part computed afresh."""
+    ws = book_copy
+    reports_module = importlib.import_module("toolkit.workspace.reports").reports
+    calls: list[str] = []
+    for name in ("performance_overview", "cumulative_chart", "rolling_performance"):
+        original = getattr(reports_module, name)
+        monkeypatch.setattr(reports_module, name,
+                            lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    pid = next(a.id for a in ws.accounts.list(type="PORTFOLIO") if a.name == "Growth mandate")
+    five = ws.reports.portfolio_report(pid, "2018-01-02", "2022-12-28")
+    three = ws.reports.portfolio_report(pid, "2020-01-02", "2022-12-28")
+    quarterly = ws.reports.portfolio_report(pid, "2020-01-02", "2022-12-28", frequency="quarterly")
+    assert calls == ["performance_overview", "cumulative_chart", "rolling_performance",
+                     "performance_overview", "cumulative_chart", "performance_overview"]
+    monkeypatch.undo()
+    fresh = Workspace.open(ws.path)
+    try:
+        for parts, args in ((five, ("2018-01-02", "2022-12-28")), (three, ("2020-01-02", "2022-12-28")),
+                            (quarterly, ("2020-01-02", "2022-12-28", None, "quarterly"))):
+            again = fresh.reports.portfolio_report(pid, *args)
+            for code in ("PO001", "PO005"):
+                pd.testing.assert_frame_equal(parts[code], again[code])
+            assert parts["PO003"].to_json() == again["PO003"].to_json()
+    finally:
+        fresh.close()
+
+
+def test_closes_are_cut_from_the_whole_history_as_prices_reads_them(book_copy: Workspace) -> None:
+    ws = book_copy
+    ids = ["AAPL", "MSFT", "SPX"]
+    for start, end in ((None, None), ("2015-03-02", "2016-06-30"), ("2016-06-30", None), (None, "2001-01-01"),
+                       ("2030-01-01", None)):
+        expected = ws.history.prices(ids, start=start, end=end)["close"]
+        xr.testing.assert_identical(ws.history.closes(ids, start, end), expected)
+    with pytest.raises(ValidationError) as refused:
+        ws.history.closes(ids, "2020-01-02", "2019-01-02")
+    assert [p.path for p in refused.value.problems] == ["end"]
+    aapl = ws.history.closes(["AAPL"])
+    ws.history.upload({"isin": "US0378331005", "currency": "USD", "timeframe": 1, "history": [
+        {"timestamp": "2022-12-29", "close": 126.0}]})
+    assert ws.history.closes(["AAPL"]).sizes[TIME] == aapl.sizes[TIME] + 1  # a write is seen
+
+
+def test_a_page_leaves_what_it_was_built_on_to_the_collector_once(monkeypatch) -> None:
+    """components.page: the first page built in a process collects once and freezes what is held
+    (gc.freeze), so that later full collections do not walk it; the next pages leave gc alone."""
+    import gc
+
+    import ipywidgets as widgets
+
+    from toolkit.widgets import components
+
+    monkeypatch.setattr(components, "_settled", False)
+    collected = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collected.append(a) or 0)
+    first, second = widgets.HTML(), widgets.HTML()
+    assert components.page(first) is first
+    frozen = gc.get_freeze_count()
+    assert frozen > 0 and len(collected) == 1
+    assert components.page(second) is second
+    assert len(collected) == 1 and gc.get_freeze_count() >= frozen

@@ -28,6 +28,7 @@ from toolkit.widgets.components import (
     amount,
     error_html,
     ok_html,
+    page,
     plain_amount,
     quantity,
     styled,
@@ -535,4 +536,4 @@ def _shown_trade(trade: dict) -> dict:
 
 def allocations_app(ws: Workspace | None = None) -> widgets.VBox:
     """Build the allocations app on a workspace (the configured or demo one by default)."""
-    return AllocationsApp(ws or Workspace.from_env()).widget
+    return page(AllocationsApp(ws or Workspace.from_env()).widget)

@@ -18,7 +18,7 @@ import pandas as pd
 from toolkit.errors import ToolkitError
 from toolkit.reporting import attribution_views as views
 from toolkit.reporting.formatting import bps, percent
-from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
+from toolkit.widgets.components import STYLE, Chart, error_html, page, styled, table_html
 from toolkit.workspace import Workspace
 from toolkit.workspace.attribution import DIMENSIONS, AttributionReport
 
@@ -300,4 +300,4 @@ def first_days(ws: Workspace) -> dict[str, pd.Timestamp]:
 
 def attribution_app(ws: Workspace | None = None) -> widgets.VBox:
     """Build the attribution app on a workspace (the configured or demo one by default)."""
-    return AttributionApp(ws or Workspace.from_env()).widget
+    return page(AttributionApp(ws or Workspace.from_env()).widget)

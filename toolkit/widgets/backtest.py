@@ -26,7 +26,18 @@ from toolkit.analytics.performance import drawdown
 from toolkit.analytics.returns import cumulate, simple_returns
 from toolkit.market.calendars import calendar
 from toolkit.schema import TIME
-from toolkit.widgets.components import STYLE, Chart, DateField, amount, bps, error_html, percent, styled, table_html
+from toolkit.widgets.components import (
+    STYLE,
+    Chart,
+    DateField,
+    amount,
+    bps,
+    error_html,
+    page,
+    percent,
+    styled,
+    table_html,
+)
 from toolkit.workspace import Workspace
 from toolkit.workspace.backtests import Backtest
 
@@ -265,4 +276,4 @@ class BacktestApp:
 
 def backtest_app(ws: Workspace | None = None) -> widgets.VBox:
     """Build the backtest app on a workspace (the configured or demo one by default)."""
-    return BacktestApp(ws or Workspace.from_env()).widget
+    return page(BacktestApp(ws or Workspace.from_env()).widget)

@@ -12,7 +12,7 @@ from toolkit.market.history import read_csv_history
 from toolkit.market.instruments import with_codes
 from toolkit.reporting.charts import price_chart
 from toolkit.schema import Timeframe
-from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, styled, table_html
+from toolkit.widgets.components import STYLE, Chart, error_html, ok_html, page, styled, table_html
 from toolkit.workspace import Workspace
 
 CURRENCIES = ("local", "EUR", "USD", "GBP", "CHF", "JPY")
@@ -185,4 +185,4 @@ class MarketExplorer:
 
 def market_app(ws: Workspace | None = None) -> widgets.VBox:
     """Build the market data explorer on a workspace (the configured or demo one by default)."""
-    return MarketExplorer(ws or Workspace.from_env()).widget
+    return page(MarketExplorer(ws or Workspace.from_env()).widget)

@@ -33,6 +33,7 @@ from toolkit.widgets.components import (
     error_html,
     in_percent,
     ok_html,
+    page,
     quantity,
     styled,
     table_html,
@@ -346,4 +347,4 @@ class OptimiseApp:
 
 def optimise_app(ws: Workspace | None = None) -> widgets.VBox:
     """Build the optimisation app on a workspace (the configured or demo one by default)."""
-    return OptimiseApp(ws or Workspace.from_env()).widget
+    return page(OptimiseApp(ws or Workspace.from_env()).widget)

@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 from toolkit.reporting.formatting import bps, percent
 from toolkit.schema import PORTFOLIO
 from toolkit.trading.accounts import Account
-from toolkit.widgets.components import STYLE, Chart, DateField, error_html, report_table, styled, table_html
+from toolkit.widgets.components import STYLE, Chart, DateField, error_html, page, report_table, styled, table_html
 from toolkit.workspace import Workspace
 
 #: benchmark choices that are not an instrument or allocation id
@@ -401,4 +401,4 @@ def _without_benchmark(parts: dict) -> dict:
 
 def performance_app(ws: Workspace | None = None) -> widgets.VBox:
     """Build the performance app on a workspace (the configured or demo one by default)."""
-    return PerformanceApp(ws or Workspace.from_env()).widget
+    return page(PerformanceApp(ws or Workspace.from_env()).widget)

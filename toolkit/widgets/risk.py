@@ -19,7 +19,7 @@ import pandas as pd
 from toolkit.analytics import risk as rk
 from toolkit.reporting import risk_views as views
 from toolkit.reporting.formatting import percent
-from toolkit.widgets.components import STYLE, Chart, error_html, styled, table_html
+from toolkit.widgets.components import STYLE, Chart, error_html, page, styled, table_html
 from toolkit.workspace import Workspace
 from toolkit.workspace.analytics import InstrumentAnalytics, PortfolioAnalytics
 
@@ -296,4 +296,4 @@ class RiskApp:
 
 def risk_app(ws: Workspace | None = None) -> widgets.VBox:
     """Build the risk app on a workspace (the configured or demo one by default)."""
-    return RiskApp(ws or Workspace.from_env()).widget
+    return page(RiskApp(ws or Workspace.from_env()).widget)

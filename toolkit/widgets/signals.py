@@ -27,7 +27,7 @@ from plotly.subplots import make_subplots
 
 from toolkit.schema import INSTRUMENT, TIME, Timeframe
 from toolkit.signals import atr, rsi, supertrend, support_resistance
-from toolkit.widgets.components import STYLE, Chart, error_html, styled
+from toolkit.widgets.components import STYLE, Chart, error_html, page, styled
 from toolkit.workspace import Workspace
 from toolkit.workspace.rules import Evaluation
 
@@ -288,7 +288,7 @@ def signals_app(ws: Workspace | None = None) -> widgets.VBox:
     """The signals app on ``ws`` (default the workspace the environment names), first order evaluated."""
     app = SignalsApp(ws or Workspace.from_env())
     app.evaluate()
-    return app.widget
+    return page(app.widget)
 
 
 __all__ = ["SignalsApp", "order_html", "signal_chart", "signals_app", "verdicts_html"]

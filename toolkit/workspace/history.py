@@ -24,7 +24,7 @@ from toolkit.errors import NotFoundError, Problem, Problems, ValidationError
 from toolkit.market import fx, history, providers
 from toolkit.market.calendars import calendar
 from toolkit.market.instruments import by_code, current_first, instrument_code, instrument_id, registered
-from toolkit.schema import INSTRUMENT, OHLCV, Timeframe
+from toolkit.schema import INSTRUMENT, OHLCV, TIME, Timeframe
 from toolkit.store.cache import memo
 from toolkit.store.repositories import (
     FxRepository,
@@ -203,10 +203,7 @@ class History:
         ``ValidationError`` naming each (``start``, ``end``, ``currency``, ``horizon``, ``timeframe``).
         """
         problems = Problems()
-        first = None if start is None else history.read_moment(start, "start", problems)
-        last = None if end is None else history.read_moment(end, "end", problems, end=True)
-        if first is not None and last is not None and first > last:
-            problems.add("end", f"{end} is before the start {start}; give an end on or after the start")
+        first, last = _bounds(start, end, problems)
         history.read_horizon(horizon, "horizon", problems)
         frame = history.read_timeframe(timeframe, "timeframe", problems)
         if currency is not None:
@@ -221,10 +218,31 @@ class History:
             ds = fx.convert(ds, currency, self.rates)
         return history.resample(ds, horizon)
 
+    def closes(self, instruments: Sequence[str] | str, start: str | None = None,
+               end: str | None = None) -> xr.DataArray:
+        """The daily ``close`` of :meth:`prices` (same window rules, same coordinates), cut from the
+        instruments' whole history, which is read once per data version (:func:`toolkit.store.cache.memo`):
+        the apps ask for the same few series again with every other window, portfolio or benchmark."""
+        problems = Problems()
+        first, last = _bounds(start, end, problems)
+        problems.raise_if_any("prices request")
+        ids = self._instruments.resolve(instruments)
+        whole = memo(self._ctx.db).get(("history.closes", tuple(ids)), lambda: self.prices(ids)["close"])
+        return whole.sel({TIME: slice(first, last)}) if first is not None or last is not None else whole
+
     @cached_property
     def rates(self) -> xr.DataArray:
         """ECB euro reference rates ``(time, currency)``, units per 1 EUR."""
         return fx.rates_from_table(FxRepository(self._ctx.db).read())
+
+
+def _bounds(start: object, end: object, problems: Problems) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """A window's first and last moments (an ``end`` date meaning the end of that day), in order."""
+    first = None if start is None else history.read_moment(start, "start", problems)
+    last = None if end is None else history.read_moment(end, "end", problems, end=True)
+    if first is not None and last is not None and first > last:
+        problems.add("end", f"{end} is before the start {start}; give an end on or after the start")
+    return first, last
 
 
 def _fill_from(status: pd.DataFrame) -> pd.Series:

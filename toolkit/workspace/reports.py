@@ -220,14 +220,15 @@ class Reports:
         daily = self._one(account, benchmark_id, master)
         _within(start, end, master.performance_measurement_start_date, daily["gross"], "portfolio report")
 
-        def parts() -> dict[str, Report]:
-            return {"PO001": reports.performance_overview(daily, frequency, start, end),
-                    "PO003": reports.cumulative_chart(daily, start, end),
-                    "PO005": reports.rolling_performance(daily, end,
-                                                         inception=master.performance_measurement_start_date)}
-
-        return memo(self._ctx.db).get(("reports.portfolio_report", account, master, start, end, benchmark_id,
-                                       frequency), parts)
+        # each part remembered on what it depends on: another period keeps PO005 (its end is the same),
+        # another frequency keeps PO003 and PO005
+        key, remembered = ("reports.portfolio_report", account, master, benchmark_id), memo(self._ctx.db)
+        return {"PO001": remembered.get((*key, "PO001", start, end, frequency),
+                                        lambda: reports.performance_overview(daily, frequency, start, end)),
+                "PO003": remembered.get((*key, "PO003", start, end),
+                                        lambda: reports.cumulative_chart(daily, start, end)),
+                "PO005": remembered.get((*key, "PO005", end), lambda: reports.rolling_performance(
+                    daily, end, inception=master.performance_measurement_start_date))}
 
     def instrument_report(self, instrument_ids: Sequence[str], start: str | None = None,
                           end: str | None = None) -> dict[str, Report]:
@@ -299,8 +300,7 @@ class Reports:
         return daily[[v for v in ("gross", "net", "benchmark") if v in daily]]
 
     def _instrument_daily(self, ids: list[str]) -> xr.DataArray:
-        prices = self._history.prices(ids)
-        return close_returns(prices["close"])
+        return close_returns(self._history.closes(ids))
 
     def _benchmark_key(self, key: str) -> tuple[str, str]:
         """``("allocation", id)`` or ``("instrument", id)`` for a benchmark named by id, symbol or ISIN."""
@@ -341,13 +341,13 @@ class Reports:
             weights = xr.DataArray([float(Decimal(i.weight)) for i in items], dims=INSTRUMENT, coords={INSTRUMENT: ids})
         else:
             ids, weights = [found], xr.DataArray([1.0], dims=INSTRUMENT, coords={INSTRUMENT: [found]})
-        prices = self._history.prices(ids)
-        quoted = set(prices["currency"].values.tolist()) if "currency" in prices.coords else {currency}
+        closes = self._history.closes(ids)
+        quoted = set(closes["currency"].values.tolist()) if "currency" in closes.coords else {currency}
         # the close on each of the portfolio's days (the last one on or before it, within each history),
         # so that the move of a day the benchmark trades and the portfolio does not (a holiday of one of
         # the markets) counts in the next return instead of being dropped
-        close = prices["close"].reindex({TIME: prices.indexes[TIME].union(days)}).ffill(TIME)
-        last = prices["close"][TIME].where(prices["close"].notnull()).max(TIME, skipna=True)
+        close = closes.reindex({TIME: closes.indexes[TIME].union(days)}).ffill(TIME)
+        last = closes[TIME].where(closes.notnull()).max(TIME, skipna=True)
         close = close.where(close[TIME] <= last).sel({TIME: days})
         daily = close_returns(close, to=currency if quoted != {currency} else None,
                               rates=self._history.rates if quoted != {currency} else None)
