@@ -30,7 +30,7 @@ safety rules:
   page whose HTML is ready at once; each preheated kernel holds about 330 MB of the demo
   workspace, so the pools hold about 5 GB at rest (15 kernels; benchmarks/app_load.py).
   A kernel handed out is replaced ``fill_delay`` seconds later
-  (30 s), and the replacement starts and runs its notebook at niceness 10, behind the pages'
+  (30 s), and the replacement starts and runs its notebook at niceness 19, behind the pages'
   kernels; a page that finds only replacements still waiting has one started at once
   (:func:`pooled`). So the server runs the pools' kernels plus one per open page, and returns to
   the pools' size when the pages go. Another size for one app is, for example,
@@ -187,7 +187,7 @@ def guard(app, allowed: Iterable[str], log) -> None:
 
 
 #: the niceness of a pool kernel while it starts and runs its notebook, before a page takes it
-POOL_NICE = 10
+POOL_NICE = 19
 #: the refills still waiting out ``fill_delay``: their task -> the event that starts them at once
 _WAITING: weakref.WeakKeyDictionary[asyncio.Task, asyncio.Event] = weakref.WeakKeyDictionary()
 
@@ -266,9 +266,11 @@ def pooled(base: type, nice: int = POOL_NICE) -> type:
       were all ready only after about 25 s); a page that takes a kernel still queued starts it at
       once.
     * **Refills run behind the pages.** A pool kernel starts and runs its notebook at niceness
-      ``nice`` (10), so that it takes the CPU only when the kernels serving pages leave it; when
-      a page takes it, it gets the server's niceness back (which needs privilege, as root or with
-      ``CAP_SYS_NICE``; otherwise it stays at ``nice``, as do all the pages' kernels then).
+      ``nice`` (19, the lowest priority: at 10 a refill running beside a page's first change still
+      slowed it by about 50 ms on 2 cores), so that it takes the CPU only when the kernels serving
+      pages leave it; when a page takes it, it gets the server's niceness back (which needs
+      privilege, as root or with ``CAP_SYS_NICE``; otherwise it stays at ``nice``, as do all the
+      pages' kernels then).
     * **A kernel handed out counts as active**, so the culler never ends it before the page's
       websocket connects: a kernel that waited in the pool longer than ``cull_idle_timeout``
       is an idle kernel with no connection until then.
