@@ -23,7 +23,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_analytics_risk import csv_returns
 
-from toolkit.analytics.attribution import MODELS, VARIANTS, at_horizon, brinson, hierarchical, risk_attribution
+from toolkit.analytics.attribution import (
+    MODELS,
+    VARIANTS,
+    at_horizon,
+    brinson,
+    hierarchical,
+    risk_attribution,
+    risk_attributions,
+)
 from toolkit.errors import DataError, ValidationError
 from toolkit.schema import INSTRUMENT, PORTFOLIO, SEGMENT, TIME
 
@@ -367,6 +375,20 @@ def test_levels_step_between_notional_portfolios(stocks: xr.DataArray) -> None:
 
 
 # --------------------------------------------------------------------------- risk attribution
+
+
+def test_risk_attributions_group_one_set_of_contributions_as_each_grouping_alone(stocks: xr.DataArray) -> None:
+    """risk_attributions (the attribution run's every dimension): each grouping's answer is that of
+    risk_attribution on it alone, annualised or not, the contributions computed once."""
+    r = stocks.isel(time=slice(-500, None))
+    symbols = list(r[INSTRUMENT].values)
+    w, W = over(dirichlet((), 20, 11), symbols), over(np.full(20, 0.05), symbols)
+    groupings = {"sector": "sector", "instrument": None, "halves": {s: n < 10 for n, s in enumerate(symbols)}}
+    for annualise in (False, True):
+        together = risk_attributions(r, w, W, groupings, annualise=annualise)
+        assert list(together) == list(groupings)
+        for name, segments in groupings.items():
+            xr.testing.assert_identical(together[name], risk_attribution(r, w, W, segments, annualise=annualise))
 
 
 def test_risk_attribution_sums_riskfolio_contributions_by_sector(stocks: xr.DataArray) -> None:

@@ -684,6 +684,15 @@ def risk_attribution(returns: xr.DataArray, portfolio_weights: xr.DataArray, ben
         ``portfolio_risk``, ``benchmark_risk``, ``tracking_error`` over ``(...)``; per group
         ``*_weight``, ``*_contribution``, ``*_percent`` (and ``*_marginal``) over ``(segment, ...)``.
     """
+    return risk_attributions(returns, portfolio_weights, benchmark_weights, {"": segments}, horizon=horizon,
+                             annualise=annualise, periods_per_year=periods_per_year)[""]
+
+
+def risk_attributions(returns: xr.DataArray, portfolio_weights: xr.DataArray, benchmark_weights: xr.DataArray,
+                      groupings: Mapping[str, Segments], *, horizon: str | None = None, annualise: bool = False,
+                      periods_per_year: float = 252) -> dict[str, xr.Dataset]:
+    """:func:`risk_attribution` for each grouping of ``groupings`` (name -> segments), the
+    covariance-based contributions computed once for all of them."""
     port = volatility_contributions(returns, portfolio_weights, horizon=horizon, annualise=annualise,
                                     periods_per_year=periods_per_year)
     bench = volatility_contributions(returns, benchmark_weights, horizon=horizon, annualise=annualise,
@@ -691,19 +700,24 @@ def risk_attribution(returns: xr.DataArray, portfolio_weights: xr.DataArray, ben
     instruments = returns.indexes[INSTRUMENT]
     w = portfolio_weights.reindex({INSTRUMENT: instruments}, fill_value=0.0)
     W = benchmark_weights.reindex({INSTRUMENT: instruments}, fill_value=0.0)
-    labels = _labels_of(segments, instruments, (returns, portfolio_weights, benchmark_weights))
-    groups = membership(labels, instruments, _used(w, W))
     active = w - W
     s_active = port["total"] * port["marginal"] - bench["total"] * bench["marginal"]
     te = np.sqrt(abs(xr.dot(active, s_active, dim=INSTRUMENT)))
-    out = {"portfolio_risk": port["total"], "benchmark_risk": bench["total"], "tracking_error": te}
-    for name, weight, part, total in (("portfolio", w, port["contribution"], port["total"]),
-                                      ("benchmark", W, bench["contribution"], bench["total"]),
-                                      ("active", active, active * s_active / te.where(te != 0, 1.0), te)):
-        g_weight, g_part = xr.dot(weight, groups, dim=INSTRUMENT), xr.dot(part, groups, dim=INSTRUMENT)
-        out[f"{name}_weight"] = g_weight
-        out[f"{name}_contribution"] = g_part
-        out[f"{name}_percent"] = (g_part / total.where(total != 0, 1.0)).where(total != 0, 0.0)
-        if name != "active":
-            out[f"{name}_marginal"] = group_returns(g_weight, g_part)
-    return xr.Dataset({k: v.transpose(SEGMENT, ...) if SEGMENT in v.dims else v for k, v in out.items()})
+    sides = (("portfolio", w, port["contribution"], port["total"]),
+             ("benchmark", W, bench["contribution"], bench["total"]),
+             ("active", active, active * s_active / te.where(te != 0, 1.0), te))
+    answers = {}
+    for grouping, segments in groupings.items():
+        labels = _labels_of(segments, instruments, (returns, portfolio_weights, benchmark_weights))
+        groups = membership(labels, instruments, _used(w, W))
+        out = {"portfolio_risk": port["total"], "benchmark_risk": bench["total"], "tracking_error": te}
+        for name, weight, part, total in sides:
+            g_weight, g_part = xr.dot(weight, groups, dim=INSTRUMENT), xr.dot(part, groups, dim=INSTRUMENT)
+            out[f"{name}_weight"] = g_weight
+            out[f"{name}_contribution"] = g_part
+            out[f"{name}_percent"] = (g_part / total.where(total != 0, 1.0)).where(total != 0, 0.0)
+            if name != "active":
+                out[f"{name}_marginal"] = group_returns(g_weight, g_part)
+        answers[grouping] = xr.Dataset({k: v.transpose(SEGMENT, ...) if SEGMENT in v.dims else v
+                                        for k, v in out.items()})
+    return answers

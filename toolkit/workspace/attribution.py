@@ -371,12 +371,12 @@ class Attribution:
         end_w, end_W = (_at_end(x, days).reindex({INSTRUMENT: returns[INSTRUMENT].values}, fill_value=0.0)
                         .assign_coords(returns[INSTRUMENT].coords) for x in (pw, bw))
         for dim in req["dimensions"]:
-            coord = DIMENSIONS[dim]
-            periods[dim] = at.brinson(w_p, r_p, w_b, coord, model=req["model"], variant=req["variant"],
+            periods[dim] = at.brinson(w_p, r_p, w_b, DIMENSIONS[dim], model=req["model"], variant=req["variant"],
                                       geometric=req["geometric"])
             linked[dim] = linking.link(periods[dim], req["linking"])
-            if returns.sizes[TIME] > 1:
-                risk[dim] = at.risk_attribution(returns.fillna(0.0), end_w, end_W, coord, annualise=True)
+        if returns.sizes[TIME] > 1:  # one covariance for every dimension's groups
+            risk = at.risk_attributions(returns.fillna(0.0), end_w, end_W,
+                                        {dim: DIMENSIONS[dim] for dim in req["dimensions"]}, annualise=True)
         hierarchy = currency = None
         if req["hierarchy"]:
             hierarchy = linking.link(at.hierarchical(w_p, r_p, w_b, [DIMENSIONS[d] for d in req["hierarchy"]]),
