@@ -89,4 +89,8 @@
   }).observe(document.body, {childList: true, subtree: true});
   window.tkCharts = {scan, plotly};
   scan();
+  // a page whose charts wait for a first action (Optimise) starts plotly.js once the page is idle, so that
+  // the first answer does not also wait for its start (about 0.3 s evaluating the bundle)
+  const warm = () => plotly().catch(() => {});
+  if (window.requestIdleCallback) requestIdleCallback(warm, {timeout: 3000}); else setTimeout(warm, 1000);
 })();
