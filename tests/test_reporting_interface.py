@@ -218,6 +218,22 @@ def test_a_missing_return_inside_the_period_is_a_data_error_naming_the_day() -> 
     portfolio_returns(data, MASTER, request("2021-07-01", "2021-07-31"))  # outside the period it does not matter
 
 
+def test_returns_that_end_before_the_data_end_the_portfolio_there() -> None:
+    """A closed account: no gross or net return after its close, while its days go on (its instruments
+    still trade). A period past the close names endDate (and startDate, when it starts after the close)
+    with the last return's date, instead of a NaN "inside the period"."""
+    data = portfolio_daily().copy(deep=True)
+    for name in ("gross", "net"):
+        data[name].loc["2021-07-01":] = np.nan
+    with pytest.raises(ValidationError, match="latest data of the portfolio \\(2021-06-30\\)") as info:
+        portfolio_returns(data, MASTER, request("2021-06-01", "2021-12-31"))
+    assert paths(info) == ["endDate"]
+    with pytest.raises(ValidationError) as info:
+        portfolio_returns(data, MASTER, request("2022-01-03", "2022-06-30"))
+    assert paths(info) == ["startDate", "endDate"]
+    assert portfolio_returns(data, MASTER, request("2021-06-01", "2021-06-30"))["endDate"] == "2021-06-30"
+
+
 def test_instrument_requests_outside_an_instruments_data_are_refused_by_position() -> None:
     data = instrument_daily()
     base = {"startDate": "2013-06-03", "endDate": "2014-06-30"}

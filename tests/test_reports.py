@@ -340,3 +340,19 @@ def test_a_portfolio_id_is_set_renamed_and_unique(book_copy: Workspace) -> None:
     assert book_copy.reports.set_master(factor, base).portfolio_id == factor
     assert set(book_copy.reports.portfolio_report("E0001", start="2022-01-01", end="2022-12-28")) == \
         {"PO001", "PO003", "PO005"}
+
+
+def test_the_closed_mandates_periods_after_its_close_name_the_close(book_ws: Workspace) -> None:
+    """The Tech tactical mandate is CLOSED (sold out on 2017-11-10); a PortfolioReturns period past its
+    close is refused naming endDate (and startDate after it) with the close, not as a NaN inside it."""
+    pid = mandates(book_ws)["Tech tactical mandate"]
+    assert book_ws.accounts.get(pid).status == "CLOSED"
+    with pytest.raises(ValidationError, match=r"latest data of the portfolio \(2017-11-10\)") as info:
+        book_ws.reports.portfolio_returns({"portfolioId": pid, "startDate": "2017-01-03", "endDate": "2018-06-29"})
+    assert [p.path for p in info.value.problems] == ["endDate"]
+    with pytest.raises(ValidationError) as info:
+        book_ws.reports.portfolio_returns({"portfolioId": pid, "startDate": "2019-01-02", "endDate": "2019-12-31"})
+    assert [p.path for p in info.value.problems] == ["startDate", "endDate"]
+    answer = book_ws.reports.portfolio_returns({"portfolioId": pid, "startDate": "2017-01-03",
+                                                "endDate": "2017-11-10"}).to_dict()
+    assert answer["endDate"] == "2017-11-10"

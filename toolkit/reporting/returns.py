@@ -18,8 +18,9 @@ Period semantics (every rule below is what :mod:`toolkit.reporting.consistency` 
   change from the EOD of the trading day before ``t`` to the EOD of ``t``. A start on a weekend
   or holiday is BOD of that day, which equals EOD of the trading day before it.
 - ``startDate`` must not precede the portfolio's ``performanceMeasurementStartDate`` and
-  ``endDate`` must not reach past the latest data (``as_of``, by default the last date of the
-  daily returns): such a request is refused with a ``ValidationError``, never half-answered.
+  ``endDate`` must not reach past the latest data (``as_of``, by default the last date with a
+  gross and a net return: a closed account's returns end at its close), nor ``startDate`` come
+  after it: such a request is refused with a ``ValidationError``, never half-answered.
 - ``indexStart`` is the index at BOD of ``startDate`` (100.0; ``bmIndexStart`` likewise for the
   benchmark). An entry's index is the index at EOD of the entry's ``date``:
   ``index[i] = index[i-1] * (1 + return[i])``, ``index[-1] = indexStart``.
@@ -156,7 +157,11 @@ def _check_window(start: date, end: date, inception: date | None, latest: date |
                      f"{inception}; start on or after it")
     if latest is None:
         problems.add(path or "endDate", f"{what} has no returns to report")
-    elif end > latest:
+        return
+    if start > latest:
+        problems.add(path or "startDate", f"{start} is after the latest data of {what} ({latest}); "
+                     "start on or before it")
+    if end > latest:
         problems.add(path or "endDate", f"{end} reaches past the latest data of {what} ({latest}); "
                      "end on or before it")
 
@@ -302,7 +307,9 @@ def portfolio_returns(daily: xr.Dataset, master: PerformanceMaster, request: obj
     if as_of is not None:
         latest = _as_date(as_of)
     else:
-        latest = _as_date(daily.indexes[TIME].max()) if daily.sizes[TIME] else None
+        # the last day with a gross and a net return: a closed account's days after its close have none
+        valid = daily["gross"].notnull() & daily["net"].notnull()
+        latest = _as_date(daily[TIME].where(valid).max(skipna=True).values) if daily.sizes[TIME] else None
     _check_window(req.start_date, req.end_date, master.performance_measurement_start_date, latest, problems)
     problems.raise_if_any("PortfolioReturns request")
     names = ["gross", "net", *(["benchmark"] if req.include_benchmark else [])]
