@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import pandas as pd
@@ -20,7 +21,9 @@ def calendar(mic: str | None):
 
     names = set(xc.get_calendar_names())
     mic = mic if mic in names else operating_mic(mic)
-    return xc.get_calendar(mic if mic in names else DEFAULT_MIC, start="1985-01-02")
+    with warnings.catch_warnings():  # pandas 3 deprecates a call exchange_calendars makes: not the user's to act on
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
+        return xc.get_calendar(mic if mic in names else DEFAULT_MIC, start="1985-01-02")
 
 
 def next_session(mic: str | None, after: pd.Timestamp) -> pd.Timestamp:
