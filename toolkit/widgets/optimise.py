@@ -25,7 +25,6 @@ import plotly.graph_objects as go
 
 from toolkit.optimise import RULES
 from toolkit.optimise.parameters import RULE_IDS
-from toolkit.optimise.solve import riskfolio
 from toolkit.reporting.formatting import percent
 from toolkit.widgets.components import (
     STYLE,
@@ -109,9 +108,6 @@ class OptimiseApp:
         self._build(sectors)
         if not self._accounts:
             self.message.value = "<p class='tk-muted'>No PORTFOLIO account yet: run the demo book.</p>"
-        # the solver libraries (about 1.5 s to import) load with the page, in its preheated kernel before a
-        # visitor comes, not on the first Optimise: that one answers as fast as the next (about 0.3 s)
-        riskfolio()
 
     def _build(self, sectors: list[str]) -> None:
         wide = {"description_width": "initial"}
@@ -288,7 +284,7 @@ class OptimiseApp:
 
     def optimise(self) -> None:
         """Ask ``ws.strategies.optimise`` for the chosen rule and show the answer (or why it was refused)."""
-        self._busy("Optimising…")
+        self._busy("Optimising… (the first run loads the solvers)")
         self.message.value = ""
         self.confirm.value = False
         try:
