@@ -609,6 +609,11 @@ CASES = [
         "instruments-number": ({"instruments": 5}, V, "instruments"),
         "instrument-number-in-list": ({"instruments": ["AAPL", 5]}, N, "5"),
     }),
+    *variants("closes", lambda c, ch: c.ws.history.closes(ch.pop("instruments", ["AAPL"]), **ch), {
+        "garbage-end": ({"end": "garbage"}, V, "end"),
+        "start-after-end": ({"start": "2022-06-01", "end": "2022-01-03"}, V, "end"),
+        "unknown-instrument": ({"instruments": ["NOPE"]}, N, "NOPE"),
+    }),
     case("status-timeframe-99", lambda c: c.ws.history.status(timeframe=99), V, "timeframe"),
     case("status-instrument-number", lambda c: c.ws.history.status(instrument=5), V, "instrument"),  # type: ignore[arg-type]
     case("instrument-get-unknown", lambda c: c.ws.instruments.get(UNKNOWN), N, UNKNOWN),
@@ -793,6 +798,8 @@ CASES = [
     case("index-weights-month-13", lambda c: c.ws.attribution.index_weights(c.index, end="2022-13"), V, "end"),
     case("index-weights-start-after-end", lambda c: c.ws.attribution.index_weights(
         c.index, start="2022-06-01", end="2022-01-03"), V, "end"),
+    case("attribution-weights-garbage-end", lambda c: c.ws.attribution.weights(c.index, "garbage"), V, "end"),
+    case("attribution-weights-unknown", lambda c: c.ws.attribution.weights("NOPE", "2022-12-31"), N, "NOPE"),
     case("attribution-list-for-object", lambda c: c.ws.attribution.run([attribution(c)]), V, ""),  # type: ignore[arg-type]
     case("attribution-portfolio-missing", lambda c: c.ws.attribution.run(without(attribution(c), "portfolio_id")),
          V, "portfolio_id"),
