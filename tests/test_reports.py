@@ -128,7 +128,26 @@ def test_every_answer_keeps_the_consistency_rules(book_ws: Workspace, which: int
                "includeDailyReturns": daily, "includeBenchmark": bench}
     answer = book_ws.reports.portfolio_returns(request).to_dict()
     assert consistency.check(answer, master, request) == []
-    assert bool(answer.get("days")) == (daily and end >= pd.Timestamp(master.daily_performance_start_date))
+    # a day entry for every close of the shipped prices inside the daily part of the period, and no
+    # other: a period of a weekend or a holiday has months and years (0 %) but no day
+    first = max(start, pd.Timestamp(master.daily_performance_start_date))
+    closes = STOCKS.index[(STOCKS.index >= first) & (STOCKS.index <= end)] if daily else STOCKS.index[:0]
+    days = [pd.Timestamp(d["date"]) for d in answer.get("days", [])]
+    assert days == list(closes)
+
+
+def test_a_period_without_a_trading_day_has_a_month_of_zero_and_no_day(book_ws: Workspace) -> None:
+    # Saturday 2021-02-13 to Presidents' Day 2021-02-15: the months and years arrays have no gaps,
+    # the days array may (the reporting document), and no day is made up
+    master = book_ws.reports.master(mandates(book_ws)["Factor mandate"])
+    request = {"portfolioId": master.portfolio_id, "startDate": "2021-02-13", "endDate": "2021-02-15",
+               "includeDailyReturns": True, "includeBenchmark": True}
+    answer = book_ws.reports.portfolio_returns(request).to_dict()
+    assert consistency.check(answer, master, request) == []
+    assert answer["days"] == []
+    month = answer["months"][0]
+    assert (month["startDate"], month["date"], month["grossReturn"], month["netReturn"], month["bmReturn"]) == \
+        ("2021-02-13", "2021-02-15", 0.0, 0.0, 0.0)
 
 
 def test_invalid_periods_get_a_clear_error(book_ws: Workspace) -> None:

@@ -217,6 +217,16 @@ def test_riskfolio_is_imported_only_when_an_optimisation_is_asked_for(book_path)
     assert out.stdout.split()[-2:] == ["False", "False"]
 
 
+def test_the_optimise_page_imports_the_scipy_under_the_solvers_as_it_is_built(book_path) -> None:
+    # in the preheated kernel, so the first press pays only for riskfolio-lib and cvxpy
+    code = ("import sys; from toolkit import Workspace; from toolkit.widgets import optimise_app; "
+            f"ws = Workspace.open({str(book_path)!r}); before = 'scipy.stats' in sys.modules; optimise_app(ws); "
+            "print(before, all(m in sys.modules for m in ('scipy.stats', 'scipy.optimize', 'scipy.signal')), "
+            "'riskfolio' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split()[-3:] == ["False", "True", "False"]
+
+
 def test_an_uploaded_portfolio_is_optimised_by_its_client_reference(book_copy: Workspace) -> None:
     held = (("AAPL_XNGS", 130, 100), ("KO_XNYS", 50, 200), ("MSFT_XNGS", 200, 50))
     positions = [{"instrument_code": code, "apiid": 8, "date_open": "2021-01-04T15:00:00Z", "level": level,

@@ -4,8 +4,10 @@ Every number comes from ``ws.strategies.optimise`` (nothing is written until the
 the target weights against the current ones, each holding's share of the target's volatility and
 CVaR, the orders (direction, size, notional, level) and the target's VaR, CVaR and volatility with
 the seed's comment. "Place orders" makes the target the account's allocation and rebalances it
-through the trading engine. riskfolio-lib is imported on the first optimisation, not when the page
-opens; the spinner covers that first wait (about ten seconds).
+through the trading engine. riskfolio-lib and cvxpy (~300 MB) are imported on the first optimisation,
+not when the page is built; the SciPy modules under them are imported as it is built
+(:func:`toolkit.optimise.solve.import_numerics`), in the preheated kernel, so the first press waits
+about 1.5 s for the solver libraries, under the spinner, and the next ones about 0.3 s.
 
 The demo mandates hold stocks whose shipped prices are closes only, so "ATR weighted" (which needs highs and
 lows) cannot run on them; the last choice of the Portfolio list, "Tech, real OHLCV", is an equal-weight
@@ -25,6 +27,7 @@ import plotly.graph_objects as go
 
 from toolkit.optimise import RULES
 from toolkit.optimise.parameters import RULE_IDS
+from toolkit.optimise.solve import import_numerics
 from toolkit.reporting.formatting import percent
 from toolkit.widgets.components import (
     STYLE,
@@ -106,6 +109,7 @@ class OptimiseApp:
         self._indexes = [(i.name, i.id) for i in ws.attribution.indexes()]
         sectors = sorted({str(s) for s in ws.instruments.table()["sector"].dropna()})
         self._build(sectors)
+        import_numerics()
         if not self._accounts:
             self.message.value = "<p class='tk-muted'>No PORTFOLIO account yet: run the demo book.</p>"
 
