@@ -201,7 +201,11 @@ def _change(page, app: App, step: Step) -> float:
     page.evaluate("() => { window.__tkArmed = true; window.__tkActed = undefined; }")
     step.act(page)
     page.wait_for_function(CHANGED, arg=[step.watch, before, app.busy], timeout=120_000, polling="raf")
-    return page.evaluate("() => (window.__tkDone - window.__tkActed) / 1000")
+    seconds = page.evaluate("() => (window.__tkDone - window.__tkActed) / 1000")
+    if not isinstance(seconds, (int, float)) or not seconds >= 0:  # NaN when no event reached the page
+        raise RuntimeError(f"{app.notebook}: {step.name!r} raised no input, change or click event on the page "
+                           "to time it from")
+    return float(seconds)
 
 
 def _visit(browser, server, app: App) -> tuple[float, list[float]]:
